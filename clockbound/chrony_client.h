@@ -1,0 +1,98 @@
+/*
+ * chrony cmdmon client: the socket edge of clockbound. Sends tracking requests over UDP (chronyd's
+ * cmdport, default 127.0.0.1:323) or a unix datagram socket (chronyd's bindcmdaddress path) and
+ * validates the replies with chrony_proto.
+ *
+ * The socket is non-blocking. A server drives it from its event loop: poll the fd for reading,
+ * call chrony_client_send() on its poll timer and chrony_client_recv() when readable, and resend
+ * (a fresh sequence number each time) when a reply is late. chrony_client_query() does the same
+ * with poll(2) for command-line tools.
+ */
+#ifndef CLOCKBOUND_CHRONY_CLIENT_H
+#define CLOCKBOUND_CHRONY_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chrony_proto.h"
+#include "clock.h"
+#include "clockbound.h"
+
+#define CHRONY_DEFAULT_PORT    323
+#define CHRONY_DEFAULT_ADDRESS "udp:127.0.0.1:323"
+#define CHRONY_HOST_MAX        256
+#define CHRONY_PATH_MAX        108 /* sizeof(struct sockaddr_un.sun_path) on Linux */
+
+enum chrony_transport {
+    CHRONY_TRANSPORT_UDP,
+    CHRONY_TRANSPORT_UNIX,
+};
+
+struct chrony_addr {
+    enum chrony_transport transport;
+    char host[CHRONY_HOST_MAX]; /* UDP: host name or address, no brackets */
+    uint16_t port;              /* UDP */
+    char path[CHRONY_PATH_MAX]; /* unix: chronyd's socket, NUL-terminated */
+};
+
+/*
+ * Parses "udp:HOST:PORT", "udp:HOST" (port 323), "udp:[V6ADDR]:PORT" or "unix:PATH". Returns 0,
+ * or -EINVAL (unknown form, bad port) / -ENAMETOOLONG (host or path too long), with *why saying
+ * which.
+ */
+int chrony_addr_parse(const char *text, struct chrony_addr *out, const char **why);
+
+/* Writes the address in the form chrony_addr_parse() reads. Returns snprintf's result. */
+int chrony_addr_format(const struct chrony_addr *a, char *buf, size_t len);
+
+struct chrony_client;
+
+/*
+ * Opens a non-blocking datagram socket connected to a. For unix sockets it binds its own
+ * socket next to chronyd's (chronyd replies only to a bound client), named
+ * clockbound.PID.N.sock, and removes it in chrony_client_free(). Returns NULL on failure with
+ * *err a negative errno (-EADDRNOTAVAIL: the host did not resolve).
+ * Caller owns the result, free with chrony_client_free().
+ */
+struct chrony_client *chrony_client_new(const struct chrony_addr *a, int *err);
+
+/* Closes the socket and removes the client's own unix socket file. NULL is a no-op. */
+void chrony_client_free(struct chrony_client *c);
+
+/* The socket, for the caller's event loop. Borrowed: valid until chrony_client_free(). */
+int chrony_client_fd(const struct chrony_client *c);
+
+/*
+ * Sends a tracking request with a fresh random sequence number; replies to earlier requests are
+ * ignored from now on. attempt is the 0-based resend count chrony logs. Returns 0 or a negative
+ * errno from send(2) (-ECONNREFUSED: nothing listens there, reported by a previous send).
+ */
+int chrony_client_send(struct chrony_client *c, uint16_t attempt);
+
+/*
+ * Reads one datagram. Returns 0 with *out filled for a valid reply to the latest request;
+ * -EAGAIN when nothing is waiting; -ESTALE for a reply to an older request (drop it, keep
+ * waiting); -EMSGSIZE for an over-long datagram; a negative errno from recv(2); or a
+ * chrony_decode_tracking_reply() error, with *why saying what was wrong.
+ */
+int chrony_client_recv(struct chrony_client *c, struct chrony_tracking *out, const char **why);
+
+struct chrony_query_opts {
+    int timeout_ms; /* per attempt */
+    int attempts;   /* total tries, each with a fresh sequence number */
+};
+
+#define CHRONY_QUERY_DEFAULT_TIMEOUT_MS 200
+#define CHRONY_QUERY_DEFAULT_ATTEMPTS   3
+
+/*
+ * Blocking query for tools: for each attempt, takes a paired clock reading, sends, and waits up
+ * to timeout_ms for a valid reply. Returns 0 with *out filled (the reading just before the
+ * successful send, the reply, and CLOCK_REALTIME just after it), -ETIMEDOUT when no attempt got
+ * an answer, or the first hard error (refused, malformed reply), with *why a sentence.
+ */
+int chrony_client_query(struct chrony_client *c, struct cb_clock *clock,
+                        const struct chrony_query_opts *opts, struct cb_poll *out,
+                        const char **why);
+
+#endif

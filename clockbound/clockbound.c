@@ -1,0 +1,289 @@
+/* clockbound status machine and Now/Before/After (see clockbound.h). Pure. */
+#include "clockbound.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "satmath.h"
+
+#define NS_PER_DAY (86400 * CB_NS_PER_S)
+
+void cb_params_default(struct cb_params *p)
+{
+    p->max_drift_ppb = CB_DEFAULT_MAX_DRIFT_PPB;
+    p->chrony_maxclockerror_ppb = CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB;
+    p->max_bound_ns = CB_DEFAULT_MAX_BOUND_NS;
+    p->grace_ns = CB_DEFAULT_GRACE_NS;
+    p->step_threshold_ns = CB_STEP_THRESHOLD_NS;
+}
+
+int cb_params_check(const struct cb_params *p, const char **why)
+{
+    const char *bad = NULL;
+    if (p->max_drift_ppb < 1 || p->max_drift_ppb > CB_MAX_RATE_PPB) {
+        bad = "max drift must be between 1 and 100000000 ppb";
+    } else if (p->chrony_maxclockerror_ppb < 0 || p->chrony_maxclockerror_ppb > CB_MAX_RATE_PPB) {
+        bad = "chrony maxclockerror must be between 0 and 100000000 ppb";
+    } else if (p->max_bound_ns < 1 || p->max_bound_ns > 3600 * CB_NS_PER_S) {
+        bad = "max bound must be between 1 ns and 1 hour";
+    } else if (p->grace_ns < 0 || p->grace_ns > 3600 * CB_NS_PER_S) {
+        bad = "grace period must be between 0 and 1 hour";
+    } else if (p->step_threshold_ns < 0 || p->step_threshold_ns > CB_NS_PER_S) {
+        bad = "step threshold must be between 0 and 1 s";
+    }
+    if (bad != NULL) {
+        if (why != NULL) {
+            *why = bad;
+        }
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void cb_init(struct cb_state *st, const struct cb_params *p)
+{
+    memset(st, 0, sizeof(*st));
+    st->params = *p;
+    st->verdict = CB_REASON_NO_DATA;
+    cb_step_init(&st->step, p->step_threshold_ns);
+}
+
+/* Runs the step detector on r; on a step, records it and makes r the new base so the same step
+ * is reported once. */
+static void detect_step(struct cb_state *st, const struct cb_reading *r)
+{
+    int64_t step_ns = 0;
+    if (cb_step_check(&st->step, r, &step_ns)) {
+        st->disrupted = true;
+        st->step_mono_ns = r->mono_ns;
+        st->step_ns = step_ns;
+        cb_step_rebase(&st->step, r);
+    }
+}
+
+/* Whether a poll's own data can be used at all (before staleness, bound and leap rules). */
+static enum cb_reason judge_poll(const struct cb_poll *poll)
+{
+    const struct chrony_tracking *t = &poll->tracking;
+    if (t->leap == CHRONY_LEAP_UNSYNCHRONISED) {
+        return CB_REASON_CHRONY_UNSYNCHRONISED;
+    }
+    if (t->ref_id == CHRONY_REFID_LOCAL) {
+        return CB_REASON_LOCAL_REFERENCE;
+    }
+    if (t->ref_time_ns == 0) {
+        return CB_REASON_NO_REFERENCE_TIME;
+    }
+    /* chrony made its report before our post-reply reading; on its timescale the reference
+     * time cannot be later than that. */
+    int64_t recv_ntp_ns =
+        cb_sat_add(poll->recv_rt_ns, cb_float_signed_upper(t->current_correction, CB_NS_PER_S));
+    if (cb_sat_sub(t->ref_time_ns, recv_ntp_ns) > CB_REF_FUTURE_TOLERANCE_NS) {
+        return CB_REASON_REFERENCE_IN_FUTURE;
+    }
+    return CB_REASON_OK;
+}
+
+void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
+{
+    detect_step(st, &poll->sent);
+    cb_step_rebase(&st->step, &poll->sent);
+
+    struct cb_bound_params bp = {
+        .max_drift_ppb = st->params.max_drift_ppb,
+        .chrony_maxclockerror_ppb = st->params.chrony_maxclockerror_ppb,
+    };
+    st->last = *poll;
+    cb_bound_at_poll(&bp, &poll->tracking, poll->sent.rt_ns, &st->bound);
+    st->verdict = judge_poll(poll);
+    st->have_poll = true;
+    st->failing = false;
+    st->last_error = 0;
+
+    /* DISRUPTED ends with a reference update made after the step. The update's age is measured
+     * in elapsed time, so the step itself cannot fake it. */
+    if (st->disrupted && st->verdict == CB_REASON_OK) {
+        int64_t update_mono_ns = cb_sat_sub(poll->sent.mono_ns, st->bound.ref_age_ns);
+        if (update_mono_ns > st->step_mono_ns) {
+            st->disrupted = false;
+        }
+    }
+}
+
+void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err)
+{
+    detect_step(st, r);
+    st->failing = true;
+    st->last_error = err;
+}
+
+/* Distance from rt to the nearest midnight UTC (leap seconds happen only there). */
+static int64_t ns_from_midnight(int64_t rt_ns)
+{
+    int64_t into_day = rt_ns % NS_PER_DAY;
+    if (into_day < 0) {
+        into_day += NS_PER_DAY;
+    }
+    int64_t to_next = NS_PER_DAY - into_day;
+    return into_day < to_next ? into_day : to_next;
+}
+
+static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb_status *status,
+                      enum cb_reason *reason)
+{
+    const struct cb_params *p = &st->params;
+    const struct chrony_tracking *t = &st->last.tracking;
+
+    *status = CB_STATUS_UNKNOWN;
+    if (st->disrupted) {
+        *status = CB_STATUS_DISRUPTED;
+        *reason = CB_REASON_CLOCK_STEPPED;
+        return;
+    }
+    if (!st->have_poll) {
+        *reason = CB_REASON_NO_DATA;
+        return;
+    }
+    if (st->failing && n->poll_age_ns >= p->grace_ns) {
+        *reason = CB_REASON_POLLS_FAILED;
+        return;
+    }
+    if (st->verdict != CB_REASON_OK) {
+        *reason = st->verdict;
+        return;
+    }
+    if (t->leap == CHRONY_LEAP_INSERT || t->leap == CHRONY_LEAP_DELETE) {
+        int64_t margin = cb_sat_add(CB_LEAP_MARGIN_BASE_NS, cb_sat_mul(2, p->max_bound_ns));
+        if (ns_from_midnight(n->rt_ns) <= margin) {
+            *reason = CB_REASON_LEAP_SECOND;
+            return;
+        }
+    }
+    if (n->bound_ns > p->max_bound_ns) {
+        *reason = CB_REASON_BOUND_TOO_WIDE;
+        return;
+    }
+    *status = CB_STATUS_FREE_RUNNING;
+    if (st->failing) {
+        *reason = CB_REASON_POLLS_FAILING;
+        return;
+    }
+    int64_t interval_ns = cb_float_upper(t->last_update_interval, CB_NS_PER_S, 0);
+    int64_t age_now_ns = cb_sat_add(st->bound.ref_age_ns, n->poll_age_ns);
+    if (age_now_ns > cb_sat_mul(CB_STALE_FACTOR, interval_ns)) {
+        *reason = CB_REASON_STALE_REFERENCE;
+        return;
+    }
+    *status = CB_STATUS_SYNCHRONIZED;
+    *reason = CB_REASON_OK;
+}
+
+void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
+{
+    detect_step(st, r);
+
+    out->rt_ns = r->rt_ns;
+    if (st->have_poll) {
+        int64_t elapsed = cb_sat_sub(r->mono_ns, st->last.sent.mono_ns);
+        out->poll_age_ns = elapsed > 0 ? elapsed : 0;
+        out->bound_ns = cb_bound_grow(st->bound.b0_ns, st->bound.growth_ppb, out->poll_age_ns);
+    } else {
+        out->poll_age_ns = -1;
+        out->bound_ns = INT64_MAX;
+    }
+    out->earliest_ns = cb_sat_sub(r->rt_ns, out->bound_ns);
+    out->latest_ns = cb_sat_add(r->rt_ns, out->bound_ns);
+    judge_now(st, out, &out->status, &out->reason);
+}
+
+bool cb_status_trusted(enum cb_status s)
+{
+    return s == CB_STATUS_SYNCHRONIZED || s == CB_STATUS_FREE_RUNNING;
+}
+
+static int check_query(const struct cb_now *now, uint64_t ts_ns)
+{
+    if (ts_ns >= CB_TS_LIMIT) {
+        return -ERANGE;
+    }
+    if (!cb_status_trusted(now->status)) {
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+int cb_before(const struct cb_now *now, uint64_t ts_ns)
+{
+    int rc = check_query(now, ts_ns);
+    if (rc < 0) {
+        return rc;
+    }
+    return (int64_t)ts_ns < now->earliest_ns;
+}
+
+int cb_after(const struct cb_now *now, uint64_t ts_ns)
+{
+    int rc = check_query(now, ts_ns);
+    if (rc < 0) {
+        return rc;
+    }
+    return (int64_t)ts_ns > now->latest_ns;
+}
+
+const char *cb_status_name(enum cb_status s)
+{
+    switch (s) {
+    case CB_STATUS_UNKNOWN:
+        return "UNKNOWN";
+    case CB_STATUS_SYNCHRONIZED:
+        return "SYNCHRONIZED";
+    case CB_STATUS_FREE_RUNNING:
+        return "FREE_RUNNING";
+    case CB_STATUS_DISRUPTED:
+        return "DISRUPTED";
+    }
+    return "INVALID";
+}
+
+const char *cb_reason_text(enum cb_reason r)
+{
+    switch (r) {
+    case CB_REASON_OK:
+        return "chrony is synchronised";
+    case CB_REASON_NO_DATA:
+        return "no reply from chrony yet";
+    case CB_REASON_CHRONY_UNSYNCHRONISED:
+        return "chrony is not synchronised to any source";
+    case CB_REASON_LOCAL_REFERENCE:
+        return "chrony's reference is its own local clock (`local` directive)";
+    case CB_REASON_NO_REFERENCE_TIME:
+        return "chrony reports no reference time";
+    case CB_REASON_REFERENCE_IN_FUTURE:
+        return "chrony's reference time is in the future";
+    case CB_REASON_POLLS_FAILED:
+        return "chrony has not answered for longer than the grace period";
+    case CB_REASON_BOUND_TOO_WIDE:
+        return "the error bound exceeds the maximum bound";
+    case CB_REASON_LEAP_SECOND:
+        return "a leap second is due at midnight UTC";
+    case CB_REASON_POLLS_FAILING:
+        return "chrony is not answering; the bound keeps growing";
+    case CB_REASON_STALE_REFERENCE:
+        return "chrony has lost its time source; the bound keeps growing";
+    case CB_REASON_CLOCK_STEPPED:
+        return "the system clock was stepped; waiting for chrony to measure again";
+    }
+    return "invalid reason";
+}
+
+bool cb_tracking_is_demo(const struct chrony_tracking *t)
+{
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    if (t->addr_family == 1) {
+        return t->addr[0] == 127;
+    }
+    if (t->addr_family == 2) {
+        return memcmp(t->addr, v6_loopback, sizeof(v6_loopback)) == 0;
+    }
+    return false;
+}

@@ -1,0 +1,146 @@
+/*
+ * clockbound: the clock's status and the interval [earliest, latest] that certainly contains true
+ * time (DESIGN.md section 2). Pure: the caller feeds chrony polls and clock readings in, the state
+ * machine never reads a clock, touches a socket or logs.
+ *
+ *   cb_init()             once
+ *   cb_on_poll()          after each successful chrony tracking query
+ *   cb_on_poll_failure()  after each failed one (timeout, refused, malformed reply)
+ *   cb_now()              whenever the time is needed; also runs the step detector
+ *   cb_before/cb_after()  on the result of cb_now()
+ *
+ * Names follow AWS ClockBound: Before(ts) is true iff ts < earliest (ts has certainly passed;
+ * Spanner calls this TT.after), After(ts) is true iff ts > latest (ts has certainly not arrived;
+ * Spanner's TT.before).
+ */
+#ifndef CLOCKBOUND_CLOCKBOUND_H
+#define CLOCKBOUND_CLOCKBOUND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bound.h"
+#include "chrony_proto.h"
+#include "clock.h"
+#include "step.h"
+
+/* Numbered as the wire's ClockStatus (DESIGN.md section 3). */
+enum cb_status {
+    CB_STATUS_UNKNOWN = 0,      /* nothing that depends on the bound may be served */
+    CB_STATUS_SYNCHRONIZED = 1, /* chrony is tracking a source; the bound is fresh */
+    CB_STATUS_FREE_RUNNING = 2, /* chrony's data is stale or polls fail; the bound keeps growing */
+    CB_STATUS_DISRUPTED = 3,    /* the clock was stepped; wait for chrony to measure again */
+};
+
+/* Why the status is what it is. */
+enum cb_reason {
+    CB_REASON_OK,                    /* SYNCHRONIZED */
+    CB_REASON_NO_DATA,               /* UNKNOWN: no reply from chrony yet */
+    CB_REASON_CHRONY_UNSYNCHRONISED, /* UNKNOWN: chrony's leap status is "not synchronised" */
+    CB_REASON_LOCAL_REFERENCE,       /* UNKNOWN: chrony's `local` fallback is the reference */
+    CB_REASON_NO_REFERENCE_TIME,     /* UNKNOWN: reference time is zero */
+    CB_REASON_REFERENCE_IN_FUTURE,   /* UNKNOWN: reference time is after the reply */
+    CB_REASON_POLLS_FAILED,          /* UNKNOWN: polls failed for longer than the grace period */
+    CB_REASON_BOUND_TOO_WIDE,        /* UNKNOWN: bound above --max-bound */
+    CB_REASON_LEAP_SECOND,           /* UNKNOWN: within the window around an announced leap */
+    CB_REASON_POLLS_FAILING,         /* FREE_RUNNING: polls failing, within the grace period */
+    CB_REASON_STALE_REFERENCE,       /* FREE_RUNNING: reference older than 8 update intervals */
+    CB_REASON_CLOCK_STEPPED,         /* DISRUPTED */
+};
+
+/* Defaults (DESIGN.md section 2). */
+#define CB_DEFAULT_MAX_DRIFT_PPB            50000      /* 50 ppm, as ClockBound recommends */
+#define CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB 1000       /* chrony's own default, 1 ppm */
+#define CB_DEFAULT_MAX_BOUND_NS             10000000   /* 10 ms */
+#define CB_DEFAULT_GRACE_NS                 5000000000 /* 5 s */
+#define CB_STALE_FACTOR                     8          /* stale after 8 x last_update_interval */
+#define CB_REF_FUTURE_TOLERANCE_NS          1000       /* float rounding of ref time vs reply */
+#define CB_LEAP_MARGIN_BASE_NS              1000000000 /* leap window: 1 s + 2 x max bound */
+#define CB_MAX_RATE_PPB                     100000000  /* parameter sanity: 10 % */
+#define CB_TS_LIMIT                         (UINT64_C(1) << 63) /* timestamps are below 2^63: signed and unsigned agree */
+
+struct cb_params {
+    int64_t max_drift_ppb;            /* D: the fastest the clock may drift, ppb */
+    int64_t chrony_maxclockerror_ppb; /* M: chrony's maxclockerror setting, ppb */
+    int64_t max_bound_ns;             /* a wider bound is UNKNOWN */
+    int64_t grace_ns;                 /* how long failing polls stay FREE_RUNNING */
+    int64_t step_threshold_ns;        /* a larger change of REALTIME - MONOTONIC is a step */
+};
+
+/* Fills in the defaults above. */
+void cb_params_default(struct cb_params *p);
+
+/* Returns 0 when every parameter is in range, else -EINVAL with *why naming the bad one. */
+int cb_params_check(const struct cb_params *p, const char **why);
+
+/* One successful chrony query. */
+struct cb_poll {
+    struct chrony_tracking tracking; /* the decoded reply */
+    struct cb_reading sent;          /* read just before the request was sent: m0 and t_query */
+    int64_t recv_rt_ns;              /* CLOCK_REALTIME just after the reply arrived */
+};
+
+/* The state. Plain data, no resources: copy or discard it freely, no fini needed. */
+struct cb_state {
+    struct cb_params params;
+    bool have_poll;                /* a successful poll has been seen */
+    struct cb_poll last;           /* the last successful poll */
+    struct cb_bound_at_poll bound; /* computed from it */
+    enum cb_reason verdict;        /* CB_REASON_OK, or why that poll's data is unusable */
+    bool failing;                  /* the most recent poll failed */
+    int last_error;                /* its negative errno (0 if none) */
+    struct cb_step step;
+    bool disrupted;       /* a step was seen and chrony has not measured since */
+    int64_t step_mono_ns; /* CLOCK_MONOTONIC when the step was detected */
+    int64_t step_ns;      /* its size, signed */
+};
+
+/* The answer to "what time is it". */
+struct cb_now {
+    enum cb_status status;
+    enum cb_reason reason;
+    int64_t rt_ns;       /* the CLOCK_REALTIME reading it was computed from */
+    int64_t bound_ns;    /* INT64_MAX before the first successful poll */
+    int64_t earliest_ns; /* rt - bound, saturating; meaningful only when trusted */
+    int64_t latest_ns;   /* rt + bound, saturating */
+    int64_t poll_age_ns; /* CLOCK_MONOTONIC since the last successful poll's m0; -1 if none */
+};
+
+/* Initialises st with a copy of *p (which must pass cb_params_check). */
+void cb_init(struct cb_state *st, const struct cb_params *p);
+
+/* Takes in a successful poll. Detects a step between the previous poll and this one. */
+void cb_on_poll(struct cb_state *st, const struct cb_poll *poll);
+
+/* Records a failed poll (err: negative errno) at reading r. */
+void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err);
+
+/*
+ * Computes status and bounds at reading r (take it with cb_clock_read() right before). Runs the
+ * step detector first: a step seen here makes the status DISRUPTED from now on, until a poll
+ * brings a chrony reference update made after the step.
+ */
+void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out);
+
+/* True for SYNCHRONIZED and FREE_RUNNING: the bound may be used. */
+bool cb_status_trusted(enum cb_status s);
+
+/*
+ * Before(ts): 1 if ts < earliest (certainly passed), 0 if not. -ERANGE if ts >= 2^63, -EAGAIN
+ * if the status is not trusted (retry later, elsewhere).
+ */
+int cb_before(const struct cb_now *now, uint64_t ts_ns);
+
+/* After(ts): 1 if ts > latest (certainly not yet arrived), 0 if not. Errors as cb_before(). */
+int cb_after(const struct cb_now *now, uint64_t ts_ns);
+
+/* "SYNCHRONIZED", "FREE_RUNNING", "UNKNOWN", "DISRUPTED". */
+const char *cb_status_name(enum cb_status s);
+
+/* A short phrase for a reason ("chrony is not synchronised", ...). */
+const char *cb_reason_text(enum cb_reason r);
+
+/* True if the tracking report's reference is a loopback NTP server: a demo time source. */
+bool cb_tracking_is_demo(const struct chrony_tracking *t);
+
+#endif

@@ -1,0 +1,102 @@
+/* Command-line value parsing (see args.h). */
+#include "args.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int args_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end != '\0') {
+        return -EINVAL;
+    }
+    if (errno == ERANGE || v < min || v > max) {
+        return -ERANGE;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+int args_parse_u64(const char *text, uint64_t *out)
+{
+    if (text[0] < '0' || text[0] > '9') {
+        return -EINVAL; /* strtoull would accept "-1" and leading spaces */
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end != '\0') {
+        return -EINVAL;
+    }
+    if (errno == ERANGE) {
+        return -ERANGE;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int args_parse_duration_ns(const char *text, int64_t *out)
+{
+    static const struct {
+        const char *name;
+        int64_t ns;
+    } units[] = {{"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000}, {"m", 60000000000}};
+    if (strcmp(text, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    const char *p = text;
+    if (*p == '-') {
+        return -ERANGE;
+    }
+    /* Whole part and up to 9 fraction digits, kept as integers to round exactly. */
+    int64_t whole = 0;
+    int64_t frac = 0;
+    int64_t frac_scale = 1;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        if (whole > (INT64_MAX - 9) / 10) {
+            return -ERANGE;
+        }
+        whole = whole * 10 + (*p - '0');
+    }
+    if (*p == '.') {
+        p++;
+        for (; *p >= '0' && *p <= '9'; p++, digits++) {
+            if (frac_scale >= 1000000000) {
+                return -EINVAL; /* more precision than a nanosecond of a second */
+            }
+            frac = frac * 10 + (*p - '0');
+            frac_scale *= 10;
+        }
+    }
+    if (digits == 0) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(p, units[i].name) != 0) {
+            continue;
+        }
+        int64_t ns;
+        if (__builtin_mul_overflow(whole, units[i].ns, &ns)) {
+            return -ERANGE;
+        }
+        /* frac / frac_scale of a unit, rounded up. s and m are multiples of every scale up to
+         * 1e9; for ns, us and ms, frac * unit < 1e9 * 1e6 fits. */
+        int64_t part;
+        if (units[i].ns % frac_scale == 0) {
+            part = frac * (units[i].ns / frac_scale);
+        } else {
+            part = (frac * units[i].ns + frac_scale - 1) / frac_scale;
+        }
+        if (__builtin_add_overflow(ns, part, &ns)) {
+            return -ERANGE;
+        }
+        *out = ns;
+        return 0;
+    }
+    return -EINVAL;
+}

@@ -1,0 +1,23 @@
+/*
+ * Command-line value parsing shared by the project's programs: integers with range checks and
+ * durations with units. Pure.
+ */
+#ifndef ORACLE_ARGS_H
+#define ORACLE_ARGS_H
+
+#include <stdint.h>
+
+/* Parses a decimal integer in [min, max]. Returns 0, -EINVAL (not a number) or -ERANGE. */
+int args_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out);
+
+/* Parses an unsigned decimal integer. Returns 0, -EINVAL or -ERANGE (above UINT64_MAX). */
+int args_parse_u64(const char *text, uint64_t *out);
+
+/*
+ * Parses a duration: a decimal number (fractions allowed) followed by a unit, one of ns, us,
+ * ms, s, m; "0" alone is allowed. Examples: "200ms", "1.5s", "250us". Stores whole nanoseconds,
+ * rounded up. Returns 0, -EINVAL (malformed or no unit) or -ERANGE (negative or too large).
+ */
+int args_parse_duration_ns(const char *text, int64_t *out);
+
+#endif

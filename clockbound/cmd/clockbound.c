@@ -1,0 +1,525 @@
+/*
+ * clockbound: ask the local chrony how wrong this machine's clock can be, the C counterpart of
+ * the `now`, `before` and `after` examples AWS ClockBound ships, plus `watch` to follow the
+ * status over time.
+ *
+ * Exit status: 0 success / true, 1 false (before, after), 2 error (chrony not answering, clock
+ * not trusted, bad arguments).
+ */
+#include "clockbound.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "args.h"
+#include "chrony_client.h"
+
+#ifndef ORACLE_VERSION
+#define ORACLE_VERSION "unknown"
+#endif
+
+enum { EXIT_TRUE = 0, EXIT_FALSE = 1, EXIT_ERROR = 2 };
+
+static volatile sig_atomic_t stop_requested;
+
+struct options {
+    struct chrony_addr chrony;
+    char chrony_text[CHRONY_PATH_MAX + 16];
+    struct cb_params params;
+    struct chrony_query_opts query;
+    bool json;
+    int64_t interval_ns; /* watch */
+    int64_t count;       /* watch: 0 = until interrupted */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: clockbound [OPTIONS] COMMAND\n"
+            "\n"
+            "Asks chrony how far off this machine's clock can be and answers with an interval\n"
+            "[earliest, latest] that certainly contains true time (ns since the Unix epoch).\n"
+            "\n"
+            "Commands:\n"
+            "  now         status, error bound, earliest and latest\n"
+            "  before TS   is TS certainly in the past (TS < earliest)? exit 0 yes, 1 no\n"
+            "  after TS    is TS certainly in the future (TS > latest)? exit 0 yes, 1 no\n"
+            "  watch       poll chrony every --interval and print one line per poll\n"
+            "              (Before/After use AWS ClockBound's names: Spanner's TT.after and\n"
+            "              TT.before respectively.)\n"
+            "\n"
+            "Options:\n"
+            "  --chrony ADDR               chronyd's command socket: udp:HOST[:PORT] or\n"
+            "                              unix:PATH (default " CHRONY_DEFAULT_ADDRESS ")\n"
+            "  --max-drift-ppb N           fastest the clock may drift, ppb (default %d)\n"
+            "  --chrony-maxclockerror-ppb N  chrony's maxclockerror setting, ppb (default %d)\n"
+            "  --max-bound DURATION        a wider bound is UNKNOWN (default 10ms)\n"
+            "  --grace DURATION            failing polls stay FREE_RUNNING this long (default 5s)\n"
+            "  --timeout DURATION          wait for each chrony reply (default %dms)\n"
+            "  --attempts N                tries per query, each a fresh request (default %d)\n"
+            "  --interval DURATION         watch: time between polls (default 1s)\n"
+            "  --count N                   watch: stop after N polls (default: until Ctrl-C)\n"
+            "  --json                      machine-readable output\n"
+            "  -h, --help                  this help\n"
+            "  --version                   print the version\n"
+            "\n"
+            "Durations take a unit: ns, us, ms, s or m (e.g. 500us, 1.5s).\n"
+            "Exit status: 0 success or true, 1 false, 2 error (chrony not answering, clock not\n"
+            "synchronised, bad arguments).\n",
+            CB_DEFAULT_MAX_DRIFT_PPB, CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB,
+            CHRONY_QUERY_DEFAULT_TIMEOUT_MS, CHRONY_QUERY_DEFAULT_ATTEMPTS);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Prints a UTC date/time with nanoseconds: 2026-11-25T15:20:16.125638675Z. */
+static void format_utc(int64_t ns, char *buf, size_t len)
+{
+    if (ns < 0) {
+        snprintf(buf, len, "(before 1970)");
+        return;
+    }
+    time_t sec = (time_t)(ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char date[32];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%09" PRId64 "Z", date, ns % 1000000000);
+}
+
+static void format_ref_addr(const struct chrony_tracking *t, char *buf, size_t len)
+{
+    if (t->addr_family == 1) {
+        snprintf(buf, len, "%u.%u.%u.%u", t->addr[0], t->addr[1], t->addr[2], t->addr[3]);
+    } else if (t->addr_family == 2) {
+        size_t off = 0;
+        for (int i = 0; i < 16 && off + 6 < len; i += 2) {
+            off += (size_t)snprintf(buf + off, len - off, "%s%x", i ? ":" : "",
+                                    (unsigned)(t->addr[i] << 8 | t->addr[i + 1]));
+        }
+    } else {
+        snprintf(buf, len, "-");
+    }
+}
+
+/* The outcome of one query: either a poll or an error, then the state's view of now. */
+struct outcome {
+    int rc;          /* 0, or the query's negative errno */
+    const char *why; /* the query's error sentence */
+    struct cb_poll poll;
+    struct cb_now now;
+};
+
+static void query_once(struct chrony_client *client, struct cb_state *st, const struct options *o,
+                       struct outcome *out)
+{
+    struct cb_clock *clock = cb_clock_system();
+    out->why = NULL;
+    out->rc = chrony_client_query(client, clock, &o->query, &out->poll, &out->why);
+    struct cb_reading r;
+    if (out->rc == 0) {
+        cb_on_poll(st, &out->poll);
+    } else {
+        cb_clock_read(clock, &r);
+        cb_on_poll_failure(st, &r, out->rc);
+    }
+    cb_clock_read(clock, &r);
+    cb_now(st, &r, &out->now);
+}
+
+/* Explains a failed query: what happened and what to check. */
+static void describe_failure(const struct options *o, const struct outcome *oc, char *buf,
+                             size_t len)
+{
+    if (oc->rc == -ETIMEDOUT) {
+        snprintf(buf, len,
+                 "chrony at %s is not answering (no reply after %d tries of %d ms): is chronyd "
+                 "running, with its command port or socket at that address?",
+                 o->chrony_text, o->query.attempts, o->query.timeout_ms);
+    } else if (oc->rc == -ECONNREFUSED || oc->rc == -ENOENT) {
+        snprintf(buf, len,
+                 "nothing listens for chrony commands at %s (%s): is chronyd running, and is "
+                 "that its cmdport or bindcmdaddress?",
+                 o->chrony_text, strerror(-oc->rc));
+    } else if (oc->rc == -EACCES || oc->rc == -EPERM) {
+        snprintf(buf, len, "not allowed to talk to chrony at %s (%s)", o->chrony_text,
+                 strerror(-oc->rc));
+    } else if (oc->rc == -EREMOTEIO) {
+        snprintf(buf, len, "chrony at %s refused the tracking query: %s", o->chrony_text,
+                 oc->why ? oc->why : "error status");
+    } else {
+        snprintf(buf, len, "bad reply from chrony at %s: %s", o->chrony_text,
+                 oc->why ? oc->why : strerror(-oc->rc));
+    }
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            printf("\\%c", ch);
+        } else if (ch < 0x20) {
+            printf("\\u%04x", ch);
+        } else {
+            putchar(ch);
+        }
+    }
+    putchar('"');
+}
+
+static void print_json_now(const struct options *o, const struct cb_state *st,
+                           const struct outcome *oc, const char *error)
+{
+    const struct cb_now *n = &oc->now;
+    printf("{\"status\":\"%s\",\"reason\":", cb_status_name(n->status));
+    json_string(cb_reason_text(n->reason));
+    if (st->have_poll) {
+        printf(",\"bound_ns\":%" PRId64 ",\"earliest_ns\":%" PRId64 ",\"latest_ns\":%" PRId64
+               ",\"range_us\":%.3f",
+               n->bound_ns, n->earliest_ns, n->latest_ns, (double)n->bound_ns * 2 / 1000.0);
+        const struct chrony_tracking *t = &st->last.tracking;
+        const struct cb_bound_at_poll *b = &st->bound;
+        char addr[64];
+        format_ref_addr(t, addr, sizeof(addr));
+        printf(",\"demo\":%s", cb_tracking_is_demo(t) ? "true" : "false");
+        printf(",\"chrony\":{\"address\":");
+        json_string(o->chrony_text);
+        printf(",\"ref_id\":\"%08" PRIX32 "\",\"ref_addr\":\"%s\",\"stratum\":%u,\"leap\":%u"
+               ",\"ref_time_ns\":%" PRId64 ",\"current_correction_s\":%.12g"
+               ",\"root_delay_s\":%.12g,\"root_dispersion_s\":%.12g,\"skew_ppm\":%.12g"
+               ",\"resid_freq_ppm\":%.12g,\"last_update_interval_s\":%.12g"
+               ",\"query_realtime_ns\":%" PRId64 ",\"query_monotonic_ns\":%" PRId64 "}",
+               t->ref_id, addr, (unsigned)t->stratum, (unsigned)t->leap, t->ref_time_ns,
+               chrony_float_to_double(t->current_correction), chrony_float_to_double(t->root_delay),
+               chrony_float_to_double(t->root_dispersion), chrony_float_to_double(t->skew_ppm),
+               chrony_float_to_double(t->resid_freq_ppm),
+               chrony_float_to_double(t->last_update_interval), st->last.sent.rt_ns,
+               st->last.sent.mono_ns);
+        printf(",\"bound\":{\"correction_ns\":%" PRId64 ",\"half_delay_ns\":%" PRId64
+               ",\"dispersion_ns\":%" PRId64 ",\"extra_ns\":%" PRId64 ",\"ref_age_ns\":%" PRId64
+               ",\"b0_ns\":%" PRId64 ",\"growth_ppb\":%" PRId64 ",\"poll_age_ns\":%" PRId64
+               ",\"max_drift_ppb\":%" PRId64 ",\"chrony_maxclockerror_ppb\":%" PRId64 "}",
+               b->correction_ns, b->half_delay_ns, b->dispersion_ns, b->extra_ns, b->ref_age_ns,
+               b->b0_ns, b->growth_ppb, n->poll_age_ns, st->params.max_drift_ppb,
+               st->params.chrony_maxclockerror_ppb);
+    }
+    if (error != NULL) {
+        printf(",\"error\":");
+        json_string(error);
+    }
+    printf("}\n");
+}
+
+static void print_human_now(const struct options *o, const struct cb_state *st,
+                            const struct outcome *oc)
+{
+    const struct cb_now *n = &oc->now;
+    printf("status    %s (%s)\n", cb_status_name(n->status), cb_reason_text(n->reason));
+    if (!st->have_poll) {
+        return;
+    }
+    char e[48], l[48], addr[64];
+    format_utc(n->earliest_ns, e, sizeof(e));
+    format_utc(n->latest_ns, l, sizeof(l));
+    printf("bound     %.3f us (%" PRId64 " ns)\n", (double)n->bound_ns / 1000.0, n->bound_ns);
+    printf("earliest  %" PRId64 "  %s\n", n->earliest_ns, e);
+    printf("latest    %" PRId64 "  %s\n", n->latest_ns, l);
+    printf("range     %.3f us\n", (double)n->bound_ns * 2 / 1000.0);
+    const struct chrony_tracking *t = &st->last.tracking;
+    format_ref_addr(t, addr, sizeof(addr));
+    printf("source    chrony at %s, reference %s (%08" PRIX32 "), stratum %u%s\n", o->chrony_text,
+           addr, t->ref_id, (unsigned)t->stratum,
+           cb_tracking_is_demo(t) ? " -- DEMO time source (loopback NTP server)" : "");
+}
+
+static int cmd_now(struct chrony_client *client, const struct options *o)
+{
+    struct cb_state st;
+    cb_init(&st, &o->params);
+    struct outcome oc;
+    query_once(client, &st, o, &oc);
+
+    char msg[512];
+    const char *error = NULL;
+    if (oc.rc < 0) {
+        describe_failure(o, &oc, msg, sizeof(msg));
+        error = msg;
+    } else if (!cb_status_trusted(oc.now.status)) {
+        snprintf(msg, sizeof(msg), "clock not trusted: %s", cb_reason_text(oc.now.reason));
+        error = msg;
+    }
+    if (o->json) {
+        print_json_now(o, &st, &oc, error);
+    } else {
+        print_human_now(o, &st, &oc);
+    }
+    if (st.have_poll && cb_tracking_is_demo(&st.last.tracking) && !o->json) {
+        fprintf(stderr, "clockbound: warning: chrony's source is a loopback NTP server, a demo "
+                        "time source: these bounds say nothing about true time\n");
+    }
+    if (error != NULL) {
+        fprintf(stderr, "clockbound: %s\n", error);
+        return EXIT_ERROR;
+    }
+    return EXIT_TRUE;
+}
+
+static int cmd_before_after(struct chrony_client *client, const struct options *o, bool before,
+                            const char *ts_text)
+{
+    uint64_t ts = 0;
+    int rc = args_parse_u64(ts_text, &ts);
+    if (rc < 0 || ts >= CB_TS_LIMIT) {
+        fprintf(stderr,
+                "clockbound: timestamp '%s' must be nanoseconds since the Unix epoch, below "
+                "2^63\n",
+                ts_text);
+        return EXIT_ERROR;
+    }
+    struct cb_state st;
+    cb_init(&st, &o->params);
+    struct outcome oc;
+    query_once(client, &st, o, &oc);
+    char msg[512];
+    if (oc.rc < 0) {
+        describe_failure(o, &oc, msg, sizeof(msg));
+        fprintf(stderr, "clockbound: %s\n", msg);
+        return EXIT_ERROR;
+    }
+    rc = before ? cb_before(&oc.now, ts) : cb_after(&oc.now, ts);
+    if (rc < 0) {
+        fprintf(stderr, "clockbound: clock not trusted (%s): %s\n", cb_status_name(oc.now.status),
+                cb_reason_text(oc.now.reason));
+        return EXIT_ERROR;
+    }
+    const char *name = before ? "before" : "after";
+    if (o->json) {
+        printf("{\"%s\":%s,\"ts_ns\":%" PRIu64 ",\"status\":\"%s\",\"bound_ns\":%" PRId64
+               ",\"earliest_ns\":%" PRId64 ",\"latest_ns\":%" PRId64 "}\n",
+               name, rc ? "true" : "false", ts, cb_status_name(oc.now.status), oc.now.bound_ns,
+               oc.now.earliest_ns, oc.now.latest_ns);
+    } else if (before) {
+        printf("%s: %" PRIu64 " is %s in the past (earliest %" PRId64 ")\n", rc ? "true" : "false",
+               ts, rc ? "certainly" : "not certainly", oc.now.earliest_ns);
+    } else {
+        printf("%s: %" PRIu64 " is %s in the future (latest %" PRId64 ")\n", rc ? "true" : "false",
+               ts, rc ? "certainly" : "not certainly", oc.now.latest_ns);
+    }
+    return rc ? EXIT_TRUE : EXIT_FALSE;
+}
+
+static int cmd_watch(struct chrony_client *client, const struct options *o)
+{
+    struct cb_state st;
+    cb_init(&st, &o->params);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    for (int64_t i = 0; !stop_requested && (o->count == 0 || i < o->count); i++) {
+        if (i > 0) {
+            struct timespec d = {.tv_sec = (time_t)(o->interval_ns / 1000000000),
+                                 .tv_nsec = (long)(o->interval_ns % 1000000000)};
+            while (nanosleep(&d, &d) < 0 && errno == EINTR && !stop_requested) {
+            }
+            if (stop_requested) {
+                break;
+            }
+        }
+        struct outcome oc;
+        query_once(client, &st, o, &oc);
+        char msg[512] = "";
+        if (oc.rc < 0) {
+            describe_failure(o, &oc, msg, sizeof(msg));
+        }
+        if (o->json) {
+            print_json_now(o, &st, &oc, oc.rc < 0 ? msg : NULL);
+        } else {
+            char when[48];
+            format_utc(oc.now.rt_ns, when, sizeof(when));
+            printf("%s %-12s bound %12.3f us  %s%s%s\n", when, cb_status_name(oc.now.status),
+                   st.have_poll ? (double)oc.now.bound_ns / 1000.0 : -1.0,
+                   cb_reason_text(oc.now.reason), oc.rc < 0 ? "; " : "", msg);
+        }
+        fflush(stdout);
+    }
+    return EXIT_TRUE;
+}
+
+enum {
+    OPT_CHRONY = 256,
+    OPT_MAX_DRIFT,
+    OPT_MAXCLOCKERROR,
+    OPT_MAX_BOUND,
+    OPT_GRACE,
+    OPT_TIMEOUT,
+    OPT_ATTEMPTS,
+    OPT_INTERVAL,
+    OPT_COUNT,
+    OPT_JSON,
+    OPT_VERSION,
+};
+
+static int bad_value(const char *opt, const char *value, const char *expect)
+{
+    fprintf(stderr, "clockbound: invalid value '%s' for --%s: %s\n", value, opt, expect);
+    return -EINVAL;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"chrony", required_argument, NULL, OPT_CHRONY},
+        {"max-drift-ppb", required_argument, NULL, OPT_MAX_DRIFT},
+        {"chrony-maxclockerror-ppb", required_argument, NULL, OPT_MAXCLOCKERROR},
+        {"max-bound", required_argument, NULL, OPT_MAX_BOUND},
+        {"grace", required_argument, NULL, OPT_GRACE},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"attempts", required_argument, NULL, OPT_ATTEMPTS},
+        {"interval", required_argument, NULL, OPT_INTERVAL},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    const char *chrony = CHRONY_DEFAULT_ADDRESS;
+    cb_params_default(&o->params);
+    o->query.timeout_ms = CHRONY_QUERY_DEFAULT_TIMEOUT_MS;
+    o->query.attempts = CHRONY_QUERY_DEFAULT_ATTEMPTS;
+    o->interval_ns = 1000000000;
+    o->count = 0;
+    o->json = false;
+
+    int c;
+    int64_t v;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CHRONY:
+            chrony = optarg;
+            break;
+        case OPT_MAX_DRIFT:
+            if (args_parse_i64(optarg, 1, CB_MAX_RATE_PPB, &o->params.max_drift_ppb) < 0) {
+                return bad_value("max-drift-ppb", optarg, "an integer from 1 to 100000000");
+            }
+            break;
+        case OPT_MAXCLOCKERROR:
+            if (args_parse_i64(optarg, 0, CB_MAX_RATE_PPB, &o->params.chrony_maxclockerror_ppb) <
+                0) {
+                return bad_value("chrony-maxclockerror-ppb", optarg,
+                                 "an integer from 0 to 100000000");
+            }
+            break;
+        case OPT_MAX_BOUND:
+            if (args_parse_duration_ns(optarg, &o->params.max_bound_ns) < 0) {
+                return bad_value("max-bound", optarg, "a duration such as 10ms");
+            }
+            break;
+        case OPT_GRACE:
+            if (args_parse_duration_ns(optarg, &o->params.grace_ns) < 0) {
+                return bad_value("grace", optarg, "a duration such as 5s");
+            }
+            break;
+        case OPT_TIMEOUT:
+            if (args_parse_duration_ns(optarg, &v) < 0 || v < 1000000 || v > 60000000000) {
+                return bad_value("timeout", optarg, "a duration from 1ms to 60s");
+            }
+            o->query.timeout_ms = (int)(v / 1000000);
+            break;
+        case OPT_ATTEMPTS:
+            if (args_parse_i64(optarg, 1, 100, &v) < 0) {
+                return bad_value("attempts", optarg, "an integer from 1 to 100");
+            }
+            o->query.attempts = (int)v;
+            break;
+        case OPT_INTERVAL:
+            if (args_parse_duration_ns(optarg, &o->interval_ns) < 0 || o->interval_ns < 1000000) {
+                return bad_value("interval", optarg, "a duration of at least 1ms");
+            }
+            break;
+        case OPT_COUNT:
+            if (args_parse_i64(optarg, 1, INT64_MAX, &o->count) < 0) {
+                return bad_value("count", optarg, "a positive integer");
+            }
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(EXIT_TRUE);
+        case OPT_VERSION:
+            printf("clockbound (oracled) %s\n", ORACLE_VERSION);
+            exit(EXIT_TRUE);
+        default:
+            fprintf(stderr, "Try 'clockbound --help'.\n");
+            return -EINVAL;
+        }
+    }
+    const char *why = NULL;
+    if (chrony_addr_parse(chrony, &o->chrony, &why) < 0) {
+        fprintf(stderr, "clockbound: invalid --chrony '%s': %s\n", chrony, why);
+        return -EINVAL;
+    }
+    chrony_addr_format(&o->chrony, o->chrony_text, sizeof(o->chrony_text));
+    if (cb_params_check(&o->params, &why) < 0) {
+        fprintf(stderr, "clockbound: %s\n", why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    memset(&o, 0, sizeof(o));
+    if (parse_options(argc, argv, &o) < 0) {
+        return EXIT_ERROR;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "clockbound: missing command (now, before TS, after TS, watch); try "
+                        "'clockbound --help'\n");
+        return EXIT_ERROR;
+    }
+    const char *cmd = argv[optind];
+    int nargs = argc - optind - 1;
+    bool is_ts_cmd = strcmp(cmd, "before") == 0 || strcmp(cmd, "after") == 0;
+    if (!is_ts_cmd && strcmp(cmd, "now") != 0 && strcmp(cmd, "watch") != 0) {
+        fprintf(stderr, "clockbound: unknown command '%s'; try 'clockbound --help'\n", cmd);
+        return EXIT_ERROR;
+    }
+    if (nargs != (is_ts_cmd ? 1 : 0)) {
+        fprintf(stderr, "clockbound: '%s' takes %s\n", cmd,
+                is_ts_cmd ? "one timestamp (ns since the epoch)" : "no arguments");
+        return EXIT_ERROR;
+    }
+
+    int err = 0;
+    struct chrony_client *client = chrony_client_new(&o.chrony, &err);
+    if (client == NULL) {
+        fprintf(stderr, "clockbound: cannot open a socket to chrony at %s: %s\n", o.chrony_text,
+                err == -EADDRNOTAVAIL ? "host name does not resolve" : strerror(-err));
+        return EXIT_ERROR;
+    }
+    int rc;
+    if (is_ts_cmd) {
+        rc = cmd_before_after(client, &o, strcmp(cmd, "before") == 0, argv[optind + 1]);
+    } else if (strcmp(cmd, "now") == 0) {
+        rc = cmd_now(client, &o);
+    } else {
+        rc = cmd_watch(client, &o);
+    }
+    chrony_client_free(client);
+    return rc;
+}

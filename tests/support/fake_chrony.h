@@ -1,0 +1,98 @@
+/*
+ * A scriptable fake chronyd for tests: answers cmdmon tracking requests on a UDP or unix datagram
+ * socket with whatever the script says, including what a real chronyd never sends: any leap
+ * status, reference ID or time, exact floats, a wrong sequence number, a short, long or garbage
+ * reply, or no reply at all.
+ *
+ * Each request is checked (104 bytes, version 6, request type, tracking command, zero padding);
+ * a bad request is counted and not answered, so tests also prove the client's encoder is right.
+ */
+#ifndef TESTS_FAKE_CHRONY_H
+#define TESTS_FAKE_CHRONY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chrony_proto.h"
+
+enum fake_chrony_mode {
+    FAKE_CHRONY_ANSWER,  /* a reply built from the fields below, then mangled as asked */
+    FAKE_CHRONY_SILENT,  /* read the request, send nothing */
+    FAKE_CHRONY_GARBAGE, /* reply_len pseudo-random bytes */
+};
+
+struct fake_chrony_script {
+    enum fake_chrony_mode mode;
+    /* The tracking report. Floats are raw chrony floats (see fake_chrony_float()). */
+    uint32_t ref_id;
+    uint16_t addr_family;
+    uint8_t addr[16];
+    uint16_t stratum;
+    uint16_t leap;
+    uint32_t ref_sec_high, ref_sec_low, ref_nsec;
+    uint32_t current_correction, last_offset, rms_offset, freq_ppm, resid_freq_ppm, skew_ppm,
+        root_delay, root_dispersion, last_update_interval;
+    /* Header fields and mangling. */
+    uint8_t version;     /* 6 */
+    uint8_t pkt_type;    /* 2 */
+    uint16_t command;    /* 33 */
+    uint16_t reply_type; /* 5 */
+    uint16_t status;     /* 0 */
+    uint32_t seq_xor;    /* nonzero: the echoed sequence is xored with it */
+    size_t reply_len;    /* bytes sent: 104, or shorter/longer (zero-padded) */
+    int patch_offset;    /* >= 0: that byte of the reply is set to patch_value */
+    uint8_t patch_value;
+    unsigned answer_after; /* stay silent for this many requests first */
+};
+
+/* Encodes a double as a chrony float the way chronyd does. */
+uint32_t fake_chrony_float(double x);
+
+/* A healthy reply: synchronised to 127.0.0.1 at stratum 2, reference time ref_time_ns, small
+ * delay and dispersion, zero correction, update interval 1/16 s. */
+void fake_chrony_script_default(struct fake_chrony_script *s, int64_t ref_time_ns);
+
+/* Builds the reply to a request with the given sequence into buf (at least reply_len bytes,
+ * and at least CHRONY_TRACKING_LEN). Returns the length to send. */
+size_t fake_chrony_build_reply(const struct fake_chrony_script *s, uint32_t sequence, uint8_t *buf,
+                               size_t cap);
+
+struct fake_chrony {
+    int fd;
+    char path[108]; /* unix socket path ("" for UDP); removed in fake_chrony_free() */
+    uint16_t port;  /* UDP port bound on 127.0.0.1 */
+    pthread_mutex_t lock;
+    struct fake_chrony_script script;
+    unsigned requests;     /* well-formed tracking requests seen */
+    unsigned bad_requests; /* malformed requests seen (not answered) */
+    uint32_t last_sequence;
+    uint16_t last_attempt;
+    uint32_t sequences[16]; /* the first 16 sequence numbers seen */
+    pthread_t thread;
+    bool running;
+    int stop_pipe[2];
+};
+
+/* Binds 127.0.0.1 on an ephemeral port (or port, when nonzero). NULL on failure. */
+struct fake_chrony *fake_chrony_new_udp(uint16_t port);
+/* Binds a unix datagram socket at path. NULL on failure. */
+struct fake_chrony *fake_chrony_new_unix(const char *path);
+/* Stops the thread (if any), closes, removes the unix socket file. NULL is a no-op. */
+void fake_chrony_free(struct fake_chrony *f);
+
+/* Replaces the script (thread-safe). */
+void fake_chrony_set(struct fake_chrony *f, const struct fake_chrony_script *s);
+
+/* Waits up to timeout_ms for one request and handles it. Returns 1 if a request was read, 0 on
+ * timeout, negative errno on error. */
+int fake_chrony_serve_one(struct fake_chrony *f, int timeout_ms);
+
+/* Serves in a background thread until fake_chrony_free(). Returns 0 or a negative errno. */
+int fake_chrony_start(struct fake_chrony *f);
+
+/* Snapshot of the counters (thread-safe). */
+unsigned fake_chrony_requests(struct fake_chrony *f);
+
+#endif

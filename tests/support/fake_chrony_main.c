@@ -1,0 +1,202 @@
+/*
+ * fake-chrony: the scriptable fake chronyd as a program, for shell tests of the clockbound
+ * command (and later of oracled). Prints "port N" (UDP) or "ready" (unix) on stdout once it
+ * listens, then answers tracking requests as its options say until SIGTERM or SIGINT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fake_chrony.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void usage(void)
+{
+    printf("Usage: fake-chrony [--port N | --unix PATH] [OPTIONS]\n"
+           "Answers chrony tracking requests as scripted:\n"
+           "  --leap N  --stratum N  --ref-id HEX  --ref-addr IPV4\n"
+           "  --ref-age SECONDS      reference time this long before each request (negative:\n"
+           "                         in the future; default 0.05)\n"
+           "  --ref-time-zero        report no reference time\n"
+           "  --correction S  --root-delay S  --root-dispersion S\n"
+           "  --skew PPM  --resid-freq PPM  --update-interval S\n"
+           "  --silent  --garbage  --bad-sequence  --status N  --reply-len N\n"
+           "  --answer-after N       ignore the first N requests\n");
+}
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+    enum {
+        O_PORT = 256,
+        O_UNIX,
+        O_LEAP,
+        O_STRATUM,
+        O_REFID,
+        O_REFADDR,
+        O_REFAGE,
+        O_REFZERO,
+        O_CORR,
+        O_DELAY,
+        O_DISP,
+        O_SKEW,
+        O_RESID,
+        O_INTERVAL,
+        O_SILENT,
+        O_GARBAGE,
+        O_BADSEQ,
+        O_STATUS,
+        O_LEN,
+        O_AFTER,
+        O_HELP,
+    };
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, O_PORT},
+        {"unix", required_argument, NULL, O_UNIX},
+        {"leap", required_argument, NULL, O_LEAP},
+        {"stratum", required_argument, NULL, O_STRATUM},
+        {"ref-id", required_argument, NULL, O_REFID},
+        {"ref-addr", required_argument, NULL, O_REFADDR},
+        {"ref-age", required_argument, NULL, O_REFAGE},
+        {"ref-time-zero", no_argument, NULL, O_REFZERO},
+        {"correction", required_argument, NULL, O_CORR},
+        {"root-delay", required_argument, NULL, O_DELAY},
+        {"root-dispersion", required_argument, NULL, O_DISP},
+        {"skew", required_argument, NULL, O_SKEW},
+        {"resid-freq", required_argument, NULL, O_RESID},
+        {"update-interval", required_argument, NULL, O_INTERVAL},
+        {"silent", no_argument, NULL, O_SILENT},
+        {"garbage", no_argument, NULL, O_GARBAGE},
+        {"bad-sequence", no_argument, NULL, O_BADSEQ},
+        {"status", required_argument, NULL, O_STATUS},
+        {"reply-len", required_argument, NULL, O_LEN},
+        {"answer-after", required_argument, NULL, O_AFTER},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, 0);
+    long port = 0;
+    const char *unix_path = NULL;
+    double ref_age_s = 0.05;
+    int ref_zero = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_PORT:
+            port = strtol(optarg, NULL, 10);
+            break;
+        case O_UNIX:
+            unix_path = optarg;
+            break;
+        case O_LEAP:
+            s.leap = (uint16_t)strtoul(optarg, NULL, 10);
+            break;
+        case O_STRATUM:
+            s.stratum = (uint16_t)strtoul(optarg, NULL, 10);
+            break;
+        case O_REFID:
+            s.ref_id = (uint32_t)strtoul(optarg, NULL, 16);
+            break;
+        case O_REFADDR:
+            if (inet_pton(AF_INET, optarg, s.addr) != 1) {
+                fprintf(stderr, "fake-chrony: bad --ref-addr\n");
+                return 2;
+            }
+            break;
+        case O_REFAGE:
+            ref_age_s = strtod(optarg, NULL);
+            break;
+        case O_REFZERO:
+            ref_zero = 1;
+            break;
+        case O_CORR:
+            s.current_correction = fake_chrony_float(strtod(optarg, NULL));
+            break;
+        case O_DELAY:
+            s.root_delay = fake_chrony_float(strtod(optarg, NULL));
+            break;
+        case O_DISP:
+            s.root_dispersion = fake_chrony_float(strtod(optarg, NULL));
+            break;
+        case O_SKEW:
+            s.skew_ppm = fake_chrony_float(strtod(optarg, NULL));
+            break;
+        case O_RESID:
+            s.resid_freq_ppm = fake_chrony_float(strtod(optarg, NULL));
+            break;
+        case O_INTERVAL:
+            s.last_update_interval = fake_chrony_float(strtod(optarg, NULL));
+            break;
+        case O_SILENT:
+            s.mode = FAKE_CHRONY_SILENT;
+            break;
+        case O_GARBAGE:
+            s.mode = FAKE_CHRONY_GARBAGE;
+            break;
+        case O_BADSEQ:
+            s.seq_xor = 0x5a5a5a5a;
+            break;
+        case O_STATUS:
+            s.status = (uint16_t)strtoul(optarg, NULL, 10);
+            break;
+        case O_LEN:
+            s.reply_len = strtoul(optarg, NULL, 10);
+            break;
+        case O_AFTER:
+            s.answer_after = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case O_HELP:
+            usage();
+            return 0;
+        default:
+            usage();
+            return 2;
+        }
+    }
+    struct fake_chrony *f =
+        unix_path ? fake_chrony_new_unix(unix_path) : fake_chrony_new_udp((uint16_t)port);
+    if (f == NULL) {
+        fprintf(stderr, "fake-chrony: cannot bind: %s\n", strerror(errno));
+        return 1;
+    }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    if (unix_path) {
+        printf("ready\n");
+    } else {
+        printf("port %u\n", (unsigned)f->port);
+    }
+    fflush(stdout);
+    while (!stop) {
+        /* The reference time follows the clock, so a long-running fake stays fresh. */
+        int64_t ref = ref_zero ? 0 : realtime_ns() - (int64_t)(ref_age_s * 1e9);
+        s.ref_sec_high = (uint32_t)((uint64_t)(ref / 1000000000) >> 32);
+        s.ref_sec_low = (uint32_t)(ref / 1000000000);
+        s.ref_nsec = (uint32_t)(ref % 1000000000);
+        fake_chrony_set(f, &s);
+        if (fake_chrony_serve_one(f, 100) < 0) {
+            break;
+        }
+    }
+    fake_chrony_free(f);
+    return 0;
+}

@@ -1,0 +1,82 @@
+/* Unit tests: command-line value parsing (clockbound/cmd/args.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "args.h"
+
+static void test_durations(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int rc;
+        int64_t ns;
+    } cases[] = {
+        {"0", 0, 0},
+        {"1ns", 0, 1},
+        {"250us", 0, 250000},
+        {"200ms", 0, 200000000},
+        {"5s", 0, 5000000000},
+        {"1.5s", 0, 1500000000},
+        {"2m", 0, 120000000000},
+        {"0.5us", 0, 500},
+        {"1.0001us", 0, 1001}, /* 1000.1 ns rounds up */
+        {"0.000000001s", 0, 1},
+        {"1.5ns", 0, 2},
+        {"10", -EINVAL, 0}, /* a unit is required */
+        {"ms", -EINVAL, 0},
+        {"", -EINVAL, 0},
+        {"1h", -EINVAL, 0},
+        {"1 s", -EINVAL, 0},
+        {"1.s", 0, 1000000000},
+        {".5s", 0, 500000000},
+        {"-1s", -ERANGE, 0},
+        {"0.0000000001s", -EINVAL, 0}, /* finer than a nanosecond */
+        {"99999999999999999999s", -ERANGE, 0},
+        {"9999999999m", -ERANGE, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t ns = -42;
+        int rc = args_parse_duration_ns(cases[i].text, &ns);
+        if (rc != cases[i].rc || (rc == 0 && ns != cases[i].ns)) {
+            fail_msg("'%s': rc %d ns %lld, want rc %d ns %lld", cases[i].text, rc, (long long)ns,
+                     cases[i].rc, (long long)cases[i].ns);
+        }
+    }
+}
+
+static void test_integers(void **state)
+{
+    (void)state;
+    int64_t v = 0;
+    assert_int_equal(args_parse_i64("42", 0, 100, &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(args_parse_i64("-5", -10, 10, &v), 0);
+    assert_int_equal(v, -5);
+    assert_int_equal(args_parse_i64("101", 0, 100, &v), -ERANGE);
+    assert_int_equal(args_parse_i64("99999999999999999999", 0, INT64_MAX, &v), -ERANGE);
+    assert_int_equal(args_parse_i64("4x", 0, 100, &v), -EINVAL);
+    assert_int_equal(args_parse_i64("", 0, 100, &v), -EINVAL);
+
+    uint64_t u = 0;
+    assert_int_equal(args_parse_u64("18446744073709551615", &u), 0);
+    assert_true(u == UINT64_MAX);
+    assert_int_equal(args_parse_u64("18446744073709551616", &u), -ERANGE);
+    assert_int_equal(args_parse_u64("-1", &u), -EINVAL);
+    assert_int_equal(args_parse_u64(" 1", &u), -EINVAL);
+    assert_int_equal(args_parse_u64("1e9", &u), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_integers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,586 @@
+/*
+ * Unit tests: the chrony client (clockbound/chrony_client.c) against the scriptable fake chronyd
+ * over real loopback and unix sockets, blocking and driven from a libuv loop.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "chrony_client.h"
+#include "clockbound.h"
+#include "fake_chrony.h"
+#include "fake_clock.h"
+
+#define MS  INT64_C(1000000)
+#define RT0 (INT64_C(1795620000) * INT64_C(1000000000))
+
+static struct chrony_addr udp_addr(uint16_t port)
+{
+    struct chrony_addr a;
+    memset(&a, 0, sizeof(a));
+    a.transport = CHRONY_TRANSPORT_UDP;
+    strcpy(a.host, "127.0.0.1");
+    a.port = port;
+    return a;
+}
+
+static void test_addr_parse(void **state)
+{
+    (void)state;
+    struct chrony_addr a;
+    const char *why = NULL;
+    char buf[200];
+    assert_int_equal(chrony_addr_parse("udp:127.0.0.1:323", &a, &why), 0);
+    assert_int_equal(a.transport, CHRONY_TRANSPORT_UDP);
+    assert_string_equal(a.host, "127.0.0.1");
+    assert_int_equal(a.port, 323);
+    chrony_addr_format(&a, buf, sizeof(buf));
+    assert_string_equal(buf, "udp:127.0.0.1:323");
+    assert_int_equal(chrony_addr_parse("udp:localhost", &a, &why), 0);
+    assert_int_equal(a.port, CHRONY_DEFAULT_PORT);
+    assert_int_equal(chrony_addr_parse("udp:[::1]:11323", &a, &why), 0);
+    assert_string_equal(a.host, "::1");
+    assert_int_equal(a.port, 11323);
+    chrony_addr_format(&a, buf, sizeof(buf));
+    assert_string_equal(buf, "udp:[::1]:11323");
+    assert_int_equal(chrony_addr_parse("udp:[::1]", &a, &why), 0);
+    assert_int_equal(a.port, CHRONY_DEFAULT_PORT);
+    assert_int_equal(chrony_addr_parse("unix:/run/chrony/chronyd.sock", &a, &why), 0);
+    assert_int_equal(a.transport, CHRONY_TRANSPORT_UNIX);
+    assert_string_equal(a.path, "/run/chrony/chronyd.sock");
+    chrony_addr_format(&a, buf, sizeof(buf));
+    assert_string_equal(buf, "unix:/run/chrony/chronyd.sock");
+
+    const char *bad[] = {"127.0.0.1:323", "udp:",          "udp::323", "udp:h:0",  "udp:h:65536",
+                         "udp:h:x",       "udp:h:-1",      "udp:h:",   "udp:::1",  "udp:[::1",
+                         "udp:[::1]x",    "unix:relative", "tcp:h:1",  "udp:h:+5", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        if (chrony_addr_parse(bad[i], &a, &why) != -EINVAL) {
+            fail_msg("'%s' accepted", bad[i]);
+        }
+        assert_non_null(why);
+    }
+    char longpath[300] = "unix:/";
+    memset(longpath + 6, 'a', 200);
+    longpath[206] = '\0';
+    assert_int_equal(chrony_addr_parse(longpath, &a, &why), -ENAMETOOLONG);
+    char longhost[400] = "udp:";
+    memset(longhost + 4, 'h', 300);
+    longhost[304] = '\0';
+    assert_int_equal(chrony_addr_parse(longhost, &a, &why), -ENAMETOOLONG);
+}
+
+struct pair {
+    struct fake_chrony *fake;
+    struct chrony_client *client;
+};
+
+static int setup_udp(void **state)
+{
+    struct pair *p = calloc(1, sizeof(*p));
+    p->fake = fake_chrony_new_udp(0);
+    assert_non_null(p->fake);
+    struct chrony_addr a = udp_addr(p->fake->port);
+    int err = 0;
+    p->client = chrony_client_new(&a, &err);
+    assert_non_null(p->client);
+    *state = p;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct pair *p = *state;
+    chrony_client_free(p->client);
+    fake_chrony_free(p->fake);
+    free(p);
+    return 0;
+}
+
+/* Sends one request, lets the fake answer it, and reads the reply. */
+static int exchange(struct pair *p, const struct fake_chrony_script *s, struct chrony_tracking *t,
+                    const char **why)
+{
+    fake_chrony_set(p->fake, s);
+    assert_int_equal(chrony_client_send(p->client, 0), 0);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    /* The reply (if any) is on loopback by now; give the kernel a moment regardless. */
+    for (int i = 0; i < 100; i++) {
+        int rc = chrony_client_recv(p->client, t, why);
+        if (rc != -EAGAIN || s->mode == FAKE_CHRONY_SILENT) {
+            return rc;
+        }
+        usleep(1000);
+    }
+    return -EAGAIN;
+}
+
+static void test_udp_exchange(void **state)
+{
+    struct pair *p = *state;
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    struct chrony_tracking t;
+    const char *why = NULL;
+    assert_int_equal(exchange(p, &s, &t, &why), 0);
+    assert_int_equal(t.ref_time_ns, RT0);
+    assert_int_equal(t.stratum, 2);
+    assert_int_equal(p->fake->requests, 1);
+    assert_int_equal(p->fake->bad_requests, 0); /* our request is what chronyd expects */
+    assert_int_equal(p->fake->last_attempt, 0);
+}
+
+static void test_udp_bad_replies(void **state)
+{
+    struct pair *p = *state;
+    struct fake_chrony_script s;
+    struct chrony_tracking t;
+    const char *why = NULL;
+
+    fake_chrony_script_default(&s, RT0);
+    s.seq_xor = 0xFFFF0000;
+    assert_int_equal(exchange(p, &s, &t, &why), -ESTALE);
+
+    fake_chrony_script_default(&s, RT0);
+    s.mode = FAKE_CHRONY_SILENT;
+    assert_int_equal(exchange(p, &s, &t, &why), -EAGAIN);
+
+    fake_chrony_script_default(&s, RT0);
+    s.mode = FAKE_CHRONY_GARBAGE;
+    int rc = exchange(p, &s, &t, &why);
+    assert_true(rc < 0 && rc != -EAGAIN);
+
+    fake_chrony_script_default(&s, RT0);
+    s.reply_len = 2000;
+    why = NULL;
+    assert_int_equal(exchange(p, &s, &t, &why), -EMSGSIZE);
+    assert_string_equal(why, "reply is longer than any chrony reply");
+
+    fake_chrony_script_default(&s, RT0);
+    s.reply_len = 50;
+    assert_int_equal(exchange(p, &s, &t, &why), -EMSGSIZE);
+
+    fake_chrony_script_default(&s, RT0);
+    s.status = 2;
+    s.reply_len = 28;
+    assert_int_equal(exchange(p, &s, &t, &why), -EREMOTEIO);
+    assert_string_equal(why, "unauthorised");
+
+    /* After all that, a good reply still gets through. */
+    fake_chrony_script_default(&s, RT0);
+    assert_int_equal(exchange(p, &s, &t, &why), 0);
+}
+
+static void test_query_retries_with_fresh_sequence(void **state)
+{
+    struct pair *p = *state;
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    s.answer_after = 1; /* ignore the first request */
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(fake_chrony_start(p->fake), 0);
+    struct chrony_query_opts o = {.timeout_ms = 50, .attempts = 3};
+    struct cb_poll poll;
+    const char *why = NULL;
+    assert_int_equal(chrony_client_query(p->client, cb_clock_system(), &o, &poll, &why), 0);
+    assert_int_equal(fake_chrony_requests(p->fake), 2);
+    assert_int_not_equal(p->fake->sequences[0], p->fake->sequences[1]);
+    assert_int_equal(p->fake->last_attempt, 1);
+    assert_true(poll.recv_rt_ns >= poll.sent.rt_ns);
+    assert_int_equal(poll.tracking.ref_time_ns, RT0);
+}
+
+static void test_query_timeout(void **state)
+{
+    struct pair *p = *state;
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    s.mode = FAKE_CHRONY_SILENT;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(fake_chrony_start(p->fake), 0);
+    struct chrony_query_opts o = {.timeout_ms = 30, .attempts = 3};
+    struct cb_poll poll;
+    const char *why = NULL;
+    struct cb_clock *clk = cb_clock_system();
+    int64_t t0 = cb_clock_ns(clk, CB_CLOCK_MONOTONIC);
+    assert_int_equal(chrony_client_query(p->client, clk, &o, &poll, &why), -ETIMEDOUT);
+    int64_t elapsed = cb_clock_ns(clk, CB_CLOCK_MONOTONIC) - t0;
+    assert_true(elapsed >= 90 * MS);
+    assert_non_null(why);
+    /* Every attempt was a separate, well-formed request with its own sequence number. */
+    assert_int_equal(fake_chrony_requests(p->fake), 3);
+    assert_int_not_equal(p->fake->sequences[0], p->fake->sequences[1]);
+    assert_int_not_equal(p->fake->sequences[1], p->fake->sequences[2]);
+}
+
+static void test_query_ignores_stale_replies(void **state)
+{
+    struct pair *p = *state;
+    /* Every reply carries a wrong sequence number: none may be taken. */
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    s.seq_xor = 1;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(fake_chrony_start(p->fake), 0);
+    struct chrony_query_opts o = {.timeout_ms = 30, .attempts = 2};
+    struct cb_poll poll;
+    const char *why = NULL;
+    assert_int_equal(chrony_client_query(p->client, cb_clock_system(), &o, &poll, &why),
+                     -ETIMEDOUT);
+}
+
+static void test_query_refused(void **state)
+{
+    (void)state;
+    /* A port nobody listens on: find one, then close it. */
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    struct chrony_addr a = udp_addr(ntohs(sa.sin_port));
+    int err = 0;
+    struct chrony_client *c = chrony_client_new(&a, &err);
+    assert_non_null(c);
+    struct chrony_query_opts o = {.timeout_ms = 500, .attempts = 2};
+    struct cb_poll poll;
+    const char *why = NULL;
+    assert_int_equal(chrony_client_query(c, cb_clock_system(), &o, &poll, &why), -ECONNREFUSED);
+    chrony_client_free(c);
+}
+
+static void test_bad_host(void **state)
+{
+    (void)state;
+    struct chrony_addr a = udp_addr(323);
+    strcpy(a.host, "no-such-host.invalid");
+    int err = 0;
+    assert_null(chrony_client_new(&a, &err));
+    assert_int_equal(err, -EADDRNOTAVAIL);
+}
+
+static int count_entries(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_unix_socket(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/clockbound-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[200];
+    snprintf(path, sizeof(path), "%s/chronyd.sock", dir);
+    struct fake_chrony *f = fake_chrony_new_unix(path);
+    assert_non_null(f);
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    fake_chrony_set(f, &s);
+    assert_int_equal(fake_chrony_start(f), 0);
+
+    char text[220];
+    snprintf(text, sizeof(text), "unix:%s", path);
+    struct chrony_addr a;
+    const char *why = NULL;
+    assert_int_equal(chrony_addr_parse(text, &a, &why), 0);
+    int err = 0;
+    struct chrony_client *c = chrony_client_new(&a, &err);
+    assert_non_null(c);
+    /* The client bound its own socket beside chronyd's ... */
+    assert_int_equal(count_entries(dir, "clockbound."), 1);
+    struct chrony_query_opts o = {.timeout_ms = 200, .attempts = 2};
+    struct cb_poll poll;
+    assert_int_equal(chrony_client_query(c, cb_clock_system(), &o, &poll, &why), 0);
+    assert_int_equal(poll.tracking.ref_time_ns, RT0);
+    chrony_client_free(c);
+    /* ... and removed it. */
+    assert_int_equal(count_entries(dir, "clockbound."), 0);
+    fake_chrony_free(f);
+    assert_int_equal(count_entries(dir, "chronyd.sock"), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_unix_socket_missing(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/clockbound-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char text[220];
+    snprintf(text, sizeof(text), "unix:%s/chronyd.sock", dir);
+    struct chrony_addr a;
+    const char *why = NULL;
+    assert_int_equal(chrony_addr_parse(text, &a, &why), 0);
+    int err = 0;
+    assert_null(chrony_client_new(&a, &err));
+    assert_int_equal(err, -ENOENT);
+    /* Its own socket was not left behind. */
+    assert_int_equal(count_entries(dir, "clockbound."), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Each scripted reply, queried with a fake clock, gives the expected status and exact bound. */
+struct scripted {
+    const char *name;
+    void (*script)(struct fake_chrony_script *s);
+    int rc;
+    enum cb_status status;
+    enum cb_reason reason;
+    int64_t bound_ns; /* -1: not checked */
+};
+
+static void sc_healthy(struct fake_chrony_script *s)
+{
+    (void)s;
+}
+static void sc_unsync(struct fake_chrony_script *s)
+{
+    s->leap = 3;
+    s->ref_id = 0;
+    s->ref_sec_high = s->ref_sec_low = s->ref_nsec = 0;
+}
+static void sc_local(struct fake_chrony_script *s)
+{
+    s->ref_id = CHRONY_REFID_LOCAL;
+}
+static void sc_ref_zero(struct fake_chrony_script *s)
+{
+    s->ref_sec_high = s->ref_sec_low = s->ref_nsec = 0;
+}
+static void sc_ref_future(struct fake_chrony_script *s)
+{
+    s->ref_sec_low += 1;
+}
+static void sc_stale(struct fake_chrony_script *s)
+{
+    s->ref_nsec = 0; /* RT0 - 1 s instead of RT0 - 100 ms */
+}
+static void sc_offset(struct fake_chrony_script *s)
+{
+    s->current_correction = 0xf4a3cb14; /* +4.998574 ms: clock slow */
+}
+static void sc_wide(struct fake_chrony_script *s)
+{
+    s->root_dispersion = fake_chrony_float(0.02);
+}
+static void sc_leap(struct fake_chrony_script *s)
+{
+    s->leap = 1;
+}
+static void sc_badseq(struct fake_chrony_script *s)
+{
+    s->seq_xor = 0x1000;
+}
+static void sc_garbage(struct fake_chrony_script *s)
+{
+    s->mode = FAKE_CHRONY_GARBAGE;
+}
+static void sc_silent(struct fake_chrony_script *s)
+{
+    s->mode = FAKE_CHRONY_SILENT;
+}
+static void sc_short(struct fake_chrony_script *s)
+{
+    s->reply_len = 60;
+}
+
+static void test_scripted_status(void **state)
+{
+    (void)state;
+    static const struct scripted cases[] = {
+        {"healthy", sc_healthy, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 8148},
+        {"never synchronised", sc_unsync, 0, CB_STATUS_UNKNOWN, CB_REASON_CHRONY_UNSYNCHRONISED,
+         -1},
+        {"local reference", sc_local, 0, CB_STATUS_UNKNOWN, CB_REASON_LOCAL_REFERENCE, -1},
+        {"no reference time", sc_ref_zero, 0, CB_STATUS_UNKNOWN, CB_REASON_NO_REFERENCE_TIME, -1},
+        {"reference in the future", sc_ref_future, 0, CB_STATUS_UNKNOWN,
+         CB_REASON_REFERENCE_IN_FUTURE, -1},
+        {"stale reference", sc_stale, 0, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE, 49740},
+        {"5 ms correction", sc_offset, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 5006954},
+        {"20 ms dispersion", sc_wide, 0, CB_STATUS_UNKNOWN, CB_REASON_BOUND_TOO_WIDE, -1},
+        {"leap announced, midday", sc_leap, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 8148},
+        {"wrong sequence", sc_badseq, -ETIMEDOUT, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
+        {"garbage", sc_garbage, 1, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
+        {"short reply", sc_short, -EMSGSIZE, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
+        {"no reply", sc_silent, -ETIMEDOUT, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
+    };
+    struct fake_chrony *f = fake_chrony_new_udp(0);
+    assert_non_null(f);
+    assert_int_equal(fake_chrony_start(f), 0);
+    struct chrony_addr a = udp_addr(f->port);
+    int err = 0;
+    struct chrony_client *c = chrony_client_new(&a, &err);
+    assert_non_null(c);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("case '%s'\n", cases[i].name);
+        struct fake_chrony_script s;
+        fake_chrony_script_default(&s, RT0 - 100 * MS);
+        s.root_delay = 0xe0c7d9a7;
+        s.root_dispersion = 0xda9290d6;
+        s.skew_ppm = 0x0693851f;
+        s.resid_freq_ppm = 0x0108b439;
+        cases[i].script(&s);
+        fake_chrony_set(f, &s);
+
+        /* Midday 2026-11-25 on a clock that does not move: t_query is exactly RT0. */
+        struct fake_clock fc;
+        fake_clock_init(&fc, RT0, 1000 * MS);
+        struct cb_params params;
+        cb_params_default(&params);
+        struct cb_state st;
+        cb_init(&st, &params);
+        struct chrony_query_opts o = {.timeout_ms = 30, .attempts = 2};
+        struct cb_poll poll;
+        const char *why = NULL;
+        int rc = chrony_client_query(c, &fc.base, &o, &poll, &why);
+        struct cb_reading r = fake_clock_reading(&fc);
+        if (rc == 0) {
+            cb_on_poll(&st, &poll);
+        } else {
+            cb_on_poll_failure(&st, &r, rc);
+        }
+        if (cases[i].rc == 1) {
+            assert_true(rc < 0);
+        } else if (rc != cases[i].rc) {
+            fail_msg("query returned %d (%s), want %d", rc, why ? why : "", cases[i].rc);
+        }
+        struct cb_now n;
+        cb_now(&st, &r, &n);
+        assert_int_equal(n.status, cases[i].status);
+        assert_int_equal(n.reason, cases[i].reason);
+        if (cases[i].bound_ns >= 0) {
+            assert_int_equal(n.bound_ns, cases[i].bound_ns);
+        }
+    }
+    chrony_client_free(c);
+    fake_chrony_free(f);
+}
+
+/* The client driven from a libuv loop, as oracled drives it: uv_poll for replies, a uv_timer
+ * that polls every 5 ms and resends when a reply is late. */
+struct uv_poller {
+    struct chrony_client *client;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    bool waiting;
+    int sent;
+    int replies;
+    int stale;
+    int want;
+};
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    struct uv_poller *p = h->data;
+    assert_int_equal(status, 0);
+    for (;;) {
+        struct chrony_tracking t;
+        const char *why = NULL;
+        int rc = chrony_client_recv(p->client, &t, &why);
+        if (rc == -EAGAIN) {
+            break;
+        }
+        if (rc == -ESTALE) {
+            p->stale++;
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(t.stratum, 2);
+        p->waiting = false;
+        p->replies++;
+    }
+    if (p->replies >= p->want) {
+        uv_timer_stop(&p->timer);
+        uv_poll_stop(&p->poll);
+    }
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    struct uv_poller *p = h->data;
+    /* A reply still outstanding at the next tick is late: resend with a fresh sequence. */
+    assert_int_equal(chrony_client_send(p->client, p->waiting ? 1 : 0), 0);
+    p->waiting = true;
+    p->sent++;
+}
+
+static void test_libuv_driven(void **state)
+{
+    (void)state;
+    struct fake_chrony *f = fake_chrony_new_udp(0);
+    assert_non_null(f);
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    s.answer_after = 1; /* the first request goes unanswered: the loop must resend */
+    fake_chrony_set(f, &s);
+    assert_int_equal(fake_chrony_start(f), 0);
+
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct uv_poller p = {.want = 5};
+    struct chrony_addr a = udp_addr(f->port);
+    int err = 0;
+    p.client = chrony_client_new(&a, &err);
+    assert_non_null(p.client);
+    assert_int_equal(uv_poll_init(&loop, &p.poll, chrony_client_fd(p.client)), 0);
+    assert_int_equal(uv_timer_init(&loop, &p.timer), 0);
+    p.poll.data = &p;
+    p.timer.data = &p;
+    assert_int_equal(uv_poll_start(&p.poll, UV_READABLE, on_readable), 0);
+    assert_int_equal(uv_timer_start(&p.timer, on_tick, 0, 5), 0);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(p.replies, 5);
+    assert_true(p.sent >= 6); /* one resend at least */
+    assert_int_equal(fake_chrony_requests(f), (unsigned)p.sent);
+
+    uv_close((uv_handle_t *)&p.poll, NULL);
+    uv_close((uv_handle_t *)&p.timer, NULL);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    chrony_client_free(p.client);
+    fake_chrony_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addr_parse),
+        cmocka_unit_test_setup_teardown(test_udp_exchange, setup_udp, teardown),
+        cmocka_unit_test_setup_teardown(test_udp_bad_replies, setup_udp, teardown),
+        cmocka_unit_test_setup_teardown(test_query_retries_with_fresh_sequence, setup_udp,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_query_timeout, setup_udp, teardown),
+        cmocka_unit_test_setup_teardown(test_query_ignores_stale_replies, setup_udp, teardown),
+        cmocka_unit_test(test_query_refused),
+        cmocka_unit_test(test_bad_host),
+        cmocka_unit_test(test_unix_socket),
+        cmocka_unit_test(test_unix_socket_missing),
+        cmocka_unit_test(test_scripted_status),
+        cmocka_unit_test(test_libuv_driven),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,503 @@
+/*
+ * Unit tests: status transitions, Now, Before and After (clockbound/clockbound.c), driven over
+ * fake time with exact expected bounds.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clockbound.h"
+#include "fake_chrony.h"
+
+#define MS    INT64_C(1000000)
+#define SEC   INT64_C(1000000000)
+#define RT0   (INT64_C(1795620000) * SEC)
+#define MONO0 (INT64_C(5000) * SEC)
+
+/* With ref age 100 ms: 2979 (half delay) + 547 (dispersion) + ceil(46214 ppb * 0.1 s) = 4622. */
+#define B0 8148
+/* 8 x the update interval 0.0625 s (rounded up through chrony's float: 62500008 ns). */
+#define STALE_AFTER_NS INT64_C(500000064)
+
+struct clock_pos {
+    int64_t rt, mono;
+};
+
+static struct cb_reading reading(struct clock_pos p)
+{
+    struct cb_reading r = {p.rt, p.mono, p.rt};
+    return r;
+}
+
+static struct clock_pos later(struct clock_pos p, int64_t ns)
+{
+    struct clock_pos q = {p.rt + ns, p.mono + ns};
+    return q;
+}
+
+/* A healthy poll sent at p, the reference update ref_age_ns before it. */
+static struct cb_poll make_poll(struct clock_pos p, int64_t ref_age_ns)
+{
+    struct cb_poll poll;
+    memset(&poll, 0, sizeof(poll));
+    struct chrony_tracking *t = &poll.tracking;
+    t->ref_id = 0x7F000001;
+    t->addr_family = 1;
+    t->addr[0] = 127;
+    t->addr[3] = 1;
+    t->stratum = 2;
+    t->leap = CHRONY_LEAP_NORMAL;
+    t->ref_time_ns = p.rt - ref_age_ns;
+    t->root_delay = chrony_float_decode(0xe0c7d9a7);      /* 5.956e-6 s */
+    t->root_dispersion = chrony_float_decode(0xda9290d6); /* 5.46e-7 s */
+    t->skew_ppm = chrony_float_decode(0x0693851f);        /* 2.305 ppm */
+    t->resid_freq_ppm = chrony_float_decode(0x0108b439);  /* -0.483 ppm */
+    t->last_update_interval = chrony_float_decode(fake_chrony_float(0.0625));
+    poll.sent = reading(p);
+    poll.recv_rt_ns = p.rt + 20000;
+    return poll;
+}
+
+static struct cb_state fresh_state(void)
+{
+    struct cb_params p;
+    cb_params_default(&p);
+    struct cb_state st;
+    cb_init(&st, &p);
+    return st;
+}
+
+static struct cb_now now_at(struct cb_state *st, struct clock_pos p)
+{
+    struct cb_reading r = reading(p);
+    struct cb_now n;
+    cb_now(st, &r, &n);
+    return n;
+}
+
+static void expect(const struct cb_now *n, enum cb_status s, enum cb_reason r)
+{
+    if (n->status != s || n->reason != r) {
+        fail_msg("status %s (%s), want %s (%s)", cb_status_name(n->status),
+                 cb_reason_text(n->reason), cb_status_name(s), cb_reason_text(r));
+    }
+}
+
+static void test_no_data(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_now n = now_at(&st, p);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA);
+    assert_int_equal(n.bound_ns, INT64_MAX);
+    assert_int_equal(n.poll_age_ns, -1);
+    assert_int_equal(cb_before(&n, 1), -EAGAIN);
+    assert_int_equal(cb_after(&n, 1), -EAGAIN);
+    /* Chrony not answering from the start: still no data. */
+    struct cb_reading r = reading(p);
+    cb_on_poll_failure(&st, &r, -ETIMEDOUT);
+    n = now_at(&st, later(p, 10 * SEC));
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA);
+    assert_int_equal(st.last_error, -ETIMEDOUT);
+}
+
+static void test_synchronized_exact(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    cb_on_poll(&st, &poll);
+    assert_int_equal(st.bound.b0_ns, B0);
+
+    struct cb_now n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(n.bound_ns, B0);
+    assert_int_equal(n.earliest_ns, RT0 - B0);
+    assert_int_equal(n.latest_ns, RT0 + B0);
+
+    /* 1 ms later: + ceil(50 ppm * 1 ms) = 50 ns; 1 ns later still: + 1 (rounded up). */
+    n = now_at(&st, later(p, MS));
+    assert_int_equal(n.bound_ns, B0 + 50);
+    assert_int_equal(n.earliest_ns, RT0 + MS - B0 - 50);
+    assert_int_equal(n.latest_ns, RT0 + MS + B0 + 50);
+    assert_int_equal(n.poll_age_ns, MS);
+    n = now_at(&st, later(p, MS + 1));
+    assert_int_equal(n.bound_ns, B0 + 51);
+}
+
+static void test_stale_reference(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    cb_on_poll(&st, &poll);
+    /* The reference is 100 ms old at the poll; stale when older than 500000064 ns. */
+    struct cb_now n = now_at(&st, later(p, STALE_AFTER_NS - 100 * MS));
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    n = now_at(&st, later(p, STALE_AFTER_NS - 100 * MS + 1));
+    expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE);
+    /* Still served, and still growing. */
+    assert_int_equal(cb_before(&n, (uint64_t)(n.earliest_ns - 1)), 1);
+    /* The server gone: chrony keeps answering with a frozen reference, which stays stale. */
+    struct clock_pos q = later(p, 2 * SEC);
+    poll = make_poll(q, 2 * SEC + 100 * MS);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, q);
+    expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE);
+    /* The extra term grows the bound at D since the reference: 2.1 s * 46214 ppb = 97050. */
+    assert_int_equal(st.bound.extra_ns, 97050);
+}
+
+static void test_polls_failing_then_grace(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 10 * MS);
+    cb_on_poll(&st, &poll);
+    struct cb_reading fail_at = reading(later(p, 20 * MS));
+    cb_on_poll_failure(&st, &fail_at, -ETIMEDOUT);
+    struct cb_now n = now_at(&st, later(p, 20 * MS));
+    expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_POLLS_FAILING);
+    n = now_at(&st, later(p, CB_DEFAULT_GRACE_NS - 1));
+    expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_POLLS_FAILING);
+    /* The bound kept growing at D the whole time. */
+    assert_int_equal(n.bound_ns, st.bound.b0_ns + 250000);
+    n = now_at(&st, later(p, CB_DEFAULT_GRACE_NS));
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_POLLS_FAILED);
+    assert_int_equal(cb_before(&n, 1), -EAGAIN);
+    /* chrony answers again. */
+    struct clock_pos q = later(p, 6 * SEC);
+    poll = make_poll(q, 10 * MS);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, q);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_false(st.failing);
+}
+
+static void test_bound_too_wide(void **state)
+{
+    (void)state;
+    struct cb_params params;
+    cb_params_default(&params);
+    params.max_bound_ns = B0 + 1000;
+    struct cb_state st;
+    cb_init(&st, &params);
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    cb_on_poll(&st, &poll);
+    /* 20 ms at 50 ppm is exactly 1000 ns: bound == max is fine, one ns more is not. */
+    struct cb_now n = now_at(&st, later(p, 20 * MS));
+    assert_int_equal(n.bound_ns, B0 + 1000);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    n = now_at(&st, later(p, 20 * MS + 1));
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_BOUND_TOO_WIDE);
+}
+
+static void test_poll_verdicts(void **state)
+{
+    (void)state;
+    struct clock_pos p = {RT0, MONO0};
+    struct {
+        const char *name;
+        int what;
+        enum cb_status status;
+        enum cb_reason reason;
+    } cases[] = {
+        {"never synchronised", 0, CB_STATUS_UNKNOWN, CB_REASON_CHRONY_UNSYNCHRONISED},
+        {"local reference", 1, CB_STATUS_UNKNOWN, CB_REASON_LOCAL_REFERENCE},
+        {"zero reference time", 2, CB_STATUS_UNKNOWN, CB_REASON_NO_REFERENCE_TIME},
+        {"reference 1001 ns after the reply", 3, CB_STATUS_UNKNOWN, CB_REASON_REFERENCE_IN_FUTURE},
+        {"reference 1000 ns after the reply", 4, CB_STATUS_SYNCHRONIZED, CB_REASON_OK},
+        {"clock 5 ms slow, reference 4 ms after the raw reply", 5, CB_STATUS_SYNCHRONIZED,
+         CB_REASON_OK},
+        {"clock 5 ms fast, reference 4 ms before the raw reply", 6, CB_STATUS_UNKNOWN,
+         CB_REASON_REFERENCE_IN_FUTURE},
+        {"leap insert announced, far from midnight", 7, CB_STATUS_SYNCHRONIZED, CB_REASON_OK},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cb_state st = fresh_state();
+        struct cb_poll poll = make_poll(p, 10 * MS);
+        struct chrony_tracking *t = &poll.tracking;
+        switch (cases[i].what) {
+        case 0:
+            t->leap = CHRONY_LEAP_UNSYNCHRONISED;
+            t->ref_id = 0;
+            t->ref_time_ns = 0;
+            t->stratum = 0;
+            break;
+        case 1:
+            t->ref_id = CHRONY_REFID_LOCAL;
+            break;
+        case 2:
+            t->ref_time_ns = 0;
+            break;
+        case 3:
+            t->ref_time_ns = poll.recv_rt_ns + 1001;
+            break;
+        case 4:
+            t->ref_time_ns = poll.recv_rt_ns + 1000;
+            break;
+        case 5:
+            t->current_correction = chrony_float_decode(fake_chrony_float(0.005));
+            t->ref_time_ns = poll.recv_rt_ns + 4 * MS;
+            break;
+        case 6:
+            t->current_correction = chrony_float_decode(fake_chrony_float(-0.005));
+            t->ref_time_ns = poll.recv_rt_ns - 4 * MS;
+            break;
+        case 7:
+            t->leap = CHRONY_LEAP_INSERT;
+            break;
+        }
+        cb_on_poll(&st, &poll);
+        struct cb_now n = now_at(&st, p);
+        print_message("case '%s'\n", cases[i].name);
+        expect(&n, cases[i].status, cases[i].reason);
+    }
+}
+
+static void test_leap_window(void **state)
+{
+    (void)state;
+    const int64_t midnight = INT64_C(1798761600) * SEC; /* 2027-01-01T00:00:00Z */
+    const int64_t margin = SEC + 2 * CB_DEFAULT_MAX_BOUND_NS;
+    const uint16_t leaps[] = {CHRONY_LEAP_INSERT, CHRONY_LEAP_DELETE, CHRONY_LEAP_NORMAL};
+    for (size_t i = 0; i < 3; i++) {
+        struct cb_state st = fresh_state();
+        struct clock_pos p = {midnight - 2 * SEC, MONO0};
+        struct cb_poll poll = make_poll(p, 10 * MS);
+        poll.tracking.leap = leaps[i];
+        poll.tracking.last_update_interval = chrony_float_decode(fake_chrony_float(10.0));
+        cb_on_poll(&st, &poll);
+        bool leap = leaps[i] != CHRONY_LEAP_NORMAL;
+        const struct {
+            int64_t at;
+            bool in_window;
+        } points[] = {
+            {midnight - margin - 1, false}, {midnight - margin, true},      {midnight, true},
+            {midnight + margin, true},      {midnight + margin + 1, false},
+        };
+        for (size_t j = 0; j < sizeof(points) / sizeof(points[0]); j++) {
+            struct cb_now n = now_at(&st, later(p, points[j].at - p.rt));
+            if (leap && points[j].in_window) {
+                expect(&n, CB_STATUS_UNKNOWN, CB_REASON_LEAP_SECOND);
+            } else {
+                expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+            }
+        }
+    }
+}
+
+static void test_step_disrupts_until_new_reference(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 10 * MS);
+    cb_on_poll(&st, &poll);
+
+    /* Someone steps the clock 2 us forward 5 ms after the poll; the next Now sees it. */
+    struct clock_pos q = later(p, 5 * MS);
+    q.rt += 2000;
+    struct cb_now n = now_at(&st, q);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    assert_int_equal(st.step_ns, 2000);
+    assert_int_equal(cb_before(&n, 1), -EAGAIN);
+    assert_int_equal(cb_after(&n, 1), -EAGAIN);
+    /* It stays disrupted without a further step. */
+    n = now_at(&st, later(q, MS));
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+
+    /* A poll whose reference update is older than the step does not end it ... */
+    struct clock_pos r = later(q, 20 * MS);
+    poll = make_poll(r, 30 * MS);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, r);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    /* ... one made after the step does. */
+    struct clock_pos s = later(r, 20 * MS);
+    poll = make_poll(s, 10 * MS);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, s);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+}
+
+static void test_step_between_polls(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 10 * MS);
+    cb_on_poll(&st, &poll);
+    /* A 5 us backward step with no Now in between: the next poll's own reading catches it. */
+    struct clock_pos q = later(p, 20 * MS);
+    q.rt -= 5000;
+    poll = make_poll(q, 10 * MS);
+    cb_on_poll(&st, &poll);
+    struct cb_now n = now_at(&st, q);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    assert_int_equal(st.step_ns, -5000);
+
+    /* And one seen at a failed poll. */
+    st = fresh_state();
+    poll = make_poll(p, 10 * MS);
+    cb_on_poll(&st, &poll);
+    struct cb_reading stepped = reading(q);
+    cb_on_poll_failure(&st, &stepped, -ETIMEDOUT);
+    n = now_at(&st, q);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+}
+
+static void test_slew_sized_drift_is_not_disruption(void **state)
+{
+    (void)state;
+    /* Both clocks advance together through many polls: never DISRUPTED. */
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    for (int i = 0; i < 100; i++) {
+        struct cb_poll poll = make_poll(p, 10 * MS);
+        cb_on_poll(&st, &poll);
+        struct cb_now n = now_at(&st, later(p, MS));
+        expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+        p = later(p, 20 * MS);
+    }
+}
+
+static void test_before_after_edges(void **state)
+{
+    (void)state;
+    struct cb_now n;
+    memset(&n, 0, sizeof(n));
+    n.status = CB_STATUS_SYNCHRONIZED;
+    n.earliest_ns = 1000;
+    n.latest_ns = 3000;
+    assert_int_equal(cb_before(&n, 999), 1);
+    assert_int_equal(cb_before(&n, 1000), 0); /* ts == earliest: not certainly passed */
+    assert_int_equal(cb_before(&n, 0), 1);
+    assert_int_equal(cb_after(&n, 3000), 0); /* ts == latest: may have arrived */
+    assert_int_equal(cb_after(&n, 3001), 1);
+    assert_int_equal(cb_after(&n, (UINT64_C(1) << 63) - 1), 1);
+    assert_int_equal(cb_before(&n, (UINT64_C(1) << 63) - 1), 0);
+    assert_int_equal(cb_before(&n, UINT64_C(1) << 63), -ERANGE);
+    assert_int_equal(cb_after(&n, UINT64_C(1) << 63), -ERANGE);
+    assert_int_equal(cb_after(&n, UINT64_MAX), -ERANGE);
+
+    /* Near 0: earliest below zero (a huge bound) makes nothing certainly passed. */
+    n.earliest_ns = -5;
+    assert_int_equal(cb_before(&n, 0), 0);
+    /* Near 2^63: latest saturated at INT64_MAX makes nothing certainly in the future. */
+    n.latest_ns = INT64_MAX;
+    assert_int_equal(cb_after(&n, (UINT64_C(1) << 63) - 1), 0);
+
+    n.status = CB_STATUS_FREE_RUNNING;
+    assert_int_equal(cb_after(&n, 5), 0);
+    n.status = CB_STATUS_UNKNOWN;
+    assert_int_equal(cb_before(&n, 5), -EAGAIN);
+    n.status = CB_STATUS_DISRUPTED;
+    assert_int_equal(cb_after(&n, 5), -EAGAIN);
+    /* A timestamp out of range is reported before the status. */
+    assert_int_equal(cb_after(&n, UINT64_MAX), -ERANGE);
+
+    /* Through the state: exactly at the computed edges. */
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    cb_on_poll(&st, &poll);
+    struct cb_now m = now_at(&st, p);
+    assert_int_equal(cb_before(&m, (uint64_t)(RT0 - B0)), 0);
+    assert_int_equal(cb_before(&m, (uint64_t)(RT0 - B0 - 1)), 1);
+    assert_int_equal(cb_after(&m, (uint64_t)(RT0 + B0)), 0);
+    assert_int_equal(cb_after(&m, (uint64_t)(RT0 + B0 + 1)), 1);
+}
+
+static void test_params_check(void **state)
+{
+    (void)state;
+    struct cb_params p;
+    cb_params_default(&p);
+    const char *why = NULL;
+    assert_int_equal(cb_params_check(&p, &why), 0);
+    struct cb_params bad[6];
+    for (int i = 0; i < 6; i++) {
+        bad[i] = p;
+    }
+    bad[0].max_drift_ppb = 0;
+    bad[1].max_drift_ppb = CB_MAX_RATE_PPB + 1;
+    bad[2].chrony_maxclockerror_ppb = -1;
+    bad[3].max_bound_ns = 0;
+    bad[4].grace_ns = -1;
+    bad[5].step_threshold_ns = 2 * SEC;
+    for (int i = 0; i < 6; i++) {
+        why = NULL;
+        assert_int_equal(cb_params_check(&bad[i], &why), -EINVAL);
+        assert_non_null(why);
+    }
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_string_equal(cb_status_name(CB_STATUS_SYNCHRONIZED), "SYNCHRONIZED");
+    assert_string_equal(cb_status_name(CB_STATUS_FREE_RUNNING), "FREE_RUNNING");
+    assert_string_equal(cb_status_name(CB_STATUS_UNKNOWN), "UNKNOWN");
+    assert_string_equal(cb_status_name(CB_STATUS_DISRUPTED), "DISRUPTED");
+    for (int r = CB_REASON_OK; r <= CB_REASON_CLOCK_STEPPED; r++) {
+        assert_string_not_equal(cb_reason_text((enum cb_reason)r), "invalid reason");
+    }
+    assert_true(cb_status_trusted(CB_STATUS_SYNCHRONIZED));
+    assert_true(cb_status_trusted(CB_STATUS_FREE_RUNNING));
+    assert_false(cb_status_trusted(CB_STATUS_UNKNOWN));
+    assert_false(cb_status_trusted(CB_STATUS_DISRUPTED));
+}
+
+static void test_demo_detection(void **state)
+{
+    (void)state;
+    struct chrony_tracking t;
+    memset(&t, 0, sizeof(t));
+    t.addr_family = 1;
+    t.addr[0] = 127;
+    t.addr[3] = 1;
+    assert_true(cb_tracking_is_demo(&t));
+    t.addr[0] = 169; /* 169.254.169.123, the Amazon Time Sync Service */
+    t.addr[1] = 254;
+    t.addr[2] = 169;
+    t.addr[3] = 123;
+    assert_false(cb_tracking_is_demo(&t));
+    memset(t.addr, 0, sizeof(t.addr));
+    t.addr_family = 2;
+    t.addr[15] = 1;
+    assert_true(cb_tracking_is_demo(&t));
+    t.addr_family = 0;
+    assert_false(cb_tracking_is_demo(&t));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_data),
+        cmocka_unit_test(test_synchronized_exact),
+        cmocka_unit_test(test_stale_reference),
+        cmocka_unit_test(test_polls_failing_then_grace),
+        cmocka_unit_test(test_bound_too_wide),
+        cmocka_unit_test(test_poll_verdicts),
+        cmocka_unit_test(test_leap_window),
+        cmocka_unit_test(test_step_disrupts_until_new_reference),
+        cmocka_unit_test(test_step_between_polls),
+        cmocka_unit_test(test_slew_sized_drift_is_not_disruption),
+        cmocka_unit_test(test_before_after_edges),
+        cmocka_unit_test(test_params_check),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_demo_detection),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
