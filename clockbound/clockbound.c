@@ -169,8 +169,12 @@ static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb
         return;
     }
     int64_t interval_ns = cb_float_upper(t->last_update_interval, CB_NS_PER_S, 0);
+    int64_t stale_after_ns = cb_sat_mul(CB_STALE_FACTOR, interval_ns);
+    if (stale_after_ns < CB_STALE_MIN_NS) {
+        stale_after_ns = CB_STALE_MIN_NS;
+    }
     int64_t age_now_ns = cb_sat_add(st->bound.ref_age_ns, n->poll_age_ns);
-    if (age_now_ns > cb_sat_mul(CB_STALE_FACTOR, interval_ns)) {
+    if (age_now_ns > stale_after_ns) {
         *reason = CB_REASON_STALE_REFERENCE;
         return;
     }

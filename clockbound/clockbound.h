@@ -44,7 +44,10 @@ enum cb_reason {
     CB_REASON_BOUND_TOO_WIDE,        /* UNKNOWN: bound above --max-bound */
     CB_REASON_LEAP_SECOND,           /* UNKNOWN: within the window around an announced leap */
     CB_REASON_POLLS_FAILING,         /* FREE_RUNNING: polls failing, within the grace period */
-    CB_REASON_STALE_REFERENCE,       /* FREE_RUNNING: reference older than 8 update intervals */
+    CB_REASON_STALE_REFERENCE,       /* FREE_RUNNING: reference older than 8 update intervals
+                                      * (and than CB_STALE_MIN_NS: with sub-second polling,
+                                      * chrony's reference time is a sample its regression
+                                      * picked, seen up to 1.14 s old at 1/16 s polls) */
     CB_REASON_CLOCK_STEPPED,         /* DISRUPTED */
 };
 
@@ -54,10 +57,12 @@ enum cb_reason {
 #define CB_DEFAULT_MAX_BOUND_NS             10000000   /* 10 ms */
 #define CB_DEFAULT_GRACE_NS                 5000000000 /* 5 s */
 #define CB_STALE_FACTOR                     8          /* stale after 8 x last_update_interval */
+#define CB_STALE_MIN_NS                     4000000000 /* ... and never before 4 s (see above) */
 #define CB_REF_FUTURE_TOLERANCE_NS          1000       /* float rounding of ref time vs reply */
 #define CB_LEAP_MARGIN_BASE_NS              1000000000 /* leap window: 1 s + 2 x max bound */
 #define CB_MAX_RATE_PPB                     100000000  /* parameter sanity: 10 % */
-#define CB_TS_LIMIT                         (UINT64_C(1) << 63) /* timestamps are below 2^63: signed and unsigned agree */
+/* Timestamps are below 2^63, so signed and unsigned code agree. */
+#define CB_TS_LIMIT (UINT64_C(1) << 63)
 
 struct cb_params {
     int64_t max_drift_ppb;            /* D: the fastest the clock may drift, ppb */

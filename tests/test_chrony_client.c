@@ -376,7 +376,7 @@ static void sc_ref_future(struct fake_chrony_script *s)
 }
 static void sc_stale(struct fake_chrony_script *s)
 {
-    s->ref_nsec = 0; /* RT0 - 1 s instead of RT0 - 100 ms */
+    s->ref_sec_low -= 5; /* RT0 - 5.1 s: past the 4 s floor of staleness */
 }
 static void sc_offset(struct fake_chrony_script *s)
 {
@@ -418,7 +418,7 @@ static void test_scripted_status(void **state)
         {"no reference time", sc_ref_zero, 0, CB_STATUS_UNKNOWN, CB_REASON_NO_REFERENCE_TIME, -1},
         {"reference in the future", sc_ref_future, 0, CB_STATUS_UNKNOWN,
          CB_REASON_REFERENCE_IN_FUTURE, -1},
-        {"stale reference", sc_stale, 0, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE, 49740},
+        {"stale reference", sc_stale, 0, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE, 239218},
         {"5 ms correction", sc_offset, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 5006954},
         {"20 ms dispersion", sc_wide, 0, CB_STATUS_UNKNOWN, CB_REASON_BOUND_TOO_WIDE, -1},
         {"leap announced, midday", sc_leap, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 8148},

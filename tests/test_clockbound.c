@@ -21,8 +21,10 @@
 
 /* With ref age 100 ms: 2979 (half delay) + 547 (dispersion) + ceil(46214 ppb * 0.1 s) = 4622. */
 #define B0 8148
-/* 8 x the update interval 0.0625 s (rounded up through chrony's float: 62500008 ns). */
-#define STALE_AFTER_NS INT64_C(500000064)
+/* With chrony updating every 1/16 s, 8 intervals (500000064 ns) are less than the 4 s floor. */
+#define STALE_AFTER_NS CB_STALE_MIN_NS
+/* With a 1 s update interval: 8 x 1000000120 ns (1.0 s rounded up through chrony's float). */
+#define STALE_AFTER_1S_NS INT64_C(8000000960)
 
 struct clock_pos {
     int64_t rt, mono;
@@ -139,7 +141,7 @@ static void test_stale_reference(void **state)
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 100 * MS);
     cb_on_poll(&st, &poll);
-    /* The reference is 100 ms old at the poll; stale when older than 500000064 ns. */
+    /* The reference is 100 ms old at the poll; stale when older than the 4 s floor. */
     struct cb_now n = now_at(&st, later(p, STALE_AFTER_NS - 100 * MS));
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
     n = now_at(&st, later(p, STALE_AFTER_NS - 100 * MS + 1));
@@ -147,13 +149,29 @@ static void test_stale_reference(void **state)
     /* Still served, and still growing. */
     assert_int_equal(cb_before(&n, (uint64_t)(n.earliest_ns - 1)), 1);
     /* The server gone: chrony keeps answering with a frozen reference, which stays stale. */
-    struct clock_pos q = later(p, 2 * SEC);
-    poll = make_poll(q, 2 * SEC + 100 * MS);
+    struct clock_pos q = later(p, 5 * SEC);
+    poll = make_poll(q, 5 * SEC + 100 * MS);
     cb_on_poll(&st, &poll);
     n = now_at(&st, q);
     expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE);
-    /* The extra term grows the bound at D since the reference: 2.1 s * 46214 ppb = 97050. */
-    assert_int_equal(st.bound.extra_ns, 97050);
+    /* The extra term grows the bound at D since the reference: 5.1 s * 46214 ppb = 235692. */
+    assert_int_equal(st.bound.extra_ns, 235692);
+    assert_int_equal(n.bound_ns, 239218);
+}
+
+static void test_stale_after_eight_intervals(void **state)
+{
+    (void)state;
+    /* chrony updating every second: stale after 8 intervals, beyond the floor. */
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    poll.tracking.last_update_interval = chrony_float_decode(0x04800000); /* 1.0 s */
+    cb_on_poll(&st, &poll);
+    struct cb_now n = now_at(&st, later(p, STALE_AFTER_1S_NS - 100 * MS));
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    n = now_at(&st, later(p, STALE_AFTER_1S_NS - 100 * MS + 1));
+    expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE);
 }
 
 static void test_polls_failing_then_grace(void **state)
@@ -487,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_no_data),
         cmocka_unit_test(test_synchronized_exact),
         cmocka_unit_test(test_stale_reference),
+        cmocka_unit_test(test_stale_after_eight_intervals),
         cmocka_unit_test(test_polls_failing_then_grace),
         cmocka_unit_test(test_bound_too_wide),
         cmocka_unit_test(test_poll_verdicts),

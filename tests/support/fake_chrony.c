@@ -264,7 +264,8 @@ static int handle_request(struct fake_chrony *f)
     f->last_sequence = seq;
     f->last_attempt = (uint16_t)(req[6] << 8 | req[7]);
     struct fake_chrony_script s = f->script;
-    bool silent = s.mode == FAKE_CHRONY_SILENT || f->requests <= s.answer_after;
+    bool silent = s.mode == FAKE_CHRONY_SILENT || f->requests <= s.answer_after ||
+                  (s.answer_limit != 0 && f->requests > s.answer_after + s.answer_limit);
     pthread_mutex_unlock(&f->lock);
     if (silent) {
         return 1;

@@ -45,6 +45,7 @@ struct fake_chrony_script {
     int patch_offset;    /* >= 0: that byte of the reply is set to patch_value */
     uint8_t patch_value;
     unsigned answer_after; /* stay silent for this many requests first */
+    unsigned answer_limit; /* nonzero: answer only this many, then fall silent */
 };
 
 /* Encodes a double as a chrony float the way chronyd does. */

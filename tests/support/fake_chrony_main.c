@@ -33,7 +33,8 @@ static void usage(void)
            "  --correction S  --root-delay S  --root-dispersion S\n"
            "  --skew PPM  --resid-freq PPM  --update-interval S\n"
            "  --silent  --garbage  --bad-sequence  --status N  --reply-len N\n"
-           "  --answer-after N       ignore the first N requests\n");
+           "  --answer-after N       ignore the first N requests\n"
+           "  --answer-count N       answer only N requests, then fall silent\n");
 }
 
 static int64_t realtime_ns(void)
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
         O_STATUS,
         O_LEN,
         O_AFTER,
+        O_COUNT,
         O_HELP,
     };
     static const struct option opts[] = {
@@ -89,6 +91,7 @@ int main(int argc, char **argv)
         {"status", required_argument, NULL, O_STATUS},
         {"reply-len", required_argument, NULL, O_LEN},
         {"answer-after", required_argument, NULL, O_AFTER},
+        {"answer-count", required_argument, NULL, O_COUNT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -163,6 +166,9 @@ int main(int argc, char **argv)
             break;
         case O_AFTER:
             s.answer_after = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case O_COUNT:
+            s.answer_limit = (unsigned)strtoul(optarg, NULL, 10);
             break;
         case O_HELP:
             usage();

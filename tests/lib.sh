@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# Shared helpers for the integration test scripts (sourced, not run).
+#
+# Every process a test starts is registered with track_pid and stopped by PID on exit, whether
+# the test passes or fails; the scratch directory $TMP is removed too.
+
+set -euo pipefail
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/oracled-test.XXXXXX")
+TRACKED_PIDS=()
+CLEANUP_HOOKS=()
+CHECKS=0
+
+cleanup() {
+    local rc=$?
+    local hook pid
+    for hook in "${CLEANUP_HOOKS[@]}"; do
+        $hook || true
+    done
+    for pid in "${TRACKED_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    if [ $rc -ne 0 ]; then
+        echo "--- test failed (exit $rc); scratch files:" >&2
+        ls -la "$TMP" >&2 || true
+        for f in "$TMP"/*.log "$TMP"/*/*.log; do
+            [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
+        done
+    fi
+    rm -rf "$TMP"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+track_pid() {
+    TRACKED_PIDS+=("$1")
+}
+
+on_exit() {
+    CLEANUP_HOOKS+=("$1")
+}
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+pass() {
+    CHECKS=$((CHECKS + 1))
+    echo "ok $CHECKS - $*"
+}
+
+# run EXPECTED_RC CMD...: runs CMD, storing stdout in $OUT and stderr in $ERR; fails unless the
+# exit status is EXPECTED_RC.
+run() {
+    local want=$1
+    shift
+    local rc=0
+    "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    OUT=$(cat "$TMP/out")
+    ERR=$(cat "$TMP/err")
+    if [ "$rc" -ne "$want" ]; then
+        echo "command: $*" >&2
+        echo "stdout: $OUT" >&2
+        echo "stderr: $ERR" >&2
+        fail "exit status $rc, expected $want"
+    fi
+}
+
+# contains TEXT PATTERN WHAT: fails unless TEXT matches the extended regex PATTERN.
+contains() {
+    if ! grep -Eq -- "$2" <<<"$1"; then
+        echo "text: $1" >&2
+        fail "$3: no match for /$2/"
+    fi
+}
+
+# json_int JSON KEY: prints the integer value of the first "KEY": in JSON, exactly. (jq 1.6
+# reads numbers as doubles, which cannot hold a timestamp in ns; bash arithmetic is 64-bit.)
+json_int() {
+    local v
+    v=$(grep -oE "\"$2\":-?[0-9]+" <<<"$1" | head -n 1 | cut -d: -f2)
+    [ -n "$v" ] || fail "no integer \"$2\" in $1"
+    echo "$v"
+}
+
+# json_is JSON FILTER EXPECTED WHAT: jq FILTER of JSON must print EXPECTED. Only for strings,
+# booleans and small numbers (see json_int).
+json_is() {
+    local got
+    got=$(jq -r "$2" <<<"$1") || fail "$4: not JSON: $1"
+    [ "$got" = "$3" ] || fail "$4: $2 is '$got', expected '$3' in $1"
+}
+
+now_ns() {
+    date +%s%N
+}
