@@ -19,6 +19,7 @@
 #include "bound.h"
 #include "chrony_proto.h"
 #include "satmath.h"
+#include "test_seed.h"
 
 #define NS INT64_C(1000000000)
 
@@ -241,13 +242,7 @@ static void test_bound_saturates(void **state)
 static void test_bound_random_property(void **state)
 {
     (void)state;
-    unsigned seed = (unsigned)time(NULL);
-    const char *env = getenv("TEST_SEED");
-    if (env != NULL) {
-        seed = (unsigned)strtoul(env, NULL, 10);
-    }
-    printf("test_bound_random_property: seed %u (set TEST_SEED to repeat)\n", seed);
-    srand(seed);
+    unsigned seed = test_seed("test_bound_random_property");
     for (int i = 0; i < 100000; i++) {
         /* Coefficients normalised as chrony writes them, exponents giving 1 ns .. 1 s. */
         struct chrony_float cc = {.coef = (rand() % 2 ? 1 : -1) * ((1 << 23) + rand() % (1 << 23)),

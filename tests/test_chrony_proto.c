@@ -13,6 +13,7 @@
 
 #include "chrony_proto.h"
 #include "fake_chrony.h"
+#include "test_seed.h"
 
 #define SEQ    0x12345678u
 #define REF_NS INT64_C(1795620016012906108)
@@ -338,13 +339,7 @@ static void test_status_names(void **state)
 static void test_decode_random_mutations(void **state)
 {
     (void)state;
-    unsigned seed = (unsigned)time(NULL);
-    const char *env = getenv("TEST_SEED");
-    if (env != NULL) {
-        seed = (unsigned)strtoul(env, NULL, 10);
-    }
-    printf("test_decode_random_mutations: seed %u (set TEST_SEED to repeat)\n", seed);
-    srand(seed);
+    (void)test_seed("test_decode_random_mutations");
     struct fake_chrony_script s;
     fake_chrony_script_default(&s, REF_NS);
     uint8_t good[2048];

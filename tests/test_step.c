@@ -13,6 +13,15 @@
 #define RT0   INT64_C(1795620000000000000)
 #define MONO0 INT64_C(5000000000)
 
+/* A fake clock at (RT0, MONO0) and a detector based on a first reading of it. */
+static void start(struct fake_clock *fc, struct cb_step *s)
+{
+    fake_clock_init(fc, RT0, MONO0);
+    cb_step_init(s, CB_STEP_THRESHOLD_NS);
+    struct cb_reading base = fake_clock_reading(fc);
+    cb_step_rebase(s, &base);
+}
+
 static void test_no_base_no_step(void **state)
 {
     (void)state;
@@ -26,11 +35,8 @@ static void test_step_sizes(void **state)
 {
     (void)state;
     struct fake_clock fc;
-    fake_clock_init(&fc, RT0, MONO0);
     struct cb_step s;
-    cb_step_init(&s, CB_STEP_THRESHOLD_NS);
-    struct cb_reading base = fake_clock_reading(&fc);
-    cb_step_rebase(&s, &base);
+    start(&fc, &s);
 
     /* Time passing moves both clocks: never a step, however long. */
     fake_clock_advance(&fc, INT64_C(3600000000000));
@@ -67,11 +73,8 @@ static void test_slewing_is_not_a_step(void **state)
 {
     (void)state;
     struct fake_clock fc;
-    fake_clock_init(&fc, RT0, MONO0);
     struct cb_step s;
-    cb_step_init(&s, CB_STEP_THRESHOLD_NS);
-    struct cb_reading base = fake_clock_reading(&fc);
-    cb_step_rebase(&s, &base);
+    start(&fc, &s);
     for (int i = 0; i < 1000; i++) {
         /* 500 ppm fast then slow: both clocks move by the slewed amount. */
         fake_clock_advance(&fc, 1000000 + (i % 2 ? 500 : -500));
@@ -94,12 +97,9 @@ static void test_preemption_is_not_a_step(void **state)
 {
     (void)state;
     struct fake_clock fc;
-    fake_clock_init(&fc, RT0, MONO0);
-    fc.tick_ns = 30; /* each read takes 30 ns */
     struct cb_step s;
-    cb_step_init(&s, CB_STEP_THRESHOLD_NS);
-    struct cb_reading base = fake_clock_reading(&fc);
-    cb_step_rebase(&s, &base);
+    start(&fc, &s);
+    fc.tick_ns = 30; /* each read takes 30 ns */
 
     int fired = 0;
     fc.hook = preempt_once;
@@ -131,11 +131,8 @@ static void test_step_during_read(void **state)
 {
     (void)state;
     struct fake_clock fc;
-    fake_clock_init(&fc, RT0, MONO0);
     struct cb_step s;
-    cb_step_init(&s, CB_STEP_THRESHOLD_NS);
-    struct cb_reading base = fake_clock_reading(&fc);
-    cb_step_rebase(&s, &base);
+    start(&fc, &s);
 
     int n = 0;
     fc.hook = step_mid_read;
