@@ -76,13 +76,13 @@ void cb_bound_at_poll(const struct cb_bound_params *p, const struct chrony_track
     const int64_t ns = CB_NS_PER_S;
     const int64_t ppb_per_ppm = 1000;
 
-    out->correction_ns = cb_float_upper(t->current_correction, ns, 0);
-    out->half_delay_ns = cb_float_upper(t->root_delay, ns, 1);
-    out->dispersion_ns = cb_float_upper(t->root_dispersion, ns, 0);
+    out->correction_ns = cb_float_upper(t->current_correction_s, ns, 0);
+    out->half_delay_ns = cb_float_upper(t->root_delay_s, ns, 1);
+    out->dispersion_ns = cb_float_upper(t->root_dispersion_s, ns, 0);
 
     /* t_query on chrony's timescale, rounded towards an older reference (a larger age). */
     int64_t query_ntp_ns =
-        cb_sat_add(query_rt_ns, cb_float_signed_upper(t->current_correction, ns));
+        cb_sat_add(query_rt_ns, cb_float_signed_upper(t->current_correction_s, ns));
     int64_t age = cb_sat_sub(query_ntp_ns, t->ref_time_ns);
     out->ref_age_ns = age > 0 ? age : 0;
 

@@ -5,7 +5,7 @@
  *
  * At a chrony poll, with t_query the moment just before the request was sent:
  *
- *   b0 = |current_correction| + root_delay/2 + root_dispersion + extra
+ *   b0 = |current_correction_s| + root_delay_s/2 + root_dispersion_s + extra
  *   extra = max(0, D - skew - |resid_freq| - M) * (t_query - ref_time)
  *
  * D is --max-drift-ppb, M chrony's maxclockerror. chrony's root dispersion already grows at
@@ -20,7 +20,7 @@
  * wins, never a slower one.
  *
  * t_query - ref_time is measured on chrony's timescale: NTP time = system time +
- * current_correction (chronyc prints a positive correction as "slow of NTP time").
+ * current_correction_s (chronyc prints a positive correction as "slow of NTP time").
  */
 #ifndef CLOCKBOUND_BOUND_H
 #define CLOCKBOUND_BOUND_H
@@ -57,9 +57,9 @@ struct cb_bound_params {
 
 /* The bound at a poll, with its parts for logging and tests. All ns except the rate. */
 struct cb_bound_at_poll {
-    int64_t correction_ns;  /* ceil(|current_correction|) */
-    int64_t half_delay_ns;  /* ceil(root_delay / 2) */
-    int64_t dispersion_ns;  /* ceil(root_dispersion) */
+    int64_t correction_ns;  /* ceil(|current_correction_s|) */
+    int64_t half_delay_ns;  /* ceil(root_delay_s / 2) */
+    int64_t dispersion_ns;  /* ceil(root_dispersion_s) */
     int64_t ref_age_ns;     /* t_query on chrony's timescale - ref_time, clamped to >= 0 */
     int64_t extra_rate_ppb; /* max(0, D - skew - |resid_freq| - M), skew and resid rounded down */
     int64_t extra_ns;       /* ceil(extra_rate * ref_age) */

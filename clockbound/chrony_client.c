@@ -21,9 +21,11 @@ _Static_assert(sizeof(((struct sockaddr_un *)NULL)->sun_path) == CHRONY_PATH_MAX
 struct chrony_client {
     int fd;
     struct chrony_addr addr;
+    struct cb_clock *clock;           /* borrowed */
     char local_path[CHRONY_PATH_MAX]; /* our own bound unix socket, "" for UDP */
     uint64_t rng;                     /* xorshift64* state for sequence numbers */
     uint32_t sequence;                /* of the latest request */
+    struct cb_reading sent;           /* taken just before the latest request was sent */
     uint8_t buf[CHRONY_REPLY_MAX_LEN];
 };
 
@@ -128,51 +130,71 @@ static int open_udp(struct chrony_client *c)
     if (getaddrinfo(c->addr.host, port, &hints, &res) != 0 || res == NULL) {
         return -EADDRNOTAVAIL;
     }
+    /* The first IPv4 address, else the first one: chronyd's default command addresses are
+     * 127.0.0.1 and ::1, and a demo or hand-written config often binds 127.0.0.1 alone. */
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    }
     int rc = 0;
-    c->fd = socket(res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = socket(pick->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         rc = -errno;
-    } else if (connect(c->fd, res->ai_addr, res->ai_addrlen) < 0) {
+    } else if (connect(c->fd, pick->ai_addr, pick->ai_addrlen) < 0) {
         rc = -errno;
     }
     freeaddrinfo(res);
     return rc;
 }
 
-static int open_unix(struct chrony_client *c)
+/* Binds the client's own socket in dir under a fresh random name; never replaces a file. */
+static int bind_local(struct chrony_client *c, const char *dir)
 {
-    static unsigned counter; /* distinguishes clients within one process */
-    char dir[CHRONY_PATH_MAX];
-    strcpy(dir, c->addr.path);
-    char *slash = strrchr(dir, '/');
-    slash[slash == dir ? 1 : 0] = '\0'; /* "/x.sock" -> "/" */
-    int n = snprintf(c->local_path, sizeof(c->local_path), "%s%sclockbound.%ld.%u.sock", dir,
-                     dir[1] == '\0' ? "" : "/", (long)getpid(), counter++);
-    if (n < 0 || (size_t)n >= sizeof(c->local_path)) {
-        c->local_path[0] = '\0';
-        return -ENAMETOOLONG;
-    }
-
-    c->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
-        c->local_path[0] = '\0';
-        return -errno;
-    }
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
-    strcpy(sa.sun_path, c->local_path);
-    /* A file left by a crashed process with our pid would make bind fail. */
-    (void)unlink(c->local_path);
-    if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int err = -errno;
-        c->local_path[0] = '\0';
-        return err;
+    for (int tries = 0; tries < 8; tries++) {
+        int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s%sclockbound.%ld.%08x.sock", dir,
+                         dir[1] == '\0' ? "" : "/", (long)getpid(), next_random(c));
+        if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+            return -ENAMETOOLONG;
+        }
+        if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            strcpy(c->local_path, sa.sun_path);
+            return 0;
+        }
+        if (errno != EADDRINUSE) {
+            return -errno;
+        }
+    }
+    return -EADDRINUSE;
+}
+
+static int open_unix(struct chrony_client *c)
+{
+    char dir[CHRONY_PATH_MAX];
+    strcpy(dir, c->addr.path);
+    char *slash = strrchr(dir, '/');    /* the path is absolute: there is one */
+    slash[slash == dir ? 1 : 0] = '\0'; /* "/x.sock" -> "/" */
+
+    c->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        return -errno;
+    }
+    int rc = bind_local(c, dir);
+    if (rc < 0) {
+        return rc;
     }
     /* chronyd may run as an unprivileged user; it must be able to send to us. */
     if (chmod(c->local_path, 0666) < 0) {
         return -errno;
     }
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
     strcpy(sa.sun_path, c->addr.path);
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         return -errno;
@@ -180,7 +202,8 @@ static int open_unix(struct chrony_client *c)
     return 0;
 }
 
-struct chrony_client *chrony_client_new(const struct chrony_addr *a, int *err)
+struct chrony_client *chrony_client_new(const struct chrony_addr *a, struct cb_clock *clock,
+                                        int *err)
 {
     struct chrony_client *c = calloc(1, sizeof(*c));
     int rc = 0;
@@ -190,6 +213,7 @@ struct chrony_client *chrony_client_new(const struct chrony_addr *a, int *err)
     }
     c->fd = -1;
     c->addr = *a;
+    c->clock = clock;
     if (getrandom(&c->rng, sizeof(c->rng), GRND_NONBLOCK) != (ssize_t)sizeof(c->rng)) {
         c->rng = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)c;
     }
@@ -227,6 +251,11 @@ int chrony_client_fd(const struct chrony_client *c)
     return c->fd;
 }
 
+const char *chrony_client_local_path(const struct chrony_client *c)
+{
+    return c->local_path;
+}
+
 int chrony_client_send(struct chrony_client *c, uint16_t attempt)
 {
     uint32_t seq = next_random(c);
@@ -239,6 +268,9 @@ int chrony_client_send(struct chrony_client *c, uint16_t attempt)
     if (len < 0) {
         return len;
     }
+    /* The reading must come before the send: chrony's report is made after it, so the bound's
+     * growth from m0 covers everything up to the report (DESIGN.md section 2). */
+    cb_clock_read(c->clock, &c->sent);
     ssize_t n = send(c->fd, req, (size_t)len, 0);
     if (n < 0) {
         return -errno;
@@ -246,7 +278,7 @@ int chrony_client_send(struct chrony_client *c, uint16_t attempt)
     return n == len ? 0 : -EIO;
 }
 
-int chrony_client_recv(struct chrony_client *c, struct chrony_tracking *out, const char **why)
+int chrony_client_recv(struct chrony_client *c, struct cb_poll *out, const char **why)
 {
     /* MSG_TRUNC makes recv return the datagram's real length, so an over-long one is seen. */
     ssize_t n = recv(c->fd, c->buf, sizeof(c->buf), MSG_TRUNC);
@@ -257,48 +289,62 @@ int chrony_client_recv(struct chrony_client *c, struct chrony_tracking *out, con
     if ((size_t)n > sizeof(c->buf)) {
         return set_why(why, "reply is longer than any chrony reply", -EMSGSIZE);
     }
-    return chrony_decode_tracking_reply(c->buf, (size_t)n, c->sequence, out, why);
+    int rc = chrony_decode_tracking_reply(c->buf, (size_t)n, c->sequence, &out->tracking, why);
+    if (rc < 0) {
+        return rc;
+    }
+    out->sent = c->sent;
+    out->recv_rt_ns = cb_clock_ns(c->clock, CB_CLOCK_REALTIME);
+    return 0;
 }
 
-int chrony_client_query(struct chrony_client *c, struct cb_clock *clock,
-                        const struct chrony_query_opts *opts, struct cb_poll *out, const char **why)
+/* Waits for the reply to the latest request until deadline_ns (CLOCK_MONOTONIC). Returns 0,
+ * -ETIMEDOUT, or the first error other than "nothing yet" and "stale reply". */
+static int await_reply(struct chrony_client *c, int64_t deadline_ns, struct cb_poll *out,
+                       const char **why)
 {
-    for (int attempt = 0; attempt < opts->attempts; attempt++) {
-        cb_clock_read(clock, &out->sent);
-        int rc = chrony_client_send(c, (uint16_t)attempt);
-        if (rc == -EAGAIN || rc == -ENOBUFS) {
-            continue;
+    for (;;) {
+        int64_t left_ns = deadline_ns - cb_clock_ns(c->clock, CB_CLOCK_MONOTONIC);
+        if (left_ns <= 0) {
+            return set_why(why, "no reply from chronyd", -ETIMEDOUT);
         }
-        if (rc < 0) {
-            return set_why(why, strerror(-rc), rc);
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN, .revents = 0};
+        int ready = poll(&pfd, 1, (int)((left_ns + 999999) / 1000000));
+        if (ready == 0) {
+            /* poll waited at least until the deadline (a fake clock may not have moved). */
+            return set_why(why, "no reply from chronyd", -ETIMEDOUT);
         }
-        int64_t deadline_ns =
-            cb_clock_ns(clock, CB_CLOCK_MONOTONIC) + (int64_t)opts->timeout_ms * 1000000;
-        for (;;) {
-            int64_t left_ns = deadline_ns - cb_clock_ns(clock, CB_CLOCK_MONOTONIC);
-            if (left_ns <= 0) {
-                break;
+        if (ready < 0) {
+            if (errno == EINTR) {
+                continue;
             }
-            struct pollfd pfd = {.fd = c->fd, .events = POLLIN, .revents = 0};
-            int ready = poll(&pfd, 1, (int)((left_ns + 999999) / 1000000));
-            if (ready == 0) {
-                break; /* poll waited at least until the deadline */
-            }
-            if (ready < 0) {
-                if (errno == EINTR) {
-                    continue;
-                }
-                return set_why(why, strerror(errno), -errno);
-            }
-            rc = chrony_client_recv(c, &out->tracking, why);
-            if (rc == 0) {
-                out->recv_rt_ns = cb_clock_ns(clock, CB_CLOCK_REALTIME);
-                return 0;
-            }
-            if (rc != -EAGAIN && rc != -ESTALE) {
-                return rc;
-            }
+            return set_why(why, strerror(errno), -errno);
+        }
+        int rc = chrony_client_recv(c, out, why);
+        if (rc != -EAGAIN && rc != -ESTALE) {
+            return rc;
         }
     }
-    return set_why(why, "no reply from chronyd", -ETIMEDOUT);
+}
+
+int chrony_client_query(struct chrony_client *c, const struct chrony_query_opts *opts,
+                        struct cb_poll *out, const char **why)
+{
+    if (opts->attempts < 1 || opts->timeout_ns < 1000000) {
+        return set_why(why, "invalid query options", -EINVAL);
+    }
+    int rc = -ETIMEDOUT;
+    for (int attempt = 0; attempt < opts->attempts; attempt++) {
+        rc = chrony_client_send(c, (uint16_t)attempt);
+        if (rc < 0) {
+            set_why(why, strerror(-rc), rc);
+            continue;
+        }
+        int64_t deadline_ns = cb_clock_ns(c->clock, CB_CLOCK_MONOTONIC) + opts->timeout_ns;
+        rc = await_reply(c, deadline_ns, out, why);
+        if (rc == 0) {
+            return 0;
+        }
+    }
+    return rc;
 }

@@ -16,7 +16,7 @@
 
 #include "chrony_proto.h"
 #include "clock.h"
-#include "clockbound.h"
+#include "sample.h"
 
 #define CHRONY_DEFAULT_PORT    323
 #define CHRONY_DEFAULT_ADDRESS "udp:127.0.0.1:323"
@@ -48,13 +48,16 @@ int chrony_addr_format(const struct chrony_addr *a, char *buf, size_t len);
 struct chrony_client;
 
 /*
- * Opens a non-blocking datagram socket connected to a. For unix sockets it binds its own
- * socket next to chronyd's (chronyd replies only to a bound client), named
- * clockbound.PID.N.sock, and removes it in chrony_client_free(). Returns NULL on failure with
- * *err a negative errno (-EADDRNOTAVAIL: the host did not resolve).
- * Caller owns the result, free with chrony_client_free().
+ * Opens a non-blocking datagram socket connected to a. A host name resolving to several
+ * addresses gets its first IPv4 address (chronyd's default command addresses are 127.0.0.1 and
+ * ::1), else its first IPv6 one. For unix sockets it binds its own socket next to chronyd's
+ * (chronyd replies only to a bound client), named clockbound.PID.RANDOM.sock, and removes it in
+ * chrony_client_free(). Every send and reply is timed with clock (borrowed; must outlive the
+ * client). Returns NULL on failure with *err a negative errno (-EADDRNOTAVAIL: the host did
+ * not resolve). Caller owns the result, free with chrony_client_free().
  */
-struct chrony_client *chrony_client_new(const struct chrony_addr *a, int *err);
+struct chrony_client *chrony_client_new(const struct chrony_addr *a, struct cb_clock *clock,
+                                        int *err);
 
 /* Closes the socket and removes the client's own unix socket file. NULL is a no-op. */
 void chrony_client_free(struct chrony_client *c);
@@ -62,37 +65,42 @@ void chrony_client_free(struct chrony_client *c);
 /* The socket, for the caller's event loop. Borrowed: valid until chrony_client_free(). */
 int chrony_client_fd(const struct chrony_client *c);
 
+/* The client's own unix socket path ("" for UDP), for a signal handler that must remove it.
+ * Borrowed: valid until chrony_client_free(). */
+const char *chrony_client_local_path(const struct chrony_client *c);
+
 /*
- * Sends a tracking request with a fresh random sequence number; replies to earlier requests are
- * ignored from now on. attempt is the 0-based resend count chrony logs. Returns 0 or a negative
- * errno from send(2) (-ECONNREFUSED: nothing listens there, reported by a previous send).
+ * Takes a paired clock reading (m0 and t_query of DESIGN.md section 2), then sends a tracking
+ * request with a fresh random sequence number; replies to earlier requests are ignored from now
+ * on. attempt is the 0-based resend count chrony logs. Returns 0 or a negative errno from
+ * send(2) (-ECONNREFUSED: nothing listens there, reported by a previous send).
  */
 int chrony_client_send(struct chrony_client *c, uint16_t attempt);
 
 /*
- * Reads one datagram. Returns 0 with *out filled for a valid reply to the latest request;
- * -EAGAIN when nothing is waiting; -ESTALE for a reply to an older request (drop it, keep
- * waiting); -EMSGSIZE for an over-long datagram; a negative errno from recv(2); or a
+ * Reads one datagram. Returns 0 for a valid reply to the latest request, with *out holding the
+ * reply, the reading taken before that request was sent, and CLOCK_REALTIME read just now.
+ * Otherwise: -EAGAIN when nothing is waiting; -ESTALE for a reply to an older request (drop it,
+ * keep waiting); -EMSGSIZE for an over-long datagram; a negative errno from recv(2); or a
  * chrony_decode_tracking_reply() error, with *why saying what was wrong.
  */
-int chrony_client_recv(struct chrony_client *c, struct chrony_tracking *out, const char **why);
+int chrony_client_recv(struct chrony_client *c, struct cb_poll *out, const char **why);
 
 struct chrony_query_opts {
-    int timeout_ms; /* per attempt */
-    int attempts;   /* total tries, each with a fresh sequence number */
+    int64_t timeout_ns; /* per attempt, >= 1 ms */
+    int attempts;       /* total tries, each with a fresh sequence number, >= 1 */
 };
 
-#define CHRONY_QUERY_DEFAULT_TIMEOUT_MS 200
+#define CHRONY_QUERY_DEFAULT_TIMEOUT_NS 200000000
 #define CHRONY_QUERY_DEFAULT_ATTEMPTS   3
 
 /*
- * Blocking query for tools: for each attempt, takes a paired clock reading, sends, and waits up
- * to timeout_ms for a valid reply. Returns 0 with *out filled (the reading just before the
- * successful send, the reply, and CLOCK_REALTIME just after it), -ETIMEDOUT when no attempt got
- * an answer, or the first hard error (refused, malformed reply), with *why a sentence.
+ * Blocking query for tools: for each attempt, sends and waits up to timeout_ns for a valid
+ * reply; a malformed reply or a refusal ends that attempt and the next one starts at once.
+ * Returns 0 with *out filled; -ETIMEDOUT when no attempt got an answer; -EINVAL for bad opts;
+ * or the last attempt's error (refused, malformed reply), with *why a sentence.
  */
-int chrony_client_query(struct chrony_client *c, struct cb_clock *clock,
-                        const struct chrony_query_opts *opts, struct cb_poll *out,
-                        const char **why);
+int chrony_client_query(struct chrony_client *c, const struct chrony_query_opts *opts,
+                        struct cb_poll *out, const char **why);
 
 #endif

@@ -14,11 +14,14 @@ enum {
     OFF_COMMAND = 4,
     OFF_REPLY = 6,
     OFF_STATUS = 8,
+    OFF_PAD1 = 10, /* pad1..pad3: u16 @10, @12, @14 */
     OFF_SEQUENCE = 16,
+    OFF_PAD4 = 20, /* pad4, pad5: u32 @20, @24 */
     /* Tracking report (candm.h RPY_Tracking), after the 28-byte header. */
     OFF_REF_ID = 28,
     OFF_ADDR = 32, /* 16 address bytes, then family u16 @48, padding u16 @50 */
     OFF_FAMILY = 48,
+    OFF_ADDR_PAD = 50,
     OFF_STRATUM = 52,
     OFF_LEAP = 54,
     OFF_REF_SEC_HIGH = 56,
@@ -138,6 +141,16 @@ const char *chrony_status_name(unsigned status)
     return "unknown status";
 }
 
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int fail(const char **why, const char *msg, int err)
 {
     if (why != NULL) {
@@ -170,6 +183,10 @@ int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expect
     if (buf[OFF_RES1] != 0 || buf[OFF_RES2] != 0) {
         return fail(why, "reply has nonzero reserved bytes", -EPROTO);
     }
+    /* chronyd zeroes the whole reply before filling it in. */
+    if (!all_zero(buf + OFF_PAD1, 6) || !all_zero(buf + OFF_PAD4, 8)) {
+        return fail(why, "reply has nonzero padding", -EPROTO);
+    }
     if (get_u16(buf + OFF_COMMAND) != CHRONY_REQ_TRACKING) {
         return fail(why, "reply is for a command other than tracking", -EPROTO);
     }
@@ -194,10 +211,13 @@ int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expect
     t.ref_id = get_u32(buf + OFF_REF_ID);
     memcpy(t.addr, buf + OFF_ADDR, sizeof(t.addr));
     t.addr_family = get_u16(buf + OFF_FAMILY);
-    if (t.addr_family > 3) {
+    if (t.addr_family > 3 || !all_zero(buf + OFF_ADDR_PAD, 2)) {
         return fail(why, "reference address family is invalid", -EBADMSG);
     }
     t.stratum = get_u16(buf + OFF_STRATUM);
+    if (t.stratum > CHRONY_MAX_STRATUM) {
+        return fail(why, "stratum is above 16", -EBADMSG);
+    }
     t.leap = get_u16(buf + OFF_LEAP);
     if (t.leap > CHRONY_LEAP_UNSYNCHRONISED) {
         return fail(why, "leap status is invalid", -EBADMSG);
@@ -227,15 +247,15 @@ int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expect
     } floats[] = {
 #define F(o, m, nn, max, what) \
     {o, offsetof(struct chrony_tracking, m), nn, max, what " is negative or out of range"}
-        F(OFF_CURRENT_CORRECTION, current_correction, 0, CHRONY_MAX_ABS_SECONDS, "correction"),
-        F(OFF_LAST_OFFSET, last_offset, 0, CHRONY_MAX_ABS_SECONDS, "last offset"),
-        F(OFF_RMS_OFFSET, rms_offset, 1, CHRONY_MAX_ABS_SECONDS, "RMS offset"),
+        F(OFF_CURRENT_CORRECTION, current_correction_s, 0, CHRONY_MAX_ABS_SECONDS, "correction"),
+        F(OFF_LAST_OFFSET, last_offset_s, 0, CHRONY_MAX_ABS_SECONDS, "last offset"),
+        F(OFF_RMS_OFFSET, rms_offset_s, 1, CHRONY_MAX_ABS_SECONDS, "RMS offset"),
         F(OFF_FREQ, freq_ppm, 0, CHRONY_MAX_ABS_PPM, "frequency"),
         F(OFF_RESID_FREQ, resid_freq_ppm, 0, CHRONY_MAX_ABS_PPM, "residual frequency"),
         F(OFF_SKEW, skew_ppm, 1, CHRONY_MAX_ABS_PPM, "skew"),
-        F(OFF_ROOT_DELAY, root_delay, 1, CHRONY_MAX_ABS_SECONDS, "root delay"),
-        F(OFF_ROOT_DISPERSION, root_dispersion, 1, CHRONY_MAX_ABS_SECONDS, "root dispersion"),
-        F(OFF_LAST_UPDATE_INTERVAL, last_update_interval, 1, CHRONY_MAX_INTERVAL_S,
+        F(OFF_ROOT_DELAY, root_delay_s, 1, CHRONY_MAX_ABS_SECONDS, "root delay"),
+        F(OFF_ROOT_DISPERSION, root_dispersion_s, 1, CHRONY_MAX_ABS_SECONDS, "root dispersion"),
+        F(OFF_LAST_UPDATE_INTERVAL, last_update_interval_s, 1, CHRONY_MAX_INTERVAL_S,
           "update interval"),
 #undef F
     };

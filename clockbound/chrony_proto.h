@@ -22,7 +22,8 @@
 #define CHRONY_TRACKING_LEN     104 /* request (padded) and reply are both exactly this long */
 #define CHRONY_REFID_LOCAL      0x7F7F0101u /* "LOCL": chrony's `local` fallback reference */
 #define CHRONY_TV_NOHIGHSEC     0x7fffffffu /* tv_sec_high of a 32-bit timestamp */
-#define CHRONY_REPLY_MAX_LEN    1024        /* receive buffer: longer datagrams are malformed */
+#define CHRONY_MAX_STRATUM      16
+#define CHRONY_REPLY_MAX_LEN    1024 /* receive buffer: longer datagrams are malformed */
 
 /* Leap status as chrony reports it. */
 enum chrony_leap {
@@ -56,15 +57,15 @@ struct chrony_tracking {
     uint16_t stratum;
     uint16_t leap;       /* enum chrony_leap */
     int64_t ref_time_ns; /* last reference update, ns since the epoch; 0 when none */
-    struct chrony_float current_correction;   /* s; > 0: system clock slow of NTP time */
-    struct chrony_float last_offset;          /* s */
-    struct chrony_float rms_offset;           /* s, >= 0 */
-    struct chrony_float freq_ppm;             /* ppm */
-    struct chrony_float resid_freq_ppm;       /* ppm */
-    struct chrony_float skew_ppm;             /* ppm, >= 0 */
-    struct chrony_float root_delay;           /* s, >= 0 */
-    struct chrony_float root_dispersion;      /* s, >= 0; grown by chrony up to the report time */
-    struct chrony_float last_update_interval; /* s, >= 0 */
+    struct chrony_float current_correction_s;   /* s; > 0: system clock slow of NTP time */
+    struct chrony_float last_offset_s;          /* s */
+    struct chrony_float rms_offset_s;           /* s, >= 0 */
+    struct chrony_float freq_ppm;               /* ppm */
+    struct chrony_float resid_freq_ppm;         /* ppm */
+    struct chrony_float skew_ppm;               /* ppm, >= 0 */
+    struct chrony_float root_delay_s;           /* s, >= 0 */
+    struct chrony_float root_dispersion_s;      /* s, >= 0; grown by chrony up to the report time */
+    struct chrony_float last_update_interval_s; /* s, >= 0 */
 };
 
 /* Sanity limits: a reply outside them is malformed, not merely a bad clock. */
@@ -84,11 +85,11 @@ int chrony_encode_tracking_request(uint8_t *buf, size_t len, uint32_t sequence, 
  * *why (if why is non-NULL) to a static sentence saying what was wrong:
  *   -EMSGSIZE         shorter than a header, or a success reply not exactly 104 bytes
  *   -EPROTONOSUPPORT  protocol version is not 6
- *   -EPROTO           packet type, reserved bytes, command or reply type are wrong
+ *   -EPROTO           packet type, reserved bytes, padding, command or reply type are wrong
  *   -ESTALE           sequence number differs (a late reply to an earlier request: ignore it)
  *   -EREMOTEIO        chrony answered with a non-success status (*why names it)
- *   -EBADMSG          a field is invalid: leap status, address family, nanoseconds, or a float
- *                     negative where it cannot be or absurdly large
+ *   -EBADMSG          a field is invalid: leap status, stratum, address family, nanoseconds,
+ *                     or a float negative where it cannot be or absurdly large
  * Checks run in that order (header, status, length, payload); the first failure is reported.
  */
 int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expected_seq,

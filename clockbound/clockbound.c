@@ -15,6 +15,7 @@ void cb_params_default(struct cb_params *p)
     p->max_bound_ns = CB_DEFAULT_MAX_BOUND_NS;
     p->grace_ns = CB_DEFAULT_GRACE_NS;
     p->step_threshold_ns = CB_STEP_THRESHOLD_NS;
+    p->await_update_after_start = true;
 }
 
 int cb_params_check(const struct cb_params *p, const char **why)
@@ -49,7 +50,8 @@ void cb_init(struct cb_state *st, const struct cb_params *p)
 }
 
 /* Runs the step detector on r; on a step, records it and makes r the new base so the same step
- * is reported once. */
+ * is reported once. The base otherwise stays where the first poll put it, so changes below the
+ * threshold cannot add up unseen (and cb_step_margin() keeps them in the bound). */
 static void detect_step(struct cb_state *st, const struct cb_reading *r)
 {
     int64_t step_ns = 0;
@@ -57,6 +59,7 @@ static void detect_step(struct cb_state *st, const struct cb_reading *r)
         st->disrupted = true;
         st->step_mono_ns = r->mono_ns;
         st->step_ns = step_ns;
+        st->step_ref_ns = st->have_poll ? st->last.tracking.ref_time_ns : 0;
         cb_step_rebase(&st->step, r);
     }
 }
@@ -77,22 +80,51 @@ static enum cb_reason judge_poll(const struct cb_poll *poll)
     /* chrony made its report before our post-reply reading; on its timescale the reference
      * time cannot be later than that. */
     int64_t recv_ntp_ns =
-        cb_sat_add(poll->recv_rt_ns, cb_float_signed_upper(t->current_correction, CB_NS_PER_S));
+        cb_sat_add(poll->recv_rt_ns, cb_float_signed_upper(t->current_correction_s, CB_NS_PER_S));
     if (cb_sat_sub(t->ref_time_ns, recv_ntp_ns) > CB_REF_FUTURE_TOLERANCE_NS) {
         return CB_REASON_REFERENCE_IN_FUTURE;
     }
     return CB_REASON_OK;
 }
 
+/* The midnight UTC an announced leap second belongs to: the one just passed if rt is still
+ * within the window after it, else the next one. */
+static int64_t leap_midnight(int64_t rt_ns, int64_t margin_ns)
+{
+    int64_t next = (rt_ns / NS_PER_DAY + 1) * NS_PER_DAY;
+    int64_t prev = next - NS_PER_DAY;
+    return rt_ns - prev <= margin_ns ? prev : next;
+}
+
+static int64_t leap_margin(const struct cb_params *p)
+{
+    return cb_sat_add(CB_LEAP_MARGIN_BASE_NS, cb_sat_mul(2, p->max_bound_ns));
+}
+
+/* Whether chrony made a reference update after the CLOCK_MONOTONIC instant since_mono_ns, with
+ * a reference time other than old_ref_ns. The update's time is measured as elapsed time back
+ * from the poll, so a step of the clock cannot fake it; a different reference time rules out
+ * an old update merely seen through a stepped clock. */
+static bool updated_since(const struct cb_state *st, const struct cb_poll *poll,
+                          int64_t since_mono_ns, int64_t old_ref_ns)
+{
+    int64_t update_mono_ns = cb_sat_sub(poll->sent.mono_ns, st->bound.ref_age_ns);
+    return st->verdict == CB_REASON_OK && poll->tracking.ref_time_ns != old_ref_ns &&
+           update_mono_ns > since_mono_ns;
+}
+
 void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
 {
+    if (!st->step.have_base) {
+        cb_step_rebase(&st->step, &poll->sent);
+    }
     detect_step(st, &poll->sent);
-    cb_step_rebase(&st->step, &poll->sent);
 
     struct cb_bound_params bp = {
         .max_drift_ppb = st->params.max_drift_ppb,
         .chrony_maxclockerror_ppb = st->params.chrony_maxclockerror_ppb,
     };
+    bool first = !st->have_poll;
     st->last = *poll;
     cb_bound_at_poll(&bp, &poll->tracking, poll->sent.rt_ns, &st->bound);
     st->verdict = judge_poll(poll);
@@ -100,13 +132,28 @@ void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
     st->failing = false;
     st->last_error = 0;
 
-    /* DISRUPTED ends with a reference update made after the step. The update's age is measured
-     * in elapsed time, so the step itself cannot fake it. */
-    if (st->disrupted && st->verdict == CB_REASON_OK) {
-        int64_t update_mono_ns = cb_sat_sub(poll->sent.mono_ns, st->bound.ref_age_ns);
-        if (update_mono_ns > st->step_mono_ns) {
-            st->disrupted = false;
-        }
+    if (first && st->params.await_update_after_start) {
+        st->awaiting_update = true;
+        st->start_mono_ns = poll->sent.mono_ns;
+        st->start_ref_ns = poll->tracking.ref_time_ns;
+    }
+    if (st->awaiting_update && updated_since(st, poll, st->start_mono_ns, st->start_ref_ns)) {
+        st->awaiting_update = false;
+    }
+    if (st->disrupted && updated_since(st, poll, st->step_mono_ns, st->step_ref_ns)) {
+        st->disrupted = false;
+    }
+
+    /* Remember an announced leap: chrony reports "not synchronised" for a moment after it and
+     * then "normal", but the window of DESIGN.md section 2 lasts regardless. A leap withdrawn
+     * before its window is forgotten. */
+    int64_t margin = leap_margin(&st->params);
+    const struct chrony_tracking *t = &poll->tracking;
+    if (t->leap == CHRONY_LEAP_INSERT || t->leap == CHRONY_LEAP_DELETE) {
+        st->leap_at_ns = leap_midnight(poll->sent.rt_ns, margin);
+    } else if (t->leap == CHRONY_LEAP_NORMAL && st->leap_at_ns != 0 &&
+               poll->sent.rt_ns < cb_sat_sub(st->leap_at_ns, margin)) {
+        st->leap_at_ns = 0;
     }
 }
 
@@ -115,17 +162,6 @@ void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err
     detect_step(st, r);
     st->failing = true;
     st->last_error = err;
-}
-
-/* Distance from rt to the nearest midnight UTC (leap seconds happen only there). */
-static int64_t ns_from_midnight(int64_t rt_ns)
-{
-    int64_t into_day = rt_ns % NS_PER_DAY;
-    if (into_day < 0) {
-        into_day += NS_PER_DAY;
-    }
-    int64_t to_next = NS_PER_DAY - into_day;
-    return into_day < to_next ? into_day : to_next;
 }
 
 static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb_status *status,
@@ -152,9 +188,13 @@ static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb
         *reason = st->verdict;
         return;
     }
-    if (t->leap == CHRONY_LEAP_INSERT || t->leap == CHRONY_LEAP_DELETE) {
-        int64_t margin = cb_sat_add(CB_LEAP_MARGIN_BASE_NS, cb_sat_mul(2, p->max_bound_ns));
-        if (ns_from_midnight(n->rt_ns) <= margin) {
+    if (st->awaiting_update) {
+        *reason = CB_REASON_AWAITING_UPDATE;
+        return;
+    }
+    if (st->leap_at_ns != 0) {
+        int64_t from_leap = cb_sat_sub(n->rt_ns, st->leap_at_ns);
+        if (from_leap >= -leap_margin(p) && from_leap <= leap_margin(p)) {
             *reason = CB_REASON_LEAP_SECOND;
             return;
         }
@@ -168,7 +208,7 @@ static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb
         *reason = CB_REASON_POLLS_FAILING;
         return;
     }
-    int64_t interval_ns = cb_float_upper(t->last_update_interval, CB_NS_PER_S, 0);
+    int64_t interval_ns = cb_float_upper(t->last_update_interval_s, CB_NS_PER_S, 0);
     int64_t stale_after_ns = cb_sat_mul(CB_STALE_FACTOR, interval_ns);
     if (stale_after_ns < CB_STALE_MIN_NS) {
         stale_after_ns = CB_STALE_MIN_NS;
@@ -187,10 +227,15 @@ void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
     detect_step(st, r);
 
     out->rt_ns = r->rt_ns;
+    out->step_margin_ns = cb_step_margin(&st->step, r);
     if (st->have_poll) {
+        /* A reading older than the poll (taken earlier in the same loop turn) is as far from
+         * the poll's m0 as a later one: the bound grows both ways. */
         int64_t elapsed = cb_sat_sub(r->mono_ns, st->last.sent.mono_ns);
-        out->poll_age_ns = elapsed > 0 ? elapsed : 0;
-        out->bound_ns = cb_bound_grow(st->bound.b0_ns, st->bound.growth_ppb, out->poll_age_ns);
+        out->poll_age_ns = elapsed;
+        int64_t grown = cb_bound_grow(st->bound.b0_ns, st->bound.growth_ppb,
+                                      elapsed < 0 ? cb_sat_sub(0, elapsed) : elapsed);
+        out->bound_ns = cb_sat_add(grown, out->step_margin_ns);
     } else {
         out->poll_age_ns = -1;
         out->bound_ns = INT64_MAX;
@@ -270,6 +315,8 @@ const char *cb_reason_text(enum cb_reason r)
         return "the error bound exceeds the maximum bound";
     case CB_REASON_LEAP_SECOND:
         return "a leap second is due at midnight UTC";
+    case CB_REASON_AWAITING_UPDATE:
+        return "waiting for chrony's first measurement since start";
     case CB_REASON_POLLS_FAILING:
         return "chrony is not answering; the bound keeps growing";
     case CB_REASON_STALE_REFERENCE:

@@ -22,6 +22,7 @@
 #include "bound.h"
 #include "chrony_proto.h"
 #include "clock.h"
+#include "sample.h"
 #include "step.h"
 
 /* Numbered as the wire's ClockStatus (DESIGN.md section 3). */
@@ -43,6 +44,7 @@ enum cb_reason {
     CB_REASON_POLLS_FAILED,          /* UNKNOWN: polls failed for longer than the grace period */
     CB_REASON_BOUND_TOO_WIDE,        /* UNKNOWN: bound above --max-bound */
     CB_REASON_LEAP_SECOND,           /* UNKNOWN: within the window around an announced leap */
+    CB_REASON_AWAITING_UPDATE,       /* UNKNOWN: no chrony measurement since start yet */
     CB_REASON_POLLS_FAILING,         /* FREE_RUNNING: polls failing, within the grace period */
     CB_REASON_STALE_REFERENCE,       /* FREE_RUNNING: reference older than 8 update intervals
                                       * (and than CB_STALE_MIN_NS: with sub-second polling,
@@ -56,7 +58,7 @@ enum cb_reason {
 #define CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB 1000       /* chrony's own default, 1 ppm */
 #define CB_DEFAULT_MAX_BOUND_NS             10000000   /* 10 ms */
 #define CB_DEFAULT_GRACE_NS                 5000000000 /* 5 s */
-#define CB_STALE_FACTOR                     8          /* stale after 8 x last_update_interval */
+#define CB_STALE_FACTOR                     8          /* stale after 8 x last_update_interval_s */
 #define CB_STALE_MIN_NS                     4000000000 /* ... and never before 4 s (see above) */
 #define CB_REF_FUTURE_TOLERANCE_NS          1000       /* float rounding of ref time vs reply */
 #define CB_LEAP_MARGIN_BASE_NS              1000000000 /* leap window: 1 s + 2 x max bound */
@@ -70,6 +72,10 @@ struct cb_params {
     int64_t max_bound_ns;             /* a wider bound is UNKNOWN */
     int64_t grace_ns;                 /* how long failing polls stay FREE_RUNNING */
     int64_t step_threshold_ns;        /* a larger change of REALTIME - MONOTONIC is a step */
+    /* UNKNOWN until chrony reports a reference update made after the first poll. A step made
+     * before start cannot be seen any other way; a server sets this, a one-shot tool cannot
+     * afford the wait (up to one chrony poll interval). */
+    bool await_update_after_start;
 };
 
 /* Fills in the defaults above. */
@@ -77,13 +83,6 @@ void cb_params_default(struct cb_params *p);
 
 /* Returns 0 when every parameter is in range, else -EINVAL with *why naming the bad one. */
 int cb_params_check(const struct cb_params *p, const char **why);
-
-/* One successful chrony query. */
-struct cb_poll {
-    struct chrony_tracking tracking; /* the decoded reply */
-    struct cb_reading sent;          /* read just before the request was sent: m0 and t_query */
-    int64_t recv_rt_ns;              /* CLOCK_REALTIME just after the reply arrived */
-};
 
 /* The state. Plain data, no resources: copy or discard it freely, no fini needed. */
 struct cb_state {
@@ -94,27 +93,34 @@ struct cb_state {
     enum cb_reason verdict;        /* CB_REASON_OK, or why that poll's data is unusable */
     bool failing;                  /* the most recent poll failed */
     int last_error;                /* its negative errno (0 if none) */
-    struct cb_step step;
-    bool disrupted;       /* a step was seen and chrony has not measured since */
-    int64_t step_mono_ns; /* CLOCK_MONOTONIC when the step was detected */
-    int64_t step_ns;      /* its size, signed */
+    struct cb_step step;           /* based on the first poll, re-based only at a detected step */
+    bool disrupted;                /* a step was seen and chrony has not measured since */
+    int64_t step_mono_ns;          /* CLOCK_MONOTONIC when the step was detected */
+    int64_t step_ns;               /* its size, signed */
+    int64_t step_ref_ns;           /* chrony's reference time when it was detected */
+    bool awaiting_update;          /* await_update_after_start, and no fresh update yet */
+    int64_t start_mono_ns;         /* the first poll's m0 */
+    int64_t start_ref_ns;          /* the first poll's reference time */
+    int64_t leap_at_ns;            /* the midnight of an announced leap second, 0 if none */
 };
 
 /* The answer to "what time is it". */
 struct cb_now {
     enum cb_status status;
     enum cb_reason reason;
-    int64_t rt_ns;       /* the CLOCK_REALTIME reading it was computed from */
-    int64_t bound_ns;    /* INT64_MAX before the first successful poll */
-    int64_t earliest_ns; /* rt - bound, saturating; meaningful only when trusted */
-    int64_t latest_ns;   /* rt + bound, saturating */
-    int64_t poll_age_ns; /* CLOCK_MONOTONIC since the last successful poll's m0; -1 if none */
+    int64_t rt_ns;          /* the CLOCK_REALTIME reading it was computed from */
+    int64_t bound_ns;       /* INT64_MAX before the first successful poll; includes step_margin */
+    int64_t step_margin_ns; /* the largest REALTIME - MONOTONIC change the step detector could
+                             * have missed since its base (the readings' widths) */
+    int64_t earliest_ns;    /* rt - bound, saturating; meaningful only when trusted */
+    int64_t latest_ns;      /* rt + bound, saturating */
+    int64_t poll_age_ns;    /* CLOCK_MONOTONIC since the last successful poll's m0; -1 if none */
 };
 
 /* Initialises st with a copy of *p (which must pass cb_params_check). */
 void cb_init(struct cb_state *st, const struct cb_params *p);
 
-/* Takes in a successful poll. Detects a step between the previous poll and this one. */
+/* Takes in a successful poll. Detects a step since the base reading. */
 void cb_on_poll(struct cb_state *st, const struct cb_poll *poll);
 
 /* Records a failed poll (err: negative errno) at reading r. */

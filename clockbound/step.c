@@ -49,3 +49,16 @@ bool cb_step_check(const struct cb_step *s, const struct cb_reading *r, int64_t 
     }
     return false;
 }
+
+int64_t cb_step_margin(const struct cb_step *s, const struct cb_reading *r)
+{
+    if (!s->have_base) {
+        return 0;
+    }
+    int64_t lo, hi;
+    offset_interval(r, &lo, &hi);
+    int64_t up = cb_sat_sub(hi, s->base_lo_ns);
+    int64_t down = cb_sat_sub(s->base_hi_ns, lo);
+    int64_t m = up > down ? up : down;
+    return m > 0 ? m : 0;
+}

@@ -6,7 +6,8 @@
  * chrony poll, as an interval (a paired reading brackets it, see clock.h), and reports a step
  * when a later reading's interval lies more than the threshold away from it. Because both
  * intervals are widened by whatever preemption happened during their reads, a preempted read
- * can never look like a step; it can only hide a step smaller than its own width.
+ * can never look like a step; it can only hide a step smaller than its own width. What could
+ * have been hidden is reported by cb_step_margin() for the bound to include.
  */
 #ifndef CLOCKBOUND_STEP_H
 #define CLOCKBOUND_STEP_H
@@ -37,5 +38,12 @@ void cb_step_rebase(struct cb_step *s, const struct cb_reading *r);
  * readings, signed (negative: the clock went back). Returns false without a base.
  */
 bool cb_step_check(const struct cb_step *s, const struct cb_reading *r, int64_t *step_ns);
+
+/*
+ * The largest change of REALTIME - MONOTONIC since the base that r is consistent with: the far
+ * ends of the two intervals, max(hi - base_lo, base_hi - lo), at least 0. A change below the
+ * threshold is not reported as a step, so a sound bound must include this. 0 without a base.
+ */
+int64_t cb_step_margin(const struct cb_step *s, const struct cb_reading *r);
 
 #endif

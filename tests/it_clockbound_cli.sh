@@ -199,14 +199,19 @@ run 0 cb --json --interval 100ms --grace 500ms --attempts 1 --timeout 20ms --cou
 lines=$(wc -l <<<"$OUT")
 [ "$lines" -eq 12 ] || fail "watch printed $lines lines, expected 12"
 statuses=$(jq -r .status <<<"$OUT" | uniq | tr '\n' ' ')
-[ "$statuses" = "SYNCHRONIZED FREE_RUNNING UNKNOWN " ] || fail "watch statuses: $statuses"
+# The first poll only starts the wait for a measurement made after start (the fake's
+# reference follows the clock, so the second poll ends it).
+[ "$statuses" = "UNKNOWN SYNCHRONIZED FREE_RUNNING UNKNOWN " ] || fail "watch statuses: $statuses"
+jq -r .reason <<<"$OUT" | head -n 1 | grep -q "waiting for chrony's first measurement" ||
+    fail "watch: first line is not the start-up wait"
 jq -r .reason <<<"$OUT" | grep -q "not answered for longer than the grace period" ||
     fail "watch: no grace-period reason"
-pass "watch: SYNCHRONIZED, then FREE_RUNNING while polls fail, then UNKNOWN after the grace"
+pass "watch: waits for a fresh measurement, SYNCHRONIZED, FREE_RUNNING while polls fail, UNKNOWN after the grace"
 
 start_fake
 run 0 cb --interval 50ms --count 3 watch
 [ "$(wc -l <<<"$OUT")" -eq 3 ] || fail "watch --count 3"
+contains "$OUT" "UNKNOWN +bound +[0-9.]+ us +waiting for chrony's first measurement" "watch: start"
 contains "$OUT" "SYNCHRONIZED +bound +[0-9.]+ us" "watch human line"
 pass "watch human output"
 

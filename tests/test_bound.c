@@ -77,7 +77,7 @@ static void test_growth_exact(void **state)
 
 struct vector {
     const char *name;
-    uint32_t cc, root_delay, root_dispersion, skew, resid;
+    uint32_t cc, root_delay_s, root_dispersion_s, skew, resid;
     int64_t ref_ns, query_ns;
     int64_t max_drift_ppb;
     struct cb_bound_at_poll want;
@@ -183,9 +183,9 @@ static void test_bound_vectors(void **state)
     for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
         const struct vector *v = &vectors[i];
         struct chrony_tracking t = {0};
-        t.current_correction = f(v->cc);
-        t.root_delay = f(v->root_delay);
-        t.root_dispersion = f(v->root_dispersion);
+        t.current_correction_s = f(v->cc);
+        t.root_delay_s = f(v->root_delay_s);
+        t.root_dispersion_s = f(v->root_dispersion_s);
         t.skew_ppm = f(v->skew);
         t.resid_freq_ppm = f(v->resid);
         t.ref_time_ns = v->ref_ns;
@@ -226,8 +226,8 @@ static void test_bound_saturates(void **state)
     (void)state;
     /* Absurd inputs (the decoder rejects them, but the math must not wrap anyway). */
     struct chrony_tracking t = {0};
-    t.current_correction = f(0x7effffff);
-    t.root_dispersion = f(0x7effffff);
+    t.current_correction_s = f(0x7effffff);
+    t.root_dispersion_s = f(0x7effffff);
     t.ref_time_ns = INT64_MIN;
     struct cb_bound_params p = {.max_drift_ppb = 100000000, .chrony_maxclockerror_ppb = 0};
     struct cb_bound_at_poll got;
@@ -236,36 +236,70 @@ static void test_bound_saturates(void **state)
     assert_true(got.ref_age_ns >= 0);
 }
 
-/* Property: the bound covers the exact value of its three chrony terms and exceeds it by no more
- * than the rounding (3 ns) plus one unit of each float (< 1.2e-7 relative). Random floats; the
- * seed is printed. */
+/* A random float as chrony writes them: a normalised coefficient (2^23 <= |c| < 2^24), sign
+ * as asked, exponent giving a magnitude between 2^min_e and 2^(min_e + span). */
+static struct chrony_float random_float(int sign, int min_e, int span)
+{
+    struct chrony_float f;
+    f.coef = sign * ((1 << 23) + rand() % (1 << 23));
+    f.exp2 = min_e + rand() % span - 24;
+    return f;
+}
+
+/* The bound's conversions done independently, in long double: (|c| + 1) * 2^e * unit is exact
+ * there (below 2^64), so ceil/floor are exact too. */
+static long double mag(struct chrony_float f, int delta, long double unit)
+{
+    long double c = (long double)(f.coef < 0 ? -(int64_t)f.coef : f.coef);
+    return (c + delta) * ldexpl(1.0L, f.exp2) * unit;
+}
+
+/* Property: every term of the bound is exactly what the formula of bound.h gives, for random
+ * floats of both signs, reference ages and rates (extra term on and off, growth from D or from
+ * chrony). The seed is printed. */
 static void test_bound_random_property(void **state)
 {
     (void)state;
     unsigned seed = test_seed("test_bound_random_property");
     for (int i = 0; i < 100000; i++) {
-        /* Coefficients normalised as chrony writes them, exponents giving 1 ns .. 1 s. */
-        struct chrony_float cc = {.coef = (rand() % 2 ? 1 : -1) * ((1 << 23) + rand() % (1 << 23)),
-                                  .exp2 = -(rand() % 30) - 24};
-        struct chrony_float rd = {.coef = (1 << 23) + rand() % (1 << 23),
-                                  .exp2 = -(rand() % 30) - 24};
-        struct chrony_float disp = {.coef = (1 << 23) + rand() % (1 << 23),
-                                    .exp2 = -(rand() % 30) - 24};
-        long double exact_ns =
-            (long double)(cc.coef < 0 ? -cc.coef : cc.coef) * ldexpl(1.0L, cc.exp2) * 1e9L +
-            (long double)rd.coef * ldexpl(1.0L, rd.exp2) * 1e9L / 2 +
-            (long double)disp.coef * ldexpl(1.0L, disp.exp2) * 1e9L;
         struct chrony_tracking t = {0};
-        t.current_correction = cc;
-        t.root_delay = rd;
-        t.root_dispersion = disp;
-        t.ref_time_ns = 1000;
+        t.current_correction_s = random_float(rand() % 2 ? 1 : -1, -30, 24); /* 1 ns .. 16 ms */
+        t.root_delay_s = random_float(1, -30, 24);
+        t.root_dispersion_s = random_float(1, -30, 24);
+        t.skew_ppm = random_float(1, -7, 14); /* 0.008 .. 128 ppm */
+        t.resid_freq_ppm = random_float(rand() % 2 ? 1 : -1, -10, 12);
+        int64_t query = INT64_C(1795620000000000000);
+        t.ref_time_ns = query - (int64_t)(rand() % 1000000) * 1000000; /* 0 .. 1000 s old */
         struct cb_bound_params p = {.max_drift_ppb = 50000, .chrony_maxclockerror_ppb = 1000};
         struct cb_bound_at_poll got;
-        cb_bound_at_poll(&p, &t, 1000, &got); /* age ~0: extra ~0 */
-        long double b = (long double)(got.b0_ns - got.extra_ns);
-        if (!(b >= exact_ns) || b - exact_ns > 3.0L + exact_ns * 1.2e-7L) {
-            fail_msg("seed %u iteration %d: bound %Lf vs exact %Lf", seed, i, b, exact_ns);
+        cb_bound_at_poll(&p, &t, query, &got);
+
+        int64_t corr = (int64_t)ceill(mag(t.current_correction_s, 1, 1e9L));
+        int64_t hd = (int64_t)ceill(mag(t.root_delay_s, 1, 1e9L) / 2);
+        int64_t disp = (int64_t)ceill(mag(t.root_dispersion_s, 1, 1e9L));
+        int64_t cc_up = t.current_correction_s.coef > 0
+                            ? corr
+                            : -(int64_t)floorl(mag(t.current_correction_s, -1, 1e9L));
+        int64_t age = query + cc_up - t.ref_time_ns;
+        age = age > 0 ? age : 0;
+        int64_t chrony_lo = (int64_t)floorl(mag(t.skew_ppm, -1, 1e3L)) +
+                            (int64_t)floorl(mag(t.resid_freq_ppm, -1, 1e3L)) + 1000;
+        int64_t chrony_hi = (int64_t)ceill(mag(t.skew_ppm, 1, 1e3L)) +
+                            (int64_t)ceill(mag(t.resid_freq_ppm, 1, 1e3L)) + 1000;
+        int64_t rate = 50000 - chrony_lo > 0 ? 50000 - chrony_lo : 0;
+        long double extra = ceill((long double)rate * (long double)age / 1e9L);
+        int64_t growth = chrony_hi > 50000 ? chrony_hi : 50000;
+        if (got.correction_ns != corr || got.half_delay_ns != hd || got.dispersion_ns != disp ||
+            got.ref_age_ns != age || got.extra_rate_ppb != rate ||
+            fabsl((long double)got.extra_ns - extra) > 1 || got.growth_ppb != growth ||
+            got.b0_ns != got.correction_ns + got.half_delay_ns + got.dispersion_ns + got.extra_ns) {
+            fail_msg("seed %u iteration %d: got corr %lld hd %lld disp %lld age %lld rate %lld "
+                     "extra %lld growth %lld; want %lld %lld %lld %lld %lld %.0Lf %lld",
+                     seed, i, (long long)got.correction_ns, (long long)got.half_delay_ns,
+                     (long long)got.dispersion_ns, (long long)got.ref_age_ns,
+                     (long long)got.extra_rate_ppb, (long long)got.extra_ns,
+                     (long long)got.growth_ppb, (long long)corr, (long long)hd, (long long)disp,
+                     (long long)age, (long long)rate, extra, (long long)growth);
         }
     }
 }

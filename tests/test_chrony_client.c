@@ -95,7 +95,7 @@ static int setup_udp(void **state)
     assert_non_null(p->fake);
     struct chrony_addr a = udp_addr(p->fake->port);
     int err = 0;
-    p->client = chrony_client_new(&a, &err);
+    p->client = chrony_client_new(&a, cb_clock_system(), &err);
     assert_non_null(p->client);
     *state = p;
     return 0;
@@ -114,12 +114,16 @@ static int teardown(void **state)
 static int exchange(struct pair *p, const struct fake_chrony_script *s, struct chrony_tracking *t,
                     const char **why)
 {
+    struct cb_poll poll;
     fake_chrony_set(p->fake, s);
     assert_int_equal(chrony_client_send(p->client, 0), 0);
     assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
     /* The reply (if any) is on loopback by now; give the kernel a moment regardless. */
     for (int i = 0; i < 100; i++) {
-        int rc = chrony_client_recv(p->client, t, why);
+        int rc = chrony_client_recv(p->client, &poll, why);
+        if (rc == 0) {
+            *t = poll.tracking;
+        }
         if (rc != -EAGAIN || s->mode == FAKE_CHRONY_SILENT) {
             return rc;
         }
@@ -192,10 +196,10 @@ static void test_query_retries_with_fresh_sequence(void **state)
     s.answer_after = 1; /* ignore the first request */
     fake_chrony_set(p->fake, &s);
     assert_int_equal(fake_chrony_start(p->fake), 0);
-    struct chrony_query_opts o = {.timeout_ms = 50, .attempts = 3};
+    struct chrony_query_opts o = {.timeout_ns = 50 * MS, .attempts = 3};
     struct cb_poll poll;
     const char *why = NULL;
-    assert_int_equal(chrony_client_query(p->client, cb_clock_system(), &o, &poll, &why), 0);
+    assert_int_equal(chrony_client_query(p->client, &o, &poll, &why), 0);
     assert_int_equal(fake_chrony_requests(p->fake), 2);
     assert_int_not_equal(p->fake->sequences[0], p->fake->sequences[1]);
     assert_int_equal(p->fake->last_attempt, 1);
@@ -211,12 +215,12 @@ static void test_query_timeout(void **state)
     s.mode = FAKE_CHRONY_SILENT;
     fake_chrony_set(p->fake, &s);
     assert_int_equal(fake_chrony_start(p->fake), 0);
-    struct chrony_query_opts o = {.timeout_ms = 30, .attempts = 3};
+    struct chrony_query_opts o = {.timeout_ns = 30 * MS, .attempts = 3};
     struct cb_poll poll;
     const char *why = NULL;
     struct cb_clock *clk = cb_clock_system();
     int64_t t0 = cb_clock_ns(clk, CB_CLOCK_MONOTONIC);
-    assert_int_equal(chrony_client_query(p->client, clk, &o, &poll, &why), -ETIMEDOUT);
+    assert_int_equal(chrony_client_query(p->client, &o, &poll, &why), -ETIMEDOUT);
     int64_t elapsed = cb_clock_ns(clk, CB_CLOCK_MONOTONIC) - t0;
     assert_true(elapsed >= 90 * MS);
     assert_non_null(why);
@@ -235,11 +239,77 @@ static void test_query_ignores_stale_replies(void **state)
     s.seq_xor = 1;
     fake_chrony_set(p->fake, &s);
     assert_int_equal(fake_chrony_start(p->fake), 0);
-    struct chrony_query_opts o = {.timeout_ms = 30, .attempts = 2};
+    struct chrony_query_opts o = {.timeout_ns = 30 * MS, .attempts = 2};
     struct cb_poll poll;
     const char *why = NULL;
-    assert_int_equal(chrony_client_query(p->client, cb_clock_system(), &o, &poll, &why),
-                     -ETIMEDOUT);
+    assert_int_equal(chrony_client_query(p->client, &o, &poll, &why), -ETIMEDOUT);
+}
+
+static void test_query_tries_every_attempt_on_bad_replies(void **state)
+{
+    struct pair *p = *state;
+    /* Garbage every time: each attempt is a fresh request, and the last error is reported. */
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    s.mode = FAKE_CHRONY_GARBAGE;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(fake_chrony_start(p->fake), 0);
+    struct chrony_query_opts o = {.timeout_ns = 100 * MS, .attempts = 3};
+    struct cb_poll poll;
+    const char *why = NULL;
+    int rc = chrony_client_query(p->client, &o, &poll, &why);
+    assert_true(rc < 0 && rc != -ETIMEDOUT);
+    assert_non_null(why);
+    assert_int_equal(fake_chrony_requests(p->fake), 3);
+
+    /* Garbage for the first request only: the second attempt succeeds. */
+    fake_chrony_script_default(&s, RT0);
+    s.garbage_first = fake_chrony_requests(p->fake) + 1;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_query(p->client, &o, &poll, &why), 0);
+    assert_int_equal(fake_chrony_requests(p->fake), 5);
+}
+
+static void test_query_bad_options(void **state)
+{
+    struct pair *p = *state;
+    struct cb_poll poll;
+    const char *why = NULL;
+    struct chrony_query_opts none = {.timeout_ns = 100 * MS, .attempts = 0};
+    assert_int_equal(chrony_client_query(p->client, &none, &poll, &why), -EINVAL);
+    struct chrony_query_opts tiny = {.timeout_ns = 1000, .attempts = 1};
+    assert_int_equal(chrony_client_query(p->client, &tiny, &poll, &why), -EINVAL);
+}
+
+/* The poll's reading is the one taken just before the request that was answered. */
+static void test_reading_belongs_to_answered_request(void **state)
+{
+    (void)state;
+    struct fake_chrony *f = fake_chrony_new_udp(0);
+    assert_non_null(f);
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    s.answer_after = 1;
+    fake_chrony_set(f, &s);
+    assert_int_equal(fake_chrony_start(f), 0);
+    struct fake_clock fc;
+    fake_clock_init(&fc, RT0, 1000 * MS);
+    fc.tick_ns = 1000; /* every read moves the clock 1 us on */
+    struct chrony_addr a = udp_addr(f->port);
+    int err = 0;
+    struct chrony_client *c = chrony_client_new(&a, &fc.base, &err);
+    assert_non_null(c);
+    struct chrony_query_opts o = {.timeout_ns = 30 * MS, .attempts = 3};
+    struct cb_poll poll;
+    const char *why = NULL;
+    assert_int_equal(chrony_client_query(c, &o, &poll, &why), 0);
+    assert_int_equal(fake_chrony_requests(f), 2);
+    /* Not the first send's reading (taken at RT0), a later one; the reply read after it. */
+    assert_true(poll.sent.rt_ns > RT0);
+    assert_int_equal(poll.sent.rt_hi_ns - poll.sent.rt_ns, 2000);
+    assert_true(poll.recv_rt_ns > poll.sent.rt_hi_ns);
+    chrony_client_free(c);
+    fake_chrony_free(f);
 }
 
 static void test_query_refused(void **state)
@@ -254,12 +324,16 @@ static void test_query_refused(void **state)
     close(fd);
     struct chrony_addr a = udp_addr(ntohs(sa.sin_port));
     int err = 0;
-    struct chrony_client *c = chrony_client_new(&a, &err);
+    struct chrony_client *c = chrony_client_new(&a, cb_clock_system(), &err);
     assert_non_null(c);
-    struct chrony_query_opts o = {.timeout_ms = 500, .attempts = 2};
+    struct chrony_query_opts o = {.timeout_ns = 500 * MS, .attempts = 2};
     struct cb_poll poll;
     const char *why = NULL;
-    assert_int_equal(chrony_client_query(c, cb_clock_system(), &o, &poll, &why), -ECONNREFUSED);
+    struct cb_clock *clk = cb_clock_system();
+    int64_t t0 = cb_clock_ns(clk, CB_CLOCK_MONOTONIC);
+    assert_int_equal(chrony_client_query(c, &o, &poll, &why), -ECONNREFUSED);
+    /* Refused at once, not after the timeouts. */
+    assert_true(cb_clock_ns(clk, CB_CLOCK_MONOTONIC) - t0 < 400 * MS);
     chrony_client_free(c);
 }
 
@@ -269,7 +343,7 @@ static void test_bad_host(void **state)
     struct chrony_addr a = udp_addr(323);
     strcpy(a.host, "no-such-host.invalid");
     int err = 0;
-    assert_null(chrony_client_new(&a, &err));
+    assert_null(chrony_client_new(&a, cb_clock_system(), &err));
     assert_int_equal(err, -EADDRNOTAVAIL);
 }
 
@@ -308,14 +382,23 @@ static void test_unix_socket(void **state)
     const char *why = NULL;
     assert_int_equal(chrony_addr_parse(text, &a, &why), 0);
     int err = 0;
-    struct chrony_client *c = chrony_client_new(&a, &err);
+    struct chrony_client *c = chrony_client_new(&a, cb_clock_system(), &err);
     assert_non_null(c);
     /* The client bound its own socket beside chronyd's ... */
     assert_int_equal(count_entries(dir, "clockbound."), 1);
-    struct chrony_query_opts o = {.timeout_ms = 200, .attempts = 2};
+    struct chrony_query_opts o = {.timeout_ns = 200 * MS, .attempts = 2};
     struct cb_poll poll;
-    assert_int_equal(chrony_client_query(c, cb_clock_system(), &o, &poll, &why), 0);
+    assert_int_equal(chrony_client_query(c, &o, &poll, &why), 0);
     assert_int_equal(poll.tracking.ref_time_ns, RT0);
+    /* A second client in the same process gets its own name and its own replies. */
+    struct chrony_client *c2 = chrony_client_new(&a, cb_clock_system(), &err);
+    assert_non_null(c2);
+    assert_int_equal(count_entries(dir, "clockbound."), 2);
+    assert_string_not_equal(chrony_client_local_path(c), chrony_client_local_path(c2));
+    assert_int_equal(chrony_client_query(c2, &o, &poll, &why), 0);
+    chrony_client_free(c2);
+    assert_int_equal(count_entries(dir, "clockbound."), 1);
+    assert_int_equal(chrony_client_query(c, &o, &poll, &why), 0);
     chrony_client_free(c);
     /* ... and removed it. */
     assert_int_equal(count_entries(dir, "clockbound."), 0);
@@ -335,7 +418,7 @@ static void test_unix_socket_missing(void **state)
     const char *why = NULL;
     assert_int_equal(chrony_addr_parse(text, &a, &why), 0);
     int err = 0;
-    assert_null(chrony_client_new(&a, &err));
+    assert_null(chrony_client_new(&a, cb_clock_system(), &err));
     assert_int_equal(err, -ENOENT);
     /* Its own socket was not left behind. */
     assert_int_equal(count_entries(dir, "clockbound."), 0);
@@ -380,11 +463,11 @@ static void sc_stale(struct fake_chrony_script *s)
 }
 static void sc_offset(struct fake_chrony_script *s)
 {
-    s->current_correction = 0xf4a3cb14; /* +4.998574 ms: clock slow */
+    s->current_correction_s = 0xf4a3cb14; /* +4.998574 ms: clock slow */
 }
 static void sc_wide(struct fake_chrony_script *s)
 {
-    s->root_dispersion = fake_chrony_float(0.02);
+    s->root_dispersion_s = fake_chrony_float(0.02);
 }
 static void sc_leap(struct fake_chrony_script *s)
 {
@@ -432,30 +515,32 @@ static void test_scripted_status(void **state)
     assert_int_equal(fake_chrony_start(f), 0);
     struct chrony_addr a = udp_addr(f->port);
     int err = 0;
-    struct chrony_client *c = chrony_client_new(&a, &err);
+    struct fake_clock fc;
+    fake_clock_init(&fc, RT0, 1000 * MS);
+    struct chrony_client *c = chrony_client_new(&a, &fc.base, &err);
     assert_non_null(c);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         print_message("case '%s'\n", cases[i].name);
         struct fake_chrony_script s;
         fake_chrony_script_default(&s, RT0 - 100 * MS);
-        s.root_delay = 0xe0c7d9a7;
-        s.root_dispersion = 0xda9290d6;
+        s.root_delay_s = 0xe0c7d9a7;
+        s.root_dispersion_s = 0xda9290d6;
         s.skew_ppm = 0x0693851f;
         s.resid_freq_ppm = 0x0108b439;
         cases[i].script(&s);
         fake_chrony_set(f, &s);
 
         /* Midday 2026-11-25 on a clock that does not move: t_query is exactly RT0. */
-        struct fake_clock fc;
         fake_clock_init(&fc, RT0, 1000 * MS);
         struct cb_params params;
         cb_params_default(&params);
+        params.await_update_after_start = false; /* one poll per case */
         struct cb_state st;
         cb_init(&st, &params);
-        struct chrony_query_opts o = {.timeout_ms = 30, .attempts = 2};
+        struct chrony_query_opts o = {.timeout_ns = 30 * MS, .attempts = 2};
         struct cb_poll poll;
         const char *why = NULL;
-        int rc = chrony_client_query(c, &fc.base, &o, &poll, &why);
+        int rc = chrony_client_query(c, &o, &poll, &why);
         struct cb_reading r = fake_clock_reading(&fc);
         if (rc == 0) {
             cb_on_poll(&st, &poll);
@@ -490,6 +575,7 @@ struct uv_poller {
     int replies;
     int stale;
     int want;
+    int64_t last_sent_mono_ns;
 };
 
 static void on_readable(uv_poll_t *h, int status, int events)
@@ -498,9 +584,9 @@ static void on_readable(uv_poll_t *h, int status, int events)
     struct uv_poller *p = h->data;
     assert_int_equal(status, 0);
     for (;;) {
-        struct chrony_tracking t;
+        struct cb_poll poll;
         const char *why = NULL;
-        int rc = chrony_client_recv(p->client, &t, &why);
+        int rc = chrony_client_recv(p->client, &poll, &why);
         if (rc == -EAGAIN) {
             break;
         }
@@ -509,7 +595,11 @@ static void on_readable(uv_poll_t *h, int status, int events)
             continue;
         }
         assert_int_equal(rc, 0);
-        assert_int_equal(t.stratum, 2);
+        assert_int_equal(poll.tracking.stratum, 2);
+        /* The reading was taken before this request went out, the other one after the reply. */
+        assert_true(poll.sent.rt_ns <= poll.recv_rt_ns);
+        assert_true(poll.sent.mono_ns > p->last_sent_mono_ns);
+        p->last_sent_mono_ns = poll.sent.mono_ns;
         p->waiting = false;
         p->replies++;
     }
@@ -544,7 +634,7 @@ static void test_libuv_driven(void **state)
     struct uv_poller p = {.want = 5};
     struct chrony_addr a = udp_addr(f->port);
     int err = 0;
-    p.client = chrony_client_new(&a, &err);
+    p.client = chrony_client_new(&a, cb_clock_system(), &err);
     assert_non_null(p.client);
     assert_int_equal(uv_poll_init(&loop, &p.poll, chrony_client_fd(p.client)), 0);
     assert_int_equal(uv_timer_init(&loop, &p.timer), 0);
@@ -575,6 +665,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_timeout, setup_udp, teardown),
         cmocka_unit_test_setup_teardown(test_query_ignores_stale_replies, setup_udp, teardown),
+        cmocka_unit_test_setup_teardown(test_query_tries_every_attempt_on_bad_replies, setup_udp,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_query_bad_options, setup_udp, teardown),
+        cmocka_unit_test(test_reading_belongs_to_answered_request),
         cmocka_unit_test(test_query_refused),
         cmocka_unit_test(test_bad_host),
         cmocka_unit_test(test_unix_socket),

@@ -98,7 +98,7 @@ static void test_decode_valid(void **state)
     (void)state;
     struct fake_chrony_script s;
     fake_chrony_script_default(&s, REF_NS);
-    s.current_correction = 0xdd45f967;
+    s.current_correction_s = 0xdd45f967;
     s.leap = CHRONY_LEAP_INSERT;
     struct chrony_tracking t;
     const char *why = NULL;
@@ -111,11 +111,76 @@ static void test_decode_valid(void **state)
     assert_int_equal(t.leap, CHRONY_LEAP_INSERT);
     assert_int_equal(t.ref_time_ns, REF_NS);
     struct chrony_float cc = chrony_float_decode(0xdd45f967);
-    assert_int_equal(t.current_correction.coef, cc.coef);
-    assert_int_equal(t.current_correction.exp2, cc.exp2);
-    assert_true(chrony_float_to_double(t.last_update_interval) == 0.0625);
+    assert_int_equal(t.current_correction_s.coef, cc.coef);
+    assert_int_equal(t.current_correction_s.exp2, cc.exp2);
+    assert_true(chrony_float_to_double(t.last_update_interval_s) == 0.0625);
+    /* Every float lands in its own field (the defaults are all different). */
+    const struct {
+        struct chrony_float got;
+        uint32_t raw;
+    } fields[] = {
+        {t.last_offset_s, s.last_offset_s},
+        {t.rms_offset_s, s.rms_offset_s},
+        {t.freq_ppm, s.freq_ppm},
+        {t.resid_freq_ppm, s.resid_freq_ppm},
+        {t.skew_ppm, s.skew_ppm},
+        {t.root_delay_s, s.root_delay_s},
+        {t.root_dispersion_s, s.root_dispersion_s},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        struct chrony_float want = chrony_float_decode(fields[i].raw);
+        assert_int_equal(fields[i].got.coef, want.coef);
+        assert_int_equal(fields[i].got.exp2, want.exp2);
+    }
     assert_true(chrony_float_to_double(t.skew_ppm) ==
                 chrony_float_to_double(chrony_float_decode(s.skew_ppm)));
+}
+
+/* A tracking reply captured from a real chronyd 4.3 (the demo pair, sequence 0x12345678). */
+static const char captured_hex[] =
+    "060200000021000500000000000000001234567800000000000000007f0000017f0000010000000000000000"
+    "000000000001000000020000000000006b0706110b144b07dd41fb10d298b20fd8aa2adeff3ca50ff4cf1ccf"
+    "009f8342e0bb66c9d8aa1103fc81dec6";
+
+static void close_to(double got, double want)
+{
+    double d = got > want ? got - want : want - got;
+    if (d > (want < 0 ? -want : want) * 1e-7) {
+        fail_msg("%.12g is not %.12g", got, want);
+    }
+}
+
+static void test_decode_captured_reply(void **state)
+{
+    (void)state;
+    uint8_t buf[CHRONY_TRACKING_LEN];
+    assert_int_equal(strlen(captured_hex), 2 * CHRONY_TRACKING_LEN);
+    for (size_t i = 0; i < CHRONY_TRACKING_LEN; i++) {
+        unsigned byte = 0;
+        sscanf(captured_hex + 2 * i, "%2x", &byte);
+        buf[i] = (uint8_t)byte;
+    }
+    struct chrony_tracking t;
+    const char *why = NULL;
+    assert_int_equal(chrony_decode_tracking_reply(buf, sizeof(buf), SEQ, &t, &why), 0);
+    assert_int_equal(t.ref_id, 0x7F000001);
+    assert_int_equal(t.addr_family, 1);
+    assert_int_equal(t.addr[0], 127);
+    assert_int_equal(t.stratum, 2);
+    assert_int_equal(t.leap, 0);
+    assert_int_equal(t.ref_time_ns, INT64_C(1795622417185879303));
+    /* What chronyc printed at about the same moment: System time 1.4 us fast, RMS offset
+     * 0.3 us, frequency 0.19 ppm slow, skew 0.31 ppm, root delay 5.6 us, update interval
+     * 0.06 s. */
+    close_to(chrony_float_to_double(t.current_correction_s), -1.4157540135784075e-06);
+    close_to(chrony_float_to_double(t.last_offset_s), 3.555220118300895e-08);
+    close_to(chrony_float_to_double(t.rms_offset_s), 3.1696157520855195e-07);
+    close_to(chrony_float_to_double(t.freq_ppm), -0.19077660143375397);
+    close_to(chrony_float_to_double(t.resid_freq_ppm), 0.006320572923868895);
+    close_to(chrony_float_to_double(t.skew_ppm), 0.31154829263687134);
+    close_to(chrony_float_to_double(t.root_delay_s), 5.585000053542899e-06);
+    close_to(chrony_float_to_double(t.root_dispersion_s), 3.167734519138321e-07);
+    close_to(chrony_float_to_double(t.last_update_interval_s), 0.06341318786144257);
 }
 
 static void test_decode_nohighsec(void **state)
@@ -196,6 +261,25 @@ static void m_sequence(struct fake_chrony_script *s)
 {
     s->seq_xor = 1;
 }
+static void m_pad_header(struct fake_chrony_script *s)
+{
+    s->patch_offset = 12;
+    s->patch_value = 1;
+}
+static void m_pad_tail(struct fake_chrony_script *s)
+{
+    s->patch_offset = 27;
+    s->patch_value = 1;
+}
+static void m_addr_pad(struct fake_chrony_script *s)
+{
+    s->patch_offset = 51;
+    s->patch_value = 1;
+}
+static void m_stratum(struct fake_chrony_script *s)
+{
+    s->stratum = 17;
+}
 static void m_leap(struct fake_chrony_script *s)
 {
     s->leap = 4;
@@ -214,7 +298,7 @@ static void m_sec(struct fake_chrony_script *s)
 }
 static void m_neg_rms(struct fake_chrony_script *s)
 {
-    s->rms_offset = fake_chrony_float(-1e-6);
+    s->rms_offset_s = fake_chrony_float(-1e-6);
 }
 static void m_neg_skew(struct fake_chrony_script *s)
 {
@@ -222,31 +306,31 @@ static void m_neg_skew(struct fake_chrony_script *s)
 }
 static void m_neg_delay(struct fake_chrony_script *s)
 {
-    s->root_delay = fake_chrony_float(-1e-6);
+    s->root_delay_s = fake_chrony_float(-1e-6);
 }
 static void m_neg_disp(struct fake_chrony_script *s)
 {
-    s->root_dispersion = fake_chrony_float(-1e-9);
+    s->root_dispersion_s = fake_chrony_float(-1e-9);
 }
 static void m_neg_interval(struct fake_chrony_script *s)
 {
-    s->last_update_interval = fake_chrony_float(-1.0);
+    s->last_update_interval_s = fake_chrony_float(-1.0);
 }
 static void m_huge_corr(struct fake_chrony_script *s)
 {
-    s->current_correction = fake_chrony_float(-1001.0);
+    s->current_correction_s = fake_chrony_float(-1001.0);
 }
 static void m_huge_offset(struct fake_chrony_script *s)
 {
-    s->last_offset = 0x7effffff;
+    s->last_offset_s = 0x7effffff;
 }
 static void m_huge_disp(struct fake_chrony_script *s)
 {
-    s->root_dispersion = fake_chrony_float(1e6);
+    s->root_dispersion_s = fake_chrony_float(1e6);
 }
 static void m_huge_delay(struct fake_chrony_script *s)
 {
-    s->root_delay = fake_chrony_float(2000.0);
+    s->root_delay_s = fake_chrony_float(2000.0);
 }
 static void m_huge_freq(struct fake_chrony_script *s)
 {
@@ -262,7 +346,7 @@ static void m_huge_skew(struct fake_chrony_script *s)
 }
 static void m_huge_interval(struct fake_chrony_script *s)
 {
-    s->last_update_interval = fake_chrony_float(1e9);
+    s->last_update_interval_s = fake_chrony_float(1e9);
 }
 
 static void test_decode_rejects(void **state)
@@ -283,6 +367,10 @@ static void test_decode_rejects(void **state)
         {"status unauthorised", m_status, -EREMOTEIO},
         {"status failed, full length", m_status_full, -EREMOTEIO},
         {"sequence", m_sequence, -ESTALE},
+        {"header padding", m_pad_header, -EPROTO},
+        {"padding after the sequence", m_pad_tail, -EPROTO},
+        {"address padding", m_addr_pad, -EBADMSG},
+        {"stratum 17", m_stratum, -EBADMSG},
         {"leap", m_leap, -EBADMSG},
         {"family", m_family, -EBADMSG},
         {"nanoseconds", m_nsec, -EBADMSG},
@@ -364,9 +452,9 @@ static void test_decode_random_mutations(void **state)
             assert_true(t.leap <= 3);
             assert_true(t.addr_family <= 3);
             assert_true(t.ref_time_ns >= 0);
-            assert_true(t.root_delay.coef >= 0 && t.root_dispersion.coef >= 0);
-            assert_true(t.skew_ppm.coef >= 0 && t.last_update_interval.coef >= 0);
-            assert_true(chrony_float_to_double(t.root_dispersion) <= CHRONY_MAX_ABS_SECONDS);
+            assert_true(t.root_delay_s.coef >= 0 && t.root_dispersion_s.coef >= 0);
+            assert_true(t.skew_ppm.coef >= 0 && t.last_update_interval_s.coef >= 0);
+            assert_true(chrony_float_to_double(t.root_dispersion_s) <= CHRONY_MAX_ABS_SECONDS);
         } else {
             assert_non_null(why);
         }
@@ -376,10 +464,15 @@ static void test_decode_random_mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_float_vectors),    cmocka_unit_test(test_float_encoder_roundtrip),
-        cmocka_unit_test(test_encode_request),   cmocka_unit_test(test_decode_valid),
-        cmocka_unit_test(test_decode_nohighsec), cmocka_unit_test(test_decode_rejects),
-        cmocka_unit_test(test_status_names),     cmocka_unit_test(test_decode_random_mutations),
+        cmocka_unit_test(test_float_vectors),
+        cmocka_unit_test(test_float_encoder_roundtrip),
+        cmocka_unit_test(test_encode_request),
+        cmocka_unit_test(test_decode_valid),
+        cmocka_unit_test(test_decode_captured_reply),
+        cmocka_unit_test(test_decode_nohighsec),
+        cmocka_unit_test(test_decode_rejects),
+        cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_decode_random_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

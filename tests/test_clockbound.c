@@ -55,20 +55,29 @@ static struct cb_poll make_poll(struct clock_pos p, int64_t ref_age_ns)
     t->stratum = 2;
     t->leap = CHRONY_LEAP_NORMAL;
     t->ref_time_ns = p.rt - ref_age_ns;
-    t->root_delay = chrony_float_decode(0xe0c7d9a7);      /* 5.956e-6 s */
-    t->root_dispersion = chrony_float_decode(0xda9290d6); /* 5.46e-7 s */
-    t->skew_ppm = chrony_float_decode(0x0693851f);        /* 2.305 ppm */
-    t->resid_freq_ppm = chrony_float_decode(0x0108b439);  /* -0.483 ppm */
-    t->last_update_interval = chrony_float_decode(fake_chrony_float(0.0625));
+    t->root_delay_s = chrony_float_decode(0xe0c7d9a7);      /* 5.956e-6 s */
+    t->root_dispersion_s = chrony_float_decode(0xda9290d6); /* 5.46e-7 s */
+    t->skew_ppm = chrony_float_decode(0x0693851f);          /* 2.305 ppm */
+    t->resid_freq_ppm = chrony_float_decode(0x0108b439);    /* -0.483 ppm */
+    t->last_update_interval_s = chrony_float_decode(fake_chrony_float(0.0625));
     poll.sent = reading(p);
     poll.recv_rt_ns = p.rt + 20000;
     return poll;
 }
 
-static struct cb_state fresh_state(void)
+/* Default parameters, except that the first poll counts: the tests of the start-up rule
+ * (test_awaits_update_after_start) turn it back on. */
+static struct cb_params test_params(void)
 {
     struct cb_params p;
     cb_params_default(&p);
+    p.await_update_after_start = false;
+    return p;
+}
+
+static struct cb_state fresh_state(void)
+{
+    struct cb_params p = test_params();
     struct cb_state st;
     cb_init(&st, &p);
     return st;
@@ -166,7 +175,7 @@ static void test_stale_after_eight_intervals(void **state)
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 100 * MS);
-    poll.tracking.last_update_interval = chrony_float_decode(0x04800000); /* 1.0 s */
+    poll.tracking.last_update_interval_s = chrony_float_decode(0x04800000); /* 1.0 s */
     cb_on_poll(&st, &poll);
     struct cb_now n = now_at(&st, later(p, STALE_AFTER_1S_NS - 100 * MS));
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
@@ -204,8 +213,7 @@ static void test_polls_failing_then_grace(void **state)
 static void test_bound_too_wide(void **state)
 {
     (void)state;
-    struct cb_params params;
-    cb_params_default(&params);
+    struct cb_params params = test_params();
     params.max_bound_ns = B0 + 1000;
     struct cb_state st;
     cb_init(&st, &params);
@@ -265,11 +273,11 @@ static void test_poll_verdicts(void **state)
             t->ref_time_ns = poll.recv_rt_ns + 1000;
             break;
         case 5:
-            t->current_correction = chrony_float_decode(fake_chrony_float(0.005));
+            t->current_correction_s = chrony_float_decode(fake_chrony_float(0.005));
             t->ref_time_ns = poll.recv_rt_ns + 4 * MS;
             break;
         case 6:
-            t->current_correction = chrony_float_decode(fake_chrony_float(-0.005));
+            t->current_correction_s = chrony_float_decode(fake_chrony_float(-0.005));
             t->ref_time_ns = poll.recv_rt_ns - 4 * MS;
             break;
         case 7:
@@ -294,7 +302,7 @@ static void test_leap_window(void **state)
         struct clock_pos p = {midnight - 2 * SEC, MONO0};
         struct cb_poll poll = make_poll(p, 10 * MS);
         poll.tracking.leap = leaps[i];
-        poll.tracking.last_update_interval = chrony_float_decode(fake_chrony_float(10.0));
+        poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(10.0));
         cb_on_poll(&st, &poll);
         bool leap = leaps[i] != CHRONY_LEAP_NORMAL;
         const struct {
@@ -388,6 +396,197 @@ static void test_slew_sized_drift_is_not_disruption(void **state)
         expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
         p = later(p, 20 * MS);
     }
+}
+
+static void test_awaits_update_after_start(void **state)
+{
+    (void)state;
+    struct cb_params params;
+    cb_params_default(&params);
+    assert_true(params.await_update_after_start); /* on by default */
+    struct cb_state st;
+    cb_init(&st, &params);
+    struct clock_pos p = {RT0, MONO0};
+    /* The first poll: chrony's reference predates the start, so a step made before the start
+     * could be missing from it. */
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    cb_on_poll(&st, &poll);
+    struct cb_now n = now_at(&st, p);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_AWAITING_UPDATE);
+    assert_int_equal(cb_before(&n, 1), -EAGAIN);
+    /* The same reference again: still waiting. */
+    struct clock_pos q = later(p, 20 * MS);
+    poll = make_poll(q, 120 * MS);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, q);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_AWAITING_UPDATE);
+    /* A reference update made 30 ms after the first poll: trusted from now on. */
+    struct clock_pos r = later(p, 40 * MS);
+    poll = make_poll(r, 10 * MS);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, r);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    /* ... for good: later polls with older-looking references do not bring the wait back. */
+    struct clock_pos s2 = later(r, 20 * MS);
+    poll = make_poll(s2, 500 * MS);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, s2);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+}
+
+static void test_backward_step_needs_new_reference(void **state)
+{
+    (void)state;
+    /* chrony does not notice a step under 10 s by itself: it keeps reporting the reference
+     * time of its last update, on the old timescale. Stepped back 5 s, that old update looks
+     * recent; it must not end the disruption. */
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    int64_t old_ref = poll.tracking.ref_time_ns;
+    cb_on_poll(&st, &poll);
+    struct clock_pos q = later(p, SEC);
+    q.rt -= 5 * SEC;
+    struct cb_now n = now_at(&st, q);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    assert_int_equal(st.step_ns, -5 * SEC);
+    for (int i = 1; i <= 4; i++) {
+        struct clock_pos r = later(q, 5 * SEC * i / 2);
+        poll = make_poll(r, 0);
+        poll.tracking.ref_time_ns = old_ref; /* chrony has not measured since */
+        cb_on_poll(&st, &poll);
+        n = now_at(&st, r);
+        expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    }
+    /* chrony measures on the new timescale (its correction now carries the 5 s). */
+    struct clock_pos s2 = later(q, 11 * SEC);
+    poll = make_poll(s2, 10 * MS);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, s2);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+}
+
+static void test_small_steps_do_not_add_up(void **state)
+{
+    (void)state;
+    /* 900 ns shifts, each under the 1 us threshold, with a poll after each: the base stays at
+     * the first poll, so the second one (1800 ns in all) is a step. */
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 10 * MS);
+    cb_on_poll(&st, &poll);
+    p = later(p, 20 * MS);
+    p.rt += 900;
+    poll = make_poll(p, 10 * MS);
+    cb_on_poll(&st, &poll);
+    struct cb_now n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    /* The shift that went unreported is in the bound. */
+    assert_int_equal(n.step_margin_ns, 900);
+    assert_int_equal(n.bound_ns, st.bound.b0_ns + 900);
+    p = later(p, 20 * MS);
+    p.rt += 900;
+    poll = make_poll(p, 10 * MS);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    assert_int_equal(st.step_ns, 1800);
+}
+
+static void test_wide_readings_widen_the_bound(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    cb_on_poll(&st, &poll);
+    /* A reading 2.9 us wide (preempted between its reads): REALTIME - MONOTONIC may have moved
+     * by anything from 0.5 us to 3.4 us, which is not provably a step (0.5 < 1), so the bound
+     * takes the whole 3.4 us on. */
+    struct cb_reading r = {RT0 + 500, MONO0, RT0 + 3400};
+    struct cb_now n;
+    cb_now(&st, &r, &n);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(n.step_margin_ns, 3400);
+    assert_int_equal(n.bound_ns, B0 + 3400);
+}
+
+static void test_reading_older_than_poll(void **state)
+{
+    (void)state;
+    /* A reading taken 5 s before the poll it is judged against grows the bound just as much
+     * as one taken 5 s after. */
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(later(p, 10 * SEC), 100 * MS);
+    poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(16.0));
+    cb_on_poll(&st, &poll);
+    struct cb_now n = now_at(&st, later(p, 5 * SEC));
+    assert_int_equal(n.poll_age_ns, -5 * SEC);
+    assert_int_equal(n.bound_ns, B0 + 250000);
+}
+
+/* A poll from a chrony updating every 16 s: not stale for two minutes. */
+static struct cb_poll slow_poll(struct clock_pos p)
+{
+    struct cb_poll poll = make_poll(p, 10 * MS);
+    poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(16.0));
+    return poll;
+}
+
+static void test_leap_chrony_sequence(void **state)
+{
+    (void)state;
+    /* chrony announces the leap (1), reports "not synchronised" (3) for 2 s after midnight,
+     * then "normal" (0). With a 1 s max bound the window is 3 s either side of midnight, and
+     * it must hold to the end however chrony's flag changes. */
+    const int64_t midnight = INT64_C(1798761600) * SEC;
+    struct cb_params params = test_params();
+    params.max_bound_ns = SEC;
+    struct cb_state st;
+    cb_init(&st, &params);
+    struct clock_pos p = {midnight - 10 * SEC, MONO0};
+    struct cb_poll poll = slow_poll(p);
+    poll.tracking.leap = CHRONY_LEAP_INSERT;
+    cb_on_poll(&st, &poll);
+    struct cb_now n = now_at(&st, later(p, 7 * SEC - 1)); /* midnight - 3 s - 1 ns */
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    n = now_at(&st, later(p, 7 * SEC));
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_LEAP_SECOND);
+
+    struct clock_pos q = later(p, 10 * SEC + 500 * MS); /* midnight + 0.5 s */
+    poll = slow_poll(q);
+    poll.tracking.leap = CHRONY_LEAP_UNSYNCHRONISED;
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, q);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_CHRONY_UNSYNCHRONISED);
+
+    struct clock_pos r = later(p, 12 * SEC + 500 * MS); /* midnight + 2.5 s */
+    poll = slow_poll(r);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, r);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_LEAP_SECOND);
+    n = now_at(&st, later(p, 13 * SEC)); /* midnight + 3 s */
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_LEAP_SECOND);
+    n = now_at(&st, later(p, 13 * SEC + 1));
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+}
+
+static void test_leap_withdrawn(void **state)
+{
+    (void)state;
+    const int64_t midnight = INT64_C(1798761600) * SEC;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {midnight - 10 * SEC, MONO0};
+    struct cb_poll poll = slow_poll(p);
+    poll.tracking.leap = CHRONY_LEAP_DELETE;
+    cb_on_poll(&st, &poll);
+    /* chrony withdraws the announcement 5 s before midnight, before the window. */
+    struct clock_pos q = later(p, 5 * SEC);
+    poll = slow_poll(q);
+    cb_on_poll(&st, &poll);
+    struct cb_now n = now_at(&st, later(p, 10 * SEC));
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
 }
 
 static void test_before_after_edges(void **state)
@@ -513,6 +712,13 @@ int main(void)
         cmocka_unit_test(test_step_disrupts_until_new_reference),
         cmocka_unit_test(test_step_between_polls),
         cmocka_unit_test(test_slew_sized_drift_is_not_disruption),
+        cmocka_unit_test(test_awaits_update_after_start),
+        cmocka_unit_test(test_backward_step_needs_new_reference),
+        cmocka_unit_test(test_small_steps_do_not_add_up),
+        cmocka_unit_test(test_wide_readings_widen_the_bound),
+        cmocka_unit_test(test_reading_older_than_poll),
+        cmocka_unit_test(test_leap_chrony_sequence),
+        cmocka_unit_test(test_leap_withdrawn),
         cmocka_unit_test(test_before_after_edges),
         cmocka_unit_test(test_params_check),
         cmocka_unit_test(test_names),

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "chrony_client.h"
@@ -28,6 +29,9 @@
 enum { EXIT_TRUE = 0, EXIT_FALSE = 1, EXIT_ERROR = 2 };
 
 static volatile sig_atomic_t stop_requested;
+/* The client's own unix socket, for the one-shot commands' signal handler to remove: the one
+ * piece of global state, because a signal handler has no other way to reach it. */
+static char signal_unlink_path[CHRONY_PATH_MAX];
 
 struct options {
     struct chrony_addr chrony;
@@ -62,7 +66,7 @@ static void usage(FILE *out)
             "  --chrony-maxclockerror-ppb N  chrony's maxclockerror setting, ppb (default %d)\n"
             "  --max-bound DURATION        a wider bound is UNKNOWN (default 10ms)\n"
             "  --grace DURATION            failing polls stay FREE_RUNNING this long (default 5s)\n"
-            "  --timeout DURATION          wait for each chrony reply (default %dms)\n"
+            "  --timeout DURATION          wait for each chrony reply (default %lldms)\n"
             "  --attempts N                tries per query, each a fresh request (default %d)\n"
             "  --interval DURATION         watch: time between polls (default 1s)\n"
             "  --count N                   watch: stop after N polls (default: until Ctrl-C)\n"
@@ -72,15 +76,29 @@ static void usage(FILE *out)
             "\n"
             "Durations take a unit: ns, us, ms, s or m (e.g. 500us, 1.5s).\n"
             "Exit status: 0 success or true, 1 false, 2 error (chrony not answering, clock not\n"
-            "synchronised, bad arguments).\n",
+            "synchronised, bad arguments).\n"
+            "\n"
+            "now, before and after answer from a single chrony poll, so they cannot see a clock\n"
+            "step made before they ran; watch (like oracled) waits for chrony's next\n"
+            "measurement first (status UNKNOWN until then).\n",
             CB_DEFAULT_MAX_DRIFT_PPB, CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB,
-            CHRONY_QUERY_DEFAULT_TIMEOUT_MS, CHRONY_QUERY_DEFAULT_ATTEMPTS);
+            (long long)(CHRONY_QUERY_DEFAULT_TIMEOUT_NS / 1000000), CHRONY_QUERY_DEFAULT_ATTEMPTS);
 }
 
+/* watch: finish the current line and exit normally. */
 static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+/* One-shot commands: remove our unix socket and leave at once. */
+static void on_signal_exit(int sig)
+{
+    if (signal_unlink_path[0] != '\0') {
+        (void)unlink(signal_unlink_path);
+    }
+    _exit(128 + sig);
 }
 
 /* Prints a UTC date/time with nanoseconds: 2026-11-25T15:20:16.125638675Z. */
@@ -126,7 +144,7 @@ static void query_once(struct chrony_client *client, struct cb_state *st, const 
 {
     struct cb_clock *clock = cb_clock_system();
     out->why = NULL;
-    out->rc = chrony_client_query(client, clock, &o->query, &out->poll, &out->why);
+    out->rc = chrony_client_query(client, &o->query, &out->poll, &out->why);
     struct cb_reading r;
     if (out->rc == 0) {
         cb_on_poll(st, &out->poll);
@@ -144,9 +162,9 @@ static void describe_failure(const struct options *o, const struct outcome *oc, 
 {
     if (oc->rc == -ETIMEDOUT) {
         snprintf(buf, len,
-                 "chrony at %s is not answering (no reply after %d tries of %d ms): is chronyd "
+                 "chrony at %s is not answering (no reply after %d tries of %g ms): is chronyd "
                  "running, with its command port or socket at that address?",
-                 o->chrony_text, o->query.attempts, o->query.timeout_ms);
+                 o->chrony_text, o->query.attempts, (double)o->query.timeout_ns / 1e6);
     } else if (oc->rc == -ECONNREFUSED || oc->rc == -ENOENT) {
         snprintf(buf, len,
                  "nothing listens for chrony commands at %s (%s): is chronyd running, and is "
@@ -203,17 +221,19 @@ static void print_json_now(const struct options *o, const struct cb_state *st,
                ",\"resid_freq_ppm\":%.12g,\"last_update_interval_s\":%.12g"
                ",\"query_realtime_ns\":%" PRId64 ",\"query_monotonic_ns\":%" PRId64 "}",
                t->ref_id, addr, (unsigned)t->stratum, (unsigned)t->leap, t->ref_time_ns,
-               chrony_float_to_double(t->current_correction), chrony_float_to_double(t->root_delay),
-               chrony_float_to_double(t->root_dispersion), chrony_float_to_double(t->skew_ppm),
+               chrony_float_to_double(t->current_correction_s),
+               chrony_float_to_double(t->root_delay_s),
+               chrony_float_to_double(t->root_dispersion_s), chrony_float_to_double(t->skew_ppm),
                chrony_float_to_double(t->resid_freq_ppm),
-               chrony_float_to_double(t->last_update_interval), st->last.sent.rt_ns,
+               chrony_float_to_double(t->last_update_interval_s), st->last.sent.rt_ns,
                st->last.sent.mono_ns);
         printf(",\"bound\":{\"correction_ns\":%" PRId64 ",\"half_delay_ns\":%" PRId64
                ",\"dispersion_ns\":%" PRId64 ",\"extra_ns\":%" PRId64 ",\"ref_age_ns\":%" PRId64
                ",\"b0_ns\":%" PRId64 ",\"growth_ppb\":%" PRId64 ",\"poll_age_ns\":%" PRId64
-               ",\"max_drift_ppb\":%" PRId64 ",\"chrony_maxclockerror_ppb\":%" PRId64 "}",
+               ",\"step_margin_ns\":%" PRId64 ",\"max_drift_ppb\":%" PRId64
+               ",\"chrony_maxclockerror_ppb\":%" PRId64 "}",
                b->correction_ns, b->half_delay_ns, b->dispersion_ns, b->extra_ns, b->ref_age_ns,
-               b->b0_ns, b->growth_ppb, n->poll_age_ns, st->params.max_drift_ppb,
+               b->b0_ns, b->growth_ppb, n->poll_age_ns, n->step_margin_ns, st->params.max_drift_ppb,
                st->params.chrony_maxclockerror_ppb);
     }
     if (error != NULL) {
@@ -325,8 +345,6 @@ static int cmd_watch(struct chrony_client *client, const struct options *o)
 {
     struct cb_state st;
     cb_init(&st, &o->params);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     for (int64_t i = 0; !stop_requested && (o->count == 0 || i < o->count); i++) {
         if (i > 0) {
             struct timespec d = {.tv_sec = (time_t)(o->interval_ns / 1000000000),
@@ -396,7 +414,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     };
     const char *chrony = CHRONY_DEFAULT_ADDRESS;
     cb_params_default(&o->params);
-    o->query.timeout_ms = CHRONY_QUERY_DEFAULT_TIMEOUT_MS;
+    o->query.timeout_ns = CHRONY_QUERY_DEFAULT_TIMEOUT_NS;
     o->query.attempts = CHRONY_QUERY_DEFAULT_ATTEMPTS;
     o->interval_ns = 1000000000;
     o->count = 0;
@@ -435,7 +453,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             if (args_parse_duration_ns(optarg, &v) < 0 || v < 1000000 || v > 60000000000) {
                 return bad_value("timeout", optarg, "a duration from 1ms to 60s");
             }
-            o->query.timeout_ms = (int)(v / 1000000);
+            o->query.timeout_ns = v;
             break;
         case OPT_ATTEMPTS:
             if (args_parse_i64(optarg, 1, 100, &v) < 0) {
@@ -506,13 +524,24 @@ int main(int argc, char **argv)
     }
 
     int err = 0;
-    struct chrony_client *client = chrony_client_new(&o.chrony, &err);
+    struct chrony_client *client = chrony_client_new(&o.chrony, cb_clock_system(), &err);
     if (client == NULL) {
         fprintf(stderr, "clockbound: cannot open a socket to chrony at %s: %s\n", o.chrony_text,
                 err == -EADDRNOTAVAIL ? "host name does not resolve" : strerror(-err));
         return EXIT_ERROR;
     }
     int rc;
+    if (strcmp(cmd, "watch") == 0) {
+        o.params.await_update_after_start = true;
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+    } else {
+        o.params.await_update_after_start = false;
+        snprintf(signal_unlink_path, sizeof(signal_unlink_path), "%s",
+                 chrony_client_local_path(client));
+        signal(SIGINT, on_signal_exit);
+        signal(SIGTERM, on_signal_exit);
+    }
     if (is_ts_cmd) {
         rc = cmd_before_after(client, &o, strcmp(cmd, "before") == 0, argv[optind + 1]);
     } else if (strcmp(cmd, "now") == 0) {

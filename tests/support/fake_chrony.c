@@ -70,15 +70,15 @@ void fake_chrony_script_default(struct fake_chrony_script *s, int64_t ref_time_n
     s->ref_sec_high = (uint32_t)(sec >> 32);
     s->ref_sec_low = (uint32_t)sec;
     s->ref_nsec = (uint32_t)(ref_time_ns % 1000000000);
-    s->current_correction = 0;
-    s->last_offset = fake_chrony_float(1e-7);
-    s->rms_offset = fake_chrony_float(2e-7);
+    s->current_correction_s = 0;
+    s->last_offset_s = fake_chrony_float(1e-7);
+    s->rms_offset_s = fake_chrony_float(2e-7);
     s->freq_ppm = fake_chrony_float(-0.083);
     s->resid_freq_ppm = fake_chrony_float(-0.5);
     s->skew_ppm = fake_chrony_float(2.0);
-    s->root_delay = fake_chrony_float(6e-6);
-    s->root_dispersion = fake_chrony_float(5e-7);
-    s->last_update_interval = fake_chrony_float(0.0625);
+    s->root_delay_s = fake_chrony_float(6e-6);
+    s->root_dispersion_s = fake_chrony_float(5e-7);
+    s->last_update_interval_s = fake_chrony_float(0.0625);
     s->version = 6;
     s->pkt_type = 2;
     s->command = 33;
@@ -117,9 +117,10 @@ size_t fake_chrony_build_reply(const struct fake_chrony_script *s, uint32_t sequ
     be32(buf + 56, s->ref_sec_high);
     be32(buf + 60, s->ref_sec_low);
     be32(buf + 64, s->ref_nsec);
-    const uint32_t floats[] = {s->current_correction, s->last_offset,     s->rms_offset,
-                               s->freq_ppm,           s->resid_freq_ppm,  s->skew_ppm,
-                               s->root_delay,         s->root_dispersion, s->last_update_interval};
+    const uint32_t floats[] = {
+        s->current_correction_s,  s->last_offset_s, s->rms_offset_s, s->freq_ppm,
+        s->resid_freq_ppm,        s->skew_ppm,      s->root_delay_s, s->root_dispersion_s,
+        s->last_update_interval_s};
     for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
         be32(buf + 68 + 4 * i, floats[i]);
     }
@@ -264,11 +265,15 @@ static int handle_request(struct fake_chrony *f)
     f->last_sequence = seq;
     f->last_attempt = (uint16_t)(req[6] << 8 | req[7]);
     struct fake_chrony_script s = f->script;
+    unsigned seen = f->requests;
     bool silent = s.mode == FAKE_CHRONY_SILENT || f->requests <= s.answer_after ||
                   (s.answer_limit != 0 && f->requests > s.answer_after + s.answer_limit);
     pthread_mutex_unlock(&f->lock);
     if (silent) {
         return 1;
+    }
+    if (seen <= s.garbage_first) {
+        s.mode = FAKE_CHRONY_GARBAGE;
     }
     uint8_t reply[2048];
     size_t len = fake_chrony_build_reply(&s, seq, reply, sizeof(reply));

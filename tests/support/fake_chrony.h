@@ -32,8 +32,8 @@ struct fake_chrony_script {
     uint16_t stratum;
     uint16_t leap;
     uint32_t ref_sec_high, ref_sec_low, ref_nsec;
-    uint32_t current_correction, last_offset, rms_offset, freq_ppm, resid_freq_ppm, skew_ppm,
-        root_delay, root_dispersion, last_update_interval;
+    uint32_t current_correction_s, last_offset_s, rms_offset_s, freq_ppm, resid_freq_ppm, skew_ppm,
+        root_delay_s, root_dispersion_s, last_update_interval_s;
     /* Header fields and mangling. */
     uint8_t version;     /* 6 */
     uint8_t pkt_type;    /* 2 */
@@ -44,8 +44,9 @@ struct fake_chrony_script {
     size_t reply_len;    /* bytes sent: 104, or shorter/longer (zero-padded) */
     int patch_offset;    /* >= 0: that byte of the reply is set to patch_value */
     uint8_t patch_value;
-    unsigned answer_after; /* stay silent for this many requests first */
-    unsigned answer_limit; /* nonzero: answer only this many, then fall silent */
+    unsigned answer_after;  /* stay silent for this many requests first */
+    unsigned answer_limit;  /* nonzero: answer only this many, then fall silent */
+    unsigned garbage_first; /* requests up to this count (over the fake's life) get garbage */
 };
 
 /* Encodes a double as a chrony float the way chronyd does. */

@@ -132,13 +132,13 @@ int main(int argc, char **argv)
             ref_zero = 1;
             break;
         case O_CORR:
-            s.current_correction = fake_chrony_float(strtod(optarg, NULL));
+            s.current_correction_s = fake_chrony_float(strtod(optarg, NULL));
             break;
         case O_DELAY:
-            s.root_delay = fake_chrony_float(strtod(optarg, NULL));
+            s.root_delay_s = fake_chrony_float(strtod(optarg, NULL));
             break;
         case O_DISP:
-            s.root_dispersion = fake_chrony_float(strtod(optarg, NULL));
+            s.root_dispersion_s = fake_chrony_float(strtod(optarg, NULL));
             break;
         case O_SKEW:
             s.skew_ppm = fake_chrony_float(strtod(optarg, NULL));
@@ -147,7 +147,7 @@ int main(int argc, char **argv)
             s.resid_freq_ppm = fake_chrony_float(strtod(optarg, NULL));
             break;
         case O_INTERVAL:
-            s.last_update_interval = fake_chrony_float(strtod(optarg, NULL));
+            s.last_update_interval_s = fake_chrony_float(strtod(optarg, NULL));
             break;
         case O_SILENT:
             s.mode = FAKE_CHRONY_SILENT;
