@@ -12,8 +12,8 @@
 
 struct cb_poll {
     struct chrony_tracking tracking; /* the decoded reply */
-    struct cb_reading sent; /* taken just before the request was sent: m0 and t_query */
-    int64_t recv_rt_ns;     /* CLOCK_REALTIME just after the reply arrived */
+    struct cb_reading sent;          /* taken just before the request was sent: m0 and t_query */
+    int64_t recv_rt_ns;              /* CLOCK_REALTIME just after the reply arrived */
 };
 
 #endif
