@@ -227,6 +227,7 @@ void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
     detect_step(st, r);
 
     out->rt_ns = r->rt_ns;
+    out->mono_ns = r->mono_ns;
     out->step_margin_ns = cb_step_margin(&st->step, r);
     if (st->have_poll) {
         /* A reading older than the poll (taken earlier in the same loop turn) is as far from
@@ -236,9 +237,11 @@ void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
         int64_t grown = cb_bound_grow(st->bound.b0_ns, st->bound.growth_ppb,
                                       elapsed < 0 ? cb_sat_sub(0, elapsed) : elapsed);
         out->bound_ns = cb_sat_add(grown, out->step_margin_ns);
+        out->growth_ppb = st->bound.growth_ppb;
     } else {
         out->poll_age_ns = -1;
         out->bound_ns = INT64_MAX;
+        out->growth_ppb = 0;
     }
     out->earliest_ns = cb_sat_sub(r->rt_ns, out->bound_ns);
     out->latest_ns = cb_sat_add(r->rt_ns, out->bound_ns);

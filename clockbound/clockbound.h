@@ -109,12 +109,14 @@ struct cb_now {
     enum cb_status status;
     enum cb_reason reason;
     int64_t rt_ns;          /* the CLOCK_REALTIME reading it was computed from */
+    int64_t mono_ns;        /* ... and its CLOCK_MONOTONIC reading */
     int64_t bound_ns;       /* INT64_MAX before the first successful poll; includes step_margin */
     int64_t step_margin_ns; /* the largest REALTIME - MONOTONIC change the step detector could
                              * have missed since its base (the readings' widths) */
     int64_t earliest_ns;    /* rt - bound, saturating; meaningful only when trusted */
     int64_t latest_ns;      /* rt + bound, saturating */
     int64_t poll_age_ns;    /* CLOCK_MONOTONIC since the last successful poll's m0; -1 if none */
+    int64_t growth_ppb;     /* how fast the bound grows from here on (0 before the first poll) */
 };
 
 /* Initialises st with a copy of *p (which must pass cb_params_check). */

@@ -1,0 +1,323 @@
+/* Client connections: framing in, gathered responses out (see conn.h). */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#define IN_MIN_CAP  4096
+#define OUT_MIN_CAP 4096
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static void on_closed(uv_handle_t *h)
+{
+    struct conn *c = container_of((uv_tcp_t *)h, struct conn, tcp);
+    server_conn_freed(c->srv, c);
+    free(c->in);
+    free(c->out);
+    free(c->wbuf);
+    free(c);
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    if (why != NULL) {
+        log_debug("conn %s: closing: %s", c->peer, why);
+    }
+    server_conn_closing(c->srv, c);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void stop_reading(struct conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void start_reading(struct conn *c)
+{
+    if (!c->reading && !c->closing && !c->close_after_flush) {
+        int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        if (rc < 0) {
+            conn_close(c, uv_strerror(rc));
+            return;
+        }
+        c->reading = true;
+    }
+}
+
+void conn_close_after_flush(struct conn *c)
+{
+    c->close_after_flush = true;
+    stop_reading(c);
+    server_mark_dirty(c->srv, c);
+}
+
+/* Grows *buf to hold need bytes. Returns 0 or -ENOMEM. */
+static int reserve(uint8_t **buf, size_t *cap, size_t need, size_t min_cap)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    size_t n = *cap > min_cap ? *cap : min_cap;
+    while (n < need) {
+        n *= 2;
+    }
+    uint8_t *p = realloc(*buf, n);
+    if (p == NULL) {
+        return -ENOMEM;
+    }
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+int conn_send(struct conn *c, const struct response *r)
+{
+    if (c->closing) {
+        return 0;
+    }
+    if (reserve(&c->out, &c->out_cap, c->out_len + WIRE_RESPONSE_MAX, OUT_MIN_CAP) < 0) {
+        log_warn("conn %s: out of memory for a response, closing", c->peer);
+        conn_close(c, NULL);
+        return -ENOMEM;
+    }
+    int n = wire_encode_response(r, c->out + c->out_len, c->out_cap - c->out_len);
+    if (n < 0) {
+        /* WIRE_RESPONSE_MAX always suffices: this is a bug, not bad input. */
+        log_err("conn %s: response does not fit (%d), closing", c->peer, n);
+        conn_close(c, NULL);
+        return n;
+    }
+    c->out_len += (size_t)n;
+    server_mark_dirty(c->srv, c);
+    if (c->out_len >= CONN_OUT_PAUSE_BYTES) {
+        stop_reading(c); /* a client that does not read its replies stops being read */
+    }
+    return 0;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct conn *c = container_of(req, struct conn, wreq);
+    c->writing = false;
+    if (status < 0) {
+        conn_close(c, uv_strerror(status));
+        return;
+    }
+    if (c->out_len > 0) {
+        conn_flush(c);
+    } else if (c->close_after_flush) {
+        conn_close(c, "error sent");
+    } else if (c->out_len < CONN_OUT_PAUSE_BYTES) {
+        start_reading(c);
+    }
+}
+
+void conn_flush(struct conn *c)
+{
+    if (c->closing || c->writing) {
+        return;
+    }
+    if (c->out_len == 0) {
+        if (c->close_after_flush) {
+            conn_close(c, "error sent");
+        }
+        return;
+    }
+    uv_buf_t b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
+    /* The moment the responses are handed to the kernel: lateness ends here. */
+    c->flushed_mono_ns = cb_clock_ns(c->srv->clock, CB_CLOCK_MONOTONIC);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == (int)c->out_len) {
+        c->out_len = 0;
+        if (c->close_after_flush) {
+            conn_close(c, "error sent");
+        } else if (!c->reading) {
+            start_reading(c);
+        }
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        conn_close(c, uv_strerror(n));
+        return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0;
+    /* The rest goes out with uv_write, which owns its buffer until on_write: swap the gathering
+     * buffer for the (idle) write buffer. */
+    uint8_t *tmp = c->wbuf;
+    size_t tmp_cap = c->wbuf_cap;
+    c->wbuf = c->out;
+    c->wbuf_cap = c->out_cap;
+    c->out = tmp;
+    c->out_cap = tmp_cap;
+    size_t left = c->out_len - done;
+    c->out_len = 0;
+    uv_buf_t rest = uv_buf_init((char *)c->wbuf + done, (unsigned)left);
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &rest, 1, on_write);
+    if (rc < 0) {
+        conn_close(c, uv_strerror(rc));
+        return;
+    }
+    c->writing = true;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct conn *c = container_of((uv_tcp_t *)h, struct conn, tcp);
+    if (c->in_len == 0) {
+        buf->base = (char *)server_read_buffer(c->srv);
+        buf->len = FRAME_MAX_TOTAL;
+        return;
+    }
+    /* Continue the incomplete frame in the connection's own buffer, up to one whole frame. */
+    if (reserve(&c->in, &c->in_cap, FRAME_MAX_TOTAL, IN_MIN_CAP) < 0) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = (char *)c->in + c->in_len;
+    buf->len = c->in_cap - c->in_len;
+}
+
+/* Handles every whole frame in data[0..len); returns the bytes consumed, or -1 when the
+ * connection was closed (bad framing). */
+static long consume(struct conn *c, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len && !c->closing && !c->close_after_flush) {
+        const uint8_t *msg = NULL;
+        size_t msg_len = 0;
+        int n = frame_decode(data + off, len - off, FRAME_MAX_LEN, &msg, &msg_len);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            const char *why = n == -EMSGSIZE ? "frame length exceeds 65536 bytes"
+                                             : "frame length varint longer than 10 bytes";
+            log_info("conn %s: %s, closing", c->peer, why);
+            server_send_error(c->srv, c, 0, WIRE_ERROR_BAD_REQUEST, false, why);
+            conn_close_after_flush(c);
+            return -1;
+        }
+        c->requests++;
+        server_on_frame(c->srv, c, msg, msg_len);
+        off += (size_t)n;
+    }
+    return (long)off;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = container_of((uv_tcp_t *)stream, struct conn, tcp);
+    if (nread < 0) {
+        conn_close(c, nread == UV_EOF ? "peer closed" : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0) {
+        return;
+    }
+    if (buf->base == NULL) {
+        log_warn("conn %s: out of memory for input, closing", c->peer);
+        conn_close(c, NULL);
+        return;
+    }
+    const uint8_t *data;
+    size_t len;
+    if ((const uint8_t *)buf->base == server_read_buffer(c->srv)) {
+        data = (const uint8_t *)buf->base;
+        len = (size_t)nread;
+    } else {
+        c->in_len += (size_t)nread;
+        data = c->in;
+        len = c->in_len;
+    }
+    long used = consume(c, data, len);
+    if (used < 0) {
+        c->in_len = 0;
+        return;
+    }
+    size_t left = len - (size_t)used;
+    if (left == 0) {
+        c->in_len = 0;
+        if (c->in_cap > IN_MIN_CAP) {
+            /* Give a large frame's buffer back; idle connections own nothing. */
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = 0;
+        }
+        return;
+    }
+    if (data == c->in) {
+        memmove(c->in, c->in + used, left);
+    } else if (reserve(&c->in, &c->in_cap, left, IN_MIN_CAP) < 0) {
+        log_warn("conn %s: out of memory for input, closing", c->peer);
+        conn_close(c, NULL);
+        return;
+    } else {
+        memcpy(c->in, data + used, left);
+    }
+    c->in_len = left;
+}
+
+static void free_unaccepted(uv_handle_t *h)
+{
+    free(container_of((uv_tcp_t *)h, struct conn, tcp));
+}
+
+struct conn *conn_accept(struct server *srv, uv_stream_t *server_stream, int *err)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    c->srv = srv;
+    int rc = uv_tcp_init(srv->loop, &c->tcp);
+    if (rc < 0) {
+        free(c);
+        *err = rc;
+        return NULL;
+    }
+    rc = uv_accept(server_stream, (uv_stream_t *)&c->tcp);
+    if (rc < 0) {
+        *err = rc;
+        /* The handle is initialised: it must be closed, and freed in the callback. */
+        uv_close((uv_handle_t *)&c->tcp, free_unaccepted);
+        return NULL;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    snprintf(c->peer, sizeof(c->peer), "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        char host[48] = "";
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+            snprintf(c->peer, sizeof(c->peer), "[%s]:%u", host,
+                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+            snprintf(c->peer, sizeof(c->peer), "%s:%u", host,
+                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        }
+    }
+    server_conn_opened(srv, c);
+    start_reading(c);
+    return c;
+}

@@ -1,0 +1,76 @@
+/*
+ * One client connection: reads frames, hands each request to the server, and gathers the
+ * responses in an output buffer that the server flushes once per loop turn (one write per
+ * connection per turn, whatever the number of responses).
+ *
+ * Memory: an idle connection owns no buffers. Reads land in the server's shared buffer; only
+ * the bytes of an incomplete frame are kept (at most one frame, FRAME_MAX_TOTAL). Output is
+ * two buffers: one gathering, one owned by an in-flight uv_write until its callback.
+ */
+#ifndef ORACLE_CONN_H
+#define ORACLE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "wire.h"
+
+struct server;
+struct pending;
+
+#define CONN_OUT_PAUSE_BYTES (256 * 1024) /* stop reading while this much output is unsent */
+
+struct conn {
+    uv_tcp_t tcp; /* first: the handle's memory is the connection's */
+    struct server *srv;
+    char peer[64];
+    uint64_t serial; /* for logs */
+
+    uint8_t *in; /* an incomplete frame carried to the next read */
+    size_t in_len;
+    size_t in_cap;
+
+    uint8_t *out; /* responses gathered this turn */
+    size_t out_len;
+    size_t out_cap;
+    uint8_t *wbuf; /* owned by the in-flight write */
+    size_t wbuf_cap;
+    uv_write_t wreq;
+    bool writing;
+
+    bool dirty; /* in the server's flush list */
+    struct conn *dirty_next;
+    bool reading;
+    bool closing;
+    bool close_after_flush;  /* an error was the last word: close once it is written */
+    int64_t flushed_mono_ns; /* CLOCK_MONOTONIC when output was last handed to the kernel
+                              * (just before the write call) */
+
+    struct pending *waits;    /* this connection's pending commit-waits */
+    struct conn *prev, *next; /* the server's list of connections */
+    uint64_t requests;
+};
+
+/*
+ * Accepts a connection from the listening stream server_stream. Returns the connection (owned
+ * by the server's list, freed after conn_close()) or NULL with *err set.
+ */
+struct conn *conn_accept(struct server *srv, uv_stream_t *server_stream, int *err);
+
+/* Queues a response (encoded at once) for the next flush. Returns 0 or -ENOMEM (the connection
+ * is then closed). */
+int conn_send(struct conn *c, const struct response *r);
+
+/* Writes what was gathered (uv_try_write, then uv_write for the rest). */
+void conn_flush(struct conn *c);
+
+/* Closes at once: pending waits are dropped, buffers freed in the close callback. */
+void conn_close(struct conn *c, const char *why);
+
+/* Closes once the responses gathered so far are written; reads nothing more. */
+void conn_close_after_flush(struct conn *c);
+
+#endif

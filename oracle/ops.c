@@ -1,0 +1,276 @@
+/* The protocol's operations (see ops.h). */
+#include "ops.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "tsalloc.h"
+
+#define TS_LIMIT (UINT64_C(1) << 63)
+
+static void init_response(struct server *s, struct response *r, uint64_t id, enum resp_kind kind)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = id;
+    r->clock_status = (int)s->logged_status;
+    r->kind = kind;
+}
+
+static void bad_request(struct server *s, struct conn *c, uint64_t id, const char *msg)
+{
+    server_send_error(s, c, id, WIRE_ERROR_BAD_REQUEST, false, msg);
+}
+
+void ops_clock_error(struct server *s, struct conn *c, uint64_t id, const struct cb_now *now)
+{
+    enum wire_error code = WIRE_ERROR_CLOCK_UNAVAILABLE;
+    if (now->reason == CB_REASON_BOUND_TOO_WIDE) {
+        code = WIRE_ERROR_BOUND_TOO_WIDE;
+    } else if (now->reason == CB_REASON_NO_DATA || now->reason == CB_REASON_AWAITING_UPDATE) {
+        code = WIRE_ERROR_NOT_READY;
+    }
+    char msg[WIRE_MESSAGE_MAX];
+    snprintf(msg, sizeof(msg), "clock %s: %s; connect again (another instance may be ready)",
+             cb_status_name(now->status), cb_reason_text(now->reason));
+    server_send_error(s, c, id, code, true, msg);
+    /* Clients reconnect through the load balancer to a healthy instance. */
+    conn_close_after_flush(c);
+}
+
+/* A request's max_wait_ns: 0 means the server's, anything larger is capped at it. */
+static int64_t effective_max_wait(const struct server *s, uint64_t asked)
+{
+    if (asked == 0 || asked > (uint64_t)s->cfg->max_wait_ns) {
+        return s->cfg->max_wait_ns;
+    }
+    return (int64_t)asked;
+}
+
+static void wait_too_long(struct server *s, struct conn *c, uint64_t id, int64_t est,
+                          int64_t max_wait)
+{
+    char msg[WIRE_MESSAGE_MAX];
+    snprintf(msg, sizeof(msg),
+             "commit-wait would take about %" PRId64 " us, more than the %" PRId64 " us allowed",
+             (est + 999) / 1000, max_wait / 1000);
+    server_send_error(s, c, id, WIRE_ERROR_WAIT_TOO_LONG, true, msg);
+}
+
+static void send_timestamps(struct server *s, struct conn *c, uint64_t id, uint64_t first,
+                            uint32_t count, int64_t waited_ns, const struct cb_now *now)
+{
+    struct response r;
+    init_response(s, &r, id, RESP_TIMESTAMPS);
+    r.clock_status = (int)now->status;
+    r.u.ts.first_ns = first;
+    r.u.ts.count = count;
+    r.u.ts.waited_ns = waited_ns > 0 ? (uint64_t)waited_ns : 0;
+    r.u.ts.bound_ns = (uint64_t)now->bound_ns;
+    r.u.ts.earliest_ns = now->earliest_ns > 0 ? (uint64_t)now->earliest_ns : 0;
+    r.u.ts.latest_ns = (uint64_t)now->latest_ns;
+    conn_send(c, &r);
+}
+
+static void get_timestamp(struct server *s, struct conn *c, const struct request *req)
+{
+    uint32_t count = req->count == 0 ? 1 : req->count;
+    if (count > TSALLOC_MAX_COUNT) {
+        bad_request(s, c, req->id, "count must be between 1 and 65536");
+        return;
+    }
+    if (req->min_ts_ns >= TS_LIMIT) {
+        bad_request(s, c, req->id, "min_ts_ns must be below 2^63");
+        return;
+    }
+    struct cb_now now;
+    server_now(s, &now);
+    if (!cb_status_trusted(now.status)) {
+        ops_clock_error(s, c, req->id, &now);
+        return;
+    }
+    uint64_t first = 0;
+    int rc = tsalloc_reserve(&s->alloc, now.latest_ns, req->min_ts_ns, count, &first);
+    if (rc == -ERANGE) {
+        bad_request(s, c, req->id, "min_ts_ns is too close to 2^63 for this batch");
+        return;
+    }
+    if (rc == -EBUSY) {
+        server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true,
+                          "timestamps would run too far ahead of the clock (min_ts_ns far in "
+                          "the future, or too many requested); retry shortly");
+        return;
+    }
+    uint64_t last = first + count - 1;
+    if (!req->commit_wait) {
+        tsalloc_commit(&s->alloc, first, count);
+        send_timestamps(s, c, req->id, first, count, 0, &now);
+        return;
+    }
+    int64_t max_wait = effective_max_wait(s, req->max_wait_ns);
+    int64_t est = cw_wait_estimate_ns(&now, last);
+    if (est > max_wait) {
+        wait_too_long(s, c, req->id, est, max_wait);
+        return;
+    }
+    struct pending *p = server_pending_get(s);
+    if (p == NULL) {
+        server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
+        return;
+    }
+    p->id = req->id;
+    p->op = REQ_OP_GET_TIMESTAMP;
+    p->first_ns = first;
+    p->count = count;
+    p->conn = c;
+    if (server_enqueue(s, p, last, max_wait, &now) < 0) {
+        server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
+        return;
+    }
+    /* Taken only once queued: a refused request leaves no hole in the timestamp space. */
+    tsalloc_commit(&s->alloc, first, count);
+}
+
+static void wait_until(struct server *s, struct conn *c, const struct request *req)
+{
+    if (req->ts_ns >= TS_LIMIT) {
+        bad_request(s, c, req->id, "ts_ns must be below 2^63");
+        return;
+    }
+    struct cb_now now;
+    server_now(s, &now);
+    if (!cb_status_trusted(now.status)) {
+        ops_clock_error(s, c, req->id, &now);
+        return;
+    }
+    int64_t est = cw_wait_estimate_ns(&now, req->ts_ns);
+    if (est == 0) {
+        struct response r;
+        init_response(s, &r, req->id, RESP_WAITED);
+        r.clock_status = (int)now.status;
+        r.u.waited_ns = 0;
+        conn_send(c, &r);
+        return;
+    }
+    int64_t max_wait = effective_max_wait(s, req->max_wait_ns);
+    if (est > max_wait) {
+        wait_too_long(s, c, req->id, est, max_wait);
+        return;
+    }
+    struct pending *p = server_pending_get(s);
+    if (p == NULL) {
+        server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
+        return;
+    }
+    p->id = req->id;
+    p->op = REQ_OP_WAIT_UNTIL;
+    p->conn = c;
+    if (server_enqueue(s, p, req->ts_ns, max_wait, &now) < 0) {
+        server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
+    }
+}
+
+static void now_op(struct server *s, struct conn *c, const struct request *req)
+{
+    struct cb_now now;
+    server_now(s, &now);
+    if (!cb_status_trusted(now.status)) {
+        ops_clock_error(s, c, req->id, &now);
+        return;
+    }
+    struct response r;
+    init_response(s, &r, req->id, RESP_BOUNDS);
+    r.clock_status = (int)now.status;
+    r.u.bounds.earliest_ns = now.earliest_ns > 0 ? (uint64_t)now.earliest_ns : 0;
+    r.u.bounds.latest_ns = (uint64_t)now.latest_ns;
+    conn_send(c, &r);
+}
+
+static void before_after(struct server *s, struct conn *c, const struct request *req)
+{
+    if (req->ts_ns >= TS_LIMIT) {
+        bad_request(s, c, req->id, "ts_ns must be below 2^63");
+        return;
+    }
+    struct cb_now now;
+    server_now(s, &now);
+    bool before = req->op == REQ_OP_BEFORE;
+    int rc = before ? cb_before(&now, req->ts_ns) : cb_after(&now, req->ts_ns);
+    if (rc < 0) {
+        ops_clock_error(s, c, req->id, &now);
+        return;
+    }
+    struct response r;
+    init_response(s, &r, req->id, before ? RESP_BEFORE : RESP_AFTER);
+    r.clock_status = (int)now.status;
+    r.u.answer = rc == 1;
+    conn_send(c, &r);
+}
+
+static void server_info(struct server *s, struct conn *c, const struct request *req)
+{
+    struct response r;
+    init_response(s, &r, req->id, RESP_INFO);
+    r.u.info.version = s->cfg->version;
+    r.u.info.instance_id = s->instance_id;
+    r.u.info.time_source = s->time_source;
+    r.u.info.max_drift_ppb = (uint32_t)s->cfg->clock.max_drift_ppb;
+    r.u.info.max_wait_ns = (uint64_t)s->cfg->max_wait_ns;
+    r.u.info.max_count = TSALLOC_MAX_COUNT;
+    conn_send(c, &r);
+}
+
+void ops_handle(struct server *s, struct conn *c, const struct request *req)
+{
+    switch (req->op) {
+    case REQ_OP_GET_TIMESTAMP:
+        get_timestamp(s, c, req);
+        break;
+    case REQ_OP_NOW:
+        now_op(s, c, req);
+        break;
+    case REQ_OP_BEFORE:
+    case REQ_OP_AFTER:
+        before_after(s, c, req);
+        break;
+    case REQ_OP_WAIT_UNTIL:
+        wait_until(s, c, req);
+        break;
+    case REQ_OP_SERVER_INFO:
+        server_info(s, c, req);
+        break;
+    case REQ_OP_NONE:
+        server_send_error(s, c, req->id, WIRE_ERROR_UNSUPPORTED, false,
+                          "no operation, or one this server does not know");
+        break;
+    }
+}
+
+void ops_release(struct server *s, struct pending *p, const struct cb_now *now)
+{
+    int64_t waited = now->mono_ns - p->cw.enqueued_mono_ns;
+    hist_record(&s->waited, waited);
+    if (p->op == REQ_OP_GET_TIMESTAMP) {
+        send_timestamps(s, p->conn, p->id, p->first_ns, p->count, waited, now);
+    } else {
+        struct response r;
+        init_response(s, &r, p->id, RESP_WAITED);
+        r.clock_status = (int)now->status;
+        r.u.waited_ns = waited > 0 ? (uint64_t)waited : 0;
+        conn_send(p->conn, &r);
+    }
+}
+
+void ops_expire(struct server *s, struct pending *p)
+{
+    char msg[WIRE_MESSAGE_MAX];
+    snprintf(msg, sizeof(msg), "still waiting after the maximum wait; the bound has grown");
+    server_send_error(s, p->conn, p->id, WIRE_ERROR_WAIT_TOO_LONG, true, msg);
+}
+
+void ops_fail_clock(struct server *s, struct pending *p, const struct cb_now *now)
+{
+    ops_clock_error(s, p->conn, p->id, now);
+}

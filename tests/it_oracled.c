@@ -1,0 +1,474 @@
+/*
+ * Integration: the real oracled (started by it_oracled.sh against a real chrony pair), driven
+ * over loopback TCP. Usage: it_oracled HOST:PORT healthy|unavailable
+ *
+ *   healthy      every operation, ordering, commit-wait, pipelining, bad input
+ *   unavailable  chrony has been stopped: retriable errors, connections closed after them
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "wire.h"
+#include "wire_client.h"
+
+#define MS       INT64_C(1000000)
+#define TIMEOUT  5000 /* ms, per response */
+#define TS_LIMIT (UINT64_C(1) << 63)
+
+static const char *addr;
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void connect_or_fail(struct wire_client *c)
+{
+    int rc = wc_connect_addr(c, addr);
+    if (rc < 0) {
+        fail_msg("connect %s: %s", addr, strerror(-rc));
+    }
+}
+
+static struct request req_of(uint64_t id, enum req_op op)
+{
+    struct request r;
+    memset(&r, 0, sizeof(r));
+    r.id = id;
+    r.op = op;
+    return r;
+}
+
+static struct response call(struct wire_client *c, const struct request *r)
+{
+    struct response out;
+    int rc = wc_call(c, r, &out, TIMEOUT);
+    if (rc < 0) {
+        fail_msg("request %llu: %s", (unsigned long long)r->id, strerror(-rc));
+    }
+    return out;
+}
+
+static void expect_error(const struct response *r, enum wire_error code)
+{
+    if (r->kind != RESP_ERROR || r->u.error.code != code) {
+        fail_msg("expected error %d, got kind %d (error %d: %s)", code, r->kind,
+                 r->kind == RESP_ERROR ? (int)r->u.error.code : 0,
+                 r->kind == RESP_ERROR ? r->u.error.message : "");
+    }
+}
+
+static void test_server_info(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    struct request q = req_of(7, REQ_OP_SERVER_INFO);
+    struct response r = call(&c, &q);
+    assert_int_equal(r.id, 7);
+    assert_int_equal(r.kind, RESP_INFO);
+    assert_true(strlen(r.u.info.version) > 0);
+    assert_int_equal(strlen(r.u.info.instance_id), 32);
+    assert_int_equal(r.u.info.max_count, 65536);
+    assert_int_equal(r.u.info.max_drift_ppb, 50000);
+    assert_true(r.u.info.max_wait_ns > 0);
+    assert_non_null(strstr(r.u.info.time_source, "chrony udp:127.0.0.1:"));
+    assert_non_null(strstr(r.u.info.time_source, "DEMO"));
+    print_message("server info: version %s, instance %s, source %s\n", r.u.info.version,
+                  r.u.info.instance_id, r.u.info.time_source);
+    wc_close(&c);
+}
+
+static void test_now_contains_local_clock(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    for (uint64_t i = 1; i <= 100; i++) {
+        struct request q = req_of(i, REQ_OP_NOW);
+        int64_t t0 = realtime_ns();
+        struct response r = call(&c, &q);
+        int64_t t1 = realtime_ns();
+        assert_int_equal(r.kind, RESP_BOUNDS);
+        assert_true(r.clock_status == 1 || r.clock_status == 2);
+        assert_true((int64_t)r.u.bounds.earliest_ns <= t1);
+        assert_true((int64_t)r.u.bounds.latest_ns >= t0);
+        assert_true(r.u.bounds.latest_ns > r.u.bounds.earliest_ns);
+    }
+    wc_close(&c);
+}
+
+static void test_sequential_strictly_increasing(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    uint64_t prev = 0;
+    for (uint64_t i = 1; i <= 10000; i++) {
+        struct request q = req_of(i, REQ_OP_GET_TIMESTAMP);
+        struct response r = call(&c, &q);
+        if (r.kind != RESP_TIMESTAMPS) {
+            fail_msg("request %llu: kind %d", (unsigned long long)i, r.kind);
+        }
+        assert_int_equal(r.u.ts.count, 1);
+        if (r.u.ts.first_ns <= prev) {
+            fail_msg("timestamp %llu not above the previous %llu",
+                     (unsigned long long)r.u.ts.first_ns, (unsigned long long)prev);
+        }
+        /* Not below the server's latest at the time: ts >= latest - (its own run-ahead). */
+        assert_true(r.u.ts.first_ns + 2 * MS >= r.u.ts.latest_ns);
+        prev = r.u.ts.first_ns;
+    }
+    wc_close(&c);
+}
+
+#define THREADS    8
+#define PER_THREAD 1000
+
+struct worker {
+    uint64_t ts[PER_THREAD];
+    int failed;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct wire_client c;
+    if (wc_connect_addr(&c, addr) < 0) {
+        w->failed = 1;
+        return NULL;
+    }
+    for (int i = 0; i < PER_THREAD; i++) {
+        struct request q = req_of((uint64_t)i + 1, REQ_OP_GET_TIMESTAMP);
+        struct response r;
+        if (wc_call(&c, &q, &r, TIMEOUT) < 0 || r.kind != RESP_TIMESTAMPS) {
+            w->failed = 1;
+            break;
+        }
+        w->ts[i] = r.u.ts.first_ns;
+    }
+    wc_close(&c);
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_concurrent_unique(void **state)
+{
+    (void)state;
+    static struct worker workers[THREADS];
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        memset(&workers[i], 0, sizeof(workers[i]));
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &workers[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+    }
+    static uint64_t all[THREADS * PER_THREAD];
+    size_t n = 0;
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(workers[i].failed, 0);
+        for (int j = 0; j < PER_THREAD; j++) {
+            if (j > 0 && workers[i].ts[j] <= workers[i].ts[j - 1]) {
+                fail_msg("worker %d: timestamp %d not increasing", i, j);
+            }
+            all[n++] = workers[i].ts[j];
+        }
+    }
+    qsort(all, n, sizeof(all[0]), cmp_u64);
+    for (size_t i = 1; i < n; i++) {
+        if (all[i] == all[i - 1]) {
+            fail_msg("timestamp %llu issued twice", (unsigned long long)all[i]);
+        }
+    }
+}
+
+static void test_commit_wait(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    uint64_t prev = 0;
+    for (uint64_t i = 1; i <= 300; i++) {
+        struct request q = req_of(i, REQ_OP_GET_TIMESTAMP);
+        q.commit_wait = true;
+        q.count = i % 3 == 0 ? 10 : 1;
+        struct response r = call(&c, &q);
+        int64_t arrived = realtime_ns();
+        if (r.kind != RESP_TIMESTAMPS) {
+            fail_msg("request %llu: kind %d (%s)", (unsigned long long)i, r.kind,
+                     r.kind == RESP_ERROR ? r.u.error.message : "");
+        }
+        uint64_t last = r.u.ts.first_ns + r.u.ts.count - 1;
+        assert_int_equal(r.u.ts.count, q.count);
+        /* Released only once the batch's last timestamp was certainly past ... */
+        assert_true(r.u.ts.earliest_ns > last);
+        /* ... so the local clock, read on arrival, is beyond it by the bound. */
+        if (arrived <= (int64_t)(last + r.u.ts.bound_ns)) {
+            fail_msg("reply at %lld, not after ts %llu + bound %llu", (long long)arrived,
+                     (unsigned long long)last, (unsigned long long)r.u.ts.bound_ns);
+        }
+        assert_true(r.u.ts.waited_ns > 0);
+        assert_true(r.u.ts.first_ns > prev);
+        prev = last;
+    }
+    wc_close(&c);
+}
+
+static void test_before_after(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    int64_t now = realtime_ns();
+    struct {
+        enum req_op op;
+        int64_t ts;
+        bool want;
+    } cases[] = {
+        {REQ_OP_BEFORE, now - 1000 * MS, true},
+        {REQ_OP_BEFORE, now + 1000 * MS, false},
+        {REQ_OP_AFTER, now + 1000 * MS, true},
+        {REQ_OP_AFTER, now - 1000 * MS, false},
+        {REQ_OP_BEFORE, 0, true},
+        {REQ_OP_AFTER, (int64_t)(TS_LIMIT - 1), true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct request q = req_of(i + 1, cases[i].op);
+        q.ts_ns = (uint64_t)cases[i].ts;
+        struct response r = call(&c, &q);
+        assert_int_equal(r.kind, cases[i].op == REQ_OP_BEFORE ? RESP_BEFORE : RESP_AFTER);
+        assert_int_equal(r.u.answer, cases[i].want);
+    }
+    /* A timestamp at 2^63 is a bad request; the connection stays usable. */
+    struct request q = req_of(50, REQ_OP_AFTER);
+    q.ts_ns = TS_LIMIT;
+    struct response r = call(&c, &q);
+    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    assert_false(r.u.error.retriable);
+    q = req_of(51, REQ_OP_NOW);
+    r = call(&c, &q);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    wc_close(&c);
+}
+
+static void test_wait_until(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    /* 20 ms ahead: held until the local clock is past it by the bound. */
+    uint64_t ts = (uint64_t)(realtime_ns() + 20 * MS);
+    struct request q = req_of(1, REQ_OP_WAIT_UNTIL);
+    q.ts_ns = ts;
+    struct response r = call(&c, &q);
+    int64_t arrived = realtime_ns();
+    assert_int_equal(r.kind, RESP_WAITED);
+    assert_true(r.u.waited_ns >= 15 * MS);
+    assert_true(arrived > (int64_t)ts);
+    /* In the past: at once. */
+    q = req_of(2, REQ_OP_WAIT_UNTIL);
+    q.ts_ns = (uint64_t)(realtime_ns() - 1000 * MS);
+    r = call(&c, &q);
+    assert_int_equal(r.kind, RESP_WAITED);
+    assert_int_equal(r.u.waited_ns, 0);
+    /* Beyond the maximum wait: WAIT_TOO_LONG at once, not after waiting. */
+    q = req_of(3, REQ_OP_WAIT_UNTIL);
+    q.ts_ns = (uint64_t)(realtime_ns() + 10000 * MS);
+    int64_t t0 = realtime_ns();
+    r = call(&c, &q);
+    expect_error(&r, WIRE_ERROR_WAIT_TOO_LONG);
+    assert_true(r.u.error.retriable);
+    assert_true(realtime_ns() - t0 < 50 * MS);
+    /* A client's own smaller max wait counts too. */
+    q = req_of(4, REQ_OP_WAIT_UNTIL);
+    q.ts_ns = (uint64_t)(realtime_ns() + 30 * MS);
+    q.max_wait_ns = 5 * MS;
+    r = call(&c, &q);
+    expect_error(&r, WIRE_ERROR_WAIT_TOO_LONG);
+    wc_close(&c);
+}
+
+static void test_pipelined_now_not_held_up(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    struct request wait = req_of(1, REQ_OP_WAIT_UNTIL);
+    wait.ts_ns = (uint64_t)(realtime_ns() + 50 * MS);
+    struct request now = req_of(2, REQ_OP_NOW);
+    assert_int_equal(wc_send(&c, &wait), 0);
+    assert_int_equal(wc_send(&c, &now), 0);
+    struct response r;
+    assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+    assert_int_equal(r.id, 2); /* the Now, first */
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+    assert_int_equal(r.id, 1);
+    assert_int_equal(r.kind, RESP_WAITED);
+    /* Many pipelined at once: every id answered once. */
+    enum { N = 500 };
+    static bool seen[N + 1];
+    memset(seen, 0, sizeof(seen));
+    for (uint64_t i = 1; i <= N; i++) {
+        struct request q = req_of(i, i % 5 == 0 ? REQ_OP_NOW : REQ_OP_GET_TIMESTAMP);
+        q.commit_wait = i % 7 == 0;
+        assert_int_equal(wc_send(&c, &q), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+        assert_true(r.id >= 1 && r.id <= N);
+        assert_false(seen[r.id]);
+        seen[r.id] = true;
+    }
+    wc_close(&c);
+}
+
+static void test_bad_requests(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    struct request q = req_of(1, REQ_OP_NONE);
+    struct response r = call(&c, &q);
+    expect_error(&r, WIRE_ERROR_UNSUPPORTED);
+    assert_false(r.u.error.retriable);
+    q = req_of(2, REQ_OP_GET_TIMESTAMP);
+    q.count = 65537;
+    r = call(&c, &q);
+    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    q = req_of(3, REQ_OP_GET_TIMESTAMP);
+    q.min_ts_ns = TS_LIMIT - 5;
+    q.count = 10;
+    r = call(&c, &q);
+    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    /* min_ts_ns 1 s ahead would push the timestamps 1 s past the clock: OVERLOADED. */
+    q = req_of(4, REQ_OP_GET_TIMESTAMP);
+    q.min_ts_ns = (uint64_t)(realtime_ns() + 1000 * MS);
+    r = call(&c, &q);
+    expect_error(&r, WIRE_ERROR_OVERLOADED);
+    assert_true(r.u.error.retriable);
+    /* A batch: count consecutive timestamps, the next request beyond them. */
+    q = req_of(5, REQ_OP_GET_TIMESTAMP);
+    q.count = 100;
+    r = call(&c, &q);
+    assert_int_equal(r.kind, RESP_TIMESTAMPS);
+    assert_int_equal(r.u.ts.count, 100);
+    uint64_t last = r.u.ts.first_ns + 99;
+    q = req_of(6, REQ_OP_GET_TIMESTAMP);
+    q.min_ts_ns = 12345;
+    r = call(&c, &q);
+    assert_true(r.u.ts.first_ns > last);
+    /* A well-framed message that is not a Request: BAD_REQUEST, id 0, connection kept. */
+    const uint8_t junk[] = {3, 0xff, 0xff, 0xff};
+    assert_int_equal(wc_send_raw(&c, junk, sizeof(junk)), 0);
+    assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+    assert_int_equal(r.id, 0);
+    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    q = req_of(7, REQ_OP_NOW);
+    r = call(&c, &q);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    wc_close(&c);
+}
+
+static void expect_framing_error_and_close(const uint8_t *bytes, size_t len)
+{
+    struct wire_client bystander, c;
+    connect_or_fail(&bystander);
+    connect_or_fail(&c);
+    assert_int_equal(wc_send_raw(&c, bytes, len), 0);
+    struct response r;
+    assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+    assert_int_equal(r.id, 0);
+    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    assert_int_equal(wc_wait_closed(&c, TIMEOUT), 0);
+    wc_close(&c);
+    /* Nothing else affected. */
+    struct request q = req_of(9, REQ_OP_NOW);
+    r = call(&bystander, &q);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    wc_close(&bystander);
+}
+
+static void test_malformed_frames_close_only_their_connection(void **state)
+{
+    (void)state;
+    const uint8_t long_varint[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                   0x80, 0x80, 0x80, 0x80, 0x01};
+    /* 11-byte varint of a small value: no length ever needs that. */
+    const uint8_t padded_zero[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                   0x80, 0x80, 0x80, 0x80, 0x00};
+    const uint8_t too_big[] = {0x81, 0x80, 0x04}; /* 65537 */
+    expect_framing_error_and_close(too_big, sizeof(too_big));
+    expect_framing_error_and_close(padded_zero, sizeof(padded_zero));
+    expect_framing_error_and_close(long_varint, sizeof(long_varint));
+}
+
+static void test_unavailable(void **state)
+{
+    (void)state;
+    /* chrony is gone and the grace period over: every clock operation gets a retriable
+     * error and the connection is closed after it; ServerInfo still answers. */
+    const enum req_op ops[] = {REQ_OP_GET_TIMESTAMP, REQ_OP_NOW, REQ_OP_BEFORE, REQ_OP_AFTER,
+                               REQ_OP_WAIT_UNTIL};
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        struct wire_client c;
+        connect_or_fail(&c);
+        struct request info = req_of(100, REQ_OP_SERVER_INFO);
+        struct response r = call(&c, &info);
+        assert_int_equal(r.kind, RESP_INFO);
+        assert_int_equal(r.clock_status, 0); /* UNKNOWN */
+        struct request q = req_of(i + 1, ops[i]);
+        q.ts_ns = (uint64_t)realtime_ns();
+        r = call(&c, &q);
+        expect_error(&r, WIRE_ERROR_CLOCK_UNAVAILABLE);
+        assert_true(r.u.error.retriable);
+        assert_non_null(strstr(r.u.error.message, "UNKNOWN"));
+        assert_int_equal(wc_wait_closed(&c, TIMEOUT), 0);
+        wc_close(&c);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: it_oracled HOST:PORT healthy|unavailable\n");
+        return 2;
+    }
+    addr = argv[1];
+    if (strcmp(argv[2], "unavailable") == 0) {
+        const struct CMUnitTest tests[] = {cmocka_unit_test(test_unavailable)};
+        return cmocka_run_group_tests(tests, NULL, NULL);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server_info),
+        cmocka_unit_test(test_now_contains_local_clock),
+        cmocka_unit_test(test_sequential_strictly_increasing),
+        cmocka_unit_test(test_concurrent_unique),
+        cmocka_unit_test(test_commit_wait),
+        cmocka_unit_test(test_before_after),
+        cmocka_unit_test(test_wait_until),
+        cmocka_unit_test(test_pipelined_now_not_held_up),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_malformed_frames_close_only_their_connection),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

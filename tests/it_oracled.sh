@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Integration: the real oracled against a real chrony pair (deploy/demo-chrony, chronyd -x).
+# Runs the it_oracled checks while chrony is healthy, then again once the client chronyd is
+# stopped (retriable errors, connections closed), then stops oracled with SIGTERM.
+# Usage: it_oracled.sh ORACLED IT_ORACLED DEMO_CHRONY
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+ORACLED=$1
+CHECKS_BIN=$2
+DEMO=$3
+if ! command -v chronyd >/dev/null; then
+    echo "SKIP: chronyd not installed (apt-get install chrony)"
+    exit 77
+fi
+
+# --- the command line ---
+run 0 "$ORACLED" --help
+contains "$OUT" "Usage: oracled" "--help"
+run 0 "$ORACLED" --version
+contains "$OUT" "^oracled [0-9]+\.[0-9]+" "--version"
+run 2 "$ORACLED" --max-bound 60ms --max-wait 100ms
+contains "$ERR" "must be below half of --max-wait" "bound vs wait"
+run 2 "$ORACLED" --poll-interval 5
+contains "$ERR" "invalid value '5' for --poll-interval" "duration without unit"
+run 2 "$ORACLED" --chrony tcp:1.2.3.4
+contains "$ERR" "invalid --chrony" "bad chrony address"
+run 2 "$ORACLED" stray
+contains "$ERR" "unexpected argument 'stray'" "stray argument"
+pass "command line: --help, --version, and errors exit 2 with a message"
+
+PAIR=$TMP/pair
+stop_pair() {
+    [ -f "$PAIR/env" ] && "$DEMO" stop "$PAIR"
+    return 0
+}
+on_exit stop_pair
+"$DEMO" start "$PAIR" >/dev/null
+# shellcheck disable=SC1091
+. "$PAIR/env"
+
+"$ORACLED" --listen 127.0.0.1:0 --chrony "udp:127.0.0.1:$CMD_PORT" --grace 1s \
+    >"$TMP/oracled.log" 2>&1 &
+ORACLED_PID=$!
+track_pid $ORACLED_PID
+
+# wait_log PATTERN SECONDS: until the daemon's log matches.
+wait_log() {
+    local deadline=$((SECONDS + $2))
+    while [ $SECONDS -lt $deadline ]; do
+        grep -Eq -- "$1" "$TMP/oracled.log" && return 0
+        kill -0 $ORACLED_PID 2>/dev/null || fail "oracled exited: $(cat "$TMP/oracled.log")"
+        sleep 0.05
+    done
+    fail "no /$1/ in the oracled log after $2 s: $(cat "$TMP/oracled.log")"
+}
+
+wait_log "listening on 127\.0\.0\.1:[0-9]+" 10
+PORT=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+" "$TMP/oracled.log" | head -n 1 | cut -d: -f2)
+wait_log "clock (SYNCHRONIZED|FREE_RUNNING)" 20
+grep -q "DEMO source" "$TMP/oracled.log" || fail "no warning about the demo time source"
+pass "oracled listening on port $PORT, clock trusted, demo source named in the log"
+
+# A second daemon cannot take the same port.
+run 1 "$ORACLED" --listen "127.0.0.1:$PORT" --chrony "udp:127.0.0.1:$CMD_PORT"
+contains "$ERR" "cannot listen on 127.0.0.1:$PORT: address already in use" "port in use"
+pass "a port in use: exit 1 with a message"
+
+"$CHECKS_BIN" "127.0.0.1:$PORT" healthy
+pass "operations, ordering, commit-wait, pipelining and bad input (it_oracled healthy)"
+
+# --- chrony stopped: FREE_RUNNING during the 1 s grace, then UNKNOWN ---
+"$DEMO" stop-client "$PAIR"
+wait_log "clock UNKNOWN: chrony has not answered" 10
+"$CHECKS_BIN" "127.0.0.1:$PORT" unavailable
+pass "chrony stopped: retriable errors, connection closed after them (it_oracled unavailable)"
+
+# --- SIGTERM: clean exit, with the lateness summary ---
+kill -TERM $ORACLED_PID
+rc=0
+wait $ORACLED_PID || rc=$?
+[ $rc -eq 0 ] || fail "oracled exited with $rc after SIGTERM"
+grep -q "SIGTERM: shutting down" "$TMP/oracled.log" || fail "no shutdown line"
+grep -E "commit-wait since start: [0-9]+ releases" "$TMP/oracled.log" ||
+    fail "no lateness summary"
+pass "SIGTERM: exit 0"
+grep -E "commit-wait|clock|served" "$TMP/oracled.log" | sed 's/^/# /'
+echo "all $CHECKS checks passed"
