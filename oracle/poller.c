@@ -2,6 +2,7 @@
 #include "poller.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "log.h"
@@ -13,11 +14,20 @@ static void fail(struct poller *p, int err, const char *why)
     cb_clock_read(p->clock, &r);
     cb_on_poll_failure(p->state, &r, err);
     p->polls_failed++;
-    if (p->last_error != err) {
-        log_warn("chrony poll failed: %s", why != NULL ? why : strerror(-err));
+    p->failures_unlogged++;
+    /* The first failure after a success is logged at once; while chrony stays away, a reminder
+     * every POLLER_LOG_EVERY_NS, not one line per poll. */
+    if (p->last_error == 0 || r.mono_ns - p->logged_mono_ns >= POLLER_LOG_EVERY_NS) {
+        log_warn("chrony poll failed: %s (%" PRIu64 " failure%s since the last report)",
+                 why != NULL ? why : strerror(-err), p->failures_unlogged,
+                 p->failures_unlogged == 1 ? "" : "s");
+        p->logged_mono_ns = r.mono_ns;
+        p->failures_unlogged = 0;
     }
     p->last_error = err;
     p->last_why = why;
+    /* A hard error ends the attempt: the next tick starts a fresh one. */
+    p->unanswered = 0;
     p->cb(p);
 }
 
@@ -41,7 +51,13 @@ static void on_readable(uv_poll_t *h, int status, int events)
     (void)events;
     struct poller *p = container_of(h, struct poller, poll);
     if (status < 0) {
-        log_warn("chrony socket: %s", uv_strerror(status));
+        /* libuv reports a socket error (an ICMP "port unreachable" from a chronyd that is
+         * gone) as UV_EBADF and stops the handle. Read the error off the socket below and
+         * start the handle again, or no reply would ever be read once chronyd is back. */
+        int rc = uv_poll_start(&p->poll, UV_READABLE, on_readable);
+        if (rc < 0) {
+            log_err("chrony socket: cannot poll again: %s", uv_strerror(rc));
+        }
     }
     for (;;) {
         struct cb_poll sample;
@@ -61,7 +77,9 @@ static void on_readable(uv_poll_t *h, int status, int events)
         p->polls_ok++;
         p->last_rtt_ns = sample.recv_rt_ns - sample.sent.rt_ns;
         if (p->last_error != 0) {
-            log_info("chrony answers again");
+            log_info("chrony answers again (%" PRIu64 " failures since the last report)",
+                     p->failures_unlogged);
+            p->failures_unlogged = 0;
         }
         p->last_error = 0;
         p->last_why = NULL;

@@ -17,6 +17,7 @@
 
 #define POLLER_DEFAULT_INTERVAL_NS 20000000 /* 20 ms: at 50 ppm the bound grows 1 us between */
 #define POLLER_ATTEMPTS            3
+#define POLLER_LOG_EVERY_NS        INT64_C(30000000000) /* failure reminders: every 30 s */
 
 struct poller;
 /* Called after every poll outcome (success or failure), once the state has taken it in. */
@@ -36,7 +37,9 @@ struct poller {
     const char *last_why; /* ... and what was wrong, when known */
     uint64_t polls_ok;
     uint64_t polls_failed;
-    int64_t last_rtt_ns; /* send to reply of the last success */
+    int64_t last_rtt_ns;        /* send to reply of the last success */
+    uint64_t failures_unlogged; /* failures since the last log line about them */
+    int64_t logged_mono_ns;     /* when that line was written */
     unsigned closing;
     void (*close_cb)(struct poller *p);
     void *data; /* the owner's */

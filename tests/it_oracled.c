@@ -1,9 +1,10 @@
 /*
  * Integration: the real oracled (started by it_oracled.sh against a real chrony pair), driven
- * over loopback TCP. Usage: it_oracled HOST:PORT healthy|unavailable
+ * over loopback TCP. Usage: it_oracled HOST:PORT healthy|unavailable|resumed
  *
  *   healthy      every operation, ordering, commit-wait, pipelining, bad input
  *   unavailable  chrony has been stopped: retriable errors, connections closed after them
+ *   resumed      chrony is back: served again
  */
 #include <errno.h>
 #include <pthread.h>
@@ -447,15 +448,36 @@ static void test_unavailable(void **state)
     }
 }
 
+static void test_resumed(void **state)
+{
+    (void)state;
+    /* chrony is back: served again, without a restart. */
+    struct wire_client c;
+    connect_or_fail(&c);
+    struct request q = req_of(1, REQ_OP_GET_TIMESTAMP);
+    q.commit_wait = true;
+    struct response r = call(&c, &q);
+    assert_int_equal(r.kind, RESP_TIMESTAMPS);
+    assert_true(r.u.ts.earliest_ns > r.u.ts.first_ns);
+    q = req_of(2, REQ_OP_NOW);
+    r = call(&c, &q);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    wc_close(&c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: it_oracled HOST:PORT healthy|unavailable\n");
+        fprintf(stderr, "usage: it_oracled HOST:PORT healthy|unavailable|resumed\n");
         return 2;
     }
     addr = argv[1];
     if (strcmp(argv[2], "unavailable") == 0) {
         const struct CMUnitTest tests[] = {cmocka_unit_test(test_unavailable)};
+        return cmocka_run_group_tests(tests, NULL, NULL);
+    }
+    if (strcmp(argv[2], "resumed") == 0) {
+        const struct CMUnitTest tests[] = {cmocka_unit_test(test_resumed)};
         return cmocka_run_group_tests(tests, NULL, NULL);
     }
     const struct CMUnitTest tests[] = {

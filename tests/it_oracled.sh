@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Integration: the real oracled against a real chrony pair (deploy/demo-chrony, chronyd -x).
-# Runs the it_oracled checks while chrony is healthy, then again once the client chronyd is
-# stopped (retriable errors, connections closed), then stops oracled with SIGTERM.
+# Runs the it_oracled checks while chrony is healthy, again once the client chronyd is stopped
+# (retriable errors, connections closed) and once it is back, then stops oracled with SIGTERM.
 # Usage: it_oracled.sh ORACLED IT_ORACLED DEMO_CHRONY
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -74,6 +74,19 @@ pass "operations, ordering, commit-wait, pipelining and bad input (it_oracled he
 wait_log "clock UNKNOWN: chrony has not answered" 10
 "$CHECKS_BIN" "127.0.0.1:$PORT" unavailable
 pass "chrony stopped: retriable errors, connection closed after them (it_oracled unavailable)"
+[ "$(grep -c "chrony poll failed" "$TMP/oracled.log")" -le 3 ] ||
+    fail "one log line per failed poll: $(grep -c "chrony poll failed" "$TMP/oracled.log")"
+
+# --- chrony back: served again without a restart ---
+"$DEMO" start-client "$PAIR"
+wait_log "chrony answers again" 20
+deadline=$((SECONDS + 20))
+until [ "$(grep -cE "clock (SYNCHRONIZED|FREE_RUNNING)" "$TMP/oracled.log")" -ge 3 ]; do
+    [ $SECONDS -lt $deadline ] || fail "clock not trusted again: $(tail -n 5 "$TMP/oracled.log")"
+    sleep 0.1
+done
+"$CHECKS_BIN" "127.0.0.1:$PORT" resumed
+pass "chrony back: served again without a restart (it_oracled resumed)"
 
 # --- SIGTERM: clean exit, with the lateness summary ---
 kill -TERM $ORACLED_PID
