@@ -74,6 +74,36 @@ static void send_timestamps(struct server *s, struct conn *c, uint64_t id, uint6
     conn_send(c, &r);
 }
 
+/*
+ * Queues a commit-wait on release_ts (with the batch first/count for GetTimestamp), or answers
+ * WAIT_TOO_LONG when it would take longer than the request allows, or OVERLOADED when no memory
+ * is left. Returns whether it was queued.
+ */
+static bool queue_wait(struct server *s, struct conn *c, const struct request *req,
+                       uint64_t release_ts, uint64_t first, uint32_t count,
+                       const struct cb_now *now)
+{
+    int64_t max_wait = effective_max_wait(s, req->max_wait_ns);
+    int64_t est = cw_wait_estimate_ns(now, release_ts);
+    if (est > max_wait) {
+        wait_too_long(s, c, req->id, est, max_wait);
+        return false;
+    }
+    struct pending *p = server_pending_get(s);
+    if (p != NULL) {
+        p->id = req->id;
+        p->op = req->op;
+        p->first_ns = first;
+        p->count = count;
+        p->conn = c;
+        if (server_enqueue(s, p, release_ts, max_wait, now) == 0) {
+            return true;
+        }
+    }
+    server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
+    return false;
+}
+
 static void get_timestamp(struct server *s, struct conn *c, const struct request *req)
 {
     uint32_t count = req->count == 0 ? 1 : req->count;
@@ -109,28 +139,10 @@ static void get_timestamp(struct server *s, struct conn *c, const struct request
         send_timestamps(s, c, req->id, first, count, 0, &now);
         return;
     }
-    int64_t max_wait = effective_max_wait(s, req->max_wait_ns);
-    int64_t est = cw_wait_estimate_ns(&now, last);
-    if (est > max_wait) {
-        wait_too_long(s, c, req->id, est, max_wait);
-        return;
+    if (queue_wait(s, c, req, last, first, count, &now)) {
+        /* Taken only once queued: a refused request leaves no hole in the timestamp space. */
+        tsalloc_commit(&s->alloc, first, count);
     }
-    struct pending *p = server_pending_get(s);
-    if (p == NULL) {
-        server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
-        return;
-    }
-    p->id = req->id;
-    p->op = REQ_OP_GET_TIMESTAMP;
-    p->first_ns = first;
-    p->count = count;
-    p->conn = c;
-    if (server_enqueue(s, p, last, max_wait, &now) < 0) {
-        server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
-        return;
-    }
-    /* Taken only once queued: a refused request leaves no hole in the timestamp space. */
-    tsalloc_commit(&s->alloc, first, count);
 }
 
 static void wait_until(struct server *s, struct conn *c, const struct request *req)
@@ -154,22 +166,7 @@ static void wait_until(struct server *s, struct conn *c, const struct request *r
         conn_send(c, &r);
         return;
     }
-    int64_t max_wait = effective_max_wait(s, req->max_wait_ns);
-    if (est > max_wait) {
-        wait_too_long(s, c, req->id, est, max_wait);
-        return;
-    }
-    struct pending *p = server_pending_get(s);
-    if (p == NULL) {
-        server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
-        return;
-    }
-    p->id = req->id;
-    p->op = REQ_OP_WAIT_UNTIL;
-    p->conn = c;
-    if (server_enqueue(s, p, req->ts_ns, max_wait, &now) < 0) {
-        server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
-    }
+    queue_wait(s, c, req, req->ts_ns, 0, 0, &now);
 }
 
 static void now_op(struct server *s, struct conn *c, const struct request *req)
