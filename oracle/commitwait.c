@@ -94,13 +94,17 @@ struct cw_waiter *cw_pop_any(struct cw_queue *q)
 
 int64_t cw_wait_estimate_ns(const struct cb_now *now, uint64_t ts)
 {
-    /* Timestamps are below 2^63, so the cast is exact. */
-    int64_t need = (int64_t)ts + 1 - now->earliest_ns;
-    if (now->earliest_ns < 0 || need > INT64_MAX / 2) {
+    if (now->earliest_ns < 0) {
         return INT64_MAX;
     }
-    if (need <= 0) {
+    /* Unsigned: ts may be anything below 2^64 here, earliest anything below 2^63. */
+    uint64_t earliest = (uint64_t)now->earliest_ns;
+    if (ts < earliest) {
         return 0;
+    }
+    uint64_t need = ts - earliest + 1;
+    if (need > (uint64_t)INT64_MAX / 2) {
+        return INT64_MAX;
     }
     /* A rate, so double (STYLE.md); the caller re-checks the clock on every wake-up anyway. */
     double rate = 1.0 - (double)now->growth_ppb * 1e-9;

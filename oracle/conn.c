@@ -16,6 +16,7 @@
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void resume(struct conn *c);
 
 static void on_closed(uv_handle_t *h)
 {
@@ -105,10 +106,31 @@ int conn_send(struct conn *c, const struct response *r)
     }
     c->out_len += (size_t)n;
     server_mark_dirty(c->srv, c);
-    if (c->out_len >= CONN_OUT_PAUSE_BYTES) {
-        stop_reading(c); /* a client that does not read its replies stops being read */
+    if (c->out_len >= CONN_OUT_HARD_BYTES) {
+        log_warn("conn %s: %zu bytes of replies unread, closing", c->peer, c->out_len);
+        conn_close(c, NULL);
+        return -ENOBUFS;
     }
     return 0;
+}
+
+/* Input is held (not handled, not read) while this much output waits for the client. */
+static bool paused(const struct conn *c)
+{
+    return c->out_len >= CONN_OUT_PAUSE_BYTES;
+}
+
+/* Closes a half-closed connection once nothing is left to answer or write. */
+static void finish_if_done(struct conn *c)
+{
+    if (c->eof && c->waits == NULL && c->out_len == 0 && !c->writing) {
+        conn_close(c, "peer closed");
+    }
+}
+
+void conn_wait_done(struct conn *c)
+{
+    finish_if_done(c);
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -123,8 +145,8 @@ static void on_write(uv_write_t *req, int status)
         conn_flush(c);
     } else if (c->close_after_flush) {
         conn_close(c, "error sent");
-    } else if (c->out_len < CONN_OUT_PAUSE_BYTES) {
-        start_reading(c);
+    } else {
+        resume(c);
     }
 }
 
@@ -147,8 +169,8 @@ void conn_flush(struct conn *c)
         c->out_len = 0;
         if (c->close_after_flush) {
             conn_close(c, "error sent");
-        } else if (!c->reading) {
-            start_reading(c);
+        } else {
+            resume(c);
         }
         return;
     }
@@ -200,7 +222,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static long consume(struct conn *c, const uint8_t *data, size_t len)
 {
     size_t off = 0;
-    while (off < len && !c->closing && !c->close_after_flush) {
+    while (off < len && !c->closing && !c->close_after_flush && !paused(c)) {
         const uint8_t *msg = NULL;
         size_t msg_len = 0;
         int n = frame_decode(data + off, len - off, FRAME_MAX_LEN, &msg, &msg_len);
@@ -222,11 +244,90 @@ static long consume(struct conn *c, const uint8_t *data, size_t len)
     return (long)off;
 }
 
+/* Keeps data[used..len) (from the shared buffer or c->in itself) as the connection's held
+ * input. Returns 0 or -ENOMEM. */
+static int keep_input(struct conn *c, const uint8_t *data, size_t len, size_t used)
+{
+    size_t left = len - used;
+    if (left == 0) {
+        c->in_len = 0;
+        if (c->in_cap > IN_MIN_CAP) {
+            /* Give a large frame's buffer back; idle connections own nothing. */
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = 0;
+        }
+        return 0;
+    }
+    if (data == c->in) {
+        memmove(c->in, c->in + used, left);
+    } else if (reserve(&c->in, &c->in_cap, left, IN_MIN_CAP) < 0) {
+        return -ENOMEM;
+    } else {
+        memcpy(c->in, data + used, left);
+    }
+    c->in_len = left;
+    return 0;
+}
+
+/* Handles data (just read, or held), keeps what is left, and stops reading while paused. */
+static void handle_input(struct conn *c, const uint8_t *data, size_t len)
+{
+    long used = consume(c, data, len);
+    if (used < 0) {
+        c->in_len = 0;
+        return;
+    }
+    if (c->closing) {
+        return;
+    }
+    if (keep_input(c, data, len, (size_t)used) < 0) {
+        log_warn("conn %s: out of memory for input, closing", c->peer);
+        conn_close(c, NULL);
+        return;
+    }
+    if (paused(c)) {
+        /* A client that does not read its replies stops being read. */
+        stop_reading(c);
+    }
+}
+
+static void resume(struct conn *c)
+{
+    if (c->closing || c->close_after_flush) {
+        return;
+    }
+    /* Frames held while paused come first: they arrived before anything still unread. */
+    if (c->in_len > 0 && !c->eof) {
+        handle_input(c, c->in, c->in_len);
+    }
+    if (c->closing) {
+        return;
+    }
+    if (c->eof) {
+        finish_if_done(c);
+    } else if (!paused(c)) {
+        start_reading(c);
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = container_of((uv_tcp_t *)stream, struct conn, tcp);
+    if (nread == UV_EOF) {
+        /* Half-closed: the replies it is waiting for still go out. */
+        c->eof = true;
+        stop_reading(c);
+        if (c->in_len > 0) {
+            handle_input(c, c->in, c->in_len);
+        }
+        if (!c->closing) {
+            finish_if_done(c);
+        }
+        return;
+    }
     if (nread < 0) {
-        conn_close(c, nread == UV_EOF ? "peer closed" : uv_strerror((int)nread));
+        conn_close(c, uv_strerror((int)nread));
         return;
     }
     if (nread == 0) {
@@ -237,42 +338,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c, NULL);
         return;
     }
-    const uint8_t *data;
-    size_t len;
     if ((const uint8_t *)buf->base == server_read_buffer(c->srv)) {
-        data = (const uint8_t *)buf->base;
-        len = (size_t)nread;
+        handle_input(c, (const uint8_t *)buf->base, (size_t)nread);
     } else {
         c->in_len += (size_t)nread;
-        data = c->in;
-        len = c->in_len;
+        handle_input(c, c->in, c->in_len);
     }
-    long used = consume(c, data, len);
-    if (used < 0) {
-        c->in_len = 0;
-        return;
-    }
-    size_t left = len - (size_t)used;
-    if (left == 0) {
-        c->in_len = 0;
-        if (c->in_cap > IN_MIN_CAP) {
-            /* Give a large frame's buffer back; idle connections own nothing. */
-            free(c->in);
-            c->in = NULL;
-            c->in_cap = 0;
-        }
-        return;
-    }
-    if (data == c->in) {
-        memmove(c->in, c->in + used, left);
-    } else if (reserve(&c->in, &c->in_cap, left, IN_MIN_CAP) < 0) {
-        log_warn("conn %s: out of memory for input, closing", c->peer);
-        conn_close(c, NULL);
-        return;
-    } else {
-        memcpy(c->in, data + used, left);
-    }
-    c->in_len = left;
 }
 
 static void free_unaccepted(uv_handle_t *h)

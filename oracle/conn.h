@@ -4,8 +4,10 @@
  * connection per turn, whatever the number of responses).
  *
  * Memory: an idle connection owns no buffers. Reads land in the server's shared buffer; only
- * the bytes of an incomplete frame are kept (at most one frame, FRAME_MAX_TOTAL). Output is
- * two buffers: one gathering, one owned by an in-flight uv_write until its callback.
+ * the bytes not yet handled are kept (at most FRAME_MAX_TOTAL). Output is two buffers: one
+ * gathering, one owned by an in-flight uv_write until its callback. Once CONN_OUT_PAUSE_BYTES
+ * are unsent, input stops being handled (and read) until the client reads; past
+ * CONN_OUT_HARD_BYTES the connection is closed.
  */
 #ifndef ORACLE_CONN_H
 #define ORACLE_CONN_H
@@ -21,7 +23,9 @@
 struct server;
 struct pending;
 
-#define CONN_OUT_PAUSE_BYTES (256 * 1024) /* stop reading while this much output is unsent */
+#define CONN_OUT_PAUSE_BYTES (256 * 1024)      /* stop handling input while this much is unsent */
+#define CONN_OUT_HARD_BYTES  (2 * 1024 * 1024) /* more than this unsent: the client is cut off */
+#define CONN_MAX_PENDING     4096              /* commit-waits one connection may have pending */
 
 struct conn {
     uv_tcp_t tcp; /* first: the handle's memory is the connection's */
@@ -29,7 +33,7 @@ struct conn {
     char peer[64];
     uint64_t serial; /* for logs */
 
-    uint8_t *in; /* an incomplete frame carried to the next read */
+    uint8_t *in; /* input not handled yet: an incomplete frame, or frames held while paused */
     size_t in_len;
     size_t in_cap;
 
@@ -46,10 +50,12 @@ struct conn {
     bool reading;
     bool closing;
     bool close_after_flush;  /* an error was the last word: close once it is written */
+    bool eof;                /* the client half-closed: close once its waits are answered */
     int64_t flushed_mono_ns; /* CLOCK_MONOTONIC when output was last handed to the kernel
                               * (just before the write call) */
 
-    struct pending *waits;    /* this connection's pending commit-waits */
+    struct pending *waits; /* this connection's pending commit-waits */
+    size_t n_waits;
     struct conn *prev, *next; /* the server's list of connections */
     uint64_t requests;
 };
@@ -72,5 +78,9 @@ void conn_close(struct conn *c, const char *why);
 
 /* Closes once the responses gathered so far are written; reads nothing more. */
 void conn_close_after_flush(struct conn *c);
+
+/* Called when one of the connection's commit-waits was answered: a half-closed connection
+ * whose last wait this was closes once its output is written. */
+void conn_wait_done(struct conn *c);
 
 #endif

@@ -15,7 +15,7 @@ static void init_response(struct server *s, struct response *r, uint64_t id, enu
 {
     memset(r, 0, sizeof(*r));
     r->id = id;
-    r->clock_status = (int)s->logged_status;
+    r->clock_status = (int)s->last_status;
     r->kind = kind;
 }
 
@@ -53,9 +53,15 @@ static void wait_too_long(struct server *s, struct conn *c, uint64_t id, int64_t
                           int64_t max_wait)
 {
     char msg[WIRE_MESSAGE_MAX];
-    snprintf(msg, sizeof(msg),
-             "commit-wait would take about %" PRId64 " us, more than the %" PRId64 " us allowed",
-             (est + 999) / 1000, max_wait / 1000);
+    if (est > INT64_MAX / 2) {
+        snprintf(msg, sizeof(msg), "commit-wait would never end within the %" PRId64 " us allowed",
+                 max_wait / 1000);
+    } else {
+        snprintf(msg, sizeof(msg),
+                 "commit-wait would take about %" PRId64 " us, more than the %" PRId64
+                 " us allowed",
+                 (est + 999) / 1000, max_wait / 1000);
+    }
     server_send_error(s, c, id, WIRE_ERROR_WAIT_TOO_LONG, true, msg);
 }
 
@@ -96,8 +102,14 @@ static bool queue_wait(struct server *s, struct conn *c, const struct request *r
         p->first_ns = first;
         p->count = count;
         p->conn = c;
-        if (server_enqueue(s, p, release_ts, max_wait, now) == 0) {
+        int rc = server_enqueue(s, p, release_ts, max_wait, now);
+        if (rc == 0) {
             return true;
+        }
+        if (rc == -EBUSY) {
+            server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true,
+                              "too many commit-waits pending; retry shortly");
+            return false;
         }
     }
     server_send_error(s, c, req->id, WIRE_ERROR_OVERLOADED, true, "out of memory");
@@ -208,6 +220,8 @@ static void before_after(struct server *s, struct conn *c, const struct request 
 
 static void server_info(struct server *s, struct conn *c, const struct request *req)
 {
+    struct cb_now now;
+    server_now(s, &now); /* the status the response reports */
     struct response r;
     init_response(s, &r, req->id, RESP_INFO);
     r.u.info.version = s->cfg->version;

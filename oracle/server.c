@@ -14,6 +14,8 @@
 #include "ops.h"
 #include "util.h"
 
+static void close_shutdown_timer(struct server *s);
+
 #define PENDING_CHUNK  256
 #define ARENA_BYTES    (2 * FRAME_MAX_TOTAL) /* unknown fields are copied: room for a whole frame */
 #define LISTEN_BACKLOG 4096
@@ -28,6 +30,7 @@ void server_now(struct server *s, struct cb_now *now)
     struct cb_reading r;
     cb_clock_read(s->clock, &r);
     cb_now(&s->clock_state, &r, now);
+    s->last_status = now->status;
 }
 
 void server_send_error(struct server *s, struct conn *c, uint64_t id, enum wire_error code,
@@ -36,7 +39,7 @@ void server_send_error(struct server *s, struct conn *c, uint64_t id, enum wire_
     struct response r;
     memset(&r, 0, sizeof(r));
     r.id = id;
-    r.clock_status = (int)s->logged_status;
+    r.clock_status = (int)s->last_status;
     r.kind = RESP_ERROR;
     r.u.error.code = code;
     r.u.error.retriable = retriable;
@@ -91,6 +94,7 @@ static void link_pending(struct pending *p)
         c->waits->conn_prev = p;
     }
     c->waits = p;
+    c->n_waits++;
 }
 
 static void unlink_pending(struct pending *p)
@@ -105,6 +109,7 @@ static void unlink_pending(struct pending *p)
         p->conn_next->conn_prev = p->conn_prev;
     }
     p->conn_prev = p->conn_next = NULL;
+    c->n_waits--;
 }
 
 /* --- commit-wait: release, expire, fail, and schedule the next wake-up --- */
@@ -163,17 +168,21 @@ static void check_waits(struct server *s)
     struct cw_waiter *w;
     while ((w = cw_pop_released(&s->waits, &now)) != NULL) {
         struct pending *p = detach(w);
+        struct conn *c = p->conn;
         /* earliest passed release_ts + 1 this many ns (of earliest's progress) ago. */
         int64_t late = now.earliest_ns - (int64_t)(w->release_ts + 1);
-        mark_release(s, p->conn, late, now.mono_ns);
+        mark_release(s, c, late, now.mono_ns);
         ops_release(s, p, &now);
         server_pending_put(s, p);
+        conn_wait_done(c);
         answered = true;
     }
     while ((w = cw_pop_expired(&s->waits, now.mono_ns)) != NULL) {
         struct pending *p = detach(w);
+        struct conn *c = p->conn;
         ops_expire(s, p);
         server_pending_put(s, p);
+        conn_wait_done(c);
         answered = true;
     }
     /* Released from the idle or timer callback: write now, not after the loop's next poll,
@@ -190,17 +199,24 @@ static void check_waits(struct server *s)
 int server_enqueue(struct server *s, struct pending *p, uint64_t release_ts, int64_t max_wait_ns,
                    const struct cb_now *now)
 {
+    if (p->conn->n_waits >= CONN_MAX_PENDING || cw_len(&s->waits) >= SERVER_MAX_PENDING) {
+        server_pending_put(s, p);
+        return -EBUSY;
+    }
     int rc = cw_add(&s->waits, &p->cw, release_ts, now->mono_ns + max_wait_ns, now->mono_ns);
     if (rc < 0) {
         server_pending_put(s, p);
         return rc;
     }
     link_pending(p);
-    /* A new head of the queue may need an earlier wake-up. */
-    struct cw_wake wake = cw_next_wake(&s->waits, now);
-    int64_t delay =
-        wake.release_in_ns < wake.deadline_in_ns ? wake.release_in_ns : wake.deadline_in_ns;
-    waketimer_schedule(&s->wake, now->rt_ns, delay);
+    /* Only a new head of either queue can need an earlier wake-up; otherwise the timer is
+     * already right (and re-arming it costs a system call per request). */
+    if (p->cw.by_release.index == 0 || p->cw.by_deadline.index == 0) {
+        struct cw_wake wake = cw_next_wake(&s->waits, now);
+        int64_t delay =
+            wake.release_in_ns < wake.deadline_in_ns ? wake.release_in_ns : wake.deadline_in_ns;
+        waketimer_schedule(&s->wake, now->rt_ns, delay);
+    }
     return 0;
 }
 
@@ -259,6 +275,9 @@ void server_conn_freed(struct server *s, struct conn *c)
         c->next->prev = c->prev;
     }
     s->n_conns--;
+    if (s->stopping && s->conns == NULL && s->handles_ok) {
+        close_shutdown_timer(s); /* the last one is gone: nothing left to wait for */
+    }
     /* A closing connection may still be in the dirty list if it was marked after the last
      * flush; take it out before its memory goes. */
     struct conn **pp = &s->dirty;
@@ -295,16 +314,22 @@ static void flush_all(struct server *s)
         c->dirty = false;
         conn_flush(c);
     }
+    size_t kept = 0;
     for (size_t i = 0; i < s->n_marks; i++) {
         const struct release_mark *m = &s->marks[i];
         if (m->conn == NULL || m->conn->closing) {
+            continue;
+        }
+        if (m->conn->flushed_mono_ns < m->release_mono_ns) {
+            /* Behind a write still in flight: complete it once the reply goes out. */
+            s->marks[kept++] = *m;
             continue;
         }
         int64_t late = m->late_at_release_ns + (m->conn->flushed_mono_ns - m->release_mono_ns);
         hist_record(&s->lateness, late);
         hist_record(&s->lateness_recent, late);
     }
-    s->n_marks = 0;
+    s->n_marks = kept;
 }
 
 /* After the poll phase: the responses to this turn's requests. */
@@ -478,14 +503,16 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     s->poller.data = s;
     s->poller_ok = true;
     rc = waketimer_init(&s->wake, loop, clock, on_wake);
+    s->wake_ok = s->wake.initialised;
     if (rc < 0) {
         log_err("commit-wait timer: %s", rc < -1000 ? uv_strerror(rc) : strerror(-rc));
         return rc;
     }
     s->wake.data = s;
-    s->wake_ok = true;
     uv_check_init(loop, &s->flush_check);
     uv_timer_init(loop, &s->stats_timer);
+    uv_timer_init(loop, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
     uv_signal_init(loop, &s->sigint);
     uv_signal_init(loop, &s->sigterm);
     s->sigint.data = s;
@@ -563,6 +590,23 @@ static void on_wake_closed(struct waketimer *wt)
     (void)wt;
 }
 
+static void close_shutdown_timer(struct server *s)
+{
+    if (!s->shutdown_timer_closed) {
+        s->shutdown_timer_closed = true;
+        uv_close((uv_handle_t *)&s->shutdown_timer, on_handle_closed);
+    }
+}
+
+static void on_shutdown_timeout(uv_timer_t *h)
+{
+    struct server *s = h->data;
+    for (struct conn *c = s->conns; c != NULL; c = c->next) {
+        conn_close(c, "shutting down: replies not read in time");
+    }
+    close_shutdown_timer(s);
+}
+
 void server_stop(struct server *s)
 {
     if (s->stopping) {
@@ -584,8 +628,21 @@ void server_stop(struct server *s)
                               "server shutting down; retry on another instance");
             server_pending_put(s, p);
         }
-        conn_flush(c);
-        conn_close(c, "shutting down");
+        /* Idle connections close now; the others once their replies are written. */
+        if (c->out_len == 0 && !c->writing) {
+            conn_close(c, "shutting down");
+        } else {
+            conn_close_after_flush(c);
+            conn_flush(c);
+        }
+    }
+    if (s->handles_ok) {
+        if (s->conns != NULL) {
+            /* A client that does not read cannot hold the exit up for long. */
+            uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, SERVER_SHUTDOWN_WRITE_MS, 0);
+        } else {
+            close_shutdown_timer(s);
+        }
     }
     if (s->poller_ok) {
         poller_close(&s->poller, on_poller_closed);

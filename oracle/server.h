@@ -26,6 +26,8 @@
 #define SERVER_DEFAULT_MAX_WAIT  100000000 /* 100 ms */
 #define SERVER_DEFAULT_RUN_AHEAD 1000000   /* 1 ms */
 #define SERVER_STATS_INTERVAL_MS 10000
+#define SERVER_MAX_PENDING       262144 /* commit-waits pending in all (OVERLOADED beyond) */
+#define SERVER_SHUTDOWN_WRITE_MS 1000   /* how long replies may take to go out at exit */
 
 struct server_config {
     const char *listen[SERVER_MAX_LISTEN]; /* "HOST:PORT" or "[V6]:PORT" */
@@ -63,6 +65,7 @@ struct server {
     const struct server_config *cfg;
     struct cb_clock *clock;
     struct cb_state clock_state;
+    enum cb_status last_status; /* from the latest clock reading, for every response */
     enum cb_status logged_status;
     enum cb_reason logged_reason;
     bool demo_warned;
@@ -77,6 +80,7 @@ struct server {
     int n_listeners;
     uv_check_t flush_check;
     uv_timer_t stats_timer;
+    uv_timer_t shutdown_timer;
     uv_signal_t sigint;
     uv_signal_t sigterm;
 
@@ -103,6 +107,7 @@ struct server {
     char instance_id[33];
     char time_source[WIRE_INFO_TEXT_MAX];
     bool stopping;
+    bool shutdown_timer_closed;
     bool poller_ok; /* what server_init got as far as, for server_stop() */
     bool wake_ok;
     bool handles_ok;
@@ -135,7 +140,9 @@ void server_send_error(struct server *s, struct conn *c, uint64_t id, enum wire_
 void server_now(struct server *s, struct cb_now *now);
 struct pending *server_pending_get(struct server *s);
 void server_pending_put(struct server *s, struct pending *p);
-/* Queues p on its connection and in the commit-wait queue, and schedules the wake-up. */
+/* Queues p on its connection and in the commit-wait queue, and schedules the wake-up.
+ * Returns 0, -EBUSY (too many pending: per connection or in all) or -ENOMEM; p is returned
+ * to the pool on failure. */
 int server_enqueue(struct server *s, struct pending *p, uint64_t release_ts, int64_t max_wait_ns,
                    const struct cb_now *now);
 

@@ -102,6 +102,7 @@ int waketimer_init(struct waketimer *wt, uv_loop_t *loop, struct cb_clock *clock
         return rc;
     }
     uv_idle_init(loop, &wt->idle);
+    wt->initialised = true; /* from here on the handles must be closed, whatever happens */
     return uv_poll_start(&wt->poll, UV_READABLE, on_timerfd);
 }
 

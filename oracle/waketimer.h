@@ -44,6 +44,7 @@ struct waketimer {
     int64_t lead_ns;           /* how early the timerfd is armed */
     uint64_t clock_set_events; /* times the timerfd reported the clock was set */
     uint64_t wakeups;
+    bool initialised; /* the handles exist: waketimer_close() must be called */
     unsigned closing; /* handles still to close */
     void (*close_cb)(struct waketimer *wt);
     void *data; /* the owner's */

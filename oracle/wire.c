@@ -8,16 +8,6 @@
 #include "frame.h"
 #include "oracle.pb-c.h"
 
-/* protobuf-c declares string fields `char *` but only reads them when packing. */
-static char *pack_string(const char *s)
-{
-    union {
-        const char *c;
-        char *m;
-    } u = {.c = s != NULL ? s : ""};
-    return u.m;
-}
-
 int wire_decode_request(const uint8_t *msg, size_t len, struct arena *arena, struct request *out)
 {
     Oracle__V1__Request *req = oracle__v1__request__unpack(&arena->allocator, len, msg);
@@ -83,6 +73,7 @@ int wire_encode_response(const struct response *r, uint8_t *out, size_t cap)
     Oracle__V1__Error error = ORACLE__V1__ERROR__INIT;
     Oracle__V1__Info info = ORACLE__V1__INFO__INIT;
     char message[WIRE_MESSAGE_MAX + 1];
+    char text[3][WIRE_INFO_TEXT_MAX + 1];
 
     resp.id = r->id;
     resp.clock_status = (Oracle__V1__ClockStatus)r->clock_status;
@@ -126,9 +117,15 @@ int wire_encode_response(const struct response *r, uint8_t *out, size_t cap)
         resp.error = &error;
         break;
     case RESP_INFO:
-        info.version = pack_string(r->u.info.version);
-        info.instance_id = pack_string(r->u.info.instance_id);
-        info.time_source = pack_string(r->u.info.time_source);
+        /* Cut to WIRE_INFO_TEXT_MAX each, like the error message. */
+        snprintf(text[0], sizeof(text[0]), "%s", r->u.info.version ? r->u.info.version : "");
+        snprintf(text[1], sizeof(text[1]), "%s",
+                 r->u.info.instance_id ? r->u.info.instance_id : "");
+        snprintf(text[2], sizeof(text[2]), "%s",
+                 r->u.info.time_source ? r->u.info.time_source : "");
+        info.version = text[0];
+        info.instance_id = text[1];
+        info.time_source = text[2];
         info.max_drift_ppb = r->u.info.max_drift_ppb;
         info.max_wait_ns = r->u.info.max_wait_ns;
         info.max_count = r->u.info.max_count;

@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <cmocka.h>
 
+#include "frame.h"
 #include "wire.h"
 #include "wire_client.h"
 
@@ -128,8 +130,9 @@ static void test_sequential_strictly_increasing(void **state)
             fail_msg("timestamp %llu not above the previous %llu",
                      (unsigned long long)r.u.ts.first_ns, (unsigned long long)prev);
         }
-        /* Not below the server's latest at the time: ts >= latest - (its own run-ahead). */
-        assert_true(r.u.ts.first_ns + 2 * MS >= r.u.ts.latest_ns);
+        /* Never below the server's latest, read when it was issued (the response carries that
+         * same reading): this is what orders it after earlier commit-waits everywhere. */
+        assert_true(r.u.ts.first_ns >= r.u.ts.latest_ns);
         prev = r.u.ts.first_ns;
     }
     wc_close(&c);
@@ -343,6 +346,156 @@ static void test_pipelined_now_not_held_up(void **state)
     wc_close(&c);
 }
 
+/* Encodes n requests back to back into one buffer (so they cross the server's 64 KiB reads and
+ * split frames), every tenth a commit-wait, and checks every answer. */
+static void test_big_pipeline(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    static uint8_t buf[N * 32];
+    size_t len = 0;
+    for (uint64_t i = 1; i <= N; i++) {
+        struct request q = req_of(i, REQ_OP_GET_TIMESTAMP);
+        q.commit_wait = i % 10 == 0;
+        int n = wire_encode_request(&q, buf + len, sizeof(buf) - len);
+        assert_true(n > 0);
+        len += (size_t)n;
+    }
+    assert_true(len > 2 * 65546);
+    struct wire_client c;
+    connect_or_fail(&c);
+    assert_int_equal(wc_send_raw(&c, buf, len), 0);
+    static bool seen[N + 1];
+    memset(seen, 0, sizeof(seen));
+    for (int i = 0; i < N; i++) {
+        struct response r;
+        assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+        assert_int_equal(r.kind, RESP_TIMESTAMPS);
+        assert_true(r.id >= 1 && r.id <= N && !seen[r.id]);
+        seen[r.id] = true;
+        if (r.id % 10 == 0) {
+            assert_true(r.u.ts.earliest_ns > r.u.ts.first_ns + r.u.ts.count - 1);
+        } else {
+            assert_true(r.u.ts.first_ns >= r.u.ts.latest_ns);
+        }
+    }
+    wc_close(&c);
+}
+
+/* A client that sends far more than it reads: the server stops handling its input once
+ * 256 KiB of replies wait, and loses nothing once the client reads again. */
+static void test_slow_reader_loses_nothing(void **state)
+{
+    (void)state;
+    enum { N = 40000 }; /* ~25 bytes of reply each: ~1 MB, four times the pause */
+    static uint8_t buf[N * 8];
+    size_t len = 0;
+    for (uint64_t i = 1; i <= N; i++) {
+        struct request q = req_of(i, REQ_OP_NOW);
+        len += (size_t)wire_encode_request(&q, buf + len, sizeof(buf) - len);
+    }
+    struct wire_client c;
+    connect_or_fail(&c);
+    assert_int_equal(wc_send_raw(&c, buf, len), 0);
+    struct timespec pause = {0, 200 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* let the server fill its output and stop */
+    for (uint64_t i = 1; i <= N; i++) {
+        struct response r;
+        assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+        assert_int_equal(r.kind, RESP_BOUNDS);
+        assert_int_equal(r.id, i); /* immediate answers keep their order */
+    }
+    wc_close(&c);
+}
+
+static void test_largest_frame(void **state)
+{
+    (void)state;
+    /* A Request of exactly 65536 bytes: id, then an unknown field (15) padding it out. Framed
+     * and parsed fine; no known operation: UNSUPPORTED. */
+    static uint8_t buf[FRAME_MAX_TOTAL];
+    size_t body = 65536 - 2 - 1 - 3; /* id (2) + tag (1) + length varint (3) */
+    size_t n = frame_encode_header(buf, 65536);
+    buf[n++] = 0x08;
+    buf[n++] = 0x07;
+    buf[n++] = 0x7a;
+    n += frame_encode_header(buf + n, body);
+    memset(buf + n, 0x55, body);
+    n += body;
+    assert_int_equal(n, 3 + 65536);
+    struct wire_client c;
+    connect_or_fail(&c);
+    assert_int_equal(wc_send_raw(&c, buf, n), 0);
+    struct response r;
+    assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+    assert_int_equal(r.id, 7);
+    expect_error(&r, WIRE_ERROR_UNSUPPORTED);
+    struct request q = req_of(8, REQ_OP_NOW);
+    r = call(&c, &q);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    wc_close(&c);
+}
+
+static void test_half_close_still_answered(void **state)
+{
+    (void)state;
+    /* A commit-wait, then the client shuts its sending side: the reply still comes. */
+    struct wire_client c;
+    connect_or_fail(&c);
+    struct request q = req_of(1, REQ_OP_WAIT_UNTIL);
+    q.ts_ns = (uint64_t)(realtime_ns() + 20 * MS);
+    assert_int_equal(wc_send(&c, &q), 0);
+    q = req_of(2, REQ_OP_GET_TIMESTAMP);
+    q.commit_wait = true;
+    assert_int_equal(wc_send(&c, &q), 0);
+    assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+    bool got[3] = {false, false, false};
+    for (int i = 0; i < 2; i++) {
+        struct response r;
+        assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+        assert_true(r.id == 1 || r.id == 2);
+        assert_int_equal(r.kind, r.id == 1 ? RESP_WAITED : RESP_TIMESTAMPS);
+        got[r.id] = true;
+    }
+    assert_true(got[1] && got[2]);
+    /* ... and then the server closes its side. */
+    assert_int_equal(wc_wait_closed(&c, TIMEOUT), 0);
+    wc_close(&c);
+}
+
+static void test_too_many_pending(void **state)
+{
+    (void)state;
+    /* One connection may hold 4096 commit-waits; beyond that: OVERLOADED, nothing else lost. */
+    enum { N = 4200 };
+    static uint8_t buf[N * 32];
+    size_t len = 0;
+    uint64_t ts = (uint64_t)(realtime_ns() + 60 * MS);
+    for (uint64_t i = 1; i <= N; i++) {
+        struct request q = req_of(i, REQ_OP_WAIT_UNTIL);
+        q.ts_ns = ts;
+        len += (size_t)wire_encode_request(&q, buf + len, sizeof(buf) - len);
+    }
+    struct wire_client c;
+    connect_or_fail(&c);
+    assert_int_equal(wc_send_raw(&c, buf, len), 0);
+    int waited = 0, overloaded = 0;
+    for (int i = 0; i < N; i++) {
+        struct response r;
+        assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+        if (r.kind == RESP_WAITED) {
+            waited++;
+        } else {
+            expect_error(&r, WIRE_ERROR_OVERLOADED);
+            assert_true(r.u.error.retriable);
+            overloaded++;
+        }
+    }
+    assert_int_equal(waited, 4096);
+    assert_int_equal(overloaded, N - 4096);
+    wc_close(&c);
+}
+
 static void test_bad_requests(void **state)
 {
     (void)state;
@@ -489,6 +642,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_before_after),
         cmocka_unit_test(test_wait_until),
         cmocka_unit_test(test_pipelined_now_not_held_up),
+        cmocka_unit_test(test_big_pipeline),
+        cmocka_unit_test(test_slow_reader_loses_nothing),
+        cmocka_unit_test(test_largest_frame),
+        cmocka_unit_test(test_half_close_still_answered),
+        cmocka_unit_test(test_too_many_pending),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_malformed_frames_close_only_their_connection),
     };

@@ -210,6 +210,13 @@ static void test_wait_estimate(void **state)
     assert_int_equal(cw_wait_estimate_ns(&n, 1000), 2); /* earliest == ts: 1 ns / (1 - 50 ppm) */
     n.growth_ppb = 0;
     assert_int_equal(cw_wait_estimate_ns(&n, 100999), 100000);
+    /* Timestamps near and past 2^63 (no overflow, however far). */
+    assert_true(cw_wait_estimate_ns(&n, (UINT64_C(1) << 63) - 1) == INT64_MAX);
+    assert_true(cw_wait_estimate_ns(&n, UINT64_MAX) == INT64_MAX);
+    n.earliest_ns = INT64_MAX;
+    assert_int_equal(cw_wait_estimate_ns(&n, (UINT64_C(1) << 63) - 2), 0);
+    assert_int_equal(cw_wait_estimate_ns(&n, (UINT64_C(1) << 63) - 1), 1);
+    n.earliest_ns = 1000;
     n.earliest_ns = -5; /* no usable clock */
     assert_true(cw_wait_estimate_ns(&n, 10) == INT64_MAX);
 }

@@ -175,6 +175,12 @@ static void test_bad_lengths(void **state)
     }
     assert_int_equal(frame_decode(eleven, 10, FRAME_MAX_LEN, &msg, &msg_len), -EPROTO);
     assert_int_equal(frame_decode(eleven, 11, FRAME_MAX_LEN, &msg, &msg_len), -EPROTO);
+    /* The 10th byte may carry only the 64th bit: 0x02 there would be bit 64. */
+    const uint8_t bit64[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02};
+    assert_int_equal(frame_decode(bit64, 10, FRAME_MAX_LEN, &msg, &msg_len), -EPROTO);
+    const uint8_t bit63[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    assert_int_equal(frame_decode(bit63, 10, FRAME_MAX_LEN, &msg, &msg_len), -EMSGSIZE);
+    assert_int_equal(frame_decode(bit63, 10, SIZE_MAX, &msg, &msg_len), 0); /* 2^63: needs more */
     /* A padded but valid varint: 1 in two bytes, then its message. */
     const uint8_t padded[] = {0x81, 0x00, 0x2a};
     assert_int_equal(frame_decode(padded, 3, FRAME_MAX_LEN, &msg, &msg_len), 3);

@@ -214,6 +214,15 @@ static void test_responses(void **state)
     assert_string_equal(out.u.info.instance_id, r.u.info.instance_id);
     assert_string_equal(out.u.info.time_source, r.u.info.time_source);
     assert_int_equal(out.u.info.max_count, 65536);
+    /* Info strings longer than the limit are cut too, and the response still fits. */
+    static char long_text[3000];
+    memset(long_text, 'y', sizeof(long_text) - 1);
+    r.u.info.version = long_text;
+    r.u.info.instance_id = long_text;
+    r.u.info.time_source = long_text;
+    out = roundtrip_response(&r, &a);
+    assert_int_equal(strlen(out.u.info.time_source), WIRE_INFO_TEXT_MAX);
+    assert_int_equal(strlen(out.u.info.version), WIRE_INFO_TEXT_MAX);
 
     /* An error message longer than the limit is cut, and still fits. */
     static char long_msg[5000];
