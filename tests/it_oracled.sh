@@ -39,7 +39,12 @@ on_exit stop_pair
 # shellcheck disable=SC1091
 . "$PAIR/env"
 
-"$ORACLED" --listen 127.0.0.1:0 --chrony "udp:127.0.0.1:$CMD_PORT" --grace 1s \
+# IPv6 too, where this machine has it on loopback.
+listen6=()
+if ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1/"; then
+    listen6=(--listen "[::1]:0")
+fi
+"$ORACLED" --listen 127.0.0.1:0 "${listen6[@]}" --chrony "udp:127.0.0.1:$CMD_PORT" --grace 1s \
     >"$TMP/oracled.log" 2>&1 &
 ORACLED_PID=$!
 track_pid $ORACLED_PID
@@ -68,6 +73,13 @@ pass "a port in use: exit 1 with a message"
 
 "$CHECKS_BIN" "127.0.0.1:$PORT" healthy
 pass "operations, ordering, commit-wait, pipelining and bad input (it_oracled healthy)"
+
+if [ ${#listen6[@]} -gt 0 ]; then
+    wait_log "listening on \[::1\]:[0-9]+" 5
+    PORT6=$(grep -oE "listening on \[::1\]:[0-9]+" "$TMP/oracled.log" | head -n 1 | sed 's/.*://')
+    "$CHECKS_BIN" "[::1]:$PORT6" resumed
+    pass "IPv6: served on [::1]:$PORT6"
+fi
 
 # --- chrony stopped: FREE_RUNNING during the 1 s grace, then UNKNOWN ---
 "$DEMO" stop-client "$PAIR"
