@@ -330,6 +330,33 @@ const char *cb_reason_text(enum cb_reason r)
     return "invalid reason";
 }
 
+bool cb_bound_violated(const struct cb_state *before, const struct cb_poll *poll,
+                       int64_t *excess_ns)
+{
+    if (!before->have_poll) {
+        return false;
+    }
+    /* What `before` said at the poll's moment (a copy: cb_now may record a step). */
+    struct cb_state copy = *before;
+    struct cb_now then;
+    cb_now(&copy, &poll->sent, &then);
+    if (!cb_status_trusted(then.status)) {
+        return false;
+    }
+    const struct chrony_tracking *t = &poll->tracking;
+    int64_t offset_lo =
+        cb_sat_sub(cb_float_lower(t->current_correction_s, CB_NS_PER_S),
+                   cb_sat_add(cb_float_upper(t->root_delay_s, CB_NS_PER_S, 1),
+                              cb_float_upper(t->root_dispersion_s, CB_NS_PER_S, 0)));
+    if (offset_lo <= then.bound_ns) {
+        return false;
+    }
+    if (excess_ns != NULL) {
+        *excess_ns = offset_lo - then.bound_ns;
+    }
+    return true;
+}
+
 bool cb_tracking_is_demo(const struct chrony_tracking *t)
 {
     static const uint8_t v6_loopback[16] = {[15] = 1};

@@ -153,6 +153,16 @@ const char *cb_status_name(enum cb_status s);
 /* A short phrase for a reason ("chrony is not synchronised", ...). */
 const char *cb_reason_text(enum cb_reason r);
 
+/*
+ * Whether a new poll shows that the bound advertised before it was wrong: chrony's fresh
+ * estimate of the clock's offset at the poll, at its smallest (|current_correction| rounded
+ * down, less root_delay/2 and root_dispersion rounded up), exceeds the bound `before` (the state
+ * before taking the poll in) gave for the same moment (the poll's own reading). Only a trusted
+ * earlier bound counts. Pure; on a violation *excess_ns (if non-NULL) gets by how much.
+ */
+bool cb_bound_violated(const struct cb_state *before, const struct cb_poll *poll,
+                       int64_t *excess_ns);
+
 /* True if the tracking report's reference is a loopback NTP server: a demo time source. */
 bool cb_tracking_is_demo(const struct chrony_tracking *t);
 

@@ -104,10 +104,15 @@ int conn_send(struct conn *c, const struct response *r)
         conn_close(c, NULL);
         return n;
     }
+    if (c->out_len == 0 && !c->writing) {
+        c->progress_mono_ns = cb_clock_ns(c->srv->clock, CB_CLOCK_MONOTONIC);
+    }
     c->out_len += (size_t)n;
     server_mark_dirty(c->srv, c);
-    if (c->out_len >= CONN_OUT_HARD_BYTES) {
-        log_warn("conn %s: %zu bytes of replies unread, closing", c->peer, c->out_len);
+    if (c->out_len >= c->srv->cfg->max_output_bytes) {
+        log_warn("conn %s: %zu bytes of replies unread, cutting the client off", c->peer,
+                 c->out_len);
+        c->srv->stats.conns_cut_off++;
         conn_close(c, NULL);
         return -ENOBUFS;
     }
@@ -117,7 +122,8 @@ int conn_send(struct conn *c, const struct response *r)
 /* Input is held (not handled, not read) while this much output waits for the client. */
 static bool paused(const struct conn *c)
 {
-    return c->out_len >= CONN_OUT_PAUSE_BYTES;
+    size_t half_cap = c->srv->cfg->max_output_bytes / 2;
+    return c->out_len >= (half_cap < CONN_OUT_PAUSE_BYTES ? half_cap : CONN_OUT_PAUSE_BYTES);
 }
 
 /* Closes a half-closed connection once nothing is left to answer or write. */
@@ -137,6 +143,7 @@ static void on_write(uv_write_t *req, int status)
 {
     struct conn *c = container_of(req, struct conn, wreq);
     c->writing = false;
+    c->progress_mono_ns = cb_clock_ns(c->srv->clock, CB_CLOCK_MONOTONIC);
     if (status < 0) {
         conn_close(c, uv_strerror(status));
         return;
@@ -179,6 +186,9 @@ void conn_flush(struct conn *c)
         return;
     }
     size_t done = n > 0 ? (size_t)n : 0;
+    if (done > 0) {
+        c->progress_mono_ns = c->flushed_mono_ns;
+    }
     /* The rest goes out with uv_write, which owns its buffer until on_write: swap the gathering
      * buffer for the (idle) write buffer. */
     uint8_t *tmp = c->wbuf;
@@ -233,7 +243,8 @@ static long consume(struct conn *c, const uint8_t *data, size_t len)
             const char *why = n == -EMSGSIZE ? "frame length exceeds 65536 bytes"
                                              : "frame length varint longer than 10 bytes";
             log_info("conn %s: %s, closing", c->peer, why);
-            server_send_error(c->srv, c, 0, WIRE_ERROR_BAD_REQUEST, false, why);
+            c->srv->stats.bad_frames++;
+            server_send_error(c->srv, c, REQ_OP_NONE, 0, WIRE_ERROR_BAD_REQUEST, false, why);
             conn_close_after_flush(c);
             return -1;
         }
@@ -333,6 +344,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0) {
         return;
     }
+    c->activity_mono_ns = cb_clock_ns(c->srv->clock, CB_CLOCK_MONOTONIC);
     if (buf->base == NULL) {
         log_warn("conn %s: out of memory for input, closing", c->peer);
         conn_close(c, NULL);
@@ -373,6 +385,11 @@ struct conn *conn_accept(struct server *srv, uv_stream_t *server_stream, int *er
         return NULL;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (srv->cfg->keepalive_s > 0) {
+        uv_tcp_keepalive(&c->tcp, 1, srv->cfg->keepalive_s);
+    }
+    c->activity_mono_ns = cb_clock_ns(srv->clock, CB_CLOCK_MONOTONIC);
+    c->progress_mono_ns = c->activity_mono_ns;
     struct sockaddr_storage ss;
     int sl = sizeof(ss);
     snprintf(c->peer, sizeof(c->peer), "?");

@@ -6,8 +6,8 @@
  * Memory: an idle connection owns no buffers. Reads land in the server's shared buffer; only
  * the bytes not yet handled are kept (at most FRAME_MAX_TOTAL). Output is two buffers: one
  * gathering, one owned by an in-flight uv_write until its callback. Once CONN_OUT_PAUSE_BYTES
- * are unsent, input stops being handled (and read) until the client reads; past
- * CONN_OUT_HARD_BYTES the connection is closed.
+ * are unsent, input stops being handled (and read) until the client reads; past the server's
+ * output cap (--max-output) the connection is closed.
  */
 #ifndef ORACLE_CONN_H
 #define ORACLE_CONN_H
@@ -23,9 +23,9 @@
 struct server;
 struct pending;
 
-#define CONN_OUT_PAUSE_BYTES (256 * 1024)      /* stop handling input while this much is unsent */
-#define CONN_OUT_HARD_BYTES  (2 * 1024 * 1024) /* more than this unsent: the client is cut off */
-#define CONN_MAX_PENDING     4096              /* commit-waits one connection may have pending */
+#define CONN_OUT_PAUSE_BYTES                                      \
+    (256 * 1024) /* stop handling input while this much is unsent \
+                  * (or half the output cap, if smaller) */
 
 struct conn {
     uv_tcp_t tcp; /* first: the handle's memory is the connection's */
@@ -49,10 +49,12 @@ struct conn {
     struct conn *dirty_next;
     bool reading;
     bool closing;
-    bool close_after_flush;  /* an error was the last word: close once it is written */
-    bool eof;                /* the client half-closed: close once its waits are answered */
-    int64_t flushed_mono_ns; /* CLOCK_MONOTONIC when output was last handed to the kernel
-                              * (just before the write call) */
+    bool close_after_flush;   /* an error was the last word: close once it is written */
+    bool eof;                 /* the client half-closed: close once its waits are answered */
+    int64_t flushed_mono_ns;  /* CLOCK_MONOTONIC when output was last handed to the kernel
+                               * (just before the write call) */
+    int64_t activity_mono_ns; /* when the client last sent anything */
+    int64_t progress_mono_ns; /* when unsent output last moved (or started waiting) */
 
     struct pending *waits; /* this connection's pending commit-waits */
     size_t n_waits;

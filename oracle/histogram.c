@@ -68,6 +68,19 @@ int64_t hist_quantile(const struct histogram *h, double q)
     return h->max_ns;
 }
 
+uint64_t hist_count_le(const struct histogram *h, int64_t ns)
+{
+    if (ns < 0) {
+        return 0;
+    }
+    unsigned last = bucket_of((uint64_t)ns);
+    uint64_t n = 0;
+    for (unsigned b = 0; b <= last; b++) {
+        n += h->counts[b];
+    }
+    return n;
+}
+
 void hist_merge(struct histogram *dst, const struct histogram *src)
 {
     for (unsigned b = 0; b < HIST_BUCKETS; b++) {

@@ -26,6 +26,9 @@ void hist_record(struct histogram *h, int64_t ns);
 /* The value at quantile q (0..1): the upper edge of the bucket holding it, at most max. 0 when
  * empty. */
 int64_t hist_quantile(const struct histogram *h, double q);
+/* How many values were recorded at or below ns, counting the whole bucket ns falls in (so up
+ * to 3 % above ns): Prometheus histogram buckets. */
+uint64_t hist_count_le(const struct histogram *h, int64_t ns);
 /* Adds every count of src to dst. */
 void hist_merge(struct histogram *dst, const struct histogram *src);
 

@@ -36,6 +36,7 @@ int main(int argc, char **argv)
     struct config cfg;
     int rc = config_parse(argc, argv, &cfg);
     if (rc != 0) {
+        config_free(&cfg);
         return rc > 0 ? 0 : 2;
     }
     log_threshold = cfg.log_level;
@@ -69,5 +70,6 @@ int main(int argc, char **argv)
         log_err("event loop closed with handles still open: %s", uv_strerror(rc));
         status = 1;
     }
+    config_free(&cfg);
     return status;
 }

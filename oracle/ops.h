@@ -22,7 +22,4 @@ void ops_expire(struct server *s, struct pending *p);
 /* Fails a commit-wait because the clock is not trusted (now says why); its connection closes. */
 void ops_fail_clock(struct server *s, struct pending *p, const struct cb_now *now);
 
-/* The error a request gets while the clock is not trusted, and its connection then closes. */
-void ops_clock_error(struct server *s, struct conn *c, uint64_t id, const struct cb_now *now);
-
 #endif

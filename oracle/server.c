@@ -1,7 +1,6 @@
 /* The daemon's loop: listeners, chrony poller, commit-wait queue, flushing (see server.h). */
 #include "server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -11,14 +10,18 @@
 #include <sys/random.h>
 
 #include "log.h"
+#include "metrics.h"
+#include "netaddr.h"
+#include "notify.h"
 #include "ops.h"
 #include "util.h"
-
-static void close_shutdown_timer(struct server *s);
 
 #define PENDING_CHUNK  256
 #define ARENA_BYTES    (2 * FRAME_MAX_TOTAL) /* unknown fields are copied: room for a whole frame */
 #define LISTEN_BACKLOG 4096
+
+static void close_shutdown_timer(struct server *s);
+static void begin_closing(struct server *s);
 
 uint8_t *server_read_buffer(struct server *s)
 {
@@ -33,8 +36,20 @@ void server_now(struct server *s, struct cb_now *now)
     s->last_status = now->status;
 }
 
-void server_send_error(struct server *s, struct conn *c, uint64_t id, enum wire_error code,
-                       bool retriable, const char *message)
+static void count(struct server *s, enum req_op op, int result)
+{
+    if ((unsigned)op < STATS_OPS && result >= 0 && result < STATS_RESULTS) {
+        s->stats.requests[op][result]++;
+    }
+}
+
+void server_count_ok(struct server *s, enum req_op op)
+{
+    count(s, op, 0);
+}
+
+void server_send_error(struct server *s, struct conn *c, enum req_op op, uint64_t id,
+                       enum wire_error code, bool retriable, const char *message)
 {
     struct response r;
     memset(&r, 0, sizeof(r));
@@ -45,7 +60,13 @@ void server_send_error(struct server *s, struct conn *c, uint64_t id, enum wire_
     r.u.error.retriable = retriable;
     r.u.error.message = message;
     s->errors++;
+    count(s, op, (int)code);
     conn_send(c, &r);
+}
+
+bool server_ready(const struct server *s)
+{
+    return s->phase == PHASE_SERVING;
 }
 
 /* --- the pending-wait pool: grown in chunks, never freed per request --- */
@@ -56,14 +77,13 @@ struct pending *server_pending_get(struct server *s)
         struct pending *chunk = calloc(PENDING_CHUNK, sizeof(*chunk));
         struct pending **chunks =
             realloc(s->pending_chunks, (s->n_pending_chunks + 1) * sizeof(*chunks));
+        if (chunks != NULL) {
+            s->pending_chunks = chunks;
+        }
         if (chunk == NULL || chunks == NULL) {
             free(chunk);
-            if (chunks != NULL) {
-                s->pending_chunks = chunks;
-            }
             return NULL;
         }
-        s->pending_chunks = chunks;
         s->pending_chunks[s->n_pending_chunks++] = chunk;
         for (size_t i = 0; i < PENDING_CHUNK; i++) {
             chunk[i].free_next = s->free_pending;
@@ -112,6 +132,15 @@ static void unlink_pending(struct pending *p)
     c->n_waits--;
 }
 
+/* Takes a waiter just popped from the queue off its connection too, so that nothing the answer
+ * does (a connection closed on error) can reach it; returns its pending. */
+static struct pending *detach(struct cw_waiter *w)
+{
+    struct pending *p = container_of(w, struct pending, cw);
+    unlink_pending(p);
+    return p;
+}
+
 /* --- commit-wait: release, expire, fail, and schedule the next wake-up --- */
 
 static void mark_release(struct server *s, struct conn *c, int64_t late_ns, int64_t mono_ns)
@@ -128,31 +157,33 @@ static void mark_release(struct server *s, struct conn *c, int64_t late_ns, int6
     s->marks[s->n_marks++] = (struct release_mark){c, late_ns, mono_ns};
 }
 
-/* Takes p off its connection and returns it to the pool (it is already out of the queue). */
-static void finish_pending(struct server *s, struct pending *p)
+/* After one of c's waits was answered: while closing, a connection with nothing left to wait
+ * for closes once its replies are out. */
+static void wait_answered(struct server *s, struct conn *c)
 {
-    unlink_pending(p);
-    server_pending_put(s, p);
-}
-
-/* Takes a waiter just popped from the queue off its connection too, so that nothing the answer
- * does (a connection closed on error) can reach it; returns its pending. */
-static struct pending *detach(struct cw_waiter *w)
-{
-    struct pending *p = container_of(w, struct pending, cw);
-    unlink_pending(p);
-    return p;
+    if (s->phase == PHASE_CLOSING && c->waits == NULL && !c->closing) {
+        conn_close_after_flush(c);
+    }
+    conn_wait_done(c);
 }
 
 static void flush_all(struct server *s);
+
+static void schedule_wake(struct server *s, const struct cb_now *now)
+{
+    struct cw_wake wake = cw_next_wake(&s->waits, now);
+    int64_t delay =
+        wake.release_in_ns < wake.deadline_in_ns ? wake.release_in_ns : wake.deadline_in_ns;
+    waketimer_schedule(&s->wake, now->rt_ns, delay);
+}
 
 static void check_waits(struct server *s)
 {
     bool answered = false;
     struct cb_now now;
     server_now(s, &now);
+    struct cw_waiter *w;
     if (!cb_status_trusted(now.status)) {
-        struct cw_waiter *w;
         while ((w = cw_pop_any(&s->waits)) != NULL) {
             struct pending *p = detach(w);
             ops_fail_clock(s, p, &now);
@@ -165,7 +196,6 @@ static void check_waits(struct server *s)
         }
         return;
     }
-    struct cw_waiter *w;
     while ((w = cw_pop_released(&s->waits, &now)) != NULL) {
         struct pending *p = detach(w);
         struct conn *c = p->conn;
@@ -174,7 +204,7 @@ static void check_waits(struct server *s)
         mark_release(s, c, late, now.mono_ns);
         ops_release(s, p, &now);
         server_pending_put(s, p);
-        conn_wait_done(c);
+        wait_answered(s, c);
         answered = true;
     }
     while ((w = cw_pop_expired(&s->waits, now.mono_ns)) != NULL) {
@@ -182,7 +212,7 @@ static void check_waits(struct server *s)
         struct conn *c = p->conn;
         ops_expire(s, p);
         server_pending_put(s, p);
-        conn_wait_done(c);
+        wait_answered(s, c);
         answered = true;
     }
     /* Released from the idle or timer callback: write now, not after the loop's next poll,
@@ -190,16 +220,14 @@ static void check_waits(struct server *s)
     if (answered) {
         flush_all(s);
     }
-    struct cw_wake wake = cw_next_wake(&s->waits, &now);
-    int64_t delay =
-        wake.release_in_ns < wake.deadline_in_ns ? wake.release_in_ns : wake.deadline_in_ns;
-    waketimer_schedule(&s->wake, now.rt_ns, delay);
+    schedule_wake(s, &now);
 }
 
 int server_enqueue(struct server *s, struct pending *p, uint64_t release_ts, int64_t max_wait_ns,
                    const struct cb_now *now)
 {
-    if (p->conn->n_waits >= CONN_MAX_PENDING || cw_len(&s->waits) >= SERVER_MAX_PENDING) {
+    if (p->conn->n_waits >= s->cfg->max_pending_per_conn ||
+        cw_len(&s->waits) >= s->cfg->max_pending) {
         server_pending_put(s, p);
         return -EBUSY;
     }
@@ -212,17 +240,55 @@ int server_enqueue(struct server *s, struct pending *p, uint64_t release_ts, int
     /* Only a new head of either queue can need an earlier wake-up; otherwise the timer is
      * already right (and re-arming it costs a system call per request). */
     if (p->cw.by_release.index == 0 || p->cw.by_deadline.index == 0) {
-        struct cw_wake wake = cw_next_wake(&s->waits, now);
-        int64_t delay =
-            wake.release_in_ns < wake.deadline_in_ns ? wake.release_in_ns : wake.deadline_in_ns;
-        waketimer_schedule(&s->wake, now->rt_ns, delay);
+        schedule_wake(s, now);
     }
     return 0;
+}
+
+void server_issued(struct server *s, const struct cb_now *now)
+{
+    reserve_check(&s->reserve, s->alloc.last_issued, now->latest_ns);
 }
 
 static void on_wake(struct waketimer *wt)
 {
     check_waits(wt->data);
+}
+
+/* --- flushing --- */
+
+/* Writes every connection's gathered responses (one write each), then completes the lateness
+ * of the releases they carried. */
+static void flush_all(struct server *s)
+{
+    while (s->dirty != NULL) {
+        struct conn *c = s->dirty;
+        s->dirty = c->dirty_next;
+        c->dirty = false;
+        conn_flush(c);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_marks; i++) {
+        const struct release_mark *m = &s->marks[i];
+        if (m->conn == NULL || m->conn->closing) {
+            continue;
+        }
+        if (m->conn->flushed_mono_ns < m->release_mono_ns) {
+            /* Behind a write still in flight: complete it once the reply goes out. */
+            s->marks[kept++] = *m;
+            continue;
+        }
+        int64_t late = m->late_at_release_ns + (m->conn->flushed_mono_ns - m->release_mono_ns);
+        hist_record(&s->stats.lateness, late);
+        hist_record(&s->stats.lateness_recent, late);
+    }
+    s->n_marks = kept;
+}
+
+/* After the poll phase: the responses to this turn's requests. */
+static void on_flush(uv_check_t *h)
+{
+    flush_all(container_of(h, struct server, flush_check));
 }
 
 /* --- connections --- */
@@ -246,6 +312,7 @@ void server_conn_opened(struct server *s, struct conn *c)
     }
     s->conns = c;
     s->n_conns++;
+    s->stats.conns_accepted++;
     log_debug("conn %s: open (%zu connections)", c->peer, s->n_conns);
 }
 
@@ -254,7 +321,8 @@ void server_conn_closing(struct server *s, struct conn *c)
     while (c->waits != NULL) {
         struct pending *p = c->waits;
         cw_remove(&s->waits, &p->cw);
-        finish_pending(s, p);
+        unlink_pending(p);
+        server_pending_put(s, p);
     }
     /* Lateness marks for this connection cannot complete. */
     for (size_t i = 0; i < s->n_marks; i++) {
@@ -275,9 +343,6 @@ void server_conn_freed(struct server *s, struct conn *c)
         c->next->prev = c->prev;
     }
     s->n_conns--;
-    if (s->stopping && s->conns == NULL && s->handles_ok) {
-        close_shutdown_timer(s); /* the last one is gone: nothing left to wait for */
-    }
     /* A closing connection may still be in the dirty list if it was marked after the last
      * flush; take it out before its memory goes. */
     struct conn **pp = &s->dirty;
@@ -288,6 +353,13 @@ void server_conn_freed(struct server *s, struct conn *c)
         }
         pp = &(*pp)->dirty_next;
     }
+    if (s->conns == NULL) {
+        if (s->phase == PHASE_CLOSING) {
+            server_stop(s); /* the last one is gone: nothing left to wait for */
+        } else if (s->phase == PHASE_STOPPED && s->handles_ok) {
+            close_shutdown_timer(s);
+        }
+    }
 }
 
 void server_on_frame(struct server *s, struct conn *c, const uint8_t *msg, size_t len)
@@ -297,45 +369,17 @@ void server_on_frame(struct server *s, struct conn *c, const uint8_t *msg, size_
     arena_reset(&s->arena);
     s->requests++;
     if (rc < 0) {
-        server_send_error(s, c, 0, WIRE_ERROR_BAD_REQUEST, false,
+        server_send_error(s, c, REQ_OP_NONE, 0, WIRE_ERROR_BAD_REQUEST, false,
                           "message is not an oracle.v1.Request");
         return;
     }
+    if (s->phase >= PHASE_CLOSING) {
+        server_send_error(s, c, req.op, req.id, WIRE_ERROR_SHUTTING_DOWN, true,
+                          "server shutting down; retry on another instance");
+        conn_close_after_flush(c);
+        return;
+    }
     ops_handle(s, c, &req);
-}
-
-/* Writes every connection's gathered responses (one write each), then completes the
- * lateness of the releases they carried. */
-static void flush_all(struct server *s)
-{
-    while (s->dirty != NULL) {
-        struct conn *c = s->dirty;
-        s->dirty = c->dirty_next;
-        c->dirty = false;
-        conn_flush(c);
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < s->n_marks; i++) {
-        const struct release_mark *m = &s->marks[i];
-        if (m->conn == NULL || m->conn->closing) {
-            continue;
-        }
-        if (m->conn->flushed_mono_ns < m->release_mono_ns) {
-            /* Behind a write still in flight: complete it once the reply goes out. */
-            s->marks[kept++] = *m;
-            continue;
-        }
-        int64_t late = m->late_at_release_ns + (m->conn->flushed_mono_ns - m->release_mono_ns);
-        hist_record(&s->lateness, late);
-        hist_record(&s->lateness_recent, late);
-    }
-    s->n_marks = kept;
-}
-
-/* After the poll phase: the responses to this turn's requests. */
-static void on_flush(uv_check_t *h)
-{
-    flush_all(container_of(h, struct server, flush_check));
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -346,12 +390,46 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     int err = 0;
-    if (conn_accept(s, listener, &err) == NULL) {
+    struct conn *c = conn_accept(s, listener, &err);
+    if (c == NULL) {
         log_warn("accept: %s", err < -1000 ? uv_strerror(err) : strerror(-err));
+        return;
+    }
+    if (s->n_conns > s->cfg->max_connections) {
+        s->stats.conns_rejected++;
+        if (s->stats.conns_rejected == 1 || s->stats.conns_rejected % 1000 == 0) {
+            log_warn("connection limit (%zu) reached: closing new connections (%" PRIu64 " so far)",
+                     s->cfg->max_connections, s->stats.conns_rejected);
+        }
+        conn_close(c, "connection limit reached");
     }
 }
 
-/* --- clock status: logging and the time source --- */
+/* Closes connections idle too long, and cuts off clients whose replies stay unread. */
+static void on_sweep(uv_timer_t *h)
+{
+    struct server *s = container_of(h, struct server, sweep_timer);
+    int64_t now = cb_clock_ns(s->clock, CB_CLOCK_MONOTONIC);
+    for (struct conn *c = s->conns; c != NULL; c = c->next) {
+        if (c->closing) {
+            continue;
+        }
+        bool unsent = c->out_len > 0 || c->writing;
+        if (unsent && s->cfg->write_timeout_ns > 0 &&
+            now - c->progress_mono_ns > s->cfg->write_timeout_ns) {
+            s->stats.conns_cut_off++;
+            log_warn("conn %s: replies unread for %" PRId64 " s, cutting the client off", c->peer,
+                     (now - c->progress_mono_ns) / 1000000000);
+            conn_close(c, NULL);
+        } else if (!unsent && c->waits == NULL && s->cfg->idle_timeout_ns > 0 &&
+                   now - c->activity_mono_ns > s->cfg->idle_timeout_ns) {
+            s->stats.conns_idle_closed++;
+            conn_close(c, "idle");
+        }
+    }
+}
+
+/* --- clock status, readiness, the time source --- */
 
 static void describe_source(struct server *s)
 {
@@ -371,37 +449,81 @@ static void describe_source(struct server *s)
     snprintf(s->time_source, sizeof(s->time_source), "chrony %s, reference %s, stratum %u%s",
              s->cfg->chrony_text, ref, (unsigned)t->stratum,
              demo ? ", DEMO (loopback NTP server)" : "");
-    if (demo && !s->demo_warned) {
+    if (demo && !s->demo) {
         log_warn("time source is a loopback NTP server (%s): a DEMO source, not real time", ref);
-        s->demo_warned = true;
     }
+    s->demo = demo;
 }
 
-static void note_status(struct server *s)
+static void note_status(struct server *s, const struct cb_now *now)
 {
-    struct cb_now now;
-    server_now(s, &now);
-    if (now.status == s->logged_status && now.reason == s->logged_reason) {
+    if (now->status == s->logged_status && now->reason == s->logged_reason) {
         return;
     }
-    if (cb_status_trusted(now.status)) {
-        log_info("clock %s: %s (bound %" PRId64 " ns)", cb_status_name(now.status),
-                 cb_reason_text(now.reason), now.bound_ns);
+    if (cb_status_trusted(now->status)) {
+        log_info("clock %s: %s (bound %" PRId64 " ns)", cb_status_name(now->status),
+                 cb_reason_text(now->reason), now->bound_ns);
     } else {
-        log_warn("clock %s: %s; requests get retriable errors", cb_status_name(now.status),
-                 cb_reason_text(now.reason));
+        log_warn("clock %s: %s; requests get retriable errors", cb_status_name(now->status),
+                 cb_reason_text(now->reason));
     }
-    s->logged_status = now.status;
-    s->logged_reason = now.reason;
+    s->logged_status = now->status;
+    s->logged_reason = now->reason;
+}
+
+/* Starting -> serving, once the clock is trusted, earliest has passed the high-water mark
+ * found on disk, and a new one is durable. */
+static void update_readiness(struct server *s, const struct cb_now *now)
+{
+    if (s->phase != PHASE_STARTING || !cb_status_trusted(now->status)) {
+        return;
+    }
+    const struct reserve *r = &s->reserve;
+    if (r->enabled && (now->earliest_ns <= (int64_t)r->h_start || r->h_committed <= r->h_start)) {
+        return;
+    }
+    s->phase = PHASE_SERVING;
+    int64_t took = cb_clock_ns(s->clock, CB_CLOCK_MONOTONIC) - s->start_mono_ns;
+    log_info("ready: serving timestamps (started %.3f s ago)", (double)took / 1e9);
+    notify_ready();
 }
 
 static void on_poll_done(struct poller *p)
 {
     struct server *s = p->data;
+    if (p->last_error == 0) {
+        int64_t excess = 0;
+        if (cb_bound_violated(&s->prev_clock_state, &s->clock_state.last, &excess)) {
+            s->stats.bound_violations++;
+            if (excess > s->stats.worst_violation_ns) {
+                s->stats.worst_violation_ns = excess;
+            }
+            log_err("bound violation: chrony now measures the clock at least %" PRId64
+                    " ns further off than the bound given a moment ago",
+                    excess);
+        }
+        hist_record(&s->stats.chrony_rtt, p->last_rtt_ns);
+    }
+    s->prev_clock_state = s->clock_state;
     describe_source(s);
-    note_status(s);
+    struct cb_now now;
+    server_now(s, &now);
+    note_status(s, &now);
+    if (cb_status_trusted(now.status)) {
+        reserve_check(&s->reserve, s->alloc.last_issued, now.latest_ns);
+    }
+    update_readiness(s, &now);
     /* The bound changed: releases may be due sooner, or the clock may no longer be trusted. */
     check_waits(s);
+}
+
+static void on_reserved(struct reserve *r, uint64_t high_water_ns)
+{
+    struct server *s = r->data;
+    tsalloc_set_limit(&s->alloc, high_water_ns);
+    struct cb_now now;
+    server_now(s, &now);
+    update_readiness(s, &now);
 }
 
 static void log_lateness(const char *what, const struct histogram *h)
@@ -416,163 +538,19 @@ static void log_lateness(const char *what, const struct histogram *h)
 static void on_stats(uv_timer_t *h)
 {
     struct server *s = container_of(h, struct server, stats_timer);
-    if (s->lateness_recent.total > 0) {
-        log_lateness("commit-wait (last 10 s)", &s->lateness_recent);
-        hist_init(&s->lateness_recent);
+    if (s->stats.lateness_recent.total > 0) {
+        log_lateness("commit-wait (last 10 s)", &s->stats.lateness_recent);
+        hist_init(&s->stats.lateness_recent);
     }
 }
+
+/* --- draining and stopping --- */
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct server *s = h->data;
-    log_info("%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    server_stop(s);
-}
-
-/* --- set-up and tear-down --- */
-
-static int parse_listen(const char *text, struct sockaddr_storage *ss)
-{
-    char host[64];
-    const char *colon = strrchr(text, ':');
-    if (colon == NULL || colon == text || colon[1] == '\0') {
-        return -EINVAL;
-    }
-    size_t hl = (size_t)(colon - text);
-    if (text[0] == '[') {
-        if (hl < 3 || text[hl - 1] != ']') {
-            return -EINVAL;
-        }
-        text++;
-        hl -= 2;
-    }
-    if (hl >= sizeof(host)) {
-        return -EINVAL;
-    }
-    memcpy(host, text, hl);
-    host[hl] = '\0';
-    char *end = NULL;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535) {
-        return -EINVAL;
-    }
-    if (strchr(host, ':') != NULL) {
-        return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss);
-    }
-    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
-}
-
-int server_init(struct server *s, uv_loop_t *loop, const struct server_config *cfg,
-                struct cb_clock *clock)
-{
-    memset(s, 0, sizeof(*s));
-    s->loop = loop;
-    s->cfg = cfg;
-    s->clock = clock;
-    s->logged_status = CB_STATUS_UNKNOWN;
-    s->logged_reason = CB_REASON_NO_DATA;
-    cb_init(&s->clock_state, &cfg->clock);
-    tsalloc_init(&s->alloc, 0, cfg->max_run_ahead_ns);
-    cw_init(&s->waits);
-    hist_init(&s->lateness);
-    hist_init(&s->lateness_recent);
-    hist_init(&s->waited);
-
-    uint8_t id[16];
-    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
-        log_err_errno(errno, "getrandom");
-        return -EIO;
-    }
-    for (size_t i = 0; i < sizeof(id); i++) {
-        snprintf(s->instance_id + 2 * i, 3, "%02x", id[i]);
-    }
-    describe_source(s);
-
-    int rc = arena_init(&s->arena, ARENA_BYTES);
-    if (rc < 0) {
-        log_err("out of memory");
-        return rc;
-    }
-    rc = poller_init(&s->poller, loop, &cfg->chrony, clock, &s->clock_state, cfg->poll_interval_ns,
-                     on_poll_done);
-    if (rc < 0) {
-        log_err("cannot open a socket to chrony at %s: %s", cfg->chrony_text,
-                rc == -EADDRNOTAVAIL ? "host name does not resolve" : strerror(-rc));
-        return rc;
-    }
-    s->poller.data = s;
-    s->poller_ok = true;
-    rc = waketimer_init(&s->wake, loop, clock, on_wake);
-    s->wake_ok = s->wake.initialised;
-    if (rc < 0) {
-        log_err("commit-wait timer: %s", rc < -1000 ? uv_strerror(rc) : strerror(-rc));
-        return rc;
-    }
-    s->wake.data = s;
-    uv_check_init(loop, &s->flush_check);
-    uv_timer_init(loop, &s->stats_timer);
-    uv_timer_init(loop, &s->shutdown_timer);
-    s->shutdown_timer.data = s;
-    uv_signal_init(loop, &s->sigint);
-    uv_signal_init(loop, &s->sigterm);
-    s->sigint.data = s;
-    s->sigterm.data = s;
-    s->handles_ok = true;
-
-    for (int i = 0; i < cfg->n_listen; i++) {
-        struct sockaddr_storage ss;
-        memset(&ss, 0, sizeof(ss));
-        if (parse_listen(cfg->listen[i], &ss) < 0) {
-            log_err("invalid --listen '%s': expected HOST:PORT or [IPV6]:PORT", cfg->listen[i]);
-            return -EINVAL;
-        }
-        uv_tcp_t *l = &s->listeners[s->n_listeners];
-        uv_tcp_init(loop, l);
-        l->data = s;
-        s->n_listeners++;
-        rc = uv_tcp_bind(l, (const struct sockaddr *)&ss, 0);
-        if (rc == 0) {
-            rc = uv_listen((uv_stream_t *)l, LISTEN_BACKLOG, on_connection);
-        }
-        if (rc < 0) {
-            log_err("cannot listen on %s: %s", cfg->listen[i], uv_strerror(rc));
-            return rc;
-        }
-    }
-    return 0;
-}
-
-int server_start(struct server *s)
-{
-    uv_check_start(&s->flush_check, on_flush);
-    uv_signal_start(&s->sigint, on_signal, SIGINT);
-    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    uv_timer_start(&s->stats_timer, on_stats, SERVER_STATS_INTERVAL_MS, SERVER_STATS_INTERVAL_MS);
-    int rc = poller_start(&s->poller);
-    if (rc < 0) {
-        log_err("chrony poller: %s", uv_strerror(rc));
-        return rc;
-    }
-    for (int i = 0; i < s->n_listeners; i++) {
-        struct sockaddr_storage ss;
-        int len = sizeof(ss);
-        char host[64] = "?";
-        int port = 0;
-        if (uv_tcp_getsockname(&s->listeners[i], (struct sockaddr *)&ss, &len) == 0) {
-            if (ss.ss_family == AF_INET6) {
-                uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
-                port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-            } else {
-                uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
-                port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-            }
-        }
-        log_info("listening on %s%s%s:%d", ss.ss_family == AF_INET6 ? "[" : "", host,
-                 ss.ss_family == AF_INET6 ? "]" : "", port);
-    }
-    log_info("polling chrony at %s every %" PRId64 " ms; instance %s", s->cfg->chrony_text,
-             s->cfg->poll_interval_ns / 1000000, s->instance_id);
-    return 0;
+    log_info("%s received", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    server_drain(s);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -580,14 +558,67 @@ static void on_handle_closed(uv_handle_t *h)
     (void)h;
 }
 
-static void on_poller_closed(struct poller *p)
+static void close_listeners(struct server *s)
 {
-    (void)p;
+    if (!s->listeners_closed) {
+        s->listeners_closed = true;
+        for (int i = 0; i < s->n_listeners; i++) {
+            uv_close((uv_handle_t *)&s->listeners[i], on_handle_closed);
+        }
+    }
 }
 
-static void on_wake_closed(struct waketimer *wt)
+static void on_drain_delay_over(uv_timer_t *h)
 {
-    (void)wt;
+    begin_closing(container_of(h, struct server, drain_timer));
+}
+
+static void on_closing_deadline(uv_timer_t *h)
+{
+    struct server *s = container_of(h, struct server, drain_timer);
+    log_warn("commit-waits still pending after the maximum wait: failing them");
+    server_stop(s);
+}
+
+/* No new connections or requests; pending waits finish within the max wait, or fail. */
+static void begin_closing(struct server *s)
+{
+    if (s->phase >= PHASE_CLOSING) {
+        return;
+    }
+    s->phase = PHASE_CLOSING;
+    close_listeners(s);
+    log_info("draining: no new connections; %zu commit-waits to finish", cw_len(&s->waits));
+    for (struct conn *c = s->conns; c != NULL; c = c->next) {
+        if (c->waits == NULL && !c->closing) {
+            conn_close_after_flush(c);
+        }
+    }
+    flush_all(s);
+    if (s->conns == NULL) {
+        server_stop(s);
+        return;
+    }
+    uint64_t ms = (uint64_t)(s->cfg->max_wait_ns / 1000000) + 100;
+    uv_timer_start(&s->drain_timer, on_closing_deadline, ms, 0);
+}
+
+void server_drain(struct server *s)
+{
+    if (s->phase >= PHASE_DRAINING) {
+        log_info("stopping now");
+        server_stop(s);
+        return;
+    }
+    s->phase = PHASE_DRAINING;
+    notify_stopping();
+    uint64_t ms = (uint64_t)(s->cfg->drain_delay_ns / 1000000);
+    log_info("draining: /healthz answers 503; serving for %" PRIu64 " ms more", ms);
+    if (ms == 0) {
+        begin_closing(s);
+    } else {
+        uv_timer_start(&s->drain_timer, on_drain_delay_over, ms, 0);
+    }
 }
 
 static void close_shutdown_timer(struct server *s)
@@ -607,15 +638,28 @@ static void on_shutdown_timeout(uv_timer_t *h)
     close_shutdown_timer(s);
 }
 
+static void on_poller_closed(struct poller *p)
+{
+    (void)p;
+}
+
+static void on_wake_closed(struct waketimer *wt)
+{
+    (void)wt;
+}
+
+static void on_httpd_closed(struct httpd *h)
+{
+    (void)h;
+}
+
 void server_stop(struct server *s)
 {
-    if (s->stopping) {
+    if (s->phase == PHASE_STOPPED) {
         return;
     }
-    s->stopping = true;
-    for (int i = 0; i < s->n_listeners; i++) {
-        uv_close((uv_handle_t *)&s->listeners[i], on_handle_closed);
-    }
+    s->phase = PHASE_STOPPED;
+    close_listeners(s);
     struct cb_now now;
     server_now(s, &now);
     for (struct conn *c = s->conns; c != NULL; c = c->next) {
@@ -624,7 +668,7 @@ void server_stop(struct server *s)
             struct pending *p = c->waits;
             cw_remove(&s->waits, &p->cw);
             unlink_pending(p);
-            server_send_error(s, c, p->id, WIRE_ERROR_SHUTTING_DOWN, true,
+            server_send_error(s, c, p->op, p->id, WIRE_ERROR_SHUTTING_DOWN, true,
                               "server shutting down; retry on another instance");
             server_pending_put(s, p);
         }
@@ -636,7 +680,22 @@ void server_stop(struct server *s)
             conn_flush(c);
         }
     }
+    if (s->poller_ok) {
+        poller_close(&s->poller, on_poller_closed);
+    }
+    if (s->wake_ok) {
+        waketimer_close(&s->wake, on_wake_closed);
+    }
+    if (s->httpd_ok) {
+        httpd_close(&s->httpd, on_httpd_closed);
+    }
     if (s->handles_ok) {
+        uv_close((uv_handle_t *)&s->flush_check, on_handle_closed);
+        uv_close((uv_handle_t *)&s->stats_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&s->sweep_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&s->drain_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
+        uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
         if (s->conns != NULL) {
             /* A client that does not read cannot hold the exit up for long. */
             uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, SERVER_SHUTDOWN_WRITE_MS, 0);
@@ -644,26 +703,135 @@ void server_stop(struct server *s)
             close_shutdown_timer(s);
         }
     }
-    if (s->poller_ok) {
-        poller_close(&s->poller, on_poller_closed);
-    }
-    if (s->wake_ok) {
-        waketimer_close(&s->wake, on_wake_closed);
-    }
-    if (s->handles_ok) {
-        uv_close((uv_handle_t *)&s->flush_check, on_handle_closed);
-        uv_close((uv_handle_t *)&s->stats_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
-        uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
-    }
-    if (s->lateness.total > 0) {
-        log_lateness("commit-wait since start", &s->lateness);
+    if (s->stats.lateness.total > 0) {
+        log_lateness("commit-wait since start", &s->stats.lateness);
     }
     log_info("served %" PRIu64 " requests (%" PRIu64 " errors)", s->requests, s->errors);
 }
 
+/* --- set-up and tear-down --- */
+
+static void on_http(void *ctx, const struct http_request *req, int *status,
+                    const char **content_type, struct strbuf *body)
+{
+    metrics_http(ctx, req, status, content_type, body);
+}
+
+int server_init(struct server *s, uv_loop_t *loop, const struct server_config *cfg,
+                struct cb_clock *clock)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = cfg;
+    s->clock = clock;
+    s->phase = PHASE_STARTING;
+    s->start_mono_ns = cb_clock_ns(clock, CB_CLOCK_MONOTONIC);
+    s->start_rt_ns = cb_clock_ns(clock, CB_CLOCK_REALTIME);
+    s->logged_status = CB_STATUS_UNKNOWN;
+    s->logged_reason = CB_REASON_NO_DATA;
+    cb_init(&s->clock_state, &cfg->clock);
+    s->prev_clock_state = s->clock_state;
+    cw_init(&s->waits);
+    hist_init(&s->stats.commit_wait);
+    hist_init(&s->stats.lateness);
+    hist_init(&s->stats.lateness_recent);
+    hist_init(&s->stats.chrony_rtt);
+    reserve_disabled(&s->reserve);
+
+    uint8_t id[16];
+    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+        log_err_errno(errno, "getrandom");
+        return -EIO;
+    }
+    for (size_t i = 0; i < sizeof(id); i++) {
+        snprintf(s->instance_id + 2 * i, 3, "%02x", id[i]);
+    }
+    describe_source(s);
+
+    /* Handles first: whatever fails later, server_stop() closes what exists. */
+    uv_check_init(loop, &s->flush_check);
+    uv_timer_init(loop, &s->stats_timer);
+    uv_timer_init(loop, &s->sweep_timer);
+    uv_timer_init(loop, &s->drain_timer);
+    uv_timer_init(loop, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
+    uv_signal_init(loop, &s->sigint);
+    uv_signal_init(loop, &s->sigterm);
+    s->sigint.data = s;
+    s->sigterm.data = s;
+    s->handles_ok = true;
+
+    int rc = arena_init(&s->arena, ARENA_BYTES);
+    if (rc < 0) {
+        log_err("out of memory");
+        return rc;
+    }
+    if (cfg->state_dir != NULL) {
+        char why[768];
+        rc = reserve_open(&s->reserve, loop, cfg->state_dir, cfg->state_window_ns,
+                          cfg->clock.max_bound_ns, s->start_rt_ns, on_reserved, why, sizeof(why));
+        if (rc < 0) {
+            log_err("%s", why);
+            reserve_disabled(&s->reserve);
+            return rc;
+        }
+        s->reserve.data = s;
+    }
+    tsalloc_init(&s->alloc, s->reserve.enabled ? s->reserve.h_start : 0, cfg->max_run_ahead_ns,
+                 s->reserve.h_committed);
+    rc = poller_init(&s->poller, loop, &cfg->chrony, clock, &s->clock_state, cfg->poll_interval_ns,
+                     on_poll_done);
+    if (rc < 0) {
+        log_err("cannot open a socket to chrony at %s: %s", cfg->chrony_text,
+                rc == -EADDRNOTAVAIL ? "host name does not resolve" : strerror(-rc));
+        return rc;
+    }
+    s->poller.data = s;
+    s->poller_ok = true;
+    rc = waketimer_init(&s->wake, loop, clock, on_wake);
+    s->wake_ok = s->wake.initialised;
+    if (rc < 0) {
+        log_err("commit-wait timer: %s", rc < -1000 ? uv_strerror(rc) : strerror(-rc));
+        return rc;
+    }
+    s->wake.data = s;
+
+    for (int i = 0; i < cfg->n_listen; i++) {
+        uv_tcp_t *l = &s->listeners[s->n_listeners++];
+        rc = netaddr_listen(loop, l, cfg->listen[i], LISTEN_BACKLOG, on_connection, "oracle");
+        l->data = s;
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    rc = httpd_init(&s->httpd, loop, cfg->http_listen, cfg->n_http_listen, on_http, s);
+    s->httpd_ok = true;
+    return rc;
+}
+
+int server_start(struct server *s)
+{
+    uv_check_start(&s->flush_check, on_flush);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_timer_start(&s->stats_timer, on_stats, SERVER_STATS_INTERVAL_MS, SERVER_STATS_INTERVAL_MS);
+    uv_timer_start(&s->sweep_timer, on_sweep, SERVER_SWEEP_INTERVAL_MS, SERVER_SWEEP_INTERVAL_MS);
+    int rc = poller_start(&s->poller);
+    if (rc < 0) {
+        log_err("chrony poller: %s", uv_strerror(rc));
+        return rc;
+    }
+    for (int i = 0; i < s->n_listeners; i++) {
+        netaddr_log_listening(&s->listeners[i], "oracle protocol");
+    }
+    log_info("polling chrony at %s every %" PRId64 " ms; instance %s", s->cfg->chrony_text,
+             s->cfg->poll_interval_ns / 1000000, s->instance_id);
+    return 0;
+}
+
 void server_fini(struct server *s)
 {
+    reserve_close(&s->reserve);
     cw_fini(&s->waits);
     arena_fini(&s->arena);
     for (size_t i = 0; i < s->n_pending_chunks; i++) {

@@ -5,10 +5,19 @@
 
 #define TS_LIMIT (UINT64_C(1) << 63)
 
-void tsalloc_init(struct tsalloc *a, uint64_t last_issued, int64_t max_run_ahead_ns)
+void tsalloc_init(struct tsalloc *a, uint64_t last_issued, int64_t max_run_ahead_ns,
+                  uint64_t limit_ns)
 {
     a->last_issued = last_issued;
     a->max_run_ahead_ns = max_run_ahead_ns;
+    a->limit_ns = limit_ns;
+}
+
+void tsalloc_set_limit(struct tsalloc *a, uint64_t limit_ns)
+{
+    if (limit_ns > a->limit_ns) {
+        a->limit_ns = limit_ns;
+    }
 }
 
 int tsalloc_reserve(const struct tsalloc *a, int64_t latest_ns, uint64_t min_ts_ns, uint32_t count,
@@ -34,6 +43,9 @@ int tsalloc_reserve(const struct tsalloc *a, int64_t latest_ns, uint64_t min_ts_
     }
     if (last > latest && last - latest > (uint64_t)a->max_run_ahead_ns) {
         return -EBUSY;
+    }
+    if (last > a->limit_ns) {
+        return -EAGAIN;
     }
     *first_out = first;
     return 0;

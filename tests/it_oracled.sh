@@ -44,7 +44,8 @@ listen6=()
 if ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1/"; then
     listen6=(--listen "[::1]:0")
 fi
-"$ORACLED" --listen 127.0.0.1:0 "${listen6[@]}" --chrony "udp:127.0.0.1:$CMD_PORT" --grace 1s \
+"$ORACLED" --listen 127.0.0.1:0 "${listen6[@]}" --http-listen 127.0.0.1:0 \
+    --state-dir "$TMP/state" --chrony "udp:127.0.0.1:$CMD_PORT" --grace 1s \
     >"$TMP/oracled.log" 2>&1 &
 ORACLED_PID=$!
 track_pid $ORACLED_PID
@@ -60,15 +61,17 @@ wait_log() {
     fail "no /$1/ in the oracled log after $2 s: $(cat "$TMP/oracled.log")"
 }
 
-wait_log "listening on 127\.0\.0\.1:[0-9]+" 10
-PORT=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+" "$TMP/oracled.log" | head -n 1 | cut -d: -f2)
-wait_log "clock (SYNCHRONIZED|FREE_RUNNING)" 20
+wait_log "listening on 127\.0\.0\.1:[0-9]+ \(oracle" 10
+PORT=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(oracle" "$TMP/oracled.log" | head -n 1 |
+    grep -oE ":[0-9]+" | tr -d :)
+wait_log "ready: serving timestamps" 20
 grep -q "DEMO source" "$TMP/oracled.log" || fail "no warning about the demo time source"
 pass "oracled listening on port $PORT, clock trusted, demo source named in the log"
 
 # A second daemon cannot take the same port.
-run 1 "$ORACLED" --listen "127.0.0.1:$PORT" --chrony "udp:127.0.0.1:$CMD_PORT"
-contains "$ERR" "cannot listen on 127.0.0.1:$PORT: address already in use" "port in use"
+run 1 "$ORACLED" --listen "127.0.0.1:$PORT" --http-listen none --state-dir "$TMP/state2" \
+    --chrony "udp:127.0.0.1:$CMD_PORT"
+contains "$ERR" "cannot listen on 127.0.0.1:$PORT \(oracle\): address already in use" "port in use"
 pass "a port in use: exit 1 with a message"
 
 "$CHECKS_BIN" "127.0.0.1:$PORT" healthy
@@ -76,7 +79,8 @@ pass "operations, ordering, commit-wait, pipelining and bad input (it_oracled he
 
 if [ ${#listen6[@]} -gt 0 ]; then
     wait_log "listening on \[::1\]:[0-9]+" 5
-    PORT6=$(grep -oE "listening on \[::1\]:[0-9]+" "$TMP/oracled.log" | head -n 1 | sed 's/.*://')
+    PORT6=$(grep -oE "listening on \[::1\]:[0-9]+" "$TMP/oracled.log" | head -n 1 |
+        sed 's/.*://')
     "$CHECKS_BIN" "[::1]:$PORT6" resumed
     pass "IPv6: served on [::1]:$PORT6"
 fi
@@ -105,7 +109,7 @@ kill -TERM $ORACLED_PID
 rc=0
 wait $ORACLED_PID || rc=$?
 [ $rc -eq 0 ] || fail "oracled exited with $rc after SIGTERM"
-grep -q "SIGTERM: shutting down" "$TMP/oracled.log" || fail "no shutdown line"
+grep -q "SIGTERM received" "$TMP/oracled.log" || fail "no shutdown line"
 grep -E "commit-wait since start: [0-9]+ releases" "$TMP/oracled.log" ||
     fail "no lateness summary"
 pass "SIGTERM: exit 0"

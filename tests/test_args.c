@@ -72,11 +72,34 @@ static void test_integers(void **state)
     assert_int_equal(args_parse_u64("1e9", &u), -EINVAL);
 }
 
+static void test_sizes(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    assert_int_equal(args_parse_size("4096", &v), 0);
+    assert_true(v == 4096);
+    assert_int_equal(args_parse_size("2MiB", &v), 0);
+    assert_true(v == 2u << 20);
+    assert_int_equal(args_parse_size("3K", &v), 0);
+    assert_true(v == 3072);
+    assert_int_equal(args_parse_size("1G", &v), 0);
+    assert_true(v == UINT64_C(1) << 30);
+    assert_int_equal(args_parse_size("7B", &v), 0);
+    assert_true(v == 7);
+    assert_int_equal(args_parse_size("2 MiB", &v), -EINVAL);
+    assert_int_equal(args_parse_size("2MB", &v), -EINVAL);
+    assert_int_equal(args_parse_size("-1", &v), -EINVAL);
+    assert_int_equal(args_parse_size("", &v), -EINVAL);
+    assert_int_equal(args_parse_size("99999999999999999999", &v), -ERANGE);
+    assert_int_equal(args_parse_size("17179869184G", &v), -ERANGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -589,6 +589,32 @@ static void test_leap_withdrawn(void **state)
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
 }
 
+static void test_bound_violation(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    cb_on_poll(&st, &poll);
+    /* 20 ms later the bound given is B0 + 1000 ns. chrony now measures the clock 1 ms off:
+     * at least 1 ms - (2979 + 547) ns off, far beyond it. */
+    struct clock_pos q = later(p, 20 * MS);
+    struct cb_poll next = make_poll(q, 10 * MS);
+    next.tracking.current_correction_s = chrony_float_decode(fake_chrony_float(0.001));
+    int64_t excess = 0;
+    assert_true(cb_bound_violated(&st, &next, &excess));
+    int64_t lower = cb_float_lower(next.tracking.current_correction_s, SEC) - 2979 - 547;
+    assert_int_equal(excess, lower - (B0 + 1000));
+    /* A measured offset within the bound: no violation; nor before any trusted bound. */
+    next.tracking.current_correction_s = chrony_float_decode(fake_chrony_float(5e-6));
+    assert_false(cb_bound_violated(&st, &next, &excess));
+    struct cb_state empty = fresh_state();
+    next.tracking.current_correction_s = chrony_float_decode(fake_chrony_float(0.001));
+    assert_false(cb_bound_violated(&empty, &next, &excess));
+    /* The check leaves the state alone. */
+    assert_int_equal(st.last.sent.mono_ns, MONO0);
+}
+
 static void test_before_after_edges(void **state)
 {
     (void)state;
@@ -719,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_reading_older_than_poll),
         cmocka_unit_test(test_leap_chrony_sequence),
         cmocka_unit_test(test_leap_withdrawn),
+        cmocka_unit_test(test_bound_violation),
         cmocka_unit_test(test_before_after_edges),
         cmocka_unit_test(test_params_check),
         cmocka_unit_test(test_names),

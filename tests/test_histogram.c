@@ -42,6 +42,12 @@ static void test_relative_error(void **state)
         assert_true(got <= exact * 1.04); /* buckets are 1/32 wide */
     }
     assert_int_equal(hist_quantile(&h, 1.0), 10000000);
+    /* Cumulative counts for Prometheus: exact below 32 ns, within a bucket above. */
+    assert_int_equal(hist_count_le(&h, -1), 0);
+    assert_int_equal(hist_count_le(&h, 99), 0);
+    uint64_t le_1ms = hist_count_le(&h, 1000000);
+    assert_true(le_1ms >= 10000 && le_1ms <= 10000 * 103 / 100);
+    assert_int_equal(hist_count_le(&h, 10000000), 100000);
     assert_int_equal(h.max_ns, 10000000);
     /* Huge values do not overflow the buckets. */
     hist_record(&h, INT64_MAX);

@@ -143,6 +143,11 @@ static int setup(void **state)
     c->clock.grace_ns = 100 * MS;
     c->max_wait_ns = 2000 * MS;
     c->max_run_ahead_ns = MS;
+    c->state_dir = NULL; /* no state file: the reservation is tested on its own */
+    c->max_connections = 16;
+    c->max_pending = 1000;
+    c->max_pending_per_conn = 100;
+    c->max_output_bytes = 1 << 20;
     c->version = "test";
 
     assert_int_equal(uv_loop_init(&e->loop), 0);

@@ -31,7 +31,7 @@ static void test_follows_latest(void **state)
 {
     (void)state;
     struct tsalloc a;
-    tsalloc_init(&a, 0, MS);
+    tsalloc_init(&a, 0, MS, UINT64_MAX);
     assert_true(take(&a, LATEST0, 0, 1) == (uint64_t)LATEST0);
     /* The clock moved on: the next one is its latest again. */
     assert_true(take(&a, LATEST0 + 5000, 0, 1) == (uint64_t)LATEST0 + 5000);
@@ -43,7 +43,7 @@ static void test_clock_going_backwards(void **state)
 {
     (void)state;
     struct tsalloc a;
-    tsalloc_init(&a, 0, MS);
+    tsalloc_init(&a, 0, MS, UINT64_MAX);
     uint64_t prev = take(&a, LATEST0, 0, 1);
     /* The clock steps back 0.5 ms: still strictly increasing, within the run-ahead. */
     for (int i = 0; i < 1000; i++) {
@@ -62,7 +62,8 @@ static void test_batches_never_overlap(void **state)
     (void)state;
     (void)test_seed("test_batches_never_overlap");
     struct tsalloc a;
-    tsalloc_init(&a, 0, INT64_C(1) << 50); /* this test is about overlap, not run-ahead */
+    tsalloc_init(&a, 0, INT64_C(1) << 50,
+                 UINT64_MAX); /* this test is about overlap, not run-ahead */
     uint64_t last = 0;
     int64_t latest = LATEST0;
     for (int i = 0; i < 100000; i++) {
@@ -79,7 +80,7 @@ static void test_min_ts(void **state)
 {
     (void)state;
     struct tsalloc a;
-    tsalloc_init(&a, 0, MS);
+    tsalloc_init(&a, 0, MS, UINT64_MAX);
     /* Above min_ts even when min_ts is ahead of the clock (by less than the run-ahead). */
     assert_true(take(&a, LATEST0, (uint64_t)LATEST0 + 500000, 1) == (uint64_t)LATEST0 + 500001);
     /* A min_ts behind changes nothing. */
@@ -97,37 +98,57 @@ static void test_run_ahead_boundary(void **state)
 {
     (void)state;
     struct tsalloc a;
-    tsalloc_init(&a, 0, 1000);
+    tsalloc_init(&a, 0, 1000, UINT64_MAX);
     uint64_t first = 0;
     /* A batch of 1001 from latest ends exactly 1000 ns past it: allowed; 1002 is not. */
     assert_int_equal(tsalloc_reserve(&a, LATEST0, 0, 1001, &first), 0);
     assert_int_equal(tsalloc_reserve(&a, LATEST0, 0, 1002, &first), -EBUSY);
 }
 
+static void test_limit(void **state)
+{
+    (void)state;
+    /* Nothing above the durable high-water mark: the batch ending exactly on it is fine. */
+    struct tsalloc a;
+    tsalloc_init(&a, 0, MS, (uint64_t)LATEST0 + 9);
+    uint64_t first = 0;
+    assert_int_equal(tsalloc_reserve(&a, LATEST0, 0, 10, &first), 0);
+    assert_int_equal(tsalloc_reserve(&a, LATEST0, 0, 11, &first), -EAGAIN);
+    /* Raised: allowed again; never lowered. */
+    tsalloc_set_limit(&a, (uint64_t)LATEST0 + 1000);
+    assert_int_equal(tsalloc_reserve(&a, LATEST0, 0, 11, &first), 0);
+    tsalloc_set_limit(&a, 5);
+    assert_true(a.limit_ns == (uint64_t)LATEST0 + 1000);
+}
+
 static void test_counts(void **state)
 {
     (void)state;
     struct tsalloc a;
-    tsalloc_init(&a, 0, 100 * MS);
+    tsalloc_init(&a, 0, 100 * MS, UINT64_MAX);
     uint64_t first = 0;
     assert_int_equal(tsalloc_reserve(&a, LATEST0, 0, 0, &first), -EINVAL);
     assert_int_equal(tsalloc_reserve(&a, LATEST0, 0, TSALLOC_MAX_COUNT + 1, &first), -EINVAL);
     assert_int_equal(tsalloc_reserve(&a, LATEST0, 0, TSALLOC_MAX_COUNT, &first), 0);
     /* A latest below zero (an absurd bound) counts as zero. */
-    tsalloc_init(&a, 0, MS);
+    tsalloc_init(&a, 0, MS, UINT64_MAX);
     assert_int_equal(tsalloc_reserve(&a, -5, 0, 1, &first), 0);
     assert_true(first == 1);
     /* Restart from a high-water mark: above it whatever the clock says. */
-    tsalloc_init(&a, (uint64_t)LATEST0 + 100, MS);
+    tsalloc_init(&a, (uint64_t)LATEST0 + 100, MS, UINT64_MAX);
     assert_true(take(&a, LATEST0, 0, 1) == (uint64_t)LATEST0 + 101);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_follows_latest),        cmocka_unit_test(test_clock_going_backwards),
-        cmocka_unit_test(test_batches_never_overlap), cmocka_unit_test(test_min_ts),
-        cmocka_unit_test(test_run_ahead_boundary),    cmocka_unit_test(test_counts),
+        cmocka_unit_test(test_follows_latest),
+        cmocka_unit_test(test_clock_going_backwards),
+        cmocka_unit_test(test_batches_never_overlap),
+        cmocka_unit_test(test_min_ts),
+        cmocka_unit_test(test_run_ahead_boundary),
+        cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,35 @@ int args_parse_u64(const char *text, uint64_t *out)
     return 0;
 }
 
+int args_parse_size(const char *text, uint64_t *out)
+{
+    static const struct {
+        const char *name;
+        uint64_t mult;
+    } units[] = {{"", 1},         {"B", 1},          {"K", 1024},     {"KiB", 1024},
+                 {"M", 1u << 20}, {"MiB", 1u << 20}, {"G", 1u << 30}, {"GiB", 1u << 30}};
+    if (text[0] < '0' || text[0] > '9') {
+        return -EINVAL;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno == ERANGE) {
+        return -ERANGE;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].name) == 0) {
+            uint64_t bytes;
+            if (__builtin_mul_overflow((uint64_t)v, units[i].mult, &bytes)) {
+                return -ERANGE;
+            }
+            *out = bytes;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 int args_parse_duration_ns(const char *text, int64_t *out)
 {
     static const struct {

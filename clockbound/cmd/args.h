@@ -20,4 +20,10 @@ int args_parse_u64(const char *text, uint64_t *out);
  */
 int args_parse_duration_ns(const char *text, int64_t *out);
 
+/*
+ * Parses a size in bytes: a decimal integer, optionally followed by K/KiB, M/MiB or G/GiB
+ * (binary multiples; "B" allowed). Returns 0, -EINVAL or -ERANGE.
+ */
+int args_parse_size(const char *text, uint64_t *out);
+
 #endif

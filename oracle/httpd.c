@@ -1,0 +1,274 @@
+/* The HTTP endpoint (see httpd.h). */
+#include "httpd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "netaddr.h"
+#include "util.h"
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    struct httpd *h;
+    struct http_conn *prev, *next;
+    char buf[HTTP_MAX_HEAD];
+    size_t len;
+    bool answered; /* a response is being written: read nothing more */
+    bool closing;
+    unsigned open_handles;
+    uv_write_t wreq;
+    struct strbuf out; /* the response, owned by the write until on_written */
+};
+
+static void maybe_finished(struct httpd *h)
+{
+    if (h->closing && h->handles_open == 0 && h->close_cb != NULL) {
+        void (*cb)(struct httpd *) = h->close_cb;
+        h->close_cb = NULL;
+        cb(h);
+    }
+}
+
+static void on_conn_handle_closed(uv_handle_t *handle)
+{
+    struct http_conn *c = handle->data;
+    if (--c->open_handles > 0) {
+        return;
+    }
+    struct httpd *h = c->h;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        h->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    h->n_conns--;
+    strbuf_fini(&c->out);
+    free(c);
+    h->handles_open--;
+    maybe_finished(h);
+}
+
+static void conn_close(struct http_conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    (void)status;
+    struct http_conn *c = container_of(req, struct http_conn, wreq);
+    conn_close(c);
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    }
+    return "Unknown";
+}
+
+/* Writes the response (status line, headers, body unless HEAD) and closes after. */
+static void respond(struct http_conn *c, int status, const char *content_type,
+                    const struct strbuf *body, bool head_only)
+{
+    c->answered = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    size_t body_len = body != NULL ? body->len : 0;
+    strbuf_printf(&c->out,
+                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                  "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
+                  status, reason_phrase(status), content_type, body_len,
+                  status == 405 ? "Allow: GET, HEAD\r\n" : "");
+    if (!head_only && body_len > 0) {
+        strbuf_printf(&c->out, "%s", body->data);
+    }
+    if (c->out.failed) {
+        conn_close(c);
+        return;
+    }
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
+        conn_close(c);
+    }
+}
+
+static void respond_error(struct http_conn *c, int status, const char *text)
+{
+    struct strbuf body;
+    strbuf_init(&body);
+    strbuf_printf(&body, "%s\n", text);
+    c->h->rejected++;
+    respond(c, status, "text/plain; charset=utf-8", &body, false);
+    strbuf_fini(&body);
+}
+
+static void handle(struct http_conn *c, const struct http_request *req)
+{
+    c->h->requests++;
+    bool head = strcmp(req->method, "HEAD") == 0;
+    if (!head && strcmp(req->method, "GET") != 0) {
+        respond_error(c, 405, "only GET and HEAD");
+        return;
+    }
+    if (req->has_body) {
+        respond_error(c, 400, "requests have no body here");
+        return;
+    }
+    int status = 404;
+    const char *type = "text/plain; charset=utf-8";
+    struct strbuf body;
+    strbuf_init(&body);
+    c->h->handler(c->h->ctx, req, &status, &type, &body);
+    if (body.failed) {
+        strbuf_fini(&body);
+        respond_error(c, 500, "out of memory");
+        return;
+    }
+    respond(c, status, type, &body, head);
+    strbuf_fini(&body);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct http_conn *c = handle->data;
+    buf->base = c->buf + c->len;
+    buf->len = sizeof(c->buf) - c->len;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct http_conn *c = stream->data;
+    if (c->answered || c->closing) {
+        return;
+    }
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    c->len += (size_t)nread;
+    struct http_request req;
+    int rc = http_parse_request(c->buf, c->len, &req);
+    if (rc > 0) {
+        handle(c, &req);
+    } else if (rc == -EMSGSIZE || (rc == 0 && c->len == sizeof(c->buf))) {
+        respond_error(c, 431, "request head too large");
+    } else if (rc < 0) {
+        respond_error(c, 400, "malformed request");
+    }
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct http_conn *c = t->data;
+    if (!c->answered) {
+        respond_error(c, 408, "request not received in time");
+    }
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct httpd *h = listener->data;
+    if (status < 0 || h->closing) {
+        return;
+    }
+    struct http_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return;
+    }
+    c->h = h;
+    strbuf_init(&c->out);
+    uv_tcp_init(h->loop, &c->tcp);
+    uv_timer_init(h->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+    c->next = h->conns;
+    if (h->conns != NULL) {
+        h->conns->prev = c;
+    }
+    h->conns = c;
+    h->n_conns++;
+    h->handles_open++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (h->n_conns > HTTPD_MAX_CONNS) {
+        h->rejected++;
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, on_timeout, HTTPD_TIMEOUT_MS, 0);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
+        conn_close(c);
+    }
+}
+
+int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n,
+               httpd_handler *handler, void *ctx)
+{
+    memset(h, 0, sizeof(*h));
+    h->loop = loop;
+    h->handler = handler;
+    h->ctx = ctx;
+    for (int i = 0; i < n && i < HTTPD_MAX_LISTEN; i++) {
+        uv_tcp_t *l = &h->listeners[h->n_listeners++];
+        h->handles_open++;
+        l->data = h;
+        int rc = netaddr_listen(loop, l, addrs[i], 128, on_connection, "HTTP");
+        l->data = h;
+        if (rc < 0) {
+            return rc;
+        }
+        netaddr_log_listening(l, "HTTP: /healthz, /metrics");
+    }
+    return 0;
+}
+
+static void on_listener_closed(uv_handle_t *handle)
+{
+    struct httpd *h = handle->data;
+    h->handles_open--;
+    maybe_finished(h);
+}
+
+void httpd_close(struct httpd *h, void (*close_cb)(struct httpd *h))
+{
+    h->closing = true;
+    h->close_cb = close_cb;
+    for (int i = 0; i < h->n_listeners; i++) {
+        uv_close((uv_handle_t *)&h->listeners[i], on_listener_closed);
+    }
+    for (struct http_conn *c = h->conns; c != NULL; c = c->next) {
+        conn_close(c);
+    }
+    maybe_finished(h);
+}

@@ -1,0 +1,232 @@
+/* /healthz and /metrics (see metrics.h). */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "server.h"
+#include "statefile.h"
+
+static const char *const op_names[STATS_OPS] = {
+    "none", "get_timestamp", "now", "before", "after", "wait_until", "server_info",
+};
+
+static const char *const result_names[STATS_RESULTS] = {
+    "ok",
+    "bad_request",
+    "unsupported",
+    "clock_unavailable",
+    "bound_too_wide",
+    "wait_too_long",
+    "overloaded",
+    "not_ready",
+    "shutting_down",
+};
+
+static const char *const status_names[] = {"UNKNOWN", "SYNCHRONIZED", "FREE_RUNNING", "DISRUPTED"};
+
+/* Why the server is not serving, or NULL when it is. */
+static const char *unavailable_reason(const struct server *s, const struct cb_now *now)
+{
+    if (s->phase >= PHASE_DRAINING) {
+        return "draining: shutting down";
+    }
+    if (!cb_status_trusted(now->status)) {
+        return cb_reason_text(now->reason);
+    }
+    if (s->reserve.enabled && s->reserve.last_error != 0) {
+        return "the state file cannot be written";
+    }
+    if (s->phase == PHASE_STARTING) {
+        if (s->reserve.enabled && now->earliest_ns <= (int64_t)s->reserve.h_start) {
+            return "starting: waiting for the clock to pass the high-water mark of the last run";
+        }
+        return "starting: writing the state file";
+    }
+    return NULL;
+}
+
+int metrics_health(struct server *s, struct strbuf *b)
+{
+    struct cb_now now;
+    server_now(s, &now);
+    const char *why = unavailable_reason(s, &now);
+    strbuf_printf(b, "{\"status\":\"%s\",\"clock_status\":\"%s\",\"reason\":",
+                  why == NULL ? "ok" : "unavailable", cb_status_name(now.status));
+    strbuf_json_string(b, why != NULL ? why : cb_reason_text(now.reason));
+    if (s->clock_state.have_poll) {
+        strbuf_printf(b, ",\"bound_ns\":%" PRId64 ",\"last_poll_age_ns\":%" PRId64, now.bound_ns,
+                      now.poll_age_ns);
+    }
+    strbuf_printf(b, ",\"time_source\":");
+    strbuf_json_string(b, s->time_source);
+    strbuf_printf(b, ",\"demo\":%s", s->demo ? "true" : "false");
+    if (s->demo) {
+        strbuf_printf(b, ",\"warning\":\"the time source is a loopback NTP server: a demo, not "
+                         "real time\"");
+    }
+    strbuf_printf(b, ",\"instance_id\":\"%s\",\"version\":", s->instance_id);
+    strbuf_json_string(b, s->cfg->version);
+    strbuf_printf(b, "}\n");
+    return why == NULL ? 200 : 503;
+}
+
+static const int64_t bucket_ns[] = {
+    1000,     2000,      5000,      10000,     20000,      50000,       100000,
+    200000,   500000,    1000000,   2000000,   5000000,    10000000,    20000000,
+    50000000, 100000000, 200000000, 500000000, 1000000000, 10000000000,
+};
+
+static void histogram(struct strbuf *b, const char *name, const char *help,
+                      const struct histogram *h)
+{
+    strbuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (size_t i = 0; i < sizeof(bucket_ns) / sizeof(bucket_ns[0]); i++) {
+        strbuf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, (double)bucket_ns[i] / 1e9,
+                      hist_count_le(h, bucket_ns[i]));
+    }
+    strbuf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.9Lf\n%s_count %" PRIu64 "\n",
+                  name, h->total, name, h->sum_ns / 1e9L, name, h->total);
+}
+
+static void metric(struct strbuf *b, const char *name, const char *type, const char *help)
+{
+    strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void metrics_prometheus(struct server *s, struct strbuf *b)
+{
+    struct cb_now now;
+    server_now(s, &now);
+    const struct server_stats *st = &s->stats;
+
+    metric(b, "oracled_info", "gauge", "Version and per-start instance id.");
+    strbuf_printf(b, "oracled_info{version=\"%s\",instance_id=\"%s\"} 1\n", s->cfg->version,
+                  s->instance_id);
+    metric(b, "oracled_start_time_seconds", "gauge", "When this process started (Unix time).");
+    strbuf_printf(b, "oracled_start_time_seconds %.3f\n", (double)s->start_rt_ns / 1e9);
+
+    metric(b, "oracled_requests_total", "counter", "Requests answered, by operation and result.");
+    for (int op = 0; op < STATS_OPS; op++) {
+        for (int r = 0; r < STATS_RESULTS; r++) {
+            strbuf_printf(b, "oracled_requests_total{op=\"%s\",result=\"%s\"} %" PRIu64 "\n",
+                          op_names[op], result_names[r], st->requests[op][r]);
+        }
+    }
+    histogram(b, "oracled_commit_wait_seconds", "How long commit-waits held their reply.",
+              &st->commit_wait);
+    histogram(b, "oracled_release_lateness_seconds",
+              "From the instant earliest passed a commit-waited timestamp to its reply handed "
+              "to the kernel.",
+              &st->lateness);
+
+    metric(b, "oracled_clock_status", "gauge", "The clock's status (1 for the current one).");
+    for (int i = 0; i < 4; i++) {
+        strbuf_printf(b, "oracled_clock_status{status=\"%s\"} %d\n", status_names[i],
+                      (int)now.status == i);
+    }
+    metric(b, "oracled_clock_bound_seconds", "gauge",
+           "The error bound now (+Inf before chrony first answered).");
+    if (s->clock_state.have_poll) {
+        strbuf_printf(b, "oracled_clock_bound_seconds %.9f\n", (double)now.bound_ns / 1e9);
+    } else {
+        strbuf_printf(b, "oracled_clock_bound_seconds +Inf\n");
+    }
+    metric(b, "oracled_ready", "gauge", "1 while serving (started up, not draining).");
+    strbuf_printf(b, "oracled_ready %d\n", server_ready(s));
+    metric(b, "oracled_draining", "gauge", "1 once SIGTERM was received.");
+    strbuf_printf(b, "oracled_draining %d\n", s->phase >= PHASE_DRAINING);
+    metric(b, "oracled_demo_time_source", "gauge",
+           "1 when chrony's source is a loopback NTP server (a demo).");
+    strbuf_printf(b, "oracled_demo_time_source %d\n", s->demo);
+
+    metric(b, "oracled_connections", "gauge", "Open client connections.");
+    strbuf_printf(b, "oracled_connections %zu\n", s->n_conns);
+    metric(b, "oracled_connections_accepted_total", "counter", "Client connections accepted.");
+    strbuf_printf(b, "oracled_connections_accepted_total %" PRIu64 "\n", st->conns_accepted);
+    metric(b, "oracled_connections_rejected_total", "counter",
+           "Connections closed at once: --max-connections reached.");
+    strbuf_printf(b, "oracled_connections_rejected_total %" PRIu64 "\n", st->conns_rejected);
+    metric(b, "oracled_clients_cut_off_total", "counter",
+           "Clients cut off for not reading their replies (output cap or write timeout).");
+    strbuf_printf(b, "oracled_clients_cut_off_total %" PRIu64 "\n", st->conns_cut_off);
+    metric(b, "oracled_connections_idle_closed_total", "counter",
+           "Connections closed by the idle timeout.");
+    strbuf_printf(b, "oracled_connections_idle_closed_total %" PRIu64 "\n", st->conns_idle_closed);
+    metric(b, "oracled_bad_frames_total", "counter",
+           "Connections closed for bad framing (over-long varint, length over the cap).");
+    strbuf_printf(b, "oracled_bad_frames_total %" PRIu64 "\n", st->bad_frames);
+    metric(b, "oracled_pending_waits", "gauge", "Commit-waits pending.");
+    strbuf_printf(b, "oracled_pending_waits %zu\n", cw_len(&s->waits));
+
+    uint64_t last = s->alloc.last_issued;
+    metric(b, "oracled_run_ahead_seconds", "gauge",
+           "How far the last timestamp issued is ahead of the clock's latest.");
+    double ahead = now.latest_ns > 0 && last > (uint64_t)now.latest_ns
+                       ? (double)(last - (uint64_t)now.latest_ns) / 1e9
+                       : 0.0;
+    strbuf_printf(b, "oracled_run_ahead_seconds %.9f\n", ahead);
+    if (s->reserve.enabled) {
+        metric(b, "oracled_reservation_headroom_seconds", "gauge",
+               "The durable high-water mark less the last timestamp issued.");
+        uint64_t base = last > (uint64_t)now.latest_ns ? last : (uint64_t)now.latest_ns;
+        double headroom =
+            s->reserve.h_committed > base ? (double)(s->reserve.h_committed - base) / 1e9 : 0.0;
+        strbuf_printf(b, "oracled_reservation_headroom_seconds %.9f\n", headroom);
+        metric(b, "oracled_state_writes_total", "counter", "State file writes, by result.");
+        strbuf_printf(b, "oracled_state_writes_total{result=\"ok\"} %" PRIu64 "\n",
+                      s->reserve.writes);
+        strbuf_printf(b, "oracled_state_writes_total{result=\"failed\"} %" PRIu64 "\n",
+                      s->reserve.failures);
+        histogram(b, "oracled_state_write_seconds",
+                  "State file writes: write, fsync, rename, fsync of the directory.",
+                  &s->reserve.write_ns);
+    }
+
+    metric(b, "oracled_chrony_polls_total", "counter", "chrony tracking queries, by result.");
+    strbuf_printf(b, "oracled_chrony_polls_total{result=\"ok\"} %" PRIu64 "\n", s->poller.polls_ok);
+    strbuf_printf(b, "oracled_chrony_polls_total{result=\"failed\"} %" PRIu64 "\n",
+                  s->poller.polls_failed);
+    histogram(b, "oracled_chrony_poll_seconds", "chrony tracking queries: send to reply.",
+              &st->chrony_rtt);
+    metric(b, "oracled_chrony_last_poll_age_seconds", "gauge",
+           "Since the last successful chrony query (-1 before the first).");
+    strbuf_printf(b, "oracled_chrony_last_poll_age_seconds %.6f\n",
+                  now.poll_age_ns < 0 ? -1.0 : (double)now.poll_age_ns / 1e9);
+    metric(b, "oracled_bound_violations_total", "counter",
+           "Times a new chrony sample showed the clock further off than the bound given "
+           "before it.");
+    strbuf_printf(b, "oracled_bound_violations_total %" PRIu64 "\n", st->bound_violations);
+    metric(b, "oracled_bound_violation_max_seconds", "gauge",
+           "The largest amount by which the bound was exceeded.");
+    strbuf_printf(b, "oracled_bound_violation_max_seconds %.9f\n",
+                  (double)st->worst_violation_ns / 1e9);
+    metric(b, "oracled_http_requests_total", "counter", "HTTP requests answered.");
+    strbuf_printf(b, "oracled_http_requests_total %" PRIu64 "\n", s->httpd.requests);
+    metric(b, "oracled_http_rejected_total", "counter",
+           "HTTP requests refused: malformed, too large, too slow, too many at once.");
+    strbuf_printf(b, "oracled_http_rejected_total %" PRIu64 "\n", s->httpd.rejected);
+}
+
+void metrics_http(void *ctx, const struct http_request *req, int *status, const char **content_type,
+                  struct strbuf *body)
+{
+    struct server *s = ctx;
+    char path[HTTP_MAX_TARGET];
+    strcpy(path, req->target);
+    char *q = strchr(path, '?');
+    if (q != NULL) {
+        *q = '\0';
+    }
+    if (strcmp(path, "/healthz") == 0) {
+        *status = metrics_health(s, body);
+        *content_type = "application/json";
+    } else if (strcmp(path, "/metrics") == 0) {
+        metrics_prometheus(s, body);
+        *status = 200;
+        *content_type = "text/plain; version=0.0.4; charset=utf-8";
+    } else {
+        *status = 404;
+        strbuf_printf(body, "not found: try /healthz or /metrics\n");
+    }
+}
