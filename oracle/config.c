@@ -332,8 +332,9 @@ static int add_setting(const char *key, const char *value, int line, void *arg)
                 fa->file, line, key);
         return -EINVAL;
     }
+    /* argv grows by "--key", "value" (and "oracled" first), NULL-terminated. */
     size_t n = out->file_argc;
-    char **argv = realloc(out->file_argv, (n + 3) * sizeof(*argv));
+    char **argv = realloc(out->file_argv, (n + 4) * sizeof(*argv));
     int *lines = realloc(out->file_lines, (n / 2 + 2) * sizeof(*lines));
     if (argv != NULL) {
         out->file_argv = argv;

@@ -7,6 +7,7 @@
  *   resumed      chrony is back: served again
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -618,16 +619,139 @@ static void test_resumed(void **state)
     wc_close(&c);
 }
 
+/* record SECONDS: GetTimestamp in a loop for that long, reconnecting whenever the server goes
+ * away (it is being killed and restarted), checking every timestamp is above every earlier
+ * one. Exits 1 on a regression. */
+static int record(double seconds)
+{
+    int64_t end = realtime_ns() + (int64_t)(seconds * 1e9);
+    uint64_t last = 0, n = 0, connects = 0, errors = 0, retries = 0;
+    struct wire_client c;
+    bool connected = false;
+    while (realtime_ns() < end) {
+        if (!connected) {
+            if (wc_connect_addr(&c, addr) < 0) {
+                retries++;
+                struct timespec d = {0, 20 * 1000 * 1000};
+                nanosleep(&d, NULL);
+                continue;
+            }
+            connected = true;
+            connects++;
+        }
+        struct request q = req_of(n + 1, REQ_OP_GET_TIMESTAMP);
+        q.min_ts_ns = 0; /* no help from the client: the server alone must keep order */
+        struct response r;
+        int rc = wc_call(&c, &q, &r, 2000);
+        if (rc < 0) {
+            wc_close(&c);
+            connected = false;
+            continue;
+        }
+        if (r.kind != RESP_TIMESTAMPS) {
+            errors++; /* NOT_READY while restarting; the server closes the connection */
+            struct timespec d = {0, 10 * 1000 * 1000};
+            nanosleep(&d, NULL);
+            continue;
+        }
+        if (r.u.ts.first_ns <= last) {
+            fprintf(stderr, "REGRESSION: timestamp %llu after %llu\n",
+                    (unsigned long long)r.u.ts.first_ns, (unsigned long long)last);
+            return 1;
+        }
+        last = r.u.ts.first_ns;
+        n++;
+    }
+    if (connected) {
+        wc_close(&c);
+    }
+    printf("recorded %llu timestamps over %llu connections (%llu retriable errors, %llu "
+           "refused connects): strictly increasing\n",
+           (unsigned long long)n, (unsigned long long)connects, (unsigned long long)errors,
+           (unsigned long long)retries);
+    return n > 0 ? 0 : 1;
+}
+
+/* nonreader: one connection floods requests and never reads; another keeps being served. The
+ * flooder must be cut off (its connection closed) within 10 s. */
+static int nonreader(void)
+{
+    struct wire_client flood, other;
+    if (wc_connect_addr(&flood, addr) < 0 || wc_connect_addr(&other, addr) < 0) {
+        fprintf(stderr, "connect failed\n");
+        return 1;
+    }
+    static uint8_t buf[64 * 1024];
+    size_t len = 0;
+    for (uint64_t i = 1; len + 16 < sizeof(buf); i++) {
+        struct request q = req_of(i, REQ_OP_NOW);
+        len += (size_t)wire_encode_request(&q, buf + len, sizeof(buf) - len);
+    }
+    int flags = fcntl(flood.fd, F_GETFL);
+    fcntl(flood.fd, F_SETFL, flags | O_NONBLOCK);
+    int64_t end = realtime_ns() + 10000 * MS;
+    uint64_t served = 0;
+    bool cut = false;
+    while (realtime_ns() < end && !cut) {
+        ssize_t n = send(flood.fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN) {
+            cut = true; /* EPIPE / ECONNRESET: the server closed it */
+            break;
+        }
+        struct request q = req_of(served + 1, REQ_OP_NOW);
+        struct response r;
+        if (wc_call(&other, &q, &r, 2000) < 0 || r.kind != RESP_BOUNDS) {
+            fprintf(stderr, "the well-behaved client was not served\n");
+            return 1;
+        }
+        served++;
+        /* The flooder's socket may still be open on our side: peek for the server's close. */
+        char b;
+        ssize_t m = recv(flood.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (m == 0 || (m < 0 && errno == ECONNRESET)) {
+            cut = true;
+        }
+        struct timespec d = {0, 10 * 1000 * 1000};
+        nanosleep(&d, NULL);
+    }
+    printf("flooding client %s; the other was served %llu times meanwhile\n",
+           cut ? "cut off" : "NOT cut off", (unsigned long long)served);
+    wc_close(&flood);
+    wc_close(&other);
+    return cut ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: it_oracled HOST:PORT healthy|unavailable|resumed\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: it_oracled HOST:PORT healthy|unavailable|resumed|nonreader|"
+                        "info|record SECONDS\n");
         return 2;
     }
     addr = argv[1];
     if (strcmp(argv[2], "unavailable") == 0) {
         const struct CMUnitTest tests[] = {cmocka_unit_test(test_unavailable)};
         return cmocka_run_group_tests(tests, NULL, NULL);
+    }
+    if (strcmp(argv[2], "record") == 0 && argc == 4) {
+        return record(atof(argv[3]));
+    }
+    if (strcmp(argv[2], "nonreader") == 0) {
+        return nonreader();
+    }
+    if (strcmp(argv[2], "info") == 0) {
+        struct wire_client c;
+        struct request q = req_of(1, REQ_OP_SERVER_INFO);
+        struct response r;
+        if (wc_connect_addr(&c, addr) < 0 || wc_call(&c, &q, &r, TIMEOUT) < 0 ||
+            r.kind != RESP_INFO) {
+            return 1;
+        }
+        printf("version %s\ninstance_id %s\nmax_wait_ns %llu\ntime_source %s\n", r.u.info.version,
+               r.u.info.instance_id, (unsigned long long)r.u.info.max_wait_ns,
+               r.u.info.time_source);
+        wc_close(&c);
+        return 0;
     }
     if (strcmp(argv[2], "resumed") == 0) {
         const struct CMUnitTest tests[] = {cmocka_unit_test(test_resumed)};
