@@ -20,16 +20,7 @@ fi
 
 PAIR=$TMP/pair
 LONE=$TMP/lone
-stop_pairs() {
-    [ -f "$PAIR/env" ] && "$DEMO" stop "$PAIR"
-    [ -f "$LONE/env" ] && "$DEMO" stop "$LONE"
-    return 0
-}
-on_exit stop_pairs
-
-"$DEMO" start "$PAIR" >/dev/null
-# shellcheck disable=SC1091
-. "$PAIR/env"
+demo_pair "$DEMO" "$PAIR"
 CHRONY="udp:127.0.0.1:$CMD_PORT"
 pass "demo chrony pair synchronised (cmdmon port $CMD_PORT)"
 
@@ -152,9 +143,7 @@ min_growth=$((D * (q2 - q1) / 1000000000 - 10))
 pass "NTP server stopped: FREE_RUNNING once stale, bound growing ($b1 -> $b2 ns)"
 
 # --- a chronyd that never synchronised ---
-"$DEMO" start "$LONE" --no-server >/dev/null
-# shellcheck disable=SC1091
-. "$LONE/env"
+demo_pair "$DEMO" "$LONE" --no-server
 run 2 "$CB" --chrony "udp:127.0.0.1:$CMD_PORT" --json now
 json_is "$OUT" .status UNKNOWN "never synchronised"
 contains "$ERR" "not synchronised" "never synchronised: message"

@@ -30,14 +30,7 @@ contains "$ERR" "unexpected argument 'stray'" "stray argument"
 pass "command line: --help, --version, and errors exit 2 with a message"
 
 PAIR=$TMP/pair
-stop_pair() {
-    [ -f "$PAIR/env" ] && "$DEMO" stop "$PAIR"
-    return 0
-}
-on_exit stop_pair
-"$DEMO" start "$PAIR" >/dev/null
-# shellcheck disable=SC1091
-. "$PAIR/env"
+demo_pair "$DEMO" "$PAIR"
 
 # IPv6 too, where this machine has it on loopback.
 listen6=()
@@ -50,15 +43,8 @@ fi
 ORACLED_PID=$!
 track_pid $ORACLED_PID
 
-# wait_log PATTERN SECONDS: until the daemon's log matches.
 wait_log() {
-    local deadline=$((SECONDS + $2))
-    while [ $SECONDS -lt $deadline ]; do
-        grep -Eq -- "$1" "$TMP/oracled.log" && return 0
-        kill -0 $ORACLED_PID 2>/dev/null || fail "oracled exited: $(cat "$TMP/oracled.log")"
-        sleep 0.05
-    done
-    fail "no /$1/ in the oracled log after $2 s: $(cat "$TMP/oracled.log")"
+    wait_for_log "$TMP/oracled.log" "$ORACLED_PID" "$@"
 }
 
 wait_log "listening on 127\.0\.0\.1:[0-9]+ \(oracle" 10

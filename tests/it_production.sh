@@ -19,14 +19,7 @@ for tool in chronyd curl promtool; do
 done
 
 PAIR=$TMP/pair
-stop_pair() {
-    [ -f "$PAIR/env" ] && "$DEMO" stop "$PAIR"
-    return 0
-}
-on_exit stop_pair
-"$DEMO" start "$PAIR" >/dev/null
-# shellcheck disable=SC1091
-. "$PAIR/env"
+demo_pair "$DEMO" "$PAIR"
 CHRONY="udp:127.0.0.1:$CMD_PORT"
 
 # start_oracled NAME ARGS...: starts oracled with its log in $TMP/NAME.log; sets PID, PORT and
@@ -48,13 +41,7 @@ start_oracled() {
 
 # wait_log PATTERN SECONDS: until the current daemon's log matches.
 wait_log() {
-    local deadline=$((SECONDS + $2))
-    while [ $SECONDS -lt $deadline ]; do
-        grep -Eq -- "$1" "$LOG" && return 0
-        kill -0 "$PID" 2>/dev/null || fail "oracled exited: $(cat "$LOG")"
-        sleep 0.05
-    done
-    fail "no /$1/ in $LOG after $2 s: $(tail -n 20 "$LOG")"
+    wait_for_log "$LOG" "$PID" "$@"
 }
 
 stop_oracled() {

@@ -99,3 +99,38 @@ json_is() {
 now_ns() {
     date +%s%N
 }
+
+# demo_pair DEMO_CHRONY DIR [start options...]: starts a demo chrony pair in DIR, stopped on
+# exit whatever happens, and loads its env (NTP_PORT, CMD_PORT, CMD_SOCKET, ...).
+DEMO_PAIRS=()
+stop_demo_pairs() {
+    local d
+    for d in "${DEMO_PAIRS[@]}"; do
+        [ -f "$d/env" ] && "$DEMO_CHRONY" stop "$d"
+    done
+    return 0
+}
+demo_pair() {
+    DEMO_CHRONY=$1
+    local dir=$2
+    shift 2
+    if [ ${#DEMO_PAIRS[@]} -eq 0 ]; then
+        on_exit stop_demo_pairs
+    fi
+    DEMO_PAIRS+=("$dir")
+    "$DEMO_CHRONY" start "$dir" "$@" >/dev/null
+    # shellcheck disable=SC1091
+    . "$dir/env"
+}
+
+# wait_for_log FILE PID PATTERN SECONDS: until FILE matches the extended regex PATTERN; fails
+# early when process PID has exited.
+wait_for_log() {
+    local deadline=$((SECONDS + $4))
+    while [ $SECONDS -lt $deadline ]; do
+        grep -Eq -- "$3" "$1" && return 0
+        kill -0 "$2" 2>/dev/null || fail "process $2 exited: $(tail -n 20 "$1")"
+        sleep 0.05
+    done
+    fail "no /$3/ in $1 after $4 s: $(tail -n 20 "$1")"
+}

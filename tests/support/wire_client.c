@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netaddr.h"
+
 int wc_connect(struct wire_client *c, const char *host, uint16_t port)
 {
     memset(c, 0, sizeof(*c));
@@ -52,23 +54,22 @@ int wc_connect(struct wire_client *c, const char *host, uint16_t port)
 
 int wc_connect_addr(struct wire_client *c, const char *addr)
 {
+    struct sockaddr_storage ss;
+    if (netaddr_parse(addr, &ss) < 0) {
+        return -EINVAL;
+    }
     char host[64];
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL) {
-        return -EINVAL;
+    uint16_t port;
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        port = ntohs(s6->sin6_port);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        port = ntohs(s4->sin_port);
     }
-    size_t hl = (size_t)(colon - addr);
-    const char *h = addr;
-    if (addr[0] == '[' && hl >= 2) {
-        h++;
-        hl -= 2;
-    }
-    if (hl >= sizeof(host)) {
-        return -EINVAL;
-    }
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    return wc_connect(c, host, (uint16_t)atoi(colon + 1));
+    return wc_connect(c, host, port);
 }
 
 void wc_close(struct wire_client *c)
