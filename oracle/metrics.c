@@ -94,6 +94,24 @@ static void metric(struct strbuf *b, const char *name, const char *type, const c
     strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A metric with one unlabelled integer value. */
+static void one_u64(struct strbuf *b, const char *name, const char *type, const char *help,
+                    uint64_t value)
+{
+    metric(b, name, type, help);
+    strbuf_printf(b, "%s %" PRIu64 "\n", name, value);
+}
+
+static void counter_u64(struct strbuf *b, const char *name, const char *help, uint64_t value)
+{
+    one_u64(b, name, "counter", help, value);
+}
+
+static void gauge_u64(struct strbuf *b, const char *name, const char *help, uint64_t value)
+{
+    one_u64(b, name, "gauge", help, value);
+}
+
 void metrics_prometheus(struct server *s, struct strbuf *b)
 {
     struct cb_now now;
@@ -132,32 +150,27 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
     } else {
         strbuf_printf(b, "oracled_clock_bound_seconds +Inf\n");
     }
-    metric(b, "oracled_ready", "gauge", "1 while serving (started up, not draining).");
-    strbuf_printf(b, "oracled_ready %d\n", server_ready(s));
-    metric(b, "oracled_draining", "gauge", "1 once SIGTERM was received.");
-    strbuf_printf(b, "oracled_draining %d\n", s->phase >= PHASE_DRAINING);
-    metric(b, "oracled_demo_time_source", "gauge",
-           "1 when chrony's source is a loopback NTP server (a demo).");
-    strbuf_printf(b, "oracled_demo_time_source %d\n", s->demo);
+    gauge_u64(b, "oracled_ready", "1 while serving (started up, not draining).",
+              (uint64_t)(server_ready(s)));
+    gauge_u64(b, "oracled_draining", "1 once SIGTERM was received.",
+              (uint64_t)(s->phase >= PHASE_DRAINING));
+    gauge_u64(b, "oracled_demo_time_source",
+              "1 when chrony's source is a loopback NTP server (a demo).", (uint64_t)(s->demo));
 
-    metric(b, "oracled_connections", "gauge", "Open client connections.");
-    strbuf_printf(b, "oracled_connections %zu\n", s->n_conns);
-    metric(b, "oracled_connections_accepted_total", "counter", "Client connections accepted.");
-    strbuf_printf(b, "oracled_connections_accepted_total %" PRIu64 "\n", st->conns_accepted);
-    metric(b, "oracled_connections_rejected_total", "counter",
-           "Connections closed at once: --max-connections reached.");
-    strbuf_printf(b, "oracled_connections_rejected_total %" PRIu64 "\n", st->conns_rejected);
-    metric(b, "oracled_clients_cut_off_total", "counter",
-           "Clients cut off for not reading their replies (output cap or write timeout).");
-    strbuf_printf(b, "oracled_clients_cut_off_total %" PRIu64 "\n", st->conns_cut_off);
-    metric(b, "oracled_connections_idle_closed_total", "counter",
-           "Connections closed by the idle timeout.");
-    strbuf_printf(b, "oracled_connections_idle_closed_total %" PRIu64 "\n", st->conns_idle_closed);
-    metric(b, "oracled_bad_frames_total", "counter",
-           "Connections closed for bad framing (over-long varint, length over the cap).");
-    strbuf_printf(b, "oracled_bad_frames_total %" PRIu64 "\n", st->bad_frames);
-    metric(b, "oracled_pending_waits", "gauge", "Commit-waits pending.");
-    strbuf_printf(b, "oracled_pending_waits %zu\n", cw_len(&s->waits));
+    gauge_u64(b, "oracled_connections", "Open client connections.", (uint64_t)(s->n_conns));
+    counter_u64(b, "oracled_connections_accepted_total", "Client connections accepted.",
+                st->conns_accepted);
+    counter_u64(b, "oracled_connections_rejected_total",
+                "Connections closed at once: --max-connections reached.", st->conns_rejected);
+    counter_u64(b, "oracled_clients_cut_off_total",
+                "Clients cut off for not reading their replies (output cap or write timeout).",
+                st->conns_cut_off);
+    counter_u64(b, "oracled_connections_idle_closed_total",
+                "Connections closed by the idle timeout.", st->conns_idle_closed);
+    counter_u64(b, "oracled_bad_frames_total",
+                "Connections closed for bad framing (over-long varint, length over the cap).",
+                st->bad_frames);
+    gauge_u64(b, "oracled_pending_waits", "Commit-waits pending.", (uint64_t)(cw_len(&s->waits)));
 
     uint64_t last = s->alloc.last_issued;
     metric(b, "oracled_run_ahead_seconds", "gauge",
@@ -193,19 +206,18 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
            "Since the last successful chrony query (-1 before the first).");
     strbuf_printf(b, "oracled_chrony_last_poll_age_seconds %.6f\n",
                   now.poll_age_ns < 0 ? -1.0 : (double)now.poll_age_ns / 1e9);
-    metric(b, "oracled_bound_violations_total", "counter",
-           "Times a new chrony sample showed the clock further off than the bound given "
-           "before it.");
-    strbuf_printf(b, "oracled_bound_violations_total %" PRIu64 "\n", st->bound_violations);
+    counter_u64(b, "oracled_bound_violations_total",
+                "Times a new chrony sample showed the clock further off than the bound given "
+                "before it.",
+                st->bound_violations);
     metric(b, "oracled_bound_violation_max_seconds", "gauge",
            "The largest amount by which the bound was exceeded.");
     strbuf_printf(b, "oracled_bound_violation_max_seconds %.9f\n",
                   (double)st->worst_violation_ns / 1e9);
-    metric(b, "oracled_http_requests_total", "counter", "HTTP requests answered.");
-    strbuf_printf(b, "oracled_http_requests_total %" PRIu64 "\n", s->httpd.requests);
-    metric(b, "oracled_http_rejected_total", "counter",
-           "HTTP requests refused: malformed, too large, too slow, too many at once.");
-    strbuf_printf(b, "oracled_http_rejected_total %" PRIu64 "\n", s->httpd.rejected);
+    counter_u64(b, "oracled_http_requests_total", "HTTP requests answered.", s->httpd.requests);
+    counter_u64(b, "oracled_http_rejected_total",
+                "HTTP requests refused: malformed, too large, too slow, too many at once.",
+                s->httpd.rejected);
 }
 
 void metrics_http(void *ctx, const struct http_request *req, int *status, const char **content_type,
