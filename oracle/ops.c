@@ -11,11 +11,13 @@
 
 #define TS_LIMIT (UINT64_C(1) << 63)
 
-static void init_response(struct server *s, struct response *r, uint64_t id, enum resp_kind kind)
+/* A response carrying the clock status of the reading it answers from. */
+static void init_response(struct response *r, uint64_t id, enum resp_kind kind,
+                          enum cb_status status)
 {
     memset(r, 0, sizeof(*r));
     r->id = id;
-    r->clock_status = (int)s->last_status;
+    r->clock_status = (int)status;
     r->kind = kind;
 }
 
@@ -62,6 +64,16 @@ static bool gate(struct server *s, struct conn *c, const struct request *req, st
     return false;
 }
 
+/* gate() for the operations on a timestamp, which must be below 2^63 first. */
+static bool gate_ts(struct server *s, struct conn *c, const struct request *req, struct cb_now *now)
+{
+    if (req->ts_ns >= TS_LIMIT) {
+        bad_request(s, c, req, "ts_ns must be below 2^63");
+        return false;
+    }
+    return gate(s, c, req, now);
+}
+
 /* A request's max_wait_ns: 0 means the server's, anything larger is capped at it. */
 static int64_t effective_max_wait(const struct server *s, uint64_t asked)
 {
@@ -91,8 +103,7 @@ static void send_timestamps(struct server *s, struct conn *c, uint64_t id, uint6
                             uint32_t count, int64_t waited_ns, const struct cb_now *now)
 {
     struct response r;
-    init_response(s, &r, id, RESP_TIMESTAMPS);
-    r.clock_status = (int)now->status;
+    init_response(&r, id, RESP_TIMESTAMPS, now->status);
     r.u.ts.first_ns = first;
     r.u.ts.count = count;
     r.u.ts.waited_ns = waited_ns > 0 ? (uint64_t)waited_ns : 0;
@@ -191,8 +202,7 @@ static void send_waited(struct server *s, struct conn *c, uint64_t id, int64_t w
                         const struct cb_now *now)
 {
     struct response r;
-    init_response(s, &r, id, RESP_WAITED);
-    r.clock_status = (int)now->status;
+    init_response(&r, id, RESP_WAITED, now->status);
     r.u.waited_ns = waited_ns > 0 ? (uint64_t)waited_ns : 0;
     server_count_ok(s, REQ_OP_WAIT_UNTIL);
     conn_send(c, &r);
@@ -200,12 +210,8 @@ static void send_waited(struct server *s, struct conn *c, uint64_t id, int64_t w
 
 static void wait_until(struct server *s, struct conn *c, const struct request *req)
 {
-    if (req->ts_ns >= TS_LIMIT) {
-        bad_request(s, c, req, "ts_ns must be below 2^63");
-        return;
-    }
     struct cb_now now;
-    if (!gate(s, c, req, &now)) {
+    if (!gate_ts(s, c, req, &now)) {
         return;
     }
     if (cw_wait_estimate_ns(&now, req->ts_ns) == 0) {
@@ -222,8 +228,7 @@ static void now_op(struct server *s, struct conn *c, const struct request *req)
         return;
     }
     struct response r;
-    init_response(s, &r, req->id, RESP_BOUNDS);
-    r.clock_status = (int)now.status;
+    init_response(&r, req->id, RESP_BOUNDS, now.status);
     r.u.bounds.earliest_ns = now.earliest_ns > 0 ? (uint64_t)now.earliest_ns : 0;
     r.u.bounds.latest_ns = (uint64_t)now.latest_ns;
     server_count_ok(s, req->op);
@@ -232,19 +237,14 @@ static void now_op(struct server *s, struct conn *c, const struct request *req)
 
 static void before_after(struct server *s, struct conn *c, const struct request *req)
 {
-    if (req->ts_ns >= TS_LIMIT) {
-        bad_request(s, c, req, "ts_ns must be below 2^63");
-        return;
-    }
     struct cb_now now;
-    if (!gate(s, c, req, &now)) {
+    if (!gate_ts(s, c, req, &now)) {
         return;
     }
     bool before = req->op == REQ_OP_BEFORE;
     int rc = before ? cb_before(&now, req->ts_ns) : cb_after(&now, req->ts_ns);
     struct response r;
-    init_response(s, &r, req->id, before ? RESP_BEFORE : RESP_AFTER);
-    r.clock_status = (int)now.status;
+    init_response(&r, req->id, before ? RESP_BEFORE : RESP_AFTER, now.status);
     r.u.answer = rc == 1;
     server_count_ok(s, req->op);
     conn_send(c, &r);
@@ -255,7 +255,7 @@ static void server_info(struct server *s, struct conn *c, const struct request *
     struct cb_now now;
     server_now(s, &now); /* the status the response reports */
     struct response r;
-    init_response(s, &r, req->id, RESP_INFO);
+    init_response(&r, req->id, RESP_INFO, now.status);
     r.u.info.version = s->cfg->version;
     r.u.info.instance_id = s->instance_id;
     r.u.info.time_source = s->time_source;

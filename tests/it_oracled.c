@@ -46,15 +46,6 @@ static void connect_or_fail(struct wire_client *c)
     }
 }
 
-static struct request req_of(uint64_t id, enum req_op op)
-{
-    struct request r;
-    memset(&r, 0, sizeof(r));
-    r.id = id;
-    r.op = op;
-    return r;
-}
-
 static struct response call(struct wire_client *c, const struct request *r)
 {
     struct response out;
@@ -79,7 +70,7 @@ static void test_server_info(void **state)
     (void)state;
     struct wire_client c;
     connect_or_fail(&c);
-    struct request q = req_of(7, REQ_OP_SERVER_INFO);
+    struct request q = wc_request(7, REQ_OP_SERVER_INFO);
     struct response r = call(&c, &q);
     assert_int_equal(r.id, 7);
     assert_int_equal(r.kind, RESP_INFO);
@@ -101,7 +92,7 @@ static void test_now_contains_local_clock(void **state)
     struct wire_client c;
     connect_or_fail(&c);
     for (uint64_t i = 1; i <= 100; i++) {
-        struct request q = req_of(i, REQ_OP_NOW);
+        struct request q = wc_request(i, REQ_OP_NOW);
         int64_t t0 = realtime_ns();
         struct response r = call(&c, &q);
         int64_t t1 = realtime_ns();
@@ -121,7 +112,7 @@ static void test_sequential_strictly_increasing(void **state)
     connect_or_fail(&c);
     uint64_t prev = 0;
     for (uint64_t i = 1; i <= 10000; i++) {
-        struct request q = req_of(i, REQ_OP_GET_TIMESTAMP);
+        struct request q = wc_request(i, REQ_OP_GET_TIMESTAMP);
         struct response r = call(&c, &q);
         if (r.kind != RESP_TIMESTAMPS) {
             fail_msg("request %llu: kind %d", (unsigned long long)i, r.kind);
@@ -156,7 +147,7 @@ static void *worker_main(void *arg)
         return NULL;
     }
     for (int i = 0; i < PER_THREAD; i++) {
-        struct request q = req_of((uint64_t)i + 1, REQ_OP_GET_TIMESTAMP);
+        struct request q = wc_request((uint64_t)i + 1, REQ_OP_GET_TIMESTAMP);
         struct response r;
         if (wc_call(&c, &q, &r, TIMEOUT) < 0 || r.kind != RESP_TIMESTAMPS) {
             w->failed = 1;
@@ -213,7 +204,7 @@ static void test_commit_wait(void **state)
     connect_or_fail(&c);
     uint64_t prev = 0;
     for (uint64_t i = 1; i <= 300; i++) {
-        struct request q = req_of(i, REQ_OP_GET_TIMESTAMP);
+        struct request q = wc_request(i, REQ_OP_GET_TIMESTAMP);
         q.commit_wait = true;
         q.count = i % 3 == 0 ? 10 : 1;
         struct response r = call(&c, &q);
@@ -257,19 +248,19 @@ static void test_before_after(void **state)
         {REQ_OP_AFTER, (int64_t)(TS_LIMIT - 1), true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct request q = req_of(i + 1, cases[i].op);
+        struct request q = wc_request(i + 1, cases[i].op);
         q.ts_ns = (uint64_t)cases[i].ts;
         struct response r = call(&c, &q);
         assert_int_equal(r.kind, cases[i].op == REQ_OP_BEFORE ? RESP_BEFORE : RESP_AFTER);
         assert_int_equal(r.u.answer, cases[i].want);
     }
     /* A timestamp at 2^63 is a bad request; the connection stays usable. */
-    struct request q = req_of(50, REQ_OP_AFTER);
+    struct request q = wc_request(50, REQ_OP_AFTER);
     q.ts_ns = TS_LIMIT;
     struct response r = call(&c, &q);
     expect_error(&r, WIRE_ERROR_BAD_REQUEST);
     assert_false(r.u.error.retriable);
-    q = req_of(51, REQ_OP_NOW);
+    q = wc_request(51, REQ_OP_NOW);
     r = call(&c, &q);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&c);
@@ -282,7 +273,7 @@ static void test_wait_until(void **state)
     connect_or_fail(&c);
     /* 20 ms ahead: held until the local clock is past it by the bound. */
     uint64_t ts = (uint64_t)(realtime_ns() + 20 * MS);
-    struct request q = req_of(1, REQ_OP_WAIT_UNTIL);
+    struct request q = wc_request(1, REQ_OP_WAIT_UNTIL);
     q.ts_ns = ts;
     struct response r = call(&c, &q);
     int64_t arrived = realtime_ns();
@@ -290,13 +281,13 @@ static void test_wait_until(void **state)
     assert_true(r.u.waited_ns >= 15 * MS);
     assert_true(arrived > (int64_t)ts);
     /* In the past: at once. */
-    q = req_of(2, REQ_OP_WAIT_UNTIL);
+    q = wc_request(2, REQ_OP_WAIT_UNTIL);
     q.ts_ns = (uint64_t)(realtime_ns() - 1000 * MS);
     r = call(&c, &q);
     assert_int_equal(r.kind, RESP_WAITED);
     assert_int_equal(r.u.waited_ns, 0);
     /* Beyond the maximum wait: WAIT_TOO_LONG at once, not after waiting. */
-    q = req_of(3, REQ_OP_WAIT_UNTIL);
+    q = wc_request(3, REQ_OP_WAIT_UNTIL);
     q.ts_ns = (uint64_t)(realtime_ns() + 10000 * MS);
     int64_t t0 = realtime_ns();
     r = call(&c, &q);
@@ -304,7 +295,7 @@ static void test_wait_until(void **state)
     assert_true(r.u.error.retriable);
     assert_true(realtime_ns() - t0 < 50 * MS);
     /* A client's own smaller max wait counts too. */
-    q = req_of(4, REQ_OP_WAIT_UNTIL);
+    q = wc_request(4, REQ_OP_WAIT_UNTIL);
     q.ts_ns = (uint64_t)(realtime_ns() + 30 * MS);
     q.max_wait_ns = 5 * MS;
     r = call(&c, &q);
@@ -317,9 +308,9 @@ static void test_pipelined_now_not_held_up(void **state)
     (void)state;
     struct wire_client c;
     connect_or_fail(&c);
-    struct request wait = req_of(1, REQ_OP_WAIT_UNTIL);
+    struct request wait = wc_request(1, REQ_OP_WAIT_UNTIL);
     wait.ts_ns = (uint64_t)(realtime_ns() + 50 * MS);
-    struct request now = req_of(2, REQ_OP_NOW);
+    struct request now = wc_request(2, REQ_OP_NOW);
     assert_int_equal(wc_send(&c, &wait), 0);
     assert_int_equal(wc_send(&c, &now), 0);
     struct response r;
@@ -334,7 +325,7 @@ static void test_pipelined_now_not_held_up(void **state)
     static bool seen[N + 1];
     memset(seen, 0, sizeof(seen));
     for (uint64_t i = 1; i <= N; i++) {
-        struct request q = req_of(i, i % 5 == 0 ? REQ_OP_NOW : REQ_OP_GET_TIMESTAMP);
+        struct request q = wc_request(i, i % 5 == 0 ? REQ_OP_NOW : REQ_OP_GET_TIMESTAMP);
         q.commit_wait = i % 7 == 0;
         assert_int_equal(wc_send(&c, &q), 0);
     }
@@ -356,7 +347,7 @@ static void test_big_pipeline(void **state)
     static uint8_t buf[N * 32];
     size_t len = 0;
     for (uint64_t i = 1; i <= N; i++) {
-        struct request q = req_of(i, REQ_OP_GET_TIMESTAMP);
+        struct request q = wc_request(i, REQ_OP_GET_TIMESTAMP);
         q.commit_wait = i % 10 == 0;
         int n = wire_encode_request(&q, buf + len, sizeof(buf) - len);
         assert_true(n > 0);
@@ -392,7 +383,7 @@ static void test_slow_reader_loses_nothing(void **state)
     static uint8_t buf[N * 8];
     size_t len = 0;
     for (uint64_t i = 1; i <= N; i++) {
-        struct request q = req_of(i, REQ_OP_NOW);
+        struct request q = wc_request(i, REQ_OP_NOW);
         len += (size_t)wire_encode_request(&q, buf + len, sizeof(buf) - len);
     }
     struct wire_client c;
@@ -431,7 +422,7 @@ static void test_largest_frame(void **state)
     assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
     assert_int_equal(r.id, 7);
     expect_error(&r, WIRE_ERROR_UNSUPPORTED);
-    struct request q = req_of(8, REQ_OP_NOW);
+    struct request q = wc_request(8, REQ_OP_NOW);
     r = call(&c, &q);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&c);
@@ -443,10 +434,10 @@ static void test_half_close_still_answered(void **state)
     /* A commit-wait, then the client shuts its sending side: the reply still comes. */
     struct wire_client c;
     connect_or_fail(&c);
-    struct request q = req_of(1, REQ_OP_WAIT_UNTIL);
+    struct request q = wc_request(1, REQ_OP_WAIT_UNTIL);
     q.ts_ns = (uint64_t)(realtime_ns() + 20 * MS);
     assert_int_equal(wc_send(&c, &q), 0);
-    q = req_of(2, REQ_OP_GET_TIMESTAMP);
+    q = wc_request(2, REQ_OP_GET_TIMESTAMP);
     q.commit_wait = true;
     assert_int_equal(wc_send(&c, &q), 0);
     assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
@@ -473,7 +464,7 @@ static void test_too_many_pending(void **state)
     size_t len = 0;
     uint64_t ts = (uint64_t)(realtime_ns() + 60 * MS);
     for (uint64_t i = 1; i <= N; i++) {
-        struct request q = req_of(i, REQ_OP_WAIT_UNTIL);
+        struct request q = wc_request(i, REQ_OP_WAIT_UNTIL);
         q.ts_ns = ts;
         len += (size_t)wire_encode_request(&q, buf + len, sizeof(buf) - len);
     }
@@ -502,33 +493,33 @@ static void test_bad_requests(void **state)
     (void)state;
     struct wire_client c;
     connect_or_fail(&c);
-    struct request q = req_of(1, REQ_OP_NONE);
+    struct request q = wc_request(1, REQ_OP_NONE);
     struct response r = call(&c, &q);
     expect_error(&r, WIRE_ERROR_UNSUPPORTED);
     assert_false(r.u.error.retriable);
-    q = req_of(2, REQ_OP_GET_TIMESTAMP);
+    q = wc_request(2, REQ_OP_GET_TIMESTAMP);
     q.count = 65537;
     r = call(&c, &q);
     expect_error(&r, WIRE_ERROR_BAD_REQUEST);
-    q = req_of(3, REQ_OP_GET_TIMESTAMP);
+    q = wc_request(3, REQ_OP_GET_TIMESTAMP);
     q.min_ts_ns = TS_LIMIT - 5;
     q.count = 10;
     r = call(&c, &q);
     expect_error(&r, WIRE_ERROR_BAD_REQUEST);
     /* min_ts_ns 1 s ahead would push the timestamps 1 s past the clock: OVERLOADED. */
-    q = req_of(4, REQ_OP_GET_TIMESTAMP);
+    q = wc_request(4, REQ_OP_GET_TIMESTAMP);
     q.min_ts_ns = (uint64_t)(realtime_ns() + 1000 * MS);
     r = call(&c, &q);
     expect_error(&r, WIRE_ERROR_OVERLOADED);
     assert_true(r.u.error.retriable);
     /* A batch: count consecutive timestamps, the next request beyond them. */
-    q = req_of(5, REQ_OP_GET_TIMESTAMP);
+    q = wc_request(5, REQ_OP_GET_TIMESTAMP);
     q.count = 100;
     r = call(&c, &q);
     assert_int_equal(r.kind, RESP_TIMESTAMPS);
     assert_int_equal(r.u.ts.count, 100);
     uint64_t last = r.u.ts.first_ns + 99;
-    q = req_of(6, REQ_OP_GET_TIMESTAMP);
+    q = wc_request(6, REQ_OP_GET_TIMESTAMP);
     q.min_ts_ns = 12345;
     r = call(&c, &q);
     assert_true(r.u.ts.first_ns > last);
@@ -538,7 +529,7 @@ static void test_bad_requests(void **state)
     assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
     assert_int_equal(r.id, 0);
     expect_error(&r, WIRE_ERROR_BAD_REQUEST);
-    q = req_of(7, REQ_OP_NOW);
+    q = wc_request(7, REQ_OP_NOW);
     r = call(&c, &q);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&c);
@@ -557,7 +548,7 @@ static void expect_framing_error_and_close(const uint8_t *bytes, size_t len)
     assert_int_equal(wc_wait_closed(&c, TIMEOUT), 0);
     wc_close(&c);
     /* Nothing else affected. */
-    struct request q = req_of(9, REQ_OP_NOW);
+    struct request q = wc_request(9, REQ_OP_NOW);
     r = call(&bystander, &q);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&bystander);
@@ -587,11 +578,11 @@ static void test_unavailable(void **state)
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         struct wire_client c;
         connect_or_fail(&c);
-        struct request info = req_of(100, REQ_OP_SERVER_INFO);
+        struct request info = wc_request(100, REQ_OP_SERVER_INFO);
         struct response r = call(&c, &info);
         assert_int_equal(r.kind, RESP_INFO);
         assert_int_equal(r.clock_status, 0); /* UNKNOWN */
-        struct request q = req_of(i + 1, ops[i]);
+        struct request q = wc_request(i + 1, ops[i]);
         q.ts_ns = (uint64_t)realtime_ns();
         r = call(&c, &q);
         expect_error(&r, WIRE_ERROR_CLOCK_UNAVAILABLE);
@@ -608,12 +599,12 @@ static void test_resumed(void **state)
     /* chrony is back: served again, without a restart. */
     struct wire_client c;
     connect_or_fail(&c);
-    struct request q = req_of(1, REQ_OP_GET_TIMESTAMP);
+    struct request q = wc_request(1, REQ_OP_GET_TIMESTAMP);
     q.commit_wait = true;
     struct response r = call(&c, &q);
     assert_int_equal(r.kind, RESP_TIMESTAMPS);
     assert_true(r.u.ts.earliest_ns > r.u.ts.first_ns);
-    q = req_of(2, REQ_OP_NOW);
+    q = wc_request(2, REQ_OP_NOW);
     r = call(&c, &q);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&c);
@@ -639,7 +630,7 @@ static int record(double seconds)
             connected = true;
             connects++;
         }
-        struct request q = req_of(n + 1, REQ_OP_GET_TIMESTAMP);
+        struct request q = wc_request(n + 1, REQ_OP_GET_TIMESTAMP);
         q.min_ts_ns = 0; /* no help from the client: the server alone must keep order */
         struct response r;
         int rc = wc_call(&c, &q, &r, 2000);
@@ -684,7 +675,7 @@ static int nonreader(void)
     static uint8_t buf[64 * 1024];
     size_t len = 0;
     for (uint64_t i = 1; len + 16 < sizeof(buf); i++) {
-        struct request q = req_of(i, REQ_OP_NOW);
+        struct request q = wc_request(i, REQ_OP_NOW);
         len += (size_t)wire_encode_request(&q, buf + len, sizeof(buf) - len);
     }
     int flags = fcntl(flood.fd, F_GETFL);
@@ -698,7 +689,7 @@ static int nonreader(void)
             cut = true; /* EPIPE / ECONNRESET: the server closed it */
             break;
         }
-        struct request q = req_of(served + 1, REQ_OP_NOW);
+        struct request q = wc_request(served + 1, REQ_OP_NOW);
         struct response r;
         if (wc_call(&other, &q, &r, 2000) < 0 || r.kind != RESP_BOUNDS) {
             fprintf(stderr, "the well-behaved client was not served\n");
@@ -741,7 +732,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[2], "info") == 0) {
         struct wire_client c;
-        struct request q = req_of(1, REQ_OP_SERVER_INFO);
+        struct request q = wc_request(1, REQ_OP_SERVER_INFO);
         struct response r;
         if (wc_connect_addr(&c, addr) < 0 || wc_call(&c, &q, &r, TIMEOUT) < 0 ||
             r.kind != RESP_INFO) {

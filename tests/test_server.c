@@ -189,19 +189,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct request req_of(uint64_t id, enum req_op op)
-{
-    struct request r;
-    memset(&r, 0, sizeof(r));
-    r.id = id;
-    r.op = op;
-    return r;
-}
-
 static void test_commit_wait_follows_the_clock(void **state)
 {
     struct env *e = *state;
-    struct request q = req_of(1, REQ_OP_GET_TIMESTAMP);
+    struct request q = wc_request(1, REQ_OP_GET_TIMESTAMP);
     q.commit_wait = true;
     q.count = 5;
     assert_int_equal(wc_send(&e->client, &q), 0);
@@ -223,7 +214,7 @@ static void test_commit_wait_follows_the_clock(void **state)
 static void test_step_fails_pending_waits(void **state)
 {
     struct env *e = *state;
-    struct request q = req_of(1, REQ_OP_GET_TIMESTAMP);
+    struct request q = wc_request(1, REQ_OP_GET_TIMESTAMP);
     q.commit_wait = true;
     assert_int_equal(wc_send(&e->client, &q), 0);
     assert_true(no_response_for(e, 20));
@@ -243,7 +234,7 @@ static void test_step_fails_pending_waits(void **state)
 static void test_chrony_loss_fails_pending_waits(void **state)
 {
     struct env *e = *state;
-    struct request q = req_of(1, REQ_OP_WAIT_UNTIL);
+    struct request q = wc_request(1, REQ_OP_WAIT_UNTIL);
     q.ts_ns = (uint64_t)(e->fc.rt_ns + 1000 * MS);
     assert_int_equal(wc_send(&e->client, &q), 0);
     assert_true(no_response_for(e, 20));
@@ -260,7 +251,7 @@ static void test_chrony_loss_fails_pending_waits(void **state)
 static void test_shutdown_answers_pending_waits(void **state)
 {
     struct env *e = *state;
-    struct request q = req_of(1, REQ_OP_GET_TIMESTAMP);
+    struct request q = wc_request(1, REQ_OP_GET_TIMESTAMP);
     q.commit_wait = true;
     assert_int_equal(wc_send(&e->client, &q), 0);
     assert_true(no_response_for(e, 20));
@@ -282,7 +273,7 @@ static void test_status_in_responses_is_current(void **state)
     /* A step seen while serving: the error and ServerInfo carry DISRUPTED at once, not the
      * status of the last chrony poll. */
     fake_clock_step(&e->fc, -2 * MS);
-    struct request q = req_of(3, REQ_OP_NOW);
+    struct request q = wc_request(3, REQ_OP_NOW);
     assert_int_equal(wc_send(&e->client, &q), 0);
     struct response r = await_response(e);
     assert_int_equal(r.kind, RESP_ERROR);
@@ -290,7 +281,7 @@ static void test_status_in_responses_is_current(void **state)
     await_closed(e);
     wc_close(&e->client);
     assert_int_equal(wc_connect_addr(&e->client, e->addr), 0);
-    q = req_of(4, REQ_OP_SERVER_INFO);
+    q = wc_request(4, REQ_OP_SERVER_INFO);
     assert_int_equal(wc_send(&e->client, &q), 0);
     r = await_response(e);
     assert_int_equal(r.kind, RESP_INFO);

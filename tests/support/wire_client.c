@@ -13,6 +13,15 @@
 
 #include "netaddr.h"
 
+struct request wc_request(uint64_t id, enum req_op op)
+{
+    struct request r;
+    memset(&r, 0, sizeof(r));
+    r.id = id;
+    r.op = op;
+    return r;
+}
+
 int wc_connect(struct wire_client *c, const char *host, uint16_t port)
 {
     memset(c, 0, sizeof(*c));

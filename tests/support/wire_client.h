@@ -20,6 +20,9 @@ struct wire_client {
     struct arena arena;
 };
 
+/* A request with the given id and operation, every other field zero. */
+struct request wc_request(uint64_t id, enum req_op op);
+
 /* Connects to host:port (numeric IPv4/IPv6). Returns 0 or a negative errno. */
 int wc_connect(struct wire_client *c, const char *host, uint16_t port);
 /* Parses "HOST:PORT" / "[V6]:PORT" and connects. */
