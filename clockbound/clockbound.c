@@ -2,6 +2,7 @@
 #include "clockbound.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "satmath.h"
@@ -355,6 +356,23 @@ bool cb_bound_violated(const struct cb_state *before, const struct cb_poll *poll
         *excess_ns = offset_lo - then.bound_ns;
     }
     return true;
+}
+
+bool cb_tracking_addr_text(const struct chrony_tracking *t, char *buf, size_t len)
+{
+    if (t->addr_family == 1) {
+        snprintf(buf, len, "%u.%u.%u.%u", t->addr[0], t->addr[1], t->addr[2], t->addr[3]);
+        return true;
+    }
+    if (t->addr_family == 2) {
+        size_t off = 0;
+        for (int i = 0; i < 16 && off + 6 < len; i += 2) {
+            off += (size_t)snprintf(buf + off, len - off, "%s%x", i ? ":" : "",
+                                    (unsigned)(t->addr[i] << 8 | t->addr[i + 1]));
+        }
+        return true;
+    }
+    return false;
 }
 
 bool cb_tracking_is_demo(const struct chrony_tracking *t)

@@ -17,6 +17,7 @@
 #define CLOCKBOUND_CLOCKBOUND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bound.h"
@@ -162,6 +163,10 @@ const char *cb_reason_text(enum cb_reason r);
  */
 bool cb_bound_violated(const struct cb_state *before, const struct cb_poll *poll,
                        int64_t *excess_ns);
+
+/* Writes the reference's IP address (dotted IPv4, or IPv6 as eight hex groups) into buf.
+ * Returns false, writing nothing, when the reference has no IP address (a refclock). */
+bool cb_tracking_addr_text(const struct chrony_tracking *t, char *buf, size_t len);
 
 /* True if the tracking report's reference is a loopback NTP server: a demo time source. */
 bool cb_tracking_is_demo(const struct chrony_tracking *t);

@@ -440,9 +440,7 @@ static void describe_source(struct server *s)
     }
     const struct chrony_tracking *t = &st->last.tracking;
     char ref[64];
-    if (t->addr_family == 1) {
-        snprintf(ref, sizeof(ref), "%u.%u.%u.%u", t->addr[0], t->addr[1], t->addr[2], t->addr[3]);
-    } else {
+    if (!cb_tracking_addr_text(t, ref, sizeof(ref))) {
         snprintf(ref, sizeof(ref), "refid %08" PRIX32, t->ref_id);
     }
     bool demo = cb_tracking_is_demo(t);

@@ -724,6 +724,33 @@ static void test_demo_detection(void **state)
     assert_false(cb_tracking_is_demo(&t));
 }
 
+static void test_reference_address_text(void **state)
+{
+    (void)state;
+    struct chrony_tracking t;
+    memset(&t, 0, sizeof(t));
+    char buf[64] = "untouched";
+    t.addr_family = 0; /* a refclock: no address, nothing written */
+    assert_false(cb_tracking_addr_text(&t, buf, sizeof(buf)));
+    assert_string_equal(buf, "untouched");
+    t.addr_family = 1;
+    t.addr[0] = 169;
+    t.addr[1] = 254;
+    t.addr[2] = 169;
+    t.addr[3] = 123;
+    assert_true(cb_tracking_addr_text(&t, buf, sizeof(buf)));
+    assert_string_equal(buf, "169.254.169.123");
+    memset(t.addr, 0, sizeof(t.addr));
+    t.addr_family = 2; /* fd00:ec2::123, written out group by group */
+    t.addr[0] = 0xfd;
+    t.addr[2] = 0x0e;
+    t.addr[3] = 0xc2;
+    t.addr[14] = 0x01;
+    t.addr[15] = 0x23;
+    assert_true(cb_tracking_addr_text(&t, buf, sizeof(buf)));
+    assert_string_equal(buf, "fd00:ec2:0:0:0:0:0:123");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_params_check),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_demo_detection),
+        cmocka_unit_test(test_reference_address_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

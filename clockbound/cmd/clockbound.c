@@ -118,15 +118,7 @@ static void format_utc(int64_t ns, char *buf, size_t len)
 
 static void format_ref_addr(const struct chrony_tracking *t, char *buf, size_t len)
 {
-    if (t->addr_family == 1) {
-        snprintf(buf, len, "%u.%u.%u.%u", t->addr[0], t->addr[1], t->addr[2], t->addr[3]);
-    } else if (t->addr_family == 2) {
-        size_t off = 0;
-        for (int i = 0; i < 16 && off + 6 < len; i += 2) {
-            off += (size_t)snprintf(buf + off, len - off, "%s%x", i ? ":" : "",
-                                    (unsigned)(t->addr[i] << 8 | t->addr[i + 1]));
-        }
-    } else {
+    if (!cb_tracking_addr_text(t, buf, len)) {
         snprintf(buf, len, "-");
     }
 }
