@@ -59,7 +59,6 @@ void server_send_error(struct server *s, struct conn *c, enum req_op op, uint64_
     r.u.error.code = code;
     r.u.error.retriable = retriable;
     r.u.error.message = message;
-    s->errors++;
     count(s, op, (int)code);
     conn_send(c, &r);
 }
@@ -367,7 +366,6 @@ void server_on_frame(struct server *s, struct conn *c, const uint8_t *msg, size_
     struct request req;
     int rc = wire_decode_request(msg, len, &s->arena, &req);
     arena_reset(&s->arena);
-    s->requests++;
     if (rc < 0) {
         server_send_error(s, c, REQ_OP_NONE, 0, WIRE_ERROR_BAD_REQUEST, false,
                           "message is not an oracle.v1.Request");
@@ -704,7 +702,14 @@ void server_stop(struct server *s)
     if (s->stats.lateness.total > 0) {
         log_lateness("commit-wait since start", &s->stats.lateness);
     }
-    log_info("served %" PRIu64 " requests (%" PRIu64 " errors)", s->requests, s->errors);
+    uint64_t answered = 0, errors = 0;
+    for (int op = 0; op < STATS_OPS; op++) {
+        for (int r = 0; r < STATS_RESULTS; r++) {
+            answered += s->stats.requests[op][r];
+            errors += r > 0 ? s->stats.requests[op][r] : 0;
+        }
+    }
+    log_info("answered %" PRIu64 " requests (%" PRIu64 " errors)", answered, errors);
 }
 
 /* --- set-up and tear-down --- */

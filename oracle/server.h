@@ -163,8 +163,6 @@ struct server {
     size_t marks_cap;
 
     struct server_stats stats;
-    uint64_t requests;
-    uint64_t errors;
     char instance_id[33];
     char time_source[WIRE_INFO_TEXT_MAX];
     bool poller_ok; /* what server_init got as far as, for server_stop() */
