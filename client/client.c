@@ -1,0 +1,1000 @@
+/*
+ * liboracle-client (see include/oracle/client.h): a blocking, pipelining client. Requests are
+ * encoded and replies decoded by the daemon's own wire adapter (oracle/wire.c) and framed by
+ * oracle/frame.c, compiled into the library; this file keeps the connection, the requests in
+ * flight and the checks every reply must pass before a caller sees it.
+ */
+#include "oracle/client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "frame.h"
+#include "servers.h"
+#include "sock.h"
+#include "wire.h"
+
+#define API __attribute__((visibility("default")))
+
+#define DEFAULT_SERVERS            "127.0.0.1:7600"
+#define DEFAULT_CONNECT_TIMEOUT_MS 1000
+#define DEFAULT_REQUEST_TIMEOUT_MS 2000
+#define DEFAULT_MAX_WAIT_MS        1000
+#define DEFAULT_MAX_IN_FLIGHT      4096
+#define MAX_IN_FLIGHT_LIMIT        (1u << 20)
+/* A commit-wait request without max_wait_ns may be held this long: oracled's --max-wait cap. */
+#define WAIT_ALLOWANCE_MAX_NS UINT64_C(60000000000)
+#define TS_LIMIT              (UINT64_C(1) << 63) /* every timestamp on the wire is below this */
+#define MAX_COUNT             65536               /* GetTimestamp.count (oracle.proto) */
+#define REQUEST_MAX           128                 /* an encoded request is shorter than this */
+#define IN_CAP                (2 * FRAME_MAX_TOTAL)
+#define OUT_FLUSH_AT          (256 * 1024) /* oracle_send() writes once this much is queued */
+
+struct flight {
+    uint64_t id; /* 0: the slot is free */
+    enum oracle_op op;
+    uint32_t count; /* GET_TIMESTAMP: as asked (0 means 1) */
+    bool commit_wait;
+    uint64_t min_ts_ns; /* GET_TIMESTAMP: every timestamp must be above this */
+};
+
+struct oracle_client {
+    struct server_addr servers[SERVERS_MAX];
+    size_t n_servers;
+    uint32_t connect_timeout_ms;
+    uint32_t request_timeout_ms;
+    uint64_t max_wait_ns; /* sent for commit-waits that leave it 0 (0: the server's) */
+    size_t max_in_flight;
+    bool session_min;
+
+    int fd;          /* -1: not connected */
+    char peer[80];   /* "" when not connected */
+    bool close_idle; /* the server said it closes this connection: reconnect when idle */
+    uint64_t next_id;
+    struct flight *flights; /* max_in_flight slots, request id modulo max_in_flight */
+    size_t in_flight;
+    size_t waits_in_flight;     /* commit-wait requests among them ... */
+    uint64_t wait_allowance_ns; /* ... and the longest wait any of them may be held */
+
+    uint8_t *out; /* encoded requests out[out_off .. out_len) not yet written */
+    size_t out_off;
+    size_t out_len;
+    size_t out_cap;
+    uint8_t *in; /* bytes received, in[0 .. in_len), IN_CAP bytes */
+    size_t in_len;
+    struct arena arena; /* replies are unpacked here */
+
+    struct oracle_response *stash; /* replies received while waiting for another: a ring */
+    size_t stash_head;
+    size_t stash_len;
+    size_t stash_cap;
+
+    uint64_t max_seen;
+};
+
+static int set_error(struct oracle_error *err, int rc, bool retriable, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int set_error(struct oracle_error *err, int rc, bool retriable, const char *fmt, ...)
+{
+    if (err != NULL) {
+        err->rc = rc;
+        err->code = ORACLE_ERROR_NONE;
+        err->retriable = retriable;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static void clear_error(struct oracle_error *err)
+{
+    if (err != NULL) {
+        memset(err, 0, sizeof(*err));
+    }
+}
+
+static void disconnect(oracle_client *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    c->fd = -1;
+    c->peer[0] = '\0';
+    c->close_idle = false;
+    c->out_off = 0;
+    c->out_len = 0;
+    c->in_len = 0;
+    if (c->in_flight > 0) {
+        memset(c->flights, 0, c->max_in_flight * sizeof(c->flights[0]));
+    }
+    c->in_flight = 0;
+    c->waits_in_flight = 0;
+    c->wait_allowance_ns = 0;
+}
+
+/* The connection is unusable: report why (with the peer and what was lost) and drop it. */
+static int fail(oracle_client *c, struct oracle_error *err, int rc, const char *what)
+{
+    bool retriable = rc != ORACLE_E_PROTOCOL;
+    size_t lost = c->in_flight;
+    const char *after =
+        rc == ORACLE_E_PROTOCOL ? "; is that address an oracled?" : "; the next call reconnects";
+    set_error(err, rc, retriable, "oracled at %s: %s (%zu request%s in flight lost)%s", c->peer,
+              what, lost, lost == 1 ? "" : "s", after);
+    disconnect(c);
+    return rc;
+}
+
+API void oracle_client_options_init(struct oracle_client_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->servers = DEFAULT_SERVERS;
+    o->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    o->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+    o->max_wait_ms = DEFAULT_MAX_WAIT_MS;
+    o->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
+    o->session_min = true;
+}
+
+API oracle_client *oracle_client_new(const struct oracle_client_options *o,
+                                     struct oracle_error *err)
+{
+    clear_error(err);
+    struct oracle_client_options def;
+    if (o == NULL) {
+        oracle_client_options_init(&def);
+        o = &def;
+    }
+    if (o->connect_timeout_ms == 0 || o->request_timeout_ms == 0) {
+        set_error(err, ORACLE_E_INVALID, false, "timeouts must be at least 1 ms");
+        return NULL;
+    }
+    if (o->max_in_flight == 0 || o->max_in_flight > MAX_IN_FLIGHT_LIMIT) {
+        set_error(err, ORACLE_E_INVALID, false, "max_in_flight must be 1 .. %u",
+                  MAX_IN_FLIGHT_LIMIT);
+        return NULL;
+    }
+    oracle_client *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        set_error(err, ORACLE_E_NOMEM, false, "out of memory");
+        return NULL;
+    }
+    c->fd = -1;
+    size_t bad;
+    const char *why;
+    if (servers_parse(o->servers, ORACLE_CLIENT_DEFAULT_PORT, c->servers, SERVERS_MAX,
+                      &c->n_servers, &bad, &why) < 0) {
+        set_error(err, ORACLE_E_INVALID, false,
+                  "invalid server list '%s': entry %zu: %s (expected HOST:PORT or [IPV6]:PORT, "
+                  "separated by commas)",
+                  o->servers != NULL ? o->servers : "", bad + 1, why);
+        free(c);
+        return NULL;
+    }
+    c->connect_timeout_ms = o->connect_timeout_ms;
+    c->request_timeout_ms = o->request_timeout_ms;
+    c->max_wait_ns = (uint64_t)o->max_wait_ms * 1000000;
+    c->max_in_flight = o->max_in_flight;
+    c->session_min = o->session_min;
+    c->next_id = 1;
+    c->flights = calloc(c->max_in_flight, sizeof(c->flights[0]));
+    c->in = malloc(IN_CAP);
+    c->out_cap = 4096;
+    c->out = malloc(c->out_cap);
+    /* A reply's unpacked form never needs more than twice its bytes. */
+    int arc = arena_init(&c->arena, 2 * FRAME_MAX_TOTAL + 4096);
+    if (c->flights == NULL || c->in == NULL || c->out == NULL || arc < 0) {
+        if (arc == 0) {
+            arena_fini(&c->arena);
+        }
+        free(c->flights);
+        free(c->in);
+        free(c->out);
+        free(c);
+        set_error(err, ORACLE_E_NOMEM, false, "out of memory");
+        return NULL;
+    }
+    return c;
+}
+
+API void oracle_client_free(oracle_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    disconnect(c);
+    arena_fini(&c->arena);
+    free(c->flights);
+    free(c->in);
+    free(c->out);
+    free(c->stash);
+    free(c);
+}
+
+API int oracle_client_connect(oracle_client *c, struct oracle_error *err)
+{
+    clear_error(err);
+    if (c->fd >= 0 && !(c->close_idle && c->in_flight == 0)) {
+        return 0;
+    }
+    disconnect(c);
+    char why[ORACLE_MESSAGE_MAX];
+    if (sock_connect(c->servers, c->n_servers, c->connect_timeout_ms, &c->fd, c->peer,
+                     sizeof(c->peer), why, sizeof(why)) < 0) {
+        return set_error(err, ORACLE_E_CONNECT, true,
+                         "cannot connect to oracled (%s): is oracled running and listening on "
+                         "that address?",
+                         why);
+    }
+    return 0;
+}
+
+API const char *oracle_client_peer(const oracle_client *c)
+{
+    return c->peer;
+}
+
+API uint64_t oracle_client_max_seen(const oracle_client *c)
+{
+    return c->max_seen;
+}
+
+API void oracle_client_observe(oracle_client *c, uint64_t ts_ns)
+{
+    if (ts_ns > c->max_seen && ts_ns < TS_LIMIT) {
+        c->max_seen = ts_ns;
+    }
+}
+
+API size_t oracle_in_flight(const oracle_client *c)
+{
+    return c->in_flight;
+}
+
+/* ---- Requests out ---- */
+
+static int check_request(const struct oracle_request *req, struct oracle_error *err)
+{
+    switch (req->op) {
+    case ORACLE_OP_GET_TIMESTAMP:
+        if (req->ts.count > MAX_COUNT) {
+            return set_error(err, ORACLE_E_INVALID, false, "count %u is above %d",
+                             (unsigned)req->ts.count, MAX_COUNT);
+        }
+        if (req->ts.min_ts_ns >= TS_LIMIT) {
+            return set_error(err, ORACLE_E_INVALID, false, "min_ts_ns is not below 2^63");
+        }
+        return 0;
+    case ORACLE_OP_BEFORE:
+    case ORACLE_OP_AFTER:
+    case ORACLE_OP_WAIT_UNTIL:
+        if (req->ts_ns >= TS_LIMIT) {
+            return set_error(err, ORACLE_E_INVALID, false,
+                             "timestamp %llu is not below 2^63 (ns since the epoch)",
+                             (unsigned long long)req->ts_ns);
+        }
+        return 0;
+    case ORACLE_OP_NOW:
+    case ORACLE_OP_SERVER_INFO:
+        return 0;
+    }
+    return set_error(err, ORACLE_E_INVALID, false, "unknown operation %d", (int)req->op);
+}
+
+static struct request to_wire(const struct oracle_request *req, uint64_t id, uint64_t min_ts_ns,
+                              uint64_t max_wait_ns)
+{
+    struct request w;
+    memset(&w, 0, sizeof(w));
+    w.id = id;
+    switch (req->op) {
+    case ORACLE_OP_GET_TIMESTAMP:
+        w.op = REQ_OP_GET_TIMESTAMP;
+        w.count = req->ts.count;
+        w.commit_wait = req->ts.commit_wait;
+        w.min_ts_ns = min_ts_ns;
+        w.max_wait_ns = max_wait_ns;
+        break;
+    case ORACLE_OP_NOW:
+        w.op = REQ_OP_NOW;
+        break;
+    case ORACLE_OP_BEFORE:
+        w.op = REQ_OP_BEFORE;
+        w.ts_ns = req->ts_ns;
+        break;
+    case ORACLE_OP_AFTER:
+        w.op = REQ_OP_AFTER;
+        w.ts_ns = req->ts_ns;
+        break;
+    case ORACLE_OP_WAIT_UNTIL:
+        w.op = REQ_OP_WAIT_UNTIL;
+        w.ts_ns = req->ts_ns;
+        w.max_wait_ns = max_wait_ns;
+        break;
+    case ORACLE_OP_SERVER_INFO:
+        w.op = REQ_OP_SERVER_INFO;
+        break;
+    }
+    return w;
+}
+
+static int reserve_out(oracle_client *c, size_t more)
+{
+    if (c->out_off > 0 && c->out_off == c->out_len) {
+        c->out_off = 0;
+        c->out_len = 0;
+    }
+    if (c->out_len + more <= c->out_cap) {
+        return 0;
+    }
+    size_t cap = c->out_cap * 2;
+    while (cap < c->out_len + more) {
+        cap *= 2;
+    }
+    uint8_t *p = realloc(c->out, cap);
+    if (p == NULL) {
+        return -ENOMEM;
+    }
+    c->out = p;
+    c->out_cap = cap;
+    return 0;
+}
+
+static int64_t reply_deadline(const oracle_client *c)
+{
+    uint64_t allowance = c->waits_in_flight > 0 ? c->wait_allowance_ns : 0;
+    return sock_monotonic_ns() + (int64_t)c->request_timeout_ms * 1000000 + (int64_t)allowance;
+}
+
+/* ---- Replies in ---- */
+
+static int stash_push(oracle_client *c, const struct oracle_response *r)
+{
+    if (c->stash_len == c->stash_cap) {
+        size_t cap = c->stash_cap == 0 ? 8 : 2 * c->stash_cap;
+        struct oracle_response *s = malloc(cap * sizeof(*s));
+        if (s == NULL) {
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < c->stash_len; i++) {
+            s[i] = c->stash[(c->stash_head + i) % c->stash_cap];
+        }
+        free(c->stash);
+        c->stash = s;
+        c->stash_cap = cap;
+        c->stash_head = 0;
+    }
+    c->stash[(c->stash_head + c->stash_len) % c->stash_cap] = *r;
+    c->stash_len++;
+    return 0;
+}
+
+/* Takes the stashed reply for id (any reply when id is 0) into *out. Returns whether found. */
+static bool stash_take(oracle_client *c, uint64_t id, struct oracle_response *out)
+{
+    for (size_t i = 0; i < c->stash_len; i++) {
+        size_t at = (c->stash_head + i) % c->stash_cap;
+        if (id != 0 && c->stash[at].id != id) {
+            continue;
+        }
+        *out = c->stash[at];
+        /* Close the gap, keeping the order of the rest. */
+        for (size_t j = i; j + 1 < c->stash_len; j++) {
+            c->stash[(c->stash_head + j) % c->stash_cap] =
+                c->stash[(c->stash_head + j + 1) % c->stash_cap];
+        }
+        c->stash_len--;
+        return true;
+    }
+    return false;
+}
+
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+static bool closes_connection(enum wire_error code)
+{
+    return code == WIRE_ERROR_CLOCK_UNAVAILABLE || code == WIRE_ERROR_BOUND_TOO_WIDE ||
+           code == WIRE_ERROR_SHUTTING_DOWN;
+}
+
+static void take_error(struct oracle_response *out, const struct response *w)
+{
+    out->rc = ORACLE_E_SERVER;
+    out->error.rc = ORACLE_E_SERVER;
+    out->error.code = (enum oracle_error_code)w->u.error.code;
+    out->error.retriable = w->u.error.retriable;
+    copy_text(out->error.message, sizeof(out->error.message), w->u.error.message);
+}
+
+/*
+ * Checks a Timestamps reply against its request: the batch asked for, above min_ts_ns, below
+ * 2^63, a sane interval, and with commit-wait the server's own bound showing the batch past.
+ * Returns NULL, or what is wrong.
+ */
+static const char *check_timestamps(const struct flight *f, const struct response *w)
+{
+    uint32_t want = f->count == 0 ? 1 : f->count;
+    if (w->u.ts.count != want) {
+        return "a timestamp reply with another count than asked for";
+    }
+    if (w->u.ts.first_ns <= f->min_ts_ns) {
+        return "timestamps not above the min_ts_ns asked for";
+    }
+    if (w->u.ts.first_ns > TS_LIMIT - want) {
+        return "timestamps at or above 2^63";
+    }
+    if (w->u.ts.earliest_ns > w->u.ts.latest_ns) {
+        return "a clock interval whose earliest is after its latest";
+    }
+    if (f->commit_wait && w->u.ts.earliest_ns <= w->u.ts.first_ns + want - 1) {
+        return "a commit-waited timestamp its own bound does not show in the past";
+    }
+    return NULL;
+}
+
+/* Fills *out from a decoded reply to flight f. Returns NULL, or what is wrong with it. */
+static const char *take_reply(oracle_client *c, const struct flight *f, const struct response *w,
+                              struct oracle_response *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = f->id;
+    out->op = f->op;
+    out->clock_status = (enum oracle_clock_status)w->clock_status;
+    if (w->clock_status < ORACLE_CLOCK_UNKNOWN || w->clock_status > ORACLE_CLOCK_DISRUPTED) {
+        return "an unknown clock status";
+    }
+    if (w->kind == RESP_ERROR) {
+        take_error(out, w);
+        if (closes_connection(w->u.error.code)) {
+            c->close_idle = true;
+        }
+        return NULL;
+    }
+    switch (f->op) {
+    case ORACLE_OP_GET_TIMESTAMP: {
+        if (w->kind != RESP_TIMESTAMPS) {
+            break;
+        }
+        const char *bad = check_timestamps(f, w);
+        if (bad != NULL) {
+            return bad;
+        }
+        out->u.ts.first_ns = w->u.ts.first_ns;
+        out->u.ts.count = w->u.ts.count;
+        out->u.ts.waited_ns = w->u.ts.waited_ns;
+        out->u.ts.bound_ns = w->u.ts.bound_ns;
+        out->u.ts.earliest_ns = w->u.ts.earliest_ns;
+        out->u.ts.latest_ns = w->u.ts.latest_ns;
+        out->u.ts.clock_status = out->clock_status;
+        oracle_client_observe(c, w->u.ts.first_ns + w->u.ts.count - 1);
+        return NULL;
+    }
+    case ORACLE_OP_NOW:
+        if (w->kind != RESP_BOUNDS) {
+            break;
+        }
+        if (w->u.bounds.earliest_ns > w->u.bounds.latest_ns) {
+            return "a clock interval whose earliest is after its latest";
+        }
+        out->u.bounds.earliest_ns = w->u.bounds.earliest_ns;
+        out->u.bounds.latest_ns = w->u.bounds.latest_ns;
+        out->u.bounds.clock_status = out->clock_status;
+        return NULL;
+    case ORACLE_OP_BEFORE:
+    case ORACLE_OP_AFTER:
+        if (w->kind != (f->op == ORACLE_OP_BEFORE ? RESP_BEFORE : RESP_AFTER)) {
+            break;
+        }
+        out->u.answer = w->u.answer;
+        return NULL;
+    case ORACLE_OP_WAIT_UNTIL:
+        if (w->kind != RESP_WAITED) {
+            break;
+        }
+        out->u.waited_ns = w->u.waited_ns;
+        return NULL;
+    case ORACLE_OP_SERVER_INFO:
+        if (w->kind != RESP_INFO) {
+            break;
+        }
+        copy_text(out->u.info.version, sizeof(out->u.info.version), w->u.info.version);
+        copy_text(out->u.info.instance_id, sizeof(out->u.info.instance_id), w->u.info.instance_id);
+        copy_text(out->u.info.time_source, sizeof(out->u.info.time_source), w->u.info.time_source);
+        out->u.info.max_drift_ppb = w->u.info.max_drift_ppb;
+        out->u.info.max_wait_ns = w->u.info.max_wait_ns;
+        out->u.info.max_count = w->u.info.max_count;
+        out->u.info.clock_status = out->clock_status;
+        return NULL;
+    }
+    return "a reply of another kind than the request";
+}
+
+static void land(oracle_client *c, struct flight *f)
+{
+    if (f->commit_wait) {
+        c->waits_in_flight--;
+        if (c->waits_in_flight == 0) {
+            c->wait_allowance_ns = 0;
+        }
+    }
+    memset(f, 0, sizeof(*f));
+    c->in_flight--;
+}
+
+/*
+ * Decodes one whole frame from the input into *out. Returns 1 with a reply, 0 when more bytes
+ * are needed, or a negative code after dropping the connection (err filled).
+ */
+static int take_frame(oracle_client *c, struct oracle_response *out, struct oracle_error *err)
+{
+    const uint8_t *msg;
+    size_t msg_len;
+    int n = frame_decode(c->in, c->in_len, FRAME_MAX_LEN, &msg, &msg_len);
+    if (n == 0) {
+        return 0;
+    }
+    if (n == -EMSGSIZE) {
+        return fail(c, err, ORACLE_E_PROTOCOL, "sent a reply longer than 65536 bytes");
+    }
+    if (n < 0) {
+        return fail(c, err, ORACLE_E_PROTOCOL, "sent a malformed length prefix");
+    }
+    arena_reset(&c->arena);
+    struct response w;
+    int rc = wire_decode_response(msg, msg_len, &c->arena, &w);
+    memmove(c->in, c->in + n, c->in_len - (size_t)n);
+    c->in_len -= (size_t)n;
+    if (rc < 0) {
+        return fail(c, err, ORACLE_E_PROTOCOL, "sent a reply that is not an oracle.v1.Response");
+    }
+    if (w.id == 0) {
+        /* About the connection as a whole: it is being closed. */
+        if (w.kind != RESP_ERROR) {
+            return fail(c, err, ORACLE_E_PROTOCOL, "sent a reply with id 0 that is no error");
+        }
+        char what[ORACLE_MESSAGE_MAX];
+        snprintf(what, sizeof(what), "closed the connection: %s",
+                 w.u.error.message != NULL ? w.u.error.message : "");
+        fail(c, err, ORACLE_E_SERVER, what);
+        if (err != NULL) {
+            err->code = (enum oracle_error_code)w.u.error.code;
+            err->retriable = w.u.error.retriable;
+        }
+        return ORACLE_E_SERVER;
+    }
+    struct flight *f = &c->flights[w.id % c->max_in_flight];
+    if (f->id != w.id) {
+        char what[96];
+        snprintf(what, sizeof(what), "sent a reply for id %llu, which is not in flight",
+                 (unsigned long long)w.id);
+        return fail(c, err, ORACLE_E_PROTOCOL, what);
+    }
+    const char *bad = take_reply(c, f, &w, out);
+    if (bad != NULL) {
+        char what[160];
+        snprintf(what, sizeof(what), "sent %s (id %llu)", bad, (unsigned long long)w.id);
+        return fail(c, err, ORACLE_E_PROTOCOL, what);
+    }
+    land(c, f);
+    if (c->close_idle && c->in_flight == 0) {
+        disconnect(c);
+    }
+    return 1;
+}
+
+/* Reads what has arrived. Returns 0 (maybe nothing read) or a negative code, connection gone. */
+static int read_some(oracle_client *c, struct oracle_error *err)
+{
+    if (c->in_len == IN_CAP) {
+        return 0;
+    }
+    ssize_t n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, MSG_DONTWAIT);
+    if (n > 0) {
+        c->in_len += (size_t)n;
+        return 0;
+    }
+    if (n == 0) {
+        return fail(c, err, ORACLE_E_CLOSED,
+                    c->in_len > 0 ? "closed the connection in the middle of a reply"
+                                  : "closed the connection");
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        return 0;
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "connection lost: %s", strerrordesc_np(errno));
+    return fail(c, err, ORACLE_E_CLOSED, what);
+}
+
+static int write_some(oracle_client *c, struct oracle_error *err)
+{
+    ssize_t n =
+        send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+        c->out_off += (size_t)n;
+        return 0;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        return 0;
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "connection lost: %s", strerrordesc_np(errno));
+    return fail(c, err, ORACLE_E_CLOSED, what);
+}
+
+/* Moves whole replies from the input into the stash so reading can go on. */
+static int stash_input(oracle_client *c, struct oracle_error *err)
+{
+    for (;;) {
+        struct oracle_response r;
+        int rc = take_frame(c, &r, err);
+        if (rc <= 0) {
+            return rc;
+        }
+        if (stash_push(c, &r) < 0) {
+            return fail(c, err, ORACLE_E_NOMEM, "out of memory for replies");
+        }
+    }
+}
+
+/*
+ * Waits until the socket can make progress and makes it: writes what is queued and reads
+ * what has come (stashing whole replies when the input is full). Returns 0 after progress or
+ * a negative code with the connection dropped (ORACLE_E_TIMEOUT at the deadline).
+ */
+static int pump(oracle_client *c, int64_t deadline, struct oracle_error *err)
+{
+    if (c->in_len == IN_CAP) {
+        int rc = stash_input(c, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    for (;;) {
+        int64_t left_ns = deadline - sock_monotonic_ns();
+        if (left_ns <= 0) {
+            char what[96];
+            snprintf(what, sizeof(what), "no reply within %u ms", (unsigned)c->request_timeout_ms);
+            return fail(c, err, ORACLE_E_TIMEOUT, what);
+        }
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (c->out_off < c->out_len) {
+            p.events |= POLLOUT;
+        }
+        int n = poll(&p, 1, (int)((left_ns + 999999) / 1000000));
+        if (n < 0 && errno != EINTR) {
+            return fail(c, err, ORACLE_E_CLOSED, "poll failed");
+        }
+        if (n <= 0) {
+            continue;
+        }
+        if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
+            int rc = read_some(c, err);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        if (c->fd >= 0 && (p.revents & POLLOUT)) {
+            int rc = write_some(c, err);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        return 0;
+    }
+}
+
+API int oracle_flush(oracle_client *c, struct oracle_error *err)
+{
+    clear_error(err);
+    int64_t deadline = reply_deadline(c);
+    while (c->fd >= 0 && c->out_off < c->out_len) {
+        int rc = write_some(c, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (c->out_off == c->out_len) {
+            break;
+        }
+        rc = pump(c, deadline, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t *id,
+                    struct oracle_error *err)
+{
+    clear_error(err);
+    int rc = check_request(req, err);
+    if (rc < 0) {
+        return rc;
+    }
+    if (c->in_flight == c->max_in_flight) {
+        return set_error(err, ORACLE_E_BUSY, true,
+                         "%zu requests are in flight already (max_in_flight): receive first",
+                         c->in_flight);
+    }
+    rc = oracle_client_connect(c, err);
+    if (rc < 0) {
+        return rc;
+    }
+    while (c->flights[c->next_id % c->max_in_flight].id != 0 || c->next_id == 0) {
+        c->next_id++;
+    }
+    struct flight *f = &c->flights[c->next_id % c->max_in_flight];
+    f->id = c->next_id++;
+    f->op = req->op;
+    uint64_t wait_ns = req->max_wait_ns;
+    if (req->op == ORACLE_OP_GET_TIMESTAMP) {
+        f->count = req->ts.count;
+        f->commit_wait = req->ts.commit_wait;
+        f->min_ts_ns = req->ts.min_ts_ns;
+        if (c->session_min && c->max_seen > f->min_ts_ns) {
+            f->min_ts_ns = c->max_seen;
+        }
+        wait_ns = req->ts.max_wait_ns;
+    }
+    if (req->op == ORACLE_OP_WAIT_UNTIL) {
+        f->commit_wait = true;
+    }
+    if (f->commit_wait && wait_ns == 0) {
+        wait_ns = c->max_wait_ns;
+    }
+    if (f->commit_wait) {
+        uint64_t allowance =
+            wait_ns == 0 || wait_ns > WAIT_ALLOWANCE_MAX_NS ? WAIT_ALLOWANCE_MAX_NS : wait_ns;
+        if (allowance > c->wait_allowance_ns) {
+            c->wait_allowance_ns = allowance;
+        }
+        c->waits_in_flight++;
+    }
+    c->in_flight++;
+    struct request w = to_wire(req, f->id, f->min_ts_ns, wait_ns);
+    int n = reserve_out(c, REQUEST_MAX) < 0
+                ? -ENOMEM
+                : wire_encode_request(&w, c->out + c->out_len, c->out_cap - c->out_len);
+    if (n < 0) {
+        land(c, f);
+        return set_error(err, ORACLE_E_NOMEM, false, "cannot encode the request: out of memory");
+    }
+    c->out_len += (size_t)n;
+    *id = f->id;
+    if (c->out_len - c->out_off >= OUT_FLUSH_AT) {
+        return oracle_flush(c, err);
+    }
+    return 0;
+}
+
+/* Waits for the reply to id (any reply when id is 0): from the stash or the connection. */
+static int wait_reply(oracle_client *c, uint64_t id, struct oracle_response *out,
+                      struct oracle_error *err)
+{
+    if (stash_take(c, id, out)) {
+        return 0;
+    }
+    if (c->fd < 0 || c->in_flight == 0) {
+        return set_error(err, ORACLE_E_INVALID, false, "no request is in flight");
+    }
+    int64_t deadline = reply_deadline(c);
+    for (;;) {
+        int rc = take_frame(c, out, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 1) {
+            if (id == 0 || out->id == id) {
+                return 0;
+            }
+            if (stash_push(c, out) < 0) {
+                return fail(c, err, ORACLE_E_NOMEM, "out of memory for replies");
+            }
+            continue;
+        }
+        rc = pump(c, deadline, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+}
+
+API int oracle_receive(oracle_client *c, struct oracle_response *out, struct oracle_error *err)
+{
+    clear_error(err);
+    return wait_reply(c, 0, out, err);
+}
+
+/* One request, one reply: the reply's outcome, a server Error copied into err. */
+static int call(oracle_client *c, const struct oracle_request *req, struct oracle_response *out,
+                struct oracle_error *err)
+{
+    uint64_t id;
+    int rc = oracle_send(c, req, &id, err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = wait_reply(c, id, out, err);
+    if (rc < 0) {
+        return rc;
+    }
+    if (out->rc < 0 && err != NULL) {
+        *err = out->error;
+    }
+    return out->rc;
+}
+
+API int oracle_get_timestamps(oracle_client *c, const struct oracle_ts_request *req,
+                              struct oracle_timestamps *out, struct oracle_error *err)
+{
+    struct oracle_request r = {.op = ORACLE_OP_GET_TIMESTAMP};
+    if (req != NULL) {
+        r.ts = *req;
+    }
+    struct oracle_response resp;
+    int rc = call(c, &r, &resp, err);
+    if (rc == 0) {
+        *out = resp.u.ts;
+    }
+    return rc;
+}
+
+static int one_timestamp(oracle_client *c, bool commit_wait, uint64_t *ts_ns,
+                         struct oracle_error *err)
+{
+    struct oracle_ts_request req = {.count = 1, .commit_wait = commit_wait};
+    struct oracle_timestamps t;
+    int rc = oracle_get_timestamps(c, &req, &t, err);
+    if (rc == 0) {
+        *ts_ns = t.first_ns;
+    }
+    return rc;
+}
+
+API int oracle_timestamp(oracle_client *c, uint64_t *ts_ns, struct oracle_error *err)
+{
+    return one_timestamp(c, false, ts_ns, err);
+}
+
+API int oracle_commit_timestamp(oracle_client *c, uint64_t *ts_ns, struct oracle_error *err)
+{
+    return one_timestamp(c, true, ts_ns, err);
+}
+
+API int oracle_now(oracle_client *c, struct oracle_bounds *out, struct oracle_error *err)
+{
+    struct oracle_request r = {.op = ORACLE_OP_NOW};
+    struct oracle_response resp;
+    int rc = call(c, &r, &resp, err);
+    if (rc == 0) {
+        *out = resp.u.bounds;
+    }
+    return rc;
+}
+
+static int ask(oracle_client *c, enum oracle_op op, uint64_t ts_ns, bool *answer,
+               struct oracle_error *err)
+{
+    struct oracle_request r = {.op = op, .ts_ns = ts_ns};
+    struct oracle_response resp;
+    int rc = call(c, &r, &resp, err);
+    if (rc == 0) {
+        *answer = resp.u.answer;
+    }
+    return rc;
+}
+
+API int oracle_before(oracle_client *c, uint64_t ts_ns, bool *answer, struct oracle_error *err)
+{
+    return ask(c, ORACLE_OP_BEFORE, ts_ns, answer, err);
+}
+
+API int oracle_after(oracle_client *c, uint64_t ts_ns, bool *answer, struct oracle_error *err)
+{
+    return ask(c, ORACLE_OP_AFTER, ts_ns, answer, err);
+}
+
+API int oracle_wait_until(oracle_client *c, uint64_t ts_ns, uint64_t max_wait_ns,
+                          uint64_t *waited_ns, struct oracle_error *err)
+{
+    struct oracle_request r = {
+        .op = ORACLE_OP_WAIT_UNTIL, .ts_ns = ts_ns, .max_wait_ns = max_wait_ns};
+    struct oracle_response resp;
+    int rc = call(c, &r, &resp, err);
+    if (rc == 0 && waited_ns != NULL) {
+        *waited_ns = resp.u.waited_ns;
+    }
+    return rc;
+}
+
+API int oracle_server_info(oracle_client *c, struct oracle_info *out, struct oracle_error *err)
+{
+    struct oracle_request r = {.op = ORACLE_OP_SERVER_INFO};
+    struct oracle_response resp;
+    int rc = call(c, &r, &resp, err);
+    if (rc == 0) {
+        *out = resp.u.info;
+    }
+    return rc;
+}
+
+/* ---- Names ---- */
+
+API const char *oracle_strerror(int rc)
+{
+    switch (rc) {
+    case 0:
+        return "success";
+    case ORACLE_E_SERVER:
+        return "the server answered with an error";
+    case ORACLE_E_CONNECT:
+        return "cannot connect to oracled";
+    case ORACLE_E_TIMEOUT:
+        return "no reply within the timeout";
+    case ORACLE_E_CLOSED:
+        return "the connection broke";
+    case ORACLE_E_PROTOCOL:
+        return "the server sent an invalid reply";
+    case ORACLE_E_INVALID:
+        return "invalid argument";
+    case ORACLE_E_NOMEM:
+        return "out of memory";
+    case ORACLE_E_BUSY:
+        return "too many requests in flight";
+    default:
+        return "unknown error";
+    }
+}
+
+API const char *oracle_error_code_name(enum oracle_error_code code)
+{
+    switch (code) {
+    case ORACLE_ERROR_NONE:
+        return "NONE";
+    case ORACLE_ERROR_BAD_REQUEST:
+        return "BAD_REQUEST";
+    case ORACLE_ERROR_UNSUPPORTED:
+        return "UNSUPPORTED";
+    case ORACLE_ERROR_CLOCK_UNAVAILABLE:
+        return "CLOCK_UNAVAILABLE";
+    case ORACLE_ERROR_BOUND_TOO_WIDE:
+        return "BOUND_TOO_WIDE";
+    case ORACLE_ERROR_WAIT_TOO_LONG:
+        return "WAIT_TOO_LONG";
+    case ORACLE_ERROR_OVERLOADED:
+        return "OVERLOADED";
+    case ORACLE_ERROR_NOT_READY:
+        return "NOT_READY";
+    case ORACLE_ERROR_SHUTTING_DOWN:
+        return "SHUTTING_DOWN";
+    }
+    return "UNKNOWN_ERROR";
+}
+
+API const char *oracle_clock_status_name(enum oracle_clock_status s)
+{
+    switch (s) {
+    case ORACLE_CLOCK_UNKNOWN:
+        return "UNKNOWN";
+    case ORACLE_CLOCK_SYNCHRONIZED:
+        return "SYNCHRONIZED";
+    case ORACLE_CLOCK_FREE_RUNNING:
+        return "FREE_RUNNING";
+    case ORACLE_CLOCK_DISRUPTED:
+        return "DISRUPTED";
+    }
+    return "UNKNOWN";
+}

@@ -1,0 +1,263 @@
+/*
+ * liboracle-client: commit timestamps from oracled, for transaction coordinators in C and C++.
+ *
+ *     #include <oracle/client.h>         cc ... $(pkg-config --cflags --libs oracle-client)
+ *
+ *     struct oracle_client_options o;
+ *     oracle_client_options_init(&o);
+ *     o.servers = "10.0.0.5:7600,10.0.1.5:7600";
+ *     struct oracle_error err;
+ *     oracle_client *c = oracle_client_new(&o, &err);
+ *     uint64_t ts;
+ *     if (oracle_commit_timestamp(c, &ts, &err) == 0) ...   // certainly in the past on return
+ *     oracle_client_free(c);
+ *
+ * Every call returns 0 or a negative errno-style code (named below) and, when err is not NULL,
+ * fills *err with the code, a sentence saying what happened and what to do, and whether the
+ * same call may succeed later. A server's own Error keeps its code, message and retriable flag.
+ *
+ * Connections. The client connects on its first call, trying the servers in the order given
+ * (each name resolved afresh, every address it resolves to tried), and again on the next call
+ * after the connection broke, timed out, or the server announced it would close it (clock
+ * unavailable, bound too wide, shutting down): behind a load balancer that reaches a healthy
+ * instance. A call never retries by itself: it reports, and the caller decides.
+ *
+ * Session monotonicity. The client remembers the largest timestamp it has seen (the last of
+ * every batch, and whatever oracle_client_observe() is given). With session_min (on by
+ * default) every GetTimestamp asks for timestamps above it, so a session's timestamps increase
+ * even when the load balancer sends successive connections to different instances.
+ *
+ * Pipelining. oracle_send() queues requests (many may be in flight), oracle_flush() writes them
+ * and oracle_receive() returns responses in the order the server sends them, which need not be
+ * the order of the requests: match them by id. The one-request calls (oracle_now() ...) may be
+ * mixed with pipelined requests: responses for other ids that arrive while they wait are kept
+ * for oracle_receive().
+ *
+ * Timeouts. connect_timeout_ms bounds each connection attempt; request_timeout_ms bounds how
+ * long a call waits for its reply beyond any commit-wait it asked for: a commit-wait request is
+ * allowed its max_wait_ns on top. A request that leaves max_wait_ns at 0 is sent with the
+ * client's max_wait_ms (the server caps it at its own --max-wait); with max_wait_ms 0 too, the
+ * server's --max-wait applies and the client allows 60 s, the longest any oracled holds a wait.
+ * A timeout closes the connection; a late reply can never be taken for another request's.
+ *
+ * Thread safety. The library has no global state. One oracle_client may be used by one thread
+ * at a time: calls on the same handle from two threads at once need the caller's lock. Distinct
+ * handles are independent and may be used from different threads freely. oracle_strerror(),
+ * oracle_client_options_init() and the name functions are safe from any thread. The client
+ * sends with MSG_NOSIGNAL: a broken connection never raises SIGPIPE.
+ */
+#ifndef ORACLE_CLIENT_H
+#define ORACLE_CLIENT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ORACLE_CLIENT_DEFAULT_PORT 7600
+
+/* Return codes: 0, or one of these. */
+#define ORACLE_E_SERVER   (-EREMOTEIO)    /* the server answered with an Error: see err->code */
+#define ORACLE_E_CONNECT  (-ECONNREFUSED) /* no server address accepted a connection in time */
+#define ORACLE_E_TIMEOUT  (-ETIMEDOUT)    /* no reply within the timeout */
+#define ORACLE_E_CLOSED   (-ECONNRESET)   /* the connection broke before the reply came */
+#define ORACLE_E_PROTOCOL (-EPROTO)       /* the server sent bytes that are not a valid reply */
+#define ORACLE_E_INVALID  (-EINVAL)       /* a bad argument or option */
+#define ORACLE_E_NOMEM    (-ENOMEM)       /* out of memory */
+#define ORACLE_E_BUSY     (-ENOBUFS)      /* max_in_flight requests already in flight */
+
+/* The server's error codes (oracle.proto ErrorCode), in oracle_error.code with ORACLE_E_SERVER. */
+enum oracle_error_code {
+    ORACLE_ERROR_NONE = 0,
+    ORACLE_ERROR_BAD_REQUEST = 1,
+    ORACLE_ERROR_UNSUPPORTED = 2,
+    ORACLE_ERROR_CLOCK_UNAVAILABLE = 3,
+    ORACLE_ERROR_BOUND_TOO_WIDE = 4,
+    ORACLE_ERROR_WAIT_TOO_LONG = 5,
+    ORACLE_ERROR_OVERLOADED = 6,
+    ORACLE_ERROR_NOT_READY = 7,
+    ORACLE_ERROR_SHUTTING_DOWN = 8,
+};
+
+/* The clock's status when the server answered (oracle.proto ClockStatus). */
+enum oracle_clock_status {
+    ORACLE_CLOCK_UNKNOWN = 0,
+    ORACLE_CLOCK_SYNCHRONIZED = 1,
+    ORACLE_CLOCK_FREE_RUNNING = 2,
+    ORACLE_CLOCK_DISRUPTED = 3,
+};
+
+#define ORACLE_MESSAGE_MAX 320
+
+struct oracle_error {
+    int rc;                           /* the call's return value */
+    enum oracle_error_code code;      /* with ORACLE_E_SERVER, the server's code; else NONE */
+    bool retriable;                   /* may the same call succeed later, or on another instance? */
+    char message[ORACLE_MESSAGE_MAX]; /* what happened and what to do, for people */
+};
+
+typedef struct oracle_client oracle_client;
+
+struct oracle_client_options {
+    /*
+     * Where oracled listens: "host:port", several separated by commas, tried in order. host is
+     * a name, an IPv4 address or a bracketed IPv6 address ("[::1]:7600"); without ":port",
+     * port 7600. Borrowed: copied by oracle_client_new().
+     */
+    const char *servers;
+    uint32_t connect_timeout_ms; /* per connection attempt; default 1000 */
+    uint32_t request_timeout_ms; /* for each reply, beyond its commit-wait; default 2000 */
+    uint32_t max_wait_ms;        /* a commit-wait's max_wait_ns when left 0; default 1000 */
+    uint32_t max_in_flight;      /* pipelined requests in flight at most; default 4096 */
+    bool session_min;            /* raise min_ts_ns to the largest timestamp seen; default on */
+};
+
+/* Fills *o with the defaults (servers "127.0.0.1:7600"). */
+void oracle_client_options_init(struct oracle_client_options *o);
+
+/*
+ * Makes a client; nothing is connected yet. Returns NULL on a bad option (err says which) or
+ * lack of memory. Caller owns the result: free it with oracle_client_free().
+ */
+oracle_client *oracle_client_new(const struct oracle_client_options *o, struct oracle_error *err);
+
+/* Closes the connection and frees everything; requests in flight are abandoned. NULL: no-op. */
+void oracle_client_free(oracle_client *c);
+
+/* Connects now unless connected (calls do it themselves; this reports problems early). */
+int oracle_client_connect(oracle_client *c, struct oracle_error *err);
+
+/* The address of the current connection ("127.0.0.1:7600"), or "" when not connected. */
+const char *oracle_client_peer(const oracle_client *c);
+
+/* The largest timestamp this client has seen, or 0. */
+uint64_t oracle_client_max_seen(const oracle_client *c);
+
+/* Makes the client treat ts_ns as seen (one learned from another session, say). */
+void oracle_client_observe(oracle_client *c, uint64_t ts_ns);
+
+/* ---- One request, one reply ---- */
+
+struct oracle_ts_request {
+    uint32_t count;       /* how many consecutive timestamps, 1 .. the server's max_count; 0: 1 */
+    bool commit_wait;     /* hold the reply until the last one is certainly in the past */
+    uint64_t min_ts_ns;   /* every timestamp is above this (and above max_seen with session_min) */
+    uint64_t max_wait_ns; /* the longest commit-wait accepted; 0: the server's --max-wait */
+};
+
+struct oracle_timestamps {
+    uint64_t first_ns; /* the batch is first_ns .. first_ns + count - 1, ns since the epoch */
+    uint32_t count;
+    uint64_t waited_ns; /* how long commit-wait held the reply */
+    uint64_t bound_ns;  /* the clock when the server replied: its error bound ... */
+    uint64_t earliest_ns;
+    uint64_t latest_ns; /* ... and the interval that certainly contains true time */
+    enum oracle_clock_status clock_status;
+};
+
+struct oracle_bounds {
+    uint64_t earliest_ns; /* true time certainly lies in [earliest_ns, latest_ns] */
+    uint64_t latest_ns;
+    enum oracle_clock_status clock_status;
+};
+
+#define ORACLE_INFO_TEXT_MAX 257
+
+struct oracle_info {
+    char version[ORACLE_INFO_TEXT_MAX];
+    char instance_id[ORACLE_INFO_TEXT_MAX]; /* new at every start of the server */
+    char time_source[ORACLE_INFO_TEXT_MAX];
+    uint32_t max_drift_ppb;
+    uint64_t max_wait_ns;
+    uint32_t max_count;
+    enum oracle_clock_status clock_status;
+};
+
+/* Timestamps as req says (NULL: one, no commit-wait). */
+int oracle_get_timestamps(oracle_client *c, const struct oracle_ts_request *req,
+                          struct oracle_timestamps *out, struct oracle_error *err);
+/* One timestamp, no commit-wait: a read timestamp. */
+int oracle_timestamp(oracle_client *c, uint64_t *ts_ns, struct oracle_error *err);
+/* One commit-waited timestamp: certainly in the past when the call returns. */
+int oracle_commit_timestamp(oracle_client *c, uint64_t *ts_ns, struct oracle_error *err);
+/* The interval that certainly contains true time. */
+int oracle_now(oracle_client *c, struct oracle_bounds *out, struct oracle_error *err);
+/* *answer: is ts_ns certainly in the past (ts_ns < earliest)? ClockBound's Before. */
+int oracle_before(oracle_client *c, uint64_t ts_ns, bool *answer, struct oracle_error *err);
+/* *answer: is ts_ns certainly still in the future (ts_ns > latest)? ClockBound's After. */
+int oracle_after(oracle_client *c, uint64_t ts_ns, bool *answer, struct oracle_error *err);
+/* Returns once ts_ns is certainly in the past; *waited_ns (may be NULL): the server's wait. */
+int oracle_wait_until(oracle_client *c, uint64_t ts_ns, uint64_t max_wait_ns, uint64_t *waited_ns,
+                      struct oracle_error *err);
+/* The server's identity and limits. */
+int oracle_server_info(oracle_client *c, struct oracle_info *out, struct oracle_error *err);
+
+/* ---- Pipelining ---- */
+
+enum oracle_op {
+    ORACLE_OP_GET_TIMESTAMP = 1,
+    ORACLE_OP_NOW,
+    ORACLE_OP_BEFORE,
+    ORACLE_OP_AFTER,
+    ORACLE_OP_WAIT_UNTIL,
+    ORACLE_OP_SERVER_INFO,
+};
+
+struct oracle_request {
+    enum oracle_op op;
+    struct oracle_ts_request ts; /* GET_TIMESTAMP */
+    uint64_t ts_ns;              /* BEFORE, AFTER, WAIT_UNTIL */
+    uint64_t max_wait_ns;        /* WAIT_UNTIL; 0: the server's --max-wait */
+};
+
+struct oracle_response {
+    uint64_t id; /* as oracle_send() returned it */
+    enum oracle_op op;
+    int rc;                    /* 0, or ORACLE_E_SERVER with error filled */
+    struct oracle_error error; /* with ORACLE_E_SERVER */
+    enum oracle_clock_status clock_status;
+    union {
+        struct oracle_timestamps ts; /* GET_TIMESTAMP */
+        struct oracle_bounds bounds; /* NOW */
+        bool answer;                 /* BEFORE, AFTER */
+        uint64_t waited_ns;          /* WAIT_UNTIL */
+        struct oracle_info info;     /* SERVER_INFO */
+    } u;
+};
+
+/*
+ * Queues one request (connecting first if needed) and stores its id in *id. It is written by
+ * oracle_flush(), or by the next call that waits for a reply. ORACLE_E_BUSY when max_in_flight
+ * requests are in flight already: receive some first.
+ */
+int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t *id,
+                struct oracle_error *err);
+/* Writes every queued request, reading replies meanwhile so neither side can stall. */
+int oracle_flush(oracle_client *c, struct oracle_error *err);
+/*
+ * Waits for the next reply (flushing first) and fills *out. A server Error is a reply:
+ * the return is 0 and out->rc says ORACLE_E_SERVER. A negative return means the connection is
+ * gone and every request in flight with it; ORACLE_E_INVALID when nothing is in flight.
+ */
+int oracle_receive(oracle_client *c, struct oracle_response *out, struct oracle_error *err);
+/* Requests sent and not yet received. */
+size_t oracle_in_flight(const oracle_client *c);
+
+/* ---- Names ---- */
+
+/* "connection refused by every server" ... for a return code. */
+const char *oracle_strerror(int rc);
+/* "CLOCK_UNAVAILABLE" ... */
+const char *oracle_error_code_name(enum oracle_error_code code);
+/* "SYNCHRONIZED" ... */
+const char *oracle_clock_status_name(enum oracle_clock_status s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
