@@ -220,10 +220,24 @@ API void oracle_client_free(oracle_client *c)
     free(c);
 }
 
+/*
+ * An idle connection the server (or a load balancer's idle timeout) has closed reads as EOF;
+ * one with bytes waiting while nothing is in flight is out of step. Either way it is not worth
+ * a failed call: the caller reconnects instead. One poll() per call while idle.
+ */
+static bool idle_and_stale(const oracle_client *c)
+{
+    if (c->in_flight > 0 || c->out_off < c->out_len) {
+        return false;
+    }
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
 API int oracle_client_connect(oracle_client *c, struct oracle_error *err)
 {
     clear_error(err);
-    if (c->fd >= 0 && !(c->close_idle && c->in_flight == 0)) {
+    if (c->fd >= 0 && !(c->close_idle && c->in_flight == 0) && !idle_and_stale(c)) {
         return 0;
     }
     disconnect(c);
@@ -406,7 +420,7 @@ static void copy_text(char *dst, size_t cap, const char *src)
 static bool closes_connection(enum wire_error code)
 {
     return code == WIRE_ERROR_CLOCK_UNAVAILABLE || code == WIRE_ERROR_BOUND_TOO_WIDE ||
-           code == WIRE_ERROR_SHUTTING_DOWN;
+           code == WIRE_ERROR_NOT_READY || code == WIRE_ERROR_SHUTTING_DOWN;
 }
 
 static void take_error(struct oracle_response *out, const struct response *w)
@@ -956,6 +970,32 @@ API const char *oracle_strerror(int rc)
         return "too many requests in flight";
     default:
         return "unknown error";
+    }
+}
+
+API const char *oracle_rc_name(int rc)
+{
+    switch (rc) {
+    case 0:
+        return "OK";
+    case ORACLE_E_SERVER:
+        return "SERVER";
+    case ORACLE_E_CONNECT:
+        return "CONNECT";
+    case ORACLE_E_TIMEOUT:
+        return "TIMEOUT";
+    case ORACLE_E_CLOSED:
+        return "CLOSED";
+    case ORACLE_E_PROTOCOL:
+        return "PROTOCOL";
+    case ORACLE_E_INVALID:
+        return "INVALID";
+    case ORACLE_E_NOMEM:
+        return "NOMEM";
+    case ORACLE_E_BUSY:
+        return "BUSY";
+    default:
+        return "UNKNOWN";
     }
 }
 

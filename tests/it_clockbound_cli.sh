@@ -13,17 +13,8 @@ PORT=""
 # start_fake [OPTIONS]: starts fake-chrony on a free UDP port; sets PORT and FAKE_PID.
 start_fake() {
     stop_fake
-    "$FAKE" "$@" >"$TMP/fake.out" 2>"$TMP/fake.log" &
-    FAKE_PID=$!
-    track_pid "$FAKE_PID"
-    for _ in $(seq 1 100); do
-        if grep -q '^port ' "$TMP/fake.out" 2>/dev/null; then
-            PORT=$(awk '/^port /{print $2}' "$TMP/fake.out")
-            return
-        fi
-        sleep 0.05
-    done
-    fail "fake-chrony did not start"
+    start_fake_chrony fake "$FAKE" "$@"
+    PORT=$FAKE_PORT
 }
 
 stop_fake() {

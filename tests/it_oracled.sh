@@ -48,8 +48,7 @@ wait_log() {
 }
 
 wait_log "listening on 127\.0\.0\.1:[0-9]+ \(oracle" 10
-PORT=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(oracle" "$TMP/oracled.log" | head -n 1 |
-    grep -oE ":[0-9]+" | tr -d :)
+PORT=$(bound_port "$TMP/oracled.log" oracle)
 wait_log "ready: serving timestamps" 20
 grep -q "DEMO source" "$TMP/oracled.log" || fail "no warning about the demo time source"
 pass "oracled listening on port $PORT, clock trusted, demo source named in the log"

@@ -33,10 +33,8 @@ start_oracled() {
     track_pid $PID
     wait_log "listening on 127\.0\.0\.1:[0-9]+ \(oracle" 10
     wait_log "listening on 127\.0\.0\.1:[0-9]+ \(HTTP" 10
-    PORT=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(oracle" "$LOG" | tail -n 1 |
-        grep -oE ":[0-9]+" | tr -d :)
-    HTTP=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(HTTP" "$LOG" | tail -n 1 |
-        grep -oE ":[0-9]+" | tr -d :)
+    PORT=$(bound_port "$LOG" oracle)
+    HTTP=$(bound_port "$LOG" HTTP)
 }
 
 # wait_log PATTERN SECONDS: until the current daemon's log matches.

@@ -134,3 +134,32 @@ wait_for_log() {
     done
     fail "no /$3/ in $1 after $4 s: $(tail -n 20 "$1")"
 }
+
+# bound_port LOG WHAT: the port of the last "listening on 127.0.0.1:PORT (WHAT" line in LOG,
+# WHAT being "oracle" or "HTTP"; fails when there is none.
+bound_port() {
+    local p
+    p=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \($2" "$1" | tail -n 1 | grep -oE ":[0-9]+" |
+        tr -d :)
+    [ -n "$p" ] || fail "no '$2' port in $1"
+    echo "$p"
+}
+
+# start_fake_chrony NAME FAKE_CHRONY [OPTIONS]: starts fake-chrony on a free UDP port (output
+# in $TMP/NAME.out), stopped on exit; sets FAKE_PID and FAKE_PORT.
+start_fake_chrony() {
+    local name=$1 bin=$2
+    shift 2
+    "$bin" "$@" >"$TMP/$name.out" 2>"$TMP/$name.log" &
+    FAKE_PID=$!
+    track_pid "$FAKE_PID"
+    for _ in $(seq 1 100); do
+        if grep -q '^port ' "$TMP/$name.out" 2>/dev/null; then
+            # shellcheck disable=SC2034 # read by the scripts that source this file
+            FAKE_PORT=$(awk '/^port /{print $2}' "$TMP/$name.out")
+            return
+        fi
+        sleep 0.05
+    done
+    fail "fake-chrony did not start"
+}

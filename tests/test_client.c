@@ -254,6 +254,22 @@ static void test_pipelined_out_of_order(void **state)
     finish(fx);
 }
 
+/* A connection closed while idle is replaced before the next request: no failed call. */
+static void test_idle_connection_closed(void **state)
+{
+    (void)state;
+    const enum fake_act script[] = {FAKE_OK_CLOSE};
+    struct fixture *fx = start(script, 1, false);
+    for (size_t i = 1; i <= 3; i++) {
+        struct oracle_bounds b;
+        assert_int_equal(oracle_now(fx->client, &b, &fx->err), 0);
+        assert_int_equal(fake_oracled_connections(&fx->server), i);
+        usleep(50000); /* the close arrives before the next call */
+    }
+    assert_int_equal(fake_oracled_connections(&fx->server), 3);
+    finish(fx);
+}
+
 static void test_reply_in_single_bytes(void **state)
 {
     (void)state;
@@ -522,6 +538,9 @@ static void test_names(void **state)
     assert_string_equal(oracle_strerror(0), "success");
     assert_string_equal(oracle_strerror(ORACLE_E_TIMEOUT), "no reply within the timeout");
     assert_string_equal(oracle_strerror(-9999), "unknown error");
+    assert_string_equal(oracle_rc_name(ORACLE_E_CONNECT), "CONNECT");
+    assert_string_equal(oracle_rc_name(0), "OK");
+    assert_string_equal(oracle_rc_name(1), "UNKNOWN");
     assert_string_equal(oracle_error_code_name(ORACLE_ERROR_SHUTTING_DOWN), "SHUTTING_DOWN");
     assert_string_equal(oracle_error_code_name((enum oracle_error_code)42), "UNKNOWN_ERROR");
     assert_string_equal(oracle_clock_status_name(ORACLE_CLOCK_FREE_RUNNING), "FREE_RUNNING");
@@ -534,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_session_min),
         cmocka_unit_test(test_pipelined_out_of_order),
         cmocka_unit_test(test_reply_in_single_bytes),
+        cmocka_unit_test(test_idle_connection_closed),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_wrong_id),
         cmocka_unit_test(test_close_mid_frame),

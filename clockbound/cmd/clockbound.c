@@ -21,6 +21,8 @@
 
 #include "args.h"
 #include "chrony_client.h"
+#include "jsonout.h"
+#include "timefmt.h"
 
 #ifndef ORACLE_VERSION
 #define ORACLE_VERSION "unknown"
@@ -101,21 +103,6 @@ static void on_signal_exit(int sig)
     _exit(128 + sig);
 }
 
-/* Prints a UTC date/time with nanoseconds: 2026-11-25T15:20:16.125638675Z. */
-static void format_utc(int64_t ns, char *buf, size_t len)
-{
-    if (ns < 0) {
-        snprintf(buf, len, "(before 1970)");
-        return;
-    }
-    time_t sec = (time_t)(ns / 1000000000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    char date[32];
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%09" PRId64 "Z", date, ns % 1000000000);
-}
-
 static void format_ref_addr(const struct chrony_tracking *t, char *buf, size_t len)
 {
     if (!cb_tracking_addr_text(t, buf, len)) {
@@ -174,28 +161,12 @@ static void describe_failure(const struct options *o, const struct outcome *oc, 
     }
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            printf("\\%c", ch);
-        } else if (ch < 0x20) {
-            printf("\\u%04x", ch);
-        } else {
-            putchar(ch);
-        }
-    }
-    putchar('"');
-}
-
 static void print_json_now(const struct options *o, const struct cb_state *st,
                            const struct outcome *oc, const char *error)
 {
     const struct cb_now *n = &oc->now;
     printf("{\"status\":\"%s\",\"reason\":", cb_status_name(n->status));
-    json_string(cb_reason_text(n->reason));
+    jsonout_string(stdout, cb_reason_text(n->reason));
     if (st->have_poll) {
         printf(",\"bound_ns\":%" PRId64 ",\"earliest_ns\":%" PRId64 ",\"latest_ns\":%" PRId64
                ",\"range_us\":%.3f",
@@ -206,7 +177,7 @@ static void print_json_now(const struct options *o, const struct cb_state *st,
         format_ref_addr(t, addr, sizeof(addr));
         printf(",\"demo\":%s", cb_tracking_is_demo(t) ? "true" : "false");
         printf(",\"chrony\":{\"address\":");
-        json_string(o->chrony_text);
+        jsonout_string(stdout, o->chrony_text);
         printf(",\"ref_id\":\"%08" PRIX32 "\",\"ref_addr\":\"%s\",\"stratum\":%u,\"leap\":%u"
                ",\"ref_time_ns\":%" PRId64 ",\"current_correction_s\":%.12g"
                ",\"root_delay_s\":%.12g,\"root_dispersion_s\":%.12g,\"skew_ppm\":%.12g"
@@ -230,7 +201,7 @@ static void print_json_now(const struct options *o, const struct cb_state *st,
     }
     if (error != NULL) {
         printf(",\"error\":");
-        json_string(error);
+        jsonout_string(stdout, error);
     }
     printf("}\n");
 }
@@ -244,8 +215,8 @@ static void print_human_now(const struct options *o, const struct cb_state *st,
         return;
     }
     char e[48], l[48], addr[64];
-    format_utc(n->earliest_ns, e, sizeof(e));
-    format_utc(n->latest_ns, l, sizeof(l));
+    timefmt_utc(n->earliest_ns, e, sizeof(e));
+    timefmt_utc(n->latest_ns, l, sizeof(l));
     printf("bound     %.3f us (%" PRId64 " ns)\n", (double)n->bound_ns / 1000.0, n->bound_ns);
     printf("earliest  %" PRId64 "  %s\n", n->earliest_ns, e);
     printf("latest    %" PRId64 "  %s\n", n->latest_ns, l);
@@ -357,7 +328,7 @@ static int cmd_watch(struct chrony_client *client, const struct options *o)
             print_json_now(o, &st, &oc, oc.rc < 0 ? msg : NULL);
         } else {
             char when[48];
-            format_utc(oc.now.rt_ns, when, sizeof(when));
+            timefmt_utc(oc.now.rt_ns, when, sizeof(when));
             printf("%s %-12s bound %12.3f us  %s%s%s\n", when, cb_status_name(oc.now.status),
                    st.have_poll ? (double)oc.now.bound_ns / 1000.0 : -1.0,
                    cb_reason_text(oc.now.reason), oc.rc < 0 ? "; " : "", msg);

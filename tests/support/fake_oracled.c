@@ -128,6 +128,9 @@ static bool act(struct fake_oracled *f, int fd, enum fake_act a, const struct re
     case FAKE_DRIBBLE:
         send_response(fd, &s, true);
         return true;
+    case FAKE_OK_CLOSE:
+        send_response(fd, &s, false);
+        return false;
     case FAKE_GARBAGE:
         send_all(fd, garbage, sizeof(garbage));
         return true;

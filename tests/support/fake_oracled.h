@@ -28,6 +28,7 @@ enum fake_act {
     FAKE_NOT_PAST,    /* commit-wait reply whose earliest does not pass the timestamp */
     FAKE_REVERSE3,    /* correct replies, three requests at a time, in reverse order */
     FAKE_DRIBBLE,     /* a correct reply written one byte at a time */
+    FAKE_OK_CLOSE,    /* a correct reply, then close (an idle timeout, say) */
 };
 
 #define FAKE_SCRIPT_MAX   8

@@ -19,8 +19,10 @@
  * Connections. The client connects on its first call, trying the servers in the order given
  * (each name resolved afresh, every address it resolves to tried), and again on the next call
  * after the connection broke, timed out, or the server announced it would close it (clock
- * unavailable, bound too wide, shutting down): behind a load balancer that reaches a healthy
- * instance. A call never retries by itself: it reports, and the caller decides.
+ * unavailable, bound too wide, not ready, shutting down): behind a load balancer that reaches a
+ * healthy instance. An idle connection the server closed meanwhile (idle timeout, restart) is
+ * noticed before a request is written on it and replaced. Otherwise a call never retries by itself:
+ * it reports, and the caller decides.
  *
  * Session monotonicity. The client remembers the largest timestamp it has seen (the last of
  * every batch, and whatever oracle_client_observe() is given). With session_min (on by
@@ -251,6 +253,8 @@ size_t oracle_in_flight(const oracle_client *c);
 
 /* "connection refused by every server" ... for a return code. */
 const char *oracle_strerror(int rc);
+/* "CONNECT", "TIMEOUT" ... for a return code ("OK" for 0, "SERVER" for ORACLE_E_SERVER). */
+const char *oracle_rc_name(int rc);
 /* "CLOCK_UNAVAILABLE" ... */
 const char *oracle_error_code_name(enum oracle_error_code code);
 /* "SYNCHRONIZED" ... */

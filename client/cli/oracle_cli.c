@@ -1,0 +1,576 @@
+/*
+ * oracle-cli: ask an oracled from a shell, the way AWS ClockBound's examples poke ClockBound.
+ * Every command is one or a few liboracle-client calls; output is for people, or JSON lines
+ * with --json. Exit status: 0 success (or true), 1 false (before/after), 2 error.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "args.h"
+#include "jsonout.h"
+#include "oracle/client.h"
+#include "timefmt.h"
+
+#define EXIT_TRUE  0
+#define EXIT_FALSE 1
+#define EXIT_ERROR 2
+
+static volatile sig_atomic_t stop_requested;
+
+struct cli {
+    const char *servers;
+    uint32_t timeout_ms;
+    bool json;
+    /* Command options. */
+    uint32_t count;
+    bool count_given;
+    bool wait;
+    uint64_t min_ts_ns;
+    int64_t max_wait_ns;
+    int64_t interval_ns;
+    const char *command;
+    const char *arg; /* the command's TS, if any */
+    oracle_client *client;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: oracle-cli [OPTIONS] COMMAND [ARGS]\n"
+            "Ask oracled, the commit-wait timestamp oracle.\n"
+            "\n"
+            "Commands:\n"
+            "  now                     the interval that certainly contains true time\n"
+            "  ts [--count N] [--wait] [--min TS]\n"
+            "                          N timestamps (default 1), each above TS; --wait holds the\n"
+            "                          reply until they are certainly in the past (commit-wait)\n"
+            "  before TS               is TS certainly in the past? exit 0 true, 1 false\n"
+            "  after TS                is TS certainly still in the future? exit 0 true, 1 false\n"
+            "  wait TS [--max-wait D]  return once TS is certainly in the past\n"
+            "  info                    the server's version, instance, limits and time source\n"
+            "  watch [--interval D] [--count N]\n"
+            "                          status, error bound and round trip once per interval\n"
+            "                          (default 1s) until Ctrl-C\n"
+            "\n"
+            "TS is nanoseconds since the Unix epoch (1795620016125638675) or RFC 3339 with up to\n"
+            "nine fraction digits (2026-11-25T15:20:16.125638675Z). D is a duration with a unit:\n"
+            "500ms, 2s.\n"
+            "\n"
+            "Options:\n"
+            "  -s, --server LIST   oracled's HOST:PORT, several separated by commas and tried in\n"
+            "                      order (default: $ORACLE_SERVER, else 127.0.0.1:7600)\n"
+            "  -t, --timeout MS    connection and reply timeout in ms (default 2000)\n"
+            "      --json          print one JSON object per result\n"
+            "  -h, --help          this help\n"
+            "      --version       the version\n"
+            "\n"
+            "Exit status: 0 success or true, 1 false (before, after), 2 error.\n");
+}
+
+/* ---- Output helpers ---- */
+
+static void print_time_row(const char *label, uint64_t ns)
+{
+    char when[TIMEFMT_UTC_LEN];
+    timefmt_utc((int64_t)ns, when, sizeof(when));
+    printf("%-12s %s  %" PRIu64 "\n", label, when, ns);
+}
+
+/* ns as microseconds with three decimals. */
+static void format_us(uint64_t ns, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 " us", ns / 1000, ns % 1000);
+}
+
+/* ns as milliseconds with three decimals. */
+static void format_ms(uint64_t ns, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 " ms", ns / 1000000, ns / 1000 % 1000);
+}
+
+static const char *hint_for(const struct oracle_error *err)
+{
+    switch (err->rc) {
+    case ORACLE_E_SERVER:
+        break;
+    case ORACLE_E_TIMEOUT:
+        return "the server did not answer in time: is it overloaded or stopped? (--timeout "
+               "sets the limit)";
+    case ORACLE_E_PROTOCOL:
+        return "is --server pointing at an oracled port (not its HTTP port)?";
+    default:
+        return NULL;
+    }
+    switch (err->code) {
+    case ORACLE_ERROR_CLOCK_UNAVAILABLE:
+        return "the server does not trust its clock: chrony is not synchronised (run "
+               "'chronyc tracking' on the server, and see its /healthz)";
+    case ORACLE_ERROR_BOUND_TOO_WIDE:
+        return "chrony is synchronised too loosely for the server's --max-bound (see root "
+               "delay and dispersion in 'chronyc tracking')";
+    case ORACLE_ERROR_WAIT_TOO_LONG:
+        return "the timestamp is further ahead than the longest commit-wait allowed (the "
+               "server's --max-wait, see 'oracle-cli info', or --max-wait)";
+    case ORACLE_ERROR_OVERLOADED:
+    case ORACLE_ERROR_NOT_READY:
+        return "retry shortly";
+    case ORACLE_ERROR_SHUTTING_DOWN:
+        return "this instance is stopping: retry through the load balancer or another instance";
+    case ORACLE_ERROR_BAD_REQUEST:
+    case ORACLE_ERROR_UNSUPPORTED:
+        return "the server and oracle-cli disagree about the protocol: compare their versions";
+    case ORACLE_ERROR_NONE:
+        break;
+    }
+    return NULL;
+}
+
+/* Says what went wrong (stderr; with --json also a JSON line on stdout). Returns EXIT_ERROR. */
+static int report(const struct cli *o, const struct oracle_error *err)
+{
+    if (err->rc == ORACLE_E_SERVER) {
+        fprintf(stderr, "oracle-cli: oracled at %s answered %s: %s\n", o->servers,
+                oracle_error_code_name(err->code), err->message);
+    } else {
+        fprintf(stderr, "oracle-cli: %s\n", err->message);
+    }
+    const char *hint = hint_for(err);
+    if (hint != NULL) {
+        fprintf(stderr, "hint: %s\n", hint);
+    }
+    if (o->json) {
+        printf("{\"error\":{\"code\":\"%s\",\"message\":", err->rc == ORACLE_E_SERVER
+                                                               ? oracle_error_code_name(err->code)
+                                                               : oracle_rc_name(err->rc));
+        jsonout_string(stdout, err->message);
+        printf(",\"retriable\":%s}}\n", err->retriable ? "true" : "false");
+    }
+    return EXIT_ERROR;
+}
+
+/* ---- Commands ---- */
+
+static int cmd_now(struct cli *o)
+{
+    struct oracle_error err;
+    struct oracle_bounds b;
+    if (oracle_now(o->client, &b, &err) < 0) {
+        return report(o, &err);
+    }
+    uint64_t range = b.latest_ns - b.earliest_ns;
+    uint64_t mid = b.earliest_ns + range / 2;
+    const char *status = oracle_clock_status_name(b.clock_status);
+    if (o->json) {
+        printf("{\"earliest_ns\":%" PRIu64 ",\"latest_ns\":%" PRIu64 ",\"midpoint_ns\":%" PRIu64
+               ",\"range_us\":%" PRIu64 ".%03" PRIu64 ",\"status\":\"%s\"}\n",
+               b.earliest_ns, b.latest_ns, mid, range / 1000, range % 1000, status);
+        return EXIT_TRUE;
+    }
+    char r[32];
+    char half[32];
+    format_us(range, r, sizeof(r));
+    format_us(range / 2, half, sizeof(half));
+    print_time_row("earliest", b.earliest_ns);
+    print_time_row("latest", b.latest_ns);
+    print_time_row("midpoint", mid);
+    printf("%-12s %s (+/- %s)\n", "range", r, half);
+    printf("%-12s %s\n", "status", status);
+    return EXIT_TRUE;
+}
+
+static int cmd_ts(struct cli *o)
+{
+    struct oracle_ts_request req = {
+        .count = o->count,
+        .commit_wait = o->wait,
+        .min_ts_ns = o->min_ts_ns,
+        .max_wait_ns = (uint64_t)o->max_wait_ns,
+    };
+    struct oracle_error err;
+    struct oracle_timestamps t;
+    if (oracle_get_timestamps(o->client, &req, &t, &err) < 0) {
+        return report(o, &err);
+    }
+    uint64_t last = t.first_ns + t.count - 1;
+    const char *status = oracle_clock_status_name(t.clock_status);
+    if (o->json) {
+        printf("{\"first_ns\":%" PRIu64 ",\"last_ns\":%" PRIu64 ",\"count\":%" PRIu32
+               ",\"commit_wait\":%s,\"waited_ns\":%" PRIu64 ",\"bound_ns\":%" PRIu64
+               ",\"earliest_ns\":%" PRIu64 ",\"latest_ns\":%" PRIu64 ",\"status\":\"%s\"}\n",
+               t.first_ns, last, t.count, o->wait ? "true" : "false", t.waited_ns, t.bound_ns,
+               t.earliest_ns, t.latest_ns, status);
+        return EXIT_TRUE;
+    }
+    if (t.count == 1) {
+        print_time_row("timestamp", t.first_ns);
+    } else {
+        print_time_row("first", t.first_ns);
+        print_time_row("last", last);
+        printf("%-12s %" PRIu32 "\n", "count", t.count);
+    }
+    char buf[32];
+    if (o->wait) {
+        format_ms(t.waited_ns, buf, sizeof(buf));
+        printf("%-12s %s (%s certainly in the past at the reply)\n", "commit-wait", buf,
+               t.count == 1 ? "the timestamp is" : "all are");
+    }
+    format_us(t.bound_ns, buf, sizeof(buf));
+    printf("%-12s %s, clock %s\n", "bound", buf, status);
+    return EXIT_TRUE;
+}
+
+static int cmd_before_after(struct cli *o, uint64_t ts, bool before)
+{
+    struct oracle_error err;
+    bool answer = false;
+    int rc = before ? oracle_before(o->client, ts, &answer, &err)
+                    : oracle_after(o->client, ts, &answer, &err);
+    if (rc < 0) {
+        return report(o, &err);
+    }
+    if (o->json) {
+        printf("{\"ts_ns\":%" PRIu64 ",\"%s\":%s}\n", ts, before ? "before" : "after",
+               answer ? "true" : "false");
+    } else {
+        char when[TIMEFMT_UTC_LEN];
+        timefmt_utc((int64_t)ts, when, sizeof(when));
+        const char *why =
+            before ? (answer ? "is certainly in the past" : "may not have passed yet")
+                   : (answer ? "is certainly still in the future" : "may already have come");
+        printf("%s (%s %s)\n", answer ? "true" : "false", when, why);
+    }
+    return answer ? EXIT_TRUE : EXIT_FALSE;
+}
+
+static int cmd_wait(struct cli *o, uint64_t ts)
+{
+    struct oracle_error err;
+    uint64_t waited = 0;
+    if (oracle_wait_until(o->client, ts, (uint64_t)o->max_wait_ns, &waited, &err) < 0) {
+        return report(o, &err);
+    }
+    if (o->json) {
+        printf("{\"ts_ns\":%" PRIu64 ",\"waited_ns\":%" PRIu64 "}\n", ts, waited);
+    } else {
+        char when[TIMEFMT_UTC_LEN];
+        char w[32];
+        timefmt_utc((int64_t)ts, when, sizeof(when));
+        format_ms(waited, w, sizeof(w));
+        printf("waited %s: %s is certainly in the past\n", w, when);
+    }
+    return EXIT_TRUE;
+}
+
+static int cmd_info(struct cli *o)
+{
+    struct oracle_error err;
+    struct oracle_info i;
+    if (oracle_server_info(o->client, &i, &err) < 0) {
+        return report(o, &err);
+    }
+    const char *status = oracle_clock_status_name(i.clock_status);
+    if (o->json) {
+        printf("{\"server\":");
+        jsonout_string(stdout, oracle_client_peer(o->client));
+        printf(",\"version\":");
+        jsonout_string(stdout, i.version);
+        printf(",\"instance_id\":");
+        jsonout_string(stdout, i.instance_id);
+        printf(",\"time_source\":");
+        jsonout_string(stdout, i.time_source);
+        printf(",\"max_drift_ppb\":%" PRIu32 ",\"max_wait_ns\":%" PRIu64 ",\"max_count\":%" PRIu32
+               ",\"status\":\"%s\"}\n",
+               i.max_drift_ppb, i.max_wait_ns, i.max_count, status);
+        return EXIT_TRUE;
+    }
+    char wait[32];
+    format_ms(i.max_wait_ns, wait, sizeof(wait));
+    printf("%-12s %s\n", "server", oracle_client_peer(o->client));
+    printf("%-12s %s\n", "version", i.version);
+    printf("%-12s %s\n", "instance", i.instance_id);
+    printf("%-12s %s\n", "time source", i.time_source);
+    printf("%-12s %" PRIu32 " ppb\n", "max drift", i.max_drift_ppb);
+    printf("%-12s %s\n", "max wait", wait);
+    printf("%-12s %" PRIu32 "\n", "max count", i.max_count);
+    printf("%-12s %s\n", "clock", status);
+    return EXIT_TRUE;
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Sleeps until deadline (CLOCK_MONOTONIC ns) unless a signal asks to stop. */
+static void sleep_until(int64_t deadline)
+{
+    struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
+    while (!stop_requested && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+    }
+}
+
+static int cmd_watch(struct cli *o)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int rc = EXIT_TRUE;
+    int64_t next = clock_ns(CLOCK_MONOTONIC);
+    for (uint32_t n = 0; !stop_requested && (!o->count_given || n < o->count); n++) {
+        if (n > 0) {
+            next += o->interval_ns;
+            sleep_until(next);
+            if (stop_requested) {
+                break;
+            }
+        }
+        struct oracle_error err;
+        struct oracle_bounds b;
+        int64_t t0 = clock_ns(CLOCK_MONOTONIC);
+        int call_rc = oracle_now(o->client, &b, &err);
+        uint64_t rtt = (uint64_t)(clock_ns(CLOCK_MONOTONIC) - t0);
+        char when[TIMEFMT_UTC_LEN];
+        timefmt_utc(clock_ns(CLOCK_REALTIME), when, sizeof(when));
+        memcpy(when + 23, "Z", 2); /* milliseconds are enough here */
+        if (call_rc < 0) {
+            rc = EXIT_ERROR;
+            if (o->json) {
+                printf("{\"time\":\"%s\",\"error\":{\"code\":\"%s\",\"message\":", when,
+                       call_rc == ORACLE_E_SERVER ? oracle_error_code_name(err.code)
+                                                  : oracle_rc_name(call_rc));
+                jsonout_string(stdout, err.message);
+                printf("}}\n");
+            } else {
+                printf("%s  error: %s\n", when, err.message);
+            }
+            fflush(stdout);
+            continue;
+        }
+        rc = EXIT_TRUE;
+        uint64_t bound = (b.latest_ns - b.earliest_ns) / 2;
+        if (o->json) {
+            printf("{\"time\":\"%s\",\"status\":\"%s\",\"bound_ns\":%" PRIu64 ",\"rtt_ns\":%" PRIu64
+                   "}\n",
+                   when, oracle_clock_status_name(b.clock_status), bound, rtt);
+        } else {
+            char bs[32];
+            char rs[32];
+            format_us(bound, bs, sizeof(bs));
+            format_us(rtt, rs, sizeof(rs));
+            printf("%s  %-12s  bound %12s  rtt %12s\n", when,
+                   oracle_clock_status_name(b.clock_status), bs, rs);
+        }
+        fflush(stdout);
+    }
+    return rc;
+}
+
+/* ---- Command line ---- */
+
+enum {
+    OPT_JSON = 256,
+    OPT_VERSION,
+    OPT_COUNT,
+    OPT_WAIT,
+    OPT_MIN,
+    OPT_MAX_WAIT,
+    OPT_INTERVAL,
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    fprintf(stderr, "oracle-cli: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'oracle-cli --help'.\n");
+    return EXIT_ERROR;
+}
+
+static int parse_ts(const char *text, uint64_t *out)
+{
+    int rc = timefmt_parse(text, out);
+    if (rc == -ERANGE) {
+        return usage_error("timestamp '%s' is out of range (1970 .. 2262, below 2^63 ns)", text);
+    }
+    if (rc < 0) {
+        return usage_error("invalid timestamp '%s': expected ns since the epoch or RFC 3339 "
+                           "(2026-11-25T15:20:16.125638675Z)",
+                           text);
+    }
+    return 0;
+}
+
+/* Parses argv into *o. Returns -1 to go on, or an exit status. */
+static int parse(int argc, char **argv, struct cli *o)
+{
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, 's'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"wait", no_argument, NULL, OPT_WAIT},
+        {"min", required_argument, NULL, OPT_MIN},
+        {"max-wait", required_argument, NULL, OPT_MAX_WAIT},
+        {"interval", required_argument, NULL, OPT_INTERVAL},
+        {NULL, 0, NULL, 0},
+    };
+    const char *env = getenv("ORACLE_SERVER");
+    o->servers = env != NULL && env[0] != '\0' ? env : "127.0.0.1:7600";
+    o->timeout_ms = 2000;
+    o->interval_ns = 1000000000;
+    bool min_given = false;
+    bool max_wait_given = false;
+    bool interval_given = false;
+    int64_t v;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "s:t:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            o->servers = optarg;
+            break;
+        case 't':
+            if (args_parse_i64(optarg, 1, 3600000, &v) < 0) {
+                return usage_error("invalid --timeout '%s': a number of ms, 1 .. 3600000", optarg);
+            }
+            o->timeout_ms = (uint32_t)v;
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_TRUE;
+        case OPT_VERSION:
+            printf("oracle-cli %s\n", ORACLE_VERSION);
+            return EXIT_TRUE;
+        case OPT_COUNT:
+            if (args_parse_i64(optarg, 1, 65536, &v) < 0) {
+                return usage_error("invalid --count '%s': a number, 1 .. 65536", optarg);
+            }
+            o->count = (uint32_t)v;
+            o->count_given = true;
+            break;
+        case OPT_WAIT:
+            o->wait = true;
+            break;
+        case OPT_MIN:
+            if (parse_ts(optarg, &o->min_ts_ns) != 0) {
+                return EXIT_ERROR;
+            }
+            min_given = true;
+            break;
+        case OPT_MAX_WAIT:
+            if (args_parse_duration_ns(optarg, &o->max_wait_ns) < 0 || o->max_wait_ns == 0) {
+                return usage_error("invalid --max-wait '%s': a duration such as 200ms", optarg);
+            }
+            max_wait_given = true;
+            break;
+        case OPT_INTERVAL:
+            if (args_parse_duration_ns(optarg, &o->interval_ns) < 0 || o->interval_ns < 1000000) {
+                return usage_error("invalid --interval '%s': a duration of at least 1ms", optarg);
+            }
+            interval_given = true;
+            break;
+        default:
+            fprintf(stderr, "Try 'oracle-cli --help'.\n");
+            return EXIT_ERROR;
+        }
+    }
+    if (optind == argc) {
+        usage(stderr);
+        return EXIT_ERROR;
+    }
+    o->command = argv[optind++];
+    const char *c = o->command;
+    bool takes_ts = strcmp(c, "before") == 0 || strcmp(c, "after") == 0 || strcmp(c, "wait") == 0;
+    if (!takes_ts && strcmp(c, "now") != 0 && strcmp(c, "ts") != 0 && strcmp(c, "info") != 0 &&
+        strcmp(c, "watch") != 0) {
+        return usage_error("unknown command '%s'", c);
+    }
+    if (takes_ts) {
+        if (optind == argc) {
+            return usage_error("'%s' needs a timestamp (ns since the epoch or RFC 3339)", c);
+        }
+        o->arg = argv[optind++];
+    }
+    if (optind < argc) {
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    bool is_ts = strcmp(c, "ts") == 0;
+    bool is_watch = strcmp(c, "watch") == 0;
+    if ((o->count_given && !is_ts && !is_watch) || ((o->wait || min_given) && !is_ts)) {
+        return usage_error("%s", "--count, --wait and --min go with 'ts' (--count also with "
+                                 "'watch')");
+    }
+    if (max_wait_given && !(is_ts && o->wait) && strcmp(c, "wait") != 0) {
+        return usage_error("%s", "--max-wait goes with 'wait' and 'ts --wait'");
+    }
+    if (interval_given && !is_watch) {
+        return usage_error("%s", "--interval goes with 'watch'");
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli o;
+    memset(&o, 0, sizeof(o));
+    int rc = parse(argc, argv, &o);
+    if (rc >= 0) {
+        return rc;
+    }
+    uint64_t ts = 0;
+    if (o.arg != NULL && parse_ts(o.arg, &ts) != 0) {
+        return EXIT_ERROR;
+    }
+    struct oracle_client_options opts;
+    oracle_client_options_init(&opts);
+    opts.servers = o.servers;
+    opts.connect_timeout_ms = o.timeout_ms;
+    opts.request_timeout_ms = o.timeout_ms;
+    struct oracle_error err;
+    o.client = oracle_client_new(&opts, &err);
+    if (o.client == NULL) {
+        fprintf(stderr, "oracle-cli: %s\n", err.message);
+        return EXIT_ERROR;
+    }
+    const char *c = o.command;
+    if (strcmp(c, "now") == 0) {
+        rc = cmd_now(&o);
+    } else if (strcmp(c, "ts") == 0) {
+        rc = cmd_ts(&o);
+    } else if (strcmp(c, "before") == 0 || strcmp(c, "after") == 0) {
+        rc = cmd_before_after(&o, ts, strcmp(c, "before") == 0);
+    } else if (strcmp(c, "wait") == 0) {
+        rc = cmd_wait(&o, ts);
+    } else if (strcmp(c, "info") == 0) {
+        rc = cmd_info(&o);
+    } else {
+        rc = cmd_watch(&o);
+    }
+    oracle_client_free(o.client);
+    return rc;
+}
