@@ -67,9 +67,21 @@ json_is "$OUT" .error.code CONNECT "refused: JSON error"
 json_is "$OUT" .error.retriable true "refused: retriable"
 pass "connection refused: exit 2, says where and what to check"
 
-# --- a healthy daemon ---
-start_daemon main "$CHRONY_PORT" --idle-timeout 1s
+# --- a healthy daemon (on IPv6 loopback too, where this machine has it) ---
+listen6=()
+if ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1/"; then
+    listen6=(--listen "[::1]:0")
+fi
+start_daemon main "$CHRONY_PORT" --idle-timeout 1s "${listen6[@]}"
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10
+if [ ${#listen6[@]} -gt 0 ]; then
+    port6=$(grep -oE "listening on \[::1\]:[0-9]+" "$LOG" | head -n 1 | sed 's/.*://')
+    run 0 "$CLI" --server "[::1]:$port6" info
+    contains "$OUT" "^server +\[::1\]:$port6$" "IPv6"
+    # A list: the first entry refuses, the second answers.
+    run 0 "$CLI" --server "127.0.0.1:$DEAD,[::1]:$port6" now
+    pass "IPv6 ([::1]:$port6), and a server list whose first entry refuses"
+fi
 export ORACLE_SERVER=127.0.0.1:$PORT
 "$IT_CLIENT" "$ORACLE_SERVER"
 pass "library against the daemon: calls, commit-wait order, pipelining, errors (it_client)"
