@@ -1,12 +1,18 @@
 /*
  * liboracle-client (see include/oracle/client.h): a blocking, pipelining client. Requests are
  * encoded and replies decoded by the daemon's own wire adapter (oracle/wire.c) and framed by
- * oracle/frame.c, compiled into the library; this file keeps the connection, the requests in
- * flight and the checks every reply must pass before a caller sees it.
+ * oracle/frame.c, compiled into the library; reply.c checks each reply against its request.
+ * This file keeps the connection, the requests in flight, the replies received ahead of being
+ * asked for, and the failures not yet reported.
+ *
+ * Every request ends exactly once for the caller: with its reply (from a call, or from
+ * oracle_receive()), or counted in a failure a call or oracle_receive() returns. Whole replies
+ * that arrived before a connection broke are kept and delivered, the failure after them.
  */
 #include "oracle/client.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +23,7 @@
 
 #include "arena.h"
 #include "frame.h"
+#include "reply.h"
 #include "servers.h"
 #include "sock.h"
 #include "wire.h"
@@ -36,14 +43,12 @@
 #define REQUEST_MAX           128                 /* an encoded request is shorter than this */
 #define IN_CAP                (2 * FRAME_MAX_TOTAL)
 #define OUT_FLUSH_AT          (256 * 1024) /* oracle_send() writes once this much is queued */
-
-struct flight {
-    uint64_t id; /* 0: the slot is free */
-    enum oracle_op op;
-    uint32_t count; /* GET_TIMESTAMP: as asked (0 means 1) */
-    bool commit_wait;
-    uint64_t min_ts_ns; /* GET_TIMESTAMP: every timestamp must be above this */
-};
+/*
+ * protobuf-c unpacking allocates per field it scans (a scanned-member record, and one for each
+ * unknown field), none freed until the end: a 64 KiB reply of 2-byte fields needs about 53
+ * bytes per message byte. The block is only touched as far as a reply needs it.
+ */
+#define ARENA_CAP (64 * FRAME_MAX_LEN)
 
 struct oracle_client {
     struct server_addr servers[SERVERS_MAX];
@@ -56,25 +61,34 @@ struct oracle_client {
 
     int fd;          /* -1: not connected */
     char peer[80];   /* "" when not connected */
-    bool close_idle; /* the server said it closes this connection: reconnect when idle */
+    bool close_idle; /* the server said it closes this connection: no new requests on it */
     uint64_t next_id;
-    struct flight *flights; /* max_in_flight slots, request id modulo max_in_flight */
-    size_t in_flight;
-    size_t waits_in_flight;     /* commit-wait requests among them ... */
-    uint64_t wait_allowance_ns; /* ... and the longest wait any of them may be held */
+    struct flight *flights;     /* max_in_flight slots, request id modulo max_in_flight */
+    size_t in_flight;           /* requests awaiting their reply on this connection ... */
+    size_t waits_in_flight;     /* ... commit-waits among them ... */
+    uint64_t wait_allowance_ns; /* ... and the longest any of them may be held */
 
     uint8_t *out; /* encoded requests out[out_off .. out_len) not yet written */
     size_t out_off;
     size_t out_len;
     size_t out_cap;
-    uint8_t *in; /* bytes received, in[0 .. in_len), IN_CAP bytes */
+    uint8_t *in; /* bytes received and not yet decoded: in[in_off .. in_len), IN_CAP bytes */
+    size_t in_off;
     size_t in_len;
     struct arena arena; /* replies are unpacked here */
 
-    struct oracle_response *stash; /* replies received while waiting for another: a ring */
+    struct oracle_response *stash; /* replies received before anyone asked for them: a ring */
     size_t stash_head;
     size_t stash_len;
     size_t stash_cap;
+
+    /* A failure oracle_receive() has not reported yet: the requests it ended. */
+    size_t lost;
+    int lost_rc;
+    enum oracle_error_code lost_code;
+    bool lost_retriable;
+    char lost_what[ORACLE_MESSAGE_MAX / 2];
+    char lost_peer[80];
 
     uint64_t max_seen;
 };
@@ -84,8 +98,8 @@ static int set_error(struct oracle_error *err, int rc, bool retriable, const cha
 static int set_error(struct oracle_error *err, int rc, bool retriable, const char *fmt, ...)
 {
     if (err != NULL) {
+        memset(err, 0, sizeof(*err));
         err->rc = rc;
-        err->code = ORACLE_ERROR_NONE;
         err->retriable = retriable;
         va_list ap;
         va_start(ap, fmt);
@@ -102,6 +116,21 @@ static void clear_error(struct oracle_error *err)
     }
 }
 
+/* The message for a broken connection: where, what, and how many requests it ended. */
+static int failure_error(struct oracle_error *err, int rc, const char *peer, const char *what,
+                         size_t lost)
+{
+    const char *after =
+        rc == ORACLE_E_PROTOCOL ? "; is that address an oracled?" : "; the next call reconnects";
+    set_error(err, rc, rc != ORACLE_E_PROTOCOL,
+              "oracled at %s: %s (%zu request%s in flight lost)%s", peer, what, lost,
+              lost == 1 ? "" : "s", after);
+    if (err != NULL) {
+        snprintf(err->peer, sizeof(err->peer), "%s", peer);
+    }
+    return rc;
+}
+
 static void disconnect(oracle_client *c)
 {
     if (c->fd >= 0) {
@@ -112,6 +141,7 @@ static void disconnect(oracle_client *c)
     c->close_idle = false;
     c->out_off = 0;
     c->out_len = 0;
+    c->in_off = 0;
     c->in_len = 0;
     if (c->in_flight > 0) {
         memset(c->flights, 0, c->max_in_flight * sizeof(c->flights[0]));
@@ -121,15 +151,21 @@ static void disconnect(oracle_client *c)
     c->wait_allowance_ns = 0;
 }
 
-/* The connection is unusable: report why (with the peer and what was lost) and drop it. */
+/*
+ * The connection is unusable: says why in err, remembers the requests it ends for
+ * oracle_receive() to report, and drops it. Returns rc.
+ */
 static int fail(oracle_client *c, struct oracle_error *err, int rc, const char *what)
 {
-    bool retriable = rc != ORACLE_E_PROTOCOL;
-    size_t lost = c->in_flight;
-    const char *after =
-        rc == ORACLE_E_PROTOCOL ? "; is that address an oracled?" : "; the next call reconnects";
-    set_error(err, rc, retriable, "oracled at %s: %s (%zu request%s in flight lost)%s", c->peer,
-              what, lost, lost == 1 ? "" : "s", after);
+    failure_error(err, rc, c->peer, what, c->in_flight);
+    if (c->in_flight > 0) {
+        c->lost += c->in_flight;
+        c->lost_rc = rc;
+        c->lost_code = ORACLE_ERROR_NONE;
+        c->lost_retriable = rc != ORACLE_E_PROTOCOL;
+        snprintf(c->lost_what, sizeof(c->lost_what), "%s", what);
+        snprintf(c->lost_peer, sizeof(c->lost_peer), "%s", c->peer);
+    }
     disconnect(c);
     return rc;
 }
@@ -190,8 +226,7 @@ API oracle_client *oracle_client_new(const struct oracle_client_options *o,
     c->in = malloc(IN_CAP);
     c->out_cap = 4096;
     c->out = malloc(c->out_cap);
-    /* A reply's unpacked form never needs more than twice its bytes. */
-    int arc = arena_init(&c->arena, 2 * FRAME_MAX_TOTAL + 4096);
+    int arc = arena_init(&c->arena, ARENA_CAP);
     if (c->flights == NULL || c->in == NULL || c->out == NULL || arc < 0) {
         if (arc == 0) {
             arena_fini(&c->arena);
@@ -231,13 +266,33 @@ static bool idle_and_stale(const oracle_client *c)
         return false;
     }
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
-    return poll(&p, 1, 0) != 0;
+    return poll(&p, 1, 0) > 0;
+}
+
+static int pump(oracle_client *c, int64_t deadline, struct oracle_error *err);
+static int stash_input(oracle_client *c, struct oracle_error *err);
+
+/* A connection the server closes after an error: take in what is still coming on it (kept for
+ * oracle_receive(), and any failure remembered for it) until it closes or times out. */
+static void drain(oracle_client *c)
+{
+    struct oracle_error ignored;
+    int64_t deadline = sock_monotonic_ns() + (int64_t)c->request_timeout_ms * 1000000 +
+                       (int64_t)c->wait_allowance_ns;
+    while (c->fd >= 0) {
+        if (stash_input(c, &ignored) < 0 || c->fd < 0 || pump(c, deadline, &ignored) < 0) {
+            break;
+        }
+    }
 }
 
 API int oracle_client_connect(oracle_client *c, struct oracle_error *err)
 {
     clear_error(err);
-    if (c->fd >= 0 && !(c->close_idle && c->in_flight == 0) && !idle_and_stale(c)) {
+    if (c->fd >= 0 && c->close_idle) {
+        drain(c);
+    }
+    if (c->fd >= 0 && !idle_and_stale(c)) {
         return 0;
     }
     disconnect(c);
@@ -271,7 +326,7 @@ API void oracle_client_observe(oracle_client *c, uint64_t ts_ns)
 
 API size_t oracle_in_flight(const oracle_client *c)
 {
-    return c->in_flight;
+    return c->in_flight + c->stash_len + c->lost;
 }
 
 /* ---- Requests out ---- */
@@ -363,10 +418,11 @@ static int reserve_out(oracle_client *c, size_t more)
     return 0;
 }
 
-static int64_t reply_deadline(const oracle_client *c)
+/* The deadline for a reply: the request timeout, plus the commit-wait the request may be held
+ * (allowance_ns). */
+static int64_t reply_deadline(const oracle_client *c, uint64_t allowance_ns)
 {
-    uint64_t allowance = c->waits_in_flight > 0 ? c->wait_allowance_ns : 0;
-    return sock_monotonic_ns() + (int64_t)c->request_timeout_ms * 1000000 + (int64_t)allowance;
+    return sock_monotonic_ns() + (int64_t)c->request_timeout_ms * 1000000 + (int64_t)allowance_ns;
 }
 
 /* ---- Replies in ---- */
@@ -392,7 +448,7 @@ static int stash_push(oracle_client *c, const struct oracle_response *r)
     return 0;
 }
 
-/* Takes the stashed reply for id (any reply when id is 0) into *out. Returns whether found. */
+/* Takes the stashed reply for id (the oldest when id is 0) into *out. Returns whether found. */
 static bool stash_take(oracle_client *c, uint64_t id, struct oracle_response *out)
 {
     for (size_t i = 0; i < c->stash_len; i++) {
@@ -401,138 +457,19 @@ static bool stash_take(oracle_client *c, uint64_t id, struct oracle_response *ou
             continue;
         }
         *out = c->stash[at];
-        /* Close the gap, keeping the order of the rest. */
-        for (size_t j = i; j + 1 < c->stash_len; j++) {
-            c->stash[(c->stash_head + j) % c->stash_cap] =
-                c->stash[(c->stash_head + j + 1) % c->stash_cap];
+        if (i == 0) {
+            c->stash_head = (c->stash_head + 1) % c->stash_cap;
+        } else {
+            /* Close the gap, keeping the order of the rest. */
+            for (size_t j = i; j + 1 < c->stash_len; j++) {
+                c->stash[(c->stash_head + j) % c->stash_cap] =
+                    c->stash[(c->stash_head + j + 1) % c->stash_cap];
+            }
         }
         c->stash_len--;
         return true;
     }
     return false;
-}
-
-static void copy_text(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src != NULL ? src : "");
-}
-
-static bool closes_connection(enum wire_error code)
-{
-    return code == WIRE_ERROR_CLOCK_UNAVAILABLE || code == WIRE_ERROR_BOUND_TOO_WIDE ||
-           code == WIRE_ERROR_NOT_READY || code == WIRE_ERROR_SHUTTING_DOWN;
-}
-
-static void take_error(struct oracle_response *out, const struct response *w)
-{
-    out->rc = ORACLE_E_SERVER;
-    out->error.rc = ORACLE_E_SERVER;
-    out->error.code = (enum oracle_error_code)w->u.error.code;
-    out->error.retriable = w->u.error.retriable;
-    copy_text(out->error.message, sizeof(out->error.message), w->u.error.message);
-}
-
-/*
- * Checks a Timestamps reply against its request: the batch asked for, above min_ts_ns, below
- * 2^63, a sane interval, and with commit-wait the server's own bound showing the batch past.
- * Returns NULL, or what is wrong.
- */
-static const char *check_timestamps(const struct flight *f, const struct response *w)
-{
-    uint32_t want = f->count == 0 ? 1 : f->count;
-    if (w->u.ts.count != want) {
-        return "a timestamp reply with another count than asked for";
-    }
-    if (w->u.ts.first_ns <= f->min_ts_ns) {
-        return "timestamps not above the min_ts_ns asked for";
-    }
-    if (w->u.ts.first_ns > TS_LIMIT - want) {
-        return "timestamps at or above 2^63";
-    }
-    if (w->u.ts.earliest_ns > w->u.ts.latest_ns) {
-        return "a clock interval whose earliest is after its latest";
-    }
-    if (f->commit_wait && w->u.ts.earliest_ns <= w->u.ts.first_ns + want - 1) {
-        return "a commit-waited timestamp its own bound does not show in the past";
-    }
-    return NULL;
-}
-
-/* Fills *out from a decoded reply to flight f. Returns NULL, or what is wrong with it. */
-static const char *take_reply(oracle_client *c, const struct flight *f, const struct response *w,
-                              struct oracle_response *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->id = f->id;
-    out->op = f->op;
-    out->clock_status = (enum oracle_clock_status)w->clock_status;
-    if (w->clock_status < ORACLE_CLOCK_UNKNOWN || w->clock_status > ORACLE_CLOCK_DISRUPTED) {
-        return "an unknown clock status";
-    }
-    if (w->kind == RESP_ERROR) {
-        take_error(out, w);
-        if (closes_connection(w->u.error.code)) {
-            c->close_idle = true;
-        }
-        return NULL;
-    }
-    switch (f->op) {
-    case ORACLE_OP_GET_TIMESTAMP: {
-        if (w->kind != RESP_TIMESTAMPS) {
-            break;
-        }
-        const char *bad = check_timestamps(f, w);
-        if (bad != NULL) {
-            return bad;
-        }
-        out->u.ts.first_ns = w->u.ts.first_ns;
-        out->u.ts.count = w->u.ts.count;
-        out->u.ts.waited_ns = w->u.ts.waited_ns;
-        out->u.ts.bound_ns = w->u.ts.bound_ns;
-        out->u.ts.earliest_ns = w->u.ts.earliest_ns;
-        out->u.ts.latest_ns = w->u.ts.latest_ns;
-        out->u.ts.clock_status = out->clock_status;
-        oracle_client_observe(c, w->u.ts.first_ns + w->u.ts.count - 1);
-        return NULL;
-    }
-    case ORACLE_OP_NOW:
-        if (w->kind != RESP_BOUNDS) {
-            break;
-        }
-        if (w->u.bounds.earliest_ns > w->u.bounds.latest_ns) {
-            return "a clock interval whose earliest is after its latest";
-        }
-        out->u.bounds.earliest_ns = w->u.bounds.earliest_ns;
-        out->u.bounds.latest_ns = w->u.bounds.latest_ns;
-        out->u.bounds.clock_status = out->clock_status;
-        return NULL;
-    case ORACLE_OP_BEFORE:
-    case ORACLE_OP_AFTER:
-        if (w->kind != (f->op == ORACLE_OP_BEFORE ? RESP_BEFORE : RESP_AFTER)) {
-            break;
-        }
-        out->u.answer = w->u.answer;
-        return NULL;
-    case ORACLE_OP_WAIT_UNTIL:
-        if (w->kind != RESP_WAITED) {
-            break;
-        }
-        out->u.waited_ns = w->u.waited_ns;
-        return NULL;
-    case ORACLE_OP_SERVER_INFO:
-        if (w->kind != RESP_INFO) {
-            break;
-        }
-        copy_text(out->u.info.version, sizeof(out->u.info.version), w->u.info.version);
-        copy_text(out->u.info.instance_id, sizeof(out->u.info.instance_id), w->u.info.instance_id);
-        copy_text(out->u.info.time_source, sizeof(out->u.info.time_source), w->u.info.time_source);
-        out->u.info.max_drift_ppb = w->u.info.max_drift_ppb;
-        out->u.info.max_wait_ns = w->u.info.max_wait_ns;
-        out->u.info.max_count = w->u.info.max_count;
-        out->u.info.clock_status = out->clock_status;
-        return NULL;
-    }
-    return "a reply of another kind than the request";
 }
 
 static void land(oracle_client *c, struct flight *f)
@@ -547,6 +484,25 @@ static void land(oracle_client *c, struct flight *f)
     c->in_flight--;
 }
 
+/* A connection-level error (id 0): the server is closing the connection, for the reason given. */
+static int connection_error(oracle_client *c, const struct response *w, struct oracle_error *err)
+{
+    if (w->kind != RESP_ERROR) {
+        return fail(c, err, ORACLE_E_PROTOCOL, "sent a reply with id 0 that is no error");
+    }
+    char what[ORACLE_MESSAGE_MAX / 2];
+    snprintf(what, sizeof(what), "closed the connection: %s",
+             w->u.error.message != NULL ? w->u.error.message : "");
+    fail(c, err, ORACLE_E_SERVER, what);
+    c->lost_code = (enum oracle_error_code)w->u.error.code;
+    c->lost_retriable = w->u.error.retriable;
+    if (err != NULL) {
+        err->code = (enum oracle_error_code)w->u.error.code;
+        err->retriable = w->u.error.retriable;
+    }
+    return ORACLE_E_SERVER;
+}
+
 /*
  * Decodes one whole frame from the input into *out. Returns 1 with a reply, 0 when more bytes
  * are needed, or a negative code after dropping the connection (err filled).
@@ -555,7 +511,7 @@ static int take_frame(oracle_client *c, struct oracle_response *out, struct orac
 {
     const uint8_t *msg;
     size_t msg_len;
-    int n = frame_decode(c->in, c->in_len, FRAME_MAX_LEN, &msg, &msg_len);
+    int n = frame_decode(c->in + c->in_off, c->in_len - c->in_off, FRAME_MAX_LEN, &msg, &msg_len);
     if (n == 0) {
         return 0;
     }
@@ -568,25 +524,16 @@ static int take_frame(oracle_client *c, struct oracle_response *out, struct orac
     arena_reset(&c->arena);
     struct response w;
     int rc = wire_decode_response(msg, msg_len, &c->arena, &w);
-    memmove(c->in, c->in + n, c->in_len - (size_t)n);
-    c->in_len -= (size_t)n;
+    c->in_off += (size_t)n;
+    if (c->in_off == c->in_len) {
+        c->in_off = 0;
+        c->in_len = 0;
+    }
     if (rc < 0) {
         return fail(c, err, ORACLE_E_PROTOCOL, "sent a reply that is not an oracle.v1.Response");
     }
     if (w.id == 0) {
-        /* About the connection as a whole: it is being closed. */
-        if (w.kind != RESP_ERROR) {
-            return fail(c, err, ORACLE_E_PROTOCOL, "sent a reply with id 0 that is no error");
-        }
-        char what[ORACLE_MESSAGE_MAX];
-        snprintf(what, sizeof(what), "closed the connection: %s",
-                 w.u.error.message != NULL ? w.u.error.message : "");
-        fail(c, err, ORACLE_E_SERVER, what);
-        if (err != NULL) {
-            err->code = (enum oracle_error_code)w.u.error.code;
-            err->retriable = w.u.error.retriable;
-        }
-        return ORACLE_E_SERVER;
+        return connection_error(c, &w, err);
     }
     struct flight *f = &c->flights[w.id % c->max_in_flight];
     if (f->id != w.id) {
@@ -595,12 +542,19 @@ static int take_frame(oracle_client *c, struct oracle_response *out, struct orac
                  (unsigned long long)w.id);
         return fail(c, err, ORACLE_E_PROTOCOL, what);
     }
-    const char *bad = take_reply(c, f, &w, out);
+    bool closes;
+    const char *bad = reply_take(f, &w, out, &closes);
     if (bad != NULL) {
         char what[160];
         snprintf(what, sizeof(what), "sent %s (id %llu)", bad, (unsigned long long)w.id);
         return fail(c, err, ORACLE_E_PROTOCOL, what);
     }
+    if (out->rc < 0) {
+        snprintf(out->error.peer, sizeof(out->error.peer), "%s", c->peer);
+    } else if (out->op == ORACLE_OP_GET_TIMESTAMP) {
+        oracle_client_observe(c, out->u.ts.first_ns + out->u.ts.count - 1);
+    }
+    c->close_idle = c->close_idle || closes;
     land(c, f);
     if (c->close_idle && c->in_flight == 0) {
         disconnect(c);
@@ -608,47 +562,7 @@ static int take_frame(oracle_client *c, struct oracle_response *out, struct orac
     return 1;
 }
 
-/* Reads what has arrived. Returns 0 (maybe nothing read) or a negative code, connection gone. */
-static int read_some(oracle_client *c, struct oracle_error *err)
-{
-    if (c->in_len == IN_CAP) {
-        return 0;
-    }
-    ssize_t n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, MSG_DONTWAIT);
-    if (n > 0) {
-        c->in_len += (size_t)n;
-        return 0;
-    }
-    if (n == 0) {
-        return fail(c, err, ORACLE_E_CLOSED,
-                    c->in_len > 0 ? "closed the connection in the middle of a reply"
-                                  : "closed the connection");
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        return 0;
-    }
-    char what[96];
-    snprintf(what, sizeof(what), "connection lost: %s", strerrordesc_np(errno));
-    return fail(c, err, ORACLE_E_CLOSED, what);
-}
-
-static int write_some(oracle_client *c, struct oracle_error *err)
-{
-    ssize_t n =
-        send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) {
-        c->out_off += (size_t)n;
-        return 0;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        return 0;
-    }
-    char what[96];
-    snprintf(what, sizeof(what), "connection lost: %s", strerrordesc_np(errno));
-    return fail(c, err, ORACLE_E_CLOSED, what);
-}
-
-/* Moves whole replies from the input into the stash so reading can go on. */
+/* Moves whole replies from the input into the stash. Returns 0, or a negative code. */
 static int stash_input(oracle_client *c, struct oracle_error *err)
 {
     for (;;) {
@@ -664,30 +578,93 @@ static int stash_input(oracle_client *c, struct oracle_error *err)
 }
 
 /*
+ * The connection ended (EOF, reset, a failed write): keep the whole replies that came before
+ * the end (often the reason for it: SHUTTING_DOWN, CLOCK_UNAVAILABLE), then fail.
+ */
+static int ended(oracle_client *c, struct oracle_error *err, const char *what)
+{
+    int rc = stash_input(c, err);
+    if (rc < 0) {
+        return rc;
+    }
+    if (c->fd < 0) {
+        /* Every request was answered and the connection let go (the server closes it after
+         * its last error reply): nothing is lost. */
+        return 0;
+    }
+    return fail(c, err, ORACLE_E_CLOSED,
+                c->in_len > c->in_off ? "closed the connection in the middle of a reply" : what);
+}
+
+/* Reads what has arrived. Returns 0 (maybe nothing read) or a negative code, connection gone. */
+static int read_some(oracle_client *c, struct oracle_error *err)
+{
+    if (c->in_off > 0) {
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+    }
+    if (c->in_len == IN_CAP) {
+        return 0;
+    }
+    ssize_t n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, MSG_DONTWAIT);
+    if (n > 0) {
+        c->in_len += (size_t)n;
+        return 0;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return 0;
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "%s", n == 0 ? "closed the connection" : strerrordesc_np(errno));
+    return ended(c, err, what);
+}
+
+static int write_some(oracle_client *c, struct oracle_error *err)
+{
+    ssize_t n =
+        send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+        c->out_off += (size_t)n;
+        return 0;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        return 0;
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "connection lost: %s", strerrordesc_np(errno));
+    return ended(c, err, what);
+}
+
+/*
  * Waits until the socket can make progress and makes it: writes what is queued and reads
  * what has come (stashing whole replies when the input is full). Returns 0 after progress or
  * a negative code with the connection dropped (ORACLE_E_TIMEOUT at the deadline).
  */
 static int pump(oracle_client *c, int64_t deadline, struct oracle_error *err)
 {
-    if (c->in_len == IN_CAP) {
+    if (c->in_len - c->in_off == IN_CAP) {
         int rc = stash_input(c, err);
         if (rc < 0) {
             return rc;
         }
     }
+    if (c->fd < 0) {
+        return 0; /* let go after every request was answered */
+    }
     for (;;) {
-        int64_t left_ns = deadline - sock_monotonic_ns();
-        if (left_ns <= 0) {
+        int64_t left_ms = (deadline - sock_monotonic_ns() + 999999) / 1000000;
+        if (left_ms <= 0) {
             char what[96];
-            snprintf(what, sizeof(what), "no reply within %u ms", (unsigned)c->request_timeout_ms);
+            snprintf(what, sizeof(what), "no reply within %u ms (and the commit-wait allowed)",
+                     (unsigned)c->request_timeout_ms);
             return fail(c, err, ORACLE_E_TIMEOUT, what);
         }
         struct pollfd p = {.fd = c->fd, .events = POLLIN};
         if (c->out_off < c->out_len) {
             p.events |= POLLOUT;
         }
-        int n = poll(&p, 1, (int)((left_ns + 999999) / 1000000));
+        int n = poll(&p, 1, left_ms > INT_MAX ? INT_MAX : (int)left_ms);
         if (n < 0 && errno != EINTR) {
             return fail(c, err, ORACLE_E_CLOSED, "poll failed");
         }
@@ -713,13 +690,13 @@ static int pump(oracle_client *c, int64_t deadline, struct oracle_error *err)
 API int oracle_flush(oracle_client *c, struct oracle_error *err)
 {
     clear_error(err);
-    int64_t deadline = reply_deadline(c);
+    int64_t deadline = reply_deadline(c, 0);
     while (c->fd >= 0 && c->out_off < c->out_len) {
         int rc = write_some(c, err);
         if (rc < 0) {
             return rc;
         }
-        if (c->out_off == c->out_len) {
+        if (c->fd < 0 || c->out_off == c->out_len) {
             break;
         }
         rc = pump(c, deadline, err);
@@ -738,10 +715,11 @@ API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t
     if (rc < 0) {
         return rc;
     }
-    if (c->in_flight == c->max_in_flight) {
+    if (c->in_flight + c->stash_len >= c->max_in_flight) {
         return set_error(err, ORACLE_E_BUSY, true,
-                         "%zu requests are in flight already (max_in_flight): receive first",
-                         c->in_flight);
+                         "%zu requests are in flight or received and not yet taken "
+                         "(max_in_flight): receive first",
+                         c->in_flight + c->stash_len);
     }
     rc = oracle_client_connect(c, err);
     if (rc < 0) {
@@ -770,10 +748,10 @@ API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t
         wait_ns = c->max_wait_ns;
     }
     if (f->commit_wait) {
-        uint64_t allowance =
+        f->allowance_ns =
             wait_ns == 0 || wait_ns > WAIT_ALLOWANCE_MAX_NS ? WAIT_ALLOWANCE_MAX_NS : wait_ns;
-        if (allowance > c->wait_allowance_ns) {
-            c->wait_allowance_ns = allowance;
+        if (f->allowance_ns > c->wait_allowance_ns) {
+            c->wait_allowance_ns = f->allowance_ns;
         }
         c->waits_in_flight++;
     }
@@ -794,34 +772,80 @@ API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t
     return 0;
 }
 
+/*
+ * The connection failed (rc) while the caller waited for id (any reply when 0). A reply that
+ * came before the end is still a reply; otherwise the caller is told about the failure, which
+ * then counts as reported for the caller's share of it.
+ */
+static int after_failure(oracle_client *c, uint64_t id, struct oracle_response *out,
+                         struct oracle_error *err, int rc)
+{
+    if (stash_take(c, id, out)) {
+        clear_error(err);
+        return 0;
+    }
+    if (id != 0) {
+        if (c->lost > 0) {
+            c->lost--;
+        }
+    } else {
+        c->lost = 0;
+    }
+    return rc;
+}
+
 /* Waits for the reply to id (any reply when id is 0): from the stash or the connection. */
 static int wait_reply(oracle_client *c, uint64_t id, struct oracle_response *out,
                       struct oracle_error *err)
 {
     if (stash_take(c, id, out)) {
+        if (c->fd >= 0 && c->out_off < c->out_len) {
+            (void)write_some(c, NULL); /* a failure here is found, and kept, by the next call */
+        }
         return 0;
+    }
+    if (id == 0 && c->lost > 0) {
+        int rc = failure_error(err, c->lost_rc, c->lost_peer, c->lost_what, c->lost);
+        if (err != NULL) {
+            err->code = c->lost_code;
+            err->retriable = c->lost_retriable;
+        }
+        c->lost = 0;
+        return rc;
+    }
+    uint64_t allowance = c->wait_allowance_ns;
+    if (id != 0) {
+        const struct flight *f = &c->flights[id % c->max_in_flight];
+        allowance = f->id == id ? f->allowance_ns : 0;
     }
     if (c->fd < 0 || c->in_flight == 0) {
         return set_error(err, ORACLE_E_INVALID, false, "no request is in flight");
     }
-    int64_t deadline = reply_deadline(c);
+    int64_t deadline = reply_deadline(c, allowance);
     for (;;) {
         int rc = take_frame(c, out, err);
         if (rc < 0) {
-            return rc;
+            return after_failure(c, id, out, err, rc);
         }
         if (rc == 1) {
             if (id == 0 || out->id == id) {
                 return 0;
             }
             if (stash_push(c, out) < 0) {
-                return fail(c, err, ORACLE_E_NOMEM, "out of memory for replies");
+                rc = fail(c, err, ORACLE_E_NOMEM, "out of memory for replies");
+                return after_failure(c, id, out, err, rc);
             }
             continue;
         }
+        if (c->fd < 0) {
+            /* Let go once every request was answered: what was asked for is in the stash. */
+            int closed = set_error(err, ORACLE_E_CLOSED, true,
+                                   "the connection was closed; the next call reconnects");
+            return after_failure(c, id, out, err, closed);
+        }
         rc = pump(c, deadline, err);
         if (rc < 0) {
-            return rc;
+            return after_failure(c, id, out, err, rc);
         }
     }
 }
@@ -943,98 +967,4 @@ API int oracle_server_info(oracle_client *c, struct oracle_info *out, struct ora
         *out = resp.u.info;
     }
     return rc;
-}
-
-/* ---- Names ---- */
-
-API const char *oracle_strerror(int rc)
-{
-    switch (rc) {
-    case 0:
-        return "success";
-    case ORACLE_E_SERVER:
-        return "the server answered with an error";
-    case ORACLE_E_CONNECT:
-        return "cannot connect to oracled";
-    case ORACLE_E_TIMEOUT:
-        return "no reply within the timeout";
-    case ORACLE_E_CLOSED:
-        return "the connection broke";
-    case ORACLE_E_PROTOCOL:
-        return "the server sent an invalid reply";
-    case ORACLE_E_INVALID:
-        return "invalid argument";
-    case ORACLE_E_NOMEM:
-        return "out of memory";
-    case ORACLE_E_BUSY:
-        return "too many requests in flight";
-    default:
-        return "unknown error";
-    }
-}
-
-API const char *oracle_rc_name(int rc)
-{
-    switch (rc) {
-    case 0:
-        return "OK";
-    case ORACLE_E_SERVER:
-        return "SERVER";
-    case ORACLE_E_CONNECT:
-        return "CONNECT";
-    case ORACLE_E_TIMEOUT:
-        return "TIMEOUT";
-    case ORACLE_E_CLOSED:
-        return "CLOSED";
-    case ORACLE_E_PROTOCOL:
-        return "PROTOCOL";
-    case ORACLE_E_INVALID:
-        return "INVALID";
-    case ORACLE_E_NOMEM:
-        return "NOMEM";
-    case ORACLE_E_BUSY:
-        return "BUSY";
-    default:
-        return "UNKNOWN";
-    }
-}
-
-API const char *oracle_error_code_name(enum oracle_error_code code)
-{
-    switch (code) {
-    case ORACLE_ERROR_NONE:
-        return "NONE";
-    case ORACLE_ERROR_BAD_REQUEST:
-        return "BAD_REQUEST";
-    case ORACLE_ERROR_UNSUPPORTED:
-        return "UNSUPPORTED";
-    case ORACLE_ERROR_CLOCK_UNAVAILABLE:
-        return "CLOCK_UNAVAILABLE";
-    case ORACLE_ERROR_BOUND_TOO_WIDE:
-        return "BOUND_TOO_WIDE";
-    case ORACLE_ERROR_WAIT_TOO_LONG:
-        return "WAIT_TOO_LONG";
-    case ORACLE_ERROR_OVERLOADED:
-        return "OVERLOADED";
-    case ORACLE_ERROR_NOT_READY:
-        return "NOT_READY";
-    case ORACLE_ERROR_SHUTTING_DOWN:
-        return "SHUTTING_DOWN";
-    }
-    return "UNKNOWN_ERROR";
-}
-
-API const char *oracle_clock_status_name(enum oracle_clock_status s)
-{
-    switch (s) {
-    case ORACLE_CLOCK_UNKNOWN:
-        return "UNKNOWN";
-    case ORACLE_CLOCK_SYNCHRONIZED:
-        return "SYNCHRONIZED";
-    case ORACLE_CLOCK_FREE_RUNNING:
-        return "FREE_RUNNING";
-    case ORACLE_CLOCK_DISRUPTED:
-        return "DISRUPTED";
-    }
-    return "UNKNOWN";
 }

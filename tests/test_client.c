@@ -245,12 +245,88 @@ static void test_pipelined_out_of_order(void **state)
     struct oracle_timestamps ts;
     assert_int_equal(oracle_get_timestamps(c, NULL, &ts, &fx->err), 0);
     assert_int_equal(ts.count, 1);
+    assert_int_equal(oracle_in_flight(c), 2); /* received, not yet taken */
     assert_int_equal(oracle_receive(c, &r, &fx->err), 0);
     assert_int_equal(r.id, ids[2]);
     assert_false(r.u.answer);
     assert_int_equal(oracle_receive(c, &r, &fx->err), 0);
     assert_int_equal(r.id, ids[0]);
     assert_true(r.u.bounds.earliest_ns == UINT64_C(1795620000000000000));
+    assert_int_equal(oracle_in_flight(c), 0);
+    finish(fx);
+}
+
+/* The server answers the first of 50 pipelined requests with SHUTTING_DOWN and closes: that
+ * reply is delivered, then one failure for the 49 others; the next call reconnects. */
+static void test_last_words_kept(void **state)
+{
+    (void)state;
+    const enum fake_act script[] = {FAKE_SHUTDOWN, FAKE_OK};
+    struct fixture *fx = start(script, 2, false);
+    oracle_client *c = fx->client;
+    struct oracle_request now = {.op = ORACLE_OP_NOW};
+    uint64_t first = 0;
+    for (int i = 0; i < 50; i++) {
+        uint64_t id;
+        assert_int_equal(oracle_send(c, &now, &id, &fx->err), 0);
+        first = first == 0 ? id : first;
+    }
+    assert_int_equal(oracle_flush(c, &fx->err), 0);
+    struct oracle_response r;
+    assert_int_equal(oracle_receive(c, &r, &fx->err), 0);
+    assert_int_equal(r.id, first);
+    assert_int_equal(r.rc, ORACLE_E_SERVER);
+    assert_int_equal(r.error.code, ORACLE_ERROR_SHUTTING_DOWN);
+    assert_true(r.error.retriable);
+    assert_true(strncmp(r.error.peer, "127.0.0.1:", 10) == 0);
+    assert_int_equal(oracle_in_flight(c), 49);
+    assert_int_equal(oracle_receive(c, &r, &fx->err), ORACLE_E_CLOSED);
+    assert_message(&fx->err, "closed the connection (49 requests in flight lost)");
+    assert_int_equal(oracle_in_flight(c), 0);
+    assert_int_equal(oracle_receive(c, &r, &fx->err), ORACLE_E_INVALID);
+    struct oracle_bounds b;
+    assert_int_equal(oracle_now(c, &b, &fx->err), 0);
+    finish(fx);
+}
+
+/* After an error the server closes the connection on, a new request is not written on that
+ * connection: the client takes in what is left on it, then reconnects. */
+static void test_no_request_on_a_closing_connection(void **state)
+{
+    (void)state;
+    const enum fake_act script[] = {FAKE_CLOCK_ERROR, FAKE_OK};
+    struct fixture *fx = start(script, 2, false);
+    oracle_client *c = fx->client;
+    struct oracle_request now = {.op = ORACLE_OP_NOW};
+    uint64_t a;
+    uint64_t b;
+    assert_int_equal(oracle_send(c, &now, &a, &fx->err), 0);
+    assert_int_equal(oracle_send(c, &now, &b, &fx->err), 0);
+    struct oracle_response r;
+    assert_int_equal(oracle_receive(c, &r, &fx->err), 0);
+    assert_int_equal(r.id, a);
+    assert_int_equal(r.error.code, ORACLE_ERROR_CLOCK_UNAVAILABLE);
+    /* b is still in flight on a connection the server is closing. */
+    struct oracle_bounds bounds;
+    assert_int_equal(oracle_now(c, &bounds, &fx->err), 0);
+    assert_int_equal(fake_oracled_connections(&fx->server), 2);
+    assert_int_equal(oracle_in_flight(c), 1);
+    assert_int_equal(oracle_receive(c, &r, &fx->err), ORACLE_E_CLOSED);
+    assert_message(&fx->err, "(1 request in flight lost)");
+    assert_int_equal(oracle_in_flight(c), 0);
+    finish(fx);
+}
+
+/* A valid reply that takes protobuf-c thousands of allocations to unpack is still a reply. */
+static void test_reply_with_many_fields(void **state)
+{
+    (void)state;
+    const enum fake_act script[] = {FAKE_PADDED};
+    struct fixture *fx = start(script, 1, false);
+    struct oracle_bounds b;
+    assert_int_equal(oracle_now(fx->client, &b, &fx->err), 0);
+    assert_true(b.earliest_ns == UINT64_C(1795620000000000000));
+    assert_int_equal(oracle_now(fx->client, &b, &fx->err), 0);
     finish(fx);
 }
 
@@ -552,6 +628,9 @@ int main(void)
         cmocka_unit_test(test_every_call),
         cmocka_unit_test(test_session_min),
         cmocka_unit_test(test_pipelined_out_of_order),
+        cmocka_unit_test(test_last_words_kept),
+        cmocka_unit_test(test_no_request_on_a_closing_connection),
+        cmocka_unit_test(test_reply_with_many_fields),
         cmocka_unit_test(test_reply_in_single_bytes),
         cmocka_unit_test(test_idle_connection_closed),
         cmocka_unit_test(test_garbage),

@@ -47,6 +47,7 @@ static void test_parse_good(void **state)
         {"2026-11-25T15:20:16.000001Z", UINT64_C(1795620016000001000)},
         {"2000-02-29T00:00:00Z", UINT64_C(951782400000000000)},
         {"2024-02-29T12:00:00Z", UINT64_C(1709208000000000000)},
+        {"1972-03-01T00:00:00Z", UINT64_C(68256000000000000)},
         {"2262-04-11T23:47:16.854775807Z", UINT64_C(9223372036854775807)},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -86,6 +87,8 @@ static void test_parse_bad(void **state)
         {"1970-01-01T00:30:00+01:00", -ERANGE},
         {"2262-04-11T23:47:16.854775808Z", -ERANGE},
         {"9999-12-31T23:59:59Z", -ERANGE},
+        {"0000-01-01T00:00:00Z", -ERANGE},
+        {"0000-02-29T00:00:00Z", -ERANGE}, /* year 0 is a leap year (proleptic Gregorian) */
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         uint64_t ns = 7;

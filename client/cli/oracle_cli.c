@@ -71,7 +71,8 @@ static void usage(FILE *f)
             "  -h, --help          this help\n"
             "      --version       the version\n"
             "\n"
-            "Exit status: 0 success or true, 1 false (before, after), 2 error.\n");
+            "Exit status: 0 success or true, 1 false (before, after), 2 error (for watch:\n"
+            "any poll failed).\n");
 }
 
 /* ---- Output helpers ---- */
@@ -132,25 +133,47 @@ static const char *hint_for(const struct oracle_error *err)
     return NULL;
 }
 
+/* Text from the server, shown on a terminal: control characters become '?'. */
+static void print_clean(FILE *f, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
+    }
+}
+
+/* {"code":...,"message":...,"retriable":...} for an error. */
+static void print_json_error(const struct oracle_error *err)
+{
+    printf("{\"code\":\"%s\",\"message\":", err->rc == ORACLE_E_SERVER
+                                                ? oracle_error_code_name(err->code)
+                                                : oracle_rc_name(err->rc));
+    jsonout_string(stdout, err->message);
+    printf(",\"retriable\":%s}", err->retriable ? "true" : "false");
+}
+
 /* Says what went wrong (stderr; with --json also a JSON line on stdout). Returns EXIT_ERROR. */
 static int report(const struct cli *o, const struct oracle_error *err)
 {
-    if (err->rc == ORACLE_E_SERVER) {
-        fprintf(stderr, "oracle-cli: oracled at %s answered %s: %s\n", o->servers,
-                oracle_error_code_name(err->code), err->message);
+    /* A server's own Error carries just its message; failures of the connection say where. */
+    if (err->rc == ORACLE_E_SERVER && strncmp(err->message, "oracled at ", 11) != 0) {
+        fprintf(stderr, "oracle-cli: oracled at %s answered %s: ", err->peer,
+                oracle_error_code_name(err->code));
+    } else if (err->rc == ORACLE_E_SERVER) {
+        fprintf(stderr, "oracle-cli: %s: ", oracle_error_code_name(err->code));
     } else {
-        fprintf(stderr, "oracle-cli: %s\n", err->message);
+        fprintf(stderr, "oracle-cli: ");
     }
+    print_clean(stderr, err->message);
+    fputc('\n', stderr);
     const char *hint = hint_for(err);
     if (hint != NULL) {
         fprintf(stderr, "hint: %s\n", hint);
     }
     if (o->json) {
-        printf("{\"error\":{\"code\":\"%s\",\"message\":", err->rc == ORACLE_E_SERVER
-                                                               ? oracle_error_code_name(err->code)
-                                                               : oracle_rc_name(err->rc));
-        jsonout_string(stdout, err->message);
-        printf(",\"retriable\":%s}}\n", err->retriable ? "true" : "false");
+        printf("{\"error\":");
+        print_json_error(err);
+        printf("}\n");
     }
     return EXIT_ERROR;
 }
@@ -310,9 +333,12 @@ static int64_t clock_ns(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The first Ctrl-C ends watch after the current line; a second one at once. */
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (stop_requested) {
+        _exit(128 + sig);
+    }
     stop_requested = 1;
 }
 
@@ -336,7 +362,9 @@ static int cmd_watch(struct cli *o)
     int64_t next = clock_ns(CLOCK_MONOTONIC);
     for (uint32_t n = 0; !stop_requested && (!o->count_given || n < o->count); n++) {
         if (n > 0) {
-            next += o->interval_ns;
+            /* After a slow poll, start again from now rather than catch up in a burst. */
+            int64_t now = clock_ns(CLOCK_MONOTONIC);
+            next = next + o->interval_ns < now ? now : next + o->interval_ns;
             sleep_until(next);
             if (stop_requested) {
                 break;
@@ -353,18 +381,17 @@ static int cmd_watch(struct cli *o)
         if (call_rc < 0) {
             rc = EXIT_ERROR;
             if (o->json) {
-                printf("{\"time\":\"%s\",\"error\":{\"code\":\"%s\",\"message\":", when,
-                       call_rc == ORACLE_E_SERVER ? oracle_error_code_name(err.code)
-                                                  : oracle_rc_name(call_rc));
-                jsonout_string(stdout, err.message);
-                printf("}}\n");
+                printf("{\"time\":\"%s\",\"error\":", when);
+                print_json_error(&err);
+                printf("}\n");
             } else {
-                printf("%s  error: %s\n", when, err.message);
+                printf("%s  error: ", when);
+                print_clean(stdout, err.message);
+                putchar('\n');
             }
             fflush(stdout);
             continue;
         }
-        rc = EXIT_TRUE;
         uint64_t bound = (b.latest_ns - b.earliest_ns) / 2;
         if (o->json) {
             printf("{\"time\":\"%s\",\"status\":\"%s\",\"bound_ns\":%" PRIu64 ",\"rtt_ns\":%" PRIu64
@@ -489,8 +516,9 @@ static int parse(int argc, char **argv, struct cli *o)
             max_wait_given = true;
             break;
         case OPT_INTERVAL:
-            if (args_parse_duration_ns(optarg, &o->interval_ns) < 0 || o->interval_ns < 1000000) {
-                return usage_error("invalid --interval '%s': a duration of at least 1ms", optarg);
+            if (args_parse_duration_ns(optarg, &o->interval_ns) < 0 || o->interval_ns < 1000000 ||
+                o->interval_ns > INT64_C(86400000000000)) {
+                return usage_error("invalid --interval '%s': a duration from 1ms to 24h", optarg);
             }
             interval_given = true;
             break;
@@ -551,6 +579,7 @@ int main(int argc, char **argv)
     opts.servers = o.servers;
     opts.connect_timeout_ms = o.timeout_ms;
     opts.request_timeout_ms = o.timeout_ms;
+    opts.max_wait_ms = 0; /* without --max-wait: the server's own limit */
     struct oracle_error err;
     o.client = oracle_client_new(&opts, &err);
     if (o.client == NULL) {

@@ -48,12 +48,12 @@ static bool leap_year(int64_t y)
 /*
  * Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar: counting in 400-year eras
  * that start on March 1st, so the leap day ends each year (H. Hinnant, "chrono-Compatible
- * Low-Level Date Algorithms", days_from_civil). Valid for the years 0001 .. 9999 used here.
+ * Low-Level Date Algorithms", days_from_civil). Exact for every year 0000 .. 9999.
  */
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 {
     y -= m <= 2;
-    int64_t era = y / 400;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
     int64_t yoe = y - era * 400;
     int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
@@ -70,8 +70,8 @@ static int parse_rfc3339(const char *s, uint64_t *ns)
         !digits(s + 17, 2, &sec)) {
         return -EINVAL;
     }
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
-        d > mdays[mo - 1] + (mo == 2 && leap_year(y) ? 1 : 0) || h > 23 || mi > 59 || sec > 59) {
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap_year(y) ? 1 : 0) ||
+        h > 23 || mi > 59 || sec > 59) {
         return -EINVAL; /* a leap second (:60) has no CLOCK_REALTIME value of its own */
     }
     const char *p = s + 19;

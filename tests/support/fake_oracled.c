@@ -44,6 +44,30 @@ static void send_response(int fd, const struct response *r, bool dribble)
     }
 }
 
+/* r with its id field (1, varint) repeated 5000 times more: the last one counts, so the message
+ * means the same while taking protobuf-c many more allocations to unpack. */
+static void send_padded(int fd, const struct response *r)
+{
+    static uint8_t out[FRAME_MAX_TOTAL];
+    uint8_t buf[WIRE_RESPONSE_MAX];
+    int n = wire_encode_response(r, buf, sizeof(buf));
+    const uint8_t *msg;
+    size_t msg_len;
+    if (n <= 0 || frame_decode(buf, (size_t)n, FRAME_MAX_LEN, &msg, &msg_len) != n) {
+        return;
+    }
+    uint8_t id_field[FRAME_VARINT_MAX_LEN + 1];
+    id_field[0] = 0x08;
+    size_t id_len = 1 + frame_encode_header(id_field + 1, r->id);
+    size_t body = msg_len + 5000 * id_len;
+    size_t h = frame_encode_header(out, body);
+    memcpy(out + h, msg, msg_len);
+    for (size_t i = 0; i < 5000; i++) {
+        memcpy(out + h + msg_len + i * id_len, id_field, id_len);
+    }
+    send_all(fd, out, h + body);
+}
+
 /* The correct reply to r. */
 static struct response reply_to(struct fake_oracled *f, const struct request *r)
 {
@@ -131,6 +155,13 @@ static bool act(struct fake_oracled *f, int fd, enum fake_act a, const struct re
     case FAKE_OK_CLOSE:
         send_response(fd, &s, false);
         return false;
+    case FAKE_SHUTDOWN:
+        s = error_reply(r->id, WIRE_ERROR_SHUTTING_DOWN, true, "shutting down");
+        send_response(fd, &s, false);
+        return false;
+    case FAKE_PADDED:
+        send_padded(fd, &s);
+        return true;
     case FAKE_GARBAGE:
         send_all(fd, garbage, sizeof(garbage));
         return true;

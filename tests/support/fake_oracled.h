@@ -29,6 +29,8 @@ enum fake_act {
     FAKE_REVERSE3,    /* correct replies, three requests at a time, in reverse order */
     FAKE_DRIBBLE,     /* a correct reply written one byte at a time */
     FAKE_OK_CLOSE,    /* a correct reply, then close (an idle timeout, say) */
+    FAKE_SHUTDOWN,    /* Error SHUTTING_DOWN to the first request, then close */
+    FAKE_PADDED,      /* a correct reply with its id field repeated 5000 times (valid protobuf) */
 };
 
 #define FAKE_SCRIPT_MAX   8

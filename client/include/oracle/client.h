@@ -33,7 +33,11 @@
  * and oracle_receive() returns responses in the order the server sends them, which need not be
  * the order of the requests: match them by id. The one-request calls (oracle_now() ...) may be
  * mixed with pipelined requests: responses for other ids that arrive while they wait are kept
- * for oracle_receive().
+ * for oracle_receive(). Every request ends exactly once: with its reply, or counted in a
+ * failure returned by the call that waited for it or by oracle_receive(). Replies that arrived
+ * whole before a connection broke are still delivered (the server's last replies often say why
+ * it closed), the failure after them. After the server announced it closes the connection, the
+ * next request first takes in what is still coming on it, then reconnects.
  *
  * Timeouts. connect_timeout_ms bounds each connection attempt; request_timeout_ms bounds how
  * long a call waits for its reply beyond any commit-wait it asked for: a commit-wait request is
@@ -86,6 +90,7 @@ enum oracle_error_code {
 };
 
 /* The clock's status when the server answered (oracle.proto ClockStatus). */
+/* A status added by a later server version is passed on as its number. */
 enum oracle_clock_status {
     ORACLE_CLOCK_UNKNOWN = 0,
     ORACLE_CLOCK_SYNCHRONIZED = 1,
@@ -100,6 +105,7 @@ struct oracle_error {
     enum oracle_error_code code;      /* with ORACLE_E_SERVER, the server's code; else NONE */
     bool retriable;                   /* may the same call succeed later, or on another instance? */
     char message[ORACLE_MESSAGE_MAX]; /* what happened and what to do, for people */
+    char peer[80];                    /* the server concerned (HOST:PORT), "" when none */
 };
 
 typedef struct oracle_client oracle_client;
@@ -113,7 +119,8 @@ struct oracle_client_options {
     const char *servers;
     uint32_t connect_timeout_ms; /* per connection attempt; default 1000 */
     uint32_t request_timeout_ms; /* for each reply, beyond its commit-wait; default 2000 */
-    uint32_t max_wait_ms;        /* a commit-wait's max_wait_ns when left 0; default 1000 */
+    uint32_t max_wait_ms;        /* a commit-wait's max_wait_ns when left 0; default 1000; 0: the
+                                    server's --max-wait (the client then allows 60 s for it) */
     uint32_t max_in_flight;      /* pipelined requests in flight at most; default 4096 */
     bool session_min;            /* raise min_ts_ns to the largest timestamp seen; default on */
 };
@@ -148,7 +155,7 @@ struct oracle_ts_request {
     uint32_t count;       /* how many consecutive timestamps, 1 .. the server's max_count; 0: 1 */
     bool commit_wait;     /* hold the reply until the last one is certainly in the past */
     uint64_t min_ts_ns;   /* every timestamp is above this (and above max_seen with session_min) */
-    uint64_t max_wait_ns; /* the longest commit-wait accepted; 0: the server's --max-wait */
+    uint64_t max_wait_ns; /* the longest commit-wait accepted; 0: the client's max_wait_ms */
 };
 
 struct oracle_timestamps {
@@ -192,7 +199,9 @@ int oracle_now(oracle_client *c, struct oracle_bounds *out, struct oracle_error 
 int oracle_before(oracle_client *c, uint64_t ts_ns, bool *answer, struct oracle_error *err);
 /* *answer: is ts_ns certainly still in the future (ts_ns > latest)? ClockBound's After. */
 int oracle_after(oracle_client *c, uint64_t ts_ns, bool *answer, struct oracle_error *err);
-/* Returns once ts_ns is certainly in the past; *waited_ns (may be NULL): the server's wait. */
+/* Returns once ts_ns is certainly in the past; *waited_ns (may be NULL): the server's wait.
+ * max_wait_ns: the longest wait accepted (0: the client's max_wait_ms); a longer one is
+ * ORACLE_E_SERVER with ORACLE_ERROR_WAIT_TOO_LONG, at once. */
 int oracle_wait_until(oracle_client *c, uint64_t ts_ns, uint64_t max_wait_ns, uint64_t *waited_ns,
                       struct oracle_error *err);
 /* The server's identity and limits. */
@@ -213,7 +222,7 @@ struct oracle_request {
     enum oracle_op op;
     struct oracle_ts_request ts; /* GET_TIMESTAMP */
     uint64_t ts_ns;              /* BEFORE, AFTER, WAIT_UNTIL */
-    uint64_t max_wait_ns;        /* WAIT_UNTIL; 0: the server's --max-wait */
+    uint64_t max_wait_ns;        /* WAIT_UNTIL; 0: the client's max_wait_ms */
 };
 
 struct oracle_response {
@@ -233,20 +242,25 @@ struct oracle_response {
 
 /*
  * Queues one request (connecting first if needed) and stores its id in *id. It is written by
- * oracle_flush(), or by the next call that waits for a reply. ORACLE_E_BUSY when max_in_flight
- * requests are in flight already: receive some first.
+ * oracle_flush(), or by the next call that waits for a reply; once 256 KiB are queued,
+ * oracle_send() writes them itself, and may then block (and fail) as oracle_flush() does.
+ * ORACLE_E_BUSY when max_in_flight requests are in flight or received and not yet taken.
  */
 int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t *id,
                 struct oracle_error *err);
 /* Writes every queued request, reading replies meanwhile so neither side can stall. */
 int oracle_flush(oracle_client *c, struct oracle_error *err);
 /*
- * Waits for the next reply (flushing first) and fills *out. A server Error is a reply:
- * the return is 0 and out->rc says ORACLE_E_SERVER. A negative return means the connection is
- * gone and every request in flight with it; ORACLE_E_INVALID when nothing is in flight.
+ * Returns the next reply (writing queued requests too) in *out. A server Error is a reply: the
+ * return is 0 and out->rc says ORACLE_E_SERVER. A negative return reports a failure of the
+ * connection and the requests it ended (err->message says how many); ORACLE_E_INVALID when
+ * nothing is pending.
  */
 int oracle_receive(oracle_client *c, struct oracle_response *out, struct oracle_error *err);
-/* Requests sent and not yet received. */
+/*
+ * Requests whose end oracle_receive() has yet to return: in flight, replied to but not taken,
+ * or ended by a failure not yet reported. Receive while this is above zero.
+ */
 size_t oracle_in_flight(const oracle_client *c);
 
 /* ---- Names ---- */
