@@ -77,16 +77,30 @@ static const int64_t bucket_ns[] = {
     50000000, 100000000, 200000000, 500000000, 1000000000, 10000000000,
 };
 
-static void histogram(struct strbuf *b, const char *name, const char *help,
-                      const struct histogram *h)
+/* Release lateness is microseconds where all is well: finer buckets there, so that
+ * histogram_quantile() (and oracle-bench) can tell 2 us from 4 us. */
+static const int64_t lateness_bucket_ns[] = {
+    250,    500,    1000,   1500,   2000,    2500,    3000,    4000,    5000,     6000,
+    8000,   10000,  12500,  15000,  20000,   25000,   30000,   40000,   50000,    75000,
+    100000, 150000, 200000, 500000, 1000000, 2000000, 5000000, 10000000, 100000000, 1000000000,
+};
+
+static void histogram_with(struct strbuf *b, const char *name, const char *help,
+                           const struct histogram *h, const int64_t *edges, size_t n_edges)
 {
     strbuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    for (size_t i = 0; i < sizeof(bucket_ns) / sizeof(bucket_ns[0]); i++) {
-        strbuf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, (double)bucket_ns[i] / 1e9,
-                      hist_count_le(h, bucket_ns[i]));
+    for (size_t i = 0; i < n_edges; i++) {
+        strbuf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, (double)edges[i] / 1e9,
+                      hist_count_le(h, edges[i]));
     }
     strbuf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.9Lf\n%s_count %" PRIu64 "\n",
                   name, h->total, name, h->sum_ns / 1e9L, name, h->total);
+}
+
+static void histogram(struct strbuf *b, const char *name, const char *help,
+                      const struct histogram *h)
+{
+    histogram_with(b, name, help, h, bucket_ns, sizeof(bucket_ns) / sizeof(bucket_ns[0]));
 }
 
 static void metric(struct strbuf *b, const char *name, const char *type, const char *help)
@@ -133,10 +147,11 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
     }
     histogram(b, "oracled_commit_wait_seconds", "How long commit-waits held their reply.",
               &st->commit_wait);
-    histogram(b, "oracled_release_lateness_seconds",
-              "From the instant earliest passed a commit-waited timestamp to its reply handed "
-              "to the kernel.",
-              &st->lateness);
+    histogram_with(b, "oracled_release_lateness_seconds",
+                   "From the instant earliest passed a commit-waited timestamp to its reply "
+                   "handed to the kernel.",
+                   &st->lateness, lateness_bucket_ns,
+                   sizeof(lateness_bucket_ns) / sizeof(lateness_bucket_ns[0]));
 
     metric(b, "oracled_clock_status", "gauge", "The clock's status (1 for the current one).");
     for (int i = 0; i < 4; i++) {

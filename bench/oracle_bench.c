@@ -1,0 +1,1079 @@
+/*
+ * oracle-bench: a load generator on libuv for oracled, and, driven the same way for
+ * comparison, Redis INCR and a bare echo server. Closed loop (connections x pipeline depth) or
+ * open loop (a constant rate, latency from each request's intended send time, so a stall is
+ * not hidden: the wrk2 approach). Prints one JSON object with the results on stdout and a
+ * summary on stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "args.h"
+#include "bproto.h"
+#include "frame.h"
+#include "histogram.h"
+#include "netaddr.h"
+#include "procstat.h"
+#include "promhist.h"
+#include "scrape.h"
+
+enum target { TARGET_ORACLE, TARGET_REDIS, TARGET_ECHO };
+
+struct options {
+    enum target target;
+    const char *addr;
+    enum bp_op op;
+    uint32_t count;
+    uint32_t connections;
+    uint32_t depth;
+    double rate; /* requests/s in all; 0: closed loop */
+    int64_t duration_ns;
+    uint64_t requests; /* 0: bounded by duration */
+    int64_t warmup_ns;
+    int64_t wait_ahead_ns; /* wait-until: ts = now + this */
+    size_t echo_size;
+    int cpu;
+    pid_t server_pid;
+    const char *metrics_addr;
+    const char *scenario;
+    const char *cdf_path;
+    const char *lateness_cdf_path;
+    uint32_t idle;
+    int64_t rest_ns;
+};
+
+struct bench;
+
+struct bconn {
+    uv_tcp_t tcp;
+    uv_connect_t connect_req;
+    uv_write_t write_req;
+    struct bench *b;
+    uint8_t *rx;
+    size_t rx_len;
+    uint8_t *tx; /* requests queued this turn */
+    size_t tx_len;
+    size_t tx_cap;
+    uint8_t *wr; /* the bytes of the write in progress */
+    size_t wr_cap;
+    bool writing;
+    bool connected;
+    /* Requests in flight: send times by slot; oracled answers by id (slot = id & mask), the
+     * others in order (slot = counter & mask). */
+    int64_t *sent_ns;
+    uint64_t *slot_id;
+    uint64_t *ts_ns; /* wait-until: the timestamp asked about */
+    size_t mask;
+    uint64_t next_id;
+    uint64_t head;
+    size_t outstanding;
+};
+
+struct bench {
+    struct options o;
+    uv_loop_t *loop;
+    struct bconn *conns;
+    uint32_t connected;
+    uv_timer_t stop_timer;
+    uv_idle_t pacer;
+    uv_signal_t sigint;
+    uint8_t echo_msg[256];
+    uint8_t redis_req[BP_REQUEST_MAX];
+    size_t redis_req_len;
+    int64_t t0_ns;           /* when sending started */
+    int64_t measure_from_ns; /* warm-up end */
+    int64_t stop_ns;         /* when sending stopped (0: still going) */
+    uint64_t sent;
+    uint64_t window_sent; /* sent after the warm-up */
+    uint64_t done;
+    uint64_t measured; /* replies to requests sent after the warm-up and before the stop */
+    uint64_t timestamps;
+    uint64_t errors;
+    uint64_t backlog_skips; /* open loop: a due request found its connection's slot busy */
+    bool stopping;
+    bool finishing;
+    bool failed;
+    int64_t idle_rss_kib; /* --idle: the server's RSS with every connection open */
+    struct histogram latency;
+    struct histogram waited;
+    struct histogram client_lateness;
+    int64_t server_cpu0_ns;
+    int64_t bound_ns; /* wait-until: the server's bound before the run (from /metrics) */
+};
+
+static int64_t mono_ns(void)
+{
+    return (int64_t)uv_hrtime();
+}
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Says msg (and detail) and exits 2: for bad arguments and a start that cannot go on. */
+static void die(const char *msg, const char *detail) __attribute__((noreturn));
+static void die(const char *msg, const char *detail)
+{
+    fprintf(stderr, "oracle-bench: %s%s\n", msg, detail);
+    exit(2);
+}
+
+/* ---- Sending ---- */
+
+static void on_write(uv_write_t *req, int status);
+
+/* Hands what is queued to the kernel: at once where the socket takes it, else by uv_write. */
+static void flush_conn(struct bconn *c)
+{
+    if (c->writing || c->tx_len == 0) {
+        return;
+    }
+    uv_buf_t buf = uv_buf_init((char *)c->tx, (unsigned)c->tx_len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    size_t done = n > 0 ? (size_t)n : 0;
+    if (n < 0 && n != UV_EAGAIN) {
+        c->b->failed = true;
+        fprintf(stderr, "oracle-bench: write: %s\n", uv_strerror(n));
+        uv_stop(c->b->loop);
+        return;
+    }
+    if (done == c->tx_len) {
+        c->tx_len = 0;
+        return;
+    }
+    /* The rest goes by uv_write from the other buffer; new requests queue meanwhile. */
+    uint8_t *t = c->wr;
+    size_t tc = c->wr_cap;
+    c->wr = c->tx;
+    c->wr_cap = c->tx_cap;
+    c->tx = t;
+    c->tx_cap = tc;
+    size_t rest = c->tx_len - done;
+    c->tx_len = 0;
+    buf = uv_buf_init((char *)c->wr + done, (unsigned)rest);
+    c->writing = true;
+    uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct bconn *c = (struct bconn *)((char *)req - offsetof(struct bconn, write_req));
+    c->writing = false;
+    if (status < 0) {
+        if (!c->b->stopping) {
+            c->b->failed = true;
+            fprintf(stderr, "oracle-bench: write: %s\n", uv_strerror(status));
+            uv_stop(c->b->loop);
+        }
+        return;
+    }
+    flush_conn(c);
+}
+
+static bool reserve_tx(struct bconn *c, size_t more)
+{
+    if (c->tx_len + more <= c->tx_cap) {
+        return true;
+    }
+    size_t cap = c->tx_cap * 2;
+    while (cap < c->tx_len + more) {
+        cap *= 2;
+    }
+    uint8_t *p = realloc(c->tx, cap);
+    if (p == NULL) {
+        return false;
+    }
+    c->tx = p;
+    c->tx_cap = cap;
+    return true;
+}
+
+/* Queues one request sent (or due) at send_ns. Returns false when its slot is still busy. */
+static bool queue_request(struct bconn *c, int64_t send_ns)
+{
+    struct bench *b = c->b;
+    const struct options *o = &b->o;
+    if (!reserve_tx(c, BP_REQUEST_MAX + sizeof(b->echo_msg))) {
+        return false;
+    }
+    uint64_t id = c->next_id;
+    size_t slot = id & c->mask;
+    if (c->slot_id[slot] != 0) {
+        return false;
+    }
+    switch (o->target) {
+    case TARGET_ORACLE: {
+        uint64_t ts = 0;
+        if (o->op == BP_OP_WAIT_UNTIL) {
+            ts = (uint64_t)(realtime_ns() + o->wait_ahead_ns);
+            c->ts_ns[id & c->mask] = ts;
+        }
+        c->tx_len += bp_oracle_request(c->tx + c->tx_len, id, o->op, o->count, ts);
+        break;
+    }
+    case TARGET_REDIS:
+        memcpy(c->tx + c->tx_len, b->redis_req, b->redis_req_len);
+        c->tx_len += b->redis_req_len;
+        break;
+    case TARGET_ECHO:
+        memcpy(c->tx + c->tx_len, b->echo_msg, o->echo_size);
+        c->tx_len += o->echo_size;
+        break;
+    }
+    c->slot_id[slot] = id;
+    c->sent_ns[slot] = send_ns;
+    c->next_id++;
+    c->outstanding++;
+    b->sent++;
+    if (send_ns >= b->measure_from_ns) {
+        b->window_sent++;
+    }
+    return true;
+}
+
+/* --requests N counts the requests sent after the warm-up. */
+static bool count_reached(const struct bench *b)
+{
+    return b->o.requests != 0 && b->window_sent >= b->o.requests;
+}
+
+static bool may_send(const struct bench *b)
+{
+    return !b->stopping && !count_reached(b);
+}
+
+static void begin_stop(struct bench *b);
+
+/* Closed loop: refill the connection's pipeline. */
+static void refill(struct bconn *c)
+{
+    int64_t now = mono_ns();
+    while (c->outstanding < c->b->o.depth && may_send(c->b)) {
+        if (!queue_request(c, now)) {
+            break;
+        }
+    }
+    if (count_reached(c->b)) {
+        begin_stop(c->b);
+    }
+    flush_conn(c);
+}
+
+/* Open loop: send every request that is due by now, each stamped with its intended time. */
+static void on_pace(uv_idle_t *h)
+{
+    struct bench *b = h->data;
+    int64_t now = mono_ns();
+    double elapsed_s = (double)(now - b->t0_ns) / 1e9;
+    uint64_t due = (uint64_t)(elapsed_s * b->o.rate);
+    while (b->sent < due && may_send(b)) {
+        struct bconn *c = &b->conns[b->sent % b->o.connections];
+        int64_t intended = b->t0_ns + (int64_t)((double)b->sent * 1e9 / b->o.rate);
+        if (!queue_request(c, intended)) {
+            /* Its connection is this far behind: the request is late, and will show it. */
+            b->backlog_skips++;
+            break;
+        }
+    }
+    for (uint32_t i = 0; i < b->o.connections; i++) {
+        flush_conn(&b->conns[i]);
+    }
+    if (count_reached(b)) {
+        begin_stop(b);
+    }
+}
+
+/* ---- Receiving ---- */
+
+/* Was a request sent at sent_ns inside the measured window (after the warm-up, before the
+ * stop)? */
+static bool in_window(const struct bench *b, int64_t sent_ns)
+{
+    return sent_ns >= b->measure_from_ns && (b->stop_ns == 0 || sent_ns < b->stop_ns);
+}
+
+static void account(struct bench *b, int64_t sent_ns, int64_t now_ns)
+{
+    b->done++;
+    if (in_window(b, sent_ns)) {
+        b->measured++;
+        hist_record(&b->latency, now_ns - sent_ns);
+    }
+}
+
+/* Takes the in-order reply's slot. */
+static int64_t take_fifo(struct bconn *c)
+{
+    size_t slot = c->head & c->mask;
+    int64_t s = c->sent_ns[slot];
+    c->slot_id[slot] = 0;
+    c->head++;
+    c->outstanding--;
+    return s;
+}
+
+/* Parses every whole reply in the connection's input. Returns false on a bad stream. */
+static bool take_replies(struct bconn *c, int64_t now)
+{
+    struct bench *b = c->b;
+    size_t off = 0;
+    int64_t real_now = 0;
+    while (off < c->rx_len) {
+        const uint8_t *p = c->rx + off;
+        size_t left = c->rx_len - off;
+        if (b->o.target == TARGET_ECHO) {
+            if (left < b->o.echo_size) {
+                break;
+            }
+            if (memcmp(p, b->echo_msg, b->o.echo_size) != 0 || c->outstanding == 0) {
+                return false;
+            }
+            account(b, take_fifo(c), now);
+            off += b->o.echo_size;
+            continue;
+        }
+        if (b->o.target == TARGET_REDIS) {
+            bool ok = false;
+            int n = bp_redis_reply(p, left, &ok);
+            if (n < 0 || (n > 0 && c->outstanding == 0)) {
+                return false;
+            }
+            if (n == 0) {
+                break;
+            }
+            b->errors += ok ? 0 : 1;
+            account(b, take_fifo(c), now);
+            off += (size_t)n;
+            continue;
+        }
+        const uint8_t *msg;
+        size_t msg_len;
+        int n = frame_decode(p, left, FRAME_MAX_LEN, &msg, &msg_len);
+        if (n < 0) {
+            return false;
+        }
+        if (n == 0) {
+            break;
+        }
+        struct bp_reply r;
+        if (bp_oracle_parse(msg, msg_len, &r) < 0) {
+            return false;
+        }
+        size_t slot = r.id & c->mask;
+        if (r.id == 0 || c->slot_id[slot] != r.id) {
+            return false;
+        }
+        int64_t sent = c->sent_ns[slot];
+        c->slot_id[slot] = 0;
+        c->outstanding--;
+        account(b, sent, now);
+        if (r.error) {
+            b->errors++;
+        } else if (in_window(b, sent)) {
+            if (r.timestamps) {
+                b->timestamps += r.count;
+            }
+            if (b->o.op == BP_OP_TS_WAIT || b->o.op == BP_OP_WAIT_UNTIL) {
+                hist_record(&b->waited, (int64_t)r.waited_ns);
+            }
+            /* The timestamp was certainly past once the clock read ts + bound: with
+             * GetTimestamp the reply's own bound, with WaitUntil the one read before the run
+             * (it moves by a few us over a run). */
+            int64_t past_at = -1;
+            if (b->o.op == BP_OP_TS_WAIT && r.timestamps) {
+                past_at = (int64_t)(r.first_ns + r.count - 1 + r.bound_ns);
+            } else if (b->o.op == BP_OP_WAIT_UNTIL && r.waited && b->bound_ns > 0) {
+                past_at = (int64_t)c->ts_ns[slot] + b->bound_ns;
+            }
+            if (past_at >= 0) {
+                real_now = real_now != 0 ? real_now : realtime_ns();
+                hist_record(&b->client_lateness, real_now - past_at);
+            }
+        }
+        off += (size_t)n;
+    }
+    memmove(c->rx, c->rx + off, c->rx_len - off);
+    c->rx_len -= off;
+    return true;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct bconn *c = h->data;
+    buf->base = (char *)c->rx + c->rx_len;
+    buf->len = FRAME_MAX_TOTAL * 2 - c->rx_len;
+}
+
+static void maybe_finish(struct bench *b);
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct bconn *c = s->data;
+    struct bench *b = c->b;
+    if (n < 0) {
+        if (!b->stopping || c->outstanding > 0) {
+            fprintf(stderr, "oracle-bench: connection closed by the server: %s\n",
+                    uv_strerror((int)n));
+            b->failed = true;
+            uv_stop(b->loop);
+        }
+        uv_read_stop(s);
+        return;
+    }
+    c->rx_len += (size_t)n;
+    if (!take_replies(c, mono_ns())) {
+        fprintf(stderr, "oracle-bench: a malformed or unexpected reply\n");
+        b->failed = true;
+        uv_stop(b->loop);
+        return;
+    }
+    if (b->o.rate == 0) {
+        refill(c);
+    }
+    maybe_finish(b);
+}
+
+/* ---- Start and stop ---- */
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    begin_stop(t->data);
+}
+
+static void close_all(struct bench *b)
+{
+    for (uint32_t i = 0; i < b->o.connections; i++) {
+        if (!uv_is_closing((uv_handle_t *)&b->conns[i].tcp)) {
+            uv_close((uv_handle_t *)&b->conns[i].tcp, NULL);
+        }
+    }
+    uv_close((uv_handle_t *)&b->stop_timer, NULL);
+    uv_close((uv_handle_t *)&b->pacer, NULL);
+    uv_close((uv_handle_t *)&b->sigint, NULL);
+}
+
+static void on_idle_settled(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    (void)procstat_rss_kib(b->o.server_pid, &b->idle_rss_kib);
+    close_all(b);
+}
+
+static void maybe_finish(struct bench *b)
+{
+    if (!b->stopping || b->finishing) {
+        return;
+    }
+    for (uint32_t i = 0; i < b->o.connections; i++) {
+        if (b->conns[i].outstanding > 0) {
+            return;
+        }
+    }
+    b->finishing = true;
+    if (b->o.idle > 0) {
+        /* Every connection made and answered once: let the server settle, then read its RSS
+         * while they are all still open. */
+        uv_timer_stop(&b->stop_timer);
+        uv_timer_start(&b->stop_timer, on_idle_settled, 500, 0);
+        return;
+    }
+    close_all(b);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    fprintf(stderr, "oracle-bench: replies still missing 5 s after the end; giving up\n");
+    b->failed = true;
+    close_all(b);
+}
+
+static void begin_stop(struct bench *b)
+{
+    if (b->stopping) {
+        return;
+    }
+    b->stopping = true;
+    b->stop_ns = mono_ns();
+    uv_idle_stop(&b->pacer);
+    uv_timer_stop(&b->stop_timer);
+    uv_timer_start(&b->stop_timer, on_drain_timeout, 5000, 0);
+    maybe_finish(b);
+}
+
+static void on_sigint(uv_signal_t *s, int sig)
+{
+    (void)sig;
+    begin_stop(s->data);
+}
+
+static void start_sending(struct bench *b)
+{
+    b->t0_ns = mono_ns();
+    b->measure_from_ns = b->t0_ns + b->o.warmup_ns;
+    if (b->o.server_pid > 0) {
+        (void)procstat_cpu_ns(b->o.server_pid, &b->server_cpu0_ns);
+    }
+    if (b->o.duration_ns > 0) {
+        uv_timer_start(&b->stop_timer, on_stop_timer,
+                       (uint64_t)((b->o.warmup_ns + b->o.duration_ns) / 1000000), 0);
+    }
+    if (b->o.rate > 0) {
+        uv_idle_start(&b->pacer, on_pace);
+    } else {
+        for (uint32_t i = 0; i < b->o.connections; i++) {
+            refill(&b->conns[i]);
+        }
+    }
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct bconn *c = req->data;
+    struct bench *b = c->b;
+    if (status < 0) {
+        fprintf(stderr, "oracle-bench: cannot connect to %s: %s\n", b->o.addr, uv_strerror(status));
+        b->failed = true;
+        uv_stop(b->loop);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->connected = true;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (++b->connected == b->o.connections) {
+        start_sending(b);
+    }
+}
+
+/* ---- Results ---- */
+
+/* ,"name":{count, p50 ... in us} when anything was recorded. */
+static void json_hist(const char *name, const struct histogram *h)
+{
+    if (h->total == 0) {
+        return;
+    }
+    printf(",\"%s\":{\"count\":%" PRIu64 ",\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
+           "\"p999\":%.3f,\"max\":%.3f,\"mean\":%.3f}",
+           name, h->total, (double)hist_quantile(h, 0.5) / 1e3, (double)hist_quantile(h, 0.9) / 1e3,
+           (double)hist_quantile(h, 0.99) / 1e3, (double)hist_quantile(h, 0.999) / 1e3,
+           (double)h->max_ns / 1e3, (double)(h->sum_ns / (long double)h->total) / 1e3);
+}
+
+static void write_cdf(const char *path, const struct histogram *h)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "oracle-bench: cannot write %s: %s\n", path, strerror(errno));
+        return;
+    }
+    fprintf(f, "# us cumulative_fraction\n");
+    for (int i = 0; i <= 1000; i++) {
+        double q = i / 1000.0;
+        fprintf(f, "%.3f %.4f\n", (double)hist_quantile(h, q) / 1e3, q);
+    }
+    fclose(f);
+}
+
+static const char *target_name(enum target t)
+{
+    return t == TARGET_ORACLE ? "oracled" : t == TARGET_REDIS ? "redis" : "echo";
+}
+
+static const char *op_name(const struct options *o)
+{
+    if (o->target == TARGET_REDIS) {
+        return "incr";
+    }
+    if (o->target == TARGET_ECHO) {
+        return "echo";
+    }
+    switch (o->op) {
+    case BP_OP_TS:
+        return "ts";
+    case BP_OP_TS_WAIT:
+        return "ts-wait";
+    case BP_OP_NOW:
+        return "now";
+    case BP_OP_WAIT_UNTIL:
+        return "wait-until";
+    }
+    return "?";
+}
+
+static void print_server_lateness(const struct promhist *before, const struct promhist *after)
+{
+    struct promhist d;
+    if (promhist_delta(after, before, &d) < 0 || d.count[d.n - 1] == 0) {
+        return;
+    }
+    printf(",\"server_lateness_us\":{\"count\":%" PRIu64 ",\"p50\":%.3f,\"p90\":%.3f,"
+           "\"p99\":%.3f,\"p999\":%.3f,\"max_le\":%.3f}",
+           d.count[d.n - 1], promhist_quantile(&d, 0.5) * 1e6, promhist_quantile(&d, 0.9) * 1e6,
+           promhist_quantile(&d, 0.99) * 1e6, promhist_quantile(&d, 0.999) * 1e6,
+           promhist_max_bound(&d) * 1e6);
+}
+
+/* ---- Modes without load: idle connections, the server at rest ---- */
+
+static int run_rest(const struct options *o)
+{
+    int64_t cpu0;
+    int64_t cpu1;
+    if (o->server_pid <= 0 || procstat_cpu_ns(o->server_pid, &cpu0) < 0) {
+        die("--rest needs --server-pid of a running server", "");
+    }
+    struct timespec ts = {.tv_sec = o->rest_ns / 1000000000, .tv_nsec = o->rest_ns % 1000000000};
+    nanosleep(&ts, NULL);
+    if (procstat_cpu_ns(o->server_pid, &cpu1) < 0) {
+        die("the server exited during --rest", "");
+    }
+    double pct = 100.0 * (double)(cpu1 - cpu0) / (double)o->rest_ns;
+    printf("{\"scenario\":\"%s\",\"mode\":\"rest\",\"seconds\":%.3f,\"server_cpu_s\":%.3f,"
+           "\"server_cpu_percent\":%.3f}\n",
+           o->scenario, (double)o->rest_ns / 1e9, (double)(cpu1 - cpu0) / 1e9, pct);
+    fprintf(stderr, "%s: server CPU %.3f s in %.1f s at rest (%.3f %% of a core)\n", o->scenario,
+            (double)(cpu1 - cpu0) / 1e9, (double)o->rest_ns / 1e9, pct);
+    return 0;
+}
+
+/* ---- Command line ---- */
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "Usage: oracle-bench [OPTIONS]\n"
+        "Loads oracled (or, for comparison, Redis INCR or an echo server) and reports latency\n"
+        "and throughput as one JSON object on stdout.\n"
+        "\n"
+        "  --target oracled|redis|echo   what --addr is (default oracled)\n"
+        "  --addr HOST:PORT              the server (default 127.0.0.1:7600)\n"
+        "  --op ts|ts-wait|now|wait-until  oracled operation (default ts)\n"
+        "  --count N                     timestamps per GetTimestamp (default 1)\n"
+        "  --wait-ahead D                wait-until: the timestamp is now + D (default 100us)\n"
+        "  --connections N               (default 1)\n"
+        "  --depth N                     closed loop: requests in flight per connection\n"
+        "                                (default 1)\n"
+        "  --rate R                      open loop: R requests/s in all, latency from each\n"
+        "                                request's intended send time\n"
+        "  --duration D                  measure this long after the warm-up (default 5s)\n"
+        "  --requests N                  or stop after N requests (after the warm-up)\n"
+        "  --warmup D                    not measured (default 500ms)\n"
+        "  --echo-size N                 echo message bytes (default 10: about a request's size)\n"
+        "  --cpu N                       pin this process to CPU N\n"
+        "  --server-pid PID              report that process's CPU time during the run\n"
+        "  --metrics HOST:PORT           oracled's HTTP port: report its release lateness\n"
+        "  --scenario NAME               a label for the results\n"
+        "  --cdf FILE                    write the latency CDF (us, fraction) for gnuplot\n"
+        "  --lateness-cdf FILE           ... and the commit-wait client lateness CDF\n"
+        "  --idle N                      instead: open N idle connections, report the server's\n"
+        "                                RSS per connection (needs --server-pid)\n"
+        "  --rest D                      instead: the server's CPU time over D with no load\n"
+        "Durations take a unit: 500ms, 5s.\n");
+}
+
+static int64_t duration_arg(const char *opt, const char *v)
+{
+    int64_t ns;
+    if (args_parse_duration_ns(v, &ns) < 0) {
+        fprintf(stderr, "oracle-bench: invalid %s '%s': a duration such as 5s\n", opt, v);
+        exit(2);
+    }
+    return ns;
+}
+
+static int64_t int_arg(const char *opt, const char *v, int64_t min, int64_t max)
+{
+    int64_t n;
+    if (args_parse_i64(v, min, max, &n) < 0) {
+        fprintf(stderr, "oracle-bench: invalid %s '%s': a number from %" PRId64 " to %" PRId64 "\n",
+                opt, v, min, max);
+        exit(2);
+    }
+    return n;
+}
+
+static void parse(int argc, char **argv, struct options *o)
+{
+    enum {
+        O_TARGET = 256,
+        O_ADDR,
+        O_OP,
+        O_COUNT,
+        O_WAIT_AHEAD,
+        O_CONNECTIONS,
+        O_DEPTH,
+        O_RATE,
+        O_DURATION,
+        O_REQUESTS,
+        O_WARMUP,
+        O_ECHO_SIZE,
+        O_CPU,
+        O_SERVER_PID,
+        O_METRICS,
+        O_SCENARIO,
+        O_CDF,
+        O_LATENESS_CDF,
+        O_IDLE,
+        O_REST,
+    };
+    static const struct option longopts[] = {
+        {"target", required_argument, NULL, O_TARGET},
+        {"addr", required_argument, NULL, O_ADDR},
+        {"op", required_argument, NULL, O_OP},
+        {"count", required_argument, NULL, O_COUNT},
+        {"wait-ahead", required_argument, NULL, O_WAIT_AHEAD},
+        {"connections", required_argument, NULL, O_CONNECTIONS},
+        {"depth", required_argument, NULL, O_DEPTH},
+        {"rate", required_argument, NULL, O_RATE},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"requests", required_argument, NULL, O_REQUESTS},
+        {"warmup", required_argument, NULL, O_WARMUP},
+        {"echo-size", required_argument, NULL, O_ECHO_SIZE},
+        {"cpu", required_argument, NULL, O_CPU},
+        {"server-pid", required_argument, NULL, O_SERVER_PID},
+        {"metrics", required_argument, NULL, O_METRICS},
+        {"scenario", required_argument, NULL, O_SCENARIO},
+        {"cdf", required_argument, NULL, O_CDF},
+        {"lateness-cdf", required_argument, NULL, O_LATENESS_CDF},
+        {"idle", required_argument, NULL, O_IDLE},
+        {"rest", required_argument, NULL, O_REST},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof(*o));
+    o->target = TARGET_ORACLE;
+    o->addr = "127.0.0.1:7600";
+    o->op = BP_OP_TS;
+    o->count = 1;
+    o->connections = 1;
+    o->depth = 1;
+    o->duration_ns = 5000000000;
+    o->warmup_ns = 500000000;
+    o->wait_ahead_ns = 100000;
+    o->echo_size = 10;
+    o->cpu = -1;
+    o->scenario = "";
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case O_TARGET:
+            if (strcmp(optarg, "oracled") == 0) {
+                o->target = TARGET_ORACLE;
+            } else if (strcmp(optarg, "redis") == 0) {
+                o->target = TARGET_REDIS;
+            } else if (strcmp(optarg, "echo") == 0) {
+                o->target = TARGET_ECHO;
+            } else {
+                die("--target is oracled, redis or echo, not ", optarg);
+            }
+            break;
+        case O_ADDR:
+            o->addr = optarg;
+            break;
+        case O_OP:
+            if (strcmp(optarg, "ts") == 0) {
+                o->op = BP_OP_TS;
+            } else if (strcmp(optarg, "ts-wait") == 0) {
+                o->op = BP_OP_TS_WAIT;
+            } else if (strcmp(optarg, "now") == 0) {
+                o->op = BP_OP_NOW;
+            } else if (strcmp(optarg, "wait-until") == 0) {
+                o->op = BP_OP_WAIT_UNTIL;
+            } else {
+                die("--op is ts, ts-wait, now or wait-until, not ", optarg);
+            }
+            break;
+        case O_COUNT:
+            o->count = (uint32_t)int_arg("--count", optarg, 1, 65536);
+            break;
+        case O_WAIT_AHEAD:
+            o->wait_ahead_ns = duration_arg("--wait-ahead", optarg);
+            break;
+        case O_CONNECTIONS:
+            o->connections = (uint32_t)int_arg("--connections", optarg, 1, 100000);
+            break;
+        case O_DEPTH:
+            o->depth = (uint32_t)int_arg("--depth", optarg, 1, 65536);
+            break;
+        case O_RATE:
+            o->rate = (double)int_arg("--rate", optarg, 1, 100000000);
+            break;
+        case O_DURATION:
+            o->duration_ns = duration_arg("--duration", optarg);
+            break;
+        case O_REQUESTS:
+            o->requests = (uint64_t)int_arg("--requests", optarg, 1, INT64_MAX);
+            o->duration_ns = 0;
+            break;
+        case O_WARMUP:
+            o->warmup_ns = duration_arg("--warmup", optarg);
+            break;
+        case O_ECHO_SIZE:
+            o->echo_size = (size_t)int_arg("--echo-size", optarg, 1, 256);
+            break;
+        case O_CPU:
+            o->cpu = (int)int_arg("--cpu", optarg, 0, 1023);
+            break;
+        case O_SERVER_PID:
+            o->server_pid = (pid_t)int_arg("--server-pid", optarg, 1, INT32_MAX);
+            break;
+        case O_METRICS:
+            o->metrics_addr = optarg;
+            break;
+        case O_SCENARIO:
+            o->scenario = optarg;
+            break;
+        case O_CDF:
+            o->cdf_path = optarg;
+            break;
+        case O_LATENESS_CDF:
+            o->lateness_cdf_path = optarg;
+            break;
+        case O_IDLE:
+            o->idle = (uint32_t)int_arg("--idle", optarg, 1, 100000);
+            break;
+        case O_REST:
+            o->rest_ns = duration_arg("--rest", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            fprintf(stderr, "Try 'oracle-bench --help'.\n");
+            exit(2);
+        }
+    }
+    if (optind < argc) {
+        die("unexpected argument ", argv[optind]);
+    }
+    if (o->idle > 0) {
+        /* One request per connection, then hold them all open. */
+        o->connections = o->idle;
+        o->depth = 1;
+        o->rate = 0;
+        o->requests = o->idle;
+        o->duration_ns = 0;
+        o->warmup_ns = 0;
+        if (o->server_pid <= 0) {
+            die("--idle needs --server-pid", "");
+        }
+    }
+}
+
+/* ---- Main ---- */
+
+static void init_conn(struct bench *b, struct bconn *c, const struct sockaddr_storage *ss)
+{
+    size_t slots = 1;
+    size_t need = b->o.rate > 0 ? 65536 : 2 * (size_t)b->o.depth;
+    while (slots < need) {
+        slots <<= 1;
+    }
+    memset(c, 0, sizeof(*c));
+    c->b = b;
+    c->mask = slots - 1;
+    c->next_id = 1;
+    c->head = 1;
+    c->sent_ns = calloc(slots, sizeof(c->sent_ns[0]));
+    c->slot_id = calloc(slots, sizeof(c->slot_id[0]));
+    c->ts_ns = calloc(slots, sizeof(c->ts_ns[0]));
+    c->rx = malloc(FRAME_MAX_TOTAL * 2);
+    c->tx_cap = 4096;
+    c->tx = malloc(c->tx_cap);
+    c->wr_cap = 4096;
+    c->wr = malloc(c->wr_cap);
+    if (c->sent_ns == NULL || c->slot_id == NULL || c->ts_ns == NULL || c->rx == NULL ||
+        c->tx == NULL || c->wr == NULL) {
+        die("out of memory", "");
+    }
+    uv_tcp_init(b->loop, &c->tcp);
+    c->tcp.data = c;
+    c->connect_req.data = c;
+    int rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)ss, on_connect);
+    if (rc < 0) {
+        die("cannot connect: ", uv_strerror(rc));
+    }
+}
+
+static void fini_conn(struct bconn *c)
+{
+    free(c->sent_ns);
+    free(c->slot_id);
+    free(c->ts_ns);
+    free(c->rx);
+    free(c->tx);
+    free(c->wr);
+}
+
+static void raise_nofile(uint32_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need + 64) {
+        rl.rlim_cur = rl.rlim_max < need + 64 ? rl.rlim_max : need + 64;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct bench bench;
+    struct bench *b = &bench;
+    parse(argc, argv, &b->o);
+    const struct options *o = &b->o;
+    signal(SIGPIPE, SIG_IGN);
+    if (o->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(o->cpu, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+            fprintf(stderr, "oracle-bench: cannot pin to CPU %d: %s\n", o->cpu, strerror(errno));
+            return 2;
+        }
+    }
+    if (o->rest_ns > 0) {
+        return run_rest(o);
+    }
+    struct sockaddr_storage ss;
+    if (netaddr_parse(o->addr, &ss) < 0) {
+        die("invalid --addr (expected HOST:PORT with a numeric host): ", o->addr);
+    }
+    raise_nofile(o->connections);
+    memset(b->echo_msg, 'e', sizeof(b->echo_msg));
+    b->redis_req_len = bp_redis_incr(b->redis_req, "oracle-bench");
+    hist_init(&b->latency);
+    hist_init(&b->waited);
+    hist_init(&b->client_lateness);
+    struct promhist lat_before = {0};
+    struct promhist lat_after = {0};
+    bool have_metrics = false;
+    if (o->metrics_addr != NULL) {
+        char *text = scrape_metrics(o->metrics_addr);
+        if (text == NULL) {
+            die("cannot read /metrics from ", o->metrics_addr);
+        }
+        have_metrics = promhist_parse(text, "oracled_release_lateness_seconds", &lat_before) == 0;
+        double bound_s;
+        if (prom_value(text, "oracled_clock_bound_seconds", &bound_s) == 0 && bound_s > 0 &&
+            bound_s < 1) {
+            b->bound_ns = (int64_t)(bound_s * 1e9);
+        }
+        free(text);
+    }
+    int64_t rss0 = 0;
+    if (o->server_pid > 0) {
+        (void)procstat_rss_kib(o->server_pid, &rss0);
+    }
+    b->loop = uv_default_loop();
+    uv_timer_init(b->loop, &b->stop_timer);
+    b->stop_timer.data = b;
+    uv_idle_init(b->loop, &b->pacer);
+    b->pacer.data = b;
+    uv_signal_init(b->loop, &b->sigint);
+    b->sigint.data = b;
+    uv_signal_start(&b->sigint, on_sigint, SIGINT);
+    b->conns = calloc(o->connections, sizeof(b->conns[0]));
+    if (b->conns == NULL) {
+        die("out of memory", "");
+    }
+    for (uint32_t i = 0; i < o->connections; i++) {
+        init_conn(b, &b->conns[i], &ss);
+    }
+    uv_run(b->loop, UV_RUN_DEFAULT);
+    int64_t end_ns = mono_ns();
+    int64_t cpu1 = 0;
+    int64_t rss1 = 0;
+    if (o->server_pid > 0) {
+        (void)procstat_cpu_ns(o->server_pid, &cpu1);
+        (void)procstat_rss_kib(o->server_pid, &rss1);
+    }
+    if (have_metrics) {
+        char *text = scrape_metrics(o->metrics_addr);
+        have_metrics = text != NULL &&
+                       promhist_parse(text, "oracled_release_lateness_seconds", &lat_after) == 0;
+        free(text);
+    }
+    if (b->failed) {
+        close_all(b);
+        uv_run(b->loop, UV_RUN_DEFAULT);
+    }
+    int close_rc = uv_loop_close(b->loop);
+    for (uint32_t i = 0; i < o->connections; i++) {
+        fini_conn(&b->conns[i]);
+    }
+    free(b->conns);
+    if (b->failed) {
+        return 1;
+    }
+    if (close_rc != 0) {
+        fprintf(stderr, "oracle-bench: handles left open at exit\n");
+        return 1;
+    }
+
+    int64_t stop = b->stop_ns != 0 ? b->stop_ns : end_ns;
+    double window_s = (double)(stop - b->measure_from_ns) / 1e9;
+    double rps = window_s > 0 ? (double)b->measured / window_s : 0;
+    printf("{\"scenario\":\"%s\",\"target\":\"%s\",\"op\":\"%s\",\"mode\":\"%s\","
+           "\"connections\":%" PRIu32 ",\"depth\":%" PRIu32 ",\"count\":%" PRIu32
+           ",\"rate\":%.0f,\"seconds\":%.3f,\"requests\":%" PRIu64 ",\"errors\":%" PRIu64
+           ",\"rps\":%.1f",
+           o->scenario, target_name(o->target), op_name(o),
+           o->idle > 0   ? "idle"
+           : o->rate > 0 ? "open"
+                         : "closed",
+           o->connections, o->depth, o->count, o->rate, window_s, b->measured, b->errors, rps);
+    if (o->target == TARGET_ORACLE && (o->op == BP_OP_TS || o->op == BP_OP_TS_WAIT)) {
+        printf(",\"timestamps_per_s\":%.1f", window_s > 0 ? (double)b->timestamps / window_s : 0);
+    }
+    if (o->rate > 0) {
+        printf(",\"backlog_skips\":%" PRIu64, b->backlog_skips);
+    }
+    if (o->server_pid > 0) {
+        printf(",\"server_cpu_s\":%.3f,\"server_rss_kib_before\":%" PRId64
+               ",\"server_rss_kib_after\":%" PRId64,
+               (double)(cpu1 - b->server_cpu0_ns) / 1e9, rss0, rss1);
+        if (o->idle > 0) {
+            printf(",\"server_rss_kib_connected\":%" PRId64
+                   ",\"server_rss_bytes_per_connection\":%.0f",
+                   b->idle_rss_kib, (double)(b->idle_rss_kib - rss0) * 1024.0 / o->idle);
+        }
+    }
+    json_hist("latency_us", &b->latency);
+    json_hist("waited_us", &b->waited);
+    json_hist("client_lateness_us", &b->client_lateness);
+    if (have_metrics) {
+        print_server_lateness(&lat_before, &lat_after);
+    }
+    printf("}\n");
+    fprintf(stderr,
+            "%s %s %s: %" PRIu32 " conn x %" PRIu32 ", %.0f req/s, p50 %.1f us, p99 %.1f us, "
+            "%" PRIu64 " errors\n",
+            o->scenario, target_name(o->target), op_name(o), o->connections, o->depth, rps,
+            (double)hist_quantile(&b->latency, 0.5) / 1e3,
+            (double)hist_quantile(&b->latency, 0.99) / 1e3, b->errors);
+    if (o->cdf_path != NULL) {
+        write_cdf(o->cdf_path, &b->latency);
+    }
+    if (o->lateness_cdf_path != NULL && b->client_lateness.total > 0) {
+        write_cdf(o->lateness_cdf_path, &b->client_lateness);
+    }
+    return b->errors > 0 && b->measured == 0 ? 1 : 0;
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Turns a run's results.jsonl into the markdown table of bench/RESULTS.md: medians over the
+# repetitions, ratios against Redis and the echo floor measured in the same run, and each
+# target with whether this run met it.
+# Usage: bench/report.sh DIR NPROC CPU_MODEL COMMAND REDIS_VERSION
+set -euo pipefail
+dir=$1
+jq -rs --arg nproc "$2" --arg cpu "$3" --arg cmd "$4" --arg redis "$5" \
+    --arg when "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg run "$(basename "$dir")" '
+def median: sort | if length == 0 then null else .[(length / 2 | floor)] end;
+def fmt(x; d): if x == null then "-" else (x * pow(10; d) | round / pow(10; d) | tostring) end;
+def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
+. as $all
+| def med(s; t; f): [ $all[] | select(.scenario == s and .target == t) | f ] | median;
+["s1-1x1", "s2-50x1", "s3-50x16"] as $tput
+| {"s1-1x1": "1: 1 connection, depth 1", "s2-50x1": "2: 50 connections, depth 1",
+   "s3-50x16": "3: 50 connections, depth 16"} as $names
+| [
+  "## \($when): `\($cmd)`",
+  "",
+  "Machine: \($nproc) CPUs (\($cpu)), Debian 12; Redis \($redis); results in `bench/results/\($run)/`.",
+  "Servers pinned to CPU 1, oracle-bench to CPU 0; each figure is the median of the repetitions, run interleaved (oracled, Redis, echo, again).",
+  "",
+  "| scenario | oracled req/s | Redis INCR req/s | echo req/s | oracled/Redis | oracled/echo | p50 us oracled / Redis / echo | p99 us oracled / Redis / echo |",
+  "|---|---|---|---|---|---|---|---|",
+  ( $tput[] as $s
+    | [ med($s; "oracled"; .rps), med($s; "redis"; .rps), med($s; "echo"; .rps) ] as $r
+    | [ med($s; "oracled"; .latency_us.p50), med($s; "redis"; .latency_us.p50), med($s; "echo"; .latency_us.p50) ] as $p50
+    | [ med($s; "oracled"; .latency_us.p99), med($s; "redis"; .latency_us.p99), med($s; "echo"; .latency_us.p99) ] as $p99
+    | "| \($names[$s]) | \(fmt($r[0]; 0)) | \(fmt($r[1]; 0)) | \(fmt($r[2]; 0)) | **\(fmt(ratio($r[0]; $r[1]); 2))** | \(fmt(ratio($r[0]; $r[2]); 2)) | \(fmt($p50[0]; 1)) / \(fmt($p50[1]; 1)) / \(fmt($p50[2]; 1)) | \(fmt($p99[0]; 1)) / \(fmt($p99[1]; 1)) / \(fmt($p99[2]; 1)) |"
+  ),
+  "",
+  "| scenario 4: `ts --count 64`, 1 connection | requests/s | timestamps/s | p50 us | p99 us |",
+  "|---|---|---|---|---|",
+  "| oracled | \(fmt(med("s4-count64"; "oracled"; .rps); 0)) | \(fmt(med("s4-count64"; "oracled"; .timestamps_per_s); 0)) | \(fmt(med("s4-count64"; "oracled"; .latency_us.p50); 1)) | \(fmt(med("s4-count64"; "oracled"; .latency_us.p99); 1)) |",
+  "",
+  "| scenario 5: commit-wait | requests/s | waited p50 / p99 us | server lateness p50 / p99 / max us | client lateness p50 / p99 / max us | server CPU s |",
+  "|---|---|---|---|---|---|",
+  ( [["s5-wait-1", "1 waiter (`ts --wait`, 1x1)"], ["s5-wait-1000", "1,000 waiters (`wait-until` +10 ms, 10x100)"], ["s5-wait-10000", "10,000 waiters (`wait-until` +50 ms, 100x100)"]][]
+    | .[0] as $s
+    | "| \(.[1]) | \(fmt(med($s; "oracled"; .rps); 0)) | \(fmt(med($s; "oracled"; .waited_us.p50); 1)) / \(fmt(med($s; "oracled"; .waited_us.p99); 1)) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 1)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) | \(fmt(med($s; "oracled"; .client_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.max); 0)) | \(fmt(med($s; "oracled"; .server_cpu_s); 2)) |"
+  ),
+  "",
+  ( [ $all[] | select(.scenario == "s6-idle-10000") ][0] as $i
+    | "Scenario 6: 10,000 idle connections: server RSS \(fmt($i.server_rss_kib_before / 1024; 1)) MiB before, \(fmt($i.server_rss_kib_connected / 1024; 1)) MiB with them open: **\(fmt($i.server_rss_bytes_per_connection; 0)) bytes per connection**." ),
+  ( [ $all[] | select(.scenario == "s7-rest") ][0] as $r
+    | "Scenario 7: the server at rest (chrony polled every 20 ms): **\(fmt($r.server_cpu_s; 3)) s of CPU in \(fmt($r.seconds; 0)) s** (\(fmt($r.server_cpu_percent; 2)) % of a core)." ),
+  "",
+  "Targets (reported, never asserted):",
+  "",
+  ( $tput[] as $s | ratio(med($s; "oracled"; .rps); med($s; "redis"; .rps)) as $x
+    | "- \($names[$s]): oracled/Redis ≥ 1.0: \(fmt($x; 2)) — \(if $x == null then "not measured" elif $x >= 1 then "met" else "missed" end)" ),
+  ( ratio(med("s1-1x1"; "oracled"; .latency_us.p50); med("s1-1x1"; "echo"; .latency_us.p50)) as $x
+    | "- scenario 1 latency within 10 % of the echo floor: p50 oracled/echo \(fmt($x; 2)) — \(if $x == null then "not measured" elif $x <= 1.1 then "met" else "missed" end)" ),
+  ( [ "s5-wait-1", "s5-wait-1000", "s5-wait-10000" ][] as $s
+    | [ med($s; "oracled"; .server_lateness_us.p50), med($s; "oracled"; .server_lateness_us.p99) ] as $l
+    | "- server-side lateness ≤ 5 us p50, ≤ 20 us p99 (\($s)): \(fmt($l[0]; 1)) / \(fmt($l[1]; 1)) us — \(if $l[0] == null then "not measured" elif $l[0] <= 5 and $l[1] <= 20 then "met" else "missed" end)" ),
+  ( [ $all[] | select(.scenario == "s7-rest") ][0].server_cpu_percent as $c
+    | "- CPU at rest ≈ 0: \(fmt($c; 2)) % of a core — \(if $c == null then "not measured" elif $c < 1 then "met" else "missed" end)" ),
+  ""
+] | .[]' "$dir/results.jsonl"

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The benchmark, from a clean clone in one command: installs what it needs, builds, starts a
+# DEMO chrony pair (chronyd -x, never touching the clock), oracled, redis-server (persistence
+# off) and echo-server on loopback, runs every scenario with oracle-bench, stops all it started
+# (by PID), and writes the results:
+#   bench/results/<time>/results.jsonl   one JSON object per run
+#   bench/results/<time>/table.md        the table, with ratios against Redis and echo
+#   bench/results/<time>/*.png           latency CDFs and the commit-wait lateness (gnuplot)
+#   bench/RESULTS.md                     the table added on top of the earlier runs
+#
+# Usage: bench/run.sh [--quick] [--no-record]
+#   --quick      short runs (under a minute), for a look; the full run takes about 6 minutes
+#   --no-record  leave bench/RESULTS.md alone
+# Servers run on CPU 1 and the load generator on CPU 0 (taskset), so they do not share a core.
+# Absolute times on shared machines drift from run to run: compare the ratios, which are
+# measured in the same run, interleaved (oracled, Redis, echo, again ...), medians of 3 in the
+# full run.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$repo/build}
+quick=0
+record=1
+for arg in "$@"; do
+    case "$arg" in
+    --quick) quick=1 ;;
+    --no-record) record=0 ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "usage: bench/run.sh [--quick] [--no-record]" >&2
+        exit 2
+        ;;
+    esac
+done
+
+if [ $quick -eq 1 ]; then
+    duration=1s warmup=300ms reps=1 rest=3s
+else
+    duration=5s warmup=1s reps=3 rest=10s
+fi
+
+"$repo/deploy/install-deps"
+cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+bench="$build/bench/oracle-bench"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out="$repo/bench/results/$stamp"
+mkdir -p "$out"
+work=$(mktemp -d "${TMPDIR:-/tmp}/oracle-bench.XXXXXX")
+
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    if [ -f "$work/chrony/env" ]; then
+        "$repo/deploy/demo-chrony" stop "$work/chrony" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cpus=$(nproc)
+server_cpu=$((cpus > 1 ? 1 : 0))
+pin=(taskset -c "$server_cpu")
+
+# wait_line FILE PATTERN: until FILE has a line matching PATTERN (10 s).
+wait_line() {
+    for _ in $(seq 1 200); do
+        grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "bench/run.sh: no /$2/ in $1:" >&2
+    tail -n 20 "$1" >&2
+    exit 1
+}
+
+free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+    echo "bench/run.sh: no free port found" >&2
+    exit 1
+}
+
+echo "== starting a DEMO chrony pair, oracled, redis-server and echo-server"
+"$repo/deploy/demo-chrony" start "$work/chrony" >/dev/null
+# shellcheck disable=SC1091
+. "$work/chrony/env"
+
+"${pin[@]}" "$build/oracle/oracled" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+    --state-dir "$work/state" --chrony "udp:127.0.0.1:$CMD_PORT" >"$work/oracled.log" 2>&1 &
+oracled_pid=$!
+pids+=("$oracled_pid")
+wait_line "$work/oracled.log" "ready: serving timestamps"
+oracled_port=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(oracle" "$work/oracled.log" |
+    grep -oE ":[0-9]+" | tr -d :)
+http_port=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(HTTP" "$work/oracled.log" |
+    grep -oE ":[0-9]+" | tr -d :)
+
+redis_port=$(free_port)
+"${pin[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    --protected-mode yes --daemonize no --logfile "$work/redis.log" >/dev/null 2>&1 &
+redis_pid=$!
+pids+=("$redis_pid")
+wait_line "$work/redis.log" "Ready to accept connections"
+
+"${pin[@]}" "$build/bench/echo-server" >"$work/echo.out" 2>&1 &
+echo_pid=$!
+pids+=("$echo_pid")
+wait_line "$work/echo.out" "listening on"
+echo_port=$(grep -oE "[0-9]+$" "$work/echo.out")
+
+redis_version=$(redis-server --version | grep -oE "v=[0-9.]+" | cut -d= -f2)
+echo "oracled :$oracled_port (pid $oracled_pid), redis $redis_version :$redis_port," \
+    "echo :$echo_port; servers on CPU $server_cpu, load on CPU 0"
+
+# run NAME TARGET [oracle-bench options]: one run, appended to results.jsonl.
+run() {
+    local name=$1 target=$2 addr pid
+    shift 2
+    case "$target" in
+    oracled) addr=127.0.0.1:$oracled_port pid=$oracled_pid ;;
+    redis) addr=127.0.0.1:$redis_port pid=$redis_pid ;;
+    echo) addr=127.0.0.1:$echo_port pid=$echo_pid ;;
+    esac
+    "$bench" --cpu 0 --target "$target" --addr "$addr" --server-pid "$pid" \
+        --scenario "$name" --warmup "$warmup" "$@" >>"$out/results.jsonl"
+}
+
+# Scenarios 1-3: each target in turn, reps times, for the ratios.
+for rep in $(seq 1 $reps); do
+    for t in oracled redis echo; do
+        run s1-1x1 $t --connections 1 --depth 1 --duration $duration \
+            --cdf "$out/cdf-s1-$t-$rep.dat"
+        run s2-50x1 $t --connections 50 --depth 1 --duration $duration \
+            --cdf "$out/cdf-s2-$t-$rep.dat"
+        run s3-50x16 $t --connections 50 --depth 16 --duration $duration \
+            --cdf "$out/cdf-s3-$t-$rep.dat"
+    done
+done
+# Scenario 4: batches of 64.
+for rep in $(seq 1 $reps); do
+    run s4-count64 oracled --count 64 --connections 1 --depth 1 --duration $duration
+done
+# Scenario 5: commit-wait with 1, 1,000 and 10,000 concurrent waiters. One waiter waits ~2x the
+# bound (GetTimestamp with commit-wait); thousands in flight at once need longer waits, so they
+# wait for a timestamp 10 ms (1,000) and 50 ms (10,000) ahead (WaitUntil).
+metrics=(--metrics "127.0.0.1:$http_port")
+for rep in $(seq 1 $reps); do
+    run s5-wait-1 oracled --op ts-wait --connections 1 --depth 1 --duration $duration \
+        "${metrics[@]}" --lateness-cdf "$out/late-1-$rep.dat"
+    run s5-wait-1000 oracled --op wait-until --wait-ahead 10ms --connections 10 --depth 100 \
+        --duration $duration "${metrics[@]}" --lateness-cdf "$out/late-1000-$rep.dat"
+    run s5-wait-10000 oracled --op wait-until --wait-ahead 50ms --connections 100 --depth 100 \
+        --duration $duration "${metrics[@]}" --lateness-cdf "$out/late-10000-$rep.dat"
+done
+# Scenario 6: 10,000 idle connections. Scenario 7: the server at rest.
+run s6-idle-10000 oracled --idle 10000
+sleep 1
+"$bench" --rest "$rest" --server-pid "$oracled_pid" --scenario s7-rest >>"$out/results.jsonl"
+
+echo "== results in $out"
+"$repo/bench/report.sh" "$out" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- |
+    sed 's/^ //')" "bench/run.sh $*" "$redis_version" >"$out/table.md"
+cat "$out/table.md"
+"$repo/bench/plot.sh" "$out" || echo "(no plots: $?)"
+if [ $record -eq 1 ]; then
+    results="$repo/bench/RESULTS.md"
+    marker="<!-- runs, newest first -->"
+    if [ ! -f "$results" ] || ! grep -qF "$marker" "$results"; then
+        printf '# oracle-bench results\n\n%s\n' "$marker" >"$results"
+    fi
+    {
+        sed "/$marker/q" "$results"
+        echo
+        cat "$out/table.md"
+        sed "1,/$marker/d" "$results"
+    } >"$work/RESULTS.md"
+    cp "$work/RESULTS.md" "$results"
+    echo "== added to bench/RESULTS.md"
+fi
