@@ -52,6 +52,7 @@ struct options {
     const char *lateness_cdf_path;
     uint32_t idle;
     int64_t rest_ns;
+    bool busy_poll;
 };
 
 struct bench;
@@ -88,6 +89,7 @@ struct bench {
     uint32_t connected;
     uv_timer_t stop_timer;
     uv_idle_t pacer;
+    uv_idle_t busy; /* --busy-poll: keeps the loop from sleeping */
     uv_signal_t sigint;
     uint8_t echo_msg[256];
     uint8_t redis_req[BP_REQUEST_MAX];
@@ -298,6 +300,12 @@ static void on_pace(uv_idle_t *h)
     }
 }
 
+/* --busy-poll: an active idle handle makes every loop turn poll with a zero timeout. */
+static void on_busy(uv_idle_t *h)
+{
+    (void)h;
+}
+
 /* ---- Receiving ---- */
 
 /* Was a request sent at sent_ns inside the measured window (after the warm-up, before the
@@ -466,6 +474,7 @@ static void close_all(struct bench *b)
     }
     uv_close((uv_handle_t *)&b->stop_timer, NULL);
     uv_close((uv_handle_t *)&b->pacer, NULL);
+    uv_close((uv_handle_t *)&b->busy, NULL);
     uv_close((uv_handle_t *)&b->sigint, NULL);
 }
 
@@ -513,6 +522,7 @@ static void begin_stop(struct bench *b)
     b->stopping = true;
     b->stop_ns = mono_ns();
     uv_idle_stop(&b->pacer);
+    uv_idle_stop(&b->busy);
     uv_timer_stop(&b->stop_timer);
     uv_timer_start(&b->stop_timer, on_drain_timeout, 5000, 0);
     maybe_finish(b);
@@ -679,6 +689,8 @@ static void usage(FILE *f)
         "  --warmup D                    not measured (default 500ms)\n"
         "  --echo-size N                 echo message bytes (default 10: about a request's size)\n"
         "  --cpu N                       pin this process to CPU N\n"
+        "  --busy-poll                   never sleep in epoll_wait (a client that is always\n"
+        "                                busy: the server's writes then wake no one)\n"
         "  --server-pid PID              report that process's CPU time during the run\n"
         "  --metrics HOST:PORT           oracled's HTTP port: report its release lateness\n"
         "  --scenario NAME               a label for the results\n"
@@ -734,6 +746,7 @@ static void parse(int argc, char **argv, struct options *o)
         O_LATENESS_CDF,
         O_IDLE,
         O_REST,
+        O_BUSY_POLL,
     };
     static const struct option longopts[] = {
         {"target", required_argument, NULL, O_TARGET},
@@ -756,6 +769,7 @@ static void parse(int argc, char **argv, struct options *o)
         {"lateness-cdf", required_argument, NULL, O_LATENESS_CDF},
         {"idle", required_argument, NULL, O_IDLE},
         {"rest", required_argument, NULL, O_REST},
+        {"busy-poll", no_argument, NULL, O_BUSY_POLL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -853,6 +867,9 @@ static void parse(int argc, char **argv, struct options *o)
             break;
         case O_REST:
             o->rest_ns = duration_arg("--rest", optarg);
+            break;
+        case O_BUSY_POLL:
+            o->busy_poll = true;
             break;
         case 'h':
             usage(stdout);
@@ -987,6 +1004,10 @@ int main(int argc, char **argv)
     b->stop_timer.data = b;
     uv_idle_init(b->loop, &b->pacer);
     b->pacer.data = b;
+    uv_idle_init(b->loop, &b->busy);
+    if (o->busy_poll) {
+        uv_idle_start(&b->busy, on_busy);
+    }
     uv_signal_init(b->loop, &b->sigint);
     b->sigint.data = b;
     uv_signal_start(&b->sigint, on_sigint, SIGINT);

@@ -284,7 +284,9 @@ static int keep_input(struct conn *c, const uint8_t *data, size_t len, size_t us
 /* Handles data (just read, or held), keeps what is left, and stops reading while paused. */
 static void handle_input(struct conn *c, const uint8_t *data, size_t len)
 {
+    server_batch_begin(c->srv);
     long used = consume(c, data, len);
+    server_batch_end(c->srv);
     if (used < 0) {
         c->in_len = 0;
         return;

@@ -80,8 +80,8 @@ static const int64_t bucket_ns[] = {
 /* Release lateness is microseconds where all is well: finer buckets there, so that
  * histogram_quantile() (and oracle-bench) can tell 2 us from 4 us. */
 static const int64_t lateness_bucket_ns[] = {
-    250,    500,    1000,   1500,   2000,    2500,    3000,    4000,    5000,     6000,
-    8000,   10000,  12500,  15000,  20000,   25000,   30000,   40000,   50000,    75000,
+    250,    500,    1000,   1500,   2000,    2500,    3000,    4000,     5000,      6000,
+    8000,   10000,  12500,  15000,  20000,   25000,   30000,   40000,    50000,     75000,
     100000, 150000, 200000, 500000, 1000000, 2000000, 5000000, 10000000, 100000000, 1000000000,
 };
 

@@ -56,7 +56,7 @@ static void unavailable(struct server *s, struct conn *c, enum req_op op, uint64
  * the clock trusted and the server started up. Returns whether to go on. */
 static bool gate(struct server *s, struct conn *c, const struct request *req, struct cb_now *now)
 {
-    server_now(s, now);
+    server_request_now(s, now);
     if (cb_status_trusted(now->status) && s->phase != PHASE_STARTING) {
         return true;
     }
@@ -253,7 +253,7 @@ static void before_after(struct server *s, struct conn *c, const struct request 
 static void server_info(struct server *s, struct conn *c, const struct request *req)
 {
     struct cb_now now;
-    server_now(s, &now); /* the status the response reports */
+    server_request_now(s, &now); /* the status the response reports */
     struct response r;
     init_response(&r, req->id, RESP_INFO, now.status);
     r.u.info.version = s->cfg->version;

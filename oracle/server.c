@@ -36,6 +36,31 @@ void server_now(struct server *s, struct cb_now *now)
     s->last_status = now->status;
 }
 
+void server_request_now(struct server *s, struct cb_now *now)
+{
+    if (s->in_batch && s->batch_now_valid) {
+        *now = s->batch_now;
+        return;
+    }
+    server_now(s, now);
+    if (s->in_batch) {
+        s->batch_now = *now;
+        s->batch_now_valid = true;
+    }
+}
+
+void server_batch_begin(struct server *s)
+{
+    s->in_batch = true;
+    s->batch_now_valid = false;
+}
+
+void server_batch_end(struct server *s)
+{
+    s->in_batch = false;
+    s->batch_now_valid = false;
+}
+
 static void count(struct server *s, enum req_op op, int result)
 {
     if ((unsigned)op < STATS_OPS && result >= 0 && result < STATS_RESULTS) {
@@ -176,6 +201,10 @@ static void schedule_wake(struct server *s, const struct cb_now *now)
     waketimer_schedule(&s->wake, now->rt_ns, delay);
 }
 
+#define RELEASE_COALESCE_NS    5000  /* waiters due this soon join the current release pass */
+#define RELEASE_PASS_MAX_NS    25000 /* the longest a pass spends gathering them */
+#define RELEASE_PASS_MAX_SPINS 10000
+
 static void check_waits(struct server *s)
 {
     bool answered = false;
@@ -195,16 +224,35 @@ static void check_waits(struct server *s)
         }
         return;
     }
-    while ((w = cw_pop_released(&s->waits, &now)) != NULL) {
-        struct pending *p = detach(w);
-        struct conn *c = p->conn;
-        /* earliest passed release_ts + 1 this many ns (of earliest's progress) ago. */
-        int64_t late = now.earliest_ns - (int64_t)(w->release_ts + 1);
-        mark_release(s, c, late, now.mono_ns);
-        ops_release(s, p, &now);
-        server_pending_put(s, p);
-        wait_answered(s, c);
-        answered = true;
+    int64_t pass_start_ns = now.mono_ns;
+    for (int spins = 0;; spins++) {
+        while ((w = cw_pop_released(&s->waits, &now)) != NULL) {
+            struct pending *p = detach(w);
+            struct conn *c = p->conn;
+            /* earliest passed release_ts + 1 this many ns (of earliest's progress) ago. */
+            int64_t late = now.earliest_ns - (int64_t)(w->release_ts + 1);
+            mark_release(s, c, late, now.mono_ns);
+            ops_release(s, p, &now);
+            server_pending_put(s, p);
+            wait_answered(s, c);
+            answered = true;
+        }
+        /* A write that wakes a sleeping client costs ~50 us on a virtual machine (measured:
+         * the first flush of a pass 52-56 us, the next 6 us), and the next waiter would wait
+         * for it. So the waiters due within RELEASE_COALESCE_NS join this pass: the clock is
+         * re-read until they are due (never earlier), up to RELEASE_PASS_MAX_NS in all. */
+        if (!answered || now.mono_ns - pass_start_ns > RELEASE_PASS_MAX_NS ||
+            spins == RELEASE_PASS_MAX_SPINS) {
+            break; /* (the spin cap: a clock that stands still, as a test's may) */
+        }
+        struct cw_wake next = cw_next_wake(&s->waits, &now);
+        if (next.release_in_ns > RELEASE_COALESCE_NS) {
+            break;
+        }
+        server_now(s, &now);
+        if (!cb_status_trusted(now.status)) {
+            break; /* the next wake-up fails them */
+        }
     }
     while ((w = cw_pop_expired(&s->waits, now.mono_ns)) != NULL) {
         struct pending *p = detach(w);

@@ -122,6 +122,10 @@ struct server {
     struct cb_state clock_state;
     struct cb_state prev_clock_state; /* before the latest poll: for bound violations */
     enum cb_status last_status;       /* from the latest clock reading, for every response */
+    /* One clock reading serves every request of a read batch (server_batch_begin/end). */
+    bool in_batch;
+    bool batch_now_valid;
+    struct cb_now batch_now;
     enum cb_status logged_status;
     enum cb_reason logged_reason;
     bool demo;
@@ -205,6 +209,17 @@ void server_count_ok(struct server *s, enum req_op op);
 
 /* Used by ops.c. */
 void server_now(struct server *s, struct cb_now *now);
+/*
+ * The clock for a request: within a read batch, one reading taken at its first request serves
+ * them all. It is taken after every request of the batch arrived, so it is a sound "now" for
+ * each: a timestamp is still at or above latest when its request arrived, Now's interval
+ * still holds true time between request and reply, and WaitUntil's "already past" still
+ * means past. Commit-wait releases always read the clock afresh.
+ */
+void server_request_now(struct server *s, struct cb_now *now);
+/* A read batch begins and ends (conn.c, around the requests of one read). */
+void server_batch_begin(struct server *s);
+void server_batch_end(struct server *s);
 struct pending *server_pending_get(struct server *s);
 void server_pending_put(struct server *s, struct pending *p);
 /* Queues p on its connection and in the commit-wait queue, and schedules the wake-up.

@@ -47,13 +47,26 @@ int wire_decode_request(const uint8_t *msg, size_t len, struct arena *arena, str
         out->op = REQ_OP_NONE;
         break;
     }
-    oracle__v1__request__free_unpacked(req, &arena->allocator);
+    /* No free_unpacked: its allocations are the arena's, all released by arena_reset(), and
+     * walking the message to free nothing cost 2.5 % of the server's time under load. */
     return 0;
 }
 
 /* Packs msg (any protobuf-c message) behind its length into out. */
 static int pack_framed(const ProtobufCMessage *msg, uint8_t *out, size_t cap)
 {
+    if (cap >= WIRE_RESPONSE_MAX && msg->descriptor == &oracle__v1__response__descriptor) {
+        /* A response is never longer than WIRE_RESPONSE_MAX: pack it behind a one-byte header
+         * and move it in the rare case its length needs more, instead of sizing it twice
+         * (get_packed_size walks the whole message, as pack does). */
+        size_t len = protobuf_c_message_pack(msg, out + 1);
+        size_t header = frame_header_len(len);
+        if (header > 1) {
+            memmove(out + header, out + 1, len);
+        }
+        frame_encode_header(out, len);
+        return (int)(header + len);
+    }
     size_t len = protobuf_c_message_get_packed_size(msg);
     size_t header = frame_header_len(len);
     if (cap < header || len > cap - header) {
