@@ -36,7 +36,7 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
   "",
   "| scenario 5: commit-wait | requests/s | waited p50 / p99 us | server lateness p50 / p99 / max us | client lateness p50 / p99 / max us | server CPU s |",
   "|---|---|---|---|---|---|",
-  ( [["s5-wait-1", "1 waiter (`ts --wait`, 1x1)"], ["s5-wait-1000", "1,000 waiters (`wait-until` +10 ms, 10x100)"], ["s5-wait-10000", "10,000 waiters (`wait-until` +50 ms, 100x100)"]][]
+  ( [["s5-wait-1", "1 waiter (`ts --wait`, closed loop 1x1)"], ["s5-wait-1000", "1,000 waiters (`wait-until` +100 ms at 10,000/s, open loop)"], ["s5-wait-10000", "10,000 waiters (`wait-until` +500 ms at 20,000/s, open loop)"], ["s5-burst-10000", "10,000 waiters in bursts (`wait-until` +50 ms, closed loop 100x100)"]][]
     | .[0] as $s
     | "| \(.[1]) | \(fmt(med($s; "oracled"; .rps); 0)) | \(fmt(med($s; "oracled"; .waited_us.p50); 1)) / \(fmt(med($s; "oracled"; .waited_us.p99); 1)) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 1)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) | \(fmt(med($s; "oracled"; .client_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.max); 0)) | \(fmt(med($s; "oracled"; .server_cpu_s); 2)) |"
   ),

@@ -102,7 +102,8 @@ echo "== starting a DEMO chrony pair, oracled, redis-server and echo-server"
 . "$work/chrony/env"
 
 "${pin[@]}" "$build/oracle/oracled" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-    --state-dir "$work/state" --chrony "udp:127.0.0.1:$CMD_PORT" >"$work/oracled.log" 2>&1 &
+    --state-dir "$work/state" --chrony "udp:127.0.0.1:$CMD_PORT" --max-wait 1s \
+    >"$work/oracled.log" 2>&1 &
 oracled_pid=$!
 pids+=("$oracled_pid")
 wait_line "$work/oracled.log" "ready: serving timestamps"
@@ -128,7 +129,8 @@ redis_version=$(redis-server --version | grep -oE "v=[0-9.]+" | cut -d= -f2)
 echo "oracled :$oracled_port (pid $oracled_pid), redis $redis_version :$redis_port," \
     "echo :$echo_port; servers on CPU $server_cpu, load on CPU 0"
 
-# run NAME TARGET [oracle-bench options]: one run, appended to results.jsonl.
+# run NAME TARGET [oracle-bench options]: one run, appended to results.jsonl (a --warmup among
+# the options wins over the default).
 run() {
     local name=$1 target=$2 addr pid
     shift 2
@@ -157,16 +159,22 @@ for rep in $(seq 1 $reps); do
     run s4-count64 oracled --count 64 --connections 1 --depth 1 --duration $duration
 done
 # Scenario 5: commit-wait with 1, 1,000 and 10,000 concurrent waiters. One waiter waits ~2x the
-# bound (GetTimestamp with commit-wait); thousands in flight at once need longer waits, so they
-# wait for a timestamp 10 ms (1,000) and 50 ms (10,000) ahead (WaitUntil).
+# bound (GetTimestamp with commit-wait, closed loop). Thousands in flight at once need longer
+# waits: WaitUntil on a timestamp ahead, sent at a constant rate (open loop), so that arrivals
+# are independent as a database's commits are: 10,000/s x 100 ms = 1,000 waiters, 20,000/s x
+# 500 ms = 10,000. The last run is the pathological case: a closed loop whose 100 connections
+# each get their 100 waiters released together and send the next 100 at once, so bursts of
+# waiters come due at the same instant (oracled releases them at about 1 us each).
 metrics=(--metrics "127.0.0.1:$http_port")
 for rep in $(seq 1 $reps); do
     run s5-wait-1 oracled --op ts-wait --connections 1 --depth 1 --duration $duration \
         "${metrics[@]}" --lateness-cdf "$out/late-1-$rep.dat"
-    run s5-wait-1000 oracled --op wait-until --wait-ahead 10ms --connections 10 --depth 100 \
-        --duration $duration "${metrics[@]}" --lateness-cdf "$out/late-1000-$rep.dat"
-    run s5-wait-10000 oracled --op wait-until --wait-ahead 50ms --connections 100 --depth 100 \
-        --duration $duration "${metrics[@]}" --lateness-cdf "$out/late-10000-$rep.dat"
+    run s5-wait-1000 oracled --op wait-until --wait-ahead 100ms --rate 10000 --connections 10 \
+        --duration $duration --warmup 1s "${metrics[@]}" --lateness-cdf "$out/late-1000-$rep.dat"
+    run s5-wait-10000 oracled --op wait-until --wait-ahead 500ms --rate 20000 --connections 100 \
+        --duration $duration --warmup 1s "${metrics[@]}" --lateness-cdf "$out/late-10000-$rep.dat"
+    run s5-burst-10000 oracled --op wait-until --wait-ahead 50ms --connections 100 --depth 100 \
+        --duration $duration "${metrics[@]}"
 done
 # Scenario 6: 10,000 idle connections. Scenario 7: the server at rest.
 run s6-idle-10000 oracled --idle 10000
