@@ -27,7 +27,7 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
     | [ med($s; "oracled"; .rps), med($s; "redis"; .rps), med($s; "echo"; .rps) ] as $r
     | [ med($s; "oracled"; .latency_us.p50), med($s; "redis"; .latency_us.p50), med($s; "echo"; .latency_us.p50) ] as $p50
     | [ med($s; "oracled"; .latency_us.p99), med($s; "redis"; .latency_us.p99), med($s; "echo"; .latency_us.p99) ] as $p99
-    | "| \($names[$s]) | \(fmt($r[0]; 0)) | \(fmt($r[1]; 0)) | \(fmt($r[2]; 0)) | **\(fmt(ratio($r[0]; $r[1]); 2))** | \(fmt(ratio($r[0]; $r[2]); 2)) | \(fmt($p50[0]; 1)) / \(fmt($p50[1]; 1)) / \(fmt($p50[2]; 1)) | \(fmt($p99[0]; 1)) / \(fmt($p99[1]; 1)) / \(fmt($p99[2]; 1)) |"
+    | "| \($names[$s]) | \(fmt($r[0]; 0)) | \(fmt($r[1]; 0)) | \(fmt($r[2]; 0)) | **\(fmt(ratio($r[0]; $r[1]); 3))** | \(fmt(ratio($r[0]; $r[2]); 3)) | \(fmt($p50[0]; 1)) / \(fmt($p50[1]; 1)) / \(fmt($p50[2]; 1)) | \(fmt($p99[0]; 1)) / \(fmt($p99[1]; 1)) / \(fmt($p99[2]; 1)) |"
   ),
   "",
   "| scenario 4: `ts --count 64`, 1 connection | requests/s | timestamps/s | p50 us | p99 us |",
@@ -49,9 +49,9 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
   "Targets (reported, never asserted):",
   "",
   ( $tput[] as $s | ratio(med($s; "oracled"; .rps); med($s; "redis"; .rps)) as $x
-    | "- \($names[$s]): oracled/Redis ≥ 1.0: \(fmt($x; 2)) — \(if $x == null then "not measured" elif $x >= 1 then "met" else "missed" end)" ),
+    | "- \($names[$s]): oracled/Redis ≥ 1.0: \(fmt($x; 3)) — \(if $x == null then "not measured" elif $x >= 1 then "met" else "missed" end)" ),
   ( ratio(med("s1-1x1"; "oracled"; .latency_us.p50); med("s1-1x1"; "echo"; .latency_us.p50)) as $x
-    | "- scenario 1 latency within 10 % of the echo floor: p50 oracled/echo \(fmt($x; 2)) — \(if $x == null then "not measured" elif $x <= 1.1 then "met" else "missed" end)" ),
+    | "- scenario 1 latency within 10 % of the echo floor: p50 oracled/echo \(fmt($x; 3)) — \(if $x == null then "not measured" elif $x <= 1.1 then "met" else "missed" end)" ),
   ( [ "s5-wait-1", "s5-wait-1000", "s5-wait-10000" ][] as $s
     | [ med($s; "oracled"; .server_lateness_us.p50), med($s; "oracled"; .server_lateness_us.p99) ] as $l
     | "- server-side lateness ≤ 5 us p50, ≤ 20 us p99 (\($s)): \(fmt($l[0]; 1)) / \(fmt($l[1]; 1)) us — \(if $l[0] == null then "not measured" elif $l[0] <= 5 and $l[1] <= 20 then "met" else "missed" end)" ),

@@ -183,7 +183,7 @@ sleep 1
 
 echo "== results in $out"
 "$repo/bench/report.sh" "$out" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- |
-    sed 's/^ //')" "bench/run.sh $*" "$redis_version" >"$out/table.md"
+    sed 's/^ //')" "bench/run.sh${*:+ $*}" "$redis_version" >"$out/table.md"
 cat "$out/table.md"
 "$repo/bench/plot.sh" "$out" || echo "(no plots: $?)"
 if [ $record -eq 1 ]; then
