@@ -2,10 +2,11 @@
 # Turns a run's results.jsonl into the markdown table of bench/RESULTS.md: medians over the
 # repetitions, ratios against Redis and the echo floor measured in the same run, and each
 # target with whether this run met it.
-# Usage: bench/report.sh DIR NPROC CPU_MODEL COMMAND REDIS_VERSION
+# Usage: bench/report.sh DIR NPROC CPU_MODEL COMMAND REDIS_VERSION [PINNING]
 set -euo pipefail
 dir=$1
 jq -rs --arg nproc "$2" --arg cpu "$3" --arg cmd "$4" --arg redis "$5" \
+    --arg pinning "${6:-Servers pinned to CPU 1, oracle-bench to CPU 0}" \
     --arg when "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg run "$(basename "$dir")" '
 def median: sort | if length == 0 then null else .[(length / 2 | floor)] end;
 def fmt(x; d): if x == null then "-" else (x * pow(10; d) | round / pow(10; d) | tostring) end;
@@ -19,7 +20,7 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
   "## \($when): `\($cmd)`",
   "",
   "Machine: \($nproc) CPUs (\($cpu)), Debian 12; Redis \($redis); results in `bench/results/\($run)/`.",
-  "Servers pinned to CPU 1, oracle-bench to CPU 0; each figure is the median of the repetitions, run interleaved (oracled, Redis, echo, again).",
+  "\($pinning); each figure is the median of the repetitions, run interleaved (oracled, Redis, echo, again).",
   "",
   "| scenario | oracled req/s | Redis INCR req/s | echo req/s | oracled/Redis | oracled/echo | p50 us oracled / Redis / echo | p99 us oracled / Redis / echo |",
   "|---|---|---|---|---|---|---|---|",

@@ -8,10 +8,14 @@
 #   bench/results/<time>/*.png           latency CDFs and the commit-wait lateness (gnuplot)
 #   bench/RESULTS.md                     the table added on top of the earlier runs
 #
-# Usage: bench/run.sh [--quick] [--no-record]
-#   --quick      short runs (under a minute), for a look; the full run takes about 6 minutes
-#   --no-record  leave bench/RESULTS.md alone
-# Servers run on CPU 1 and the load generator on CPU 0 (taskset), so they do not share a core.
+# Usage: bench/run.sh [--quick] [--no-record] [--server-cpu N] [--client-cpu N]
+#   --quick         short runs (under a minute), for a look; the full run takes about 5 minutes
+#   --no-record     leave bench/RESULTS.md alone
+#   --server-cpu N  the CPU oracled, redis-server and echo-server run on (default 1; 0 on a
+#                   one-CPU machine)
+#   --client-cpu N  the CPU oracle-bench runs on (default 0)
+# Servers and the load generator are pinned (taskset, sched_setaffinity) so they do not share a
+# core.
 # Absolute times on shared machines drift from run to run: compare the ratios, which are
 # measured in the same run, interleaved (oracled, Redis, echo, again ...), medians of 3 in the
 # full run.
@@ -21,19 +25,32 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$repo/build}
 quick=0
 record=1
-for arg in "$@"; do
-    case "$arg" in
+cpus=$(nproc)
+server_cpu=$((cpus > 1 ? 1 : 0))
+client_cpu=0
+usage="usage: bench/run.sh [--quick] [--no-record] [--server-cpu N] [--client-cpu N]"
+while [ $# -gt 0 ]; do
+    case "$1" in
     --quick) quick=1 ;;
     --no-record) record=0 ;;
+    --server-cpu | --client-cpu)
+        if ! [[ "${2:-}" =~ ^[0-9]+$ ]] || [ "$2" -ge "$cpus" ]; then
+            echo "bench/run.sh: $1 takes a CPU number below $cpus" >&2
+            exit 2
+        fi
+        if [ "$1" = --server-cpu ]; then server_cpu=$2; else client_cpu=$2; fi
+        shift
+        ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: bench/run.sh [--quick] [--no-record]" >&2
+        echo "$usage" >&2
         exit 2
         ;;
     esac
+    shift
 done
 
 if [ $quick -eq 1 ]; then
@@ -68,8 +85,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cpus=$(nproc)
-server_cpu=$((cpus > 1 ? 1 : 0))
 pin=(taskset -c "$server_cpu")
 
 # wait_line FILE PATTERN: until FILE has a line matching PATTERN (10 s).
@@ -127,7 +142,7 @@ echo_port=$(grep -oE "[0-9]+$" "$work/echo.out")
 
 redis_version=$(redis-server --version | grep -oE "v=[0-9.]+" | cut -d= -f2)
 echo "oracled :$oracled_port (pid $oracled_pid), redis $redis_version :$redis_port," \
-    "echo :$echo_port; servers on CPU $server_cpu, load on CPU 0"
+    "echo :$echo_port; servers on CPU $server_cpu, load on CPU $client_cpu"
 
 # run NAME TARGET [oracle-bench options]: one run, appended to results.jsonl (a --warmup among
 # the options wins over the default).
@@ -139,7 +154,7 @@ run() {
     redis) addr=127.0.0.1:$redis_port pid=$redis_pid ;;
     echo) addr=127.0.0.1:$echo_port pid=$echo_pid ;;
     esac
-    "$bench" --cpu 0 --target "$target" --addr "$addr" --server-pid "$pid" \
+    "$bench" --cpu "$client_cpu" --target "$target" --addr "$addr" --server-pid "$pid" \
         --scenario "$name" --warmup "$warmup" "$@" >>"$out/results.jsonl"
 }
 
@@ -179,11 +194,13 @@ done
 # Scenario 6: 10,000 idle connections. Scenario 7: the server at rest.
 run s6-idle-10000 oracled --idle 10000
 sleep 1
-"$bench" --rest "$rest" --server-pid "$oracled_pid" --scenario s7-rest >>"$out/results.jsonl"
+"$bench" --cpu "$client_cpu" --rest "$rest" --server-pid "$oracled_pid" --scenario s7-rest \
+    >>"$out/results.jsonl"
 
 echo "== results in $out"
-"$repo/bench/report.sh" "$out" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- |
-    sed 's/^ //')" "bench/run.sh${*:+ $*}" "$redis_version" >"$out/table.md"
+"$repo/bench/report.sh" "$out" "$cpus" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- |
+    sed 's/^ //')" "bench/run.sh${*:+ $*}" "$redis_version" \
+    "Servers pinned to CPU $server_cpu, oracle-bench to CPU $client_cpu" >"$out/table.md"
 cat "$out/table.md"
 "$repo/bench/plot.sh" "$out" || echo "(no plots: $?)"
 if [ $record -eq 1 ]; then
