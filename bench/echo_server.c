@@ -61,7 +61,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         }
         memcpy(ew->data, buf->base + done, (size_t)n - done);
         out = uv_buf_init(ew->data, (unsigned)((size_t)n - done));
-        uv_write(&ew->req, s, &out, 1, on_written);
+        if (uv_write(&ew->req, s, &out, 1, on_written) < 0) {
+            free(ew);
+            uv_close((uv_handle_t *)s, on_close);
+        }
     }
 }
 

@@ -103,7 +103,9 @@ struct bench {
     uint64_t measured; /* replies to requests sent after the warm-up and before the stop */
     uint64_t timestamps;
     uint64_t errors;
-    uint64_t backlog_skips; /* open loop: a due request found its connection's slot busy */
+    uint64_t backlog_skips; /* open loop: due requests that found their connection's slot busy */
+    uint64_t blocked_at;    /* ... the last one counted */
+    bool closed;            /* close_all() ran */
     bool stopping;
     bool finishing;
     bool failed;
@@ -169,7 +171,13 @@ static void flush_conn(struct bconn *c)
     c->tx_len = 0;
     buf = uv_buf_init((char *)c->wr + done, (unsigned)rest);
     c->writing = true;
-    uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+    if (rc < 0) {
+        c->writing = false;
+        c->b->failed = true;
+        fprintf(stderr, "oracle-bench: write: %s\n", uv_strerror(rc));
+        uv_stop(c->b->loop);
+    }
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -282,13 +290,17 @@ static void on_pace(uv_idle_t *h)
     struct bench *b = h->data;
     int64_t now = mono_ns();
     double elapsed_s = (double)(now - b->t0_ns) / 1e9;
-    uint64_t due = (uint64_t)(elapsed_s * b->o.rate);
+    /* Request k is due at t0 + k / rate: those up to k = elapsed x rate are due now. */
+    uint64_t due = (uint64_t)(elapsed_s * b->o.rate) + 1;
     while (b->sent < due && may_send(b)) {
         struct bconn *c = &b->conns[b->sent % b->o.connections];
         int64_t intended = b->t0_ns + (int64_t)((double)b->sent * 1e9 / b->o.rate);
         if (!queue_request(c, intended)) {
             /* Its connection is this far behind: the request is late, and will show it. */
-            b->backlog_skips++;
+            if (b->blocked_at != b->sent) {
+                b->backlog_skips++;
+                b->blocked_at = b->sent;
+            }
             break;
         }
     }
@@ -364,8 +376,9 @@ static bool take_replies(struct bconn *c, int64_t now)
             if (n == 0) {
                 break;
             }
-            b->errors += ok ? 0 : 1;
-            account(b, take_fifo(c), now);
+            int64_t sent = take_fifo(c);
+            b->errors += !ok && in_window(b, sent) ? 1 : 0;
+            account(b, sent, now);
             off += (size_t)n;
             continue;
         }
@@ -391,7 +404,7 @@ static bool take_replies(struct bconn *c, int64_t now)
         c->outstanding--;
         account(b, sent, now);
         if (r.error) {
-            b->errors++;
+            b->errors += in_window(b, sent) ? 1 : 0;
         } else if (in_window(b, sent)) {
             if (r.timestamps) {
                 b->timestamps += r.count;
@@ -467,6 +480,10 @@ static void on_stop_timer(uv_timer_t *t)
 
 static void close_all(struct bench *b)
 {
+    if (b->closed) {
+        return;
+    }
+    b->closed = true;
     for (uint32_t i = 0; i < b->o.connections; i++) {
         if (!uv_is_closing((uv_handle_t *)&b->conns[i].tcp)) {
             uv_close((uv_handle_t *)&b->conns[i].tcp, NULL);
@@ -558,6 +575,9 @@ static void on_connect(uv_connect_t *req, int status)
 {
     struct bconn *c = req->data;
     struct bench *b = c->b;
+    if (status == UV_ECANCELED && b->stopping) {
+        return; /* stopped (Ctrl-C) before every connection was made */
+    }
     if (status < 0) {
         fprintf(stderr, "oracle-bench: cannot connect to %s: %s\n", b->o.addr, uv_strerror(status));
         b->failed = true;
@@ -854,6 +874,10 @@ static void parse(int argc, char **argv, struct options *o)
             o->metrics_addr = optarg;
             break;
         case O_SCENARIO:
+            if (optarg[strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789._-")] != '\0') {
+                die("--scenario takes letters, digits, '.', '_' and '-', not ", optarg);
+            }
             o->scenario = optarg;
             break;
         case O_CDF:
@@ -1050,7 +1074,11 @@ int main(int argc, char **argv)
     }
 
     int64_t stop = b->stop_ns != 0 ? b->stop_ns : end_ns;
-    double window_s = (double)(stop - b->measure_from_ns) / 1e9;
+    /* Stopped before it ever started sending (Ctrl-C while connecting): nothing measured. */
+    double window_s = b->t0_ns == 0 ? 0 : (double)(stop - b->measure_from_ns) / 1e9;
+    if (window_s < 0) {
+        window_s = 0;
+    }
     double rps = window_s > 0 ? (double)b->measured / window_s : 0;
     printf("{\"scenario\":\"%s\",\"target\":\"%s\",\"op\":\"%s\",\"mode\":\"%s\","
            "\"connections\":%" PRIu32 ",\"depth\":%" PRIu32 ",\"count\":%" PRIu32

@@ -8,7 +8,7 @@ dir=$1
 jq -rs --arg nproc "$2" --arg cpu "$3" --arg cmd "$4" --arg redis "$5" \
     --arg pinning "${6:-Servers pinned to CPU 1, oracle-bench to CPU 0}" \
     --arg when "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg run "$(basename "$dir")" '
-def median: sort | if length == 0 then null else .[(length / 2 | floor)] end;
+def median: map(select(. != null)) | sort | if length == 0 then null else .[(length / 2 | floor)] end;
 def fmt(x; d): if x == null then "-" else (x * pow(10; d) | round / pow(10; d) | tostring) end;
 def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
 . as $all
@@ -37,7 +37,7 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
   "",
   "| scenario 5: commit-wait | requests/s | waited p50 / p99 us | server lateness p50 / p99 / max us | client lateness p50 / p99 / max us | server CPU s |",
   "|---|---|---|---|---|---|",
-  ( [["s5-wait-1", "1 waiter (`ts --wait`, closed loop 1x1)"], ["s5-wait-1000", "1,000 waiters (`wait-until` +100 ms at 10,000/s, open loop)"], ["s5-wait-10000", "10,000 waiters (`wait-until` +500 ms at 20,000/s, open loop)"], ["s5-burst-10000", "10,000 waiters in bursts (`wait-until` +50 ms, closed loop 100x100)"]][]
+  ( [["s5-wait-1", "1 waiter (`--op ts-wait`, closed loop 1x1)"], ["s5-wait-1000", "1,000 waiters (`--op wait-until` +100 ms at 10,000/s, open loop)"], ["s5-wait-10000", "10,000 waiters (`--op wait-until` +500 ms at 20,000/s, open loop)"], ["s5-burst-10000", "10,000 waiters in bursts (`--op wait-until` +50 ms, closed loop 100x100)"]][]
     | .[0] as $s
     | "| \(.[1]) | \(fmt(med($s; "oracled"; .rps); 0)) | \(fmt(med($s; "oracled"; .waited_us.p50); 1)) / \(fmt(med($s; "oracled"; .waited_us.p99); 1)) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 1)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) | \(fmt(med($s; "oracled"; .client_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.max); 0)) | \(fmt(med($s; "oracled"; .server_cpu_s); 2)) |"
   ),
@@ -55,7 +55,7 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
     | "- scenario 1 latency within 10 % of the echo floor: p50 oracled/echo \(fmt($x; 3)) — \(if $x == null then "not measured" elif $x <= 1.1 then "met" else "missed" end)" ),
   ( [ "s5-wait-1", "s5-wait-1000", "s5-wait-10000" ][] as $s
     | [ med($s; "oracled"; .server_lateness_us.p50), med($s; "oracled"; .server_lateness_us.p99) ] as $l
-    | "- server-side lateness ≤ 5 us p50, ≤ 20 us p99 (\($s)): \(fmt($l[0]; 1)) / \(fmt($l[1]; 1)) us — \(if $l[0] == null then "not measured" elif $l[0] <= 5 and $l[1] <= 20 then "met" else "missed" end)" ),
+    | "- server-side lateness ≤ 5 us p50, ≤ 20 us p99 (\($s)): \(fmt($l[0]; 1)) / \(fmt($l[1]; 1)) us — \(if $l[0] == null or $l[1] == null then "not measured" elif $l[0] <= 5 and $l[1] <= 20 then "met" else "missed" end)" ),
   ( [ $all[] | select(.scenario == "s7-rest") ][0].server_cpu_percent as $c
     | "- CPU at rest ≈ 0: \(fmt($c; 2)) % of a core — \(if $c == null then "not measured" elif $c < 1 then "met" else "missed" end)" ),
   ""

@@ -29,6 +29,7 @@ cpus=$(nproc)
 server_cpu=$((cpus > 1 ? 1 : 0))
 client_cpu=0
 usage="usage: bench/run.sh [--quick] [--no-record] [--server-cpu N] [--client-cpu N]"
+args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1 ;;
@@ -53,6 +54,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+if [ "$server_cpu" -eq "$client_cpu" ] && [ "$cpus" -gt 1 ]; then
+    echo "bench/run.sh: note: the servers and oracle-bench share CPU $server_cpu" >&2
+fi
 if [ $quick -eq 1 ]; then
     duration=1s warmup=300ms reps=1 rest=3s
 else
@@ -199,7 +203,7 @@ sleep 1
 
 echo "== results in $out"
 "$repo/bench/report.sh" "$out" "$cpus" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- |
-    sed 's/^ //')" "bench/run.sh${*:+ $*}" "$redis_version" \
+    sed 's/^ //')" "bench/run.sh${args[*]:+ ${args[*]}}" "$redis_version" \
     "Servers pinned to CPU $server_cpu, oracle-bench to CPU $client_cpu" >"$out/table.md"
 cat "$out/table.md"
 "$repo/bench/plot.sh" "$out" || echo "(no plots: $?)"

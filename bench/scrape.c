@@ -54,7 +54,9 @@ char *scrape_metrics(const char *addr)
     close(fd);
     buf[len] = '\0';
     char *body = strstr(buf, "\r\n\r\n");
-    if (strncmp(buf, "HTTP/1.", 7) != 0 || strstr(buf, " 200 ") == NULL || body == NULL) {
+    /* "HTTP/1.x 200 ..." on the status line itself. */
+    if (strncmp(buf, "HTTP/1.", 7) != 0 || len < 13 || strncmp(buf + 8, " 200 ", 5) != 0 ||
+        body == NULL) {
         fprintf(stderr, "oracle-bench: no /metrics from %s\n", addr);
         free(buf);
         return NULL;

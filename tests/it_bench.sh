@@ -20,6 +20,8 @@ run 2 "$BENCH" --target memcached
 contains "$ERR" "--target is oracled, redis or echo" "bad target"
 run 2 "$BENCH" --duration 5
 contains "$ERR" "invalid --duration '5'" "duration without a unit"
+run 2 "$BENCH" --scenario 'a"b'
+contains "$ERR" "--scenario takes letters" "a scenario name JSON would need escaped"
 run 2 "$BENCH" --addr localhost:1
 contains "$ERR" "invalid --addr" "a name, not a numeric address"
 run 1 "$BENCH" --addr 127.0.0.1:1 --duration 1s
@@ -80,6 +82,8 @@ check_run '.waited_us.p50 > 1000 and .client_lateness_us.count > 0 and .errors =
 bench open --addr "127.0.0.1:$PORT" --rate 2000 --connections 2 --duration 1s
 check_run '.mode == "open" and .rate == 2000 and .requests > 1500 and .requests < 2500' \
     "open loop at 2000/s"
+# From the intended send time: well under the 500 us between two sends when the server keeps up.
+check_run '.latency_us.p50 < 500' "open loop latency"
 pass "commit-wait (waited, client and server lateness) and the open loop"
 
 bench s6-idle-10000 --addr "127.0.0.1:$PORT" --idle 200 --server-pid $PID
