@@ -7,7 +7,8 @@ set -euo pipefail
 dir=$1
 jq -rs --arg nproc "$2" --arg cpu "$3" --arg cmd "$4" --arg redis "$5" \
     --arg pinning "${6:-Servers pinned to CPU 1, oracle-bench to CPU 0}" \
-    --arg when "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg run "$(basename "$dir")" '
+    --arg when "$(basename "$dir" | sed -nE 's/^([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2}).*/\1-\2-\3 \4:\5 UTC/p')" \
+    --arg run "$(basename "$dir")" '
 def median: map(select(. != null)) | sort | if length == 0 then null else .[(length / 2 | floor)] end;
 def fmt(x; d): if x == null then "-" else (x * pow(10; d) | round / pow(10; d) | tostring) end;
 def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
