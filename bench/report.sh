@@ -5,9 +5,12 @@
 # Usage: bench/report.sh DIR NPROC CPU_MODEL COMMAND REDIS_VERSION [PINNING]
 set -euo pipefail
 dir=$1
+# The run's start, from its directory's name (20261125T184255Z); else now.
+when=$(basename "$dir" | sed -nE 's/^([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2}).*/\1-\2-\3 \4:\5 UTC/p')
+[ -n "$when" ] || when=$(date -u '+%Y-%m-%d %H:%M UTC')
 jq -rs --arg nproc "$2" --arg cpu "$3" --arg cmd "$4" --arg redis "$5" \
     --arg pinning "${6:-Servers pinned to CPU 1, oracle-bench to CPU 0}" \
-    --arg when "$(basename "$dir" | sed -nE 's/^([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2}).*/\1-\2-\3 \4:\5 UTC/p')" \
+    --arg when "$when" \
     --arg run "$(basename "$dir")" '
 def median: map(select(. != null)) | sort | if length == 0 then null else .[(length / 2 | floor)] end;
 def fmt(x; d): if x == null then "-" else (x * pow(10; d) | round / pow(10; d) | tostring) end;
