@@ -1,0 +1,51 @@
+/*
+ * libFuzzer target: a byte stream as a connection would deliver it, cut into frames the way
+ * the server does (oracle/frame.c), each message decoded as a Request (the server's path) and
+ * as a Response (the client library's and the benchmark's paths). Checks that no decoder reads
+ * outside the input, and what each promises about its result.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "bproto.h"
+#include "frame.h"
+#include "wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct arena arena;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (arena.base == NULL && arena_init(&arena, 4 * FRAME_MAX_TOTAL) < 0) {
+        abort();
+    }
+    size_t off = 0;
+    while (off < size) {
+        const uint8_t *msg;
+        size_t msg_len;
+        int n = frame_decode(data + off, size - off, FRAME_MAX_LEN, &msg, &msg_len);
+        if (n <= 0) {
+            break;
+        }
+        if ((size_t)n > size - off || msg < data + off || msg + msg_len > data + off + n ||
+            msg_len > FRAME_MAX_LEN) {
+            abort(); /* a frame that is not inside what was given */
+        }
+        struct request req;
+        arena_reset(&arena);
+        if (wire_decode_request(msg, msg_len, &arena, &req) == 0 &&
+            (req.op < REQ_OP_NONE || req.op > REQ_OP_SERVER_INFO)) {
+            abort();
+        }
+        struct response resp;
+        arena_reset(&arena);
+        (void)wire_decode_response(msg, msg_len, &arena, &resp);
+        struct bp_reply r;
+        (void)bp_oracle_parse(msg, msg_len, &r);
+        off += (size_t)n;
+    }
+    return 0;
+}
