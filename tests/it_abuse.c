@@ -1,0 +1,376 @@
+/*
+ * Integration: bad input and abuse against the real oracled, while a well-behaved client (the
+ * sentinel, a thread) keeps asking for timestamps and commit-waits and checks every answer:
+ * strictly increasing, and a commit-waited timestamp certainly past when its reply arrives.
+ * Usage: it_abuse HOST:PORT HTTP_HOST:PORT   (run by it_abuse.sh, which starts the daemon)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "netaddr.h"
+#include "test_seed.h"
+#include "wire_client.h"
+
+#define TIMEOUT  5000 /* ms, per response */
+#define TS_LIMIT (UINT64_C(1) << 63)
+
+static const char *addr;
+static const char *http_addr;
+
+/* ---- The sentinel ---- */
+
+static atomic_bool sentinel_stop;
+static atomic_ulong sentinel_requests;
+static atomic_ulong sentinel_regressions;
+static atomic_ulong sentinel_failures;
+static char sentinel_why[256];
+
+static void *sentinel(void *arg)
+{
+    (void)arg;
+    struct wire_client c;
+    if (wc_connect_addr(&c, addr) < 0) {
+        snprintf(sentinel_why, sizeof(sentinel_why), "cannot connect");
+        atomic_fetch_add(&sentinel_failures, 1);
+        return NULL;
+    }
+    uint64_t last = 0;
+    for (uint64_t id = 1; !atomic_load(&sentinel_stop); id++) {
+        struct request q = wc_request(id, REQ_OP_GET_TIMESTAMP);
+        q.commit_wait = id % 10 == 0;
+        struct response r;
+        if (wc_call(&c, &q, &r, TIMEOUT) < 0 || r.kind != RESP_TIMESTAMPS) {
+            snprintf(sentinel_why, sizeof(sentinel_why), "request %llu: no timestamps (kind %d)",
+                     (unsigned long long)id, r.kind);
+            atomic_fetch_add(&sentinel_failures, 1);
+            break;
+        }
+        if (r.u.ts.first_ns <= last) {
+            atomic_fetch_add(&sentinel_regressions, 1);
+        }
+        last = r.u.ts.first_ns;
+        if (q.commit_wait) {
+            /* Certainly past now: a Now sent after the reply shows earliest beyond it. */
+            struct request n = wc_request(++id, REQ_OP_NOW);
+            struct response b;
+            if (wc_call(&c, &n, &b, TIMEOUT) < 0 || b.kind != RESP_BOUNDS ||
+                b.u.bounds.earliest_ns <= r.u.ts.first_ns) {
+                atomic_fetch_add(&sentinel_regressions, 1);
+            }
+        }
+        atomic_fetch_add(&sentinel_requests, 1);
+    }
+    wc_close(&c);
+    return NULL;
+}
+
+static pthread_t sentinel_thread;
+
+static int start_sentinel(void **state)
+{
+    (void)state;
+    atomic_store(&sentinel_stop, false);
+    return pthread_create(&sentinel_thread, NULL, sentinel, NULL) == 0 ? 0 : -1;
+}
+
+/* Ends the sentinel and checks it was served throughout, with nothing out of order. */
+static int stop_sentinel(void **state)
+{
+    (void)state;
+    atomic_store(&sentinel_stop, true);
+    pthread_join(sentinel_thread, NULL);
+    unsigned long n = atomic_load(&sentinel_requests);
+    unsigned long bad = atomic_load(&sentinel_regressions);
+    unsigned long failed = atomic_load(&sentinel_failures);
+    printf("# sentinel: %lu timestamps, %lu regressions, %lu failures %s\n", n, bad, failed,
+           sentinel_why);
+    return n > 100 && bad == 0 && failed == 0 ? 0 : -1;
+}
+
+/* ---- Helpers ---- */
+
+static void connect_or_fail(struct wire_client *c)
+{
+    int rc = wc_connect_addr(c, addr);
+    if (rc < 0) {
+        fail_msg("connect %s: %s", addr, strerror(-rc));
+    }
+}
+
+static struct response call(struct wire_client *c, const struct request *q)
+{
+    struct response r;
+    int rc = wc_call(c, q, &r, TIMEOUT);
+    if (rc < 0) {
+        fail_msg("request %llu: %s", (unsigned long long)q->id, strerror(-rc));
+    }
+    return r;
+}
+
+static void expect_error(const struct response *r, enum wire_error code)
+{
+    if (r->kind != RESP_ERROR || r->u.error.code != code) {
+        fail_msg("expected error %d, got kind %d", code, r->kind);
+    }
+}
+
+/* A plain socket to a HOST:PORT (the HTTP port, or raw bytes to the oracle port). */
+static int raw_connect(const char *where)
+{
+    struct sockaddr_storage ss;
+    assert_int_equal(netaddr_parse(where, &ss), 0);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    socklen_t sl =
+        ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    assert_int_equal(connect(fd, (struct sockaddr *)&ss, sl), 0);
+    return fd;
+}
+
+/* Reads until the peer closes or timeout_ms pass; returns the bytes read (into buf, cut). */
+static size_t read_until_closed(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    size_t len = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (poll(&p, 1, timeout_ms) > 0) {
+        char tmp[4096];
+        ssize_t n = recv(fd, tmp, sizeof(tmp), 0);
+        if (n <= 0) {
+            break;
+        }
+        size_t take = (size_t)n < cap - len - 1 ? (size_t)n : cap - len - 1;
+        memcpy(buf + len, tmp, take);
+        len += take;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+/* ---- Abuse ---- */
+
+static void test_random_bytes(void **state)
+{
+    (void)state;
+    test_seed("test_random_bytes");
+    for (int i = 0; i < 64; i++) {
+        int fd = raw_connect(addr);
+        uint8_t junk[4096];
+        for (size_t k = 0; k < sizeof(junk); k++) {
+            junk[k] = (uint8_t)rand();
+        }
+        (void)send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
+        char out[8192];
+        (void)read_until_closed(fd, out, sizeof(out), 200);
+        close(fd);
+    }
+}
+
+static void test_truncated_frame_then_close(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        int fd = raw_connect(addr);
+        uint8_t half[51] = {100}; /* a 100-byte message announced, 50 bytes of it sent */
+        (void)send(fd, half, sizeof(half), MSG_NOSIGNAL);
+        close(fd);
+    }
+}
+
+static void test_unknown_fields_and_no_op(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    /* id 5, field 15 (varint 7), no op: UNSUPPORTED, the connection kept. */
+    const uint8_t no_op[] = {4, 0x08, 0x05, 0x78, 0x07};
+    assert_int_equal(wc_send_raw(&c, no_op, sizeof(no_op)), 0);
+    struct response r;
+    assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+    assert_int_equal(r.id, 5);
+    expect_error(&r, WIRE_ERROR_UNSUPPORTED);
+    /* id 6, Now, plus an unknown field 20 (a string): served, the field ignored. */
+    const uint8_t now_extra[] = {8, 0x08, 0x06, 0x1a, 0x00, 0xa2, 0x01, 0x01, 'x'};
+    assert_int_equal(wc_send_raw(&c, now_extra, sizeof(now_extra)), 0);
+    assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+    assert_int_equal(r.id, 6);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    wc_close(&c);
+}
+
+static void test_counts_and_timestamp_limits(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    struct request q = wc_request(1, REQ_OP_GET_TIMESTAMP);
+    q.count = 0; /* means 1 */
+    struct response r = call(&c, &q);
+    assert_int_equal(r.kind, RESP_TIMESTAMPS);
+    assert_int_equal(r.u.ts.count, 1);
+    q = wc_request(2, REQ_OP_GET_TIMESTAMP);
+    q.count = 65536;
+    r = call(&c, &q);
+    assert_int_equal(r.u.ts.count, 65536);
+    q = wc_request(3, REQ_OP_GET_TIMESTAMP);
+    q.count = 65537;
+    r = call(&c, &q);
+    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    /* ts 0 is long past; 2^63 and UINT64_MAX are not timestamps. */
+    const enum req_op ops[] = {REQ_OP_BEFORE, REQ_OP_AFTER, REQ_OP_WAIT_UNTIL};
+    for (size_t i = 0; i < 3; i++) {
+        q = wc_request(10 + i, ops[i]);
+        q.ts_ns = 0;
+        r = call(&c, &q);
+        if (ops[i] == REQ_OP_BEFORE) {
+            assert_int_equal(r.kind, RESP_BEFORE);
+            assert_true(r.u.answer);
+        } else if (ops[i] == REQ_OP_AFTER) {
+            assert_int_equal(r.kind, RESP_AFTER);
+            assert_false(r.u.answer);
+        } else {
+            assert_int_equal(r.kind, RESP_WAITED);
+            assert_int_equal(r.u.waited_ns, 0);
+        }
+        const uint64_t bad[] = {TS_LIMIT, UINT64_MAX};
+        for (size_t k = 0; k < 2; k++) {
+            q = wc_request(20 + 2 * i + k, ops[i]);
+            q.ts_ns = bad[k];
+            r = call(&c, &q);
+            expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+        }
+    }
+    wc_close(&c);
+}
+
+/* Two requests in flight with the same id: each is answered, once. */
+static void test_duplicate_ids(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    struct request a = wc_request(42, REQ_OP_GET_TIMESTAMP);
+    a.commit_wait = true;
+    struct request b = wc_request(42, REQ_OP_NOW);
+    assert_int_equal(wc_send(&c, &a), 0);
+    assert_int_equal(wc_send(&c, &b), 0);
+    bool got_ts = false;
+    bool got_now = false;
+    for (int i = 0; i < 2; i++) {
+        struct response r;
+        assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+        assert_int_equal(r.id, 42);
+        got_ts = got_ts || r.kind == RESP_TIMESTAMPS;
+        got_now = got_now || r.kind == RESP_BOUNDS;
+    }
+    assert_true(got_ts && got_now);
+    wc_close(&c);
+}
+
+/* Many connections opened and held while the sentinel goes on. */
+static void test_many_connections_held(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = raw_connect(addr);
+    }
+    unsigned long before = atomic_load(&sentinel_requests);
+    usleep(300000);
+    assert_true(atomic_load(&sentinel_requests) > before);
+    /* And a new client is still served next to them. */
+    struct wire_client c;
+    connect_or_fail(&c);
+    struct request q = wc_request(1, REQ_OP_NOW);
+    struct response r = call(&c, &q);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    wc_close(&c);
+    for (int i = 0; i < N; i++) {
+        close(fds[i]);
+    }
+}
+
+/* A request dribbled one byte every 50 ms is still answered, and holds up no one. */
+static void test_one_byte_at_a_time(void **state)
+{
+    (void)state;
+    struct wire_client c;
+    connect_or_fail(&c);
+    const uint8_t req[] = {4, 0x08, 0x09, 0x1a, 0x00}; /* id 9, Now */
+    unsigned long before = atomic_load(&sentinel_requests);
+    for (size_t i = 0; i < sizeof(req); i++) {
+        assert_int_equal(wc_send_raw(&c, req + i, 1), 0);
+        usleep(50000);
+    }
+    struct response r;
+    assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
+    assert_int_equal(r.id, 9);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    assert_true(atomic_load(&sentinel_requests) > before + 10);
+    wc_close(&c);
+}
+
+static void test_http_garbage_and_oversized(void **state)
+{
+    (void)state;
+    char out[8192];
+    int fd = raw_connect(http_addr);
+    const char garbage[] = "\x01\x02 NOT HTTP \xff\r\n\r\n";
+    (void)send(fd, garbage, sizeof(garbage) - 1, MSG_NOSIGNAL);
+    (void)read_until_closed(fd, out, sizeof(out), 2000);
+    assert_non_null(strstr(out, "HTTP/1.1 400"));
+    close(fd);
+
+    fd = raw_connect(http_addr);
+    static char big[12000];
+    memcpy(big, "GET /healthz HTTP/1.1\r\nX-Big: ", 30);
+    memset(big + 30, 'a', sizeof(big) - 30);
+    (void)send(fd, big, sizeof(big), MSG_NOSIGNAL);
+    (void)read_until_closed(fd, out, sizeof(out), 2000);
+    assert_true(strstr(out, "HTTP/1.1 431") != NULL || strstr(out, "HTTP/1.1 400") != NULL);
+    close(fd);
+
+    fd = raw_connect(http_addr);
+    const char ok[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    (void)send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
+    (void)read_until_closed(fd, out, sizeof(out), 2000);
+    assert_non_null(strstr(out, "HTTP/1.1 200"));
+    close(fd);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: it_abuse HOST:PORT HTTP_HOST:PORT\n");
+        return 2;
+    }
+    addr = argv[1];
+    http_addr = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_truncated_frame_then_close),
+        cmocka_unit_test(test_unknown_fields_and_no_op),
+        cmocka_unit_test(test_counts_and_timestamp_limits),
+        cmocka_unit_test(test_duplicate_ids),
+        cmocka_unit_test(test_many_connections_held),
+        cmocka_unit_test(test_one_byte_at_a_time),
+        cmocka_unit_test(test_http_garbage_and_oversized),
+    };
+    return cmocka_run_group_tests(tests, start_sentinel, stop_sentinel);
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Integration: bad input and abuse against the real oracled (fed by fake-chrony) while a
+# well-behaved client checks every answer it gets (it_abuse.c); afterwards the daemon must still
+# be running, answering, and within its memory.
+# Usage: it_abuse.sh ORACLED FAKE_CHRONY IT_ABUSE
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+ORACLED=$1
+FAKE=$2
+CHECKS_BIN=$3
+
+start_fake_chrony fake "$FAKE"
+"$ORACLED" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --state-dir "$TMP/state" \
+    --chrony "udp:127.0.0.1:$FAKE_PORT" >"$TMP/oracled.log" 2>&1 &
+PID=$!
+track_pid $PID
+wait_for_log "$TMP/oracled.log" $PID "ready: serving timestamps" 10
+PORT=$(bound_port "$TMP/oracled.log" oracle)
+HTTP=$(bound_port "$TMP/oracled.log" HTTP)
+rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
+
+"$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP"
+pass "abuse (random bytes, truncated frames, unknown fields, limits, duplicate ids, 2,000" \
+    "held connections, a dribbling client, HTTP garbage) with a sentinel served throughout"
+
+kill -0 $PID 2>/dev/null || fail "oracled died"
+curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null || fail "/healthz not 200 afterwards"
+rss_after=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
+echo "# server RSS: $rss_before KiB before, $rss_after KiB after"
+[ "$rss_after" -lt $((rss_before + 65536)) ] || fail "RSS grew from $rss_before to $rss_after KiB"
+grep -qE "(fatal|assert|Assertion)" "$TMP/oracled.log" && fail "oracled logged a failure"
+pass "oracled still serving afterwards, healthy, RSS bounded"
+echo "all $CHECKS checks passed"
