@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "fake_chrony.h"
+#include "step_offset.h"
 
 static volatile sig_atomic_t stop;
 
@@ -37,11 +38,12 @@ static void usage(void)
            "  --answer-count N       answer only N requests, then fall silent\n");
 }
 
+/* The clock it reports from: the system's, plus a test's step (step_offset.h). */
 static int64_t realtime_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + step_offset_ns();
 }
 
 int main(int argc, char **argv)
@@ -186,6 +188,7 @@ int main(int argc, char **argv)
     }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    step_offset_init();
     if (unix_path) {
         printf("ready\n");
     } else {
