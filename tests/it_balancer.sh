@@ -44,8 +44,9 @@ for name in a b c; do
 done
 pass "three instances ready, their bounds set apart by chrony offsets of 5 ms, 2 ms and none"
 
-LB=$((20000 + RANDOM % 40000))
-cat >"$TMP/haproxy.cfg" <<EOF
+# write_config PORT: haproxy's configuration, listening on PORT.
+write_config() {
+    cat >"$TMP/haproxy.cfg" <<EOF
 global
     maxconn 2000
 defaults
@@ -54,7 +55,7 @@ defaults
     timeout client 10s
     timeout server 10s
 frontend oracle
-    bind 127.0.0.1:$LB
+    bind 127.0.0.1:$1
     default_backend instances
 backend instances
     balance roundrobin
@@ -65,11 +66,24 @@ backend instances
     server b 127.0.0.1:${OPORT[b]} port ${HPORT[b]}
     server c 127.0.0.1:${OPORT[c]} port ${HPORT[c]}
 EOF
-haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
-HAPROXY=$!
-track_pid $HAPROXY
-sleep 0.5
-kill -0 $HAPROXY 2>/dev/null || fail "haproxy did not start: $(cat "$TMP/haproxy.log")"
+}
+
+# haproxy cannot take port 0: try random ports until one is free.
+HAPROXY=""
+for _ in $(seq 1 20); do
+    LB=$((20000 + RANDOM % 40000))
+    write_config $LB
+    haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+    pid=$!
+    sleep 0.3
+    if kill -0 $pid 2>/dev/null; then
+        HAPROXY=$pid
+        track_pid $HAPROXY
+        break
+    fi
+    wait $pid 2>/dev/null || true
+done
+[ -n "$HAPROXY" ] || fail "haproxy did not start: $(cat "$TMP/haproxy.log")"
 
 # lb RUN COUNT MODE: the sequential client through the balancer; its JSON in $J.
 lb() {

@@ -95,12 +95,27 @@ echo "$J" >>"$RESULTS"
 pass "idle connections (RSS per connection) and the server at rest (CPU)"
 
 if command -v redis-server >/dev/null; then
-    RPORT=$((20000 + RANDOM % 40000))
-    redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
-        --logfile "$TMP/redis.log" >/dev/null 2>&1 &
-    RPID=$!
-    track_pid $RPID
-    wait_for_log "$TMP/redis.log" $RPID "Ready to accept connections" 10
+    # redis-server cannot take port 0: try random ports until one is free.
+    RPID=""
+    for _ in $(seq 1 20); do
+        RPORT=$((20000 + RANDOM % 40000))
+        redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
+            --logfile "$TMP/redis.log" >/dev/null 2>&1 &
+        pid=$!
+        for _ in $(seq 1 100); do
+            grep -q "Ready to accept connections" "$TMP/redis.log" 2>/dev/null && break
+            kill -0 $pid 2>/dev/null || break
+            sleep 0.05
+        done
+        if kill -0 $pid 2>/dev/null; then
+            RPID=$pid
+            track_pid $RPID
+            break
+        fi
+        wait $pid 2>/dev/null || true
+        rm -f "$TMP/redis.log"
+    done
+    [ -n "$RPID" ] || fail "redis-server did not start: $(cat "$TMP/redis.log")"
     bench s1-1x1 --target redis --addr "127.0.0.1:$RPORT" --duration 1s
     check_run '.target == "redis" and .op == "incr" and .requests > 100 and .errors == 0' "redis"
     pass "Redis INCR over RESP"
