@@ -21,8 +21,8 @@ HTTP=$(bound_port "$TMP/oracled.log" HTTP)
 rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
 
 "$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP"
-pass "abuse (random bytes, truncated frames, unknown fields, limits, duplicate ids, 2,000" \
-    "held connections, a dribbling client, HTTP garbage) with a sentinel served throughout"
+pass "abuse (random bytes, truncated frames, unknown fields, limits, duplicate ids, 10,000" \
+    "held connections, a byte a second, HTTP garbage) with a sentinel served throughout"
 
 kill -0 $PID 2>/dev/null || fail "oracled died"
 curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null || fail "/healthz not 200 afterwards"

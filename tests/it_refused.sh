@@ -50,6 +50,16 @@ sleep 0.5
 refused "future reference" "reference time is in the future"
 pass "a reference time 1 s in the future: refused"
 
+daemon garbage --garbage
+sleep 1
+refused "garbage from chronyd" "chrony|measurement"
+pass "a chronyd answering garbage: never trusted"
+
+daemon sequence --bad-sequence
+sleep 1
+refused "wrong sequence numbers" "chrony|measurement"
+pass "a chronyd answering with wrong sequence numbers: never trusted"
+
 # The leap: both clocks put 6 s before the coming midnight UTC.
 now=$(date +%s)
 midnight=$(((now / 86400 + 1) * 86400))
