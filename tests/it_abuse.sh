@@ -11,13 +11,8 @@ FAKE=$2
 CHECKS_BIN=$3
 
 start_fake_chrony fake "$FAKE"
-"$ORACLED" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --state-dir "$TMP/state" \
-    --chrony "udp:127.0.0.1:$FAKE_PORT" >"$TMP/oracled.log" 2>&1 &
-PID=$!
-track_pid $PID
-wait_for_log "$TMP/oracled.log" $PID "ready: serving timestamps" 10
-PORT=$(bound_port "$TMP/oracled.log" oracle)
-HTTP=$(bound_port "$TMP/oracled.log" HTTP)
+start_oracled_on "$ORACLED" oracled "$FAKE_PORT"
+wait_for_log "$LOG" $PID "ready: serving timestamps" 10
 rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
 
 "$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP"

@@ -30,15 +30,13 @@ for name in a b c; do
     c) offset=() ;;
     esac
     demo_pair "$DEMO" "$TMP/chrony-$name" "${offset[@]}"
-    "$ORACLED" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --state-dir "$TMP/state-$name" \
-        --chrony "udp:127.0.0.1:$CMD_PORT" --grace 1s >"$TMP/oracled-$name.log" 2>&1 &
-    OPID[$name]=$!
-    track_pid "${OPID[$name]}"
+    start_oracled_on "$ORACLED" "oracled-$name" "$CMD_PORT" --grace 1s
+    OPID[$name]=$PID
+    OPORT[$name]=$PORT
+    HPORT[$name]=$HTTP
 done
 for name in a b c; do
     wait_for_log "$TMP/oracled-$name.log" "${OPID[$name]}" "ready: serving timestamps" 30
-    OPORT[$name]=$(bound_port "$TMP/oracled-$name.log" oracle)
-    HPORT[$name]=$(bound_port "$TMP/oracled-$name.log" HTTP)
     bound=$(curl -s "http://127.0.0.1:${HPORT[$name]}/healthz" | jq -r .bound_ns)
     echo "# instance $name: port ${OPORT[$name]}, bound $bound ns"
 done

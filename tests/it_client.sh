@@ -14,18 +14,6 @@ EXAMPLES=$5
 BUILD=$6
 SANITIZED=$7
 
-# start_daemon NAME FAKE_PORT [ARGS...]: oracled on a free port; sets PID, PORT and LOG.
-start_daemon() {
-    local name=$1 chrony_port=$2
-    shift 2
-    LOG=$TMP/$name.log
-    "$ORACLED" --listen 127.0.0.1:0 --http-listen none --state-dir "$TMP/$name-state" \
-        --chrony "udp:127.0.0.1:$chrony_port" "$@" >"$LOG" 2>&1 &
-    PID=$!
-    track_pid $PID
-    wait_for_log "$LOG" $PID "listening on 127\.0\.0\.1:[0-9]+ \(oracle" 10
-    PORT=$(bound_port "$LOG" oracle)
-}
 
 # --- usage errors: no server needed ---
 run 0 "$CLI" --help
@@ -54,7 +42,7 @@ pass "usage errors: exit 2 with a message"
 # --- nothing listening ---
 start_fake_chrony fake "$FAKE"
 CHRONY_PORT=$FAKE_PORT
-start_daemon probe "$CHRONY_PORT"
+start_oracled_on "$ORACLED" probe "$CHRONY_PORT"
 DEAD=$PORT
 kill "$PID"
 wait "$PID" 2>/dev/null || true
@@ -72,7 +60,7 @@ listen6=()
 if ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1/"; then
     listen6=(--listen "[::1]:0")
 fi
-start_daemon main "$CHRONY_PORT" --idle-timeout 1s "${listen6[@]}"
+start_oracled_on "$ORACLED" main "$CHRONY_PORT" --idle-timeout 1s "${listen6[@]}"
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10
 if [ ${#listen6[@]} -gt 0 ]; then
     port6=$(grep -oE "listening on \[::1\]:[0-9]+" "$LOG" | head -n 1 | sed 's/.*://')
@@ -168,7 +156,7 @@ pass "examples: before, after and commit behave as ClockBound's demos"
 
 # --- a daemon whose chrony is not synchronised (leap status 3) ---
 start_fake_chrony unsync "$FAKE" --leap 3
-start_daemon unsync "$FAKE_PORT"
+start_oracled_on "$ORACLED" unsync "$FAKE_PORT"
 wait_for_log "$LOG" $PID "clock UNKNOWN" 10
 run 2 "$CLI" --server "127.0.0.1:$PORT" now
 contains "$ERR" "answered CLOCK_UNAVAILABLE" "unsynchronised: the code"

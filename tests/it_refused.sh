@@ -17,13 +17,7 @@ daemon() {
     local name=$1
     shift
     start_fake_chrony "fake-$name" "$FAKE" "$@"
-    "$STEPPED" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --state-dir "$TMP/state-$name" \
-        --chrony "udp:127.0.0.1:$FAKE_PORT" >"$TMP/$name.log" 2>&1 &
-    PID=$!
-    track_pid $PID
-    wait_for_log "$TMP/$name.log" $PID "listening on 127\.0\.0\.1:[0-9]+ \(HTTP" 10
-    PORT=$(bound_port "$TMP/$name.log" oracle)
-    HTTP=$(bound_port "$TMP/$name.log" HTTP)
+    start_oracled_on "$STEPPED" "$name" "$FAKE_PORT"
 }
 
 # refused WHAT REASON: nothing served, and /healthz 503.

@@ -19,12 +19,8 @@ CLI=$4
 export ORACLE_TEST_STEP_FILE=$TMP/step
 echo 0 >"$ORACLE_TEST_STEP_FILE"
 start_fake_chrony fake "$FAKE"
-"$STEPPED" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --state-dir "$TMP/state" \
-    --chrony "udp:127.0.0.1:$FAKE_PORT" --grace 1s >"$TMP/oracled.log" 2>&1 &
-PID=$!
-track_pid $PID
-wait_for_log "$TMP/oracled.log" $PID "ready: serving timestamps" 10
-PORT=$(bound_port "$TMP/oracled.log" oracle)
+start_oracled_on "$STEPPED" oracled "$FAKE_PORT" --grace 1s
+wait_for_log "$LOG" $PID "ready: serving timestamps" 10
 pass "oracled-stepped serving on port $PORT"
 
 # count PATTERN: how many log lines match.

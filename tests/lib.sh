@@ -163,3 +163,23 @@ start_fake_chrony() {
     done
     fail "fake-chrony did not start"
 }
+
+# start_oracled_on BIN NAME CHRONY_PORT [ARGS...]: the oracled binary BIN (oracled, or a test
+# build of it) on 127.0.0.1, any port, for the protocol and for HTTP, fed by the chronyd command
+# port CHRONY_PORT (UDP), state in $TMP/NAME-state, log in $TMP/NAME.log; stopped on exit.
+# Returns once it listens (not once it is ready); sets PID, PORT, HTTP and LOG.
+start_oracled_on() {
+    local bin=$1 name=$2 chrony_port=$3
+    shift 3
+    LOG=$TMP/$name.log
+    "$bin" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --state-dir "$TMP/$name-state" \
+        --chrony "udp:127.0.0.1:$chrony_port" "$@" >"$LOG" 2>&1 &
+    PID=$!
+    track_pid $PID
+    wait_for_log "$LOG" $PID "listening on 127\.0\.0\.1:[0-9]+ \(oracle" 10
+    wait_for_log "$LOG" $PID "listening on 127\.0\.0\.1:[0-9]+ \(HTTP" 10
+    # shellcheck disable=SC2034 # read by the scripts that source this file
+    PORT=$(bound_port "$LOG" oracle)
+    # shellcheck disable=SC2034
+    HTTP=$(bound_port "$LOG" HTTP)
+}
