@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "jsonout.h"
+
 void strbuf_init(struct strbuf *b)
 {
     b->data = NULL;
@@ -56,16 +58,10 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 
 void strbuf_json_string(struct strbuf *b, const char *s)
 {
+    char esc[JSONOUT_ESCAPE_LEN];
     strbuf_printf(b, "\"");
     for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            strbuf_printf(b, "\\%c", c);
-        } else if (c < 0x20) {
-            strbuf_printf(b, "\\u%04x", c);
-        } else {
-            strbuf_printf(b, "%c", c);
-        }
+        strbuf_printf(b, "%s", jsonout_escape((unsigned char)*s, esc));
     }
     strbuf_printf(b, "\"");
 }

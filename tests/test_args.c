@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "args.h"
+#include "jsonout.h"
 
 static void test_durations(void **state)
 {
@@ -94,12 +95,27 @@ static void test_sizes(void **state)
     assert_int_equal(args_parse_size("17179869184G", &v), -ERANGE);
 }
 
+/* One escaping rule for every JSON string the project writes (jsonout.c, strbuf.c). */
+static void test_json_escape(void **state)
+{
+    (void)state;
+    char buf[JSONOUT_ESCAPE_LEN];
+    assert_string_equal(jsonout_escape('a', buf), "a");
+    assert_string_equal(jsonout_escape('"', buf), "\\\"");
+    assert_string_equal(jsonout_escape('\\', buf), "\\\\");
+    assert_string_equal(jsonout_escape('\n', buf), "\\u000a");
+    assert_string_equal(jsonout_escape(0x1f, buf), "\\u001f");
+    assert_string_equal(jsonout_escape(0x7f, buf), "\x7f");
+    assert_string_equal(jsonout_escape(0xc3, buf), "\xc3"); /* UTF-8 passes through */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_json_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
