@@ -70,7 +70,6 @@ struct bconn {
     uint8_t *wr; /* the bytes of the write in progress */
     size_t wr_cap;
     bool writing;
-    bool connected;
     /* Requests in flight: send times by slot; oracled answers by id (slot = id & mask), the
      * others in order (slot = counter & mask). */
     int64_t *sent_ns;
@@ -99,8 +98,7 @@ struct bench {
     int64_t stop_ns;         /* when sending stopped (0: still going) */
     uint64_t sent;
     uint64_t window_sent; /* sent after the warm-up */
-    uint64_t done;
-    uint64_t measured; /* replies to requests sent after the warm-up and before the stop */
+    uint64_t measured;    /* replies to requests sent after the warm-up and before the stop */
     uint64_t timestamps;
     uint64_t errors;
     uint64_t backlog_skips; /* open loop: due requests that found their connection's slot busy */
@@ -329,7 +327,6 @@ static bool in_window(const struct bench *b, int64_t sent_ns)
 
 static void account(struct bench *b, int64_t sent_ns, int64_t now_ns)
 {
-    b->done++;
     if (in_window(b, sent_ns)) {
         b->measured++;
         hist_record(&b->latency, now_ns - sent_ns);
@@ -585,7 +582,6 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    c->connected = true;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (++b->connected == b->o.connections) {
         start_sending(b);
