@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Integration: clocks oracled must refuse to trust, against the daemon itself (fake chronyd):
-# chrony's `local` fallback, a reference time in the future, and a leap second announced for
-# the coming midnight (through oracled-stepped, its clock put 6 s before midnight UTC; the
-# fake chronyd follows the same offset, and the system clock is never touched). Each: nothing
-# served (CLOCK_UNAVAILABLE, exit 2 from oracle-cli) and /healthz 503.
+# chrony's `local` fallback, a reference time in the future, garbage, wrong sequence numbers,
+# replies from another UDP port, and a leap second announced for the coming midnight (through
+# oracled-stepped, its clock put 6 s before midnight UTC; the fake chronyd follows the same
+# offset, and the system clock is never touched). Each: nothing served (CLOCK_UNAVAILABLE, exit 2
+# from oracle-cli) and /healthz 503.
 # Usage: it_refused.sh ORACLED_STEPPED FAKE_CHRONY ORACLE_CLI
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -53,6 +54,11 @@ daemon sequence --bad-sequence
 sleep 1
 refused "wrong sequence numbers" "chrony|measurement"
 pass "a chronyd answering with wrong sequence numbers: never trusted"
+
+daemon otherport --other-port
+sleep 1
+refused "replies from another port" "chrony|measurement"
+pass "a chronyd answering from another UDP port: never trusted"
 
 # The leap: both clocks put 6 s before the coming midnight UTC.
 now=$(date +%s)

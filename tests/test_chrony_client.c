@@ -485,6 +485,10 @@ static void sc_silent(struct fake_chrony_script *s)
 {
     s->mode = FAKE_CHRONY_SILENT;
 }
+static void sc_other_port(struct fake_chrony_script *s)
+{
+    s->other_port = true;
+}
 static void sc_short(struct fake_chrony_script *s)
 {
     s->reply_len = 60;
@@ -509,6 +513,8 @@ static void test_scripted_status(void **state)
         {"garbage", sc_garbage, 1, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
         {"short reply", sc_short, -EMSGSIZE, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
         {"no reply", sc_silent, -ETIMEDOUT, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
+        {"reply from another port", sc_other_port, -ETIMEDOUT, CB_STATUS_UNKNOWN,
+         CB_REASON_NO_DATA, -1},
     };
     struct fake_chrony *f = fake_chrony_new_udp(0);
     assert_non_null(f);
@@ -560,6 +566,12 @@ static void test_scripted_status(void **state)
             assert_int_equal(n.bound_ns, cases[i].bound_ns);
         }
     }
+    /* The other-port case timed out although the fake did answer, from elsewhere: the client's
+     * connected socket dropped those replies. */
+    pthread_mutex_lock(&f->lock);
+    unsigned other = f->other_port_replies;
+    pthread_mutex_unlock(&f->lock);
+    assert_true(other >= 1);
     chrony_client_free(c);
     fake_chrony_free(f);
 }

@@ -241,6 +241,28 @@ static bool request_ok(const uint8_t *req, ssize_t n)
     return true;
 }
 
+/* A reply from a fresh socket on 127.0.0.1 and an ephemeral port: what a spoofer (or a
+ * confused middlebox) would send. A client that checks where its replies come from drops it. */
+static void send_from_other_port(struct fake_chrony *f, const uint8_t *reply, size_t len,
+                                 const struct sockaddr_storage *to, socklen_t tolen)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return;
+    }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        sendto(fd, reply, len, 0, (const struct sockaddr *)to, tolen) == (ssize_t)len) {
+        pthread_mutex_lock(&f->lock);
+        f->other_port_replies++;
+        pthread_mutex_unlock(&f->lock);
+    }
+    close(fd);
+}
+
 static int handle_request(struct fake_chrony *f)
 {
     uint8_t req[2048];
@@ -278,7 +300,12 @@ static int handle_request(struct fake_chrony *f)
     uint8_t reply[2048];
     size_t len = fake_chrony_build_reply(&s, seq, reply, sizeof(reply));
     /* An unbound unix client has no address to answer to: chronyd drops those too. */
-    if (fromlen > sizeof(sa_family_t)) {
+    if (fromlen <= sizeof(sa_family_t)) {
+        return 1;
+    }
+    if (s.other_port && from.ss_family == AF_INET) {
+        send_from_other_port(f, reply, len, &from, fromlen);
+    } else {
         (void)sendto(f->fd, reply, len, 0, (struct sockaddr *)&from, fromlen);
     }
     return 1;

@@ -47,6 +47,7 @@ struct fake_chrony_script {
     unsigned answer_after;  /* stay silent for this many requests first */
     unsigned answer_limit;  /* nonzero: answer only this many, then fall silent */
     unsigned garbage_first; /* requests up to this count (over the fake's life) get garbage */
+    bool other_port;        /* UDP: send the reply from another socket (another source port) */
 };
 
 /* Encodes a double as a chrony float the way chronyd does. */
@@ -69,6 +70,7 @@ struct fake_chrony {
     struct fake_chrony_script script;
     unsigned requests;     /* well-formed tracking requests seen */
     unsigned bad_requests; /* malformed requests seen (not answered) */
+    unsigned other_port_replies; /* replies sent from another port (script.other_port) */
     uint32_t last_sequence;
     uint16_t last_attempt;
     uint32_t sequences[16]; /* the first 16 sequence numbers seen */

@@ -34,6 +34,7 @@ static void usage(void)
            "  --correction S  --root-delay S  --root-dispersion S\n"
            "  --skew PPM  --resid-freq PPM  --update-interval S\n"
            "  --silent  --garbage  --bad-sequence  --status N  --reply-len N\n"
+           "  --other-port           send each reply from another UDP port\n"
            "  --answer-after N       ignore the first N requests\n"
            "  --answer-count N       answer only N requests, then fall silent\n");
 }
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
         O_SILENT,
         O_GARBAGE,
         O_BADSEQ,
+        O_OTHERPORT,
         O_STATUS,
         O_LEN,
         O_AFTER,
@@ -90,6 +92,7 @@ int main(int argc, char **argv)
         {"silent", no_argument, NULL, O_SILENT},
         {"garbage", no_argument, NULL, O_GARBAGE},
         {"bad-sequence", no_argument, NULL, O_BADSEQ},
+        {"other-port", no_argument, NULL, O_OTHERPORT},
         {"status", required_argument, NULL, O_STATUS},
         {"reply-len", required_argument, NULL, O_LEN},
         {"answer-after", required_argument, NULL, O_AFTER},
@@ -156,6 +159,9 @@ int main(int argc, char **argv)
             break;
         case O_GARBAGE:
             s.mode = FAKE_CHRONY_GARBAGE;
+            break;
+        case O_OTHERPORT:
+            s.other_port = true;
             break;
         case O_BADSEQ:
             s.seq_xor = 0x5a5a5a5a;
