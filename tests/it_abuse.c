@@ -42,6 +42,7 @@ static atomic_ulong sentinel_regressions;
 static atomic_ulong sentinel_failures;
 static atomic_ulong sentinel_backpressure; /* retriable OVERLOADED/NOT_READY, retried */
 static char sentinel_why[256];
+static int sentinel_timeout_ms = TIMEOUT;
 
 static void *sentinel(void *arg)
 {
@@ -57,7 +58,7 @@ static void *sentinel(void *arg)
         struct request q = wc_request(id, REQ_OP_GET_TIMESTAMP);
         q.commit_wait = id % 10 == 0;
         struct response r;
-        int rc = wc_call(&c, &q, &r, TIMEOUT);
+        int rc = wc_call(&c, &q, &r, sentinel_timeout_ms);
         if (rc == 0 && r.kind == RESP_ERROR && r.u.error.retriable &&
             (r.u.error.code == WIRE_ERROR_OVERLOADED || r.u.error.code == WIRE_ERROR_NOT_READY)) {
             /* Backpressure, as a well-behaved client takes it: with both cores busy the state
@@ -83,7 +84,7 @@ static void *sentinel(void *arg)
             /* Certainly past now: a Now sent after the reply shows earliest beyond it. */
             struct request n = wc_request(++id, REQ_OP_NOW);
             struct response b;
-            if (wc_call(&c, &n, &b, TIMEOUT) < 0 || b.kind != RESP_BOUNDS ||
+            if (wc_call(&c, &n, &b, sentinel_timeout_ms) < 0 || b.kind != RESP_BOUNDS ||
                 b.u.bounds.earliest_ns <= r.u.ts.first_ns) {
                 atomic_fetch_add(&sentinel_regressions, 1);
             }
@@ -383,12 +384,20 @@ static void test_http_garbage_and_oversized(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: it_abuse HOST:PORT HTTP_HOST:PORT\n");
+    if (argc != 3 && !(argc == 5 && strcmp(argv[3], "sentinel") == 0)) {
+        fprintf(stderr, "usage: it_abuse HOST:PORT HTTP_HOST:PORT [sentinel SECONDS]\n");
         return 2;
     }
     addr = argv[1];
     http_addr = argv[2];
+    if (argc == 5) {
+        /* The sentinel alone, with a 1 s timeout: for the control that shows it noticing a
+         * server that stops answering. */
+        sentinel_timeout_ms = 1000;
+        start_sentinel(NULL);
+        usleep((useconds_t)(atof(argv[4]) * 1e6));
+        return stop_sentinel(NULL) == 0 ? 0 : 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_truncated_frame_then_close),

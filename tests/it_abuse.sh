@@ -26,4 +26,20 @@ echo "# server RSS: $rss_before KiB before, $rss_after KiB after"
 [ "$rss_after" -lt $((rss_before + 65536)) ] || fail "RSS grew from $rss_before to $rss_after KiB"
 grep -qE "(fatal|assert|Assertion)" "$TMP/oracled.log" && fail "oracled logged a failure"
 pass "oracled still serving afterwards, healthy, RSS bounded"
+
+# The control: the same sentinel notices a server that stops answering (SIGSTOP for 2 s,
+# longer than its 1 s timeout), so "served throughout" above is a check that can fail.
+"$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP" sentinel 4 >"$TMP/stalled.out" 2>&1 &
+SENT=$!
+track_pid $SENT
+sleep 0.5
+kill -STOP $PID
+sleep 2
+kill -CONT $PID
+if wait $SENT; then
+    fail "control: the sentinel did not notice a stopped server: $(cat "$TMP/stalled.out")"
+fi
+contains "$(cat "$TMP/stalled.out")" "1 failures,.*timed out" "the stalled sentinel"
+cat "$TMP/stalled.out"
+pass "control: the sentinel reports a server stopped for 2 s as a failure"
 echo "all $CHECKS checks passed"

@@ -610,13 +610,34 @@ static void test_resumed(void **state)
     wc_close(&c);
 }
 
-/* record SECONDS: GetTimestamp in a loop for that long, reconnecting whenever the server goes
- * away (it is being killed and restarted), checking every timestamp is above every earlier
- * one. Exits 1 on a regression. */
-static int record(double seconds)
+/* The test's own clock when the server runs on a stepped one (oracled-stepped): CLOCK_REALTIME
+ * plus the offset in truth_file, read afresh at every call, so a step is seen as soon as the
+ * test writes it. The test moves this file so the two clocks differ only in the checker's
+ * favour: before the server's step when forward, after the server has seen it when back. */
+static const char *truth_file;
+
+static int64_t test_clock_ns(void)
+{
+    long long off = 0;
+    FILE *f = fopen(truth_file, "r");
+    if (f == NULL || fscanf(f, "%lld", &off) != 1) {
+        fprintf(stderr, "cannot read the test clock's offset from %s\n", truth_file);
+        exit(2);
+    }
+    fclose(f);
+    return realtime_ns() + off;
+}
+
+/* record SECONDS [WAIT_EVERY TRUTH_FILE]: GetTimestamp in a loop for that long, reconnecting
+ * whenever the server goes away (it is being killed and restarted), checking every timestamp
+ * is above every earlier one. With WAIT_EVERY, every WAIT_EVERY-th request asks for
+ * commit-wait, and at its reply the test's clock (test_clock_ns) must be past the timestamp.
+ * Exits 1 on a regression or an early release. */
+static int record(double seconds, unsigned wait_every)
 {
     int64_t end = realtime_ns() + (int64_t)(seconds * 1e9);
-    uint64_t last = 0, n = 0, connects = 0, errors = 0, retries = 0;
+    uint64_t last = 0, n = 0, connects = 0, errors = 0, retries = 0, waited = 0;
+    int64_t min_margin = INT64_MAX;
     struct wire_client c;
     bool connected = false;
     while (realtime_ns() < end) {
@@ -632,6 +653,7 @@ static int record(double seconds)
         }
         struct request q = wc_request(n + 1, REQ_OP_GET_TIMESTAMP);
         q.min_ts_ns = 0; /* no help from the client: the server alone must keep order */
+        q.commit_wait = wait_every != 0 && (n + 1) % wait_every == 0;
         struct response r;
         int rc = wc_call(&c, &q, &r, 2000);
         if (rc < 0) {
@@ -650,6 +672,18 @@ static int record(double seconds)
                     (unsigned long long)r.u.ts.first_ns, (unsigned long long)last);
             return 1;
         }
+        if (q.commit_wait) {
+            int64_t margin = test_clock_ns() - (int64_t)r.u.ts.first_ns;
+            if (margin <= 0) {
+                fprintf(stderr,
+                        "EARLY: the commit-wait for %llu was released while the test's clock "
+                        "read %lld ns before it\n",
+                        (unsigned long long)r.u.ts.first_ns, (long long)-margin);
+                return 1;
+            }
+            min_margin = margin < min_margin ? margin : min_margin;
+            waited++;
+        }
         last = r.u.ts.first_ns;
         n++;
     }
@@ -660,6 +694,11 @@ static int record(double seconds)
            "refused connects): strictly increasing\n",
            (unsigned long long)n, (unsigned long long)connects, (unsigned long long)errors,
            (unsigned long long)retries);
+    if (waited > 0) {
+        printf("%llu commit-waits, each released after the test's clock passed its timestamp "
+               "(by at least %lld ns)\n",
+               (unsigned long long)waited, (long long)min_margin);
+    }
     return n > 0 ? 0 : 1;
 }
 
@@ -716,7 +755,7 @@ int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: it_oracled HOST:PORT healthy|unavailable|resumed|nonreader|"
-                        "info|record SECONDS\n");
+                        "info|record SECONDS [WAIT_EVERY TRUTH_FILE]\n");
         return 2;
     }
     addr = argv[1];
@@ -724,8 +763,10 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {cmocka_unit_test(test_unavailable)};
         return cmocka_run_group_tests(tests, NULL, NULL);
     }
-    if (strcmp(argv[2], "record") == 0 && argc == 4) {
-        return record(atof(argv[3]));
+    if (strcmp(argv[2], "record") == 0 && (argc == 4 || argc == 6)) {
+        unsigned every = argc == 6 ? (unsigned)atoi(argv[4]) : 0;
+        truth_file = argc == 6 ? argv[5] : NULL;
+        return record(atof(argv[3]), every);
     }
     if (strcmp(argv[2], "nonreader") == 0) {
         return nonreader();
