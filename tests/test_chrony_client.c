@@ -513,8 +513,8 @@ static void test_scripted_status(void **state)
         {"garbage", sc_garbage, 1, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
         {"short reply", sc_short, -EMSGSIZE, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
         {"no reply", sc_silent, -ETIMEDOUT, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
-        {"reply from another port", sc_other_port, -ETIMEDOUT, CB_STATUS_UNKNOWN,
-         CB_REASON_NO_DATA, -1},
+        {"reply from another port", sc_other_port, -ETIMEDOUT, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA,
+         -1},
     };
     struct fake_chrony *f = fake_chrony_new_udp(0);
     assert_non_null(f);
