@@ -68,8 +68,8 @@ struct fake_chrony {
     uint16_t port;  /* UDP port bound on 127.0.0.1 */
     pthread_mutex_t lock;
     struct fake_chrony_script script;
-    unsigned requests;     /* well-formed tracking requests seen */
-    unsigned bad_requests; /* malformed requests seen (not answered) */
+    unsigned requests;           /* well-formed tracking requests seen */
+    unsigned bad_requests;       /* malformed requests seen (not answered) */
     unsigned other_port_replies; /* replies sent from another port (script.other_port) */
     uint32_t last_sequence;
     uint16_t last_attempt;
