@@ -670,6 +670,7 @@ static int record(double seconds, unsigned wait_every)
         if (r.u.ts.first_ns <= last) {
             fprintf(stderr, "REGRESSION: timestamp %llu after %llu\n",
                     (unsigned long long)r.u.ts.first_ns, (unsigned long long)last);
+            wc_close(&c);
             return 1;
         }
         if (q.commit_wait) {
@@ -679,6 +680,7 @@ static int record(double seconds, unsigned wait_every)
                         "EARLY: the commit-wait for %llu was released while the test's clock "
                         "read %lld ns before it\n",
                         (unsigned long long)r.u.ts.first_ns, (long long)-margin);
+                wc_close(&c);
                 return 1;
             }
             min_margin = margin < min_margin ? margin : min_margin;
