@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "hostcheck.h"
 #include "log.h"
 #include "server.h"
 
@@ -44,6 +45,7 @@ int oracled_main(int argc, char **argv, struct cb_clock *clock)
     log_threshold = cfg.log_level;
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
+    hostcheck_run(cfg.server.max_connections);
 
     uv_loop_t loop;
     if (uv_loop_init(&loop) < 0) {
