@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Deployment files, checked as far as this machine allows: the systemd unit (systemd-analyze
+# verify and security, the settings that must agree with oracled.conf, and oracled reaching
+# READY=1 on the shipped configuration), the chrony configurations (chronyd -p parses them;
+# maxclockerror agrees with oracled's max drift), the CloudFormation template (against oracled's
+# defaults and the unit), and the Debian package (its contents, metadata and programs).
+# Each check that claims to catch a mistake is shown catching one.
+# Usage: it_deploy.sh ORACLED FAKE_CHRONY NOTIFY_LISTEN BUILD_DIR
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+ORACLED=$1
+FAKE=$2
+NOTIFY_LISTEN=$3
+BUILD=$4
+DEPLOY=$(cd "$(dirname "$0")/../deploy" && pwd)
+UNIT=$DEPLOY/systemd/oracled.service
+CONF=$DEPLOY/systemd/oracled.conf
+for tool in systemd-analyze chronyd python3 dpkg-deb help2man; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "SKIP: $tool not installed (deploy/install-deps installs it)"
+        exit 77
+    fi
+done
+
+# conf KEY: the value oracled.conf sets.
+conf() {
+    sed -nE "s/^$1 *= *([^ #]+).*/\1/p" "$CONF"
+}
+# unit KEY: the unit's setting.
+unit() {
+    sed -nE "s/^$1=(.*)/\1/p" "$UNIT"
+}
+
+# --- the systemd unit ---
+# verify UNIT: systemd-analyze verify's messages (it only warns about an unknown key, so any
+# message at all counts as a failure); the exit status is 1 when there are any.
+verify() {
+    local out
+    out=$(systemd-analyze verify --man=no "$1" 2>&1) && [ -z "$out" ] && return 0
+    echo "$out"
+    return 1
+}
+sed "s|/usr/bin/oracled|$ORACLED|" "$UNIT" >"$TMP/oracled.service"
+run 0 verify "$TMP/oracled.service"
+run 0 systemd-analyze security --offline=yes "$TMP/oracled.service"
+exposure=$(sed -nE 's/.*Overall exposure level for oracled.service: ([0-9.]+).*/\1/p' <<<"$OUT")
+[ -n "$exposure" ] || fail "no exposure level: $OUT"
+awk -v e="$exposure" 'BEGIN { exit !(e < 2.0) }' || fail "exposure $exposure, want below 2.0"
+pass "the unit passes systemd-analyze verify; hardened (systemd-analyze security: $exposure)"
+
+sed 's/^ProtectClock=/ProtectClok=/' "$TMP/oracled.service" >"$TMP/typo.service"
+run 1 verify "$TMP/typo.service"
+contains "$OUT" "Unknown key 'ProtectClok'" "a misspelt key"
+pass "control: the same check fails on the unit with a hardening key misspelt"
+
+[ "$(unit Type)" = notify ] || fail "Type=$(unit Type)"
+[ "$(unit User):$(unit Group)" = oracled:oracled ] || fail "User/Group: $(unit User):$(unit Group)"
+[ "$(unit StateDirectory):$(conf state-dir)" = oracled:/var/lib/oracled ] ||
+    fail "StateDirectory $(unit StateDirectory) vs state-dir $(conf state-dir)"
+[ "$(unit Restart)" = on-failure ] || fail "Restart=$(unit Restart)"
+contains "$(unit After)" "chrony" "After="
+[ "$(unit ExecStart)" = "/usr/bin/oracled --config /etc/oracled/oracled.conf" ] ||
+    fail "ExecStart=$(unit ExecStart)"
+[ "$(unit LimitNOFILE)" -ge $(($(conf max-connections) + 64)) ] ||
+    fail "LimitNOFILE $(unit LimitNOFILE) below max-connections $(conf max-connections) + 64"
+for setting in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes ProtectClock=yes \
+    ProtectHome=yes "CapabilityBoundingSet=" "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"; do
+    grep -qx "$setting" "$UNIT" || fail "the unit lacks $setting"
+done
+pass "the unit: notify, its own user, its state directory = state-dir, after chrony, restart on" \
+    "failure, LimitNOFILE $(unit LimitNOFILE) above max-connections, ProtectClock"
+
+# oracled on the shipped configuration (addresses, state and chrony made local) reports ready.
+start_fake_chrony fake "$FAKE"
+"$NOTIFY_LISTEN" "$TMP/notify.sock" 20 >"$TMP/notify.out" &
+track_pid $!
+sleep 0.2
+NOTIFY_SOCKET=$TMP/notify.sock start_oracled_on "$ORACLED" shipped "$FAKE_PORT" --config "$CONF" \
+    --drain-delay 0
+wait_for_log "$LOG" $PID "ready: serving timestamps" 10
+for _ in $(seq 1 50); do
+    grep -q "READY=1" "$TMP/notify.out" && break
+    sleep 0.1
+done
+contains "$(cat "$TMP/notify.out")" "READY=1" "sd_notify"
+kill -TERM $PID
+wait $PID || fail "oracled on the shipped configuration exited $?"
+pass "oracled on the shipped oracled.conf: READY=1 once serving, clean stop"
+
+# --- chrony ---
+drift_ppm=$(($(conf max-drift-ppb) / 1000))
+[ "$(conf chrony-maxclockerror-ppb)" = "$(conf max-drift-ppb)" ] ||
+    fail "chrony-maxclockerror-ppb $(conf chrony-maxclockerror-ppb) != max-drift-ppb"
+for f in "$DEPLOY"/chrony/ec2-*.conf; do
+    run 0 chronyd -p -f "$f"
+    grep -qx "maxclockerror $drift_ppm" "$f" || fail "$f: maxclockerror is not $drift_ppm"
+done
+grep -q "^server 169.254.169.123 " "$DEPLOY/chrony/ec2-ntp.conf" || fail "ec2-ntp: no endpoint"
+grep -q "^refclock PHC " "$DEPLOY/chrony/ec2-phc.conf" || fail "ec2-phc: no PHC refclock"
+sed 's/^maxclockerror/maxclockeror/' "$DEPLOY/chrony/ec2-ntp.conf" >"$TMP/typo.conf"
+run 1 chronyd -p -f "$TMP/typo.conf"
+contains "$ERR" "Invalid directive" "chronyd -p on a typo"
+pass "chrony: both configurations parse (chronyd -p), maxclockerror $drift_ppm ppm = max-drift-ppb" \
+    "= chrony-maxclockerror-ppb; a typo is caught"
+
+# --- CloudFormation ---
+"$ORACLED" --help >"$TMP/help.txt"
+CFN=$DEPLOY/aws/oracled.yaml
+run 0 python3 "$(dirname "$0")/support/check_cfn.py" "$CFN" "$CONF" "$TMP/help.txt" "$UNIT"
+echo "# ${OUT//$'\n'/$'\n'# }"
+pass "the CloudFormation template agrees with oracled's defaults, oracled.conf and the unit"
+sed '0,/load_balancing.cross_zone.enabled/{n;s/"false"/"true"/}' "$CFN" >"$TMP/crosszone.yaml"
+run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$TMP/crosszone.yaml" "$CONF" "$TMP/help.txt" "$UNIT"
+contains "$OUT" "FAIL: cross-zone load balancing off on the NLB" "cross-zone on"
+sed 's/^drain-delay = 15s/drain-delay = 5s/' "$CONF" >"$TMP/short-drain.conf"
+run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$CFN" "$TMP/short-drain.conf" "$TMP/help.txt" "$UNIT"
+contains "$OUT" "FAIL: oracled.conf's drain-delay" "a drain delay that disagrees"
+pass "control: the check fails for cross-zone on, and for a drain delay that disagrees"
+
+# --- the Debian package ---
+run 0 cmake --build "$BUILD" --target package
+deb=$(ls "$BUILD"/oracled_*.deb)
+dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$TMP/contents"
+for path in /usr/bin/oracled /usr/bin/oracle-cli /usr/bin/clockbound \
+    /usr/lib/liboracle-client.so.0.1.0 /usr/lib/liboracle-client.a \
+    /usr/include/oracle/client.h /usr/lib/pkgconfig/oracle-client.pc \
+    /usr/lib/systemd/system/oracled.service /usr/lib/sysusers.d/oracled.conf \
+    /etc/oracled/oracled.conf /usr/share/man/man8/oracled.8.gz /usr/share/man/man1/oracle-cli.1.gz \
+    /usr/share/man/man1/clockbound.1.gz /usr/share/doc/oracled/OPERATIONS.md \
+    /usr/share/oracled/chrony/ec2-ntp.conf /usr/share/oracled/chrony/ec2-phc.conf \
+    /usr/share/oracled/prometheus/oracled-rules.yml /usr/share/oracled/aws/oracled.yaml; do
+    grep -qx "$path" "$TMP/contents" || fail "the package lacks $path"
+done
+run 0 dpkg-deb -I "$deb"
+info=$OUT
+contains "$info" "Depends: .*chrony" "Depends"
+contains "$info" "Depends: .*libuv1" "Depends (shlibdeps)"
+contains "$info" "Depends: .*libprotobuf-c1" "Depends (shlibdeps)"
+run 0 dpkg-deb -I "$deb" conffiles
+[ "$OUT" = /etc/oracled/oracled.conf ] || fail "conffiles: $OUT"
+for script in postinst prerm postrm; do
+    dpkg-deb -I "$deb" "$script" >"$TMP/$script"
+    sh -n "$TMP/$script" || fail "$script: syntax"
+done
+dpkg-deb -x "$deb" "$TMP/root"
+run 0 "$TMP/root/usr/bin/oracled" --version
+[ "$OUT" = "oracled $(sed -nE 's/^project\(oracled VERSION ([0-9.]+).*/\1/p' \
+    "$(dirname "$0")/../CMakeLists.txt")" ] || fail "packaged oracled --version: $OUT"
+run 0 "$TMP/root/usr/bin/oracle-cli" --version
+run 0 "$TMP/root/usr/bin/clockbound" --version
+run 0 man -l "$TMP/root/usr/share/man/man8/oracled.8.gz"
+contains "$OUT" "max-drift-ppb" "the man page"
+# A program built against the packaged header and library, found through its .pc file.
+cat >"$TMP/use.c" <<'C'
+#include <oracle/client.h>
+#include <stdio.h>
+int main(void) { struct oracle_client *c = NULL; (void)c; puts("linked"); return 0; }
+C
+pc=$TMP/root/usr/lib/pkgconfig
+# shellcheck disable=SC2046 # pkg-config's flags are words
+run 0 cc -o "$TMP/use" "$TMP/use.c" $(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs oracle-client)
+run 0 env LD_LIBRARY_PATH="$TMP/root/usr/lib" "$TMP/use"
+pass "the Debian package ($(basename "$deb"), $(wc -l <"$TMP/contents") paths): programs, library," \
+    "header, unit, conffile, man pages, operator files; Depends from shlibdeps; packaged" \
+    "oracled --version runs"
+echo "all $CHECKS checks passed"

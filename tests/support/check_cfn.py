@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Checks deploy/aws/oracled.yaml (CloudFormation) against oracled's own settings.
+
+Usage: check_cfn.py TEMPLATE ORACLED_CONF ORACLED_HELP_FILE UNIT_FILE
+Prints one line per check; exits 1 on the first failure, naming it.
+"""
+import re
+import sys
+
+import yaml
+
+
+class Tag:
+    """A CloudFormation short-form function (!Ref, !Sub, ...) kept as tag + value."""
+
+    def __init__(self, tag, value):
+        self.tag, self.value = tag, value
+
+    def __eq__(self, other):
+        return isinstance(other, Tag) and (self.tag, self.value) == (other.tag, other.value)
+
+    def __repr__(self):
+        return f"{self.tag} {self.value!r}"
+
+
+class Loader(yaml.SafeLoader):
+    pass
+
+
+def construct_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return Tag("!" + suffix, value)
+
+
+Loader.add_multi_constructor("!", construct_tag)
+
+
+def fail(msg):
+    print(f"FAIL: {msg}")
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print(f"ok: {msg}")
+
+
+def ref(name):
+    return Tag("!Ref", name)
+
+
+def resources(t, rtype):
+    return {k: v for k, v in t["Resources"].items() if v["Type"] == rtype}
+
+
+def one(t, rtype):
+    found = resources(t, rtype)
+    if len(found) != 1:
+        fail(f"expected one {rtype}, found {len(found)}")
+    return next(iter(found.items()))
+
+
+def attrs(props, key):
+    return {a["Key"]: a["Value"] for a in props.get(key, [])}
+
+
+def conf_value(conf_text, key):
+    m = re.search(rf"^{re.escape(key)}\s*=\s*(\S+)", conf_text, re.M)
+    if not m:
+        fail(f"oracled.conf has no {key}")
+    return m.group(1)
+
+
+def seconds(duration):
+    m = re.fullmatch(r"(\d+)(ms|s|m)", duration)
+    if not m:
+        fail(f"cannot read the duration {duration}")
+    n, unit = int(m.group(1)), m.group(2)
+    return n / 1000 if unit == "ms" else n * 60 if unit == "m" else n
+
+
+def main():
+    if len(sys.argv) != 5:
+        print(__doc__)
+        sys.exit(2)
+    with open(sys.argv[1]) as f:
+        t = yaml.load(f, Loader=Loader)
+    conf = open(sys.argv[2]).read()
+    helptext = open(sys.argv[3]).read()
+    unit = open(sys.argv[4]).read()
+    params = t["Parameters"]
+
+    # Ports: the template's defaults are oracled's.
+    port = int(re.search(r"--listen HOST:PORT.*?\(default [\d.]+:(\d+)\)", helptext, re.S).group(1))
+    http = int(re.search(r"--http-listen HOST:PORT.*?\(default [\d.]+:(\d+)\)", helptext, re.S).group(1))
+    check(params["OraclePort"]["Default"] == port, f"OraclePort default = oracled's --listen port {port}")
+    check(params["HttpPort"]["Default"] == http, f"HttpPort default = oracled's --http-listen port {http}")
+
+    # The NLB: internal, network, cross-zone off.
+    _, lb = one(t, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    p = lb["Properties"]
+    check(p["Type"] == "network" and p["Scheme"] == "internal", "an internal Network Load Balancer")
+    check(attrs(p, "LoadBalancerAttributes").get("load_balancing.cross_zone.enabled") == "false",
+          "cross-zone load balancing off on the NLB")
+    check(len(p["Subnets"]) == 3, "the NLB in three subnets (zones)")
+
+    # The listener: TCP on the oracle port, forwarding to the target group.
+    _, ln = one(t, "AWS::ElasticLoadBalancingV2::Listener")
+    p = ln["Properties"]
+    check(p["Protocol"] == "TCP" and p["Port"] == ref("OraclePort"), "a TCP listener on OraclePort")
+
+    # The target group's health check.
+    tg_name, tg = one(t, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    p = tg["Properties"]
+    check(p["Protocol"] == "TCP" and p["Port"] == ref("OraclePort"), "targets on OraclePort")
+    check(p["HealthCheckProtocol"] == "HTTP" and p["HealthCheckPath"] == "/healthz"
+          and p["HealthCheckPort"] == ref("HttpPort"), "health check: HTTP GET /healthz on HttpPort")
+    interval, timeout = p["HealthCheckIntervalSeconds"], p["HealthCheckTimeoutSeconds"]
+    healthy, unhealthy = p["HealthyThresholdCount"], p["UnhealthyThresholdCount"]
+    # The shortest the NLB allows: interval 5-300 s, timeout 2-120 s, thresholds 2-10.
+    check((interval, timeout, healthy, unhealthy) == (5, 2, 2, 2),
+          "the shortest health check the NLB allows (every 5 s, 2 s timeout, thresholds 2)")
+    tga = attrs(p, "TargetGroupAttributes")
+    check(tga.get("load_balancing.cross_zone.enabled") == "false", "cross-zone off on the target group")
+    check(tga.get("deregistration_delay.connection_termination.enabled") == "true",
+          "connections closed at the end of deregistration")
+    check(tga.get("deregistration_delay.timeout_seconds") == ref("DeregistrationDelaySeconds"),
+          "deregistration delay from its parameter")
+
+    # Drain settings agree: oracled's drain outlasts the NLB's detection; deregistration
+    # outlasts the drain; systemd waits longer than the drain.
+    drain = params["DrainDelaySeconds"]["Default"]
+    detect = (unhealthy + 1) * interval
+    check(drain >= detect and params["DrainDelaySeconds"]["MinValue"] >= detect,
+          f"drain delay {drain} s >= (unhealthy threshold + 1) x interval = {detect} s")
+    check(seconds(conf_value(conf, "drain-delay")) == drain,
+          f"oracled.conf's drain-delay = the template's DrainDelaySeconds ({drain} s)")
+    dereg = params["DeregistrationDelaySeconds"]["Default"]
+    check(dereg >= drain, f"deregistration delay {dereg} s >= drain delay {drain} s")
+    stop = seconds(re.search(r"^TimeoutStopSec=(\S+)", unit, re.M).group(1))
+    max_wait = seconds(conf_value(conf, "max-wait"))
+    check(stop > drain + max_wait, f"the unit's TimeoutStopSec {stop} s > drain + max-wait")
+    userdata = t["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+    script = userdata["Fn::Base64"].value
+    check("drain-delay = ${DrainDelaySeconds}s" in script and "TimeoutStopSec" in script
+          and "${DrainDelaySeconds} + 30" in script,
+          "the instances get the drain delay and a TimeoutStopSec above it")
+    check("ec2-${TimeSource}.conf" in script and params["TimeSource"]["AllowedValues"] == ["ntp", "phc"],
+          "chrony from deploy/chrony, one TimeSource for the stack")
+
+    # One Auto Scaling group per zone, each registered with the target group.
+    groups = resources(t, "AWS::AutoScaling::AutoScalingGroup")
+    subnets = sorted(g["Properties"]["VPCZoneIdentifier"][0].value for g in groups.values())
+    check(subnets == ["SubnetA", "SubnetB", "SubnetC"]
+          and all(len(g["Properties"]["VPCZoneIdentifier"]) == 1 for g in groups.values()),
+          "one Auto Scaling group per zone")
+    check(all(g["Properties"]["TargetGroupARNs"] == [ref(tg_name)] for g in groups.values()),
+          "every group registered with the target group")
+
+    # Security groups: nothing open to the world; the oracle port only from the database
+    # subnets (at the NLB) and the NLB (at the instances).
+    text = open(sys.argv[1]).read()
+    check("0.0.0.0/0" not in text and "::/0" not in text, "no ingress open to the world")
+    sgs = resources(t, "AWS::EC2::SecurityGroup")
+    lb_sg = sgs["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    check([r["CidrIp"] for r in lb_sg] == [ref("DatabaseCidrA")]
+          and all(r["FromPort"] == ref("OraclePort") == r["ToPort"] for r in lb_sg),
+          "the NLB admits the oracle port from the database subnets only")
+    inst = sgs["InstanceSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    check(all(r.get("SourceSecurityGroupId") == ref("LoadBalancerSecurityGroup") for r in inst),
+          "the instances admit traffic only from the NLB")
+    extra = resources(t, "AWS::EC2::SecurityGroupIngress")
+    check(all("Condition" in r and "CidrIp" in r["Properties"] for r in extra.values()),
+          "further ingress only for the optional database subnets and the admin CIDR")
+    print("all template checks passed")
+
+
+main()
