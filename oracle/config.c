@@ -20,58 +20,65 @@
 
 static void usage(void)
 {
-    printf("Usage: oracled [OPTIONS]\n"
-           "\n"
-           "A commit-wait timestamp oracle: strictly increasing timestamps over TCP, with an\n"
-           "error bound from chrony and, on request, replies held until the timestamp is\n"
-           "certainly in the past. Protocol: proto/oracle.proto (varint-delimited protobuf).\n"
-           "\n"
-           "Network:\n"
-           "  --listen HOST:PORT          the oracle protocol; repeat for more ([::]:7600 for\n"
-           "                              IPv6) (default " SERVER_DEFAULT_LISTEN ")\n"
-           "  --http-listen HOST:PORT     /healthz and /metrics; repeat for more, 'none' for\n"
-           "                              none (default " SERVER_DEFAULT_HTTP_LISTEN ")\n"
-           "Clock:\n"
-           "  --chrony ADDR               chronyd's command socket: udp:HOST[:PORT] or\n"
-           "                              unix:PATH (default " CHRONY_DEFAULT_ADDRESS ")\n"
-           "  --poll-interval DURATION    how often chrony is asked (default 20ms)\n"
-           "  --max-drift-ppb N           fastest the clock may drift, ppb (default %d)\n"
-           "  --chrony-maxclockerror-ppb N  chrony's maxclockerror setting, ppb (default %d)\n"
-           "  --max-bound DURATION        a wider bound makes the clock UNKNOWN (default 10ms)\n"
-           "  --grace DURATION            failing chrony polls stay FREE_RUNNING this long\n"
-           "                              (default 5s)\n"
-           "Timestamps:\n"
-           "  --max-wait DURATION         the longest commit-wait held (default 100ms); more\n"
-           "                              than twice --max-bound\n"
-           "  --max-run-ahead DURATION    how far timestamps may run ahead of the clock's\n"
-           "                              latest before requests get OVERLOADED (default 1ms)\n"
-           "  --state-dir DIR             where the high-water mark is kept across restarts\n"
-           "                              (default " SERVER_DEFAULT_STATE_DIR ")\n"
-           "  --state-window DURATION     how far it is reserved ahead (default 1s)\n"
-           "Limits:\n"
-           "  --max-connections N         client connections at once (default %d)\n"
-           "  --max-pending N             commit-waits pending in all (default %d)\n"
-           "  --max-pending-per-connection N  ... on one connection (default %d)\n"
-           "  --max-output SIZE           unread replies before a client is cut off\n"
-           "                              (default 2MiB)\n"
-           "  --idle-timeout DURATION     close connections idle this long, 0 never (default 10m)\n"
-           "  --write-timeout DURATION    cut off clients not reading for this long (default 10s)\n"
-           "  --keepalive DURATION        TCP keepalive idle time, 0 off (default 60s)\n"
-           "Operation:\n"
-           "  --drain-delay DURATION      after SIGTERM, keep serving this long with /healthz 503\n"
-           "                              (default 0; set it above the load balancer's health\n"
-           "                              check window)\n"
-           "  --config FILE               read 'key = value' lines: the long options above\n"
-           "                              without '--'; command-line options win\n"
-           "  --log-level LEVEL           err, warn, info or debug (default info)\n"
-           "  -h, --help                  this help\n"
-           "  --version                   print the version\n"
-           "\n"
-           "Durations take a unit: ns, us, ms, s or m. Sizes: bytes, or K, M, G (binary).\n"
-           "SIGTERM or SIGINT drains and stops the server; a second one stops it at once.\n",
-           CB_DEFAULT_MAX_DRIFT_PPB, CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB,
-           SERVER_DEFAULT_MAX_CONNECTIONS, SERVER_DEFAULT_MAX_PENDING,
-           SERVER_DEFAULT_MAX_PENDING_CONN);
+    printf(
+        "Usage: oracled [OPTIONS]\n"
+        "\n"
+        "A commit-wait timestamp oracle: strictly increasing timestamps over TCP, with an\n"
+        "error bound from chrony and, on request, replies held until the timestamp is\n"
+        "certainly in the past. Protocol: proto/oracle.proto (varint-delimited protobuf).\n"
+        "\n"
+        "Network:\n"
+        "  --listen HOST:PORT          the oracle protocol; repeat for more ([::]:7600 for\n"
+        "                              IPv6) (default " SERVER_DEFAULT_LISTEN ")\n"
+        "  --http-listen HOST:PORT     /healthz and /metrics; repeat for more, 'none' for\n"
+        "                              none (default " SERVER_DEFAULT_HTTP_LISTEN ")\n"
+        "Clock:\n"
+        "  --chrony ADDR               chronyd's command socket: udp:HOST[:PORT] or\n"
+        "                              unix:PATH (default " CHRONY_DEFAULT_ADDRESS ")\n"
+        "  --poll-interval DURATION    how often chrony is asked (default 20ms)\n"
+        "  --max-drift-ppb N           fastest the clock may drift, ppb (default %d)\n"
+        "  --chrony-maxclockerror-ppb N  chrony's maxclockerror setting, ppb (default %d)\n"
+        "  --max-bound DURATION        a wider bound makes the clock UNKNOWN (default 10ms)\n"
+        "  --grace DURATION            failing chrony polls stay FREE_RUNNING this long\n"
+        "                              (default 5s)\n"
+        "Timestamps:\n"
+        "  --max-wait DURATION         the longest commit-wait held (default 100ms); more\n"
+        "                              than twice --max-bound\n"
+        "  --max-run-ahead DURATION    how far timestamps may run ahead of the clock's\n"
+        "                              latest before requests get OVERLOADED (default 1ms)\n"
+        "  --state-dir DIR             where the high-water mark is kept across restarts\n"
+        "                              (default " SERVER_DEFAULT_STATE_DIR ")\n"
+        "  --state-window DURATION     how far it is reserved ahead (default 1s)\n"
+        "Limits:\n"
+        "  --max-connections N         client connections at once (default %d)\n"
+        "  --max-pending N             commit-waits pending in all (default %d)\n"
+        "  --max-pending-per-connection N  ... on one connection (default %d)\n"
+        "  --max-output SIZE           unread replies before a client is cut off\n"
+        "                              (default 2MiB)\n"
+        "  --idle-timeout DURATION     close connections idle this long, 0 never (default 10m)\n"
+        "  --write-timeout DURATION    cut off clients not reading for this long (default 10s)\n"
+        "  --keepalive DURATION        TCP keepalive idle time, 0 off (default 60s)\n"
+        "ClockBound compatibility (both off by default):\n"
+        "  --clockbound-socket PATH    serve the ClockBound v1 protocol on this unix datagram\n"
+        "                              socket (ClockBound's: /run/clockboundd/clockboundd.sock)\n"
+        "  --clockbound-socket-mode MODE  its permissions, octal (default 0666)\n"
+        "  --clockbound-shm PATH       publish the bound as ClockBound's shared-memory\n"
+        "                              segment, format 2 (ClockBound's: /run/clockbound/shm0)\n"
+        "Operation:\n"
+        "  --drain-delay DURATION      after SIGTERM, keep serving this long with /healthz 503\n"
+        "                              (default 0; set it above the load balancer's health\n"
+        "                              check window)\n"
+        "  --config FILE               read 'key = value' lines: the long options above\n"
+        "                              without '--'; command-line options win\n"
+        "  --log-level LEVEL           err, warn, info or debug (default info)\n"
+        "  -h, --help                  this help\n"
+        "  --version                   print the version\n"
+        "\n"
+        "Durations take a unit: ns, us, ms, s or m. Sizes: bytes, or K, M, G (binary).\n"
+        "SIGTERM or SIGINT drains and stops the server; a second one stops it at once.\n",
+        CB_DEFAULT_MAX_DRIFT_PPB, CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB,
+        SERVER_DEFAULT_MAX_CONNECTIONS, SERVER_DEFAULT_MAX_PENDING,
+        SERVER_DEFAULT_MAX_PENDING_CONN);
 }
 
 enum {
@@ -95,6 +102,9 @@ enum {
     O_WRITE_TIMEOUT,
     O_KEEPALIVE,
     O_DRAIN_DELAY,
+    O_CB_SOCKET,
+    O_CB_SOCKET_MODE,
+    O_CB_SHM,
     O_CONFIG,
     O_LOG_LEVEL,
     O_VERSION,
@@ -121,6 +131,9 @@ static const struct option longopts[] = {
     {"write-timeout", required_argument, NULL, O_WRITE_TIMEOUT},
     {"keepalive", required_argument, NULL, O_KEEPALIVE},
     {"drain-delay", required_argument, NULL, O_DRAIN_DELAY},
+    {"clockbound-socket", required_argument, NULL, O_CB_SOCKET},
+    {"clockbound-socket-mode", required_argument, NULL, O_CB_SOCKET_MODE},
+    {"clockbound-shm", required_argument, NULL, O_CB_SHM},
     {"config", required_argument, NULL, O_CONFIG},
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
     {"help", no_argument, NULL, 'h'},
@@ -234,6 +247,23 @@ static int apply(int c, struct source *src, struct config *out)
     case O_RUN_AHEAD:
         return duration(src, "max-run-ahead", optarg, 1, 1000000000, &sc->max_run_ahead_ns,
                         "a duration from 1ns to 1s");
+    case O_CB_SOCKET:
+        sc->clockbound_socket = optarg;
+        return 0;
+    case O_CB_SOCKET_MODE: {
+        char *end = NULL;
+        errno = 0;
+        unsigned long mode = strtoul(optarg, &end, 8);
+        if (optarg[0] < '0' || optarg[0] > '7' || *end != '\0' || errno != 0 || mode > 0777) {
+            return bad(src, "clockbound-socket-mode", optarg,
+                       "an octal permission mode from 0 to 0777, such as 0666");
+        }
+        sc->clockbound_socket_mode = (unsigned)mode;
+        return 0;
+    }
+    case O_CB_SHM:
+        sc->clockbound_shm = optarg;
+        return 0;
     case O_STATE_DIR:
         sc->state_dir = optarg;
         return 0;
@@ -420,6 +450,7 @@ int config_parse(int argc, char **argv, struct config *out)
     sc->max_wait_ns = SERVER_DEFAULT_MAX_WAIT;
     sc->max_run_ahead_ns = SERVER_DEFAULT_RUN_AHEAD;
     sc->state_dir = SERVER_DEFAULT_STATE_DIR;
+    sc->clockbound_socket_mode = CBSOCK_DEFAULT_MODE;
     sc->state_window_ns = STATEFILE_DEFAULT_WINDOW_NS;
     sc->max_connections = SERVER_DEFAULT_MAX_CONNECTIONS;
     sc->max_pending = SERVER_DEFAULT_MAX_PENDING;

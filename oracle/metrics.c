@@ -233,6 +233,20 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
     counter_u64(b, "oracled_http_rejected_total",
                 "HTTP requests refused: malformed, too large, too slow, too many at once.",
                 s->httpd.rejected);
+    const struct cbsock *cs = &s->cbcompat.sock;
+    metric(b, "oracled_clockbound_socket_requests_total", "counter",
+           "ClockBound v1 socket requests: answered, malformed (error reply), from unbound "
+           "clients (dropped), replies that could not be sent.");
+    strbuf_printf(b,
+                  "oracled_clockbound_socket_requests_total{result=\"answered\"} %" PRIu64 "\n"
+                  "oracled_clockbound_socket_requests_total{result=\"malformed\"} %" PRIu64 "\n"
+                  "oracled_clockbound_socket_requests_total{result=\"unbound\"} %" PRIu64 "\n"
+                  "oracled_clockbound_socket_requests_total{result=\"send_failed\"} %" PRIu64 "\n",
+                  cs->answered, cs->malformed, cs->unbound_dropped, cs->send_failed);
+    counter_u64(
+        b, "oracled_clockbound_shm_writes_total",
+        "Writes of the ClockBound shared-memory segment (after each poll and status change).",
+        s->cbcompat.shm.writes);
 }
 
 void metrics_http(void *ctx, const struct http_request *req, int *status, const char **content_type,

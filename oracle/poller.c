@@ -38,6 +38,7 @@ static void on_tick(uv_timer_t *h)
         fail(p, -ETIMEDOUT, "no reply from chronyd");
         p->unanswered = 0;
     }
+    p->sent_coarse_ns = cb_clock_ns(p->clock, CB_CLOCK_MONOTONIC_COARSE);
     int rc = chrony_client_send(p->client, (uint16_t)p->unanswered);
     if (rc < 0) {
         fail(p, rc, NULL);

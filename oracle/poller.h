@@ -38,6 +38,7 @@ struct poller {
     uint64_t polls_ok;
     uint64_t polls_failed;
     int64_t last_rtt_ns;        /* send to reply of the last success */
+    int64_t sent_coarse_ns;     /* CLOCK_MONOTONIC_COARSE just before the latest request */
     uint64_t failures_unlogged; /* failures since the last log line about them */
     int64_t logged_mono_ns;     /* when that line was written */
     unsigned closing;

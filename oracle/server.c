@@ -34,6 +34,7 @@ void server_now(struct server *s, struct cb_now *now)
     cb_clock_read(s->clock, &r);
     cb_now(&s->clock_state, &r, now);
     s->last_status = now->status;
+    cbcompat_reading(&s->cbcompat, now);
 }
 
 void server_request_now(struct server *s, struct cb_now *now)
@@ -553,6 +554,8 @@ static void on_poll_done(struct poller *p)
     struct cb_now now;
     server_now(s, &now);
     note_status(s, &now);
+    cbcompat_query_sent(&s->cbcompat, p->sent_coarse_ns);
+    cbcompat_publish(&s->cbcompat, &now);
     if (cb_status_trusted(now.status)) {
         reserve_check(&s->reserve, s->alloc.last_issued, now.latest_ns);
     }
@@ -697,6 +700,11 @@ static void on_httpd_closed(struct httpd *h)
     (void)h;
 }
 
+static void on_cbcompat_closed(struct cbcompat *c)
+{
+    (void)c;
+}
+
 void server_stop(struct server *s)
 {
     if (s->phase == PHASE_STOPPED) {
@@ -733,6 +741,10 @@ void server_stop(struct server *s)
     if (s->httpd_ok) {
         httpd_close(&s->httpd, on_httpd_closed);
     }
+    if (s->cbcompat_ok) {
+        s->cbcompat_ok = false;
+        cbcompat_close(&s->cbcompat, on_cbcompat_closed);
+    }
     if (s->handles_ok) {
         uv_close((uv_handle_t *)&s->flush_check, on_handle_closed);
         uv_close((uv_handle_t *)&s->stats_timer, on_handle_closed);
@@ -761,6 +773,11 @@ void server_stop(struct server *s)
 }
 
 /* --- set-up and tear-down --- */
+
+static void clockbound_now(void *ctx, struct cb_now *now)
+{
+    server_now(ctx, now);
+}
 
 static void on_http(void *ctx, const struct http_request *req, int *status,
                     const char **content_type, struct strbuf *body)
@@ -846,6 +863,13 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         return rc;
     }
     s->wake.data = s;
+    rc = cbcompat_open(&s->cbcompat, loop, clock, cfg->clockbound_socket,
+                       cfg->clockbound_socket_mode, cfg->clockbound_shm,
+                       (uint32_t)cfg->clock.max_drift_ppb, clockbound_now, s);
+    s->cbcompat_ok = true;
+    if (rc < 0) {
+        return rc;
+    }
 
     for (int i = 0; i < cfg->n_listen; i++) {
         uv_tcp_t *l = &s->listeners[s->n_listeners++];

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "arena.h"
+#include "cbcompat.h"
 #include "chrony_client.h"
 #include "clockbound.h"
 #include "commitwait.h"
@@ -67,6 +68,9 @@ struct server_config {
     int64_t write_timeout_ns; /* 0: none */
     unsigned keepalive_s;     /* 0: off */
     int64_t drain_delay_ns;
+    const char *clockbound_socket; /* NULL: off */
+    unsigned clockbound_socket_mode;
+    const char *clockbound_shm; /* NULL: off */
     const char *version;
 };
 
@@ -138,6 +142,7 @@ struct server {
     struct tsalloc alloc;
     struct cw_queue waits;
     struct waketimer wake;
+    struct cbcompat cbcompat;
     struct arena arena;
     struct httpd httpd;
 
@@ -170,6 +175,7 @@ struct server {
     char instance_id[33];
     char time_source[WIRE_INFO_TEXT_MAX];
     bool poller_ok; /* what server_init got as far as, for server_stop() */
+    bool cbcompat_ok;
     bool wake_ok;
     bool handles_ok;
     bool httpd_ok;

@@ -1,0 +1,90 @@
+/* oracled's ClockBound socket and shared-memory segment (see cbcompat.h). */
+#include "cbcompat.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
+                  const char *socket_path, unsigned socket_mode, const char *shm_path,
+                  uint32_t max_drift_ppb, cbsock_now_fn *now_fn, void *ctx)
+{
+    memset(c, 0, sizeof(*c));
+    c->sock.fd = -1;
+    c->shm.fd = -1;
+    c->clock = clock;
+    c->max_drift_ppb = max_drift_ppb;
+    c->published_status = CB_STATUS_UNKNOWN;
+    struct timespec res;
+    c->coarse_res_ns = clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0
+                           ? (int64_t)res.tv_sec * 1000000000 + res.tv_nsec
+                           : 10000000; /* 10 ms: coarser than any HZ Linux has */
+    c->as_of_ns = cb_clock_ns(clock, CB_CLOCK_MONOTONIC_COARSE);
+    char why[320];
+    if (shm_path != NULL) {
+        int rc = cbshm_open(&c->shm, shm_path, why, sizeof(why));
+        if (rc < 0) {
+            log_err("clockbound shared memory %s: %s", shm_path, why);
+            return rc;
+        }
+        c->shm_on = true;
+        log_info("clockbound shared memory segment at %s (format 2, %d bytes)", shm_path,
+                 CBSHM_SIZE);
+    }
+    if (socket_path != NULL) {
+        int rc =
+            cbsock_open(&c->sock, loop, socket_path, socket_mode, now_fn, ctx, why, sizeof(why));
+        if (rc < 0) {
+            log_err("clockbound socket: %s", why);
+            return rc;
+        }
+        c->sock_on = true;
+        log_info("clockbound socket at %s (protocol v1, mode %04o)", socket_path, socket_mode);
+    }
+    return 0;
+}
+
+void cbcompat_query_sent(struct cbcompat *c, int64_t coarse_ns)
+{
+    c->as_of_ns = coarse_ns;
+}
+
+void cbcompat_publish(struct cbcompat *c, const struct cb_now *now)
+{
+    if (!c->shm_on) {
+        return;
+    }
+    struct cbshm_record r;
+    cbshm_record_from(now, c->as_of_ns, c->coarse_res_ns, c->max_drift_ppb, &r);
+    cbshm_publish(&c->shm, &r);
+    c->published_status = now->status;
+}
+
+static void on_sock_closed(struct cbsock *s)
+{
+    struct cbcompat *c = container_of(s, struct cbcompat, sock);
+    if (c->close_cb != NULL) {
+        c->close_cb(c);
+    }
+}
+
+void cbcompat_close(struct cbcompat *c, void (*close_cb)(struct cbcompat *c))
+{
+    c->close_cb = close_cb;
+    if (c->shm_on) {
+        cbshm_close(&c->shm);
+        c->shm_on = false;
+    }
+    if (c->sock_on) {
+        c->sock_on = false;
+        cbsock_close(&c->sock, on_sock_closed);
+        return;
+    }
+    cbsock_close(&c->sock, NULL); /* a socket half-opened by a failed cbsock_open */
+    if (close_cb != NULL) {
+        close_cb(c);
+    }
+}

@@ -1,0 +1,57 @@
+/*
+ * oracled's ClockBound face: the v1 socket (cbsock) and the shared-memory segment (cbshm),
+ * both off unless configured, both from the server's own bound. The server tells it of every
+ * poll (the segment is rewritten) and every clock reading (rewritten at once when the status
+ * changes, so a detected step shows as DISRUPTED before the next poll).
+ */
+#ifndef ORACLE_CBCOMPAT_H
+#define ORACLE_CBCOMPAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "cbshm.h"
+#include "cbsock.h"
+#include "clockbound.h"
+
+struct cbcompat {
+    struct cbsock sock;
+    struct cbshm shm;
+    bool sock_on;
+    bool shm_on;
+    struct cb_clock *clock;
+    int64_t coarse_res_ns; /* CLOCK_MONOTONIC_COARSE's resolution */
+    uint32_t max_drift_ppb;
+    int64_t as_of_ns; /* a coarse reading taken before the latest chrony query */
+    enum cb_status published_status;
+    void (*close_cb)(struct cbcompat *c);
+};
+
+/*
+ * Opens what is configured (socket_path / shm_path NULL: off). Errors are logged and returned
+ * (negative errno); what was opened is closed again by cbcompat_close().
+ */
+int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
+                  const char *socket_path, unsigned socket_mode, const char *shm_path,
+                  uint32_t max_drift_ppb, cbsock_now_fn *now_fn, void *ctx);
+
+/* A chrony query is about to be sent: the segment's next as_of. */
+void cbcompat_query_sent(struct cbcompat *c, int64_t coarse_ns);
+
+/* After a poll (success or failure): rewrites the segment from now. */
+void cbcompat_publish(struct cbcompat *c, const struct cb_now *now);
+
+/* After any clock reading: rewrites the segment when the status differs from the one there. */
+static inline void cbcompat_reading(struct cbcompat *c, const struct cb_now *now)
+{
+    if (c->shm_on && now->status != c->published_status) {
+        cbcompat_publish(c, now);
+    }
+}
+
+/* Closes both; the segment is left with status UNKNOWN. close_cb runs when done. */
+void cbcompat_close(struct cbcompat *c, void (*close_cb)(struct cbcompat *c));
+
+#endif

@@ -1,0 +1,192 @@
+/* The ClockBound shared-memory segment (see cbshm.h). */
+#include "cbshm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NS_PER_S INT64_C(1000000000)
+/* Written for a bound not known yet: large, and far from overflowing a reader's sums. */
+#define UNKNOWN_BOUND_NS (INT64_C(1) << 62)
+
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t coarse_res_ns,
+                       uint32_t max_drift_ppb, struct cbshm_record *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->as_of_ns = as_of_ns;
+    out->void_after_ns = add_sat(as_of_ns, CBSHM_VOID_AFTER_NS);
+    /* The reader grows the bound at the faster of the configured drift and oracled's own rate
+     * from here on (faster than the drift while chrony's data is stale). */
+    int64_t rate = now->growth_ppb > (int64_t)max_drift_ppb ? now->growth_ppb : max_drift_ppb;
+    out->max_drift_ppb = rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
+    if (now->bound_ns >= UNKNOWN_BOUND_NS) {
+        out->bound_ns = UNKNOWN_BOUND_NS;
+        out->status = CB_STATUS_UNKNOWN;
+    } else {
+        /* Rounded up, as every conversion of a rate to ns. */
+        int64_t res_growth =
+            (coarse_res_ns * (int64_t)out->max_drift_ppb + NS_PER_S - 1) / NS_PER_S;
+        out->bound_ns = add_sat(now->bound_ns, res_growth);
+        out->status = (int32_t)now->status;
+    }
+    out->disruption_marker = 0;
+    out->disruption_support = 0;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+static void put_timespec(uint8_t *p, int64_t ns)
+{
+    put64(p, (uint64_t)(ns / NS_PER_S));
+    put64(p + 8, (uint64_t)(ns % NS_PER_S));
+}
+
+void cbshm_encode(const struct cbshm_record *r, uint16_t generation, uint8_t out[CBSHM_SIZE])
+{
+    memset(out, 0, CBSHM_SIZE);
+    put32(out, CBSHM_MAGIC0);
+    put32(out + 4, CBSHM_MAGIC1);
+    put32(out + 8, CBSHM_SIZE);
+    put16(out + 12, CBSHM_VERSION);
+    put16(out + CBSHM_OFF_GENERATION, generation);
+    put_timespec(out + 16, r->as_of_ns);
+    put_timespec(out + 32, r->void_after_ns);
+    put64(out + 48, (uint64_t)r->bound_ns);
+    put64(out + 56, r->disruption_marker);
+    put32(out + 64, r->max_drift_ppb);
+    put32(out + 68, (uint32_t)r->status);
+    out[72] = r->disruption_support;
+}
+
+uint16_t cbshm_next_generation(uint16_t g)
+{
+    uint16_t n = (uint16_t)(g + 2);
+    return n == 0 ? 2 : n;
+}
+
+int cbshm_open(struct cbshm *s, const char *path, char *why, size_t why_cap)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    if (strlen(path) >= sizeof(s->path)) {
+        snprintf(why, why_cap, "the path is longer than %zu bytes", sizeof(s->path) - 1);
+        return -ENAMETOOLONG;
+    }
+    snprintf(s->path, sizeof(s->path), "%s", path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        int err = errno;
+        snprintf(why, why_cap, "cannot create it: %s%s", strerror(err),
+                 err == ENOENT ? " (does its directory exist?)" : "");
+        return -err;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, why_cap, "it is not a regular file");
+        close(fd);
+        return -EINVAL;
+    }
+    if (ftruncate(fd, CBSHM_SIZE) < 0) {
+        int err = errno;
+        snprintf(why, why_cap, "cannot size it: %s", strerror(err));
+        close(fd);
+        return -err;
+    }
+    void *map = mmap(NULL, CBSHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        int err = errno;
+        snprintf(why, why_cap, "cannot map it: %s", strerror(err));
+        close(fd);
+        return -err;
+    }
+    s->fd = fd;
+    s->map = map;
+    /* A segment left by an earlier run keeps counting from its generation, so a reader that
+     * held it open never sees a generation repeat. */
+    uint16_t g = 0;
+    uint32_t magic0 = 0;
+    memcpy(&magic0, s->map, sizeof(magic0));
+    if (magic0 == CBSHM_MAGIC0) {
+        memcpy(&g, s->map + CBSHM_OFF_GENERATION, sizeof(g));
+        g = (uint16_t)(g & ~1u);
+    }
+    s->generation = g;
+    struct cbshm_record r;
+    memset(&r, 0, sizeof(r));
+    r.bound_ns = UNKNOWN_BOUND_NS;
+    r.status = CB_STATUS_UNKNOWN;
+    cbshm_publish(s, &r);
+    return 0;
+}
+
+/* Stores of the mapped fields are atomic (relaxed) so no field is ever half-written; the order
+ * between the generation and the fields comes from the fences and the release store. */
+static void store64(uint8_t *p, uint64_t v)
+{
+    __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELAXED);
+}
+static void store32(uint8_t *p, uint32_t v)
+{
+    __atomic_store_n((uint32_t *)(void *)p, v, __ATOMIC_RELAXED);
+}
+
+void cbshm_publish(struct cbshm *s, const struct cbshm_record *r)
+{
+    uint8_t rec[CBSHM_SIZE];
+    cbshm_encode(r, 0, rec);
+    uint16_t *gen = (uint16_t *)(void *)(s->map + CBSHM_OFF_GENERATION);
+    uint16_t next = cbshm_next_generation(s->generation);
+    /* Odd: a reader that sees it, or sees it change, retries. */
+    __atomic_store_n(gen, (uint16_t)(next - 1), __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd generation before any field */
+    for (size_t off = 0; off < 12; off += 4) {
+        uint32_t v;
+        memcpy(&v, rec + off, sizeof(v));
+        store32(s->map + off, v);
+    }
+    __atomic_store_n((uint16_t *)(void *)(s->map + 12), (uint16_t)CBSHM_VERSION, __ATOMIC_RELAXED);
+    for (size_t off = 16; off < CBSHM_SIZE; off += 8) {
+        uint64_t v;
+        memcpy(&v, rec + off, sizeof(v));
+        store64(s->map + off, v);
+    }
+    /* Even again: release orders every field store before it. */
+    __atomic_store_n(gen, next, __ATOMIC_RELEASE);
+    s->generation = next;
+    s->writes++;
+}
+
+void cbshm_close(struct cbshm *s)
+{
+    if (s->fd < 0) {
+        return;
+    }
+    struct cbshm_record r;
+    memset(&r, 0, sizeof(r));
+    r.bound_ns = UNKNOWN_BOUND_NS;
+    r.status = CB_STATUS_UNKNOWN;
+    cbshm_publish(s, &r);
+    munmap(s->map, CBSHM_SIZE);
+    close(s->fd);
+    s->fd = -1;
+    s->map = NULL;
+}

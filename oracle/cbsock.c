@@ -1,0 +1,199 @@
+/* The ClockBound v1 socket on the loop (see cbsock.h). */
+#include "cbsock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cbproto.h"
+#include "log.h"
+
+#define LOG_EVERY_NS INT64_C(10000000000)
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void note_unbound(struct cbsock *s)
+{
+    s->unbound_dropped++;
+    int64_t t = mono_ns();
+    if (s->unbound_logged == 0 || t - s->logged_mono_ns >= LOG_EVERY_NS) {
+        log_warn("clockbound socket %s: dropped %llu request(s) from clients with no bound "
+                 "address to answer to (a ClockBound client must bind its own socket)",
+                 s->path, (unsigned long long)(s->unbound_dropped - s->unbound_logged));
+        s->unbound_logged = s->unbound_dropped;
+        s->logged_mono_ns = t;
+    }
+}
+
+static void handle(struct cbsock *s, const uint8_t *buf, ssize_t n, const struct sockaddr_un *from,
+                   socklen_t fromlen)
+{
+    if (fromlen <= (socklen_t)sizeof(sa_family_t)) {
+        note_unbound(s);
+        return;
+    }
+    struct cbp_request req;
+    bool ok = cbp_parse(buf, (size_t)n, &req) == 0;
+    struct cb_now now;
+    s->now_fn(s->ctx, &now);
+    uint8_t out[CBP_RESPONSE_MAX];
+    size_t len = cbp_respond(ok ? &req : NULL, &now, out);
+    if (ok) {
+        s->answered++;
+    } else {
+        s->malformed++;
+    }
+    if (sendto(s->fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from,
+               fromlen) < 0) {
+        s->send_failed++;
+    }
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    struct cbsock *s = h->data;
+    if (status < 0) {
+        log_warn("clockbound socket %s: %s", s->path, uv_strerror(status));
+        return;
+    }
+    for (int i = 0; i < CBSOCK_BATCH; i++) {
+        /* One byte more than the longest request, so a longer one shows its length. */
+        uint8_t buf[CBP_REQ_TS_LEN + 1];
+        struct sockaddr_un from;
+        socklen_t fromlen = sizeof(from);
+        memset(&from, 0, sizeof(from));
+        ssize_t n = recvfrom(s->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+                             (struct sockaddr *)&from, &fromlen);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                log_warn("clockbound socket %s: recvfrom: %s", s->path, strerror(errno));
+            }
+            return;
+        }
+        handle(s, buf, n, &from, fromlen);
+    }
+}
+
+/* A socket file at path: stale (nobody answers: remove it) or live (refuse). */
+static int clear_stale(const char *path, char *why, size_t why_cap)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(why, why_cap, "%s exists and is not a socket", path);
+        return -EEXIST;
+    }
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path));
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    close(fd);
+    if (rc == 0) {
+        snprintf(why, why_cap,
+                 "%s is in use (is the ClockBound daemon, or another oracled, "
+                 "running?)",
+                 path);
+        return -EADDRINUSE;
+    }
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mode,
+                cbsock_now_fn *now_fn, void *ctx, char *why, size_t why_cap)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    s->now_fn = now_fn;
+    s->ctx = ctx;
+    if (path[0] == '\0' || strlen(path) >= sizeof(s->path)) {
+        snprintf(why, why_cap, "a socket path must have 1 to %zu bytes", sizeof(s->path) - 1);
+        return -ENAMETOOLONG;
+    }
+    snprintf(s->path, sizeof(s->path), "%s", path);
+    why[0] = '\0';
+    int rc = clear_stale(path, why, why_cap);
+    if (rc < 0) {
+        if (why[0] == '\0') {
+            snprintf(why, why_cap, "%s: %s", path, strerror(-rc));
+        }
+        return rc;
+    }
+    s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd < 0) {
+        rc = -errno;
+        snprintf(why, why_cap, "socket: %s", strerror(-rc));
+        return rc;
+    }
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path));
+    if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0) {
+        rc = -errno;
+        snprintf(why, why_cap, "cannot bind %s: %s%s", path, strerror(-rc),
+                 rc == -ENOENT ? " (does its directory exist?)" : "");
+        close(s->fd);
+        s->fd = -1;
+        return rc;
+    }
+    rc = uv_poll_init(loop, &s->poll, s->fd);
+    if (rc == 0) {
+        s->poll.data = s;
+        rc = uv_poll_start(&s->poll, UV_READABLE, on_readable);
+        s->open = true;
+    }
+    if (rc < 0) {
+        snprintf(why, why_cap, "cannot watch it: %s", uv_strerror(rc));
+        cbsock_close(s, NULL);
+        return rc;
+    }
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct cbsock *s = h->data;
+    close(s->fd);
+    s->fd = -1;
+    if (s->close_cb != NULL) {
+        s->close_cb(s);
+    }
+}
+
+void cbsock_close(struct cbsock *s, void (*close_cb)(struct cbsock *s))
+{
+    s->close_cb = close_cb;
+    if (s->fd >= 0) {
+        unlink(s->path);
+    }
+    if (s->open) {
+        s->open = false;
+        uv_close((uv_handle_t *)&s->poll, on_closed);
+        return;
+    }
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    if (close_cb != NULL) {
+        close_cb(s);
+    }
+}

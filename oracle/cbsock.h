@@ -1,0 +1,53 @@
+/*
+ * The ClockBound v1 socket on the daemon's loop: a unix datagram socket at a path, answering
+ * Now/Before/After (cbproto.h) from the caller's Now, to each client's own bound address (a
+ * named path or an abstract one). A datagram from an unbound client has nowhere to go back to:
+ * it is dropped and counted, with a log line at most every 10 s.
+ */
+#ifndef ORACLE_CBSOCK_H
+#define ORACLE_CBSOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "clockbound.h"
+
+#define CBSOCK_DEFAULT_MODE 0666
+/* Datagrams handled per wake-up before the loop gets a turn. */
+#define CBSOCK_BATCH 64
+
+/* Fills now with the server's Now at this instant. */
+typedef void cbsock_now_fn(void *ctx, struct cb_now *now);
+
+struct cbsock {
+    uv_poll_t poll;
+    int fd;
+    bool open;
+    char path[108];
+    cbsock_now_fn *now_fn;
+    void *ctx;
+    uint64_t answered;  /* well-formed requests answered (errors for an untrusted clock too) */
+    uint64_t malformed; /* answered with the error response */
+    uint64_t unbound_dropped; /* from clients with no address to answer to */
+    uint64_t send_failed;     /* a client's socket full or gone */
+    uint64_t unbound_logged;  /* unbound_dropped at the last log line */
+    int64_t logged_mono_ns;
+    void (*close_cb)(struct cbsock *s);
+};
+
+/*
+ * Binds path (replacing a stale socket file nobody answers on; refusing a live one or any
+ * other file), sets its mode, and starts answering on loop. Returns 0, or a negative errno
+ * with a sentence in why.
+ */
+int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mode,
+                cbsock_now_fn *now_fn, void *ctx, char *why, size_t why_cap);
+
+/* Stops, closes and removes the socket file; close_cb runs once the handle is closed (at once
+ * when it was never opened). */
+void cbsock_close(struct cbsock *s, void (*close_cb)(struct cbsock *s));
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * Integration checks of oracled's ClockBound interfaces, from the outside, as a ClockBound
+ * client would use them: the v1 socket spoken with raw bytes built here (not with oracled's
+ * codec), and the shared-memory segment through the independent reader (cbshm_reader.c).
+ * Compared with the TCP service's Now over the wire.
+ *
+ *   it_cbcompat SOCKET SHM ORACLE_ADDR check        every check on a synchronised oracled
+ *   it_cbcompat SOCKET SHM ORACLE_ADDR status NAME  waits up to 10 s for the socket and the
+ *                                                   segment to show NAME (synchronized,
+ *                                                   free-running, unknown, disrupted)
+ * Exits 0 when every check passed, 1 with the failing one on stderr.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cbshm_reader.h"
+#include "wire_client.h"
+
+static const char *sock_path, *shm_path, *oracle_addr;
+static int checks;
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "FAIL: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static void ok(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("ok: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    checks++;
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/* A client socket bound to a named path (named != 0) or an abstract address, as ClockBound's
+ * clients bind theirs. */
+static int client(bool named)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    socklen_t len;
+    if (named) {
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.client.%d", sock_path, (int)getpid());
+        unlink(sa.sun_path);
+        len = sizeof(sa);
+    } else {
+        int n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "it_cbcompat.%d", (int)getpid());
+        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    }
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len) < 0) {
+        fail("cannot bind a client socket: %s", strerror(errno));
+    }
+    struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static void client_close(int fd, bool named)
+{
+    if (named) {
+        char p[120];
+        snprintf(p, sizeof(p), "%s.client.%d", sock_path, (int)getpid());
+        unlink(p);
+    }
+    close(fd);
+}
+
+/* Sends req, returns the reply's length (or -errno) with the reply in out. */
+static ssize_t exchange(int fd, const uint8_t *req, size_t len, uint8_t *out, size_t cap)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+    if (sendto(fd, req, len, 0, (struct sockaddr *)&sa, sizeof(sa)) != (ssize_t)len) {
+        return -errno;
+    }
+    ssize_t n = recv(fd, out, cap, 0);
+    return n < 0 ? -errno : n;
+}
+
+static void hex(const char *label, const uint8_t *b, ssize_t n)
+{
+    printf("%s", label);
+    for (ssize_t i = 0; i < n; i++) {
+        printf("%s%02x", i == 0 ? "" : " ", b[i]);
+    }
+    printf("\n");
+}
+
+static uint8_t ask(int fd, uint8_t type, uint64_t ts)
+{
+    uint8_t req[12] = {1, type, 0, 0};
+    for (int i = 0; i < 8; i++) {
+        req[4 + i] = (uint8_t)(ts >> (56 - 8 * i));
+    }
+    uint8_t out[64];
+    ssize_t n = exchange(fd, req, sizeof(req), out, sizeof(out));
+    if (n != 5 || out[0] != 1 || out[1] != type || out[2] != 0 || out[3] != 0 || out[4] > 1) {
+        fail("%s(%llu): reply of %zd bytes", type == 2 ? "Before" : "After", (unsigned long long)ts,
+             n);
+    }
+    return out[4];
+}
+
+/* The TCP service's Now. */
+static void tcp_now(uint64_t *earliest, uint64_t *latest)
+{
+    struct wire_client c;
+    if (wc_connect_addr(&c, oracle_addr) < 0) {
+        fail("cannot connect to %s", oracle_addr);
+    }
+    struct request q = wc_request(1, REQ_OP_NOW);
+    struct response r;
+    if (wc_call(&c, &q, &r, 2000) < 0 || r.kind != RESP_BOUNDS) {
+        fail("TCP Now failed");
+    }
+    *earliest = r.u.bounds.earliest_ns;
+    *latest = r.u.bounds.latest_ns;
+    wc_close(&c);
+}
+
+static void check_socket(void)
+{
+    int fd = client(true);
+    uint64_t te0, tl0, te1, tl1;
+    tcp_now(&te0, &tl0);
+    int64_t t0 = clock_ns(CLOCK_REALTIME);
+    const uint8_t now_req[4] = {1, 1, 0, 0};
+    uint8_t out[64];
+    ssize_t n = exchange(fd, now_req, sizeof(now_req), out, sizeof(out));
+    int64_t t1 = clock_ns(CLOCK_REALTIME);
+    tcp_now(&te1, &tl1);
+    hex("now request   ", now_req, 4);
+    hex("now response  ", out, n);
+    if (n != 20 || out[0] != 1 || out[1] != 1 || out[2] != 0 || out[3] != 0) {
+        fail("Now: a %zd-byte reply, header %02x %02x %02x %02x", n, out[0], out[1], out[2],
+             out[3]);
+    }
+    uint64_t e = be64(out + 4), l = be64(out + 12);
+    printf("              earliest %llu, latest %llu: bound %.3f us (TCP: %.3f, %.3f us)\n",
+           (unsigned long long)e, (unsigned long long)l, (double)(l - e) / 2e3,
+           (double)(tl0 - te0) / 2e3, (double)(tl1 - te1) / 2e3);
+    if (!(e <= (uint64_t)t1 && l >= (uint64_t)t0)) {
+        fail("Now [%llu, %llu] does not contain this clock's reading [%lld, %lld]",
+             (unsigned long long)e, (unsigned long long)l, (long long)t0, (long long)t1);
+    }
+    /* The bound moves by a few ns between polls: 2 us of slack either side. */
+    if (!(e + 2000 >= te0 && e <= te1 + 2000 && l + 2000 >= tl0 && l <= tl1 + 2000)) {
+        fail("Now [%llu, %llu] is not between the TCP Nows [%llu, %llu] and [%llu, %llu]",
+             (unsigned long long)e, (unsigned long long)l, (unsigned long long)te0,
+             (unsigned long long)tl0, (unsigned long long)te1, (unsigned long long)tl1);
+    }
+    ok("Now over the socket: 20 bytes, synchronised, contains this clock, between two TCP Nows");
+
+    if (ask(fd, 2, e - 1) != 1 || ask(fd, 2, l + 1000000000) != 0 ||
+        ask(fd, 3, l + 1000000000) != 1 || ask(fd, 3, e - 1000000000) != 0 || ask(fd, 2, 0) != 1 ||
+        ask(fd, 3, UINT64_MAX) != 1) {
+        fail("Before/After answered wrongly");
+    }
+    ok("Before(earliest - 1) true, Before(latest + 1 s) false, After(latest + 1 s) true, "
+       "After(earliest - 1 s) false, Before(0) true, After(2^64 - 1) true");
+
+    static const struct {
+        const char *what;
+        uint8_t bytes[16];
+        size_t len;
+    } bad[] = {
+        {"an empty datagram", {0}, 0},
+        {"version 2", {2, 1, 0, 0}, 4},
+        {"type 0", {1, 0, 0, 0}, 4},
+        {"type 7", {1, 7, 0, 0}, 4},
+        {"Now with 12 bytes", {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 12},
+        {"Before with 4 bytes", {1, 2, 0, 0}, 4},
+        {"After with 13 bytes", {1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 13},
+        {"a reserved byte set", {1, 1, 0, 9}, 4},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = exchange(fd, bad[i].bytes, bad[i].len, out, sizeof(out));
+        if (n != 4 || memcmp(out, (const uint8_t[]){1, 0, 0, 0}, 4) != 0) {
+            fail("%s: a %zd-byte reply, not the error header", bad[i].what, n);
+        }
+    }
+    ok("8 malformed requests (empty, versions, types, lengths, reserved bytes): the error header "
+       "01 00 00 00");
+    /* A 300-byte datagram too. */
+    uint8_t big[300] = {1, 1};
+    n = exchange(fd, big, sizeof(big), out, sizeof(out));
+    if (n != 4 || out[1] != 0) {
+        fail("a 300-byte datagram: %zd bytes back", n);
+    }
+    ok("a 300-byte datagram: the error header");
+    client_close(fd, true);
+
+    fd = client(false);
+    n = exchange(fd, now_req, sizeof(now_req), out, sizeof(out));
+    if (n != 20 || out[1] != 1) {
+        fail("Now from an abstract address: %zd bytes", n);
+    }
+    client_close(fd, false);
+    ok("a client bound to an abstract address is answered too");
+
+    /* Unbound: nowhere to answer, so nothing comes back (and the server logs and counts it). */
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 300000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    n = exchange(fd, now_req, sizeof(now_req), out, sizeof(out));
+    if (n != -EAGAIN) {
+        fail("an unbound client got %zd", n);
+    }
+    close(fd);
+    ok("an unbound client's request is dropped (no reply in 300 ms)");
+}
+
+static void check_segment(void)
+{
+    FILE *f = fopen(shm_path, "rb");
+    uint8_t raw[80];
+    if (f == NULL || fread(raw, 1, sizeof(raw), f) != sizeof(raw)) {
+        fail("cannot read 80 bytes from %s", shm_path);
+    }
+    if (fgetc(f) != EOF) {
+        fail("%s is longer than 80 bytes", shm_path);
+    }
+    fclose(f);
+    const uint8_t magic[8] = {0x4e, 0x5a, 0x4d, 0x41, 0x00, 0x02, 0x42, 0x43};
+    if (memcmp(raw, magic, 8) != 0) {
+        fail("the segment does not start 4E 5A 4D 41 00 02 42 43");
+    }
+    hex("segment       ", raw, 80);
+    struct cbr r;
+    if (cbr_open(&r, shm_path) < 0) {
+        fail("cannot map %s", shm_path);
+    }
+    struct cbr_record o;
+    if (cbr_read(&r, &o, 1000) < 0) {
+        fail("no consistent snapshot in 1000 tries");
+    }
+    int64_t coarse = clock_ns(CLOCK_MONOTONIC_COARSE);
+    uint64_t te, tl;
+    tcp_now(&te, &tl);
+    int64_t as_of = o.as_of_sec * 1000000000 + o.as_of_nsec;
+    int64_t bound = cbr_bound_at(&o, coarse);
+    int64_t tcp_bound = (int64_t)(tl - te) / 2;
+    printf("              status %d, as_of %.6f s (coarse now %.6f s), bound_nsec %lld, "
+           "max_drift_ppb %u: bound now %lld ns (TCP %lld ns)\n",
+           o.status, (double)as_of / 1e9, (double)coarse / 1e9, (long long)o.bound_nsec,
+           o.max_drift_ppb, (long long)bound, (long long)tcp_bound);
+    if (o.size != 80 || o.version != 2 || o.status != 1 || o.max_drift_ppb != 50000 ||
+        o.disruption_support != 0) {
+        fail("header: size %u version %u status %d drift %u", o.size, o.version, o.status,
+             o.max_drift_ppb);
+    }
+    /* ClockBound's client refuses an as_of ahead of its coarse clock by more than 1 us. */
+    if (as_of > coarse + 1000 || coarse - as_of > 1000000000) {
+        fail("as_of %lld vs CLOCK_MONOTONIC_COARSE %lld", (long long)as_of, (long long)coarse);
+    }
+    if (o.void_after_sec != o.as_of_sec + 1000 || o.void_after_nsec != o.as_of_nsec) {
+        fail("void_after is not as_of + 1000 s");
+    }
+    /* Never below the TCP service's bound; not much above it (the coarse tick's growth). */
+    if (bound < tcp_bound - 2000 || bound > tcp_bound + 20000) {
+        fail("the segment's bound %lld ns disagrees with TCP's %lld ns", (long long)bound,
+             (long long)tcp_bound);
+    }
+    ok("segment: 80 bytes, magic 4E 5A 4D 41 00 02 42 43, version 2, SYNCHRONIZED, as_of on "
+       "CLOCK_MONOTONIC_COARSE, void_after = as_of + 1000 s, bound %lld ns vs TCP %lld ns",
+       (long long)bound, (long long)tcp_bound);
+
+    /* Read it while oracled rewrites it after every poll (every 1-20 ms). */
+    uint64_t reads = 0, busy = 0, changes = 0;
+    uint16_t last_gen = o.generation;
+    int64_t end = clock_ns(CLOCK_MONOTONIC) + 1000000000;
+    while (clock_ns(CLOCK_MONOTONIC) < end) {
+        if (cbr_read(&r, &o, 1) < 0) {
+            busy++;
+            continue;
+        }
+        reads++;
+        if (o.magic0 != 0x414D5A4E || o.magic1 != 0x43420200 || o.size != 80 ||
+            o.void_after_sec != o.as_of_sec + 1000 || o.void_after_nsec != o.as_of_nsec ||
+            o.as_of_nsec < 0 || o.as_of_nsec >= 1000000000 || o.status < 0 || o.status > 3 ||
+            o.bound_nsec <= 0) {
+            fail("a torn or inconsistent record at generation %u", o.generation);
+        }
+        if (o.generation != last_gen) {
+            changes++;
+            last_gen = o.generation;
+        }
+    }
+    cbr_close(&r);
+    if (changes < 10) {
+        fail("only %llu rewrites seen in 1 s", (unsigned long long)changes);
+    }
+    ok("read %llu times in 1 s while oracled rewrote it %llu times (%llu reads met a write): "
+       "never torn",
+       (unsigned long long)reads, (unsigned long long)changes, (unsigned long long)busy);
+}
+
+/* Waits for both interfaces to show the status. */
+static void wait_status(const char *name)
+{
+    int want = strcmp(name, "unknown") == 0        ? 0
+               : strcmp(name, "synchronized") == 0 ? 1
+               : strcmp(name, "free-running") == 0 ? 2
+               : strcmp(name, "disrupted") == 0    ? 3
+                                                   : -1;
+    if (want < 0) {
+        fail("unknown status %s", name);
+    }
+    int fd = client(true);
+    struct cbr r;
+    if (cbr_open(&r, shm_path) < 0) {
+        fail("cannot map %s", shm_path);
+    }
+    int64_t end = clock_ns(CLOCK_MONOTONIC) + 10 * INT64_C(1000000000);
+    int shm_status = -1;
+    uint8_t out[64];
+    ssize_t n = 0;
+    for (;;) {
+        struct cbr_record o;
+        shm_status = cbr_read(&r, &o, 100) == 0 ? o.status : -1;
+        const uint8_t req[4] = {1, 1, 0, 0};
+        n = exchange(fd, req, sizeof(req), out, sizeof(out));
+        /* Synchronised: Now, F = 0. Free running: Now, F = 1. Otherwise the error, F = 1. */
+        bool sock_ok = want == 1   ? n == 20 && out[1] == 1 && out[2] == 0
+                       : want == 2 ? n == 20 && out[1] == 1 && out[2] == 1
+                                   : n == 4 && out[1] == 0 && out[2] == 1;
+        if (sock_ok && shm_status == want) {
+            break;
+        }
+        if (clock_ns(CLOCK_MONOTONIC) > end) {
+            fail("%s: after 10 s the segment says %d and the socket %zd bytes (type %d, F %d)",
+                 name, shm_status, n, n > 1 ? out[1] : -1, n > 2 ? out[2] : -1);
+        }
+        usleep(2000);
+    }
+    hex("now response  ", out, n);
+    cbr_close(&r);
+    client_close(fd, true);
+    ok("%s: the segment's status is %d and the socket answers accordingly", name, want);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: it_cbcompat SOCKET SHM ORACLE_ADDR check|status NAME\n");
+        return 2;
+    }
+    sock_path = argv[1];
+    shm_path = argv[2];
+    oracle_addr = argv[3];
+    if (strcmp(argv[4], "check") == 0) {
+        check_socket();
+        check_segment();
+    } else if (strcmp(argv[4], "status") == 0 && argc == 6) {
+        wait_status(argv[5]);
+    } else {
+        fprintf(stderr, "it_cbcompat: unknown mode\n");
+        return 2;
+    }
+    printf("all %d checks passed\n", checks);
+    return 0;
+}
