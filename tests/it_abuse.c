@@ -84,8 +84,15 @@ static void *sentinel(void *arg)
             /* Certainly past now: a Now sent after the reply shows earliest beyond it. */
             struct request n = wc_request(++id, REQ_OP_NOW);
             struct response b;
-            if (wc_call(&c, &n, &b, sentinel_timeout_ms) < 0 || b.kind != RESP_BOUNDS ||
-                b.u.bounds.earliest_ns <= r.u.ts.first_ns) {
+            rc = wc_call(&c, &n, &b, sentinel_timeout_ms);
+            if (rc < 0 || b.kind != RESP_BOUNDS) {
+                snprintf(sentinel_why, sizeof(sentinel_why),
+                         "request %llu (Now after a commit-wait): %s", (unsigned long long)id,
+                         rc < 0 ? strerror(-rc) : "not a Now reply");
+                atomic_fetch_add(&sentinel_failures, 1);
+                break;
+            }
+            if (b.u.bounds.earliest_ns <= r.u.ts.first_ns) {
                 atomic_fetch_add(&sentinel_regressions, 1);
             }
         }

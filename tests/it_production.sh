@@ -208,7 +208,9 @@ stop_oracled
 start_oracled slow "${COMMON[@]}" --state-dir "$TMP/slow" --write-timeout 1s --max-output 64K
 wait_log "ready: serving timestamps" 20
 "$CHECKS_BIN" "127.0.0.1:$PORT" nonreader || fail "non-reading client not cut off"
-curl -s "http://127.0.0.1:$HTTP/metrics" | grep -Eq "^oracled_clients_cut_off_total [1-9]" ||
+# Read whole before grep: with pipefail, grep -q leaving early makes curl's write fail.
+metrics=$(curl -s "http://127.0.0.1:$HTTP/metrics")
+grep -Eq "^oracled_clients_cut_off_total [1-9]" <<<"$metrics" ||
     fail "cut-off not counted"
 grep -q "cutting the client off" "$LOG" || fail "cut-off not logged"
 stop_oracled
@@ -253,8 +255,9 @@ grace = 1s
 EOF
 start_oracled conf --config "$TMP/oracled.conf" --max-wait 60ms
 wait_log "ready: serving timestamps" 20
-curl -s "http://127.0.0.1:$HTTP/healthz" | grep -q '"status":"ok"' || fail "config: healthz"
-"$CHECKS_BIN" "127.0.0.1:$PORT" info | grep -q "max_wait_ns 60000000" ||
+contains "$(curl -s "http://127.0.0.1:$HTTP/healthz")" '"status":"ok"' "config: healthz"
+"$CHECKS_BIN" "127.0.0.1:$PORT" info >"$TMP/info.out"
+grep -q "max_wait_ns 60000000" "$TMP/info.out" ||
     fail "config: the command line did not win"
 stop_oracled
 echo "bogus-key = 1" >>"$TMP/oracled.conf"

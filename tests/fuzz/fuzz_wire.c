@@ -1,15 +1,18 @@
 /*
  * libFuzzer target: a byte stream as a connection would deliver it, cut into frames the way
  * the server does (oracle/frame.c), each message decoded as a Request (the server's path) and
- * as a Response (the client library's and the benchmark's paths). Checks that no decoder reads
- * outside the input, and what each promises about its result.
+ * as a Response (the client library's and the benchmark's paths). The whole input is also a
+ * ClockBound v1 datagram (oracle/cbproto.c). Checks that no decoder reads outside the input,
+ * and what each promises about its result.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
 #include "bproto.h"
+#include "cbproto.h"
 #include "frame.h"
 #include "wire.h"
 
@@ -17,11 +20,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct arena arena;
 
+/* A datagram is either a request (answered by its own type) or answered by the error header. */
+static void clockbound_datagram(const uint8_t *data, size_t size)
+{
+    struct cb_now now;
+    memset(&now, 0, sizeof(now));
+    now.status = CB_STATUS_SYNCHRONIZED;
+    now.rt_ns = INT64_C(1795620000000000000);
+    now.bound_ns = 10000;
+    now.earliest_ns = now.rt_ns - now.bound_ns;
+    now.latest_ns = now.rt_ns + now.bound_ns;
+    struct cbp_request q;
+    bool ok = cbp_parse(data, size, &q) == 0;
+    uint8_t out[CBP_RESPONSE_MAX];
+    size_t n = cbp_respond(ok ? &q : NULL, &now, out);
+    size_t want = !ok ? 4 : q.type == CBP_NOW ? 20 : 5;
+    if (n != want || out[0] != 1 || out[1] != (ok ? data[1] : 0) || out[2] != 0 || out[3] != 0 ||
+        (ok && size != (q.type == CBP_NOW ? 4u : 12u))) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (arena.base == NULL && arena_init(&arena, 4 * FRAME_MAX_TOTAL) < 0) {
         abort();
     }
+    clockbound_datagram(data, size);
     size_t off = 0;
     while (off < size) {
         const uint8_t *msg;
