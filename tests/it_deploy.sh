@@ -16,7 +16,7 @@ BUILD=$4
 DEPLOY=$(cd "$(dirname "$0")/../deploy" && pwd)
 UNIT=$DEPLOY/systemd/oracled.service
 CONF=$DEPLOY/systemd/oracled.conf
-for tool in systemd-analyze chronyd python3 dpkg-deb help2man; do
+for tool in systemd-analyze chronyd python3 dpkg-deb help2man man; do
     if ! command -v "$tool" >/dev/null; then
         echo "SKIP: $tool not installed (deploy/install-deps installs it)"
         exit 77
