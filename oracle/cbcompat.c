@@ -24,16 +24,8 @@ int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
                            : 10000000; /* 10 ms: coarser than any HZ Linux has */
     c->as_of_ns = cb_clock_ns(clock, CB_CLOCK_MONOTONIC_COARSE);
     char why[320];
-    if (shm_path != NULL) {
-        int rc = cbshm_open(&c->shm, shm_path, why, sizeof(why));
-        if (rc < 0) {
-            log_err("clockbound shared memory %s: %s", shm_path, why);
-            return rc;
-        }
-        c->shm_on = true;
-        log_info("clockbound shared memory segment at %s (format 2, %d bytes)", shm_path,
-                 CBSHM_SIZE);
-    }
+    /* The socket first: a live ClockBound daemon holds it, and then the segment it writes is
+     * not touched. */
     if (socket_path != NULL) {
         int rc =
             cbsock_open(&c->sock, loop, socket_path, socket_mode, now_fn, ctx, why, sizeof(why));
@@ -44,6 +36,16 @@ int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
         c->sock_on = true;
         log_info("clockbound socket at %s (protocol v1, mode %04o)", socket_path, socket_mode);
     }
+    if (shm_path != NULL) {
+        int rc = cbshm_open(&c->shm, shm_path, why, sizeof(why));
+        if (rc < 0) {
+            log_err("clockbound shared memory %s: %s", shm_path, why);
+            return rc;
+        }
+        c->shm_on = true;
+        log_info("clockbound shared memory segment at %s (format 2, %d bytes)", shm_path,
+                 CBSHM_SIZE);
+    }
     return 0;
 }
 
@@ -52,13 +54,22 @@ void cbcompat_query_sent(struct cbcompat *c, int64_t coarse_ns)
     c->as_of_ns = coarse_ns;
 }
 
-void cbcompat_publish(struct cbcompat *c, const struct cb_now *now)
+/* The largest step margin a reading can show without being called a step: the threshold plus
+ * the base reading's width plus the widest reading cb_clock_read() normally returns. */
+static int64_t step_allowance(const struct cb_state *st)
+{
+    const struct cb_step *s = &st->step;
+    int64_t base = s->have_base ? s->base_hi_ns - s->base_lo_ns : 0;
+    return s->threshold_ns + base + CB_READING_MAX_SPREAD_NS;
+}
+
+void cbcompat_publish(struct cbcompat *c, const struct cb_state *st, const struct cb_now *now)
 {
     if (!c->shm_on) {
         return;
     }
     struct cbshm_record r;
-    cbshm_record_from(now, c->as_of_ns, c->coarse_res_ns, c->max_drift_ppb, &r);
+    cbshm_record_from(now, c->as_of_ns, c->coarse_res_ns, c->max_drift_ppb, step_allowance(st), &r);
     cbshm_publish(&c->shm, &r);
     c->published_status = now->status;
 }

@@ -40,14 +40,16 @@ int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
 /* A chrony query is about to be sent: the segment's next as_of. */
 void cbcompat_query_sent(struct cbcompat *c, int64_t coarse_ns);
 
-/* After a poll (success or failure): rewrites the segment from now. */
-void cbcompat_publish(struct cbcompat *c, const struct cb_now *now);
+/* After a poll (success or failure): rewrites the segment from now (st: the state it came
+ * from, for the step detector's allowance). */
+void cbcompat_publish(struct cbcompat *c, const struct cb_state *st, const struct cb_now *now);
 
 /* After any clock reading: rewrites the segment when the status differs from the one there. */
-static inline void cbcompat_reading(struct cbcompat *c, const struct cb_now *now)
+static inline void cbcompat_reading(struct cbcompat *c, const struct cb_state *st,
+                                    const struct cb_now *now)
 {
     if (c->shm_on && now->status != c->published_status) {
-        cbcompat_publish(c, now);
+        cbcompat_publish(c, st, now);
     }
 }
 

@@ -23,7 +23,9 @@ static void put_be64(uint8_t *p, uint64_t v)
 
 int cbp_parse(const uint8_t *buf, size_t len, struct cbp_request *req)
 {
-    if (len < CBP_HEADER_LEN || buf[0] != CBP_VERSION || buf[2] != 0 || buf[3] != 0) {
+    /* Bytes 2 and 3 are reserved: clients send 0; they are ignored, so a client that fills them
+     * is still answered. */
+    if (len < CBP_HEADER_LEN || buf[0] != CBP_VERSION) {
         return -EINVAL;
     }
     switch (buf[1]) {

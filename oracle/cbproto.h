@@ -39,7 +39,7 @@ struct cbp_request {
 };
 
 /* Parses a datagram. Returns 0, or -EINVAL when it is not a well-formed v1 request (wrong
- * version, unknown type, wrong length, nonzero reserved bytes). */
+ * version, unknown type, wrong length). The two reserved bytes are ignored. */
 int cbp_parse(const uint8_t *buf, size_t len, struct cbp_request *req);
 
 /*

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,7 +20,7 @@ static int64_t add_sat(int64_t a, int64_t b)
 }
 
 void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t coarse_res_ns,
-                       uint32_t max_drift_ppb, struct cbshm_record *out)
+                       uint32_t max_drift_ppb, int64_t step_allowance_ns, struct cbshm_record *out)
 {
     memset(out, 0, sizeof(*out));
     out->as_of_ns = as_of_ns;
@@ -27,15 +28,18 @@ void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t coars
     /* The reader grows the bound at the faster of the configured drift and oracled's own rate
      * from here on (faster than the drift while chrony's data is stale). */
     int64_t rate = now->growth_ppb > (int64_t)max_drift_ppb ? now->growth_ppb : max_drift_ppb;
-    out->max_drift_ppb = rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
-    if (now->bound_ns >= UNKNOWN_BOUND_NS) {
+    if (now->bound_ns >= UNKNOWN_BOUND_NS || rate >= NS_PER_S) {
+        out->max_drift_ppb = rate >= NS_PER_S ? max_drift_ppb : (uint32_t)rate;
         out->bound_ns = UNKNOWN_BOUND_NS;
         out->status = CB_STATUS_UNKNOWN;
     } else {
+        out->max_drift_ppb = (uint32_t)rate;
         /* Rounded up, as every conversion of a rate to ns. */
-        int64_t res_growth =
-            (coarse_res_ns * (int64_t)out->max_drift_ppb + NS_PER_S - 1) / NS_PER_S;
-        out->bound_ns = add_sat(now->bound_ns, res_growth);
+        int64_t res_growth = (coarse_res_ns * rate + NS_PER_S - 1) / NS_PER_S;
+        int64_t margin =
+            now->step_margin_ns > step_allowance_ns ? now->step_margin_ns : step_allowance_ns;
+        out->bound_ns =
+            add_sat(add_sat(now->bound_ns - now->step_margin_ns, margin), add_sat(res_growth, 1));
         out->status = (int32_t)now->status;
     }
     out->disruption_marker = 0;
@@ -104,6 +108,21 @@ int cbshm_open(struct cbshm *s, const char *path, char *why, size_t why_cap)
         snprintf(why, why_cap, "it is not a regular file");
         close(fd);
         return -EINVAL;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int err = errno;
+        snprintf(why, why_cap, "%s",
+                 err == EWOULDBLOCK ? "another process writes it (another oracled?)"
+                                    : strerror(err));
+        close(fd);
+        return -(err == EWOULDBLOCK ? EBUSY : err);
+    }
+    /* Readable by every local client whatever the umask (the unit's is 0077). */
+    if (fchmod(fd, 0644) < 0) {
+        int err = errno;
+        snprintf(why, why_cap, "cannot make it readable to all: %s", strerror(err));
+        close(fd);
+        return -err;
     }
     if (ftruncate(fd, CBSHM_SIZE) < 0) {
         int err = errno;

@@ -42,13 +42,19 @@ struct cbshm_record {
 /*
  * The record for now (oracled's Now at a fine CLOCK_MONOTONIC reading), published with as_of =
  * a CLOCK_MONOTONIC_COARSE reading taken before the chrony query behind now (so as_of <=
- * now->mono_ns), and coarse_res_ns = CLOCK_MONOTONIC_COARSE's resolution. Sound for the reader:
- * its coarse clock lags the fine one by less than coarse_res_ns, so bound_ns = now's bound + the
- * growth over one resolution. A bound not yet known (before the first poll) is written as
- * 2^62 ns with the status UNKNOWN, so no reader's arithmetic overflows.
+ * now->mono_ns), and coarse_res_ns = CLOCK_MONOTONIC_COARSE's resolution. The reader's bound
+ * must not fall below oracled's own at any later instant until the next rewrite:
+ *  - its coarse clock lags the fine one by up to coarse_res_ns: the growth over that is added;
+ *  - oracled's bound carries a step margin (clock changes below the step threshold, which only
+ *    its own readings see): now's margin is replaced by step_allowance_ns, the largest margin
+ *    a reading can show without being a step (cbcompat computes it);
+ *  - ClockBound's reader truncates its growth: 1 ns more.
+ * A bound not yet known (before the first poll), or a growth rate ClockBound's reader cannot
+ * take (1e9 ppb or more), is written as 2^62 ns with the status UNKNOWN, so no reader's
+ * arithmetic overflows and none trusts it.
  */
 void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t coarse_res_ns,
-                       uint32_t max_drift_ppb, struct cbshm_record *out);
+                       uint32_t max_drift_ppb, int64_t step_allowance_ns, struct cbshm_record *out);
 
 /* The 80 bytes of the segment for r with the given generation (pure; for tests and for the
  * first write). */
@@ -66,8 +72,9 @@ struct cbshm {
 };
 
 /*
- * Creates (or takes over) the segment file at path, 0644, sized and mapped, and writes the
- * header with status UNKNOWN. Returns 0, or a negative errno with a sentence in why.
+ * Creates (or takes over) the segment file at path, mode 0644 whatever the umask, locks it
+ * (flock: a second writer would break the seqlock), sizes and maps it, and writes the header
+ * with status UNKNOWN. Returns 0, or a negative errno with a sentence in why.
  */
 int cbshm_open(struct cbshm *s, const char *path, char *why, size_t why_cap);
 

@@ -35,6 +35,27 @@ static void note_unbound(struct cbsock *s)
     }
 }
 
+/* A reply that could not go out: the client's socket full, gone, or out of reach (a client
+ * bound in /tmp while oracled runs with a private /tmp gets ENOENT). Logged with the first
+ * reason at most every 10 s. */
+static void note_send_failed(struct cbsock *s, const struct sockaddr_un *to, socklen_t tolen,
+                             int err)
+{
+    s->send_failed++;
+    int64_t t = mono_ns();
+    if (s->send_failed_logged == 0 || t - s->send_logged_mono_ns >= LOG_EVERY_NS) {
+        size_t n = tolen - offsetof(struct sockaddr_un, sun_path);
+        bool abstract = n > 0 && to->sun_path[0] == '\0';
+        log_warn("clockbound socket %s: %llu reply(ies) could not be sent, e.g. to %s%.*s: %s%s",
+                 s->path, (unsigned long long)(s->send_failed - s->send_failed_logged),
+                 abstract ? "@" : "", (int)(abstract ? n - 1 : strnlen(to->sun_path, n)),
+                 to->sun_path + (abstract ? 1 : 0), strerror(err),
+                 err == ENOENT ? " (is oracled's /tmp private? see PrivateTmp in the unit)" : "");
+        s->send_failed_logged = s->send_failed;
+        s->send_logged_mono_ns = t;
+    }
+}
+
 static void handle(struct cbsock *s, const uint8_t *buf, ssize_t n, const struct sockaddr_un *from,
                    socklen_t fromlen)
 {
@@ -48,14 +69,13 @@ static void handle(struct cbsock *s, const uint8_t *buf, ssize_t n, const struct
     s->now_fn(s->ctx, &now);
     uint8_t out[CBP_RESPONSE_MAX];
     size_t len = cbp_respond(ok ? &req : NULL, &now, out);
-    if (ok) {
+    if (sendto(s->fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from,
+               fromlen) < 0) {
+        note_send_failed(s, from, fromlen, errno);
+    } else if (ok) {
         s->answered++;
     } else {
         s->malformed++;
-    }
-    if (sendto(s->fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from,
-               fromlen) < 0) {
-        s->send_failed++;
     }
 }
 
@@ -64,7 +84,9 @@ static void on_readable(uv_poll_t *h, int status, int events)
     (void)events;
     struct cbsock *s = h->data;
     if (status < 0) {
+        /* libuv stops the handle after an error: start it again, or the socket goes silent. */
         log_warn("clockbound socket %s: %s", s->path, uv_strerror(status));
+        uv_poll_start(&s->poll, UV_READABLE, on_readable);
         return;
     }
     for (int i = 0; i < CBSOCK_BATCH; i++) {
@@ -105,13 +127,17 @@ static int clear_stale(const char *path, char *why, size_t why_cap)
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, path, strlen(path));
     int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int err = rc < 0 ? errno : 0;
     close(fd);
     if (rc == 0) {
         snprintf(why, why_cap,
-                 "%s is in use (is the ClockBound daemon, or another oracled, "
-                 "running?)",
-                 path);
+                 "%s is in use (is the ClockBound daemon, or another oracled, running?)", path);
         return -EADDRINUSE;
+    }
+    if (err != ECONNREFUSED) {
+        /* Not certainly stale (no permission, a stream socket ...): leave it alone. */
+        snprintf(why, why_cap, "%s exists and cannot be checked: %s", path, strerror(err));
+        return -err;
     }
     return unlink(path) < 0 ? -errno : 0;
 }
@@ -146,10 +172,18 @@ int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mo
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, path, strlen(path));
-    if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0) {
+    if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         rc = -errno;
         snprintf(why, why_cap, "cannot bind %s: %s%s", path, strerror(-rc),
                  rc == -ENOENT ? " (does its directory exist?)" : "");
+        close(s->fd);
+        s->fd = -1;
+        return rc;
+    }
+    if (chmod(path, mode) < 0) {
+        rc = -errno;
+        snprintf(why, why_cap, "cannot set the mode of %s: %s", path, strerror(-rc));
+        unlink(path);
         close(s->fd);
         s->fd = -1;
         return rc;

@@ -29,12 +29,15 @@ struct cbsock {
     char path[108];
     cbsock_now_fn *now_fn;
     void *ctx;
-    uint64_t answered;  /* well-formed requests answered (errors for an untrusted clock too) */
-    uint64_t malformed; /* answered with the error response */
+    /* Each request is counted once, under one of these four. */
+    uint64_t answered;        /* well-formed, answered (the error too, for an untrusted clock) */
+    uint64_t malformed;       /* answered with the error response */
     uint64_t unbound_dropped; /* from clients with no address to answer to */
-    uint64_t send_failed;     /* a client's socket full or gone */
+    uint64_t send_failed;     /* the reply could not go out: a client's socket full or gone */
     uint64_t unbound_logged;  /* unbound_dropped at the last log line */
     int64_t logged_mono_ns;
+    uint64_t send_failed_logged; /* send_failed at the last log line */
+    int64_t send_logged_mono_ns;
     void (*close_cb)(struct cbsock *s);
 };
 

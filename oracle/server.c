@@ -34,7 +34,7 @@ void server_now(struct server *s, struct cb_now *now)
     cb_clock_read(s->clock, &r);
     cb_now(&s->clock_state, &r, now);
     s->last_status = now->status;
-    cbcompat_reading(&s->cbcompat, now);
+    cbcompat_reading(&s->cbcompat, &s->clock_state, now);
 }
 
 void server_request_now(struct server *s, struct cb_now *now)
@@ -555,7 +555,7 @@ static void on_poll_done(struct poller *p)
     server_now(s, &now);
     note_status(s, &now);
     cbcompat_query_sent(&s->cbcompat, p->sent_coarse_ns);
-    cbcompat_publish(&s->cbcompat, &now);
+    cbcompat_publish(&s->cbcompat, &s->clock_state, &now);
     if (cb_status_trusted(now.status)) {
         reserve_check(&s->reserve, s->alloc.last_issued, now.latest_ns);
     }

@@ -39,6 +39,28 @@ static void disarm(struct waketimer *wt)
     }
 }
 
+static void on_idle(uv_idle_t *h);
+
+/* Arms the timerfd for fire_rt (CLOCK_REALTIME), cancelled by any clock set. */
+static void arm_at(struct waketimer *wt, int64_t fire_rt, bool idle)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = (time_t)(fire_rt / 1000000000);
+    its.it_value.tv_nsec = (long)(fire_rt % 1000000000);
+    if (timerfd_settime(wt->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0) {
+        /* ECANCELED: the clock was set since the last read; spin once to re-read it. */
+        log_debug("commit-wait timer: timerfd_settime: %s", strerror(errno));
+        wt->armed = false;
+        uv_idle_start(&wt->idle, on_idle);
+        wt->spinning = true;
+        return;
+    }
+    wt->armed = true;
+    wt->idle_armed = idle;
+    wt->armed_for_rt_ns = fire_rt;
+}
+
 static void stop_spinning(struct waketimer *wt)
 {
     if (wt->spinning) {
@@ -71,7 +93,7 @@ static void on_timerfd(uv_poll_t *h, int status, int events)
     } else if (n == (ssize_t)sizeof(expirations)) {
         int64_t overshoot = cb_clock_ns(wt->clock, CB_CLOCK_REALTIME) - wt->armed_for_rt_ns;
         wt->armed = false;
-        if (overshoot >= 0) {
+        if (overshoot >= 0 && !wt->idle_armed) {
             wt->overshoot_ns[wt->overshoot_next] = overshoot;
             wt->overshoot_next = (wt->overshoot_next + 1) % WAKE_OVERSHOOT_SAMPLES;
             wt->overshoot_count++;
@@ -110,7 +132,9 @@ void waketimer_schedule(struct waketimer *wt, int64_t now_rt_ns, int64_t delay_n
 {
     if (delay_ns == INT64_MAX) {
         stop_spinning(wt);
-        disarm(wt);
+        if (!(wt->armed && wt->idle_armed)) {
+            arm_at(wt, now_rt_ns + WAKE_IDLE_NS, true);
+        }
         return;
     }
     if (delay_ns <= wt->lead_ns) {
@@ -123,23 +147,10 @@ void waketimer_schedule(struct waketimer *wt, int64_t now_rt_ns, int64_t delay_n
     }
     stop_spinning(wt);
     int64_t fire_rt = now_rt_ns + delay_ns - wt->lead_ns;
-    if (wt->armed && wt->armed_for_rt_ns == fire_rt) {
+    if (wt->armed && !wt->idle_armed && wt->armed_for_rt_ns == fire_rt) {
         return;
     }
-    struct itimerspec its;
-    memset(&its, 0, sizeof(its));
-    its.it_value.tv_sec = (time_t)(fire_rt / 1000000000);
-    its.it_value.tv_nsec = (long)(fire_rt % 1000000000);
-    if (timerfd_settime(wt->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0) {
-        /* ECANCELED: the clock was set since the last read; spin once to re-read it. */
-        log_debug("commit-wait timer: timerfd_settime: %s", strerror(errno));
-        wt->armed = false;
-        uv_idle_start(&wt->idle, on_idle);
-        wt->spinning = true;
-        return;
-    }
-    wt->armed = true;
-    wt->armed_for_rt_ns = fire_rt;
+    arm_at(wt, fire_rt, false);
 }
 
 static void on_handle_closed(uv_handle_t *h)

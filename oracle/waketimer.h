@@ -5,7 +5,9 @@
  * timeout and calls back every turn, so the caller re-reads the clock without blocking other
  * connections. uv_timer cannot do this: it has 1 ms granularity (DESIGN.md section 4).
  *
- * Nothing runs while nothing is scheduled: no busy CPU at rest.
+ * Nothing runs while nothing is scheduled: no busy CPU at rest. The timerfd then stays armed an
+ * hour ahead, so that setting the clock (TFD_TIMER_CANCEL_ON_SET) still wakes the loop at once
+ * and the step is seen without waiting for a request or the next chrony poll.
  */
 #ifndef ORACLE_WAKETIMER_H
 #define ORACLE_WAKETIMER_H
@@ -21,7 +23,8 @@
 #define WAKE_LEAD_INITIAL_NS   150000 /* before any overshoot was measured */
 #define WAKE_LEAD_MIN_NS       30000
 #define WAKE_LEAD_MAX_NS       2000000
-#define WAKE_LEAD_SLACK_NS     20000 /* added to the largest recent overshoot */
+#define WAKE_LEAD_SLACK_NS     20000                  /* added to the largest recent overshoot */
+#define WAKE_IDLE_NS           INT64_C(3600000000000) /* nothing scheduled: armed this far ahead */
 
 struct waketimer;
 /* Called when the scheduled moment may have come (or the clock was set). The callee re-reads
@@ -35,9 +38,10 @@ struct waketimer {
     int tfd;
     uv_poll_t poll;
     uv_idle_t idle;
-    bool spinning;                                /* idle active */
-    bool armed;                                   /* timerfd armed */
-    int64_t armed_for_rt_ns;                      /* what the timerfd was armed for */
+    bool spinning;           /* idle active */
+    bool armed;              /* timerfd armed */
+    int64_t armed_for_rt_ns; /* what the timerfd was armed for */
+    bool idle_armed;         /* ... only to hear of clock sets (nothing scheduled) */
     int64_t overshoot_ns[WAKE_OVERSHOOT_SAMPLES]; /* recent timerfd overshoots */
     unsigned overshoot_next;
     unsigned overshoot_count;
@@ -56,7 +60,8 @@ int waketimer_init(struct waketimer *wt, uv_loop_t *loop, struct cb_clock *clock
 /*
  * Schedules the next callback delay_ns of real time after now_rt_ns (CLOCK_REALTIME): at once
  * (next loop turn) when delay_ns <= 0, by spinning when it is within the timer's lead, else by
- * the timerfd armed lead_ns early. INT64_MAX cancels everything.
+ * the timerfd armed lead_ns early. INT64_MAX cancels everything but the idle arming (a clock
+ * set calls back; so does each hour passing).
  */
 void waketimer_schedule(struct waketimer *wt, int64_t now_rt_ns, int64_t delay_ns);
 

@@ -113,5 +113,6 @@ int64_t cbr_bound_at(const struct cbr_record *rec, int64_t coarse_now_ns)
     if (elapsed < 0) {
         elapsed = 0;
     }
-    return rec->bound_nsec + (elapsed * (int64_t)rec->max_drift_ppb + 999999999) / 1000000000;
+    /* Truncated, as ClockBound's reader does. */
+    return rec->bound_nsec + elapsed * (int64_t)rec->max_drift_ppb / 1000000000;
 }

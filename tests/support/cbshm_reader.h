@@ -42,7 +42,7 @@ void cbr_read_unsafe(const struct cbr *r, struct cbr_record *out);
 /* A record parsed from 80 bytes at p (no protocol: for a buffer the caller owns). */
 void cbr_parse(const uint8_t *p, struct cbr_record *out);
 
-/* The client's formula: bound_nsec + max_drift_ppb x (coarse_now - as_of), rounded up. */
+/* The client's formula: bound_nsec + max_drift_ppb x (coarse_now - as_of), truncated to ns. */
 int64_t cbr_bound_at(const struct cbr_record *rec, int64_t coarse_now_ns);
 
 #endif
