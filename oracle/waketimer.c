@@ -36,6 +36,7 @@ static void disarm(struct waketimer *wt)
         memset(&off, 0, sizeof(off));
         (void)timerfd_settime(wt->tfd, TFD_TIMER_ABSTIME, &off, NULL);
         wt->armed = false;
+        wt->idle_armed = false;
     }
 }
 
@@ -52,6 +53,7 @@ static void arm_at(struct waketimer *wt, int64_t fire_rt, bool idle)
         /* ECANCELED: the clock was set since the last read; spin once to re-read it. */
         log_debug("commit-wait timer: timerfd_settime: %s", strerror(errno));
         wt->armed = false;
+        wt->idle_armed = false;
         uv_idle_start(&wt->idle, on_idle);
         wt->spinning = true;
         return;
@@ -90,10 +92,13 @@ static void on_timerfd(uv_poll_t *h, int status, int events)
          * step; the timer has to be armed again either way. */
         wt->clock_set_events++;
         wt->armed = false;
+        wt->idle_armed = false;
     } else if (n == (ssize_t)sizeof(expirations)) {
         int64_t overshoot = cb_clock_ns(wt->clock, CB_CLOCK_REALTIME) - wt->armed_for_rt_ns;
+        bool was_idle = wt->idle_armed; /* an hour passed: no overshoot worth learning from */
         wt->armed = false;
-        if (overshoot >= 0 && !wt->idle_armed) {
+        wt->idle_armed = false;
+        if (overshoot >= 0 && !was_idle) {
             wt->overshoot_ns[wt->overshoot_next] = overshoot;
             wt->overshoot_next = (wt->overshoot_next + 1) % WAKE_OVERSHOOT_SAMPLES;
             wt->overshoot_count++;
@@ -138,7 +143,11 @@ void waketimer_schedule(struct waketimer *wt, int64_t now_rt_ns, int64_t delay_n
         return;
     }
     if (delay_ns <= wt->lead_ns) {
-        disarm(wt);
+        /* The idle arming stays (an hour off, it still hears of clock sets): no system call on
+         * the spin-and-release path a short commit-wait takes. */
+        if (!wt->idle_armed) {
+            disarm(wt);
+        }
         if (!wt->spinning) {
             uv_idle_start(&wt->idle, on_idle);
             wt->spinning = true;

@@ -63,7 +63,7 @@ static void test_always_armed(void **state)
     left = remaining_s(&wt);
     assert_true(left > 1.5 && left <= 2.0);
 
-    /* Within the lead: spinning, timerfd disarmed while it spins. */
+    /* Within the lead: spinning, the timerfd armed for the wait disarmed while it spins. */
     waketimer_schedule(&wt, now, wt.lead_ns / 2);
     assert_true(wt.spinning && !wt.armed);
     assert_true(remaining_s(&wt) < 0);
@@ -71,6 +71,15 @@ static void test_always_armed(void **state)
     /* Nothing again: back to the idle arming, not spinning. */
     waketimer_schedule(&wt, now, INT64_MAX);
     assert_true(!wt.spinning && wt.armed && wt.idle_armed);
+
+    /* A short wait from there spins and leaves the idle arming alone (no system call). */
+    armed_for = wt.armed_for_rt_ns;
+    waketimer_schedule(&wt, now, wt.lead_ns / 2);
+    assert_true(wt.spinning && wt.armed && wt.idle_armed);
+    assert_int_equal(wt.armed_for_rt_ns, armed_for);
+    waketimer_schedule(&wt, now, INT64_MAX);
+    assert_true(!wt.spinning && wt.armed && wt.idle_armed);
+    assert_int_equal(wt.armed_for_rt_ns, armed_for);
 
     waketimer_close(&wt, on_closed);
     uv_run(&loop, UV_RUN_DEFAULT);
