@@ -94,7 +94,7 @@ void cbcompat_close(struct cbcompat *c, void (*close_cb)(struct cbcompat *c))
         cbsock_close(&c->sock, on_sock_closed);
         return;
     }
-    cbsock_close(&c->sock, NULL); /* a socket half-opened by a failed cbsock_open */
+    /* A failed cbsock_open has closed what it opened itself. */
     if (close_cb != NULL) {
         close_cb(c);
     }

@@ -14,6 +14,13 @@
 /* Written for a bound not known yet: large, and far from overflowing a reader's sums. */
 #define UNKNOWN_BOUND_NS (INT64_C(1) << 62)
 
+/* What a reader must not trust: status UNKNOWN, a bound far from overflowing its sums. */
+static void mark_unknown(struct cbshm_record *r)
+{
+    r->bound_ns = UNKNOWN_BOUND_NS;
+    r->status = CB_STATUS_UNKNOWN;
+}
+
 static int64_t add_sat(int64_t a, int64_t b)
 {
     return a > INT64_MAX - b ? INT64_MAX : a + b;
@@ -30,8 +37,7 @@ void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t coars
     int64_t rate = now->growth_ppb > (int64_t)max_drift_ppb ? now->growth_ppb : max_drift_ppb;
     if (now->bound_ns >= UNKNOWN_BOUND_NS || rate >= NS_PER_S) {
         out->max_drift_ppb = rate >= NS_PER_S ? max_drift_ppb : (uint32_t)rate;
-        out->bound_ns = UNKNOWN_BOUND_NS;
-        out->status = CB_STATUS_UNKNOWN;
+        mark_unknown(out);
     } else {
         out->max_drift_ppb = (uint32_t)rate;
         /* Rounded up, as every conversion of a rate to ns. */
@@ -151,8 +157,7 @@ int cbshm_open(struct cbshm *s, const char *path, char *why, size_t why_cap)
     s->generation = g;
     struct cbshm_record r;
     memset(&r, 0, sizeof(r));
-    r.bound_ns = UNKNOWN_BOUND_NS;
-    r.status = CB_STATUS_UNKNOWN;
+    mark_unknown(&r);
     cbshm_publish(s, &r);
     return 0;
 }
@@ -201,8 +206,7 @@ void cbshm_close(struct cbshm *s)
     }
     struct cbshm_record r;
     memset(&r, 0, sizeof(r));
-    r.bound_ns = UNKNOWN_BOUND_NS;
-    r.status = CB_STATUS_UNKNOWN;
+    mark_unknown(&r);
     cbshm_publish(s, &r);
     munmap(s->map, CBSHM_SIZE);
     close(s->fd);

@@ -13,25 +13,29 @@
 #include "cbproto.h"
 #include "log.h"
 
-#define LOG_EVERY_NS INT64_C(10000000000)
-
-static int64_t mono_ns(void)
+/* Counts one; returns how many since the last log line when a line is due, else 0. */
+static uint64_t tally(struct cbsock_tally *t)
 {
+    t->count++;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (t->logged != 0 && now - t->logged_at_ns < CBSOCK_LOG_EVERY_NS) {
+        return 0;
+    }
+    uint64_t since = t->count - t->logged;
+    t->logged = t->count;
+    t->logged_at_ns = now;
+    return since;
 }
 
 static void note_unbound(struct cbsock *s)
 {
-    s->unbound_dropped++;
-    int64_t t = mono_ns();
-    if (s->unbound_logged == 0 || t - s->logged_mono_ns >= LOG_EVERY_NS) {
+    uint64_t n = tally(&s->unbound);
+    if (n > 0) {
         log_warn("clockbound socket %s: dropped %llu request(s) from clients with no bound "
                  "address to answer to (a ClockBound client must bind its own socket)",
-                 s->path, (unsigned long long)(s->unbound_dropped - s->unbound_logged));
-        s->unbound_logged = s->unbound_dropped;
-        s->logged_mono_ns = t;
+                 s->path, (unsigned long long)n);
     }
 }
 
@@ -41,18 +45,15 @@ static void note_unbound(struct cbsock *s)
 static void note_send_failed(struct cbsock *s, const struct sockaddr_un *to, socklen_t tolen,
                              int err)
 {
-    s->send_failed++;
-    int64_t t = mono_ns();
-    if (s->send_failed_logged == 0 || t - s->send_logged_mono_ns >= LOG_EVERY_NS) {
+    uint64_t count = tally(&s->send_failed);
+    if (count > 0) {
         size_t n = tolen - offsetof(struct sockaddr_un, sun_path);
         bool abstract = n > 0 && to->sun_path[0] == '\0';
         log_warn("clockbound socket %s: %llu reply(ies) could not be sent, e.g. to %s%.*s: %s%s",
-                 s->path, (unsigned long long)(s->send_failed - s->send_failed_logged),
-                 abstract ? "@" : "", (int)(abstract ? n - 1 : strnlen(to->sun_path, n)),
+                 s->path, (unsigned long long)count, abstract ? "@" : "",
+                 (int)(abstract ? n - 1 : strnlen(to->sun_path, n)),
                  to->sun_path + (abstract ? 1 : 0), strerror(err),
                  err == ENOENT ? " (is oracled's /tmp private? see PrivateTmp in the unit)" : "");
-        s->send_failed_logged = s->send_failed;
-        s->send_logged_mono_ns = t;
     }
 }
 
@@ -107,6 +108,14 @@ static void on_readable(uv_poll_t *h, int status, int events)
     }
 }
 
+/* The address of path (which cbsock_open has checked fits). */
+static void unix_addr(struct sockaddr_un *sa, const char *path)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    memcpy(sa->sun_path, path, strlen(path));
+}
+
 /* A socket file at path: stale (nobody answers: remove it) or live (refuse). */
 static int clear_stale(const char *path, char *why, size_t why_cap)
 {
@@ -123,9 +132,7 @@ static int clear_stale(const char *path, char *why, size_t why_cap)
         return -errno;
     }
     struct sockaddr_un sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, strlen(path));
+    unix_addr(&sa, path);
     int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     int err = rc < 0 ? errno : 0;
     close(fd);
@@ -169,9 +176,7 @@ int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mo
         return rc;
     }
     struct sockaddr_un sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, strlen(path));
+    unix_addr(&sa, path);
     if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         rc = -errno;
         snprintf(why, why_cap, "cannot bind %s: %s%s", path, strerror(-rc),

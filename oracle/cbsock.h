@@ -19,6 +19,16 @@
 /* Datagrams handled per wake-up before the loop gets a turn. */
 #define CBSOCK_BATCH 64
 
+/* A count of dropped requests, logged as a rate-limited line (the first, then at most one
+ * every CBSOCK_LOG_EVERY_NS with the number since the last). */
+struct cbsock_tally {
+    uint64_t count;
+    uint64_t logged;      /* count at the last log line */
+    int64_t logged_at_ns; /* CLOCK_MONOTONIC_COARSE then */
+};
+
+#define CBSOCK_LOG_EVERY_NS INT64_C(10000000000)
+
 /* Fills now with the server's Now at this instant. */
 typedef void cbsock_now_fn(void *ctx, struct cb_now *now);
 
@@ -30,14 +40,11 @@ struct cbsock {
     cbsock_now_fn *now_fn;
     void *ctx;
     /* Each request is counted once, under one of these four. */
-    uint64_t answered;        /* well-formed, answered (the error too, for an untrusted clock) */
-    uint64_t malformed;       /* answered with the error response */
-    uint64_t unbound_dropped; /* from clients with no address to answer to */
-    uint64_t send_failed;     /* the reply could not go out: a client's socket full or gone */
-    uint64_t unbound_logged;  /* unbound_dropped at the last log line */
-    int64_t logged_mono_ns;
-    uint64_t send_failed_logged; /* send_failed at the last log line */
-    int64_t send_logged_mono_ns;
+    uint64_t answered;           /* well-formed, answered (the error too, for an untrusted clock) */
+    uint64_t malformed;          /* answered with the error response */
+    struct cbsock_tally unbound; /* from clients with no address to answer to */
+    struct cbsock_tally
+        send_failed; /* the reply could not go out: a client's socket full or gone */
     void (*close_cb)(struct cbsock *s);
 };
 

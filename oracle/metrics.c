@@ -242,7 +242,7 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
                   "oracled_clockbound_socket_requests_total{result=\"malformed\"} %" PRIu64 "\n"
                   "oracled_clockbound_socket_requests_total{result=\"unbound\"} %" PRIu64 "\n"
                   "oracled_clockbound_socket_requests_total{result=\"send_failed\"} %" PRIu64 "\n",
-                  cs->answered, cs->malformed, cs->unbound_dropped, cs->send_failed);
+                  cs->answered, cs->malformed, cs->unbound.count, cs->send_failed.count);
     counter_u64(
         b, "oracled_clockbound_shm_writes_total",
         "Writes of the ClockBound shared-memory segment (after each poll and status change).",
