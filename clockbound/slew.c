@@ -1,6 +1,8 @@
 /* chrony's slew and the correction it leaves if chronyd stops (see slew.h). Pure. */
 #include "slew.h"
 
+#include <math.h>
+
 #include "bound.h"
 #include "satmath.h"
 
@@ -43,32 +45,43 @@ static int64_t update_mono_lo(const struct cb_poll *cur)
     return cb_sat_sub(cur->sent.mono_ns, age > 0 ? age : 0);
 }
 
-/* Whether the correction moved away from zero (or across it) from prev to cur: not the same
- * sign, or certainly larger. chrony always slews towards zero, so this is a slew that went past
- * zero (chrony's timer late, or chronyd gone) or a jump. */
-static bool moved_away(const struct cb_poll *prev, const struct cb_poll *cur)
+/* Which way the correction went from prev to cur. */
+enum direction {
+    DIR_TOWARDS, /* certainly nearer zero, on the same side (or at zero) */
+    DIR_STILL,   /* the same, within the floats' precision */
+    DIR_AWAY,    /* certainly further from zero on the same side, or across zero, or off zero */
+};
+
+static enum direction direction(const struct cb_poll *prev, const struct cb_poll *cur)
 {
     struct chrony_float p = prev->tracking.current_correction_s;
     struct chrony_float c = cur->tracking.current_correction_s;
     if (c.coef == 0) {
-        return false;
+        return DIR_TOWARDS;
     }
-    bool same_sign = (p.coef > 0 && c.coef > 0) || (p.coef < 0 && c.coef < 0);
-    return !same_sign || cb_float_lower(c, CB_NS_PER_S) > cb_float_upper(p, CB_NS_PER_S, 0);
+    bool same_side = (p.coef > 0 && c.coef > 0) || (p.coef < 0 && c.coef < 0);
+    if (!same_side) {
+        return DIR_AWAY;
+    }
+    /* Exact: 25-bit coefficients and a power of two fit a double. A float stands for a value
+     * within one unit of its coefficient (bound.h). */
+    double pa = fabs((double)p.coef), ca = fabs((double)c.coef);
+    double p_lo = ldexp(pa - 1.0, p.exp2), p_hi = ldexp(pa + 1.0, p.exp2);
+    double c_lo = ldexp(ca - 1.0, c.exp2), c_hi = ldexp(ca + 1.0, c.exp2);
+    if (c_hi < p_lo) {
+        return DIR_TOWARDS;
+    }
+    return c_lo > p_hi ? DIR_AWAY : DIR_STILL;
 }
 
-/* Measures how fast the correction moved from prev to cur. Returns 1 with *rate_ppb an upper
- * bound of its speed; 0 when the polls are too close together to tell; -1 when they are too
- * far apart for the rule that a later slew of the same update is slower (slew.h). */
-static int measure(const struct cb_poll *prev, const struct cb_poll *cur, int64_t *rate_ppb)
+/* An upper bound of how fast the correction moved on average from prev to cur, in ppb;
+ * INT64_MAX when the reports' moments are too uncertain to tell (closer than
+ * CB_SLEW_MIN_PAIR_SPAN_NS, send of cur to the reply to prev). */
+static int64_t average_rate(const struct cb_poll *prev, const struct cb_poll *cur)
 {
-    int64_t span = cb_sat_sub(cur->sent.mono_ns, prev->sent.mono_ns);
     int64_t span_lo = cb_sat_sub(cur->sent.mono_ns, cb_poll_report_mono_hi(prev));
-    if (span > CB_SLEW_MAX_PAIR_SPAN_NS) {
-        return -1;
-    }
     if (span_lo < CB_SLEW_MIN_PAIR_SPAN_NS) {
-        return 0;
+        return INT64_MAX;
     }
     int64_t p_lo, p_hi, c_lo, c_hi;
     signed_bounds(prev->tracking.current_correction_s, &p_lo, &p_hi);
@@ -76,8 +89,7 @@ static int measure(const struct cb_poll *prev, const struct cb_poll *cur, int64_
     int64_t d1 = cb_sat_sub(p_hi, c_lo);
     int64_t d2 = cb_sat_sub(c_hi, p_lo);
     int64_t moved = d1 > d2 ? d1 : d2; /* >= |prev - cur| */
-    *rate_ppb = rate_ppb_ceil(moved > 0 ? moved : 0, span_lo);
-    return 1;
+    return rate_ppb_ceil(moved > 0 ? moved : 0, span_lo);
 }
 
 void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct cb_poll *cur,
@@ -87,6 +99,7 @@ void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct
     s->corr_hi_ns = cb_float_upper(t->current_correction_s, CB_NS_PER_S, 0);
     s->corr_lo_ns = cb_float_lower(t->current_correction_s, CB_NS_PER_S);
     s->poll_mono_ns = cur->sent.mono_ns;
+    s->report_mono_hi_ns = cb_poll_report_mono_hi(cur);
     s->max_rate_ppb = cb_slew_max_rate_ppb(t->freq_ppm);
 
     if (prev == NULL || !s->have_poll) {
@@ -94,30 +107,53 @@ void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct
         s->start_lo_mono_ns = update_mono_lo(cur);
         s->rate_known = false;
         s->away = false;
-    } else if (!same_update) {
+        s->beyond = false;
+        s->have_poll = true;
+        return;
+    }
+    if (!same_update) {
         /* A new update, made after prev's report: a new slew of unknown rate. */
         s->start_lo_mono_ns = prev->sent.mono_ns;
         s->rate_known = false;
         s->away = false;
-    } else {
-        s->away = moved_away(prev, cur);
-        int64_t rate = 0;
-        int m = measure(prev, cur, &rate);
-        if (m > 0 && rate < s->max_rate_ppb) {
-            /* Within one update the slews that follow each other never get faster (slew.h),
-             * so the pair's average covers the slew at cur. */
+        s->beyond = false;
+        return;
+    }
+    int64_t span = cb_sat_sub(cur->sent.mono_ns, prev->sent.mono_ns);
+    if (span > CB_SLEW_MAX_PAIR_SPAN_NS) {
+        /* chrony's timer may have been late by more than 100 s: the slew after it need not be
+         * slower. It may have begun at any time since the update (start_lo stays). */
+        s->rate_known = false;
+        s->away = false;
+        s->beyond = false;
+        return;
+    }
+    enum direction dir = direction(prev, cur);
+    int64_t rate = average_rate(prev, cur);
+    bool long_gap = span > CB_SLEW_MIN_DURATION_NS;
+    if (long_gap || s->beyond || dir == DIR_AWAY) {
+        /* The average bounds the slew at cur only if the correction kept going one way. It
+         * may have turned: a slew that went past zero (chrony's timer late) is followed by one
+         * taking the overshoot back, and over more than Tmin slews may have ended and begun
+         * in any order. The rate known before still bounds the slew at cur (slews of one
+         * update only get slower). */
+        if (s->rate_known) {
+            s->rate_ppb = rate > s->rate_ppb && rate < s->max_rate_ppb ? rate : s->rate_ppb;
+        } else if (rate < s->max_rate_ppb && !long_gap) {
             s->rate_ppb = rate;
             s->rate_known = true;
-        } else if (m > 0) {
-            /* Faster than any slew: the correction jumped, a new slew began after prev. */
-            s->start_lo_mono_ns = prev->sent.mono_ns;
-            s->rate_known = false;
-        } else if (m < 0) {
-            /* Another slew may have begun at any time since the update; start_lo stays. */
-            s->rate_known = false;
         }
-        /* m == 0: too close to tell; what was known still holds. */
+    } else if (rate < s->max_rate_ppb) {
+        /* One way all along: the average covers the slew at cur. Too close to tell, or no
+         * better than smax (a slow reply leaves the report's moment uncertain): what was known
+         * still holds. */
+        s->rate_ppb = rate;
+        s->rate_known = true;
     }
+    /* Past zero and going on, it may turn next; not certainly nearer zero, the bound takes
+     * it as moving away (at the rate, which for a still correction is tiny). */
+    s->beyond = dir == DIR_AWAY || long_gap;
+    s->away = dir != DIR_TOWARDS || long_gap;
     s->have_poll = true;
 }
 
@@ -133,6 +169,20 @@ static int64_t at_least_c(const struct cb_slew *s, int64_t x)
     return x > s->corr_hi_ns ? x : s->corr_hi_ns;
 }
 
+/* How fast a slew begun at or after start_lo can be going, seen at m0 with C left: it lasts
+ * d >= Tmin, so C = |s| * (d - (m0 - start)) and |s| <= C / (Tmin - (m0 - start_lo)), when
+ * that is positive; never above smax. */
+static int64_t unknown_rate(const struct cb_slew *s)
+{
+    int64_t left =
+        cb_sat_sub(CB_SLEW_MIN_DURATION_NS, cb_sat_sub(s->poll_mono_ns, s->start_lo_mono_ns));
+    if (left <= 0) {
+        return s->max_rate_ppb;
+    }
+    int64_t r = rate_ppb_ceil(s->corr_hi_ns, left);
+    return r < s->max_rate_ppb ? r : s->max_rate_ppb;
+}
+
 /* The three bounds while the correction moves towards zero, each an upper bound on its own
  * (slew.h); the slew is at most the smallest. *rate_ppb gets that one's slope past its knee. */
 static int64_t towards_zero(const struct cb_slew *s, int64_t mono_ns, int64_t dt, int64_t *rate_ppb)
@@ -141,9 +191,11 @@ static int64_t towards_zero(const struct cb_slew *s, int64_t mono_ns, int64_t dt
     *rate_ppb = s->max_rate_ppb;
     int64_t since_start =
         cb_sat_sub(cb_sat_sub(mono_ns, s->start_lo_mono_ns), CB_SLEW_MIN_DURATION_NS);
-    int64_t unknown = at_least_c(s, cb_ppb_of_ns_ceil(s->max_rate_ppb, since_start));
+    int64_t u_rate = unknown_rate(s);
+    int64_t unknown = at_least_c(s, cb_ppb_of_ns_ceil(u_rate, since_start));
     if (unknown < best) {
         best = unknown;
+        *rate_ppb = u_rate;
     }
     if (s->rate_known) {
         int64_t known =
@@ -164,11 +216,17 @@ int64_t cb_slew_correction_ns(const struct cb_slew *s, int64_t mono_ns)
     if (!s->have_poll) {
         return INT64_MAX;
     }
-    int64_t dt = cb_sat_sub(mono_ns, s->poll_mono_ns);
-    if (dt < 0) {
-        /* Earlier, the correction was larger by what has been slewed since, at most smax. */
-        return cb_sat_add(s->corr_hi_ns, cb_ppb_of_ns_ceil(s->max_rate_ppb, cb_sat_sub(0, dt)));
+    if (mono_ns < s->report_mono_hi_ns) {
+        /* Before the report could have been made (the daemon reads the clock only after the
+         * reply): the correction differed from C by what was slewed between mono and the
+         * report, at most smax, either way. */
+        int64_t back = cb_sat_sub(s->report_mono_hi_ns, mono_ns);
+        int64_t fwd = cb_sat_sub(mono_ns, s->poll_mono_ns);
+        return cb_sat_add(s->corr_hi_ns,
+                          cb_ppb_of_ns_ceil(s->max_rate_ppb, back > fwd ? back : fwd));
     }
+    /* From the report on; dt from m0, before it, only overstates the time slewed. */
+    int64_t dt = cb_sat_sub(mono_ns, s->poll_mono_ns);
     if (s->away) {
         return cb_sat_add(s->corr_hi_ns, cb_ppb_of_ns_ceil(away_rate(s), dt));
     }
@@ -176,10 +234,23 @@ int64_t cb_slew_correction_ns(const struct cb_slew *s, int64_t mono_ns)
     return towards_zero(s, mono_ns, dt, &rate);
 }
 
+int64_t cb_slew_unseen_ns(const struct cb_slew *s, int64_t bound_ns, int64_t mono_ns)
+{
+    if (!s->have_poll) {
+        return 0;
+    }
+    int64_t silent = cb_sat_sub(cb_sat_sub(mono_ns, s->poll_mono_ns), CB_SLEW_MIN_DURATION_NS);
+    if (silent <= 0) {
+        return 0;
+    }
+    int64_t rate = rate_ppb_ceil(cb_sat_mul(2, bound_ns), CB_SLEW_MIN_DURATION_NS);
+    return cb_ppb_of_ns_ceil(rate < s->max_rate_ppb ? rate : s->max_rate_ppb, silent);
+}
+
 int64_t cb_slew_growth_ppb(const struct cb_slew *s, int64_t mono_ns)
 {
     int64_t dt = cb_sat_sub(mono_ns, s->poll_mono_ns);
-    if (!s->have_poll || dt < 0) {
+    if (!s->have_poll || mono_ns < s->report_mono_hi_ns) {
         return 0;
     }
     if (s->away) {

@@ -27,14 +27,16 @@
  * the query) and dt = mono - m0, the correction at mono is at most
  *
  *   rate seen (two polls of one reference update):  max(C, s * dt - C)
- *   before a rate is seen:                           max(C, smax * (mono - start_lo - Tmin))
+ *   before a rate is seen:                           max(C, su * (mono - start_lo - Tmin))
  *   always (any rate up to smax):                    max(C, smax * dt - C)
  *   moving away from zero (it passed zero already):  C + s * dt
  *
  * where s is the rate measured between the last two polls of the same reference update (their
  * average rate covers the slew at the later one, as slews only get slower), smax the Linux limit
  * above, start_lo the earliest the current slew can have started (after the previous poll's
- * report), and Tmin = CB_SLEW_MIN_DURATION_NS. While chronyd answers, every poll renews C and
+ * report), Tmin = CB_SLEW_MIN_DURATION_NS, and su = min(smax, C / (Tmin - (m0 - start_lo))):
+ * a slew that began at or after start_lo and lasts at least Tmin still has C to go at m0, so it
+ * is no faster than that. While chronyd answers, every poll renews C and
  * the bound widens only where a slew could pass zero before the next poll (s * interval - C,
  * near a slew's end); when it stops, the bound grows at s on top of the drift.
  */
@@ -62,14 +64,16 @@
 /* What is known of chrony's slew at the last poll. Plain data. */
 struct cb_slew {
     bool have_poll;
-    int64_t corr_hi_ns;       /* |current_correction| at the last poll, rounded up */
-    int64_t corr_lo_ns;       /* ... rounded down */
-    int64_t poll_mono_ns;     /* that poll's m0 */
-    int64_t max_rate_ppb;     /* the fastest chrony could be slewing (from the base frequency) */
-    int64_t start_lo_mono_ns; /* the earliest the current slew can have started */
-    bool rate_known;          /* a rate was measured since the reference update (and no long gap) */
-    int64_t rate_ppb;         /* the latest measured, rounded up */
-    bool away;                /* the last two polls showed the correction moving away from zero */
+    int64_t corr_hi_ns;        /* |current_correction| at the last poll, rounded up */
+    int64_t corr_lo_ns;        /* ... rounded down */
+    int64_t poll_mono_ns;      /* that poll's m0 */
+    int64_t report_mono_hi_ns; /* the latest chrony can have made the report: m0 + round trip */
+    int64_t max_rate_ppb;      /* the fastest chrony could be slewing (from the base frequency) */
+    int64_t start_lo_mono_ns;  /* the earliest the current slew can have started */
+    bool rate_known;  /* a rate was measured since the reference update (and no long gap) */
+    int64_t rate_ppb; /* the latest measured, rounded up */
+    bool away;        /* the last two polls did not show the correction certainly nearer zero */
+    bool beyond;      /* ... they showed it past zero and going on (or a long gap): it may turn */
 };
 
 /* The fastest chrony can slew with the given base frequency (its tracking report's freq_ppm):
@@ -87,9 +91,22 @@ void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct
                      bool same_update);
 
 /* An upper bound of |current_correction| at CLOCK_MONOTONIC mono_ns, were chronyd to stop
- * right after the last poll (the formulas above). Before the poll (mono < m0) the correction
- * was at most C + smax * (m0 - mono). INT64_MAX before any poll. Saturating. */
+ * right after the last poll (the formulas above), for mono_ns at or after the poll's reply.
+ * Before it (a reading older than the reply; the daemon takes none) the correction was at most
+ * C + smax * (reply - mono). INT64_MAX before any poll. Saturating. */
 int64_t cb_slew_correction_ns(const struct cb_slew *s, int64_t mono_ns);
+
+/*
+ * What a slew of a reference update made after the last report, unseen, can add by mono_ns,
+ * given bound_ns, the bound there without it (cb_bound_at's other terms). chronyd may have
+ * updated and died between two polls: the new slew began after the report (>= m0), lasts at
+ * least Tmin, and takes chrony's new estimate of the offset, R, to zero. With the offset within
+ * the bound and chrony's new estimate no further from the truth than that, |R| <= 2 * bound, so
+ * it ends within the bound and then overshoots at no more than min(smax, 2 * bound / Tmin):
+ *   min(smax, 2 * bound / Tmin) * (mono - m0 - Tmin), 0 until then.
+ * 0 while chronyd answers (polls come every 20 ms); it matters only when chronyd is silent.
+ */
+int64_t cb_slew_unseen_ns(const struct cb_slew *s, int64_t bound_ns, int64_t mono_ns);
 
 /* How fast cb_slew_correction_ns() is growing at mono_ns (its slope from there on), in ppb:
  * 0 while it stays C. */
