@@ -257,20 +257,74 @@ static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb
     *reason = CB_REASON_OK;
 }
 
-int64_t cb_bound_at(const struct cb_state *st, int64_t mono_ns)
+/* The bound at mono_ns before an unseen update's slew (slew.h): b0 with its correction term
+ * replaced by the slew rule `rule` (or the smallest, rule < 0), plus the drift. */
+static int64_t seen_at(const struct cb_state *st, int rule, int64_t mono_ns)
 {
-    if (!st->have_poll) {
-        return INT64_MAX;
-    }
-    /* b0 without its constant correction term, which the slew model replaces. */
     int64_t rest = cb_sat_sub(st->bound.b0_ns, st->bound.correction_ns);
-    int64_t corr = cb_slew_correction_ns(&st->slew, mono_ns);
+    int64_t corr = rule < 0 ? cb_slew_correction_ns(&st->slew, mono_ns)
+                            : cb_slew_rule_ns(&st->slew, (enum cb_slew_rule)rule, mono_ns);
     /* A reading older than the poll (taken earlier in the same loop turn) is as far from the
      * poll's m0 as a later one: the drift term grows both ways. */
     int64_t elapsed = cb_sat_sub(mono_ns, st->last.sent.mono_ns);
     int64_t drift =
         cb_ppb_of_ns_ceil(st->bound.growth_ppb, elapsed < 0 ? cb_sat_sub(0, elapsed) : elapsed);
     return cb_sat_add(cb_sat_add(rest, corr), drift);
+}
+
+/* seen_at() plus what an update chrony made after its last report, unseen, can add
+ * (cb_slew_unseen_ns, from the bound at the report and Tmin earlier). */
+static int64_t bound_with(const struct cb_state *st, int rule, int64_t mono_ns)
+{
+    int64_t report = st->slew.report_mono_hi_ns;
+    int64_t before = cb_sat_sub(mono_ns, CB_SLEW_MIN_DURATION_NS);
+    int64_t unseen = before > report ? cb_slew_unseen_ns(&st->slew, seen_at(st, rule, report),
+                                                         seen_at(st, rule, before), mono_ns)
+                                     : 0;
+    return cb_sat_add(seen_at(st, rule, mono_ns), unseen);
+}
+
+int64_t cb_bound_at(const struct cb_state *st, int64_t mono_ns)
+{
+    if (!st->have_poll) {
+        return INT64_MAX;
+    }
+    return bound_with(st, -1, mono_ns);
+}
+
+int cb_bound_line(const struct cb_state *st, int64_t from_ns, int64_t to_ns, int64_t *bound_ns,
+                  int64_t *slope_ppb)
+{
+    if (!st->have_poll || from_ns < st->slew.report_mono_hi_ns || to_ns <= from_ns) {
+        return -ERANGE;
+    }
+    int64_t b = cb_bound_at(st, from_ns);
+    int64_t span = to_ns - from_ns;
+    int64_t best = INT64_MAX;
+    /* The bound is at most each rule's version of it, and each version is convex: the chord of
+     * any version that starts at the bound lies above the bound. The flattest one is taken. */
+    for (int r = 0; r < CB_SLEW_RULES; r++) {
+        if (bound_with(st, r, from_ns) != b) {
+            continue;
+        }
+        int64_t end = bound_with(st, r, to_ns);
+        if (end == INT64_MAX) {
+            continue;
+        }
+        int64_t rise = cb_sat_sub(end, b);
+        int64_t slope = INT64_MAX;
+        if (rise <= INT64_MAX / CB_PPB_PER_1) {
+            int64_t p = (rise > 0 ? rise : 0) * CB_PPB_PER_1;
+            slope = p / span + (p % span != 0);
+        }
+        best = slope < best ? slope : best;
+    }
+    if (best == INT64_MAX) {
+        return -ERANGE;
+    }
+    *bound_ns = b;
+    *slope_ppb = best;
+    return 0;
 }
 
 void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)

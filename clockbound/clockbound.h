@@ -150,11 +150,21 @@ void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
 /*
  * The bound (without the step margin, which only a reading can give) that the state gives for
  * CLOCK_MONOTONIC mono_ns, later or earlier than now: what cb_now() would say there if nothing
- * new came in. Convex in mono_ns from the last poll on, so a chord between two instants lies
- * above it (the ClockBound segment's linear growth is such a chord). INT64_MAX before the first
- * poll. Pure.
+ * new came in. Past the last poll's m0 + Tmin it includes what a slew of an update chrony made
+ * and never reported could add (cb_slew_unseen_ns). INT64_MAX before the first poll. Pure.
  */
 int64_t cb_bound_at(const struct cb_state *st, int64_t mono_ns);
+
+/*
+ * A line above the bound from from_ns to to_ns (CLOCK_MONOTONIC, from_ns at or after the last
+ * poll's reply): *bound_ns = cb_bound_at(from_ns), and the smallest *slope_ppb found such that
+ * bound + slope * (t - from) >= cb_bound_at(t) for every t in [from_ns, to_ns] (the chord of a
+ * convex upper version of the bound; the ClockBound segment's linear growth is such a line).
+ * Returns 0, or -ERANGE without a poll, for from_ns before the reply, or to_ns <= from_ns.
+ * Pure.
+ */
+int cb_bound_line(const struct cb_state *st, int64_t from_ns, int64_t to_ns, int64_t *bound_ns,
+                  int64_t *slope_ppb);
 
 /* True for SYNCHRONIZED and FREE_RUNNING: the bound may be used. */
 bool cb_status_trusted(enum cb_status s);

@@ -183,32 +183,33 @@ static int64_t unknown_rate(const struct cb_slew *s)
     return r < s->max_rate_ppb ? r : s->max_rate_ppb;
 }
 
-/* The three bounds while the correction moves towards zero, each an upper bound on its own
- * (slew.h); the slew is at most the smallest. *rate_ppb gets that one's slope past its knee. */
-static int64_t towards_zero(const struct cb_slew *s, int64_t mono_ns, int64_t dt, int64_t *rate_ppb)
+int64_t cb_slew_rule_ns(const struct cb_slew *s, enum cb_slew_rule rule, int64_t mono_ns)
 {
-    int64_t best = at_least_c(s, cb_sat_sub(cb_ppb_of_ns_ceil(s->max_rate_ppb, dt), s->corr_lo_ns));
-    *rate_ppb = s->max_rate_ppb;
-    int64_t since_start =
-        cb_sat_sub(cb_sat_sub(mono_ns, s->start_lo_mono_ns), CB_SLEW_MIN_DURATION_NS);
-    int64_t u_rate = unknown_rate(s);
-    int64_t unknown = at_least_c(s, cb_ppb_of_ns_ceil(u_rate, since_start));
-    if (unknown < best) {
-        best = unknown;
-        *rate_ppb = u_rate;
+    if (!s->have_poll || mono_ns < s->report_mono_hi_ns) {
+        return INT64_MAX;
     }
-    if (s->rate_known) {
-        int64_t known =
-            at_least_c(s, cb_sat_sub(cb_ppb_of_ns_ceil(s->rate_ppb, dt), s->corr_lo_ns));
-        if (known < best) {
-            best = known;
-            *rate_ppb = s->rate_ppb;
+    /* dt from m0, before the report, only overstates the time slewed. */
+    int64_t dt = cb_sat_sub(mono_ns, s->poll_mono_ns);
+    if (s->away) {
+        return cb_sat_add(s->corr_hi_ns, cb_ppb_of_ns_ceil(away_rate(s), dt));
+    }
+    switch (rule) {
+    case CB_SLEW_ANY:
+        return at_least_c(s, cb_sat_sub(cb_ppb_of_ns_ceil(s->max_rate_ppb, dt), s->corr_lo_ns));
+    case CB_SLEW_UNKNOWN: {
+        int64_t since_start =
+            cb_sat_sub(cb_sat_sub(mono_ns, s->start_lo_mono_ns), CB_SLEW_MIN_DURATION_NS);
+        return at_least_c(s, cb_ppb_of_ns_ceil(unknown_rate(s), since_start));
+    }
+    case CB_SLEW_KNOWN:
+        if (!s->rate_known) {
+            return INT64_MAX;
         }
+        return at_least_c(s, cb_sat_sub(cb_ppb_of_ns_ceil(s->rate_ppb, dt), s->corr_lo_ns));
+    case CB_SLEW_RULES:
+        break;
     }
-    if (best <= s->corr_hi_ns) {
-        *rate_ppb = 0;
-    }
-    return best;
+    return INT64_MAX;
 }
 
 int64_t cb_slew_correction_ns(const struct cb_slew *s, int64_t mono_ns)
@@ -225,38 +226,76 @@ int64_t cb_slew_correction_ns(const struct cb_slew *s, int64_t mono_ns)
         return cb_sat_add(s->corr_hi_ns,
                           cb_ppb_of_ns_ceil(s->max_rate_ppb, back > fwd ? back : fwd));
     }
-    /* From the report on; dt from m0, before it, only overstates the time slewed. */
-    int64_t dt = cb_sat_sub(mono_ns, s->poll_mono_ns);
-    if (s->away) {
-        return cb_sat_add(s->corr_hi_ns, cb_ppb_of_ns_ceil(away_rate(s), dt));
+    /* Each rule is an upper bound on its own; the slew is at most the smallest. */
+    int64_t best = INT64_MAX;
+    for (int r = 0; r < CB_SLEW_RULES; r++) {
+        int64_t v = cb_slew_rule_ns(s, (enum cb_slew_rule)r, mono_ns);
+        best = v < best ? v : best;
     }
-    int64_t rate = 0;
-    return towards_zero(s, mono_ns, dt, &rate);
+    return best;
 }
 
-int64_t cb_slew_unseen_ns(const struct cb_slew *s, int64_t bound_ns, int64_t mono_ns)
+int64_t cb_slew_unseen_ns(const struct cb_slew *s, int64_t at_report_ns, int64_t before_ns,
+                          int64_t mono_ns)
 {
     if (!s->have_poll) {
         return 0;
     }
-    int64_t silent = cb_sat_sub(cb_sat_sub(mono_ns, s->poll_mono_ns), CB_SLEW_MIN_DURATION_NS);
-    if (silent <= 0) {
+    /* u runs from the report to mono - Tmin: X ns. */
+    int64_t x = cb_sat_sub(cb_sat_sub(mono_ns, CB_SLEW_MIN_DURATION_NS), s->report_mono_hi_ns);
+    if (x <= 0) {
         return 0;
     }
-    int64_t rate = rate_ppb_ceil(cb_sat_mul(2, bound_ns), CB_SLEW_MIN_DURATION_NS);
-    return cb_ppb_of_ns_ceil(rate < s->max_rate_ppb ? rate : s->max_rate_ppb, silent);
+    /* The bound over that stretch lies below the line from a to b (it is convex); the largest
+     * 2 * L(u) * (mono - u - Tmin) / Tmin, a product of a rising and a falling line, is at
+     * v = X (b - 2a) / (2 (b - a)) from the report when that is positive, else at the report.
+     * Products of ns reach 1e20: long double (64-bit mantissa), 2 ns of slack for its
+     * rounding. */
+    long double a = (long double)at_report_ns;
+    long double b = (long double)(before_ns > at_report_ns ? before_ns : at_report_ns);
+    long double xl = (long double)x;
+    long double g = a * xl;
+    if (b > 2.0L * a) {
+        long double v = xl * (b - 2.0L * a) / (2.0L * (b - a));
+        g = (a + (b - a) * v / xl) * (xl - v);
+    }
+    long double unseen = ceill(2.0L * g / (long double)CB_SLEW_MIN_DURATION_NS) + 2.0L;
+    return unseen >= 9.0e18L ? INT64_MAX : (int64_t)unseen;
+}
+
+/* How fast a rule grows past its knee (C + rate * dt moving away: at once). */
+static int64_t rule_rate(const struct cb_slew *s, enum cb_slew_rule rule)
+{
+    if (s->away) {
+        return away_rate(s);
+    }
+    switch (rule) {
+    case CB_SLEW_ANY:
+        return s->max_rate_ppb;
+    case CB_SLEW_UNKNOWN:
+        return unknown_rate(s);
+    case CB_SLEW_KNOWN:
+        return s->rate_ppb;
+    case CB_SLEW_RULES:
+        break;
+    }
+    return 0;
 }
 
 int64_t cb_slew_growth_ppb(const struct cb_slew *s, int64_t mono_ns)
 {
-    int64_t dt = cb_sat_sub(mono_ns, s->poll_mono_ns);
     if (!s->have_poll || mono_ns < s->report_mono_hi_ns) {
         return 0;
     }
-    if (s->away) {
-        return away_rate(s);
+    /* The slope of the smallest rule: 0 while it is still C, its rate past its knee. */
+    int64_t best = INT64_MAX;
+    int64_t slope = 0;
+    for (int r = 0; r < CB_SLEW_RULES; r++) {
+        int64_t v = cb_slew_rule_ns(s, (enum cb_slew_rule)r, mono_ns);
+        if (v < best) {
+            best = v;
+            slope = v > s->corr_hi_ns || s->away ? rule_rate(s, (enum cb_slew_rule)r) : 0;
+        }
     }
-    int64_t rate = 0;
-    (void)towards_zero(s, mono_ns, dt, &rate);
-    return rate;
+    return slope;
 }

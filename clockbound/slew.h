@@ -90,23 +90,42 @@ int64_t cb_slew_max_rate_ppb(struct chrony_float freq_ppm);
 void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct cb_poll *cur,
                      bool same_update);
 
+/* The rules of the table above, each an upper bound of the correction on its own. */
+enum cb_slew_rule {
+    CB_SLEW_ANY,     /* max(C, smax * dt - C) */
+    CB_SLEW_UNKNOWN, /* max(C, su * (mono - start_lo - Tmin)) */
+    CB_SLEW_KNOWN,   /* max(C, s * dt - C), once a rate is known */
+    CB_SLEW_RULES,
+};
+
+/*
+ * One rule's bound at CLOCK_MONOTONIC mono_ns, at or after the report (INT64_MAX before it,
+ * for KNOWN without a known rate, and before any poll). While the correction moves away from
+ * zero every rule is C + s * dt. Each is C and then linear: convex in mono_ns. Saturating.
+ */
+int64_t cb_slew_rule_ns(const struct cb_slew *s, enum cb_slew_rule rule, int64_t mono_ns);
+
 /* An upper bound of |current_correction| at CLOCK_MONOTONIC mono_ns, were chronyd to stop
- * right after the last poll (the formulas above), for mono_ns at or after the poll's reply.
+ * right after the last poll: the smallest rule, for mono_ns at or after the poll's reply.
  * Before it (a reading older than the reply; the daemon takes none) the correction was at most
  * C + smax * (reply - mono). INT64_MAX before any poll. Saturating. */
 int64_t cb_slew_correction_ns(const struct cb_slew *s, int64_t mono_ns);
 
 /*
- * What a slew of a reference update made after the last report, unseen, can add by mono_ns,
- * given bound_ns, the bound there without it (cb_bound_at's other terms). chronyd may have
- * updated and died between two polls: the new slew began after the report (>= m0), lasts at
- * least Tmin, and takes chrony's new estimate of the offset, R, to zero. With the offset within
- * the bound and chrony's new estimate no further from the truth than that, |R| <= 2 * bound, so
- * it ends within the bound and then overshoots at no more than min(smax, 2 * bound / Tmin):
- *   min(smax, 2 * bound / Tmin) * (mono - m0 - Tmin), 0 until then.
+ * What a slew of a reference update made after the last report, unseen, can add by mono_ns.
+ * chronyd may have updated and died between two polls: the new slew began at u after the
+ * report, lasts d >= Tmin, and takes chrony's new estimate of the offset, R, to zero. With the
+ * offset at u within the bound there, L(u), and chrony's new estimate no further from the truth
+ * than that, |R| <= 2 * L(u): the slew ends within the bound, then overshoots at no more than
+ * 2 * L(u) / Tmin from u + Tmin on. By mono_ns that is at most
+ *   max over u in [report, mono - Tmin] of 2 * L(u) * (mono - u - Tmin) / Tmin,
+ * 0 until mono = report + Tmin. L is taken as the line from at_report_ns (the bound without
+ * this term at the report) to before_ns (at mono - Tmin), which lies above a convex bound.
  * 0 while chronyd answers (polls come every 20 ms); it matters only when chronyd is silent.
+ * Saturating.
  */
-int64_t cb_slew_unseen_ns(const struct cb_slew *s, int64_t bound_ns, int64_t mono_ns);
+int64_t cb_slew_unseen_ns(const struct cb_slew *s, int64_t at_report_ns, int64_t before_ns,
+                          int64_t mono_ns);
 
 /* How fast cb_slew_correction_ns() is growing at mono_ns (its slope from there on), in ppb:
  * 0 while it stays C. */

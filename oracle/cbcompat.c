@@ -76,7 +76,7 @@ void cbcompat_publish(struct cbcompat *c, const struct cb_state *st, const struc
         return;
     }
     struct cbshm_record r;
-    cbshm_record_from(now, c->as_of_ns, cbshm_valid_ns(c->grace_ns, c->as_of_ns, now),
+    cbshm_record_from(st, now, c->as_of_ns, cbshm_valid_ns(c->grace_ns, c->as_of_ns, now),
                       c->coarse_res_ns, c->max_drift_ppb, step_allowance(st), &r);
     cbshm_publish(&c->shm, &r);
     c->published_status = now->status;

@@ -24,31 +24,65 @@ static int64_t add_sat(int64_t a, int64_t b)
     return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t valid_ns,
-                       int64_t coarse_res_ns, uint32_t max_drift_ppb, int64_t step_allowance_ns,
-                       struct cbshm_record *out)
+/* ceil(a * b / c) for a, b >= 0, c > 0, saturating at INT64_MAX (for a rate over a span). */
+static int64_t mul_div_ceil(int64_t a, int64_t b, int64_t c)
+{
+    if (a != 0 && b > INT64_MAX / a) {
+        return INT64_MAX;
+    }
+    int64_t p = a * b;
+    return p / c + (p % c != 0);
+}
+
+void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int64_t as_of_ns,
+                       int64_t valid_ns, int64_t coarse_res_ns, uint32_t max_drift_ppb,
+                       int64_t step_allowance_ns, struct cbshm_record *out)
 {
     memset(out, 0, sizeof(*out));
     out->as_of_ns = as_of_ns;
     out->void_after_ns = add_sat(as_of_ns, valid_ns);
-    /* The reader grows the bound at the faster of the configured drift and oracled's own rate
-     * from here on (faster than the drift while chrony's data is stale). */
-    int64_t rate = now->growth_ppb > (int64_t)max_drift_ppb ? now->growth_ppb : max_drift_ppb;
-    if (now->bound_ns >= CBSHM_UNKNOWN_BOUND_NS || rate >= NS_PER_S) {
-        out->max_drift_ppb = rate >= NS_PER_S ? max_drift_ppb : (uint32_t)rate;
-        mark_unknown(out);
-    } else {
-        out->max_drift_ppb = (uint32_t)rate;
-        /* Rounded up, as every conversion of a rate to ns. */
-        int64_t res_growth = (coarse_res_ns * rate + NS_PER_S - 1) / NS_PER_S;
-        int64_t margin =
-            now->step_margin_ns > step_allowance_ns ? now->step_margin_ns : step_allowance_ns;
-        out->bound_ns =
-            add_sat(add_sat(now->bound_ns - now->step_margin_ns, margin), add_sat(res_growth, 1));
-        out->status = (int32_t)now->status;
+    out->max_drift_ppb = max_drift_ppb;
+    out->status = (int32_t)now->status;
+    if (!cb_status_trusted(now->status) || now->bound_ns >= CBSHM_UNKNOWN_BOUND_NS) {
+        /* Nothing to use: the status says so, and the bound is the one no reader can use
+         * either (a reader that ignores the status included). */
+        out->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
+        return;
     }
-    out->disruption_marker = 0;
-    out->disruption_support = 0;
+    /* Readers use the record until their coarse clock reaches the later of void_after and
+     * as_of + 5 s, at most a tick after CLOCK_MONOTONIC does: horizon ns after now at most
+     * (as_of <= now). Over that the reader's line must stay above oracled's bound
+     * (cb_bound_line). */
+    int64_t trusted = valid_ns > CBSHM_READER_GRACE_NS ? valid_ns : CBSHM_READER_GRACE_NS;
+    int64_t horizon = add_sat(trusted, coarse_res_ns);
+    int64_t b_now = 0;
+    int64_t rate = 0;
+    if (cb_bound_line(st, now->mono_ns, add_sat(now->mono_ns, horizon), &b_now, &rate) < 0) {
+        /* A reading older than the poll's reply: the daemon takes none. */
+        out->status = CB_STATUS_UNKNOWN;
+        out->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
+        return;
+    }
+    if (rate < (int64_t)max_drift_ppb) {
+        rate = max_drift_ppb;
+    }
+    if (rate >= NS_PER_S) {
+        /* Faster than ClockBound's reader takes: UNKNOWN. */
+        out->status = CB_STATUS_UNKNOWN;
+        out->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
+        return;
+    }
+    out->max_drift_ppb = (uint32_t)rate;
+    /* The reader's elapsed time is short of ours by up to a tick (its coarse reading now and
+     * as_of lag CLOCK_MONOTONIC by different amounts): the growth over a tick is added.
+     * oracled's step margin, which only its own readings see, becomes the largest a reading
+     * can show without being a step. ClockBound's reader truncates its growth: 1 ns more. */
+    int64_t res_growth = mul_div_ceil(coarse_res_ns, rate, NS_PER_S);
+    int64_t margin =
+        now->step_margin_ns > step_allowance_ns ? now->step_margin_ns : step_allowance_ns;
+    /* And 2 ns for the rounding of the bound's own terms, which keeps it convex only to
+     * within a ns or two. */
+    out->bound_ns = add_sat(add_sat(b_now, margin), add_sat(res_growth, 3));
 }
 
 int64_t cbshm_valid_ns(int64_t grace_ns, int64_t as_of_ns, const struct cb_now *now)

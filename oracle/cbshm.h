@@ -100,22 +100,29 @@ struct cbshm_record {
 };
 
 /*
- * The record for now (oracled's Now at a fine CLOCK_MONOTONIC reading), published with as_of =
- * a CLOCK_MONOTONIC_COARSE reading taken before the chrony query behind now (so as_of <=
- * now->mono_ns), void_after = as_of + valid_ns (valid_ns >= 0, ns: how long readers may use
- * it; cbshm_valid_ns), and coarse_res_ns = CLOCK_MONOTONIC_COARSE's resolution. The reader's
- * bound must not fall below oracled's own at any later instant until the next rewrite:
- *  - its coarse clock lags the fine one by up to coarse_res_ns: the growth over that is added;
+ * The record for now (oracled's Now from state st at a fine CLOCK_MONOTONIC reading),
+ * published with as_of = a CLOCK_MONOTONIC_COARSE reading taken before the chrony query behind
+ * now (so as_of <= now->mono_ns), void_after = as_of + valid_ns (valid_ns >= 0, ns: how long
+ * readers may use it; cbshm_valid_ns), and coarse_res_ns = CLOCK_MONOTONIC_COARSE's resolution.
+ * The reader's bound must not fall below oracled's own at any instant it may use the record
+ * (until the later of void_after and as_of + CBSHM_READER_GRACE_NS), were oracled to write no
+ * other:
+ *  - its growth rate is the chord of oracled's bound (cb_bound_at, convex from the poll on)
+ *    from now to then: the drift, and, where chrony's slew could outrun it were chronyd to
+ *    stop too, the slew (clockbound/slew.h), at least max_drift_ppb;
+ *  - its coarse clock lags the fine one by up to coarse_res_ns more at the reading than at
+ *    as_of: the growth over that is added;
  *  - oracled's bound carries a step margin (clock changes below the step threshold, which only
  *    its own readings see): now's margin is replaced by step_allowance_ns, the largest margin
  *    a reading can show without being a step (cbcompat computes it);
  *  - ClockBound's reader truncates its growth: 1 ns more.
- * A bound not yet known (before the first poll), or a growth rate ClockBound's reader cannot
- * take (1e9 ppb or more), is written as CBSHM_UNKNOWN_BOUND_NS with the status UNKNOWN. Pure.
+ * A status that may not be used (UNKNOWN, DISRUPTED) is written with CBSHM_UNKNOWN_BOUND_NS,
+ * and so is a bound not yet known or a growth rate ClockBound's reader cannot take (1e9 ppb or
+ * more, with the status UNKNOWN). Pure.
  */
-void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t valid_ns,
-                       int64_t coarse_res_ns, uint32_t max_drift_ppb, int64_t step_allowance_ns,
-                       struct cbshm_record *out);
+void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int64_t as_of_ns,
+                       int64_t valid_ns, int64_t coarse_res_ns, uint32_t max_drift_ppb,
+                       int64_t step_allowance_ns, struct cbshm_record *out);
 
 /*
  * How long after as_of_ns (the coarse reading before the latest chrony query) a record made

@@ -2,6 +2,7 @@
  * independent reader in tests/support/cbshm_reader.c, including while it is being written. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -47,69 +48,185 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct cb_now now_with(int64_t bound, int64_t growth, enum cb_status status)
+/* A state just polled at CLOCK_MONOTONIC mono whose bound is bound_ns there and grows at
+ * growth_ppb (chrony synchronised, no correction left to slew, its rate measured), and the Now
+ * it gives at mono with the given status. */
+static struct cb_state state_at(int64_t mono, int64_t bound, int64_t growth)
+{
+    struct cb_params p;
+    cb_params_default(&p);
+    struct cb_state st;
+    cb_init(&st, &p);
+    st.have_poll = true;
+    st.last.sent.mono_ns = mono;
+    st.bound.b0_ns = bound;
+    st.bound.growth_ppb = growth;
+    st.slew.have_poll = true;
+    st.slew.poll_mono_ns = mono;
+    st.slew.report_mono_hi_ns = mono;
+    st.slew.rate_known = true;
+    st.slew.max_rate_ppb = cb_slew_max_rate_ppb((struct chrony_float){0, 0});
+    return st;
+}
+
+static struct cb_now now_of(const struct cb_state *st, int64_t mono, enum cb_status status)
 {
     struct cb_now n;
     memset(&n, 0, sizeof(n));
     n.status = status;
-    n.bound_ns = bound;
-    n.growth_ppb = growth;
+    n.mono_ns = mono;
+    n.poll_age_ns = mono - st->last.sent.mono_ns;
+    n.bound_ns = st->have_poll ? cb_bound_at(st, mono) : INT64_MAX;
+    n.growth_ppb = st->bound.growth_ppb;
     return n;
+}
+
+/* The record for a state as state_at() makes it, read at its poll. */
+static void record_for(int64_t bound, int64_t growth, enum cb_status status, int64_t as_of,
+                       int64_t valid, int64_t res, int64_t allowance, struct cbshm_record *r)
+{
+    struct cb_state st = state_at(as_of, bound, growth);
+    struct cb_now n = now_of(&st, as_of, status);
+    cbshm_record_from(&st, &n, as_of, valid, res, 50000, allowance, r);
+}
+
+/* What oracled's bound is at t for state_at(m0, b, g), worked out here without the library:
+ * the drift, and, from 0.9 s on, the worst an update chrony made after the poll and never
+ * reported could add (slew.h): the largest over u of 2 x bound(u) x (t - u - 0.9 s) / 0.9 s,
+ * found by trying u every 100 us (so a hair lower than the library's exact maximum). */
+static long double bound_model(int64_t m0, int64_t b, int64_t g, int64_t t)
+{
+    long double dt = (long double)(t - m0);
+    long double seen = (long double)b + ceill((long double)g * dt / 1e9L);
+    long double worst = 0;
+    for (int64_t u = 0; (long double)u <= dt - 9e8L; u += 100000) {
+        long double at_u = (long double)b + ceill((long double)g * (long double)u / 1e9L);
+        long double over = 2.0L * at_u * (dt - (long double)u - 9e8L) / 9e8L;
+        worst = over > worst ? over : worst;
+    }
+    return seen + worst;
+}
+
+/* Whether ClockBound's reader's bound (bound_nsec + rate x coarse elapsed, its coarse reading
+ * up to res behind) stays at or above oracled's own (cb_bound_at) plus the allowance at every
+ * instant it may use r, sampled every 1 ms; the first instant it does not, else -1. */
+static int64_t first_shortfall(const struct cb_state *st, const struct cbshm_record *r, int64_t res,
+                               int64_t allowance)
+{
+    int64_t until = r->void_after_ns > r->as_of_ns + CBSHM_READER_GRACE_NS
+                        ? r->void_after_ns
+                        : r->as_of_ns + CBSHM_READER_GRACE_NS;
+    for (int64_t t = r->as_of_ns; t <= until + res; t += 1000000) {
+        int64_t coarse = t - res > r->as_of_ns ? t - res : r->as_of_ns;
+        long double reader =
+            (long double)r->bound_ns +
+            floorl((long double)(coarse - r->as_of_ns) / 1e9L * (long double)r->max_drift_ppb);
+        if (reader < (long double)(cb_bound_at(st, t) + allowance)) {
+            return t;
+        }
+    }
+    return -1;
 }
 
 static void test_record_from(void **state)
 {
     (void)state;
     struct cbshm_record r;
-    /* oracled's bound 7000 with no step margin now; the allowance for one (3000), a 4 ms
-     * coarse tick at 50 ppm (200) and the reader's truncation (1). Void valid_ns (5 s) after
-     * as_of. */
-    struct cb_now n = now_with(7000, 50000, CB_STATUS_SYNCHRONIZED);
-    cbshm_record_from(&n, 5 * S + 123, 5 * S, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.as_of_ns, 5 * S + 123);
+    const int64_t as_of = 5 * S + 123;
+    /* oracled's bound 7000 at its poll, growing at 50 ppm. The record must hold for
+     * ClockBound's 5 s (and a 4 ms tick): the chord of oracled's bound over that, which past
+     * 0.9 s includes what an update chrony made and never reported could add. */
+    struct cb_state st = state_at(as_of, 7000, 50000);
+    struct cb_now n = now_of(&st, as_of, CB_STATUS_SYNCHRONIZED);
+    cbshm_record_from(&st, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
+    int64_t horizon = 5 * S + 4000000;
+    long double end = bound_model(as_of, 7000, 50000, as_of + horizon);
+    int64_t model_rate = (int64_t)ceill((end - 7000.0L) * 1e9L / (long double)horizon);
+    int64_t rate = r.max_drift_ppb;
+    print_message("oracled's bound 7000 ns at the poll, %.0Lf ns 5.004 s on: the reader's rate "
+                  "%lld ppb (the model's chord: %lld)\n",
+                  end, (long long)rate, (long long)model_rate);
+    assert_int_equal(r.as_of_ns, as_of);
     assert_int_equal(r.void_after_ns, 10 * S + 123);
-    assert_int_equal(r.bound_ns, 7000 + 3000 + 200 + 1);
-    assert_int_equal(r.max_drift_ppb, 50000);
+    assert_true(rate >= model_rate && rate <= model_rate + 10);
+    /* The allowance for a step margin (3000), a tick of growth, the reader's truncation. */
+    assert_int_equal(r.bound_ns, 7000 + 3000 + (rate * 4000000 + S - 1) / S + 3);
     assert_int_equal(r.status, 1);
     assert_int_equal(r.disruption_marker, 0);
     assert_int_equal(r.disruption_support, 0);
-    /* valid_ns is honoured whatever it is: 1 ns, 1 s, 0 (void at once), an hour. */
-    cbshm_record_from(&n, 5 * S + 123, 1, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.void_after_ns, 5 * S + 124);
-    cbshm_record_from(&n, 5 * S + 123, S, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.void_after_ns, 6 * S + 123);
-    cbshm_record_from(&n, 5 * S + 123, 0, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.void_after_ns, 5 * S + 123);
-    cbshm_record_from(&n, 5 * S + 123, 3600 * S, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.void_after_ns, 3605 * S + 123);
-    /* Free running faster than D: the reader grows it at oracled's rate; 1 ns tick rounds up. */
-    n = now_with(7000, 80000, CB_STATUS_FREE_RUNNING);
-    cbshm_record_from(&n, 5 * S, 5 * S, 1, 50000, 3000, &r);
-    assert_int_equal(r.max_drift_ppb, 80000);
-    assert_int_equal(r.bound_ns, 7000 + 3000 + 1 + 1);
-    assert_int_equal(r.status, 2);
-    assert_int_equal(r.void_after_ns, 10 * S);
+    /* The reader's line holds oracled's bound all the while it may use the record. */
+    assert_int_equal(first_shortfall(&st, &r, 4000000, 3000), -1);
+    /* Negative control: the record as it was, growing at the drift alone, falls short. */
+    struct cbshm_record old = r;
+    old.max_drift_ppb = 50000;
+    old.bound_ns = 7000 + 3000 + 200 + 1;
+    int64_t short_at = first_shortfall(&st, &old, 4000000, 3000);
+    print_message("negative control, the record growing at 50 ppm: short of oracled's bound "
+                  "%.3f s after as_of\n",
+                  (double)(short_at - as_of) / 1e9);
+    assert_true(short_at > as_of + 900000000);
+
+    /* valid_ns is honoured whatever it is: 1 ns, 1 s, 0 (void at once), an hour (the chord
+     * then spans the hour). */
+    cbshm_record_from(&st, &n, as_of, 1, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.void_after_ns, as_of + 1);
+    cbshm_record_from(&st, &n, as_of, S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.void_after_ns, as_of + S);
+    assert_int_equal(r.max_drift_ppb, rate); /* ClockBound's 5 s still rule */
+    cbshm_record_from(&st, &n, as_of, 0, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.void_after_ns, as_of);
+    cbshm_record_from(&st, &n, as_of, 7 * S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.void_after_ns, as_of + 7 * S);
+    assert_true(r.max_drift_ppb > rate);
+    assert_int_equal(first_shortfall(&st, &r, 4000000, 3000), -1);
+
+    /* A correction of 5 us being slewed at 1000 ppm, were chronyd to stop: it passes zero
+     * 5 us / 1000 ppm = 5 ms after the poll and grows at 1000 ppm; the chord takes that in. */
+    st.slew.corr_hi_ns = 5000;
+    st.slew.corr_lo_ns = 4999;
+    st.slew.rate_ppb = 1000000;
+    st.bound.correction_ns = 5000;
+    st.bound.b0_ns = 12000;
+    n = now_of(&st, as_of + 2000000, CB_STATUS_SYNCHRONIZED);
+    cbshm_record_from(&st, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
+    assert_true(r.max_drift_ppb > 1000000);
+    assert_int_equal(first_shortfall(&st, &r, 4000000, 3000), -1);
+
     /* A margin now wider than the allowance is kept as it is. */
-    n = now_with(7000, 50000, CB_STATUS_SYNCHRONIZED);
+    st = state_at(as_of, 7000, 50000);
+    n = now_of(&st, as_of, CB_STATUS_SYNCHRONIZED);
     n.step_margin_ns = 4000;
-    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.bound_ns, 7000 - 4000 + 4000 + 200 + 1);
+    cbshm_record_from(&st, &n, as_of, 5 * S, 0, 50000, 3000, &r);
+    assert_int_equal(r.bound_ns, 7000 + 4000 + 3);
     n.step_margin_ns = 500;
-    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.bound_ns, 7000 - 500 + 3000 + 200 + 1);
-    n = now_with(7000, 50000, CB_STATUS_DISRUPTED);
-    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
+    cbshm_record_from(&st, &n, as_of, 5 * S, 0, 50000, 3000, &r);
+    assert_int_equal(r.bound_ns, 7000 + 3000 + 3);
+
+    /* Not to be used (DISRUPTED, UNKNOWN): the status, and a bound no reader can use either. */
+    n = now_of(&st, as_of, CB_STATUS_DISRUPTED);
+    cbshm_record_from(&st, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
     assert_int_equal(r.status, 3);
-    /* No bound yet: 10^15 ns and UNKNOWN, whatever the status says. */
-    n = now_with(INT64_MAX, 0, CB_STATUS_UNKNOWN);
-    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.bound_ns, CBSHM_UNKNOWN_BOUND_NS);
+    assert_int_equal(r.max_drift_ppb, 50000);
+    n = now_of(&st, as_of, CB_STATUS_UNKNOWN);
+    cbshm_record_from(&st, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.bound_ns, CBSHM_UNKNOWN_BOUND_NS);
+    /* No bound yet: UNKNOWN, 10^15 ns. */
+    struct cb_state none;
+    struct cb_params p;
+    cb_params_default(&p);
+    cb_init(&none, &p);
+    n = now_of(&none, as_of, CB_STATUS_UNKNOWN);
+    cbshm_record_from(&none, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
     assert_int_equal(r.bound_ns, INT64_C(1000000000000000));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.max_drift_ppb, 50000);
-    assert_int_equal(r.void_after_ns, 10 * S);
-    /* A growth rate ClockBound's reader refuses (1e9 ppb and over): UNKNOWN too. */
-    n = now_with(7000, 1000000000, CB_STATUS_FREE_RUNNING);
-    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.void_after_ns, as_of + 5 * S);
+    /* A growth ClockBound's reader refuses (1e9 ppb and over): UNKNOWN too. */
+    st = state_at(as_of, 7000, 2000000000);
+    n = now_of(&st, as_of, CB_STATUS_FREE_RUNNING);
+    cbshm_record_from(&st, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
     assert_int_equal(r.bound_ns, INT64_C(1000000000000000));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.max_drift_ppb, 50000);
@@ -120,7 +237,9 @@ static void test_record_from(void **state)
 static void test_valid_ns(void **state)
 {
     (void)state;
-    struct cb_now n = now_with(7000, 50000, CB_STATUS_SYNCHRONIZED);
+    struct cb_now n;
+    memset(&n, 0, sizeof(n));
+    n.status = CB_STATUS_SYNCHRONIZED;
     /* A poll that just succeeded: its m0 was read after the coarse as_of (here 3 us). */
     n.mono_ns = 100 * S + 40000;
     n.poll_age_ns = 37000;
@@ -239,11 +358,11 @@ static void test_unknown_not_misusable(void **state)
         cbshm_record_unknown(123456 * S + 789, drifts[i], &r);
         assert_null(misuse(&r));
     }
-    /* The UNKNOWN record of a poll (void_after = as_of + valid_ns), even at the fastest growth
-     * ClockBound's reader accepts (999,999,999 ppb, oracled's own rate here). */
-    struct cb_now n = now_with(INT64_MAX, 999999999, CB_STATUS_UNKNOWN);
-    cbshm_record_from(&n, 123456 * S, 0, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.max_drift_ppb, 999999999);
+    /* The UNKNOWN record of a poll (void_after = as_of + valid_ns), even while oracled's own
+     * bound grows at 999,999,999 ppb: it grows at the configured drift. */
+    record_for(7000, 999999999, CB_STATUS_UNKNOWN, 123456 * S, 0, 4000000, 3000, &r);
+    assert_int_equal(r.max_drift_ppb, 50000);
+    assert_int_equal(r.bound_ns, CBSHM_UNKNOWN_BOUND_NS);
     assert_null(misuse(&r));
     /* The reader at the very instant of the stop: the same coarse reading as as_of. */
     cbshm_record_unknown(123456 * S, 50000, &r);
@@ -314,10 +433,9 @@ static void test_live_record_void(void **state)
 {
     (void)state;
     struct cbshm_record r;
-    struct cb_now n = now_with(7000, 50000, CB_STATUS_SYNCHRONIZED);
     /* A grace of 7 s: SYNCHRONIZED for ClockBound's 5 s, FREE_RUNNING to void_after, then
      * UNKNOWN from the first coarse reading equal to void_after (the comparison is strict). */
-    cbshm_record_from(&n, 100 * S, 7 * S, 4000000, 50000, 3000, &r);
+    record_for(7000, 50000, CB_STATUS_SYNCHRONIZED, 100 * S, 7 * S, 4000000, 3000, &r);
     struct cbr_record o = as_read(&r);
     struct cbr_now rn;
     assert_int_equal(cbr_now(&o, REAL_2026, 105 * S - 1, &rn), 0);
@@ -333,15 +451,14 @@ static void test_live_record_void(void **state)
     assert_int_equal(trusted_until(&r), 107 * S);
     /* A grace of 1 s: void_after passes at 101 s, but ClockBound's reader keeps SYNCHRONIZED
      * for 5 s after as_of and then says UNKNOWN, never FREE_RUNNING. */
-    cbshm_record_from(&n, 100 * S, 1 * S, 4000000, 50000, 3000, &r);
+    record_for(7000, 50000, CB_STATUS_SYNCHRONIZED, 100 * S, 1 * S, 4000000, 3000, &r);
     o = as_read(&r);
     assert_int_equal(cbr_now(&o, REAL_2026, 101 * S, &rn), 0);
     assert_int_equal(rn.status, 1);
     assert_true(rn.void_after_passed);
     assert_int_equal(trusted_until(&r), 105 * S);
     /* DISRUPTED is never trusted; UNKNOWN never either. */
-    n.status = CB_STATUS_DISRUPTED;
-    cbshm_record_from(&n, 100 * S, 7 * S, 4000000, 50000, 3000, &r);
+    record_for(7000, 50000, CB_STATUS_DISRUPTED, 100 * S, 7 * S, 4000000, 3000, &r);
     o = as_read(&r);
     assert_int_equal(cbr_now(&o, REAL_2026, 100 * S, &rn), 0);
     assert_int_equal(rn.status, 3);
@@ -354,8 +471,8 @@ static void test_live_record_void(void **state)
 
     /* Negative control: the old record, void 1000 s after as_of, is still trusted (FREE_RUNNING)
      * when the 7 s one has been void for a long time. */
-    n.status = CB_STATUS_SYNCHRONIZED;
-    cbshm_record_from(&n, 100 * S, 1000 * S, 4000000, 50000, 3000, &r);
+    record_for(7000, 50000, CB_STATUS_SYNCHRONIZED, 100 * S, 7 * S, 4000000, 3000, &r);
+    r.void_after_ns = 1100 * S;
     o = as_read(&r);
     assert_int_equal(cbr_now(&o, REAL_2026, 107 * S, &rn), 0);
     assert_int_equal(rn.status, 2);
@@ -450,14 +567,15 @@ static void test_file(void **state)
                                               .max_drift_ppb = o.max_drift_ppb,
                                               .status = o.status}));
 
-    struct cb_now n = now_with(9000, 50000, CB_STATUS_SYNCHRONIZED);
     struct cbshm_record r;
-    cbshm_record_from(&n, 77 * S, 5 * S, 4000000, 50000, 0, &r);
+    record_for(9000, 50000, CB_STATUS_SYNCHRONIZED, 77 * S, 5 * S, 4000000, 0, &r);
     cbshm_publish(&w, &r);
     assert_int_equal(cbr_read(&rd, &o, 1), 0);
     assert_int_equal(o.generation, 4);
     assert_int_equal(o.status, 1);
-    assert_int_equal(o.bound_nsec, 9201);
+    assert_int_equal(o.bound_nsec, r.bound_ns);
+    assert_int_equal(o.max_drift_ppb, r.max_drift_ppb);
+    assert_true(o.bound_nsec > 9000 && o.bound_nsec < 12000);
     assert_int_equal(o.as_of_sec, 77);
     assert_int_equal(o.void_after_sec, 82);
     /* Stopped: UNKNOWN, void from the coarse reading at the stop, the UNKNOWN bound. */
@@ -507,9 +625,8 @@ static void test_half_written(void **state)
     char why[256];
     struct cbshm w;
     assert_int_equal(cbshm_open(&w, path, S, 50000, why, sizeof(why)), 0);
-    struct cb_now n = now_with(9000, 50000, CB_STATUS_SYNCHRONIZED);
     struct cbshm_record r;
-    cbshm_record_from(&n, 10 * S, 5 * S, 4000000, 50000, 0, &r);
+    record_for(9000, 50000, CB_STATUS_SYNCHRONIZED, 10 * S, 5 * S, 4000000, 0, &r);
     cbshm_publish(&w, &r);
     uint16_t odd = (uint16_t)(w.generation + 1);
     memcpy(w.map + 14, &odd, 2);

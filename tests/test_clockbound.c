@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -222,10 +223,24 @@ static void test_polls_failing_then_grace(void **state)
     cb_on_poll_failure(&st, &fail_at, -ETIMEDOUT);
     struct cb_now n = now_at(&st, later(p, 20 * MS));
     expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_POLLS_FAILING);
+    /* The bound grows at D, and, from 0.9 s after the poll, by what a slew of an update chrony
+     * made after it and never reported could add (slew.h): with b0 and D alone it is the largest
+     * 2 (b0 + D u) (t - u - 0.9 s) / 0.9 s, at u = 0 while D u stays below b0 ... */
+    int64_t b0 = st.bound.b0_ns;
+    n = now_at(&st, later(p, SEC));
+    expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_POLLS_FAILING);
+    assert_int_equal(n.bound_ns,
+                     b0 + 50000 + cb_slew_unseen_ns(&st.slew, b0, b0 + 5000, p.mono + SEC));
+    assert_true(n.bound_ns > b0 + 50000 + 2 * b0 * 100 / 900);
     n = now_at(&st, later(p, CB_DEFAULT_GRACE_NS - 1));
     expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_POLLS_FAILING);
-    /* The bound kept growing at D the whole time. */
-    assert_int_equal(n.bound_ns, st.bound.b0_ns + 250000);
+    /* ... and 5 s on, near 0.1 ms: b0 + D * 5 s + 2 * L(u*) * (4.1 s - u*) / 0.9 s. */
+    int64_t before = b0 + 205000;
+    int64_t unseen = cb_slew_unseen_ns(&st.slew, b0, before, p.mono + CB_DEFAULT_GRACE_NS - 1);
+    assert_int_equal(n.bound_ns, b0 + 250000 + unseen);
+    long double v = 4.1e9L * (long double)(before - 2 * b0) / (2.0L * (long double)(before - b0));
+    long double l = (long double)b0 + (long double)(before - b0) * v / 4.1e9L;
+    assert_true(llabs(unseen - (int64_t)(2.0L * l * (4.1e9L - v) / 9e8L)) <= 3);
     n = now_at(&st, later(p, CB_DEFAULT_GRACE_NS));
     expect(&n, CB_STATUS_UNKNOWN, CB_REASON_POLLS_FAILED);
     assert_int_equal(cb_before(&n, 1), -EAGAIN);

@@ -197,15 +197,26 @@ static void test_unseen_update(void **state)
     (void)state;
     struct cb_slew s;
     memset(&s, 0, sizeof(s));
-    assert_int_equal(cb_slew_unseen_ns(&s, 1000, SEC), 0);
+    assert_int_equal(cb_slew_unseen_ns(&s, 1000, 1000, SEC), 0);
     struct cb_poll a = report(0, 0, 0.0, RT0 - 5 * MS, 1.5);
     observe(&s, NULL, &a);
     /* Nothing before Tmin after the report. */
-    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 900 * MS), 0);
-    /* 1 s after, with a 90 us bound: 2 * 90 us / 0.9 s = 200 ppm for 0.1 s = 20 us. */
-    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, SEC), 20 * US);
-    /* Never faster than smax. */
-    assert_int_equal(cb_slew_unseen_ns(&s, SEC, SEC), ppb_of(s.max_rate_ppb, 100 * MS));
+    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 90 * US, 900 * MS), 0);
+    /* 1 s after, the bound a steady 90 us: the worst update came at the report, slewing
+     * 2 * 90 us over 0.9 s, 200 ppm, overshooting for 0.1 s: 20 us (and 2 ns of slack). */
+    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 90 * US, SEC), 20 * US + 2);
+    /* A bound rising from a = 90 us to b = 450 us over the X = 0.1 s an update could have come
+     * in: 2 L(u) (X - u) / Tmin is largest at u = X (b - 2a) / (2 (b - a)) = 3X/8, where L is
+     * 2.5 a: 2 * 2.5 a * 5X/8 / Tmin = 31250 ns. */
+    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 450 * US, SEC), 31250 + 2);
+    /* Brute force over u agrees (it can only be lower: it samples). */
+    long double worst = 0;
+    for (int64_t u = 0; u <= 100 * MS; u += 10 * US) {
+        long double l = 90000.0L + 360000.0L * (long double)u / (long double)(100 * MS);
+        long double g = 2.0L * l * (long double)(100 * MS - u) / 9e8L;
+        worst = g > worst ? g : worst;
+    }
+    assert_true(worst <= 31250.0L && worst > 31249.0L);
 }
 
 /* A correction that went past zero between two reports (chrony's timer late, or chronyd gone):
