@@ -49,8 +49,9 @@ count() {
 # succeeds if no oracled poll reached the fake between the two and the update was made on the
 # clock before the step. Waits for the fake's next update (and a poll after it) either way.
 attempt() {
-    local old new steps deadline
+    local old new steps synced deadline
     old=$(cat "$ORACLE_TEST_STEP_FILE")
+    synced=$(grep -c "clock SYNCHRONIZED" "$LOG" || true)
     new=$((old + $1))
     steps=$(count step)
     kill -USR2 "$FAKE_PID"
@@ -61,7 +62,12 @@ attempt() {
         [ $SECONDS -lt $deadline ] || fail "the fake did not see the step"
         sleep 0.01
     done
-    sleep 1.4
+    # Until the fake's next update and a poll after it, and the daemon trusted again.
+    sleep 1.2
+    until [ "$(grep -c "clock SYNCHRONIZED" "$LOG" || true)" -gt "$synced" ]; do
+        [ $SECONDS -lt $deadline ] || fail "not trusted again after the step"
+        sleep 0.05
+    done
     # The last update before the step line, and the step: same request count, old offset.
     awk -v old="$old" '
         $1 == "update" { off = $4; req = $5; kind = $9 }
