@@ -62,6 +62,18 @@ static void usage(void)
            "  --other-port           send each reply from another UDP port\n"
            "  --answer-after N       ignore the first N requests\n"
            "  --answer-count N       answer only N requests, then fall silent\n");
+}
+
+/* The clock it reports from: the system's, plus a test's step (step_offset.h). */
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + step_offset_ns();
+}
+
+static void usage_timeline(void)
+{
     printf("A timeline (the reference time held between updates):\n"
            "  --update-every S       reference updates every S seconds\n"
            "  --maxclockerror PPM    chrony's maxclockerror: the dispersion grows at skew +\n"
@@ -166,14 +178,6 @@ static void on_event(struct timeline_ctx *c, enum usr2_action action)
         fake_timeline_freeze(&c->tl);
     }
     log_update(c, action == USR2_LAST ? "last" : "forced");
-}
-
-/* The clock it reports from: the system's, plus a test's step (step_offset.h). */
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + step_offset_ns();
 }
 
 /* The timeline mode: serves in this thread (so the hook and the events need no more locking),
@@ -427,6 +431,7 @@ int main(int argc, char **argv)
             break;
         case O_HELP:
             usage();
+            usage_timeline();
             return 0;
         default:
             usage();
