@@ -219,6 +219,14 @@ void fake_chrony_set(struct fake_chrony *f, const struct fake_chrony_script *s)
     pthread_mutex_unlock(&f->lock);
 }
 
+void fake_chrony_set_refresh(struct fake_chrony *f, fake_chrony_refresh_fn *fn, void *arg)
+{
+    pthread_mutex_lock(&f->lock);
+    f->refresh = fn;
+    f->refresh_arg = arg;
+    pthread_mutex_unlock(&f->lock);
+}
+
 unsigned fake_chrony_requests(struct fake_chrony *f)
 {
     pthread_mutex_lock(&f->lock);
@@ -287,6 +295,9 @@ static int handle_request(struct fake_chrony *f)
     f->last_sequence = seq;
     f->last_attempt = (uint16_t)(req[6] << 8 | req[7]);
     struct fake_chrony_script s = f->script;
+    if (f->refresh != NULL) {
+        f->refresh(f->refresh_arg, f->requests, &s);
+    }
     unsigned seen = f->requests;
     bool silent = s.mode == FAKE_CHRONY_SILENT || f->requests <= s.answer_after ||
                   (s.answer_limit != 0 && f->requests > s.answer_after + s.answer_limit);

@@ -57,6 +57,11 @@ uint32_t fake_chrony_float(double x);
  * delay and dispersion, zero correction, update interval 1/16 s. */
 void fake_chrony_script_default(struct fake_chrony_script *s, int64_t ref_time_ns);
 
+/* Called for each well-formed tracking request, with the fake's lock held, before it is answered:
+ * may rewrite s, a copy of the script used for this one reply (the fake's own is left alone).
+ * request is the request's number over the fake's life, from 1. */
+typedef void fake_chrony_refresh_fn(void *arg, unsigned request, struct fake_chrony_script *s);
+
 /* Builds the reply to a request with the given sequence into buf (at least reply_len bytes,
  * and at least CHRONY_TRACKING_LEN). Returns the length to send. */
 size_t fake_chrony_build_reply(const struct fake_chrony_script *s, uint32_t sequence, uint8_t *buf,
@@ -68,6 +73,8 @@ struct fake_chrony {
     uint16_t port;  /* UDP port bound on 127.0.0.1 */
     pthread_mutex_t lock;
     struct fake_chrony_script script;
+    fake_chrony_refresh_fn *refresh; /* NULL, or see fake_chrony_set_refresh() */
+    void *refresh_arg;
     unsigned requests;           /* well-formed tracking requests seen */
     unsigned bad_requests;       /* malformed requests seen (not answered) */
     unsigned other_port_replies; /* replies sent from another port (script.other_port) */
@@ -88,6 +95,10 @@ void fake_chrony_free(struct fake_chrony *f);
 
 /* Replaces the script (thread-safe). */
 void fake_chrony_set(struct fake_chrony *f, const struct fake_chrony_script *s);
+/* Has fn (NULL: none) fill in the script of every reply from now on, at the moment the request
+ * is handled: a fake whose answers depend on the time. arg is borrowed until the fake is freed
+ * or the hook replaced. Thread-safe. */
+void fake_chrony_set_refresh(struct fake_chrony *f, fake_chrony_refresh_fn *fn, void *arg);
 
 /* Waits up to timeout_ms for one request and handles it. Returns 1 if a request was read, 0 on
  * timeout, negative errno on error. */
