@@ -366,6 +366,7 @@ static int answer_ntpdata(struct fake_chrony *f, const uint8_t *req, uint32_t se
 {
     f->ntpdata_requests++;
     f->last_ntpdata_family = req[37];
+    f->last_ntpdata_sequence = seq;
     memcpy(f->last_ntpdata_addr, req + 20, 16);
     struct fake_chrony_script s = f->script;
     pthread_mutex_unlock(&f->lock);

@@ -103,6 +103,7 @@ struct fake_chrony {
     unsigned ntpdata_requests;    /* well-formed NTPDATA requests seen (not in requests) */
     uint16_t last_ntpdata_family; /* ... and the address the last one asked about */
     uint8_t last_ntpdata_addr[16];
+    uint32_t last_ntpdata_sequence;
 };
 
 /* Binds 127.0.0.1 on an ephemeral port (or port, when nonzero). NULL on failure. */
