@@ -1,6 +1,8 @@
 /* The clock error bound (see bound.h). Pure. */
 #include "bound.h"
 
+#include <stdbool.h>
+
 #include "satmath.h"
 
 /* num * 2^shift for num >= 0, rounded up when shift < 0, saturating when shift > 0. */
@@ -86,14 +88,29 @@ void cb_bound_at_poll(const struct cb_bound_params *p, const struct chrony_track
     int64_t age = cb_sat_sub(query_ntp_ns, t->ref_time_ns);
     out->ref_age_ns = age > 0 ? age : 0;
 
+    /* chrony's maxclockerror: for the top-up the smaller of the configured and the measured
+     * value (0 before a measurement); for the growth the larger. */
+    bool measured = p->measured_maxclockerror_lo_ppb >= 0;
+    int64_t m_lo = 0;
+    int64_t m_hi = p->chrony_maxclockerror_ppb;
+    if (measured) {
+        m_lo = p->measured_maxclockerror_lo_ppb < p->chrony_maxclockerror_ppb
+                   ? p->measured_maxclockerror_lo_ppb
+                   : p->chrony_maxclockerror_ppb;
+        if (p->measured_maxclockerror_hi_ppb > m_hi) {
+            m_hi = p->measured_maxclockerror_hi_ppb;
+        }
+    }
+    out->topup_maxclockerror_ppb = m_lo;
+
     /* chrony's own growth rate, rounded down for the top-up and up for the growth. */
     int64_t chrony_rate_lo = cb_sat_add(cb_sat_add(cb_float_lower(t->skew_ppm, ppb_per_ppm),
                                                    cb_float_lower(t->resid_freq_ppm, ppb_per_ppm)),
-                                        p->chrony_maxclockerror_ppb);
+                                        m_lo);
     int64_t chrony_rate_hi =
         cb_sat_add(cb_sat_add(cb_float_upper(t->skew_ppm, ppb_per_ppm, 0),
                               cb_float_upper(t->resid_freq_ppm, ppb_per_ppm, 0)),
-                   p->chrony_maxclockerror_ppb);
+                   m_hi);
     int64_t topup = cb_sat_sub(p->max_drift_ppb, chrony_rate_lo);
     out->extra_rate_ppb = topup > 0 ? topup : 0;
     out->extra_ns = cb_ppb_of_ns_ceil(out->extra_rate_ppb, out->ref_age_ns);

@@ -8,16 +8,20 @@
  *   b0 = |current_correction_s| + root_delay_s/2 + root_dispersion_s + extra
  *   extra = max(0, D - skew - |resid_freq| - M) * (t_query - ref_time)
  *
- * D is --max-drift-ppb, M chrony's maxclockerror. chrony's root dispersion already grows at
- * skew + |resid_freq| + M since its last reference update (chrony reference.c,
- * REF_GetReferenceParams); `extra` tops that rate up to D, so the bound stays sound when chrony
- * loses its sources. Between polls the bound grows at
+ * D is --max-drift-ppb. M is chrony's maxclockerror: the configured value
+ * (--chrony-maxclockerror-ppb), or what was measured from chrony's reports when that is lower
+ * (dispersion.h), and 0 until something was measured, so the top-up never relies on a setting
+ * chrony may not have. chrony's root dispersion grows at skew + |resid_freq| + M since its last
+ * reference update (chrony reference.c, REF_GetReferenceParams); `extra` tops that rate up to D,
+ * so the bound stays sound when chrony loses its sources. Between polls the bound grows at
  *
- *   rate = max(D, skew + |resid_freq| + M)
+ *   rate = max(D, skew + |resid_freq| + M')
  *
- * over CLOCK_MONOTONIC since the reading taken before the query: b(t) = b0 + rate * (mono(t) - m0).
- * The max() only matters when chrony itself claims a faster growth than D; then chrony's rate
- * wins, never a slower one.
+ * over CLOCK_MONOTONIC since the reading taken before the query, M' the larger of the configured
+ * and measured values: b(t) = b0 + rate * (mono(t) - m0). The max() only matters when chrony
+ * itself claims a faster growth than D; then chrony's rate wins, never a slower one. The
+ * correction term, constant here, is what chrony still has to slew; clockbound.c replaces it by
+ * the slew model of slew.h as time passes.
  *
  * t_query - ref_time is measured on chrony's timescale: NTP time = system time +
  * current_correction_s (chronyc prints a positive correction as "slow of NTP time").
@@ -52,19 +56,24 @@ int64_t cb_float_signed_upper(struct chrony_float f, int64_t unit);
 /* Parameters of the bound, validated by cb_params_check() (clockbound.h). */
 struct cb_bound_params {
     int64_t max_drift_ppb;            /* D */
-    int64_t chrony_maxclockerror_ppb; /* M */
+    int64_t chrony_maxclockerror_ppb; /* M as configured */
+    /* M as measured from chrony's reports (dispersion.h), rounded down and up; -1 when nothing
+     * has been measured (the top-up then takes M as 0). */
+    int64_t measured_maxclockerror_lo_ppb;
+    int64_t measured_maxclockerror_hi_ppb;
 };
 
 /* The bound at a poll, with its parts for logging and tests. All ns except the rate. */
 struct cb_bound_at_poll {
-    int64_t correction_ns;  /* ceil(|current_correction_s|) */
-    int64_t half_delay_ns;  /* ceil(root_delay_s / 2) */
-    int64_t dispersion_ns;  /* ceil(root_dispersion_s) */
-    int64_t ref_age_ns;     /* t_query on chrony's timescale - ref_time, clamped to >= 0 */
+    int64_t correction_ns;           /* ceil(|current_correction_s|) */
+    int64_t half_delay_ns;           /* ceil(root_delay_s / 2) */
+    int64_t dispersion_ns;           /* ceil(root_dispersion_s) */
+    int64_t ref_age_ns;              /* t_query on chrony's timescale - ref_time, clamped to >= 0 */
+    int64_t topup_maxclockerror_ppb; /* the M the top-up used (configured, measured or 0) */
     int64_t extra_rate_ppb; /* max(0, D - skew - |resid_freq| - M), skew and resid rounded down */
     int64_t extra_ns;       /* ceil(extra_rate * ref_age) */
     int64_t b0_ns;          /* the sum of the four parts */
-    int64_t growth_ppb;     /* between polls: max(D, ceil(skew + |resid_freq|) + M) */
+    int64_t growth_ppb;     /* between polls: max(D, ceil(skew + |resid_freq|) + M') */
 };
 
 /*

@@ -48,6 +48,7 @@ void cb_init(struct cb_state *st, const struct cb_params *p)
     st->params = *p;
     st->verdict = CB_REASON_NO_DATA;
     cb_step_init(&st->step, p->step_threshold_ns);
+    cb_dispersion_init(&st->dispersion);
 }
 
 /* Runs the step detector on r; on a step, records it and makes r the new base so the same step
@@ -60,7 +61,7 @@ static void detect_step(struct cb_state *st, const struct cb_reading *r)
         st->disrupted = true;
         st->step_mono_ns = r->mono_ns;
         st->step_ns = step_ns;
-        st->step_ref_ns = st->have_poll ? st->last.tracking.ref_time_ns : 0;
+        st->step_baseline_set = false;
         cb_step_rebase(&st->step, r);
     }
 }
@@ -114,6 +115,26 @@ static bool updated_since(const struct cb_state *st, const struct cb_poll *poll,
            update_mono_ns > since_mono_ns;
 }
 
+/* DISRUPTED ends when chrony has measured since the step: a poll sent after the detection (its
+ * report came after the step) gives the baseline reference time, and a later poll must show
+ * another, made after the detection by its age. The baseline matters for a step that races an
+ * update: chrony's reference time is on the old timescale, so an update made just before a
+ * backward step looks newer than the step; compared with the baseline it is the same. */
+static void end_disruption(struct cb_state *st, const struct cb_poll *poll)
+{
+    if (!st->disrupted || poll->sent.mono_ns < st->step_mono_ns) {
+        return;
+    }
+    if (!st->step_baseline_set) {
+        st->step_baseline_set = true;
+        st->step_baseline_ref_ns = poll->tracking.ref_time_ns;
+        return;
+    }
+    if (updated_since(st, poll, st->step_mono_ns, st->step_baseline_ref_ns)) {
+        st->disrupted = false;
+    }
+}
+
 void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
 {
     if (!st->step.have_base) {
@@ -121,14 +142,28 @@ void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
     }
     detect_step(st, &poll->sent);
 
+    bool first = !st->have_poll;
+    enum cb_reason verdict = judge_poll(poll);
+    /* chrony's growth is measured only from data it stands behind; a chronyd that is not
+     * synchronised may have been restarted with another maxclockerror. */
+    if (verdict == CB_REASON_OK) {
+        cb_dispersion_observe(&st->dispersion, poll);
+    } else {
+        cb_dispersion_forget(&st->dispersion);
+    }
+    const struct cb_poll *prev = first ? NULL : &st->last;
+    cb_slew_observe(&st->slew, prev, poll, prev != NULL && cb_poll_same_update(prev, poll));
+
+    const struct cb_dispersion *d = &st->dispersion;
     struct cb_bound_params bp = {
         .max_drift_ppb = st->params.max_drift_ppb,
         .chrony_maxclockerror_ppb = st->params.chrony_maxclockerror_ppb,
+        .measured_maxclockerror_lo_ppb = d->measured ? d->maxclockerror_lo_ppb : -1,
+        .measured_maxclockerror_hi_ppb = d->measured ? d->maxclockerror_hi_ppb : -1,
     };
-    bool first = !st->have_poll;
     st->last = *poll;
     cb_bound_at_poll(&bp, &poll->tracking, poll->sent.rt_ns, &st->bound);
-    st->verdict = judge_poll(poll);
+    st->verdict = verdict;
     st->have_poll = true;
     st->failing = false;
     st->last_error = 0;
@@ -141,9 +176,7 @@ void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
     if (st->awaiting_update && updated_since(st, poll, st->start_mono_ns, st->start_ref_ns)) {
         st->awaiting_update = false;
     }
-    if (st->disrupted && updated_since(st, poll, st->step_mono_ns, st->step_ref_ns)) {
-        st->disrupted = false;
-    }
+    end_disruption(st, poll);
 
     /* Remember an announced leap: chrony reports "not synchronised" for a moment after it and
      * then "normal", but the window of DESIGN.md section 2 lasts regardless. A leap withdrawn
@@ -163,6 +196,7 @@ void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err
     detect_step(st, r);
     st->failing = true;
     st->last_error = err;
+    cb_dispersion_forget(&st->dispersion);
 }
 
 static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb_status *status,
@@ -227,6 +261,22 @@ static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb
     *reason = CB_REASON_OK;
 }
 
+int64_t cb_bound_at(const struct cb_state *st, int64_t mono_ns)
+{
+    if (!st->have_poll) {
+        return INT64_MAX;
+    }
+    /* b0 without its constant correction term, which the slew model replaces. */
+    int64_t rest = cb_sat_sub(st->bound.b0_ns, st->bound.correction_ns);
+    int64_t corr = cb_slew_correction_ns(&st->slew, mono_ns);
+    /* A reading older than the poll (taken earlier in the same loop turn) is as far from the
+     * poll's m0 as a later one: the drift term grows both ways. */
+    int64_t elapsed = cb_sat_sub(mono_ns, st->last.sent.mono_ns);
+    int64_t drift =
+        cb_ppb_of_ns_ceil(st->bound.growth_ppb, elapsed < 0 ? cb_sat_sub(0, elapsed) : elapsed);
+    return cb_sat_add(cb_sat_add(rest, corr), drift);
+}
+
 void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
 {
     detect_step(st, r);
@@ -235,14 +285,10 @@ void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
     out->mono_ns = r->mono_ns;
     out->step_margin_ns = cb_step_margin(&st->step, r);
     if (st->have_poll) {
-        /* A reading older than the poll (taken earlier in the same loop turn) is as far from
-         * the poll's m0 as a later one: the bound grows both ways. */
-        int64_t elapsed = cb_sat_sub(r->mono_ns, st->last.sent.mono_ns);
-        out->poll_age_ns = elapsed;
-        int64_t grown = cb_bound_grow(st->bound.b0_ns, st->bound.growth_ppb,
-                                      elapsed < 0 ? cb_sat_sub(0, elapsed) : elapsed);
-        out->bound_ns = cb_sat_add(grown, out->step_margin_ns);
-        out->growth_ppb = st->bound.growth_ppb;
+        out->poll_age_ns = cb_sat_sub(r->mono_ns, st->last.sent.mono_ns);
+        out->bound_ns = cb_sat_add(cb_bound_at(st, r->mono_ns), out->step_margin_ns);
+        out->growth_ppb =
+            cb_sat_add(st->bound.growth_ppb, cb_slew_growth_ppb(&st->slew, r->mono_ns));
     } else {
         out->poll_age_ns = -1;
         out->bound_ns = INT64_MAX;

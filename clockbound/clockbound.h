@@ -24,7 +24,9 @@
 #include "bound.h"
 #include "chrony_proto.h"
 #include "clock.h"
+#include "dispersion.h"
 #include "sample.h"
+#include "slew.h"
 #include "step.h"
 
 /* Numbered as the wire's ClockStatus (DESIGN.md section 3). */
@@ -100,22 +102,25 @@ struct cb_upstream {
 /* The state. Plain data, no resources: copy or discard it freely, no fini needed. */
 struct cb_state {
     struct cb_params params;
-    bool have_poll;                /* a successful poll has been seen */
-    struct cb_poll last;           /* the last successful poll */
-    struct cb_bound_at_poll bound; /* computed from it */
-    enum cb_reason verdict;        /* CB_REASON_OK, or why that poll's data is unusable */
-    bool failing;                  /* the most recent poll failed */
-    int last_error;                /* its negative errno (0 if none) */
-    struct cb_step step;           /* based on the first poll, re-based only at a detected step */
-    bool disrupted;                /* a step was seen and chrony has not measured since */
-    int64_t step_mono_ns;          /* CLOCK_MONOTONIC when the step was detected */
-    int64_t step_ns;               /* its size, signed */
-    int64_t step_ref_ns;           /* chrony's reference time when it was detected */
-    bool awaiting_update;          /* await_update_after_start, and no fresh update yet */
-    int64_t start_mono_ns;         /* the first poll's m0 */
-    int64_t start_ref_ns;          /* the first poll's reference time */
-    int64_t leap_at_ns;            /* the midnight of an announced leap second, 0 if none */
-    struct cb_upstream upstream;   /* what chrony's last NTPDATA answer said (cb_on_upstream) */
+    bool have_poll;                  /* a successful poll has been seen */
+    struct cb_poll last;             /* the last successful poll */
+    struct cb_bound_at_poll bound;   /* computed from it */
+    struct cb_slew slew;             /* chrony's slew as of that poll (slew.h) */
+    struct cb_dispersion dispersion; /* chrony's dispersion growth, measured (dispersion.h) */
+    enum cb_reason verdict;          /* CB_REASON_OK, or why that poll's data is unusable */
+    bool failing;                    /* the most recent poll failed */
+    int last_error;                  /* its negative errno (0 if none) */
+    struct cb_step step;             /* based on the first poll, re-based only at a detected step */
+    bool disrupted;                  /* a step was seen and chrony has not measured since */
+    int64_t step_mono_ns;            /* CLOCK_MONOTONIC when the step was detected */
+    int64_t step_ns;                 /* its size, signed */
+    bool step_baseline_set;          /* a poll sent after the detection has been taken in ... */
+    int64_t step_baseline_ref_ns;    /* ... and this is the reference time it showed */
+    bool awaiting_update;            /* await_update_after_start, and no fresh update yet */
+    int64_t start_mono_ns;           /* the first poll's m0 */
+    int64_t start_ref_ns;            /* the first poll's reference time */
+    int64_t leap_at_ns;              /* the midnight of an announced leap second, 0 if none */
+    struct cb_upstream upstream;     /* what chrony's last NTPDATA answer said (cb_on_upstream) */
 };
 
 /* The answer to "what time is it". */
@@ -130,7 +135,8 @@ struct cb_now {
     int64_t earliest_ns;    /* rt - bound, saturating; meaningful only when trusted */
     int64_t latest_ns;      /* rt + bound, saturating */
     int64_t poll_age_ns;    /* CLOCK_MONOTONIC since the last successful poll's m0; -1 if none */
-    int64_t growth_ppb;     /* how fast the bound grows from here on (0 before the first poll) */
+    int64_t growth_ppb;     /* how fast the bound grows at this instant (0 before the first poll):
+                             * the poll's growth plus the slew's (cb_slew_growth_ppb) */
 };
 
 /* Initialises st with a copy of *p (which must pass cb_params_check). */
@@ -145,9 +151,23 @@ void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err
 /*
  * Computes status and bounds at reading r (take it with cb_clock_read() right before). Runs the
  * step detector first: a step seen here makes the status DISRUPTED from now on, until a poll
- * brings a chrony reference update made after the step.
+ * sent after the detection has shown one reference time and a later poll shows another, made
+ * (by its age) after the step: chrony's reference time is on the old timescale, so an update
+ * made just before a step cannot end it (DESIGN.md section 2, "Clock status").
+ *
+ * The bound is the poll's b0 with its correction term replaced by the slew model
+ * (cb_slew_correction_ns), plus growth_ppb over |mono - m0|, plus the step margin.
  */
 void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out);
+
+/*
+ * The bound (without the step margin, which only a reading can give) that the state gives for
+ * CLOCK_MONOTONIC mono_ns, later or earlier than now: what cb_now() would say there if nothing
+ * new came in. Convex in mono_ns from the last poll on, so a chord between two instants lies
+ * above it (the ClockBound segment's linear growth is such a chord). INT64_MAX before the first
+ * poll. Pure.
+ */
+int64_t cb_bound_at(const struct cb_state *st, int64_t mono_ns);
 
 /* True for SYNCHRONIZED and FREE_RUNNING: the bound may be used. */
 bool cb_status_trusted(enum cb_status s);

@@ -5,6 +5,7 @@
 #ifndef CLOCKBOUND_SAMPLE_H
 #define CLOCKBOUND_SAMPLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "chrony_proto.h"
@@ -15,5 +16,17 @@ struct cb_poll {
     struct cb_reading sent;          /* taken just before the request was sent: m0 and t_query */
     int64_t recv_rt_ns;              /* CLOCK_REALTIME just after the reply arrived */
 };
+
+/*
+ * Whether two reports show the same chrony reference update: every field chrony sets only when
+ * it updates its reference (or changes its frequency, which starts a new slew too) is equal.
+ * Between updates only current_correction (the slew) and root_dispersion (its growth) move
+ * (chrony reference.c REF_GetTrackingReport, sys_generic.c offset_convert). Pure.
+ */
+bool cb_poll_same_update(const struct cb_poll *a, const struct cb_poll *b);
+
+/* When chrony made the report, at the latest, on CLOCK_MONOTONIC: m0 plus the round trip
+ * (recv_rt - sent.rt, taken as 0 if negative). Pure. */
+int64_t cb_poll_report_mono_hi(const struct cb_poll *p);
 
 #endif

@@ -10,13 +10,14 @@
 
 int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
                   const char *socket_path, unsigned socket_mode, const char *shm_path,
-                  uint32_t max_drift_ppb, cbsock_now_fn *now_fn, void *ctx)
+                  uint32_t max_drift_ppb, int64_t grace_ns, cbsock_now_fn *now_fn, void *ctx)
 {
     memset(c, 0, sizeof(*c));
     c->sock.fd = -1;
     c->shm.fd = -1;
     c->clock = clock;
     c->max_drift_ppb = max_drift_ppb;
+    c->grace_ns = grace_ns;
     c->published_status = CB_STATUS_UNKNOWN;
     struct timespec res;
     c->coarse_res_ns = clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0
@@ -37,14 +38,20 @@ int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
         log_info("clockbound socket at %s (protocol v1, mode %04o)", socket_path, socket_mode);
     }
     if (shm_path != NULL) {
-        int rc = cbshm_open(&c->shm, shm_path, why, sizeof(why));
+        int rc = cbshm_open(&c->shm, shm_path, c->as_of_ns, max_drift_ppb, why, sizeof(why));
         if (rc < 0) {
             log_err("clockbound shared memory %s: %s", shm_path, why);
             return rc;
         }
         c->shm_on = true;
-        log_info("clockbound shared memory segment at %s (format 2, %d bytes)", shm_path,
-                 CBSHM_SIZE);
+        log_info("clockbound shared memory segment at %s (format 2, %d bytes; a record is void "
+                 "at most %.3f s after its as_of, the grace)",
+                 shm_path, CBSHM_SIZE, (double)grace_ns / 1e9);
+        if (grace_ns < CBSHM_READER_GRACE_NS) {
+            log_info("clockbound shared memory: ClockBound's readers keep a trusted status for "
+                     "%.0f s after as_of whatever void_after says, longer than the %.3f s grace",
+                     (double)CBSHM_READER_GRACE_NS / 1e9, (double)grace_ns / 1e9);
+        }
     }
     return 0;
 }
@@ -69,7 +76,8 @@ void cbcompat_publish(struct cbcompat *c, const struct cb_state *st, const struc
         return;
     }
     struct cbshm_record r;
-    cbshm_record_from(now, c->as_of_ns, c->coarse_res_ns, c->max_drift_ppb, step_allowance(st), &r);
+    cbshm_record_from(now, c->as_of_ns, cbshm_valid_ns(c->grace_ns, c->as_of_ns, now),
+                      c->coarse_res_ns, c->max_drift_ppb, step_allowance(st), &r);
     cbshm_publish(&c->shm, &r);
     c->published_status = now->status;
 }
@@ -86,7 +94,7 @@ void cbcompat_close(struct cbcompat *c, void (*close_cb)(struct cbcompat *c))
 {
     c->close_cb = close_cb;
     if (c->shm_on) {
-        cbshm_close(&c->shm);
+        cbshm_close(&c->shm, cb_clock_ns(c->clock, CB_CLOCK_MONOTONIC_COARSE));
         c->shm_on = false;
     }
     if (c->sock_on) {

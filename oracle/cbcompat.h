@@ -24,18 +24,22 @@ struct cbcompat {
     struct cb_clock *clock;
     int64_t coarse_res_ns; /* CLOCK_MONOTONIC_COARSE's resolution */
     uint32_t max_drift_ppb;
+    int64_t grace_ns; /* the daemon's grace period: how long a record may be used */
     int64_t as_of_ns; /* a coarse reading taken before the latest chrony query */
     enum cb_status published_status;
     void (*close_cb)(struct cbcompat *c);
 };
 
 /*
- * Opens what is configured (socket_path / shm_path NULL: off). Errors are logged and returned
- * (negative errno); what was opened is closed again by cbcompat_close().
+ * Opens what is configured (socket_path / shm_path NULL: off). max_drift_ppb is the daemon's
+ * configured drift (below 1e9), grace_ns its grace period (>= 0): each record is void
+ * cbshm_valid_ns(grace_ns, ...) after its as_of. The segment starts UNKNOWN (cbshm_open).
+ * clock is borrowed until cbcompat_close. Errors are logged and returned (negative errno);
+ * what was opened is closed again by cbcompat_close().
  */
 int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
                   const char *socket_path, unsigned socket_mode, const char *shm_path,
-                  uint32_t max_drift_ppb, cbsock_now_fn *now_fn, void *ctx);
+                  uint32_t max_drift_ppb, int64_t grace_ns, cbsock_now_fn *now_fn, void *ctx);
 
 /* A chrony query is about to be sent: the segment's next as_of. */
 void cbcompat_query_sent(struct cbcompat *c, int64_t coarse_ns);
@@ -53,7 +57,8 @@ static inline void cbcompat_reading(struct cbcompat *c, const struct cb_state *s
     }
 }
 
-/* Closes both; the segment is left with status UNKNOWN. close_cb runs when done. */
+/* Closes both; the segment is left UNKNOWN and void from a coarse reading taken here (the
+ * stop), with the UNKNOWN bound (cbshm_close). close_cb runs when done. */
 void cbcompat_close(struct cbcompat *c, void (*close_cb)(struct cbcompat *c));
 
 #endif

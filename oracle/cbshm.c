@@ -11,13 +11,11 @@
 #include <unistd.h>
 
 #define NS_PER_S INT64_C(1000000000)
-/* Written for a bound not known yet: large, and far from overflowing a reader's sums. */
-#define UNKNOWN_BOUND_NS (INT64_C(1) << 62)
 
 /* What a reader must not trust: status UNKNOWN, a bound far from overflowing its sums. */
 static void mark_unknown(struct cbshm_record *r)
 {
-    r->bound_ns = UNKNOWN_BOUND_NS;
+    r->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
     r->status = CB_STATUS_UNKNOWN;
 }
 
@@ -26,16 +24,17 @@ static int64_t add_sat(int64_t a, int64_t b)
     return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t coarse_res_ns,
-                       uint32_t max_drift_ppb, int64_t step_allowance_ns, struct cbshm_record *out)
+void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t valid_ns,
+                       int64_t coarse_res_ns, uint32_t max_drift_ppb, int64_t step_allowance_ns,
+                       struct cbshm_record *out)
 {
     memset(out, 0, sizeof(*out));
     out->as_of_ns = as_of_ns;
-    out->void_after_ns = add_sat(as_of_ns, CBSHM_VOID_AFTER_NS);
+    out->void_after_ns = add_sat(as_of_ns, valid_ns);
     /* The reader grows the bound at the faster of the configured drift and oracled's own rate
      * from here on (faster than the drift while chrony's data is stale). */
     int64_t rate = now->growth_ppb > (int64_t)max_drift_ppb ? now->growth_ppb : max_drift_ppb;
-    if (now->bound_ns >= UNKNOWN_BOUND_NS || rate >= NS_PER_S) {
+    if (now->bound_ns >= CBSHM_UNKNOWN_BOUND_NS || rate >= NS_PER_S) {
         out->max_drift_ppb = rate >= NS_PER_S ? max_drift_ppb : (uint32_t)rate;
         mark_unknown(out);
     } else {
@@ -50,6 +49,29 @@ void cbshm_record_from(const struct cb_now *now, int64_t as_of_ns, int64_t coars
     }
     out->disruption_marker = 0;
     out->disruption_support = 0;
+}
+
+int64_t cbshm_valid_ns(int64_t grace_ns, int64_t as_of_ns, const struct cb_now *now)
+{
+    int64_t valid = grace_ns;
+    if (now->poll_age_ns >= 0) {
+        /* oracled goes UNKNOWN once the last successful poll's m0 is grace_ns old. */
+        int64_t m0 = now->mono_ns - now->poll_age_ns;
+        int64_t until = add_sat(m0, grace_ns) - as_of_ns;
+        if (until < valid) {
+            valid = until;
+        }
+    }
+    return valid > 0 ? valid : 0;
+}
+
+void cbshm_record_unknown(int64_t coarse_ns, uint32_t max_drift_ppb, struct cbshm_record *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->as_of_ns = coarse_ns;
+    out->void_after_ns = coarse_ns;
+    out->max_drift_ppb = max_drift_ppb;
+    mark_unknown(out);
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -93,10 +115,12 @@ uint16_t cbshm_next_generation(uint16_t g)
     return n == 0 ? 2 : n;
 }
 
-int cbshm_open(struct cbshm *s, const char *path, char *why, size_t why_cap)
+int cbshm_open(struct cbshm *s, const char *path, int64_t coarse_ns, uint32_t max_drift_ppb,
+               char *why, size_t why_cap)
 {
     memset(s, 0, sizeof(*s));
     s->fd = -1;
+    s->max_drift_ppb = max_drift_ppb;
     if (strlen(path) >= sizeof(s->path)) {
         snprintf(why, why_cap, "the path is longer than %zu bytes", sizeof(s->path) - 1);
         return -ENAMETOOLONG;
@@ -156,8 +180,7 @@ int cbshm_open(struct cbshm *s, const char *path, char *why, size_t why_cap)
     }
     s->generation = g;
     struct cbshm_record r;
-    memset(&r, 0, sizeof(r));
-    mark_unknown(&r);
+    cbshm_record_unknown(coarse_ns, max_drift_ppb, &r);
     cbshm_publish(s, &r);
     return 0;
 }
@@ -199,14 +222,13 @@ void cbshm_publish(struct cbshm *s, const struct cbshm_record *r)
     s->writes++;
 }
 
-void cbshm_close(struct cbshm *s)
+void cbshm_close(struct cbshm *s, int64_t coarse_ns)
 {
     if (s->fd < 0) {
         return;
     }
     struct cbshm_record r;
-    memset(&r, 0, sizeof(r));
-    mark_unknown(&r);
+    cbshm_record_unknown(coarse_ns, s->max_drift_ppb, &r);
     cbshm_publish(s, &r);
     munmap(s->map, CBSHM_SIZE);
     close(s->fd);

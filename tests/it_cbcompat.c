@@ -4,15 +4,24 @@
  * codec), and the shared-memory segment through the independent reader (cbshm_reader.c).
  * Compared with the TCP service's Now over the wire.
  *
- *   it_cbcompat SOCKET SHM ORACLE_ADDR check        every check on a synchronised oracled
+ *   it_cbcompat SOCKET SHM ORACLE_ADDR check GRACE_NS   every check on a synchronised oracled
+ *                                                   run with that grace period
  *   it_cbcompat SOCKET SHM ORACLE_ADDR status NAME  waits up to 10 s for the socket and the
  *                                                   segment to show NAME (synchronized,
  *                                                   free-running, unknown, disrupted)
  *   it_cbcompat SOCKET SHM ORACLE_ADDR segment-status NAME   the same, the segment alone,
  *                                                   sending nothing (disrupted, synchronized)
+ *   it_cbcompat - - - coarse                        prints CLOCK_MONOTONIC_COARSE in ns
+ *   it_cbcompat - SHM - killed PID GRACE_NS         SIGKILLs oracled PID (synchronised, run
+ *                                                   with that grace) and watches its last
+ *                                                   record through ClockBound's reader until
+ *                                                   that reader stops trusting it
+ *   it_cbcompat - SHM - stopped COARSE_NS           the record an oracled stopped after the
+ *                                                   coarse reading COARSE_NS left
  * Exits 0 when every check passed, 1 with the failing one on stderr.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -255,7 +264,7 @@ static void check_socket(void)
     ok("an unbound client's request is dropped (no reply in 300 ms)");
 }
 
-static void check_segment(void)
+static void check_segment(int64_t grace_ns)
 {
     FILE *f = fopen(shm_path, "rb");
     uint8_t raw[80];
@@ -300,8 +309,10 @@ static void check_segment(void)
     if (as_of > coarse + 1000 || coarse - as_of > 1000000000) {
         fail("as_of %lld vs CLOCK_MONOTONIC_COARSE %lld", (long long)as_of, (long long)coarse);
     }
-    if (o.void_after_sec != o.as_of_sec + 1000 || o.void_after_nsec != o.as_of_nsec) {
-        fail("void_after is not as_of + 1000 s");
+    int64_t void_after = o.void_after_sec * 1000000000 + o.void_after_nsec;
+    if (void_after - as_of != grace_ns) {
+        fail("void_after - as_of is %lld ns, not the grace (%lld ns), after a successful poll",
+             (long long)(void_after - as_of), (long long)grace_ns);
     }
     /* Never below the TCP service's bound; not much above it (the step allowance, about 3 us,
      * and the coarse tick's growth). */
@@ -310,11 +321,13 @@ static void check_segment(void)
              (long long)tcp_bound);
     }
     ok("segment: 80 bytes, magic 4E 5A 4D 41 00 02 42 43, version 2, SYNCHRONIZED, as_of on "
-       "CLOCK_MONOTONIC_COARSE, void_after = as_of + 1000 s, bound %lld ns vs TCP %lld ns",
-       (long long)bound, (long long)tcp_bound);
+       "CLOCK_MONOTONIC_COARSE, void_after = as_of + the grace (%.3f s), bound %lld ns vs TCP "
+       "%lld ns",
+       (double)grace_ns / 1e9, (long long)bound, (long long)tcp_bound);
 
-    /* Read it while oracled rewrites it after every poll (every 1-20 ms). */
-    uint64_t reads = 0, busy = 0, changes = 0;
+    /* Read it while oracled rewrites it after every poll (every 1-20 ms). Every record is void
+     * at most the grace after its as_of (less only after a failed poll). */
+    uint64_t reads = 0, busy = 0, changes = 0, full_grace = 0;
     uint16_t last_gen = o.generation;
     int64_t end = clock_ns(CLOCK_MONOTONIC) + 1000000000;
     while (clock_ns(CLOCK_MONOTONIC) < end) {
@@ -323,14 +336,16 @@ static void check_segment(void)
             continue;
         }
         reads++;
-        if (o.magic0 != 0x414D5A4E || o.magic1 != 0x43420200 || o.size != 80 ||
-            o.void_after_sec != o.as_of_sec + 1000 || o.void_after_nsec != o.as_of_nsec ||
-            o.as_of_nsec < 0 || o.as_of_nsec >= 1000000000 || o.status < 0 || o.status > 3 ||
-            o.bound_nsec <= 0) {
+        int64_t valid =
+            (o.void_after_sec - o.as_of_sec) * 1000000000 + (o.void_after_nsec - o.as_of_nsec);
+        if (o.magic0 != 0x414D5A4E || o.magic1 != 0x43420200 || o.size != 80 || valid < 0 ||
+            valid > grace_ns || o.as_of_nsec < 0 || o.as_of_nsec >= 1000000000 || o.status < 0 ||
+            o.status > 3 || o.bound_nsec <= 0) {
             fail("a torn or inconsistent record at generation %u", o.generation);
         }
         if (o.generation != last_gen) {
             changes++;
+            full_grace += valid == grace_ns;
             last_gen = o.generation;
         }
     }
@@ -338,9 +353,304 @@ static void check_segment(void)
     if (changes < 10) {
         fail("only %llu rewrites seen in 1 s", (unsigned long long)changes);
     }
+    if (full_grace * 10 < changes * 9) {
+        fail("only %llu of %llu records void the grace after as_of", (unsigned long long)full_grace,
+             (unsigned long long)changes);
+    }
     ok("read %llu times in 1 s while oracled rewrote it %llu times (%llu reads met a write): "
-       "never torn",
-       (unsigned long long)reads, (unsigned long long)changes, (unsigned long long)busy);
+       "never torn; void_after - as_of within the grace, exactly the grace in %llu",
+       (unsigned long long)reads, (unsigned long long)changes, (unsigned long long)busy,
+       (unsigned long long)full_grace);
+}
+
+static const char *status_name(enum cbr_status s)
+{
+    static const char *names[] = {"UNKNOWN", "SYNCHRONIZED", "FREE_RUNNING", "DISRUPTED"};
+    return s >= 0 && s <= 3 ? names[s] : "?";
+}
+
+static int64_t as_of_of(const struct cbr_record *o)
+{
+    return o->as_of_sec * 1000000000 + o->as_of_nsec;
+}
+
+static int64_t void_after_of(const struct cbr_record *o)
+{
+    return o->void_after_sec * 1000000000 + o->void_after_nsec;
+}
+
+/* True when ClockBound's reader trusts o at these readings (SYNCHRONIZED or FREE_RUNNING). */
+static bool reader_trusts(const struct cbr_record *o, int64_t real, int64_t coarse,
+                          enum cbr_status *status)
+{
+    struct cbr_now n;
+    int rc = cbr_now(o, real, coarse, &n);
+    if (rc < 0) {
+        fail("ClockBound's reader refuses the record: %s", strerror(-rc));
+    }
+    *status = n.status;
+    return cbr_trusted(n.status);
+}
+
+/* True once /proc says pid is a zombie (or gone): it writes nothing any more. */
+static bool dead(pid_t pid)
+{
+    char p[64], buf[256];
+    snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (f == NULL) {
+        return true;
+    }
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren != NULL && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/*
+ * How far CLOCK_MONOTONIC_COARSE lags CLOCK_MONOTONIC here, at most, over 200 ms: readings
+ * taken between two fine ones less than 20 us apart. More than its resolution: the kernel
+ * advances it a whole tick at a time, and only some time after the tick's end (2.7 ms after,
+ * with a 4 ms tick, on the VM this was written on).
+ */
+static int64_t coarse_lag(void)
+{
+    int64_t worst = 0;
+    int64_t end = clock_ns(CLOCK_MONOTONIC) + 200000000;
+    while (clock_ns(CLOCK_MONOTONIC) < end) {
+        int64_t m1 = clock_ns(CLOCK_MONOTONIC);
+        int64_t c = clock_ns(CLOCK_MONOTONIC_COARSE);
+        int64_t m2 = clock_ns(CLOCK_MONOTONIC);
+        if (m2 - m1 < 20000 && m1 - c > worst) {
+            worst = m1 - c;
+        }
+        usleep(100);
+    }
+    return worst;
+}
+
+/*
+ * oracled (pid, run with grace_ns) is SIGKILLed while the segment is trusted. Its last record
+ * must stay as it is, be trusted at first, and stop being trusted by ClockBound's reader (the
+ * model in cbshm_reader.c) once the coarse clock reaches max(void_after, as_of + the reader's
+ * 5 s): in CLOCK_MONOTONIC terms, no later than that plus the coarse clock's lag (measured
+ * here, about a tick); then say UNKNOWN for good. The negative control: the same record with
+ * the old void_after (as_of + 1000 s), or with void_after ignored, is still trusted when this
+ * one is void.
+ */
+static void check_killed(pid_t pid, int64_t grace_ns)
+{
+    struct timespec res;
+    clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+    int64_t tick = res.tv_sec * INT64_C(1000000000) + res.tv_nsec;
+    int64_t lag = coarse_lag();
+    /* What the coarse clock may lag by when the reader reads it: the worst seen, 1 ms more. */
+    int64_t allowance = (lag > tick ? lag : tick) + 1000000;
+    struct cbr r;
+    if (cbr_open(&r, shm_path) < 0) {
+        fail("cannot map %s", shm_path);
+    }
+    struct cbr_record o;
+    enum cbr_status st = CBR_UNKNOWN;
+    int64_t end = clock_ns(CLOCK_MONOTONIC) + 10 * INT64_C(1000000000);
+    while (cbr_read(&r, &o, 100) < 0 ||
+           !reader_trusts(&o, clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC_COARSE), &st) ||
+           st != CBR_SYNCHRONIZED) {
+        if (clock_ns(CLOCK_MONOTONIC) > end) {
+            fail("the segment was not SYNCHRONIZED within 10 s");
+        }
+        usleep(2000);
+    }
+    if (kill(pid, SIGKILL) < 0) {
+        fail("kill %d: %s", (int)pid, strerror(errno));
+    }
+    int64_t killed = clock_ns(CLOCK_MONOTONIC);
+    while (!dead(pid)) {
+        if (clock_ns(CLOCK_MONOTONIC) - killed > 5 * INT64_C(1000000000)) {
+            fail("oracled %d still alive 5 s after SIGKILL", (int)pid);
+        }
+        usleep(1000);
+    }
+    if (cbr_read(&r, &o, 1000) < 0) {
+        fail("no consistent snapshot of the dead writer's segment");
+    }
+    const struct cbr_record last = o;
+    int64_t as_of = as_of_of(&last);
+    int64_t void_after = void_after_of(&last);
+    if (void_after - as_of != grace_ns) {
+        fail("the last record is void %lld ns after as_of, not the grace (%lld ns)",
+             (long long)(void_after - as_of), (long long)grace_ns);
+    }
+    int64_t window = grace_ns > CBR_RESTART_GRACE_NS ? grace_ns : CBR_RESTART_GRACE_NS;
+    printf("              SIGKILL %.1f ms after the last as_of; void_after = as_of + %.3f s; "
+           "ClockBound's reader trusts it for max(the grace, its own 5 s) = %.3f s of its coarse "
+           "clock, which lags by up to %.3f ms here (resolution %.0f ms)\n",
+           (double)(killed - as_of) / 1e6, (double)grace_ns / 1e9, (double)window / 1e9,
+           (double)lag / 1e6, (double)tick / 1e6);
+
+    /* Watch it, 1 ms apart: fine reading, coarse and realtime readings, fine reading. */
+    enum cbr_status prev = CBR_SYNCHRONIZED;
+    int64_t first_fine = -1, last_trusted_fine = -1, void_fine = -1, void_coarse = 0;
+    int64_t void_real = 0;
+    uint64_t samples = 0;
+    for (;;) {
+        int64_t m1 = clock_ns(CLOCK_MONOTONIC);
+        int64_t coarse = clock_ns(CLOCK_MONOTONIC_COARSE);
+        int64_t real = clock_ns(CLOCK_REALTIME);
+        int64_t m2 = clock_ns(CLOCK_MONOTONIC);
+        if (cbr_read(&r, &o, 1000) < 0 || o.generation != last.generation) {
+            fail("the dead writer's record changed (generation %u, then %u)", last.generation,
+                 o.generation);
+        }
+        bool trusted = reader_trusts(&o, real, coarse, &st);
+        samples++;
+        if (first_fine < 0) {
+            first_fine = m1;
+            if (!trusted) {
+                fail("not trusted right after the kill (%s): nothing left to check",
+                     status_name(st));
+            }
+        }
+        if (st != prev) {
+            printf("              %s from %.3f s after as_of (coarse), seen at %.3f s\n",
+                   status_name(st), (double)(coarse - as_of) / 1e9, (double)(m2 - as_of) / 1e9);
+            prev = st;
+        }
+        if (trusted) {
+            last_trusted_fine = m1;
+        } else {
+            void_fine = m2;
+            void_coarse = coarse;
+            void_real = real;
+            break;
+        }
+        if (m1 - as_of > window + 2 * INT64_C(1000000000)) {
+            fail("still trusted (%s) %.3f s after as_of", status_name(st),
+                 (double)(m1 - as_of) / 1e9);
+        }
+        usleep(1000);
+    }
+    /* The trusted reading came after m1: m1 must be within the window plus the coarse lag. */
+    if (last_trusted_fine - as_of >= window + allowance) {
+        fail("trusted %.6f s after as_of, beyond %.3f s + %.3f ms",
+             (double)(last_trusted_fine - as_of) / 1e9, (double)window / 1e9,
+             (double)allowance / 1e6);
+    }
+    if (st != CBR_UNKNOWN || void_coarse < void_after) {
+        fail("untrusted as %s before void_after", status_name(st));
+    }
+    /* And not given up much before the window: a restart of oracled within it goes unnoticed. */
+    if (last_trusted_fine - as_of < window - 200000000) {
+        fail("trusted only %.3f s after as_of", (double)(last_trusted_fine - as_of) / 1e9);
+    }
+    /* UNKNOWN for good: a while later still. */
+    usleep(50000);
+    if (cbr_read(&r, &o, 1000) < 0 || o.generation != last.generation ||
+        reader_trusts(&o, clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC_COARSE), &st)) {
+        fail("trusted again after it went void");
+    }
+    cbr_close(&r);
+    ok("SIGKILL: the last record (void_after = as_of + %.3f s) trusted until %.6f s after as_of, "
+       "UNKNOWN from %.6f s (coarse; seen at %.6f s): within max(grace, 5 s) + %.3f ms; %llu "
+       "samples",
+       (double)grace_ns / 1e9, (double)(last_trusted_fine - as_of) / 1e9,
+       (double)(void_coarse - as_of) / 1e9, (double)(void_fine - as_of) / 1e9,
+       (double)allowance / 1e6, (unsigned long long)samples);
+
+    /* Negative control: the same reader at the same instant, on the record as the old code
+     * wrote it (void_after = as_of + 1000 s), and with void_after ignored. */
+    struct cbr_record old = last;
+    old.void_after_sec = last.as_of_sec + 1000;
+    old.void_after_nsec = last.as_of_nsec;
+    enum cbr_status old_st, ignored_st;
+    bool old_trusted = reader_trusts(&old, void_real, void_coarse, &old_st);
+    struct cbr_record ignored = last;
+    ignored.void_after_sec = INT64_MAX / 1000000000 - 1;
+    bool ignored_trusted = reader_trusts(&ignored, void_real, void_coarse, &ignored_st);
+    if (!old_trusted || !ignored_trusted) {
+        fail("negative control: the old record is not trusted at that instant");
+    }
+    ok("negative control: at that instant the old record (as_of + 1000 s) is still trusted (%s), "
+       "and so is this one with void_after ignored (%s): the check above would fail",
+       status_name(old_st), status_name(ignored_st));
+}
+
+/*
+ * The record a stopped oracled left (stopped after the coarse reading before_ns): UNKNOWN for
+ * ClockBound's reader, void (void_after no later than as_of, as_of a coarse reading taken at
+ * the stop), and a bound a C caller can subtract: latest - earliest in int64, now and for a
+ * reader 100 years later. The negative control: the same checks on the old stop record's
+ * bound (2^62 ns) and on a void_after of as_of + 1000 s.
+ */
+static void check_stopped(int64_t before_ns)
+{
+    struct cbr r;
+    if (cbr_open(&r, shm_path) < 0) {
+        fail("cannot map %s", shm_path);
+    }
+    struct cbr_record o;
+    if (cbr_read(&r, &o, 1000) < 0) {
+        fail("no consistent snapshot");
+    }
+    cbr_close(&r);
+    int64_t coarse = clock_ns(CLOCK_MONOTONIC_COARSE);
+    int64_t real = clock_ns(CLOCK_REALTIME);
+    int64_t as_of = as_of_of(&o), void_after = void_after_of(&o);
+    printf("              status %d, as_of %.6f s (the SIGTERM at %.6f s, now %.6f s), "
+           "void_after %.6f s, bound_nsec %lld, max_drift_ppb %u\n",
+           o.status, (double)as_of / 1e9, (double)before_ns / 1e9, (double)coarse / 1e9,
+           (double)void_after / 1e9, (long long)o.bound_nsec, o.max_drift_ppb);
+    if (o.status != 0) {
+        fail("status %d after the stop", o.status);
+    }
+    if (as_of < before_ns || as_of > coarse) {
+        fail("as_of is not a reading taken at the stop");
+    }
+    if (void_after > as_of) {
+        fail("void_after is after the stop");
+    }
+    const int64_t century = INT64_C(100) * 31557600 * 1000000000;
+    for (int i = 0; i < 2; i++) {
+        struct cbr_now n;
+        int64_t later = i == 0 ? 0 : century;
+        int rc = cbr_now(&o, real + later, coarse + later, &n);
+        int64_t width = 0;
+        if (rc < 0 || cbr_width(&n, &width) < 0) {
+            fail("%s: the reader's earliest/latest (%s) or width %lld overflow",
+                 i == 0 ? "now" : "in 100 years", strerror(-rc), (long long)width);
+        }
+        if (n.status != CBR_UNKNOWN || !n.void_after_passed || width != 2 * n.bound_ns ||
+            n.bound_ns < 86400 * INT64_C(1000000000) || n.earliest_sec < 0) {
+            fail("%s: status %s, void %d, width %lld, bound %lld, earliest %lld s",
+                 i == 0 ? "now" : "in 100 years", status_name(n.status), n.void_after_passed,
+                 (long long)width, (long long)n.bound_ns, (long long)n.earliest_sec);
+        }
+        printf("              %s: %s, void, bound %lld ns, width %lld ns\n",
+               i == 0 ? "now" : "a reader 100 years later", status_name(n.status),
+               (long long)n.bound_ns, (long long)width);
+    }
+    ok("stopped: UNKNOWN, void_after <= as_of = a coarse reading at the stop (%.1f ms after the "
+       "SIGTERM), bound %lld ns: latest - earliest fits in int64 now and in 100 years",
+       (double)(as_of - before_ns) / 1e6, (long long)o.bound_nsec);
+
+    /* Negative control: the old stop record's bound, and the old void_after. */
+    struct cbr_record old = o;
+    old.bound_nsec = INT64_C(1) << 62;
+    struct cbr_now n;
+    int64_t width = 0;
+    int rc = cbr_now(&old, real, coarse, &n);
+    int wrc = rc == 0 ? cbr_width(&n, &width) : rc;
+    old = o;
+    old.void_after_sec = o.as_of_sec + 1000;
+    struct cbr_now n2;
+    cbr_now(&old, real, coarse, &n2);
+    if (wrc != -EOVERFLOW || n2.void_after_passed) {
+        fail("negative control: the old record passes");
+    }
+    ok("negative control: with the old bound 2^62 the same width check overflows (latest - "
+       "earliest = %lld), and void_after = as_of + 1000 s is not void",
+       (long long)width);
 }
 
 /* Waits for both interfaces to show the status. */
@@ -418,15 +728,23 @@ static void wait_segment(const char *name)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: it_cbcompat SOCKET SHM ORACLE_ADDR check|status NAME\n");
+        fprintf(stderr, "usage: it_cbcompat SOCKET SHM ORACLE_ADDR check GRACE_NS | status NAME | "
+                        "segment-status NAME | coarse | killed PID GRACE_NS | stopped COARSE_NS\n");
         return 2;
     }
     sock_path = argv[1];
     shm_path = argv[2];
     oracle_addr = argv[3];
-    if (strcmp(argv[4], "check") == 0) {
+    if (strcmp(argv[4], "check") == 0 && argc == 6) {
         check_socket();
-        check_segment();
+        check_segment(strtoll(argv[5], NULL, 10));
+    } else if (strcmp(argv[4], "coarse") == 0) {
+        printf("%lld\n", (long long)clock_ns(CLOCK_MONOTONIC_COARSE));
+        return 0;
+    } else if (strcmp(argv[4], "killed") == 0 && argc == 7) {
+        check_killed((pid_t)strtol(argv[5], NULL, 10), strtoll(argv[6], NULL, 10));
+    } else if (strcmp(argv[4], "stopped") == 0 && argc == 6) {
+        check_stopped(strtoll(argv[5], NULL, 10));
     } else if (strcmp(argv[4], "status") == 0 && argc == 6) {
         wait_status(argv[5]);
     } else if (strcmp(argv[4], "segment-status") == 0 && argc == 6) {

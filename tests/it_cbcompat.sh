@@ -2,8 +2,11 @@
 # Integration: oracled's ClockBound interfaces (--clockbound-socket, --clockbound-shm) against
 # an independent ClockBound-style client and segment reader (it_cbcompat.c), through every
 # clock status: synchronised; the clock stepped (DISRUPTED at once, on oracled-stepped's test
-# clock, never the system's); chrony gone (FREE_RUNNING, then UNKNOWN); stopped. And the
-# errors an operator can meet: the socket in use, its directory missing, a file in its place.
+# clock, never the system's); chrony gone (FREE_RUNNING, then UNKNOWN); stopped. What
+# ClockBound's readers make of the segment an oracled leaves when SIGKILLed (trusted no longer
+# than the grace, or their own 5 s, plus a coarse tick) or stopped (UNKNOWN, void, a bound
+# they can subtract). And the errors an operator can meet: the socket in use, its directory
+# missing, a file in its place.
 # Usage: it_cbcompat.sh ORACLED_STEPPED FAKE_CHRONY IT_CBCOMPAT
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -23,20 +26,25 @@ start_oracled_on "$STEPPED" oracled "$FAKE_PORT" --grace 1s --poll-interval 5ms 
     --clockbound-socket "$SOCK" --clockbound-shm "$SHM"
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10
 contains "$(cat "$LOG")" "clockbound socket at $SOCK \(protocol v1, mode 0666\)" "log"
+contains "$(cat "$LOG")" "a record is void at most 1\.000 s after its as_of" "log"
+contains "$(cat "$LOG")" "readers keep a trusted status for 5 s after as_of" "log"
 [ -S "$SOCK" ] || fail "no socket at $SOCK"
 [ "$(stat -c %a "$SOCK")" = 666 ] || fail "socket mode $(stat -c %a "$SOCK")"
 [ "$(stat -c %s "$SHM")" = 80 ] || fail "segment size $(stat -c %s "$SHM")"
 pass "socket (mode 0666) and 80-byte segment in place"
 
 # `if !` keeps the output when it fails (set -e would cut it short).
-check() {
-    if ! "$CHECKS_BIN" "$SOCK" "$SHM" "127.0.0.1:$PORT" "$@" >"$TMP/check.out" 2>&1; then
+checker() {
+    if ! "$CHECKS_BIN" "$@" >"$TMP/check.out" 2>&1; then
         cat "$TMP/check.out"
         fail "it_cbcompat $*"
     fi
     sed 's/^/# /' "$TMP/check.out"
 }
-check check
+check() {
+    checker "$SOCK" "$SHM" "127.0.0.1:$PORT" "$@"
+}
+check check 1000000000
 pass "socket and segment agree with the TCP service's Now; malformed requests get the error" \
     "header; unbound clients are dropped; the segment is never torn"
 
@@ -70,14 +78,68 @@ check status unknown
 pass "chrony gone: FREE_RUNNING (F = 1, bounds still given), then UNKNOWN (error header) after" \
     "the grace"
 
+before=$("$CHECKS_BIN" - - - coarse)
 kill -TERM "$PID"
 wait "$PID" || fail "oracled exited $?"
 [ ! -e "$SOCK" ] || fail "the socket file is still there after the stop"
 "$CHECKS_BIN" "$SOCK" "$SHM" "127.0.0.1:$PORT" status unknown >/dev/null 2>&1 &&
     fail "a socket answered after the stop"
-status=$(od -An -tu4 -j68 -N4 "$SHM" | tr -d ' ')
-[ "$status" = 0 ] || fail "segment status $status after the stop"
-pass "stopped: the socket file removed, the segment left with status UNKNOWN"
+checker - "$SHM" - stopped "$before"
+pass "stopped: the socket file removed, the segment left UNKNOWN, void from the stop, with a" \
+    "bound whose width fits in int64"
+
+# --- a killed oracled's segment, as ClockBound's readers see it ---
+# Two at once, each SIGKILLed by the checker once its segment is SYNCHRONIZED: a grace of 1 s
+# (ClockBound's reader keeps trusting for its own 5 s) and of 6 s (void_after decides).
+start_fake_chrony fake3 "$FAKE"
+SHM1=$TMP/run/shm-grace1
+SHM6=$TMP/run/shm-grace6
+start_oracled_on "$STEPPED" killed1 "$FAKE_PORT" --grace 1s --poll-interval 5ms \
+    --clockbound-shm "$SHM1"
+K1=$PID
+LOG1=$LOG
+start_oracled_on "$STEPPED" killed6 "$FAKE_PORT" --grace 6s --poll-interval 5ms \
+    --clockbound-shm "$SHM6"
+K6=$PID
+wait_for_log "$LOG1" "$K1" "ready: serving timestamps" 10
+wait_for_log "$LOG" "$K6" "ready: serving timestamps" 10
+"$CHECKS_BIN" - "$SHM1" - killed "$K1" 1000000000 >"$TMP/killed1.out" 2>&1 &
+C1=$!
+track_pid "$C1"
+"$CHECKS_BIN" - "$SHM6" - killed "$K6" 6000000000 >"$TMP/killed6.out" 2>&1 &
+C6=$!
+track_pid "$C6"
+rc1=0
+wait "$C1" || rc1=$?
+rc6=0
+wait "$C6" || rc6=$?
+echo "# grace 1 s:"
+sed 's/^/# /' "$TMP/killed1.out"
+echo "# grace 6 s:"
+sed 's/^/# /' "$TMP/killed6.out"
+[ "$rc1" = 0 ] || fail "it_cbcompat killed (grace 1 s) exited $rc1"
+[ "$rc6" = 0 ] || fail "it_cbcompat killed (grace 6 s) exited $rc6"
+for k in "$K1" "$K6"; do
+    rc=0
+    wait "$k" || rc=$?
+    [ "$rc" = 137 ] || fail "oracled $k exited $rc, not by SIGKILL"
+done
+pass "SIGKILL: the last record trusted by ClockBound's reader for max(grace, 5 s) after its" \
+    "as_of (+ the coarse clock's lag, about a tick), then UNKNOWN; the old void_after" \
+    "(+1000 s) would still be trusted then"
+
+# The segment a killed oracled left is taken over by the next one, which then stops cleanly
+# while SYNCHRONIZED.
+start_oracled_on "$STEPPED" restarted "$FAKE_PORT" --grace 1s --poll-interval 5ms \
+    --clockbound-shm "$SHM1"
+wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
+checker - "$SHM1" - segment-status synchronized
+before=$("$CHECKS_BIN" - - - coarse)
+kill -TERM "$PID"
+wait "$PID" || fail "oracled exited $?"
+checker - "$SHM1" - stopped "$before"
+pass "SIGTERM while SYNCHRONIZED, on the segment a killed oracled left: UNKNOWN, void from the" \
+    "stop, a width that fits in int64 (the old 2^62 bound's overflows)"
 
 # --- what an operator can get wrong ---
 start_fake_chrony fake2 "$FAKE"

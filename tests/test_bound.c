@@ -189,8 +189,12 @@ static void test_bound_vectors(void **state)
         t.skew_ppm = f(v->skew);
         t.resid_freq_ppm = f(v->resid);
         t.ref_time_ns = v->ref_ns;
+        /* chrony's maxclockerror measured at exactly the configured 1 ppm: the formula as
+         * bound.h writes it with M = 1 ppm. */
         struct cb_bound_params p = {.max_drift_ppb = v->max_drift_ppb,
-                                    .chrony_maxclockerror_ppb = 1000};
+                                    .chrony_maxclockerror_ppb = 1000,
+                                    .measured_maxclockerror_lo_ppb = 1000,
+                                    .measured_maxclockerror_hi_ppb = 1000};
         struct cb_bound_at_poll got;
         cb_bound_at_poll(&p, &t, v->query_ns, &got);
         printf("vector '%s'\n", v->name);
@@ -212,13 +216,69 @@ static void test_bound_extra_with_maxclockerror(void **state)
     struct chrony_tracking t = {0};
     t.skew_ppm = f(0x0693851f);
     t.ref_time_ns = 0;
-    struct cb_bound_params p = {.max_drift_ppb = 50000, .chrony_maxclockerror_ppb = 50000};
+    struct cb_bound_params p = {.max_drift_ppb = 50000,
+                                .chrony_maxclockerror_ppb = 50000,
+                                .measured_maxclockerror_lo_ppb = 49990,
+                                .measured_maxclockerror_hi_ppb = 50010};
     struct cb_bound_at_poll got;
     cb_bound_at_poll(&p, &t, INT64_C(1795620016125645487), &got);
+    /* 50000 - 2304 (skew rounded down) - 49990 (measured, rounded down) < 0. */
     assert_int_equal(got.extra_rate_ppb, 0);
     assert_int_equal(got.extra_ns, 0);
-    /* Growth: skew 2306 (rounded up) + 50000 > D. */
+    assert_int_equal(got.topup_maxclockerror_ppb, 49990);
+    /* Growth: skew 2306 (rounded up) + 50010 (measured, rounded up) > D. */
+    assert_int_equal(got.growth_ppb, 52316);
+}
+
+/* DESIGN.md section 2, "Measured, not assumed, chrony growth": the top-up uses chrony's
+ * measured maxclockerror when it is below the configured one, and 0 before a measurement. */
+static void test_bound_measured_maxclockerror(void **state)
+{
+    (void)state;
+    struct chrony_tracking t = {0};
+    t.skew_ppm = f(0x0693851f); /* 2.305 ppm: 2304 down, 2306 up (a unit either way) */
+    int64_t query = INT64_C(1795620016000000000);
+    t.ref_time_ns = query - 10 * INT64_C(1000000000); /* 10 s old */
+    struct cb_bound_params p = {.max_drift_ppb = 50000, .chrony_maxclockerror_ppb = 50000};
+    struct cb_bound_at_poll got;
+
+    /* A chrony left at its default 1 ppm (measured 1000..1010), oracled told 50 ppm: the
+     * top-up makes up D - 2304 - 1000 = 46696 ppb over the 10 s. */
+    p.measured_maxclockerror_lo_ppb = 1000;
+    p.measured_maxclockerror_hi_ppb = 1010;
+    cb_bound_at_poll(&p, &t, query, &got);
+    assert_int_equal(got.topup_maxclockerror_ppb, 1000);
+    assert_int_equal(got.extra_rate_ppb, 46696);
+    assert_int_equal(got.extra_ns, 466960);
+    /* The growth between polls takes the larger M, the configured one. */
     assert_int_equal(got.growth_ppb, 52306);
+
+    /* Nothing measured yet: M taken as 0 for the top-up. */
+    p.measured_maxclockerror_lo_ppb = -1;
+    p.measured_maxclockerror_hi_ppb = -1;
+    cb_bound_at_poll(&p, &t, query, &got);
+    assert_int_equal(got.topup_maxclockerror_ppb, 0);
+    assert_int_equal(got.extra_rate_ppb, 47696);
+    assert_int_equal(got.extra_ns, 476960);
+    assert_int_equal(got.growth_ppb, 52306);
+
+    /* Measured above the configured value: the configured (smaller) one for the top-up, the
+     * measured (larger) one for the growth. */
+    p.chrony_maxclockerror_ppb = 1000;
+    p.measured_maxclockerror_lo_ppb = 60000;
+    p.measured_maxclockerror_hi_ppb = 60100;
+    cb_bound_at_poll(&p, &t, query, &got);
+    assert_int_equal(got.topup_maxclockerror_ppb, 1000);
+    assert_int_equal(got.extra_rate_ppb, 46696);
+    assert_int_equal(got.growth_ppb, 2306 + 60100);
+
+    /* The negative control: today's rule (configured M trusted) gives no top-up at all for
+     * the chrony left at 1 ppm, so 10 s on the bound would lack 466960 ns. */
+    p.chrony_maxclockerror_ppb = 50000;
+    p.measured_maxclockerror_lo_ppb = 50000;
+    p.measured_maxclockerror_hi_ppb = 50000;
+    cb_bound_at_poll(&p, &t, query, &got);
+    assert_int_equal(got.extra_ns, 0);
 }
 
 static void test_bound_saturates(void **state)
@@ -270,9 +330,17 @@ static void test_bound_random_property(void **state)
         t.resid_freq_ppm = random_float(rand() % 2 ? 1 : -1, -10, 12);
         int64_t query = INT64_C(1795620000000000000);
         t.ref_time_ns = query - (int64_t)(rand() % 1000000) * 1000000; /* 0 .. 1000 s old */
-        struct cb_bound_params p = {.max_drift_ppb = 50000, .chrony_maxclockerror_ppb = 1000};
+        /* maxclockerror: configured 1 ppm; measured not yet (-1), lower, or higher. */
+        int64_t m_meas = (int64_t)(rand() % 3) - 1;
+        m_meas = m_meas < 0 ? -1 : m_meas == 0 ? rand() % 1000 : 1000 + rand() % 100000;
+        struct cb_bound_params p = {.max_drift_ppb = 50000,
+                                    .chrony_maxclockerror_ppb = 1000,
+                                    .measured_maxclockerror_lo_ppb = m_meas,
+                                    .measured_maxclockerror_hi_ppb = m_meas < 0 ? -1 : m_meas + 7};
         struct cb_bound_at_poll got;
         cb_bound_at_poll(&p, &t, query, &got);
+        int64_t m_top = m_meas < 0 ? 0 : m_meas < 1000 ? m_meas : 1000;
+        int64_t m_grow = m_meas < 0 || m_meas + 7 < 1000 ? 1000 : m_meas + 7;
 
         int64_t corr = (int64_t)ceill(mag(t.current_correction_s, 1, 1e9L));
         int64_t hd = (int64_t)ceill(mag(t.root_delay_s, 1, 1e9L) / 2);
@@ -283,9 +351,9 @@ static void test_bound_random_property(void **state)
         int64_t age = query + cc_up - t.ref_time_ns;
         age = age > 0 ? age : 0;
         int64_t chrony_lo = (int64_t)floorl(mag(t.skew_ppm, -1, 1e3L)) +
-                            (int64_t)floorl(mag(t.resid_freq_ppm, -1, 1e3L)) + 1000;
+                            (int64_t)floorl(mag(t.resid_freq_ppm, -1, 1e3L)) + m_top;
         int64_t chrony_hi = (int64_t)ceill(mag(t.skew_ppm, 1, 1e3L)) +
-                            (int64_t)ceill(mag(t.resid_freq_ppm, 1, 1e3L)) + 1000;
+                            (int64_t)ceill(mag(t.resid_freq_ppm, 1, 1e3L)) + m_grow;
         int64_t rate = 50000 - chrony_lo > 0 ? 50000 - chrony_lo : 0;
         long double extra = ceill((long double)rate * (long double)age / 1e9L);
         int64_t growth = chrony_hi > 50000 ? chrony_hi : 50000;
@@ -311,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_growth_exact),
         cmocka_unit_test(test_bound_vectors),
         cmocka_unit_test(test_bound_extra_with_maxclockerror),
+        cmocka_unit_test(test_bound_measured_maxclockerror),
         cmocka_unit_test(test_bound_saturates),
         cmocka_unit_test(test_bound_random_property),
     };

@@ -62,44 +62,307 @@ static void test_record_from(void **state)
     (void)state;
     struct cbshm_record r;
     /* oracled's bound 7000 with no step margin now; the allowance for one (3000), a 4 ms
-     * coarse tick at 50 ppm (200) and the reader's truncation (1). */
+     * coarse tick at 50 ppm (200) and the reader's truncation (1). Void valid_ns (5 s) after
+     * as_of. */
     struct cb_now n = now_with(7000, 50000, CB_STATUS_SYNCHRONIZED);
-    cbshm_record_from(&n, 5 * S + 123, 4000000, 50000, 3000, &r);
+    cbshm_record_from(&n, 5 * S + 123, 5 * S, 4000000, 50000, 3000, &r);
     assert_int_equal(r.as_of_ns, 5 * S + 123);
-    assert_int_equal(r.void_after_ns, 1005 * S + 123);
+    assert_int_equal(r.void_after_ns, 10 * S + 123);
     assert_int_equal(r.bound_ns, 7000 + 3000 + 200 + 1);
     assert_int_equal(r.max_drift_ppb, 50000);
     assert_int_equal(r.status, 1);
+    assert_int_equal(r.disruption_marker, 0);
     assert_int_equal(r.disruption_support, 0);
+    /* valid_ns is honoured whatever it is: 1 ns, 1 s, 0 (void at once), an hour. */
+    cbshm_record_from(&n, 5 * S + 123, 1, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.void_after_ns, 5 * S + 124);
+    cbshm_record_from(&n, 5 * S + 123, S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.void_after_ns, 6 * S + 123);
+    cbshm_record_from(&n, 5 * S + 123, 0, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.void_after_ns, 5 * S + 123);
+    cbshm_record_from(&n, 5 * S + 123, 3600 * S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.void_after_ns, 3605 * S + 123);
     /* Free running faster than D: the reader grows it at oracled's rate; 1 ns tick rounds up. */
     n = now_with(7000, 80000, CB_STATUS_FREE_RUNNING);
-    cbshm_record_from(&n, 5 * S, 1, 50000, 3000, &r);
+    cbshm_record_from(&n, 5 * S, 5 * S, 1, 50000, 3000, &r);
     assert_int_equal(r.max_drift_ppb, 80000);
     assert_int_equal(r.bound_ns, 7000 + 3000 + 1 + 1);
     assert_int_equal(r.status, 2);
+    assert_int_equal(r.void_after_ns, 10 * S);
     /* A margin now wider than the allowance is kept as it is. */
     n = now_with(7000, 50000, CB_STATUS_SYNCHRONIZED);
     n.step_margin_ns = 4000;
-    cbshm_record_from(&n, 5 * S, 4000000, 50000, 3000, &r);
+    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
     assert_int_equal(r.bound_ns, 7000 - 4000 + 4000 + 200 + 1);
     n.step_margin_ns = 500;
-    cbshm_record_from(&n, 5 * S, 4000000, 50000, 3000, &r);
+    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
     assert_int_equal(r.bound_ns, 7000 - 500 + 3000 + 200 + 1);
     n = now_with(7000, 50000, CB_STATUS_DISRUPTED);
-    cbshm_record_from(&n, 5 * S, 4000000, 50000, 3000, &r);
+    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
     assert_int_equal(r.status, 3);
-    /* No bound yet: 2^62 and UNKNOWN, whatever the status says. */
+    /* No bound yet: 10^15 ns and UNKNOWN, whatever the status says. */
     n = now_with(INT64_MAX, 0, CB_STATUS_UNKNOWN);
-    cbshm_record_from(&n, 5 * S, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.bound_ns, INT64_C(1) << 62);
+    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.bound_ns, INT64_C(1000000000000000));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.max_drift_ppb, 50000);
+    assert_int_equal(r.void_after_ns, 10 * S);
     /* A growth rate ClockBound's reader refuses (1e9 ppb and over): UNKNOWN too. */
     n = now_with(7000, 1000000000, CB_STATUS_FREE_RUNNING);
-    cbshm_record_from(&n, 5 * S, 4000000, 50000, 3000, &r);
-    assert_int_equal(r.bound_ns, INT64_C(1) << 62);
+    cbshm_record_from(&n, 5 * S, 5 * S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.bound_ns, INT64_C(1000000000000000));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.max_drift_ppb, 50000);
+}
+
+/* How long a record may be used: the grace, but never past the instant oracled itself would
+ * go UNKNOWN if no poll succeeded again (the last successful poll's m0 + the grace). */
+static void test_valid_ns(void **state)
+{
+    (void)state;
+    struct cb_now n = now_with(7000, 50000, CB_STATUS_SYNCHRONIZED);
+    /* A poll that just succeeded: its m0 was read after the coarse as_of (here 3 us). */
+    n.mono_ns = 100 * S + 40000;
+    n.poll_age_ns = 37000;
+    assert_int_equal(cbshm_valid_ns(5 * S, 100 * S, &n), 5 * S);
+    assert_int_equal(cbshm_valid_ns(S, 100 * S, &n), S);
+    /* Polls failing for 2 s (FREE_RUNNING): oracled stops serving 3 s after this as_of. */
+    n.status = CB_STATUS_FREE_RUNNING;
+    n.poll_age_ns = 2 * S + 40000;
+    assert_int_equal(cbshm_valid_ns(5 * S, 100 * S, &n), 3 * S);
+    /* Failing for longer than the grace: void at once. */
+    n.status = CB_STATUS_UNKNOWN;
+    n.poll_age_ns = 7 * S;
+    assert_int_equal(cbshm_valid_ns(5 * S, 100 * S, &n), 0);
+    /* No successful poll yet (the record is UNKNOWN anyway): the grace. */
+    n.poll_age_ns = -1;
+    assert_int_equal(cbshm_valid_ns(5 * S, 100 * S, &n), 5 * S);
+    /* A grace of 0. */
+    n.poll_age_ns = 40000;
+    assert_int_equal(cbshm_valid_ns(0, 100 * S, &n), 0);
+}
+
+/* The record written at open and at a stop. */
+static void test_record_unknown(void **state)
+{
+    (void)state;
+    struct cbshm_record r;
+    memset(&r, 0xa5, sizeof(r));
+    cbshm_record_unknown(77 * S + 5, 50000, &r);
+    assert_int_equal(r.as_of_ns, 77 * S + 5);
+    assert_int_equal(r.void_after_ns, 77 * S + 5);
+    assert_int_equal(r.bound_ns, INT64_C(1000000000000000));
+    assert_int_equal(r.max_drift_ppb, 50000);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.disruption_marker, 0);
+    assert_int_equal(r.disruption_support, 0);
+}
+
+/* --- what a ClockBound reader makes of a record (tests/support/cbshm_reader.c) --- */
+
+#define YEAR (INT64_C(31557600) * S) /* 365.25 days */
+/* CLOCK_REALTIME on 2026-12-01. */
+#define REAL_2026 (INT64_C(1796083200) * S)
+
+/* The record as a reader parses it from the segment's bytes. */
+static struct cbr_record as_read(const struct cbshm_record *r)
+{
+    uint8_t b[CBSHM_SIZE];
+    cbshm_encode(r, 2, b);
+    struct cbr_record o;
+    cbr_parse(b, &o);
+    return o;
+}
+
+/*
+ * NULL when no reader can misuse the UNKNOWN record r, at the moment it is written and up to
+ * 100 years later (its coarse clock and the realtime clock both moved on by that much, the
+ * bound grown at the record's max_drift_ppb): ClockBound's reader says UNKNOWN and void,
+ * computes earliest and latest with no i64 overflow, a C caller's latest - earliest does not
+ * overflow either, earliest stays after 1970 (for readers using unsigned ns), and the bound
+ * is at least a day (useless to a reader that ignores the status). Otherwise what fails.
+ */
+static char misuse_why[256];
+static const char *misuse(const struct cbshm_record *r)
+{
+    struct cbr_record o = as_read(r);
+    int64_t as_of = o.as_of_sec * S + o.as_of_nsec;
+    const int64_t later[] = {0, 1, S, 86400 * S, YEAR, 10 * YEAR, 100 * YEAR};
+    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+        struct cbr_now n;
+        int rc = cbr_now(&o, REAL_2026 + later[i], as_of + later[i], &n);
+        int64_t width = 0;
+        int wrc = rc == 0 ? cbr_width(&n, &width) : 0;
+        const char *what = NULL;
+        if (rc == -EOVERFLOW) {
+            what = "earliest/latest overflow i64";
+        } else if (rc < 0) {
+            what = "the reader refuses the record";
+        } else if (wrc < 0) {
+            what = "latest - earliest overflows i64";
+        } else if (n.status != CBR_UNKNOWN) {
+            what = "the reader's status is not UNKNOWN";
+        } else if (!n.void_after_passed) {
+            what = "not void";
+        } else if (n.earliest_sec < 0) {
+            what = "earliest before 1970";
+        } else if (n.bound_ns < 86400 * S) {
+            what = "a bound below a day";
+        }
+        if (what != NULL) {
+            snprintf(misuse_why, sizeof(misuse_why),
+                     "%s %lld s after the record (bound %lld ns, width %lld ns)", what,
+                     (long long)(later[i] / S), (long long)n.bound_ns, (long long)width);
+            return misuse_why;
+        }
+    }
+    return NULL;
+}
+
+/* What the old cbshm_close wrote: zeroed times, 2^62 ns, no drift. */
+static struct cbshm_record old_stop_record(void)
+{
+    struct cbshm_record r;
+    memset(&r, 0, sizeof(r));
+    r.bound_ns = INT64_C(1) << 62;
+    r.status = 0;
+    return r;
+}
+
+static void test_unknown_not_misusable(void **state)
+{
+    (void)state;
+    struct cbshm_record r;
+    /* The stop record, at the configured drifts from the default to the largest allowed. */
+    const uint32_t drifts[] = {50000, 1000000, 100000000};
+    for (size_t i = 0; i < sizeof(drifts) / sizeof(drifts[0]); i++) {
+        cbshm_record_unknown(123456 * S + 789, drifts[i], &r);
+        assert_null(misuse(&r));
+    }
+    /* The UNKNOWN record of a poll (void_after = as_of + valid_ns), even at the fastest growth
+     * ClockBound's reader accepts (999,999,999 ppb, oracled's own rate here). */
+    struct cb_now n = now_with(INT64_MAX, 999999999, CB_STATUS_UNKNOWN);
+    cbshm_record_from(&n, 123456 * S, 0, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.max_drift_ppb, 999999999);
+    assert_null(misuse(&r));
+    /* The reader at the very instant of the stop: the same coarse reading as as_of. */
+    cbshm_record_unknown(123456 * S, 50000, &r);
+    struct cbr_record o = as_read(&r);
+    struct cbr_now rn;
+    assert_int_equal(cbr_now(&o, REAL_2026, 123456 * S, &rn), 0);
+    assert_true(rn.void_after_passed);
+    assert_int_equal(rn.status, 0);
+    int64_t width;
+    assert_int_equal(cbr_width(&rn, &width), 0);
+    assert_int_equal(width, 2 * INT64_C(1000000000000000));
+
+    /* Negative control: the same check on the record the old code left at a stop. */
+    struct cbshm_record old = old_stop_record();
+    const char *why = misuse(&old);
+    assert_non_null(why);
+    print_message("negative control, the old stop record (bound 2^62): %s\n", why);
+    assert_non_null(strstr(why, "latest - earliest overflows i64"));
+    assert_non_null(strstr(why, "width -9223372036854775808 ns"));
+    /* And the old UNKNOWN record of a poll (2^62, as_of + 1000 s) fails it the same way. */
+    old.as_of_ns = 123456 * S;
+    old.void_after_ns = old.as_of_ns + 1000 * S;
+    old.max_drift_ppb = 50000;
+    why = misuse(&old);
+    assert_non_null(why);
+    print_message("negative control, the old UNKNOWN record of a poll: %s\n", why);
+    /* The check does look a century ahead: 2^60 ns at 999,999,999 ppb passes for decades and
+     * overflows only by then. */
+    cbshm_record_unknown(123456 * S, 999999999, &r);
+    r.bound_ns = INT64_C(1) << 60;
+    why = misuse(&r);
+    assert_non_null(why);
+    print_message("negative control, 2^60 ns at 999,999,999 ppb: %s\n", why);
+    assert_non_null(strstr(why, "overflow i64 3155760000 s after"));
+}
+
+/*
+ * The first coarse instant, from as_of on, at which ClockBound's reader no longer trusts r
+ * (SYNCHRONIZED or FREE_RUNNING), searched to the ns; INT64_MAX if it still trusts it an hour
+ * after its void_after or as_of + 5 s. Its trust only ever ends once (checked on the way).
+ */
+static int64_t trusted_until(const struct cbshm_record *r)
+{
+    struct cbr_record o = as_read(r);
+    struct cbr_now n;
+    int64_t lo = r->as_of_ns; /* trusted */
+    assert_int_equal(cbr_now(&o, REAL_2026, lo, &n), 0);
+    assert_true(cbr_trusted(n.status));
+    int64_t hi = (r->void_after_ns > r->as_of_ns + 5 * S ? r->void_after_ns : r->as_of_ns + 5 * S) +
+                 3600 * S;
+    assert_int_equal(cbr_now(&o, REAL_2026, hi, &n), 0);
+    if (cbr_trusted(n.status)) {
+        return INT64_MAX;
+    }
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        assert_int_equal(cbr_now(&o, REAL_2026, mid, &n), 0);
+        if (cbr_trusted(n.status)) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return hi;
+}
+
+static void test_live_record_void(void **state)
+{
+    (void)state;
+    struct cbshm_record r;
+    struct cb_now n = now_with(7000, 50000, CB_STATUS_SYNCHRONIZED);
+    /* A grace of 7 s: SYNCHRONIZED for ClockBound's 5 s, FREE_RUNNING to void_after, then
+     * UNKNOWN from the first coarse reading equal to void_after (the comparison is strict). */
+    cbshm_record_from(&n, 100 * S, 7 * S, 4000000, 50000, 3000, &r);
+    struct cbr_record o = as_read(&r);
+    struct cbr_now rn;
+    assert_int_equal(cbr_now(&o, REAL_2026, 105 * S - 1, &rn), 0);
+    assert_int_equal(rn.status, 1);
+    assert_int_equal(cbr_now(&o, REAL_2026, 105 * S, &rn), 0);
+    assert_int_equal(rn.status, 2);
+    assert_int_equal(cbr_now(&o, REAL_2026, 107 * S - 1, &rn), 0);
+    assert_int_equal(rn.status, 2);
+    assert_false(rn.void_after_passed);
+    assert_int_equal(cbr_now(&o, REAL_2026, 107 * S, &rn), 0);
+    assert_int_equal(rn.status, 0);
+    assert_true(rn.void_after_passed);
+    assert_int_equal(trusted_until(&r), 107 * S);
+    /* A grace of 1 s: void_after passes at 101 s, but ClockBound's reader keeps SYNCHRONIZED
+     * for 5 s after as_of and then says UNKNOWN, never FREE_RUNNING. */
+    cbshm_record_from(&n, 100 * S, 1 * S, 4000000, 50000, 3000, &r);
+    o = as_read(&r);
+    assert_int_equal(cbr_now(&o, REAL_2026, 101 * S, &rn), 0);
+    assert_int_equal(rn.status, 1);
+    assert_true(rn.void_after_passed);
+    assert_int_equal(trusted_until(&r), 105 * S);
+    /* DISRUPTED is never trusted; UNKNOWN never either. */
+    n.status = CB_STATUS_DISRUPTED;
+    cbshm_record_from(&n, 100 * S, 7 * S, 4000000, 50000, 3000, &r);
+    o = as_read(&r);
+    assert_int_equal(cbr_now(&o, REAL_2026, 100 * S, &rn), 0);
+    assert_int_equal(rn.status, 3);
+    /* The reader's other refusals: a coarse reading more than 1 us before as_of, a drift of
+     * 1e9 ppb. */
+    assert_int_equal(cbr_now(&o, REAL_2026, 100 * S - 1000, &rn), -EDOM);
+    assert_int_equal(cbr_now(&o, REAL_2026, 100 * S - 999, &rn), 0);
+    o.max_drift_ppb = 1000000000;
+    assert_int_equal(cbr_now(&o, REAL_2026, 100 * S, &rn), -EPROTO);
+
+    /* Negative control: the old record, void 1000 s after as_of, is still trusted (FREE_RUNNING)
+     * when the 7 s one has been void for a long time. */
+    n.status = CB_STATUS_SYNCHRONIZED;
+    cbshm_record_from(&n, 100 * S, 1000 * S, 4000000, 50000, 3000, &r);
+    o = as_read(&r);
+    assert_int_equal(cbr_now(&o, REAL_2026, 107 * S, &rn), 0);
+    assert_int_equal(rn.status, 2);
+    assert_int_equal(trusted_until(&r), 1100 * S);
+    print_message("negative control: void_after = as_of + 1000 s is trusted until %lld s after "
+                  "as_of (status %d at 7 s), the 7 s grace's record until 7 s\n",
+                  (long long)((trusted_until(&r) - 100 * S) / S), rn.status);
 }
 
 static void test_encode_layout(void **state)
@@ -136,6 +399,8 @@ static void test_encode_layout(void **state)
     }
     /* The reader's formula: 1 s after as_of at 50 ppm, 50 us more. */
     assert_int_equal(cbr_bound_at(&o, 13 * S + 345), 7200 + 50000);
+    /* Truncated: 1.5 us at 50 ppm is 0.075 ns. */
+    assert_int_equal(cbr_bound_at(&o, 12 * S + 345 + 1500), 7200);
 }
 
 static void test_generation(void **state)
@@ -154,7 +419,7 @@ static void test_file(void **state)
     struct cbshm w;
     /* 0644 under the unit's umask too. */
     mode_t old_mask = umask(077);
-    assert_int_equal(cbshm_open(&w, path, why, sizeof(why)), 0);
+    assert_int_equal(cbshm_open(&w, path, 50 * S + 7, 50000, why, sizeof(why)), 0);
     umask(old_mask);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
@@ -162,49 +427,75 @@ static void test_file(void **state)
     assert_int_equal(st.st_mode & 0777, 0644);
     /* A second writer is refused while the first holds it. */
     struct cbshm w2;
-    assert_int_equal(cbshm_open(&w2, path, why, sizeof(why)), -EBUSY);
+    assert_int_equal(cbshm_open(&w2, path, 50 * S, 50000, why, sizeof(why)), -EBUSY);
     assert_non_null(strstr(why, "another process writes it"));
     struct cbr rd;
     assert_int_equal(cbr_open(&rd, path), 0);
     struct cbr_record o;
     assert_int_equal(cbr_read(&rd, &o, 1), 0);
     assert_int_equal(o.generation, 2);
-    assert_int_equal(o.status, 0);
     assert_int_equal(o.magic0, 0x414D5A4E);
     assert_int_equal(o.magic1, 0x43420200);
+    /* Before the first poll: UNKNOWN, void from the coarse reading given at open. */
+    assert_int_equal(o.status, 0);
+    assert_int_equal(o.as_of_sec, 50);
+    assert_int_equal(o.as_of_nsec, 7);
+    assert_int_equal(o.void_after_sec, 50);
+    assert_int_equal(o.void_after_nsec, 7);
+    assert_int_equal(o.bound_nsec, INT64_C(1000000000000000));
+    assert_int_equal(o.max_drift_ppb, 50000);
+    assert_null(misuse(&(struct cbshm_record){.as_of_ns = 50 * S + 7,
+                                              .void_after_ns = 50 * S + 7,
+                                              .bound_ns = o.bound_nsec,
+                                              .max_drift_ppb = o.max_drift_ppb,
+                                              .status = o.status}));
 
     struct cb_now n = now_with(9000, 50000, CB_STATUS_SYNCHRONIZED);
     struct cbshm_record r;
-    cbshm_record_from(&n, 77 * S, 4000000, 50000, 0, &r);
+    cbshm_record_from(&n, 77 * S, 5 * S, 4000000, 50000, 0, &r);
     cbshm_publish(&w, &r);
     assert_int_equal(cbr_read(&rd, &o, 1), 0);
     assert_int_equal(o.generation, 4);
     assert_int_equal(o.status, 1);
     assert_int_equal(o.bound_nsec, 9201);
     assert_int_equal(o.as_of_sec, 77);
-    assert_int_equal(o.void_after_sec, 1077);
-    cbshm_close(&w);
+    assert_int_equal(o.void_after_sec, 82);
+    /* Stopped: UNKNOWN, void from the coarse reading at the stop, the UNKNOWN bound. */
+    cbshm_close(&w, 90 * S + 3);
+    assert_int_equal(w.fd, -1);
+    cbshm_close(&w, 91 * S); /* a second close does nothing */
     assert_int_equal(cbr_read(&rd, &o, 1), 0);
     assert_int_equal(o.generation, 6);
-    assert_int_equal(o.status, 0); /* a stopped oracled is not trusted */
+    assert_int_equal(o.status, 0);
+    assert_int_equal(o.as_of_sec, 90);
+    assert_int_equal(o.as_of_nsec, 3);
+    assert_int_equal(o.void_after_sec, 90);
+    assert_int_equal(o.void_after_nsec, 3);
+    assert_int_equal(o.bound_nsec, INT64_C(1000000000000000));
+    assert_int_equal(o.max_drift_ppb, 50000);
+    struct cbr_now rn;
+    assert_int_equal(cbr_now(&o, REAL_2026, 90 * S + 3, &rn), 0);
+    assert_int_equal(rn.status, 0);
+    assert_true(rn.void_after_passed);
 
     /* Reopened: the generation goes on from where it was. */
-    assert_int_equal(cbshm_open(&w, path, why, sizeof(why)), 0);
+    assert_int_equal(cbshm_open(&w, path, 95 * S, 50000, why, sizeof(why)), 0);
     assert_int_equal(cbr_read(&rd, &o, 1), 0);
     assert_int_equal(o.generation, 8);
-    cbshm_close(&w);
+    assert_int_equal(o.as_of_sec, 95);
+    cbshm_close(&w, 96 * S);
     cbr_close(&rd);
 
     /* Errors say what is wrong. */
     char missing[128];
     snprintf(missing, sizeof(missing), "%s/no/such/dir/shm0", dir);
-    assert_int_equal(cbshm_open(&w, missing, why, sizeof(why)), -ENOENT);
+    assert_int_equal(cbshm_open(&w, missing, S, 50000, why, sizeof(why)), -ENOENT);
     assert_non_null(strstr(why, "does its directory exist?"));
-    assert_int_equal(cbshm_open(&w, dir, why, sizeof(why)), -EISDIR);
+    assert_int_equal(cbshm_open(&w, dir, S, 50000, why, sizeof(why)), -EISDIR);
     char longpath[400];
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[sizeof(longpath) - 1] = '\0';
-    assert_int_equal(cbshm_open(&w, longpath, why, sizeof(why)), -ENAMETOOLONG);
+    assert_int_equal(cbshm_open(&w, longpath, S, 50000, why, sizeof(why)), -ENAMETOOLONG);
 }
 
 /* The control: a writer stopped half-way through a record (generation odd, as_of new,
@@ -215,10 +506,10 @@ static void test_half_written(void **state)
     (void)state;
     char why[256];
     struct cbshm w;
-    assert_int_equal(cbshm_open(&w, path, why, sizeof(why)), 0);
+    assert_int_equal(cbshm_open(&w, path, S, 50000, why, sizeof(why)), 0);
     struct cb_now n = now_with(9000, 50000, CB_STATUS_SYNCHRONIZED);
     struct cbshm_record r;
-    cbshm_record_from(&n, 10 * S, 4000000, 50000, 0, &r);
+    cbshm_record_from(&n, 10 * S, 5 * S, 4000000, 50000, 0, &r);
     cbshm_publish(&w, &r);
     uint16_t odd = (uint16_t)(w.generation + 1);
     memcpy(w.map + 14, &odd, 2);
@@ -229,9 +520,9 @@ static void test_half_written(void **state)
     struct cbr_record o;
     assert_int_equal(cbr_read(&rd, &o, 100), -EAGAIN);
     cbr_read_unsafe(&rd, &o);
-    assert_int_not_equal(o.void_after_sec - o.as_of_sec, 1000);
+    assert_int_not_equal(o.void_after_sec - o.as_of_sec, 5);
     cbr_close(&rd);
-    cbshm_close(&w);
+    cbshm_close(&w, 11 * S);
 }
 
 /* A writer publishing as fast as it can while the reader reads: every snapshot the seqlock
@@ -244,7 +535,7 @@ static void *writer(void *arg)
     struct cbshm *w = arg;
     for (int64_t k = 1; !atomic_load(&stop_writer); k++) {
         struct cbshm_record r = {.as_of_ns = k * 1000003,
-                                 .void_after_ns = k * 1000003 + 1000 * S,
+                                 .void_after_ns = k * 1000003 + 5 * S,
                                  .bound_ns = k,
                                  .max_drift_ppb = (uint32_t)(k & 0xffff),
                                  .status = (int32_t)(k & 3)};
@@ -260,7 +551,7 @@ static bool consistent(const struct cbr_record *o)
     int64_t k = o->bound_nsec;
     int64_t as_of = k * 1000003;
     return o->as_of_sec == as_of / S && o->as_of_nsec == as_of % S &&
-           o->void_after_sec == as_of / S + 1000 && o->void_after_nsec == as_of % S &&
+           o->void_after_sec == as_of / S + 5 && o->void_after_nsec == as_of % S &&
            o->disruption_marker == (uint64_t)k && o->max_drift_ppb == (uint32_t)(k & 0xffff) &&
            o->status == (int32_t)(k & 3);
 }
@@ -270,9 +561,9 @@ static void test_race(void **state)
     (void)state;
     char why[256];
     struct cbshm w;
-    assert_int_equal(cbshm_open(&w, path, why, sizeof(why)), 0);
+    assert_int_equal(cbshm_open(&w, path, S, 50000, why, sizeof(why)), 0);
     struct cbshm_record first = {.as_of_ns = 1000003,
-                                 .void_after_ns = 1000003 + 1000 * S,
+                                 .void_after_ns = 1000003 + 5 * S,
                                  .bound_ns = 1,
                                  .max_drift_ppb = 1,
                                  .status = 1,
@@ -329,13 +620,17 @@ static void test_race(void **state)
     assert_true(atomic_load(&writes_done) >= 1000);
     assert_int_equal(torn, 0);
     cbr_close(&rd);
-    cbshm_close(&w);
+    cbshm_close(&w, 2 * S);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_from),
+        cmocka_unit_test(test_valid_ns),
+        cmocka_unit_test(test_record_unknown),
+        cmocka_unit_test(test_unknown_not_misusable),
+        cmocka_unit_test(test_live_record_void),
         cmocka_unit_test(test_encode_layout),
         cmocka_unit_test(test_generation),
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),

@@ -494,21 +494,25 @@ static void sc_short(struct fake_chrony_script *s)
     s->reply_len = 60;
 }
 
+/* One poll per case: chrony's maxclockerror cannot be measured from one report, so the top-up
+ * takes it as 0 (bound.h) and the extra term grows at 47214 ppb, not the 46214 the configured
+ * 1 ppm would give: 8248 = 8148 + 1000 ppb x 100 ms; stale: 2979 + 547 + 47214 ppb x 5.1 s;
+ * 5 ms: 4998575 + 2979 + 547 + 47214 ppb x 104998575 ns (the age on chrony's timescale). */
 static void test_scripted_status(void **state)
 {
     (void)state;
     static const struct scripted cases[] = {
-        {"healthy", sc_healthy, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 8148},
+        {"healthy", sc_healthy, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 8248},
         {"never synchronised", sc_unsync, 0, CB_STATUS_UNKNOWN, CB_REASON_CHRONY_UNSYNCHRONISED,
          -1},
         {"local reference", sc_local, 0, CB_STATUS_UNKNOWN, CB_REASON_LOCAL_REFERENCE, -1},
         {"no reference time", sc_ref_zero, 0, CB_STATUS_UNKNOWN, CB_REASON_NO_REFERENCE_TIME, -1},
         {"reference in the future", sc_ref_future, 0, CB_STATUS_UNKNOWN,
          CB_REASON_REFERENCE_IN_FUTURE, -1},
-        {"stale reference", sc_stale, 0, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE, 239218},
-        {"5 ms correction", sc_offset, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 5006954},
+        {"stale reference", sc_stale, 0, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE, 244318},
+        {"5 ms correction", sc_offset, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 5007059},
         {"20 ms dispersion", sc_wide, 0, CB_STATUS_UNKNOWN, CB_REASON_BOUND_TOO_WIDE, -1},
-        {"leap announced, midday", sc_leap, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 8148},
+        {"leap announced, midday", sc_leap, 0, CB_STATUS_SYNCHRONIZED, CB_REASON_OK, 8248},
         {"wrong sequence", sc_badseq, -ETIMEDOUT, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
         {"garbage", sc_garbage, 1, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},
         {"short reply", sc_short, -EMSGSIZE, CB_STATUS_UNKNOWN, CB_REASON_NO_DATA, -1},

@@ -42,6 +42,13 @@ static struct clock_pos later(struct clock_pos p, int64_t ns)
     return q;
 }
 
+/* The fixture's chrony: skew 2.305 ppm, |resid_freq| 0.483 ppm and maxclockerror 2 ppm make its
+ * root dispersion grow at 4.788 ppm from 6.72e-8 s at the reference update: 5.46e-7 s at
+ * 100 ms. Its maxclockerror is above oracled's configured 1 ppm, so once measured the top-up
+ * uses the configured value, as the formula's exact figures below assume. */
+#define CHRONY_DISP_AT_UPDATE_S 6.72e-8
+#define CHRONY_GROWTH           4.788e-6
+
 /* A healthy poll sent at p, the reference update ref_age_ns before it. */
 static struct cb_poll make_poll(struct clock_pos p, int64_t ref_age_ns)
 {
@@ -55,13 +62,15 @@ static struct cb_poll make_poll(struct clock_pos p, int64_t ref_age_ns)
     t->stratum = 2;
     t->leap = CHRONY_LEAP_NORMAL;
     t->ref_time_ns = p.rt - ref_age_ns;
-    t->root_delay_s = chrony_float_decode(0xe0c7d9a7);      /* 5.956e-6 s */
-    t->root_dispersion_s = chrony_float_decode(0xda9290d6); /* 5.46e-7 s */
-    t->skew_ppm = chrony_float_decode(0x0693851f);          /* 2.305 ppm */
-    t->resid_freq_ppm = chrony_float_decode(0x0108b439);    /* -0.483 ppm */
+    t->root_delay_s = chrony_float_decode(0xe0c7d9a7); /* 5.956e-6 s */
+    t->root_dispersion_s = chrony_float_decode(fake_chrony_float(
+        CHRONY_DISP_AT_UPDATE_S + (double)ref_age_ns * 1e-9 * CHRONY_GROWTH)); /* at 100 ms:
+                                                                                 0xda9290d6 */
+    t->skew_ppm = chrony_float_decode(0x0693851f);                             /* 2.305 ppm */
+    t->resid_freq_ppm = chrony_float_decode(0x0108b439);                       /* -0.483 ppm */
     t->last_update_interval_s = chrony_float_decode(fake_chrony_float(0.0625));
     poll.sent = reading(p);
-    poll.recv_rt_ns = p.rt + 20000;
+    poll.recv_rt_ns = p.rt; /* answered at once: the tests' readings at p come after it */
     return poll;
 }
 
@@ -81,6 +90,24 @@ static struct cb_state fresh_state(void)
     struct cb_state st;
     cb_init(&st, &p);
     return st;
+}
+
+/* chrony as a running oracled sees it: two polls of the same reference update, the last at p
+ * (its reference ref_age_ns old) and one before it (20 ms, or half the age when that is less),
+ * so the slew's rate (0: no correction) and chrony's dispersion growth are measured. */
+static void settle_poll(struct cb_state *st, struct cb_poll poll)
+{
+    int64_t age = poll.sent.rt_ns - poll.tracking.ref_time_ns;
+    int64_t gap = age / 2 < 20 * MS ? age / 2 : 20 * MS;
+    struct cb_poll before = poll;
+    before.sent.rt_ns -= gap;
+    before.sent.rt_hi_ns -= gap;
+    before.sent.mono_ns -= gap;
+    before.recv_rt_ns -= gap;
+    before.tracking.root_dispersion_s = chrony_float_decode(
+        fake_chrony_float(CHRONY_DISP_AT_UPDATE_S + (double)(age - gap) * 1e-9 * CHRONY_GROWTH));
+    cb_on_poll(st, &before);
+    cb_on_poll(st, &poll);
 }
 
 static struct cb_now now_at(struct cb_state *st, struct clock_pos p)
@@ -124,7 +151,7 @@ static void test_synchronized_exact(void **state)
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 100 * MS);
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     assert_int_equal(st.bound.b0_ns, B0);
 
     struct cb_now n = now_at(&st, p);
@@ -149,7 +176,7 @@ static void test_stale_reference(void **state)
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 100 * MS);
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     /* The reference is 100 ms old at the poll; stale when older than the 4 s floor. */
     struct cb_now n = now_at(&st, later(p, STALE_AFTER_NS - 100 * MS));
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
@@ -163,9 +190,10 @@ static void test_stale_reference(void **state)
     cb_on_poll(&st, &poll);
     n = now_at(&st, q);
     expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_STALE_REFERENCE);
-    /* The extra term grows the bound at D since the reference: 5.1 s * 46214 ppb = 235692. */
+    /* The extra term grows the bound at D since the reference: 5.1 s * 46214 ppb = 235692;
+     * with the half delay (2979) and chrony's dispersion, grown to 2.4486e-5 s (24487). */
     assert_int_equal(st.bound.extra_ns, 235692);
-    assert_int_equal(n.bound_ns, 239218);
+    assert_int_equal(n.bound_ns, 2979 + 24487 + 235692);
 }
 
 static void test_stale_after_eight_intervals(void **state)
@@ -176,7 +204,7 @@ static void test_stale_after_eight_intervals(void **state)
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 100 * MS);
     poll.tracking.last_update_interval_s = chrony_float_decode(0x04800000); /* 1.0 s */
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     struct cb_now n = now_at(&st, later(p, STALE_AFTER_1S_NS - 100 * MS));
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
     n = now_at(&st, later(p, STALE_AFTER_1S_NS - 100 * MS + 1));
@@ -189,7 +217,7 @@ static void test_polls_failing_then_grace(void **state)
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 10 * MS);
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     struct cb_reading fail_at = reading(later(p, 20 * MS));
     cb_on_poll_failure(&st, &fail_at, -ETIMEDOUT);
     struct cb_now n = now_at(&st, later(p, 20 * MS));
@@ -219,7 +247,7 @@ static void test_bound_too_wide(void **state)
     cb_init(&st, &params);
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 100 * MS);
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     /* 20 ms at 50 ppm is exactly 1000 ns: bound == max is fine, one ns more is not. */
     struct cb_now n = now_at(&st, later(p, 20 * MS));
     assert_int_equal(n.bound_ns, B0 + 1000);
@@ -303,7 +331,7 @@ static void test_leap_window(void **state)
         struct cb_poll poll = make_poll(p, 10 * MS);
         poll.tracking.leap = leaps[i];
         poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(10.0));
-        cb_on_poll(&st, &poll);
+        settle_poll(&st, poll);
         bool leap = leaps[i] != CHRONY_LEAP_NORMAL;
         const struct {
             int64_t at;
@@ -499,7 +527,7 @@ static void test_wide_readings_widen_the_bound(void **state)
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 100 * MS);
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     /* A reading 2.9 us wide (preempted between its reads): REALTIME - MONOTONIC may have moved
      * by anything from 0.5 us to 3.4 us, which is not provably a step (0.5 < 1), so the bound
      * takes the whole 3.4 us on. */
@@ -514,16 +542,22 @@ static void test_wide_readings_widen_the_bound(void **state)
 static void test_reading_older_than_poll(void **state)
 {
     (void)state;
-    /* A reading taken 5 s before the poll it is judged against grows the bound just as much
-     * as one taken 5 s after. */
+    /* A reading taken before the poll it is judged against: the drift term grows back just as
+     * forward, and the correction was larger then by whatever chrony slewed since, which the
+     * rate measured later does not bound: the fastest chrony can slew, smax = (100,000 ppm +
+     * |freq| 0) / 0.9 = 111111112 ppb (slew.h). */
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(later(p, 10 * SEC), 100 * MS);
     poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(16.0));
-    cb_on_poll(&st, &poll);
-    struct cb_now n = now_at(&st, later(p, 5 * SEC));
+    settle_poll(&st, poll);
+    assert_int_equal(st.slew.max_rate_ppb, 111111112);
+    struct cb_now n = now_at(&st, later(p, 10 * SEC - 10000)); /* 10 us before */
+    assert_int_equal(n.poll_age_ns, -10000);
+    assert_int_equal(n.bound_ns, B0 + 1112 + 1);
+    n = now_at(&st, later(p, 5 * SEC)); /* 5 s before */
     assert_int_equal(n.poll_age_ns, -5 * SEC);
-    assert_int_equal(n.bound_ns, B0 + 250000);
+    assert_int_equal(n.bound_ns, B0 + 555555560 + 250000);
 }
 
 /* A poll from a chrony updating every 16 s: not stale for two minutes. */
@@ -548,7 +582,7 @@ static void test_leap_chrony_sequence(void **state)
     struct clock_pos p = {midnight - 10 * SEC, MONO0};
     struct cb_poll poll = slow_poll(p);
     poll.tracking.leap = CHRONY_LEAP_INSERT;
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     struct cb_now n = now_at(&st, later(p, 7 * SEC - 1)); /* midnight - 3 s - 1 ns */
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
     n = now_at(&st, later(p, 7 * SEC));
@@ -563,7 +597,7 @@ static void test_leap_chrony_sequence(void **state)
 
     struct clock_pos r = later(p, 12 * SEC + 500 * MS); /* midnight + 2.5 s */
     poll = slow_poll(r);
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     n = now_at(&st, r);
     expect(&n, CB_STATUS_UNKNOWN, CB_REASON_LEAP_SECOND);
     n = now_at(&st, later(p, 13 * SEC)); /* midnight + 3 s */
@@ -580,11 +614,11 @@ static void test_leap_withdrawn(void **state)
     struct clock_pos p = {midnight - 10 * SEC, MONO0};
     struct cb_poll poll = slow_poll(p);
     poll.tracking.leap = CHRONY_LEAP_DELETE;
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     /* chrony withdraws the announcement 5 s before midnight, before the window. */
     struct clock_pos q = later(p, 5 * SEC);
     poll = slow_poll(q);
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     struct cb_now n = now_at(&st, later(p, 10 * SEC));
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
 }
@@ -595,7 +629,7 @@ static void test_bound_violation(void **state)
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 100 * MS);
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     /* 20 ms later the bound given is B0 + 1000 ns. chrony now measures the clock 1 ms off:
      * at least 1 ms - (2979 + 547) ns off, far beyond it. */
     struct clock_pos q = later(p, 20 * MS);
@@ -603,7 +637,8 @@ static void test_bound_violation(void **state)
     next.tracking.current_correction_s = chrony_float_decode(fake_chrony_float(0.001));
     int64_t excess = 0;
     assert_true(cb_bound_violated(&st, &next, &excess));
-    int64_t lower = cb_float_lower(next.tracking.current_correction_s, SEC) - 2979 - 547;
+    int64_t lower = cb_float_lower(next.tracking.current_correction_s, SEC) - 2979 -
+                    cb_float_upper(next.tracking.root_dispersion_s, SEC, 0);
     assert_int_equal(excess, lower - (B0 + 1000));
     /* A measured offset within the bound: no violation; nor before any trusted bound. */
     next.tracking.current_correction_s = chrony_float_decode(fake_chrony_float(5e-6));
@@ -654,7 +689,7 @@ static void test_before_after_edges(void **state)
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(p, 100 * MS);
-    cb_on_poll(&st, &poll);
+    settle_poll(&st, poll);
     struct cb_now m = now_at(&st, p);
     assert_int_equal(cb_before(&m, (uint64_t)(RT0 - B0)), 0);
     assert_int_equal(cb_before(&m, (uint64_t)(RT0 - B0 - 1)), 1);

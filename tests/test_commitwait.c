@@ -26,10 +26,12 @@ struct env {
     struct cw_queue q;
 };
 
-/* A synchronised clock state at RT0, with a bound of B0 = 8148 ns (see test_clockbound.c). */
+/* A synchronised clock state at RT0, with a bound of B0 = 8148 ns (see test_clockbound.c): two
+ * reports of one reference update 20 ms apart (so chrony's slew rate, 0, and its dispersion
+ * growth are measured), answered at once. */
 static void setup_env(struct env *e)
 {
-    fake_clock_init(&e->fc, RT0, MONO0);
+    fake_clock_init(&e->fc, RT0 - 20 * MS, MONO0 - 20 * MS);
     struct cb_params p;
     cb_params_default(&p);
     p.await_update_after_start = false;
@@ -40,13 +42,19 @@ static void setup_env(struct env *e)
     poll.tracking.stratum = 2;
     poll.tracking.ref_time_ns = RT0 - 100 * MS;
     poll.tracking.root_delay_s = chrony_float_decode(0xe0c7d9a7);
-    poll.tracking.root_dispersion_s = chrony_float_decode(0xda9290d6);
     poll.tracking.skew_ppm = chrony_float_decode(0x0693851f);
     poll.tracking.resid_freq_ppm = chrony_float_decode(0x0108b439);
     poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(16.0));
-    poll.sent = fake_clock_reading(&e->fc);
-    poll.recv_rt_ns = RT0 + 20000;
-    cb_on_poll(&e->st, &poll);
+    for (int i = 0; i < 2; i++) {
+        /* chrony's dispersion grows at 4.788 ppm: 4.50e-7 s 20 ms before 5.46e-7 s. */
+        poll.tracking.root_dispersion_s = chrony_float_decode(i == 0 ? 0xd8f1b884 : 0xda9290d6);
+        poll.sent = fake_clock_reading(&e->fc);
+        poll.recv_rt_ns = poll.sent.rt_ns;
+        cb_on_poll(&e->st, &poll);
+        if (i == 0) {
+            fake_clock_advance(&e->fc, 20 * MS);
+        }
+    }
     cw_init(&e->q);
 }
 

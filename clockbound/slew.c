@@ -1,0 +1,262 @@
+/* chrony's slew and the correction it leaves if chronyd stops (see slew.h). Pure. */
+#include "slew.h"
+
+#include <math.h>
+
+#include "bound.h"
+#include "satmath.h"
+
+int64_t cb_slew_max_rate_ppb(struct chrony_float freq_ppm)
+{
+    /* (1e8 ppb + |freq|) * 10 / 9, rounded up; |freq| <= 1e6 ppm by the decoder's limits. */
+    int64_t base_ppb = cb_float_upper(freq_ppm, 1000, 0);
+    int64_t num = cb_sat_mul(cb_sat_add(CB_SLEW_KERNEL_MAX_FREQ_PPB, base_ppb), 10);
+    return num / 9 + (num % 9 != 0);
+}
+
+/* Bounds of the signed value of f in ns: [lo, hi]. */
+static void signed_bounds(struct chrony_float f, int64_t *lo, int64_t *hi)
+{
+    *hi = cb_float_signed_upper(f, CB_NS_PER_S);
+    struct chrony_float neg = {-f.coef, f.exp2};
+    *lo = -cb_float_signed_upper(neg, CB_NS_PER_S);
+}
+
+/* ceil(num_ns * 1e9 / den_ns) for num >= 0, den > 0: a rate in ppb. INT64_MAX when it would
+ * not fit (a correction moving seconds per second is no slew). */
+static int64_t rate_ppb_ceil(int64_t num_ns, int64_t den_ns)
+{
+    if (num_ns > INT64_MAX / CB_PPB_PER_1) {
+        return INT64_MAX;
+    }
+    int64_t p = num_ns * CB_PPB_PER_1;
+    return p / den_ns + (p % den_ns != 0);
+}
+
+/* The earliest a slew started by the reference update in cur can have begun, on its own: the
+ * update came after the sample it is based on, chrony's reference time. Rounded towards an
+ * older reference (as bound.c's ref_age). */
+static int64_t update_mono_lo(const struct cb_poll *cur)
+{
+    const struct chrony_tracking *t = &cur->tracking;
+    int64_t query_ntp =
+        cb_sat_add(cur->sent.rt_ns, cb_float_signed_upper(t->current_correction_s, CB_NS_PER_S));
+    int64_t age = cb_sat_sub(query_ntp, t->ref_time_ns);
+    return cb_sat_sub(cur->sent.mono_ns, age > 0 ? age : 0);
+}
+
+/* Which way the correction went from prev to cur. */
+enum direction {
+    DIR_TOWARDS, /* certainly nearer zero, on the same side (or at zero) */
+    DIR_STILL,   /* the same, within the floats' precision */
+    DIR_AWAY,    /* certainly further from zero on the same side, or across zero, or off zero */
+};
+
+static enum direction direction(const struct cb_poll *prev, const struct cb_poll *cur)
+{
+    struct chrony_float p = prev->tracking.current_correction_s;
+    struct chrony_float c = cur->tracking.current_correction_s;
+    if (c.coef == 0) {
+        return DIR_TOWARDS;
+    }
+    bool same_side = (p.coef > 0 && c.coef > 0) || (p.coef < 0 && c.coef < 0);
+    if (!same_side) {
+        return DIR_AWAY;
+    }
+    /* Exact: 25-bit coefficients and a power of two fit a double. A float stands for a value
+     * within one unit of its coefficient (bound.h). */
+    double pa = fabs((double)p.coef), ca = fabs((double)c.coef);
+    double p_lo = ldexp(pa - 1.0, p.exp2), p_hi = ldexp(pa + 1.0, p.exp2);
+    double c_lo = ldexp(ca - 1.0, c.exp2), c_hi = ldexp(ca + 1.0, c.exp2);
+    if (c_hi < p_lo) {
+        return DIR_TOWARDS;
+    }
+    return c_lo > p_hi ? DIR_AWAY : DIR_STILL;
+}
+
+/* An upper bound of how fast the correction moved on average from prev to cur, in ppb;
+ * INT64_MAX when the reports' moments are too uncertain to tell (closer than
+ * CB_SLEW_MIN_PAIR_SPAN_NS, send of cur to the reply to prev). */
+static int64_t average_rate(const struct cb_poll *prev, const struct cb_poll *cur)
+{
+    int64_t span_lo = cb_sat_sub(cur->sent.mono_ns, cb_poll_report_mono_hi(prev));
+    if (span_lo < CB_SLEW_MIN_PAIR_SPAN_NS) {
+        return INT64_MAX;
+    }
+    int64_t p_lo, p_hi, c_lo, c_hi;
+    signed_bounds(prev->tracking.current_correction_s, &p_lo, &p_hi);
+    signed_bounds(cur->tracking.current_correction_s, &c_lo, &c_hi);
+    int64_t d1 = cb_sat_sub(p_hi, c_lo);
+    int64_t d2 = cb_sat_sub(c_hi, p_lo);
+    int64_t moved = d1 > d2 ? d1 : d2; /* >= |prev - cur| */
+    return rate_ppb_ceil(moved > 0 ? moved : 0, span_lo);
+}
+
+void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct cb_poll *cur,
+                     bool same_update)
+{
+    const struct chrony_tracking *t = &cur->tracking;
+    s->corr_hi_ns = cb_float_upper(t->current_correction_s, CB_NS_PER_S, 0);
+    s->corr_lo_ns = cb_float_lower(t->current_correction_s, CB_NS_PER_S);
+    s->poll_mono_ns = cur->sent.mono_ns;
+    s->report_mono_hi_ns = cb_poll_report_mono_hi(cur);
+    s->max_rate_ppb = cb_slew_max_rate_ppb(t->freq_ppm);
+
+    if (prev == NULL || !s->have_poll) {
+        /* Nothing to compare with: the slew began no earlier than the reference update. */
+        s->start_lo_mono_ns = update_mono_lo(cur);
+        s->rate_known = false;
+        s->away = false;
+        s->beyond = false;
+        s->have_poll = true;
+        return;
+    }
+    if (!same_update) {
+        /* A new update, made after prev's report: a new slew of unknown rate. */
+        s->start_lo_mono_ns = prev->sent.mono_ns;
+        s->rate_known = false;
+        s->away = false;
+        s->beyond = false;
+        return;
+    }
+    int64_t span = cb_sat_sub(cur->sent.mono_ns, prev->sent.mono_ns);
+    if (span > CB_SLEW_MAX_PAIR_SPAN_NS) {
+        /* chrony's timer may have been late by more than 100 s: the slew after it need not be
+         * slower. It may have begun at any time since the update (start_lo stays). */
+        s->rate_known = false;
+        s->away = false;
+        s->beyond = false;
+        return;
+    }
+    enum direction dir = direction(prev, cur);
+    int64_t rate = average_rate(prev, cur);
+    bool long_gap = span > CB_SLEW_MIN_DURATION_NS;
+    if (long_gap || s->beyond || dir == DIR_AWAY) {
+        /* The average bounds the slew at cur only if the correction kept going one way. It
+         * may have turned: a slew that went past zero (chrony's timer late) is followed by one
+         * taking the overshoot back, and over more than Tmin slews may have ended and begun
+         * in any order. The rate known before still bounds the slew at cur (slews of one
+         * update only get slower). */
+        if (s->rate_known) {
+            s->rate_ppb = rate > s->rate_ppb && rate < s->max_rate_ppb ? rate : s->rate_ppb;
+        } else if (rate < s->max_rate_ppb && !long_gap) {
+            s->rate_ppb = rate;
+            s->rate_known = true;
+        }
+    } else if (rate < s->max_rate_ppb) {
+        /* One way all along: the average covers the slew at cur. Too close to tell, or no
+         * better than smax (a slow reply leaves the report's moment uncertain): what was known
+         * still holds. */
+        s->rate_ppb = rate;
+        s->rate_known = true;
+    }
+    /* Past zero and going on, it may turn next; not certainly nearer zero, the bound takes
+     * it as moving away (at the rate, which for a still correction is tiny). */
+    s->beyond = dir == DIR_AWAY || long_gap;
+    s->away = dir != DIR_TOWARDS || long_gap;
+    s->have_poll = true;
+}
+
+/* How fast a correction moving away from zero grows: the rate measured, else the fastest. */
+static int64_t away_rate(const struct cb_slew *s)
+{
+    return s->rate_known ? s->rate_ppb : s->max_rate_ppb;
+}
+
+/* max(C, x) */
+static int64_t at_least_c(const struct cb_slew *s, int64_t x)
+{
+    return x > s->corr_hi_ns ? x : s->corr_hi_ns;
+}
+
+/* How fast a slew begun at or after start_lo can be going, seen at m0 with C left: it lasts
+ * d >= Tmin, so C = |s| * (d - (m0 - start)) and |s| <= C / (Tmin - (m0 - start_lo)), when
+ * that is positive; never above smax. */
+static int64_t unknown_rate(const struct cb_slew *s)
+{
+    int64_t left =
+        cb_sat_sub(CB_SLEW_MIN_DURATION_NS, cb_sat_sub(s->poll_mono_ns, s->start_lo_mono_ns));
+    if (left <= 0) {
+        return s->max_rate_ppb;
+    }
+    int64_t r = rate_ppb_ceil(s->corr_hi_ns, left);
+    return r < s->max_rate_ppb ? r : s->max_rate_ppb;
+}
+
+/* The three bounds while the correction moves towards zero, each an upper bound on its own
+ * (slew.h); the slew is at most the smallest. *rate_ppb gets that one's slope past its knee. */
+static int64_t towards_zero(const struct cb_slew *s, int64_t mono_ns, int64_t dt, int64_t *rate_ppb)
+{
+    int64_t best = at_least_c(s, cb_sat_sub(cb_ppb_of_ns_ceil(s->max_rate_ppb, dt), s->corr_lo_ns));
+    *rate_ppb = s->max_rate_ppb;
+    int64_t since_start =
+        cb_sat_sub(cb_sat_sub(mono_ns, s->start_lo_mono_ns), CB_SLEW_MIN_DURATION_NS);
+    int64_t u_rate = unknown_rate(s);
+    int64_t unknown = at_least_c(s, cb_ppb_of_ns_ceil(u_rate, since_start));
+    if (unknown < best) {
+        best = unknown;
+        *rate_ppb = u_rate;
+    }
+    if (s->rate_known) {
+        int64_t known =
+            at_least_c(s, cb_sat_sub(cb_ppb_of_ns_ceil(s->rate_ppb, dt), s->corr_lo_ns));
+        if (known < best) {
+            best = known;
+            *rate_ppb = s->rate_ppb;
+        }
+    }
+    if (best <= s->corr_hi_ns) {
+        *rate_ppb = 0;
+    }
+    return best;
+}
+
+int64_t cb_slew_correction_ns(const struct cb_slew *s, int64_t mono_ns)
+{
+    if (!s->have_poll) {
+        return INT64_MAX;
+    }
+    if (mono_ns < s->report_mono_hi_ns) {
+        /* Before the report could have been made (the daemon reads the clock only after the
+         * reply): the correction differed from C by what was slewed between mono and the
+         * report, at most smax, either way. */
+        int64_t back = cb_sat_sub(s->report_mono_hi_ns, mono_ns);
+        int64_t fwd = cb_sat_sub(mono_ns, s->poll_mono_ns);
+        return cb_sat_add(s->corr_hi_ns,
+                          cb_ppb_of_ns_ceil(s->max_rate_ppb, back > fwd ? back : fwd));
+    }
+    /* From the report on; dt from m0, before it, only overstates the time slewed. */
+    int64_t dt = cb_sat_sub(mono_ns, s->poll_mono_ns);
+    if (s->away) {
+        return cb_sat_add(s->corr_hi_ns, cb_ppb_of_ns_ceil(away_rate(s), dt));
+    }
+    int64_t rate = 0;
+    return towards_zero(s, mono_ns, dt, &rate);
+}
+
+int64_t cb_slew_unseen_ns(const struct cb_slew *s, int64_t bound_ns, int64_t mono_ns)
+{
+    if (!s->have_poll) {
+        return 0;
+    }
+    int64_t silent = cb_sat_sub(cb_sat_sub(mono_ns, s->poll_mono_ns), CB_SLEW_MIN_DURATION_NS);
+    if (silent <= 0) {
+        return 0;
+    }
+    int64_t rate = rate_ppb_ceil(cb_sat_mul(2, bound_ns), CB_SLEW_MIN_DURATION_NS);
+    return cb_ppb_of_ns_ceil(rate < s->max_rate_ppb ? rate : s->max_rate_ppb, silent);
+}
+
+int64_t cb_slew_growth_ppb(const struct cb_slew *s, int64_t mono_ns)
+{
+    int64_t dt = cb_sat_sub(mono_ns, s->poll_mono_ns);
+    if (!s->have_poll || mono_ns < s->report_mono_hi_ns) {
+        return 0;
+    }
+    if (s->away) {
+        return away_rate(s);
+    }
+    int64_t rate = 0;
+    (void)towards_zero(s, mono_ns, dt, &rate);
+    return rate;
+}

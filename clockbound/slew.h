@@ -1,0 +1,115 @@
+/*
+ * chrony's slew, and what it does to the clock if chronyd stops (DESIGN.md section 2, "Slews
+ * that outlive chronyd"). Pure: every time is an argument, every result a whole number of ns
+ * rounded towards a wider bound.
+ *
+ * Facts from chrony 4.3 (sys_generic.c and sys_linux.c, read for facts only; chrony is GPL):
+ *  - chrony removes current_correction by setting the kernel's frequency off its base by
+ *    slew_freq. The correction it reports falls linearly at that rate (offset_convert) until
+ *    chrony's own timer ends the slew (handle_end_of_slew -> update_slew). If chronyd dies, is
+ *    killed or stalls, the kernel keeps that frequency: the correction passes zero and grows
+ *    at the same rate.
+ *  - A slew starts at every update_slew(): a reference update (accrue_offset, set_frequency),
+ *    or the end of the previous slew (its timer). Each is planned to last at least
+ *    MIN_SLEW_DURATION = 1.0 s of system-clock time: duration = max(correction_rate / |offset|,
+ *    1 s, 5 x the recent timer lateness), rate = offset / duration, capped by maxslewrate
+ *    (default 83,333 ppm). So a slew cannot pass zero before 1 s after it started.
+ *  - On Linux the frequency chrony may set is at most max_freq = 100,000 ppm either way
+ *    (max_tick_bias = nominal_tick / 10), and slew_freq = (total - base) / (1 - total), so
+ *    |slew rate| <= (100,000 ppm + |base frequency|) / 0.9 whatever maxslewrate says.
+ *  - The slew that follows a timer starts from what is left and is slower than the one before
+ *    (same correction_rate, less left; when the timer was late by x <= MAX_SLEW_EXCESS_DURATION
+ *    = 100 s, what is left is the overshoot, old rate * x, and the new slew lasts at least 5 x).
+ *    Frequency changes without a reference update (tempcomp) change freq_ppm in the report.
+ *    So between two reports of one reference update, the slew never gets faster.
+ *
+ * So, with C = |current_correction| at the last poll (m0 its CLOCK_MONOTONIC reading, before
+ * the query) and dt = mono - m0, the correction at mono is at most
+ *
+ *   rate seen (two polls of one reference update):  max(C, s * dt - C)
+ *   before a rate is seen:                           max(C, su * (mono - start_lo - Tmin))
+ *   always (any rate up to smax):                    max(C, smax * dt - C)
+ *   moving away from zero (it passed zero already):  C + s * dt
+ *
+ * where s is the rate measured between the last two polls of the same reference update (their
+ * average rate covers the slew at the later one, as slews only get slower), smax the Linux limit
+ * above, start_lo the earliest the current slew can have started (after the previous poll's
+ * report), Tmin = CB_SLEW_MIN_DURATION_NS, and su = min(smax, C / (Tmin - (m0 - start_lo))):
+ * a slew that began at or after start_lo and lasts at least Tmin still has C to go at m0, so it
+ * is no faster than that. While chronyd answers, every poll renews C and
+ * the bound widens only where a slew could pass zero before the next poll (s * interval - C,
+ * near a slew's end); when it stops, the bound grows at s on top of the drift.
+ */
+#ifndef CLOCKBOUND_SLEW_H
+#define CLOCKBOUND_SLEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sample.h"
+
+/* chrony's MIN_SLEW_DURATION (1.0 s), less 10 % for the rounding of the frequency the kernel
+ * actually applies (a slew may reach zero a hair early; the overshoot before chrony's timer is
+ * picoseconds, but the rule must not depend on it). */
+#define CB_SLEW_MIN_DURATION_NS INT64_C(900000000)
+/* Linux's limit on the frequency chrony sets: 100,000 ppm (sys_linux.c). */
+#define CB_SLEW_KERNEL_MAX_FREQ_PPB INT64_C(100000000)
+/* Two polls further apart than this do not measure the rate: chrony's timer may have been later
+ * than MAX_SLEW_EXCESS_DURATION (100 s), after which the next slew need not be slower. */
+#define CB_SLEW_MAX_PAIR_SPAN_NS INT64_C(100000000000)
+/* ... and two closer than this (send of the later one to the reply of the earlier) do not
+ * either: the reports' moments are too uncertain. */
+#define CB_SLEW_MIN_PAIR_SPAN_NS INT64_C(1000000)
+
+/* What is known of chrony's slew at the last poll. Plain data. */
+struct cb_slew {
+    bool have_poll;
+    int64_t corr_hi_ns;        /* |current_correction| at the last poll, rounded up */
+    int64_t corr_lo_ns;        /* ... rounded down */
+    int64_t poll_mono_ns;      /* that poll's m0 */
+    int64_t report_mono_hi_ns; /* the latest chrony can have made the report: m0 + round trip */
+    int64_t max_rate_ppb;      /* the fastest chrony could be slewing (from the base frequency) */
+    int64_t start_lo_mono_ns;  /* the earliest the current slew can have started */
+    bool rate_known;  /* a rate was measured since the reference update (and no long gap) */
+    int64_t rate_ppb; /* the latest measured, rounded up */
+    bool away;        /* the last two polls did not show the correction certainly nearer zero */
+    bool beyond;      /* ... they showed it past zero and going on (or a long gap): it may turn */
+};
+
+/* The fastest chrony can slew with the given base frequency (its tracking report's freq_ppm):
+ * ceil((100,000 ppm + |freq|) / 0.9), in ppb. */
+int64_t cb_slew_max_rate_ppb(struct chrony_float freq_ppm);
+
+/*
+ * Takes in a successful poll. prev is the previous successful poll (NULL for the first one);
+ * same_update says whether both show the same chrony reference update (cb_poll_same_update).
+ * The rate is measured between prev and cur when both belong to one update and lie between
+ * CB_SLEW_MIN_PAIR_SPAN_NS and CB_SLEW_MAX_PAIR_SPAN_NS apart; a new update starts a new slew
+ * whose rate is unknown.
+ */
+void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct cb_poll *cur,
+                     bool same_update);
+
+/* An upper bound of |current_correction| at CLOCK_MONOTONIC mono_ns, were chronyd to stop
+ * right after the last poll (the formulas above), for mono_ns at or after the poll's reply.
+ * Before it (a reading older than the reply; the daemon takes none) the correction was at most
+ * C + smax * (reply - mono). INT64_MAX before any poll. Saturating. */
+int64_t cb_slew_correction_ns(const struct cb_slew *s, int64_t mono_ns);
+
+/*
+ * What a slew of a reference update made after the last report, unseen, can add by mono_ns,
+ * given bound_ns, the bound there without it (cb_bound_at's other terms). chronyd may have
+ * updated and died between two polls: the new slew began after the report (>= m0), lasts at
+ * least Tmin, and takes chrony's new estimate of the offset, R, to zero. With the offset within
+ * the bound and chrony's new estimate no further from the truth than that, |R| <= 2 * bound, so
+ * it ends within the bound and then overshoots at no more than min(smax, 2 * bound / Tmin):
+ *   min(smax, 2 * bound / Tmin) * (mono - m0 - Tmin), 0 until then.
+ * 0 while chronyd answers (polls come every 20 ms); it matters only when chronyd is silent.
+ */
+int64_t cb_slew_unseen_ns(const struct cb_slew *s, int64_t bound_ns, int64_t mono_ns);
+
+/* How fast cb_slew_correction_ns() is growing at mono_ns (its slope from there on), in ppb:
+ * 0 while it stays C. */
+int64_t cb_slew_growth_ppb(const struct cb_slew *s, int64_t mono_ns);
+
+#endif
