@@ -27,6 +27,11 @@ struct chrony_client {
     uint32_t sequence;                /* of the latest request */
     struct cb_reading sent;           /* taken just before the latest request was sent */
     uint8_t buf[CHRONY_REPLY_MAX_LEN];
+    /* The latest NTPDATA request: its own sequence number, and the source it asked about. */
+    bool nd_pending; /* sent and not answered yet */
+    uint32_t nd_sequence;
+    uint16_t nd_family;
+    uint8_t nd_addr[16];
 };
 
 static int set_why(const char **why, const char *msg, int err)
@@ -278,8 +283,32 @@ int chrony_client_send(struct chrony_client *c, uint16_t attempt)
     return n == len ? 0 : -EIO;
 }
 
-int chrony_client_recv(struct chrony_client *c, struct cb_poll *out, const char **why)
+int chrony_client_send_ntpdata(struct chrony_client *c, uint16_t family, const uint8_t *addr,
+                               uint16_t attempt)
 {
+    uint32_t seq = next_random(c);
+    if (seq == c->nd_sequence || seq == c->sequence) {
+        seq++;
+    }
+    uint8_t req[CHRONY_NTPDATA_LEN];
+    int len = chrony_encode_ntpdata_request(req, sizeof(req), seq, attempt, family, addr);
+    if (len < 0) {
+        return len;
+    }
+    c->nd_sequence = seq;
+    c->nd_family = family;
+    memcpy(c->nd_addr, addr, sizeof(c->nd_addr));
+    c->nd_pending = true;
+    ssize_t n = send(c->fd, req, (size_t)len, 0);
+    if (n < 0) {
+        return -errno;
+    }
+    return n == len ? 0 : -EIO;
+}
+
+int chrony_client_recv_reply(struct chrony_client *c, struct chrony_reply *out, const char **why)
+{
+    out->kind = CHRONY_REPLY_TRACKING;
     /* MSG_TRUNC makes recv return the datagram's real length, so an over-long one is seen. */
     ssize_t n = recv(c->fd, c->buf, sizeof(c->buf), MSG_TRUNC);
     if (n < 0) {
@@ -289,19 +318,43 @@ int chrony_client_recv(struct chrony_client *c, struct cb_poll *out, const char 
     if ((size_t)n > sizeof(c->buf)) {
         return set_why(why, "reply is longer than any chrony reply", -EMSGSIZE);
     }
-    int rc = chrony_decode_tracking_reply(c->buf, (size_t)n, c->sequence, &out->tracking, why);
+    if (chrony_reply_is_ntpdata(c->buf, (size_t)n)) {
+        out->kind = CHRONY_REPLY_NTPDATA;
+        if (!c->nd_pending) {
+            return set_why(why, "NTPDATA reply to no pending request", -ESTALE);
+        }
+        int rc = chrony_decode_ntpdata_reply(c->buf, (size_t)n, c->nd_sequence, c->nd_family,
+                                             c->nd_addr, &out->ntpdata, why);
+        if (rc != -ESTALE) {
+            c->nd_pending = false; /* answered, refused or malformed: that request is over */
+        }
+        return rc;
+    }
+    int rc = chrony_decode_tracking_reply(c->buf, (size_t)n, c->sequence, &out->poll.tracking, why);
     if (rc < 0) {
         return rc;
     }
-    out->sent = c->sent;
-    out->recv_rt_ns = cb_clock_ns(c->clock, CB_CLOCK_REALTIME);
+    out->poll.sent = c->sent;
+    out->poll.recv_rt_ns = cb_clock_ns(c->clock, CB_CLOCK_REALTIME);
     return 0;
 }
 
-/* Waits for the reply to the latest request until deadline_ns (CLOCK_MONOTONIC). Returns 0,
- * -ETIMEDOUT, or the first error other than "nothing yet" and "stale reply". */
-static int await_reply(struct chrony_client *c, int64_t deadline_ns, struct cb_poll *out,
-                       const char **why)
+int chrony_client_recv(struct chrony_client *c, struct cb_poll *out, const char **why)
+{
+    struct chrony_reply r;
+    int rc = chrony_client_recv_reply(c, &r, why);
+    if (r.kind == CHRONY_REPLY_NTPDATA && rc != -EAGAIN) {
+        return set_why(why, "not a tracking reply", -ESTALE);
+    }
+    if (rc == 0) {
+        *out = r.poll;
+    }
+    return rc;
+}
+
+/* Waits until the socket is readable or deadline_ns (CLOCK_MONOTONIC) has passed. Returns 0,
+ * -ETIMEDOUT or a poll(2) error. */
+static int await_readable(struct chrony_client *c, int64_t deadline_ns, const char **why)
 {
     for (;;) {
         int64_t left_ns = deadline_ns - cb_clock_ns(c->clock, CB_CLOCK_MONOTONIC);
@@ -314,16 +367,50 @@ static int await_reply(struct chrony_client *c, int64_t deadline_ns, struct cb_p
             /* poll waited at least until the deadline (a fake clock may not have moved). */
             return set_why(why, "no reply from chronyd", -ETIMEDOUT);
         }
-        if (ready < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
+        if (ready > 0) {
+            return 0;
+        }
+        if (errno != EINTR) {
             return set_why(why, strerror(errno), -errno);
         }
-        int rc = chrony_client_recv(c, out, why);
+    }
+}
+
+/* Waits for the reply to the latest request until deadline_ns (CLOCK_MONOTONIC). Returns 0,
+ * -ETIMEDOUT, or the first error other than "nothing yet" and "stale reply". */
+static int await_reply(struct chrony_client *c, int64_t deadline_ns, struct cb_poll *out,
+                       const char **why)
+{
+    for (;;) {
+        int rc = await_readable(c, deadline_ns, why);
+        if (rc < 0) {
+            return rc;
+        }
+        rc = chrony_client_recv(c, out, why);
         if (rc != -EAGAIN && rc != -ESTALE) {
             return rc;
         }
+    }
+}
+
+/* The same for the latest NTPDATA request; tracking replies are skipped. */
+static int await_ntpdata(struct chrony_client *c, int64_t deadline_ns, struct chrony_ntpdata *out,
+                         const char **why)
+{
+    for (;;) {
+        int rc = await_readable(c, deadline_ns, why);
+        if (rc < 0) {
+            return rc;
+        }
+        struct chrony_reply r;
+        rc = chrony_client_recv_reply(c, &r, why);
+        if (r.kind != CHRONY_REPLY_NTPDATA || rc == -EAGAIN || rc == -ESTALE) {
+            continue;
+        }
+        if (rc == 0) {
+            *out = r.ntpdata;
+        }
+        return rc;
     }
 }
 
@@ -342,6 +429,32 @@ int chrony_client_query(struct chrony_client *c, const struct chrony_query_opts 
         }
         int64_t deadline_ns = cb_clock_ns(c->clock, CB_CLOCK_MONOTONIC) + opts->timeout_ns;
         rc = await_reply(c, deadline_ns, out, why);
+        if (rc == 0) {
+            return 0;
+        }
+    }
+    return rc;
+}
+
+int chrony_client_query_ntpdata(struct chrony_client *c, const struct chrony_query_opts *opts,
+                                uint16_t family, const uint8_t *addr, struct chrony_ntpdata *out,
+                                const char **why)
+{
+    if (opts->attempts < 1 || opts->timeout_ns < 1000000) {
+        return set_why(why, "invalid query options", -EINVAL);
+    }
+    int rc = -ETIMEDOUT;
+    for (int attempt = 0; attempt < opts->attempts; attempt++) {
+        rc = chrony_client_send_ntpdata(c, family, addr, (uint16_t)attempt);
+        if (rc == -EAFNOSUPPORT) {
+            return set_why(why, "not an IPv4 or IPv6 address", rc);
+        }
+        if (rc < 0) {
+            set_why(why, strerror(-rc), rc);
+            continue;
+        }
+        int64_t deadline_ns = cb_clock_ns(c->clock, CB_CLOCK_MONOTONIC) + opts->timeout_ns;
+        rc = await_ntpdata(c, deadline_ns, out, why);
         if (rc == 0) {
             return 0;
         }

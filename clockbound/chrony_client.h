@@ -7,6 +7,11 @@
  * call chrony_client_send() on its poll timer and chrony_client_recv() when readable, and resend
  * (a fresh sequence number each time) when a reply is late. chrony_client_query() does the same
  * with poll(2) for command-line tools.
+ *
+ * NTPDATA requests (chrony's report about one NTP source and its server) go over the same socket
+ * with their own sequence number: chrony_client_send_ntpdata(), then chrony_client_recv_reply(),
+ * which tells the two kinds of reply apart. chronyd 4.3 answers NTPDATA only on its unix socket
+ * (over UDP: "unauthorised"; see chrony_proto.h).
  */
 #ifndef CLOCKBOUND_CHRONY_CLIENT_H
 #define CLOCKBOUND_CHRONY_CLIENT_H
@@ -80,11 +85,44 @@ int chrony_client_send(struct chrony_client *c, uint16_t attempt);
 /*
  * Reads one datagram. Returns 0 for a valid reply to the latest request, with *out holding the
  * reply, the reading taken before that request was sent, and CLOCK_REALTIME read just now.
- * Otherwise: -EAGAIN when nothing is waiting; -ESTALE for a reply to an older request (drop it,
- * keep waiting); -EMSGSIZE for an over-long datagram; a negative errno from recv(2); or a
- * chrony_decode_tracking_reply() error, with *why saying what was wrong.
+ * Otherwise: -EAGAIN when nothing is waiting; -ESTALE for a reply to an older request or any
+ * NTPDATA reply (drop it, keep waiting); -EMSGSIZE for an over-long datagram; a negative errno
+ * from recv(2); or a chrony_decode_tracking_reply() error, with *why saying what was wrong.
  */
 int chrony_client_recv(struct chrony_client *c, struct cb_poll *out, const char **why);
+
+/*
+ * Sends an NTPDATA request about the NTP source at (family, addr) (CHRONY_ADDR_INET4 with the
+ * address in addr[0..3], or CHRONY_ADDR_INET6; 16 bytes are read) with a fresh random sequence
+ * number of its own: the pending tracking request, its sequence number and its clock reading are
+ * untouched. A reply to an earlier NTPDATA request is ignored from now on. Returns 0,
+ * -EAFNOSUPPORT for another family, or a negative errno from send(2).
+ */
+int chrony_client_send_ntpdata(struct chrony_client *c, uint16_t family, const uint8_t *addr,
+                               uint16_t attempt);
+
+/* What a datagram from chronyd was (chrony_client_recv_reply()). */
+enum chrony_reply_kind {
+    CHRONY_REPLY_TRACKING, /* a tracking reply, or anything that is not an NTPDATA reply */
+    CHRONY_REPLY_NTPDATA,  /* a reply whose command field is NTPDATA (57) */
+};
+
+struct chrony_reply {
+    enum chrony_reply_kind kind;   /* set whenever a datagram was read, valid or not */
+    struct cb_poll poll;           /* CHRONY_REPLY_TRACKING, on success: as chrony_client_recv() */
+    struct chrony_ntpdata ntpdata; /* CHRONY_REPLY_NTPDATA, on success */
+};
+
+/*
+ * Reads one datagram and decodes it as what it claims to be. Returns 0 with out->kind saying
+ * which reply it was, or a negative errno with out->kind saying whose failure it is (a datagram
+ * that is not an NTPDATA reply is the tracking request's business, exactly as for
+ * chrony_client_recv()): -EAGAIN when nothing is waiting; -ESTALE for a reply to an older
+ * request of its kind, or an NTPDATA reply when none is awaited (drop it, keep waiting); or the
+ * decoder's error, with *why saying what was wrong (-EREMOTEIO "unauthorised" for NTPDATA over
+ * UDP). A valid NTPDATA reply ends the wait for that request: a duplicate is -ESTALE.
+ */
+int chrony_client_recv_reply(struct chrony_client *c, struct chrony_reply *out, const char **why);
 
 struct chrony_query_opts {
     int64_t timeout_ns; /* per attempt, >= 1 ms */
@@ -102,5 +140,14 @@ struct chrony_query_opts {
  */
 int chrony_client_query(struct chrony_client *c, const struct chrony_query_opts *opts,
                         struct cb_poll *out, const char **why);
+
+/*
+ * Blocking NTPDATA query for tools, as chrony_client_query() (tracking replies are ignored):
+ * returns 0 with *out filled, -ETIMEDOUT, -EINVAL for bad opts, -EAFNOSUPPORT, or the last
+ * attempt's error (-EREMOTEIO "unauthorised" over UDP, "no such source"), with *why a sentence.
+ */
+int chrony_client_query_ntpdata(struct chrony_client *c, const struct chrony_query_opts *opts,
+                                uint16_t family, const uint8_t *addr, struct chrony_ntpdata *out,
+                                const char **why);
 
 #endif

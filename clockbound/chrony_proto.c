@@ -1,4 +1,4 @@
-/* chrony cmdmon tracking codec (see chrony_proto.h). Pure. */
+/* chrony cmdmon tracking and NTPDATA codec (see chrony_proto.h for the facts it rests on). Pure. */
 #include "chrony_proto.h"
 
 #include <errno.h>
@@ -168,8 +168,37 @@ static int check_float(struct chrony_float f, int nonneg, double max_abs)
     return fabs(chrony_float_to_double(f)) <= max_abs;
 }
 
-int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expected_seq,
-                                 struct chrony_tracking *out, const char **why)
+/* What a reply header must say for one command, and how to say that it does not. */
+struct reply_kind {
+    uint16_t command;
+    uint16_t reply_type;
+    size_t len;
+    const char *wrong_command;
+    const char *wrong_len;
+    const char *wrong_type;
+};
+
+static const struct reply_kind tracking_kind = {
+    CHRONY_REQ_TRACKING,
+    CHRONY_RPY_TRACKING,
+    CHRONY_TRACKING_LEN,
+    "reply is for a command other than tracking",
+    "tracking reply is not 104 bytes long",
+    "reply type is not a tracking report",
+};
+
+static const struct reply_kind ntpdata_kind = {
+    CHRONY_REQ_NTP_DATA,
+    CHRONY_RPY_NTP_DATA,
+    CHRONY_NTPDATA_LEN,
+    "reply is for a command other than NTPDATA",
+    "NTPDATA reply is not 152 bytes long",
+    "reply type is not an NTPDATA report",
+};
+
+/* Checks the 28-byte header, the status and the length of a reply of kind k. */
+static int check_header(const uint8_t *buf, size_t len, uint32_t expected_seq,
+                        const struct reply_kind *k, const char **why)
 {
     if (len < CHRONY_HEADER_LEN) {
         return fail(why, "reply is shorter than a chrony reply header", -EMSGSIZE);
@@ -187,8 +216,8 @@ int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expect
     if (!all_zero(buf + OFF_PAD1, 6) || !all_zero(buf + OFF_PAD4, 8)) {
         return fail(why, "reply has nonzero padding", -EPROTO);
     }
-    if (get_u16(buf + OFF_COMMAND) != CHRONY_REQ_TRACKING) {
-        return fail(why, "reply is for a command other than tracking", -EPROTO);
+    if (get_u16(buf + OFF_COMMAND) != k->command) {
+        return fail(why, k->wrong_command, -EPROTO);
     }
     if (get_u32(buf + OFF_SEQUENCE) != expected_seq) {
         return fail(why, "reply sequence number does not match the request", -ESTALE);
@@ -199,11 +228,41 @@ int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expect
     if (status != CHRONY_STT_SUCCESS) {
         return fail(why, chrony_status_name(status), -EREMOTEIO);
     }
-    if (len != CHRONY_TRACKING_LEN) {
-        return fail(why, "tracking reply is not 104 bytes long", -EMSGSIZE);
+    if (len != k->len) {
+        return fail(why, k->wrong_len, -EMSGSIZE);
     }
-    if (get_u16(buf + OFF_REPLY) != CHRONY_RPY_TRACKING) {
-        return fail(why, "reply type is not a tracking report", -EPROTO);
+    if (get_u16(buf + OFF_REPLY) != k->reply_type) {
+        return fail(why, k->wrong_type, -EPROTO);
+    }
+    return 0;
+}
+
+/* Decodes a Timespec (candm.h) at p into ns since the epoch. Returns 0 or -EBADMSG. */
+static int get_timespec(const uint8_t *p, int64_t *out_ns, const char **why)
+{
+    uint32_t sec_high = get_u32(p);
+    uint32_t sec_low = get_u32(p + 4);
+    uint32_t nsec = get_u32(p + 8);
+    if (sec_high == CHRONY_TV_NOHIGHSEC) {
+        sec_high = 0;
+    }
+    uint64_t sec = (uint64_t)sec_high << 32 | sec_low;
+    if (nsec > 999999999u) {
+        return fail(why, "reference time nanoseconds out of range", -EBADMSG);
+    }
+    if (sec > (uint64_t)(INT64_MAX / 1000000000) - 1) {
+        return fail(why, "reference time out of range", -EBADMSG);
+    }
+    *out_ns = (int64_t)sec * 1000000000 + (int64_t)nsec;
+    return 0;
+}
+
+int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expected_seq,
+                                 struct chrony_tracking *out, const char **why)
+{
+    int rc = check_header(buf, len, expected_seq, &tracking_kind, why);
+    if (rc < 0) {
+        return rc;
     }
 
     struct chrony_tracking t;
@@ -223,20 +282,10 @@ int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expect
         return fail(why, "leap status is invalid", -EBADMSG);
     }
 
-    uint32_t sec_high = get_u32(buf + OFF_REF_SEC_HIGH);
-    uint32_t sec_low = get_u32(buf + OFF_REF_SEC_LOW);
-    uint32_t nsec = get_u32(buf + OFF_REF_NSEC);
-    if (sec_high == CHRONY_TV_NOHIGHSEC) {
-        sec_high = 0;
+    rc = get_timespec(buf + OFF_REF_SEC_HIGH, &t.ref_time_ns, why);
+    if (rc < 0) {
+        return rc;
     }
-    uint64_t sec = (uint64_t)sec_high << 32 | sec_low;
-    if (nsec > 999999999u) {
-        return fail(why, "reference time nanoseconds out of range", -EBADMSG);
-    }
-    if (sec > (uint64_t)(INT64_MAX / 1000000000) - 1) {
-        return fail(why, "reference time out of range", -EBADMSG);
-    }
-    t.ref_time_ns = (int64_t)sec * 1000000000 + (int64_t)nsec;
 
     static const struct {
         size_t off;
@@ -268,5 +317,196 @@ int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expect
     }
 
     *out = t;
+    return 0;
+}
+
+/* --- NTPDATA (facts and references: chrony_proto.h) --- */
+
+/* NTPDATA request offsets (candm.h CMD_Request, REQ_NTPData). */
+enum {
+    NDQ_OFF_ADDR = 20, /* IPAddr: 16 address bytes */
+    NDQ_OFF_FAMILY = 36,
+};
+
+/* NTPDATA reply offsets (candm.h RPY_NTPData, after the 28-byte header). */
+enum {
+    ND_OFF_REMOTE_ADDR = 28, /* IPAddr: address @28, family @44, padding @46 */
+    ND_OFF_LOCAL_ADDR = 48,  /* IPAddr: address @48, family @64, padding @66 */
+    ND_OFF_REMOTE_PORT = 68,
+    ND_OFF_LEAP = 70,
+    ND_OFF_VERSION = 71,
+    ND_OFF_MODE = 72,
+    ND_OFF_STRATUM = 73,
+    ND_OFF_POLL = 74,
+    ND_OFF_PRECISION = 75,
+    ND_OFF_ROOT_DELAY = 76,
+    ND_OFF_ROOT_DISPERSION = 80,
+    ND_OFF_REF_ID = 84,
+    ND_OFF_REF_TIME = 88,
+    ND_OFF_OFFSET = 100,
+    ND_OFF_PEER_DELAY = 104,
+    ND_OFF_PEER_DISPERSION = 108,
+    ND_OFF_RESPONSE_TIME = 112,
+    ND_OFF_JITTER_ASYMMETRY = 116,
+    ND_OFF_FLAGS = 120,
+    ND_OFF_TX_TSS = 122,
+    ND_OFF_RX_TSS = 123,
+    ND_OFF_TOTAL_TX = 124,
+    ND_OFF_TOTAL_RX = 128,
+    ND_OFF_TOTAL_VALID = 132,
+    ND_OFF_TOTAL_GOOD = 136,
+    ND_OFF_RESERVED = 140, /* 3 x u32, 0xffffffff each */
+};
+
+#define IPADDR_FAMILY_OFF 16 /* candm IPAddr: 16 address bytes, family u16, padding u16 */
+#define NTP_LEAP_MAX      3  /* 2-bit field */
+#define NTP_VERSION_MAX   7  /* 3-bit fields */
+#define NTP_MODE_MAX      7
+
+/* How many of an address's 16 bytes carry it: 4 for IPv4, 16 for IPv6, 0 otherwise. */
+static size_t addr_len(uint16_t family)
+{
+    switch (family) {
+    case CHRONY_ADDR_INET4:
+        return 4;
+    case CHRONY_ADDR_INET6:
+        return 16;
+    default:
+        return 0;
+    }
+}
+
+int chrony_encode_ntpdata_request(uint8_t *buf, size_t len, uint32_t sequence, uint16_t attempt,
+                                  uint16_t family, const uint8_t *addr)
+{
+    size_t n = addr_len(family);
+    if (n == 0) {
+        return -EAFNOSUPPORT;
+    }
+    if (len < CHRONY_NTPDATA_LEN) {
+        return -ENOBUFS;
+    }
+    /* The request is padded with zeros to the reply's 152 bytes (pktlength.c). */
+    memset(buf, 0, CHRONY_NTPDATA_LEN);
+    buf[0] = CHRONY_PROTO_VERSION;
+    buf[1] = CHRONY_PKT_TYPE_REQUEST;
+    put_u16(buf + REQ_OFF_COMMAND, CHRONY_REQ_NTP_DATA);
+    put_u16(buf + REQ_OFF_ATTEMPT, attempt);
+    put_u32(buf + REQ_OFF_SEQUENCE, sequence);
+    memcpy(buf + NDQ_OFF_ADDR, addr, n);
+    put_u16(buf + NDQ_OFF_FAMILY, family);
+    return CHRONY_NTPDATA_LEN;
+}
+
+bool chrony_reply_is_ntpdata(const uint8_t *buf, size_t len)
+{
+    return len >= OFF_COMMAND + 2 && get_u16(buf + OFF_COMMAND) == CHRONY_REQ_NTP_DATA;
+}
+
+/* Reads a candm IPAddr at p whose family must be in [min_family, CHRONY_ADDR_INET6]: the
+ * address bytes it does not use and its padding must be zero (UTI_IPHostToNetwork zeroes
+ * them). Returns false when it is malformed. */
+static bool get_ipaddr(const uint8_t *p, uint16_t min_family, uint16_t *family, uint8_t *addr)
+{
+    uint16_t f = get_u16(p + IPADDR_FAMILY_OFF);
+    if (f < min_family || f > CHRONY_ADDR_INET6) {
+        return false;
+    }
+    size_t n = addr_len(f);
+    if (!all_zero(p + n, 16 - n) || !all_zero(p + IPADDR_FAMILY_OFF + 2, 2)) {
+        return false;
+    }
+    *family = f;
+    memcpy(addr, p, 16);
+    return true;
+}
+
+int chrony_decode_ntpdata_reply(const uint8_t *buf, size_t len, uint32_t expected_seq,
+                                uint16_t family, const uint8_t *addr, struct chrony_ntpdata *out,
+                                const char **why)
+{
+    int rc = check_header(buf, len, expected_seq, &ntpdata_kind, why);
+    if (rc < 0) {
+        return rc;
+    }
+    struct chrony_ntpdata d;
+    memset(&d, 0, sizeof(d));
+    if (!get_ipaddr(buf + ND_OFF_REMOTE_ADDR, CHRONY_ADDR_INET4, &d.addr_family, d.addr)) {
+        return fail(why, "NTPDATA remote address is malformed", -EBADMSG);
+    }
+    size_t n = addr_len(family);
+    if (d.addr_family != family || n == 0 || memcmp(d.addr, addr, n) != 0) {
+        return fail(why, "NTPDATA reply is about another address than the one asked about",
+                    -EBADMSG);
+    }
+    if (!get_ipaddr(buf + ND_OFF_LOCAL_ADDR, CHRONY_ADDR_UNSPEC, &d.local_family, d.local_addr)) {
+        return fail(why, "NTPDATA local address is malformed", -EBADMSG);
+    }
+    d.remote_port = get_u16(buf + ND_OFF_REMOTE_PORT);
+    d.leap = buf[ND_OFF_LEAP];
+    d.version = buf[ND_OFF_VERSION];
+    d.mode = buf[ND_OFF_MODE];
+    d.stratum = buf[ND_OFF_STRATUM]; /* the packet's raw stratum: every value can be sent */
+    if (d.leap > NTP_LEAP_MAX || d.version > NTP_VERSION_MAX || d.mode > NTP_MODE_MAX) {
+        return fail(why, "NTPDATA leap, version or mode is out of range", -EBADMSG);
+    }
+    d.poll = (int8_t)buf[ND_OFF_POLL];
+    d.precision = (int8_t)buf[ND_OFF_PRECISION];
+    d.ref_id = get_u32(buf + ND_OFF_REF_ID);
+
+    static const struct {
+        size_t off;
+        size_t field;
+        int nonneg;
+        double max_abs;
+        const char *name;
+    } floats[] = {
+#define F(o, m, nn, max, what) \
+    {o, offsetof(struct chrony_ntpdata, m), nn, max, "NTPDATA " what " is negative or out of range"}
+        F(ND_OFF_ROOT_DELAY, root_delay_s, 1, CHRONY_NTP_MAX_ROOT_SECONDS, "root delay"),
+        F(ND_OFF_ROOT_DISPERSION, root_dispersion_s, 1, CHRONY_NTP_MAX_ROOT_SECONDS,
+          "root dispersion"),
+        F(ND_OFF_OFFSET, offset_s, 0, CHRONY_NTP_MAX_ABS_SECONDS, "offset"),
+        F(ND_OFF_PEER_DELAY, peer_delay_s, 1, CHRONY_NTP_MAX_ABS_SECONDS, "peer delay"),
+        F(ND_OFF_PEER_DISPERSION, peer_dispersion_s, 1, CHRONY_NTP_MAX_ABS_SECONDS,
+          "peer dispersion"),
+        F(ND_OFF_RESPONSE_TIME, response_time_s, 1, CHRONY_NTP_MAX_ABS_SECONDS, "response time"),
+        F(ND_OFF_JITTER_ASYMMETRY, jitter_asymmetry, 0, CHRONY_NTP_MAX_ASYMMETRY,
+          "jitter asymmetry"),
+#undef F
+    };
+    for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
+        struct chrony_float f = chrony_float_decode(get_u32(buf + floats[i].off));
+        if (!check_float(f, floats[i].nonneg, floats[i].max_abs)) {
+            return fail(why, floats[i].name, -EBADMSG);
+        }
+        memcpy((char *)&d + floats[i].field, &f, sizeof(f));
+    }
+    rc = get_timespec(buf + ND_OFF_REF_TIME, &d.ref_time_ns, why);
+    if (rc < 0) {
+        return rc;
+    }
+    d.flags = get_u16(buf + ND_OFF_FLAGS);
+    if ((d.flags & ~(CHRONY_NTP_FLAGS_TESTS | CHRONY_NTP_FLAG_INTERLEAVED |
+                     CHRONY_NTP_FLAG_AUTHENTICATED)) != 0) {
+        return fail(why, "NTPDATA flags has unknown bits", -EBADMSG);
+    }
+    d.tx_tss_char = buf[ND_OFF_TX_TSS];
+    d.rx_tss_char = buf[ND_OFF_RX_TSS];
+    static const char tss_chars[] = {'\0', 'D', 'K', 'H'};
+    if (memchr(tss_chars, d.tx_tss_char, sizeof(tss_chars)) == NULL ||
+        memchr(tss_chars, d.rx_tss_char, sizeof(tss_chars)) == NULL) {
+        return fail(why, "NTPDATA timestamping source is not D, K or H", -EBADMSG);
+    }
+    d.total_tx_count = get_u32(buf + ND_OFF_TOTAL_TX);
+    d.total_rx_count = get_u32(buf + ND_OFF_TOTAL_RX);
+    d.total_valid_count = get_u32(buf + ND_OFF_TOTAL_VALID);
+    d.total_good_count = get_u32(buf + ND_OFF_TOTAL_GOOD);
+    for (size_t i = 0; i < 12; i++) {
+        if (buf[ND_OFF_RESERVED + i] != 0xff) {
+            return fail(why, "NTPDATA reserved bytes are not chronyd's 0xff", -EBADMSG);
+        }
+    }
+    *out = d;
     return 0;
 }

@@ -1,14 +1,51 @@
 /*
- * chrony command-and-monitoring (cmdmon) protocol, version 6: the tracking request and reply.
+ * chrony command-and-monitoring (cmdmon) protocol, version 6: the tracking and NTPDATA requests
+ * and replies.
  *
  * A pure codec: no I/O, no clock reads. This module is the only place that knows chrony's wire
- * layout; everything else sees struct chrony_tracking. Written from the facts in DESIGN.md
- * section 4 and chrony's candm.h (read for facts only; chrony is GPL): all fields big-endian,
- * a 28-byte reply header, then the tracking report.
+ * layout; everything else sees struct chrony_tracking and struct chrony_ntpdata. Written from the
+ * facts in DESIGN.md section 4 and chrony's candm.h (read for facts only; chrony is GPL): all
+ * fields big-endian, a 28-byte reply header, then the tracking report.
+ *
+ * NTPDATA (what chrony knows about one NTP source: its server's own reference ID, stratum, leap,
+ * mode, ...), established from chrony 4.3's candm.h, pktlength.c and cmdmon.c and checked against
+ * chronyd 4.3 on Debian 12 (`chronyc ntpdata`, and replies captured in tests/test_chrony_proto.c):
+ *   - Command REQ_NTP_DATA = 57, reply type RPY_NTP_DATA = 16 (candm.h "Request codes", "Reply
+ *     codes").
+ *   - Request: the 20-byte request header (version 6, type 1, command @4, attempt @6, sequence
+ *     @8, pad1/pad2 @12..19), then REQ_NTPData { IPAddr ip_addr } @20: candm's IPAddr is 16
+ *     address bytes (IPv4 in the first 4, network order, the rest zero) @20, family u16 @36
+ *     (IPADDR_INET4 1, IPADDR_INET6 2; addressing.h), _pad u16 @38, then EOR @40. pktlength.c's
+ *     REQ_LENGTH_ENTRY(ntp_data, ntp_data) pads the request to the reply's length (protocol 6
+ *     anti-amplification): 40 + 112 bytes of zeros = 152. chronyd answers a shorter request with
+ *     a bare header, status STT_BADPKTLENGTH (19) (seen for 151, 104 and 40 bytes).
+ *   - Reply: the 28-byte header, then RPY_NTPData (candm.h): remote_addr IPAddr @28 (family @44,
+ *     pad @46), local_addr IPAddr @48 (family @64, pad @66), remote_port u16 @68, leap u8 @70,
+ *     version u8 @71, mode u8 @72, stratum u8 @73, poll s8 @74, precision s8 @75, root_delay
+ *     Float @76, root_dispersion Float @80, ref_id u32 @84, ref_time Timespec @88 (sec_high,
+ *     sec_low, nsec), offset @100, peer_delay @104, peer_dispersion @108, response_time @112,
+ *     jitter_asymmetry @116 (Floats), flags u16 @120, tx_tss_char u8 @122, rx_tss_char u8 @123,
+ *     total_tx_count @124, total_rx_count @128, total_valid_count @132, total_good_count @136
+ *     (u32), reserved[3] @140..151 (cmdmon.c handle_ntp_data sets them to 0xff), EOR @152: 152
+ *     bytes. cmdmon.c zeroes the reply first; leap, version and mode are the 2- and 3-bit fields
+ *     of the server's last valid packet (ntp_core.c), ref_id is that server's own reference ID
+ *     (0x7F7F0101 "LOCL" when it serves its `local` clock), stratum its packet's raw stratum;
+ *     peer_delay and response_time are fabs() values, jitter_asymmetry is clamped to +-0.5
+ *     (sourcestats.c), flags hold the ten test bits (0x3ff) plus 0x4000 interleaved and 0x8000
+ *     authenticated, the timestamping chars are 'D', 'K' or 'H' (0 before the first packet).
+ *     The reply's remote_addr is the address asked about (ntp_sources.c NSR_GetNTPReport looks
+ *     the source up by it; STT_NOSUCHSOURCE (4) when there is none).
+ *   - Permission: cmdmon.c's permissions[] has NTP_DATA as PERMIT_AUTH, and PERMIT_AUTH commands
+ *     are allowed only on the unix socket (read_from_cmd_socket). Over UDP, even from 127.0.0.1,
+ *     chronyd answers a bare header with status STT_UNAUTH (2): `chronyc -h 127.0.0.1 ntpdata`
+ *     prints "501 Not authorised", `chronyc -h /run/chrony/chronyd.sock ntpdata` works.
+ *   - chrony 4.6 and later append four counters to the reply (172 bytes) and so need a 172-byte
+ *     request; a 152-byte request gets STT_BADPKTLENGTH there. This codec is for 4.3 (Debian 12).
  */
 #ifndef CLOCKBOUND_CHRONY_PROTO_H
 #define CLOCKBOUND_CHRONY_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +61,15 @@
 #define CHRONY_TV_NOHIGHSEC     0x7fffffffu /* tv_sec_high of a 32-bit timestamp */
 #define CHRONY_MAX_STRATUM      16
 #define CHRONY_REPLY_MAX_LEN    1024 /* receive buffer: longer datagrams are malformed */
+#define CHRONY_REQ_NTP_DATA     57
+#define CHRONY_RPY_NTP_DATA     16
+#define CHRONY_NTPDATA_LEN      152 /* request (padded) and reply are both exactly this long */
+#define CHRONY_STT_UNAUTH       2 /* e.g. NTPDATA asked over UDP: allowed on the unix socket only */
+#define CHRONY_STT_NOSUCHSOURCE 4
+#define CHRONY_STT_BADPKTLENGTH 19
+#define CHRONY_ADDR_UNSPEC      0 /* candm IPADDR_* */
+#define CHRONY_ADDR_INET4       1
+#define CHRONY_ADDR_INET6       2
 
 /* Leap status as chrony reports it. */
 enum chrony_leap {
@@ -94,6 +140,82 @@ int chrony_encode_tracking_request(uint8_t *buf, size_t len, uint32_t sequence, 
  */
 int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expected_seq,
                                  struct chrony_tracking *out, const char **why);
+
+/* NTPDATA flags (candm.h RPY_NTP_FLAG_*): the ten NTP test bits and two flags. */
+#define CHRONY_NTP_FLAGS_TESTS        0x03ffu
+#define CHRONY_NTP_FLAG_INTERLEAVED   0x4000u
+#define CHRONY_NTP_FLAG_AUTHENTICATED 0x8000u
+/* Sanity limits of an NTPDATA reply: root delay and dispersion come from the server's packet
+ * (NTP short format, below 2^16 s); offsets and delays are differences of NTP timestamps. */
+#define CHRONY_NTP_MAX_ROOT_SECONDS 65536.0
+#define CHRONY_NTP_MAX_ABS_SECONDS  4294967296.0
+#define CHRONY_NTP_MAX_ASYMMETRY    0.5 /* sourcestats.c MAX_ASYMMETRY */
+
+/* A decoded, validated NTPDATA report: chrony's view of one NTP source and of the server behind
+ * it, taken from that server's last valid packet. Times are on chrony's (NTP) timescale. */
+struct chrony_ntpdata {
+    uint16_t addr_family;  /* the source: CHRONY_ADDR_INET4 or CHRONY_ADDR_INET6 */
+    uint8_t addr[16];      /* IPv4 in addr[0..3] (the rest zero), IPv6 in addr[0..15] */
+    uint16_t local_family; /* chrony's own address for it: CHRONY_ADDR_UNSPEC, _INET4, _INET6 */
+    uint8_t local_addr[16];
+    uint16_t remote_port;
+    uint8_t leap;        /* the server's leap indicator, enum chrony_leap (0..3) */
+    uint8_t version;     /* NTP version of its packet (0..7) */
+    uint8_t mode;        /* NTP mode of its packet (0..7; 4 = server) */
+    uint8_t stratum;     /* its packet's stratum, as sent (0..255) */
+    int8_t poll;         /* log2 s */
+    int8_t precision;    /* log2 s */
+    uint32_t ref_id;     /* the SERVER's reference ID: CHRONY_REFID_LOCAL when it serves its local
+                          * clock (`local` directive), e.g. 0x47505300 "GPS" for a GPS refclock */
+    int64_t ref_time_ns; /* the server's reference time, ns; 0 when none */
+    struct chrony_float root_delay_s;      /* s, >= 0: the server's */
+    struct chrony_float root_dispersion_s; /* s, >= 0: the server's */
+    struct chrony_float offset_s;          /* s: the last sample's offset */
+    struct chrony_float peer_delay_s;      /* s, >= 0 */
+    struct chrony_float peer_dispersion_s; /* s, >= 0 */
+    struct chrony_float response_time_s;   /* s, >= 0: the server's processing time */
+    struct chrony_float jitter_asymmetry;  /* -0.5 .. 0.5 */
+    uint16_t flags;                        /* CHRONY_NTP_FLAG* bits */
+    uint8_t tx_tss_char;                   /* 'D' daemon, 'K' kernel, 'H' hardware, 0: none yet */
+    uint8_t rx_tss_char;
+    uint32_t total_tx_count;
+    uint32_t total_rx_count;
+    uint32_t total_valid_count;
+    uint32_t total_good_count;
+};
+
+/*
+ * Writes the 152-byte NTPDATA request for the source at (family, addr) with the given sequence
+ * number and attempt counter into buf. addr holds 16 bytes; for IPv4 only addr[0..3] are read
+ * (network order). Returns the length written (CHRONY_NTPDATA_LEN), -ENOBUFS when len is too
+ * small, or -EAFNOSUPPORT when family is neither CHRONY_ADDR_INET4 nor CHRONY_ADDR_INET6.
+ */
+int chrony_encode_ntpdata_request(uint8_t *buf, size_t len, uint32_t sequence, uint16_t attempt,
+                                  uint16_t family, const uint8_t *addr);
+
+/*
+ * Decodes and validates an NTPDATA reply of len bytes answering the request with sequence
+ * expected_seq about the source (family, addr) (as given to chrony_encode_ntpdata_request).
+ * Returns 0 and fills *out, or a negative errno with *why (if non-NULL) a static sentence:
+ *   -EMSGSIZE         shorter than a header, or a success reply not exactly 152 bytes
+ *   -EPROTONOSUPPORT  protocol version is not 6
+ *   -EPROTO           packet type, reserved bytes, padding, command or reply type are wrong
+ *   -ESTALE           sequence number differs (a late reply to an earlier request: ignore it)
+ *   -EREMOTEIO        chronyd answered with a non-success status: *why names it ("unauthorised"
+ *                     when asked over UDP, "no such source", "bad packet length")
+ *   -EBADMSG          a field is invalid: an address family, address padding, a remote address
+ *                     other than the one asked about, leap, version, mode, a float negative where
+ *                     it cannot be or out of range, the reference time, flags, timestamping
+ *                     characters, or reserved bytes other than chronyd's 0xff
+ * Checks run in that order; the first failure is reported; *out is written only on success.
+ */
+int chrony_decode_ntpdata_reply(const uint8_t *buf, size_t len, uint32_t expected_seq,
+                                uint16_t family, const uint8_t *addr, struct chrony_ntpdata *out,
+                                const char **why);
+
+/* Whether a datagram of len bytes is a reply to an NTPDATA request (its command field is 57),
+ * to be decoded with chrony_decode_ntpdata_reply(); any other is for the tracking decoder. */
+bool chrony_reply_is_ntpdata(const uint8_t *buf, size_t len);
 
 /* A short name for a chrony status code ("unauthorised", "bad packet version", ...). */
 const char *chrony_status_name(unsigned status);

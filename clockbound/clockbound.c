@@ -223,6 +223,10 @@ static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb
         *reason = st->verdict;
         return;
     }
+    if (cb_upstream_local(st)) {
+        *reason = CB_REASON_UPSTREAM_LOCAL;
+        return;
+    }
     if (st->awaiting_update) {
         *reason = CB_REASON_AWAITING_UPDATE;
         return;
@@ -427,6 +431,8 @@ const char *cb_reason_text(enum cb_reason r)
         return "chrony has lost its time source; the bound keeps growing";
     case CB_REASON_CLOCK_STEPPED:
         return "the system clock was stepped; waiting for chrony to measure again";
+    case CB_REASON_UPSTREAM_LOCAL:
+        return "the upstream NTP server runs on its own local clock (reference ID LOCL)";
     }
     return "invalid reason";
 }
@@ -485,4 +491,39 @@ bool cb_tracking_is_demo(const struct chrony_tracking *t)
         return memcmp(t->addr, v6_loopback, sizeof(v6_loopback)) == 0;
     }
     return false;
+}
+
+void cb_on_upstream(struct cb_state *st, const struct chrony_ntpdata *nd)
+{
+    struct cb_upstream *u = &st->upstream;
+    memset(u, 0, sizeof(*u));
+    u->known = true;
+    u->addr_family = nd->addr_family;
+    memcpy(u->addr, nd->addr, sizeof(u->addr));
+    u->ref_id = nd->ref_id;
+    u->stratum = nd->stratum;
+}
+
+const struct cb_upstream *cb_upstream_current(const struct cb_state *st)
+{
+    const struct cb_upstream *u = &st->upstream;
+    const struct chrony_tracking *t = &st->last.tracking;
+    if (!st->have_poll || !u->known || u->addr_family != t->addr_family) {
+        return NULL;
+    }
+    size_t n = t->addr_family == CHRONY_ADDR_INET4   ? 4
+               : t->addr_family == CHRONY_ADDR_INET6 ? 16
+                                                     : 0;
+    if (n == 0 || memcmp(u->addr, t->addr, n) != 0) {
+        return NULL;
+    }
+    return u;
+}
+
+bool cb_upstream_local(const struct cb_state *st)
+{
+    const struct cb_upstream *u = cb_upstream_current(st);
+    /* A loopback server is the demo pair (deploy/demo-chrony), whose server is `local` by
+     * design: it stays a flagged demo (cb_tracking_is_demo) rather than refused. */
+    return u != NULL && u->ref_id == CHRONY_REFID_LOCAL && !cb_tracking_is_demo(&st->last.tracking);
 }

@@ -6,6 +6,7 @@
  *   cb_init()             once
  *   cb_on_poll()          after each successful chrony tracking query
  *   cb_on_poll_failure()  after each failed one (timeout, refused, malformed reply)
+ *   cb_on_upstream()      after each NTPDATA answer about the reference's NTP server
  *   cb_now()              whenever the time is needed; also runs the step detector
  *   cb_before/cb_after()  on the result of cb_now()
  *
@@ -54,6 +55,8 @@ enum cb_reason {
                                       * chrony's reference time is a sample its regression
                                       * picked, seen up to 1.14 s old at 1/16 s polls) */
     CB_REASON_CLOCK_STEPPED,         /* DISRUPTED */
+    CB_REASON_UPSTREAM_LOCAL,        /* UNKNOWN: the reference is an NTP server (not loopback)
+                                      * that NTPDATA says runs on its own local clock */
 };
 
 /* Defaults (DESIGN.md section 2). */
@@ -87,6 +90,15 @@ void cb_params_default(struct cb_params *p);
 /* Returns 0 when every parameter is in range, else -EINVAL with *why naming the bad one. */
 int cb_params_check(const struct cb_params *p, const char **why);
 
+/* What chrony's NTPDATA said about the NTP server behind one source (cb_on_upstream). */
+struct cb_upstream {
+    bool known;           /* an answer has been taken in */
+    uint16_t addr_family; /* the source it is about: CHRONY_ADDR_INET4 or CHRONY_ADDR_INET6 */
+    uint8_t addr[16];     /* IPv4 in addr[0..3] */
+    uint32_t ref_id;      /* that server's own reference ID (CHRONY_REFID_LOCAL: its local clock) */
+    uint8_t stratum;      /* its stratum, as it sent it */
+};
+
 /* The state. Plain data, no resources: copy or discard it freely, no fini needed. */
 struct cb_state {
     struct cb_params params;
@@ -108,6 +120,7 @@ struct cb_state {
     int64_t start_mono_ns;           /* the first poll's m0 */
     int64_t start_ref_ns;            /* the first poll's reference time */
     int64_t leap_at_ns;              /* the midnight of an announced leap second, 0 if none */
+    struct cb_upstream upstream;     /* what chrony's last NTPDATA answer said (cb_on_upstream) */
 };
 
 /* The answer to "what time is it". */
@@ -200,5 +213,22 @@ bool cb_tracking_addr_text(const struct chrony_tracking *t, char *buf, size_t le
 
 /* True if the tracking report's reference is a loopback NTP server: a demo time source. */
 bool cb_tracking_is_demo(const struct chrony_tracking *t);
+
+/*
+ * Takes in chrony's NTPDATA answer about one NTP source (replacing what an earlier answer said,
+ * about any address). An upstream server that has fallen back to its own clock (`local`, reference
+ * ID LOCL) looks like a normal source with a tiny root dispersion; while the current reference is
+ * that source, not a loopback (demo) one, the status is UNKNOWN (CB_REASON_UPSTREAM_LOCAL). When
+ * NTPDATA cannot be had (chronyd refuses it over UDP) nothing is known and nothing is refused.
+ */
+void cb_on_upstream(struct cb_state *st, const struct chrony_ntpdata *nd);
+
+/* The upstream answer if it is about the current tracking reference's address, else NULL.
+ * Borrowed from st. */
+const struct cb_upstream *cb_upstream_current(const struct cb_state *st);
+
+/* True when the current reference is a non-loopback NTP server whose NTPDATA said it runs on its
+ * own local clock: the rule that makes the status UNKNOWN with CB_REASON_UPSTREAM_LOCAL. */
+bool cb_upstream_local(const struct cb_state *st);
 
 #endif

@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "server.h"
@@ -46,6 +47,48 @@ static const char *unavailable_reason(const struct server *s, const struct cb_no
     return NULL;
 }
 
+/* Whether the check for an upstream NTP server on its own local clock is made (poller.h). */
+static const char *upstream_check(const struct server *s)
+{
+    const struct cb_state *st = &s->clock_state;
+    uint16_t family = st->last.tracking.addr_family;
+    if (!st->have_poll || (family != CHRONY_ADDR_INET4 && family != CHRONY_ADDR_INET6)) {
+        return "not_applicable"; /* no reply yet, or a refclock: no NTPDATA */
+    }
+    if (s->poller.ntpdata_error != 0) {
+        return "unavailable";
+    }
+    return cb_upstream_current(st) != NULL ? "ok" : "pending";
+}
+
+/* The /healthz fields about the reference's NTP server. */
+static void upstream_health(const struct server *s, struct strbuf *b)
+{
+    const char *check = upstream_check(s);
+    strbuf_printf(b, ",\"upstream_check\":\"%s\"", check);
+    if (strcmp(check, "unavailable") == 0) {
+        char why[160];
+        const char *what = s->poller.ntpdata_why != NULL ? s->poller.ntpdata_why : "failed";
+        snprintf(why, sizeof(why), "chrony NTPDATA: %s%s", what,
+                 strcmp(what, "unauthorised") == 0
+                     ? " (answered only on chronyd's unix socket: use --chrony "
+                       "unix:/run/chrony/chronyd.sock)"
+                     : "");
+        strbuf_printf(b, ",\"upstream_check_error\":");
+        strbuf_json_string(b, why);
+    }
+    const struct cb_upstream *u = cb_upstream_current(&s->clock_state);
+    if (u != NULL) {
+        char addr[64] = "";
+        cb_tracking_addr_text(&s->clock_state.last.tracking, addr, sizeof(addr));
+        strbuf_printf(b,
+                      ",\"upstream\":{\"address\":\"%s\",\"reference_id\":\"%08" PRIX32
+                      "\",\"stratum\":%u,\"local_clock\":%s}",
+                      addr, u->ref_id, (unsigned)u->stratum,
+                      u->ref_id == CHRONY_REFID_LOCAL ? "true" : "false");
+    }
+}
+
 int metrics_health(struct server *s, struct strbuf *b)
 {
     struct cb_now now;
@@ -65,6 +108,7 @@ int metrics_health(struct server *s, struct strbuf *b)
         strbuf_printf(b, ",\"warning\":\"the time source is a loopback NTP server: a demo, not "
                          "real time\"");
     }
+    upstream_health(s, b);
     strbuf_printf(b, ",\"instance_id\":\"%s\",\"version\":", s->instance_id);
     strbuf_json_string(b, s->cfg->version);
     strbuf_printf(b, "}\n");
@@ -124,6 +168,38 @@ static void counter_u64(struct strbuf *b, const char *name, const char *help, ui
 static void gauge_u64(struct strbuf *b, const char *name, const char *help, uint64_t value)
 {
     one_u64(b, name, "gauge", help, value);
+}
+
+/* The NTPDATA check of the reference's NTP server (poller.h, cb_upstream_local()). */
+static void upstream_metrics(const struct server *s, struct strbuf *b)
+{
+    metric(b, "oracled_chrony_ntpdata_total", "counter",
+           "chrony NTPDATA queries about the reference's NTP server, by result (failed: refused, "
+           "e.g. unauthorised over UDP, malformed or unanswered).");
+    strbuf_printf(b, "oracled_chrony_ntpdata_total{result=\"ok\"} %" PRIu64 "\n",
+                  s->poller.ntpdata_ok);
+    strbuf_printf(b, "oracled_chrony_ntpdata_total{result=\"failed\"} %" PRIu64 "\n",
+                  s->poller.ntpdata_failed);
+    gauge_u64(b, "oracled_upstream_check_unavailable",
+              "1 while chronyd does not answer NTPDATA (over UDP it refuses: use its unix "
+              "socket), so an upstream NTP server on its own local clock cannot be detected.",
+              (uint64_t)(strcmp(upstream_check(s), "unavailable") == 0));
+    gauge_u64(b, "oracled_upstream_local_clock",
+              "1 while the reference is a non-loopback NTP server on its own local clock "
+              "(reference ID LOCL): the clock is UNKNOWN.",
+              (uint64_t)cb_upstream_local(&s->clock_state));
+    const struct cb_upstream *u = cb_upstream_current(&s->clock_state);
+    if (u != NULL) {
+        char addr[64] = "";
+        cb_tracking_addr_text(&s->clock_state.last.tracking, addr, sizeof(addr));
+        metric(b, "oracled_upstream_info", "gauge",
+               "The reference's NTP server as chrony's NTPDATA describes it: its own reference "
+               "ID (7F7F0101: LOCL, its local clock) and stratum.");
+        strbuf_printf(b,
+                      "oracled_upstream_info{address=\"%s\",reference_id=\"%08" PRIX32
+                      "\",stratum=\"%u\"} 1\n",
+                      addr, u->ref_id, (unsigned)u->stratum);
+    }
 }
 
 void metrics_prometheus(struct server *s, struct strbuf *b)
@@ -247,6 +323,7 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
         b, "oracled_clockbound_shm_writes_total",
         "Writes of the ClockBound shared-memory segment (after each poll and status change).",
         s->cbcompat.shm.writes);
+    upstream_metrics(s, b);
 }
 
 void metrics_http(void *ctx, const struct http_request *req, int *status, const char **content_type,

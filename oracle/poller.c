@@ -1,9 +1,13 @@
 /* chrony poller on the libuv loop (see poller.h). */
 #include "poller.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "util.h"
@@ -47,6 +51,145 @@ static void on_tick(uv_timer_t *h)
     p->unanswered++;
 }
 
+/* --- NTPDATA: the reference's NTP server --- */
+
+static size_t addr_len(uint16_t family)
+{
+    return family == CHRONY_ADDR_INET4 ? 4 : family == CHRONY_ADDR_INET6 ? 16 : 0;
+}
+
+static void addr_text(uint16_t family, const uint8_t *addr, char *buf, size_t len)
+{
+    if (inet_ntop(family == CHRONY_ADDR_INET4 ? AF_INET : AF_INET6, addr, buf, (socklen_t)len) ==
+        NULL) {
+        snprintf(buf, len, "?");
+    }
+}
+
+/* A reference ID as chronyc would name it: LOCL for chrony's local fallback, the text of a
+ * refclock's ID ("GPS", "PHC0"), else the IPv4 address a stratum 2+ server's ID stands for. */
+static void refid_text(uint32_t id, char *buf, size_t len)
+{
+    if (id == CHRONY_REFID_LOCAL) {
+        snprintf(buf, len, "LOCL, its own local clock");
+        return;
+    }
+    char text[5] = {(char)(id >> 24), (char)(id >> 16), (char)(id >> 8), (char)id, '\0'};
+    bool printable = text[0] >= 'A' && text[0] <= 'Z';
+    bool ended = false;
+    for (int i = 1; i < 4 && printable; i++) {
+        ended = ended || text[i] == '\0';
+        printable = ended ? text[i] == '\0' : text[i] >= 0x20 && text[i] < 0x7f;
+    }
+    if (printable) {
+        snprintf(buf, len, "%s", text);
+    } else {
+        snprintf(buf, len, "%u.%u.%u.%u", id >> 24, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff);
+    }
+}
+
+static void ntpdata_fail(struct poller *p, int err, const char *why)
+{
+    p->nd_pending = false;
+    p->ntpdata_failed++;
+    p->ntpdata_error = err;
+    p->ntpdata_why = why;
+    p->nd_retry_mono_ns = cb_clock_ns(p->clock, CB_CLOCK_MONOTONIC) + POLLER_NTPDATA_RETRY_NS;
+    if (p->ntpdata_warned) {
+        return;
+    }
+    p->ntpdata_warned = true;
+    bool udp = chrony_client_local_path(p->client)[0] == '\0';
+    if (err == -EREMOTEIO && why != NULL && strcmp(why, "unauthorised") == 0 && udp) {
+        log_warn("chronyd refuses NTPDATA over UDP (unauthorised: it answers NTPDATA only on its "
+                 "unix socket), so whether the upstream NTP server has fallen back to its own "
+                 "local clock cannot be checked (the clock is not refused for this); to make the "
+                 "check, use --chrony unix:/run/chrony/chronyd.sock");
+    } else {
+        log_warn("chrony NTPDATA query failed: %s, so whether the upstream NTP server has fallen "
+                 "back to its own local clock cannot be checked (the clock is not refused for "
+                 "this; retrying every %" PRId64 " s)",
+                 why != NULL ? why : strerror(-err), POLLER_NTPDATA_RETRY_NS / 1000000000);
+    }
+}
+
+static void ntpdata_answered(struct poller *p, const struct chrony_ntpdata *nd)
+{
+    p->nd_pending = false;
+    p->ntpdata_ok++;
+    p->nd_answered = true;
+    p->nd_family = p->nd_ask_family;
+    memcpy(p->nd_addr, p->nd_ask_addr, sizeof(p->nd_addr));
+    p->nd_ref_time_ns = p->nd_ask_ref_time_ns;
+    if (p->ntpdata_error != 0) {
+        log_info("chrony answers NTPDATA again: the upstream check is made again");
+    }
+    p->ntpdata_error = 0;
+    p->ntpdata_why = NULL;
+    p->ntpdata_warned = false;
+    p->nd_retry_mono_ns = 0;
+    cb_on_upstream(p->state, nd);
+    if (!p->nd_logged || p->nd_logged_family != nd->addr_family ||
+        memcmp(p->nd_logged_addr, nd->addr, sizeof(p->nd_logged_addr)) != 0 ||
+        p->nd_logged_ref_id != nd->ref_id) {
+        char addr[64];
+        char refid[40];
+        addr_text(nd->addr_family, nd->addr, addr, sizeof(addr));
+        refid_text(nd->ref_id, refid, sizeof(refid));
+        const char *verdict = "";
+        if (nd->ref_id == CHRONY_REFID_LOCAL) {
+            verdict = cb_upstream_local(p->state)
+                          ? ": the clock is not trusted while it is the reference"
+                          : ": not refused while it is a loopback (demo) source";
+        }
+        log_info("chrony's upstream NTP server %s: reference ID %08" PRIX32 " (%s), stratum %u%s",
+                 addr, nd->ref_id, refid, (unsigned)nd->stratum, verdict);
+        p->nd_logged = true;
+        p->nd_logged_family = nd->addr_family;
+        memcpy(p->nd_logged_addr, nd->addr, sizeof(p->nd_logged_addr));
+        p->nd_logged_ref_id = nd->ref_id;
+    }
+    if (p->upstream_cb != NULL) {
+        p->upstream_cb(p);
+    }
+}
+
+/* After a successful poll: ask NTPDATA about an NTP reference when its address or chrony's
+ * reference time changed since the last answer (a new reference update is when a fallen-back
+ * upstream starts to matter). Refclocks have no address and no NTPDATA. */
+static void maybe_ask_upstream(struct poller *p, const struct chrony_tracking *t)
+{
+    size_t n = addr_len(t->addr_family);
+    if (n == 0) {
+        return;
+    }
+    int64_t now_ns = cb_clock_ns(p->clock, CB_CLOCK_MONOTONIC);
+    if (p->nd_pending) {
+        if (now_ns - p->nd_sent_mono_ns < POLLER_NTPDATA_TIMEOUT_NS) {
+            return;
+        }
+        ntpdata_fail(p, -ETIMEDOUT, "no reply to NTPDATA from chronyd");
+    }
+    if (p->nd_answered && p->nd_family == t->addr_family && memcmp(p->nd_addr, t->addr, n) == 0 &&
+        p->nd_ref_time_ns == t->ref_time_ns) {
+        return;
+    }
+    if (now_ns < p->nd_retry_mono_ns) {
+        return;
+    }
+    p->nd_ask_family = t->addr_family;
+    memset(p->nd_ask_addr, 0, sizeof(p->nd_ask_addr));
+    memcpy(p->nd_ask_addr, t->addr, n);
+    p->nd_ask_ref_time_ns = t->ref_time_ns;
+    p->nd_sent_mono_ns = now_ns;
+    int rc = chrony_client_send_ntpdata(p->client, p->nd_ask_family, p->nd_ask_addr, 0);
+    if (rc < 0) {
+        ntpdata_fail(p, rc, NULL);
+        return;
+    }
+    p->nd_pending = true;
+}
+
 static void on_readable(uv_poll_t *h, int status, int events)
 {
     (void)events;
@@ -61,19 +204,28 @@ static void on_readable(uv_poll_t *h, int status, int events)
         }
     }
     for (;;) {
-        struct cb_poll sample;
+        struct chrony_reply reply;
         const char *why = NULL;
-        int rc = chrony_client_recv(p->client, &sample, &why);
+        int rc = chrony_client_recv_reply(p->client, &reply, &why);
         if (rc == -EAGAIN) {
             return;
         }
         if (rc == -ESTALE) {
             continue; /* a late reply to an earlier request */
         }
+        if (reply.kind == CHRONY_REPLY_NTPDATA) {
+            if (rc < 0) {
+                ntpdata_fail(p, rc, why);
+            } else {
+                ntpdata_answered(p, &reply.ntpdata);
+            }
+            continue;
+        }
         if (rc < 0) {
             fail(p, rc, why);
             continue;
         }
+        struct cb_poll sample = reply.poll;
         p->unanswered = 0;
         p->polls_ok++;
         p->last_rtt_ns = sample.recv_rt_ns - sample.sent.rt_ns;
@@ -86,6 +238,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
         p->last_why = NULL;
         cb_on_poll(p->state, &sample);
         p->cb(p);
+        maybe_ask_upstream(p, &sample.tracking);
     }
 }
 

@@ -4,6 +4,15 @@
  * unanswered at the next tick is resent with a fresh sequence number; after `attempts`
  * unanswered ticks in a row, or at once for a refusal or a malformed reply, the poll counts as
  * failed (cb_on_poll_failure). The state it feeds is the caller's.
+ *
+ * After a successful poll whose reference is an NTP source (an IPv4 or IPv6 address; refclocks
+ * have none and are skipped), it also asks chrony's NTPDATA about that source whenever the
+ * reference address or chrony's reference time has changed since the last NTPDATA answer, and
+ * feeds the answer to cb_on_upstream() (an upstream server on its own local clock makes the
+ * status UNKNOWN). NTPDATA failures never count as poll failures: chronyd 4.3 refuses NTPDATA
+ * over UDP ("unauthorised"), and then the check cannot be made; that is logged once (naming the
+ * unix socket as the fix), counted, retried every POLLER_NTPDATA_RETRY_NS, and the clock is not
+ * refused for it.
  */
 #ifndef ORACLE_POLLER_H
 #define ORACLE_POLLER_H
@@ -18,6 +27,8 @@
 #define POLLER_DEFAULT_INTERVAL_NS 20000000 /* 20 ms: at 50 ppm the bound grows 1 us between */
 #define POLLER_ATTEMPTS            3
 #define POLLER_LOG_EVERY_NS        INT64_C(30000000000) /* failure reminders: every 30 s */
+#define POLLER_NTPDATA_TIMEOUT_NS  INT64_C(1000000000)  /* an NTPDATA request unanswered: failed */
+#define POLLER_NTPDATA_RETRY_NS    INT64_C(10000000000) /* after a failure, ask again after 10 s */
 
 struct poller;
 /* Called after every poll outcome (success or failure), once the state has taken it in. */
@@ -44,6 +55,26 @@ struct poller {
     unsigned closing;
     void (*close_cb)(struct poller *p);
     void *data; /* the owner's */
+    /* NTPDATA about the reference's NTP server. */
+    poller_cb *upstream_cb;   /* optional (set after poller_init): after an NTPDATA answer has
+                               * been taken in (cb_on_upstream), the status may have changed */
+    bool nd_pending;          /* a request is out, asking about the nd_ask_* key */
+    int64_t nd_sent_mono_ns;  /* ... sent then */
+    int64_t nd_retry_mono_ns; /* after a failure: no request before this */
+    bool nd_answered;         /* the nd_* key is that of the last answer */
+    uint16_t nd_family, nd_ask_family;          /* CHRONY_ADDR_INET4 or _INET6 */
+    uint8_t nd_addr[16], nd_ask_addr[16];       /* the source's address */
+    int64_t nd_ref_time_ns, nd_ask_ref_time_ns; /* chrony's reference time when asked */
+    uint64_t ntpdata_ok;                        /* NTPDATA answers taken in */
+    uint64_t ntpdata_failed; /* NTPDATA requests refused, malformed or unanswered */
+    int ntpdata_error;       /* the last NTPDATA failure's negative errno, 0 after an answer:
+                              * nonzero means the upstream check cannot be made */
+    const char *ntpdata_why; /* ... and what was wrong (static text) */
+    bool ntpdata_warned;     /* that was logged (once until the next answer) */
+    bool nd_logged;          /* an answer was logged, about these: */
+    uint16_t nd_logged_family;
+    uint8_t nd_logged_addr[16];
+    uint32_t nd_logged_ref_id;
 };
 
 /*

@@ -564,6 +564,19 @@ static void on_poll_done(struct poller *p)
     check_waits(s);
 }
 
+/* An NTPDATA answer may have changed the status: an upstream NTP server on its own local clock
+ * makes it UNKNOWN at once, not at the next poll. */
+static void on_upstream_done(struct poller *p)
+{
+    struct server *s = p->data;
+    struct cb_now now;
+    server_now(s, &now);
+    note_status(s, &now);
+    cbcompat_publish(&s->cbcompat, &s->clock_state, &now);
+    update_readiness(s, &now);
+    check_waits(s);
+}
+
 static void on_reserved(struct reserve *r, uint64_t high_water_ns)
 {
     struct server *s = r->data;
@@ -855,6 +868,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         return rc;
     }
     s->poller.data = s;
+    s->poller.upstream_cb = on_upstream_done;
     s->poller_ok = true;
     rc = waketimer_init(&s->wake, loop, clock, on_wake);
     s->wake_ok = s->wake.initialised;

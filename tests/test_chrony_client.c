@@ -671,6 +671,276 @@ static void test_libuv_driven(void **state)
     fake_chrony_free(f);
 }
 
+/* --- NTPDATA on the same socket --- */
+
+static const uint8_t upstream_v4[16] = {10, 0, 0, 1};
+static const uint8_t upstream_v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x7b};
+
+/* Reads replies until one arrives (up to 100 ms). */
+static int recv_one(struct chrony_client *c, struct chrony_reply *r, const char **why)
+{
+    for (int i = 0; i < 100; i++) {
+        int rc = chrony_client_recv_reply(c, r, why);
+        if (rc != -EAGAIN) {
+            return rc;
+        }
+        usleep(1000);
+    }
+    return -EAGAIN;
+}
+
+static void test_ntpdata_exchange(void **state)
+{
+    struct pair *p = *state;
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    s.upstream_ref_id = CHRONY_REFID_LOCAL;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_send_ntpdata(p->client, CHRONY_ADDR_INET4, upstream_v4, 0), 0);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    struct chrony_reply r;
+    const char *why = NULL;
+    assert_int_equal(recv_one(p->client, &r, &why), 0);
+    assert_int_equal(r.kind, CHRONY_REPLY_NTPDATA);
+    assert_int_equal(r.ntpdata.ref_id, CHRONY_REFID_LOCAL);
+    assert_int_equal(r.ntpdata.addr_family, CHRONY_ADDR_INET4);
+    assert_memory_equal(r.ntpdata.addr, upstream_v4, 4);
+    /* The request was what chronyd expects, about the address asked for. */
+    assert_int_equal(p->fake->bad_requests, 0);
+    assert_int_equal(p->fake->ntpdata_requests, 1);
+    assert_int_equal(p->fake->requests, 0);
+    assert_int_equal(p->fake->last_ntpdata_family, 1);
+    assert_memory_equal(p->fake->last_ntpdata_addr, upstream_v4, 16);
+    /* Answered: the same reply again would be stale. Nothing else is waiting. */
+    assert_int_equal(chrony_client_recv_reply(p->client, &r, &why), -EAGAIN);
+
+    /* IPv6, and the other flavour of server. */
+    s.upstream_ref_id = 0x47505300;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_send_ntpdata(p->client, CHRONY_ADDR_INET6, upstream_v6, 2), 0);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), 0);
+    assert_int_equal(r.kind, CHRONY_REPLY_NTPDATA);
+    assert_int_equal(r.ntpdata.ref_id, 0x47505300);
+    assert_memory_equal(r.ntpdata.addr, upstream_v6, 16);
+    assert_int_equal(p->fake->last_ntpdata_family, 2);
+    assert_int_equal(p->fake->bad_requests, 0);
+
+    assert_int_equal(chrony_client_send_ntpdata(p->client, 3, upstream_v4, 0), -EAFNOSUPPORT);
+}
+
+/* Tracking and NTPDATA requests in flight together, answered in either order, each reply taken
+ * by its own request; the tracking poll keeps the reading taken before its own request. */
+static void test_ntpdata_interleaved_with_tracking(void **state)
+{
+    (void)state;
+    struct fake_chrony *f = fake_chrony_new_udp(0);
+    assert_non_null(f);
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    fake_chrony_set(f, &s);
+    struct fake_clock fc;
+    fake_clock_init(&fc, RT0, 1000 * MS);
+    fc.tick_ns = 1000;
+    struct chrony_addr a = udp_addr(f->port);
+    int err = 0;
+    struct chrony_client *c = chrony_client_new(&a, &fc.base, &err);
+    assert_non_null(c);
+    for (int order = 0; order < 2; order++) {
+        int64_t before_ns = fc.rt_ns;
+        if (order == 0) {
+            assert_int_equal(chrony_client_send(c, 0), 0);
+            assert_int_equal(chrony_client_send_ntpdata(c, 1, upstream_v4, 0), 0);
+        } else {
+            assert_int_equal(chrony_client_send_ntpdata(c, 1, upstream_v4, 0), 0);
+            before_ns = fc.rt_ns;
+            assert_int_equal(chrony_client_send(c, 0), 0);
+        }
+        assert_int_equal(fake_chrony_serve_one(f, 1000), 1);
+        assert_int_equal(fake_chrony_serve_one(f, 1000), 1);
+        bool got_tracking = false, got_ntpdata = false;
+        for (int i = 0; i < 2; i++) {
+            struct chrony_reply r;
+            const char *why = NULL;
+            assert_int_equal(recv_one(c, &r, &why), 0);
+            if (r.kind == CHRONY_REPLY_TRACKING) {
+                got_tracking = true;
+                assert_int_equal(r.poll.tracking.ref_time_ns, RT0);
+                assert_int_equal(r.poll.sent.rt_ns, before_ns); /* its own send's reading */
+            } else {
+                got_ntpdata = true;
+                assert_int_equal(r.ntpdata.ref_id, 0x47505300);
+            }
+        }
+        assert_true(got_tracking && got_ntpdata);
+    }
+    assert_int_equal(f->requests, 2);
+    assert_int_equal(f->ntpdata_requests, 2);
+    assert_int_equal(f->bad_requests, 0);
+    chrony_client_free(c);
+    fake_chrony_free(f);
+}
+
+static void test_ntpdata_stale_refused_mismatched(void **state)
+{
+    struct pair *p = *state;
+    struct fake_chrony_script s;
+    struct chrony_reply r;
+    const char *why = NULL;
+
+    /* An NTPDATA reply nobody asked for is dropped, whichever call reads it. */
+    fake_chrony_script_default(&s, RT0);
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_send_ntpdata(p->client, 1, upstream_v4, 0), 0);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    struct cb_poll poll;
+    int rc = -EAGAIN;
+    for (int i = 0; i < 100 && rc == -EAGAIN; i++) {
+        rc = chrony_client_recv(p->client, &poll, &why); /* the tracking-only call */
+        usleep(rc == -EAGAIN ? 1000 : 0);
+    }
+    assert_int_equal(rc, -ESTALE);
+    assert_string_equal(why, "not a tracking reply");
+
+    /* Two requests: the reply to the first is stale once the second is sent. */
+    assert_int_equal(chrony_client_send_ntpdata(p->client, 1, upstream_v4, 0), 0);
+    assert_int_equal(chrony_client_send_ntpdata(p->client, 1, upstream_v4, 1), 0);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), -ESTALE);
+    assert_int_equal(r.kind, CHRONY_REPLY_NTPDATA);
+    assert_int_equal(recv_one(p->client, &r, &why), 0);
+    /* Once answered, a duplicate of that very answer (same sequence, from chronyd's port) is
+     * stale: nothing is awaited any more. */
+    uint8_t again[2048];
+    size_t len = fake_chrony_build_ntpdata_reply(&s, p->fake->last_ntpdata_sequence, 1, upstream_v4,
+                                                 again, sizeof(again));
+    struct sockaddr_storage me;
+    socklen_t me_len = sizeof(me);
+    assert_int_equal(getsockname(chrony_client_fd(p->client), (struct sockaddr *)&me, &me_len), 0);
+    assert_int_equal(sendto(p->fake->fd, again, len, 0, (struct sockaddr *)&me, me_len),
+                     (ssize_t)len);
+    assert_int_equal(recv_one(p->client, &r, &why), -ESTALE);
+    assert_int_equal(r.kind, CHRONY_REPLY_NTPDATA);
+    assert_string_equal(why, "NTPDATA reply to no pending request");
+
+    /* A wrong sequence number: stale, and the request still waits for its answer. */
+    s.ntpdata_seq_xor = 0x10000;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_send_ntpdata(p->client, 1, upstream_v4, 0), 0);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), -ESTALE);
+    assert_int_equal(r.kind, CHRONY_REPLY_NTPDATA);
+
+    /* A report about another address: refused. */
+    fake_chrony_script_default(&s, RT0);
+    s.ntpdata_other_addr = true;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_send_ntpdata(p->client, 1, upstream_v4, 0), 0);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), -EBADMSG);
+    assert_int_equal(r.kind, CHRONY_REPLY_NTPDATA);
+    assert_string_equal(why, "NTPDATA reply is about another address than the one asked about");
+
+    /* chronyd's refusal over UDP. */
+    fake_chrony_script_default(&s, RT0);
+    s.ntpdata_status = 2;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_send_ntpdata(p->client, 1, upstream_v4, 0), 0);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), -EREMOTEIO);
+    assert_int_equal(r.kind, CHRONY_REPLY_NTPDATA);
+    assert_string_equal(why, "unauthorised");
+
+    /* Garbage is the tracking request's failure, as before. */
+    fake_chrony_script_default(&s, RT0);
+    s.mode = FAKE_CHRONY_GARBAGE;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_send(p->client, 0), 0);
+    assert_int_equal(fake_chrony_serve_one(p->fake, 1000), 1);
+    rc = recv_one(p->client, &r, &why);
+    assert_true(rc < 0 && rc != -EAGAIN);
+    assert_int_equal(r.kind, CHRONY_REPLY_TRACKING);
+
+    /* After all that, tracking still works through the old call. */
+    struct chrony_tracking t;
+    fake_chrony_script_default(&s, RT0);
+    assert_int_equal(exchange(p, &s, &t, &why), 0);
+    assert_int_equal(t.ref_time_ns, RT0);
+    assert_int_equal(p->fake->bad_requests, 0);
+}
+
+static void test_ntpdata_query(void **state)
+{
+    struct pair *p = *state;
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    s.upstream_ref_id = CHRONY_REFID_LOCAL;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(fake_chrony_start(p->fake), 0);
+    struct chrony_query_opts o = {.timeout_ns = 30 * MS, .attempts = 2};
+    struct chrony_ntpdata d;
+    const char *why = NULL;
+    assert_int_equal(chrony_client_query_ntpdata(p->client, &o, 1, upstream_v4, &d, &why), 0);
+    assert_int_equal(d.ref_id, CHRONY_REFID_LOCAL);
+
+    s.ntpdata_status = 2;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_query_ntpdata(p->client, &o, 1, upstream_v4, &d, &why),
+                     -EREMOTEIO);
+    assert_string_equal(why, "unauthorised");
+    assert_int_equal(fake_chrony_ntpdata_requests(p->fake), 3); /* a refusal: every attempt */
+
+    s.ntpdata_status = 0;
+    s.ntpdata_silent = true;
+    fake_chrony_set(p->fake, &s);
+    assert_int_equal(chrony_client_query_ntpdata(p->client, &o, 1, upstream_v4, &d, &why),
+                     -ETIMEDOUT);
+    assert_int_equal(chrony_client_query_ntpdata(p->client, &o, 0, upstream_v4, &d, &why),
+                     -EAFNOSUPPORT);
+    struct chrony_query_opts bad = {.timeout_ns = 0, .attempts = 1};
+    assert_int_equal(chrony_client_query_ntpdata(p->client, &bad, 1, upstream_v4, &d, &why),
+                     -EINVAL);
+    /* Tracking answers are unaffected by the silence about NTPDATA. */
+    struct cb_poll poll;
+    assert_int_equal(chrony_client_query(p->client, &o, &poll, &why), 0);
+    assert_int_equal(p->fake->bad_requests, 0);
+}
+
+static void test_ntpdata_unix_socket(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/clockbound-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[200];
+    snprintf(path, sizeof(path), "%s/chronyd.sock", dir);
+    struct fake_chrony *f = fake_chrony_new_unix(path);
+    assert_non_null(f);
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, RT0);
+    s.upstream_ref_id = CHRONY_REFID_LOCAL;
+    fake_chrony_set(f, &s);
+    assert_int_equal(fake_chrony_start(f), 0);
+    char text[220];
+    snprintf(text, sizeof(text), "unix:%s", path);
+    struct chrony_addr a;
+    const char *why = NULL;
+    assert_int_equal(chrony_addr_parse(text, &a, &why), 0);
+    int err = 0;
+    struct chrony_client *c = chrony_client_new(&a, cb_clock_system(), &err);
+    assert_non_null(c);
+    struct chrony_query_opts o = {.timeout_ns = 200 * MS, .attempts = 2};
+    struct chrony_ntpdata d;
+    assert_int_equal(chrony_client_query_ntpdata(c, &o, 2, upstream_v6, &d, &why), 0);
+    assert_int_equal(d.ref_id, CHRONY_REFID_LOCAL);
+    assert_memory_equal(d.addr, upstream_v6, 16);
+    struct cb_poll poll;
+    assert_int_equal(chrony_client_query(c, &o, &poll, &why), 0);
+    chrony_client_free(c);
+    fake_chrony_free(f);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +961,11 @@ int main(void)
         cmocka_unit_test(test_unix_socket_missing),
         cmocka_unit_test(test_scripted_status),
         cmocka_unit_test(test_libuv_driven),
+        cmocka_unit_test_setup_teardown(test_ntpdata_exchange, setup_udp, teardown),
+        cmocka_unit_test(test_ntpdata_interleaved_with_tracking),
+        cmocka_unit_test_setup_teardown(test_ntpdata_stale_refused_mismatched, setup_udp, teardown),
+        cmocka_unit_test_setup_teardown(test_ntpdata_query, setup_udp, teardown),
+        cmocka_unit_test(test_ntpdata_unix_socket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

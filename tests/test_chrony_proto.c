@@ -1,4 +1,4 @@
-/* Unit tests: chrony cmdmon tracking codec (clockbound/chrony_proto.c). */
+/* Unit tests: chrony cmdmon tracking and NTPDATA codec (clockbound/chrony_proto.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -461,6 +461,539 @@ static void test_decode_random_mutations(void **state)
     }
 }
 
+/* --- NTPDATA --- */
+
+static const uint8_t v4_loopback[16] = {127, 0, 0, 1};
+static const uint8_t v6_addr[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x7b};
+
+static void test_encode_ntpdata_request(void **state)
+{
+    (void)state;
+    uint8_t buf[CHRONY_NTPDATA_LEN + 8];
+    memset(buf, 0xAA, sizeof(buf));
+    /* Bytes beyond an IPv4 address's first four are not read. */
+    uint8_t v4[16];
+    memset(v4, 0xEE, sizeof(v4));
+    v4[0] = 10;
+    v4[1] = 0;
+    v4[2] = 0;
+    v4[3] = 1;
+    assert_int_equal(chrony_encode_ntpdata_request(buf, sizeof(buf), 0xDEADBEEF, 1, 1, v4),
+                     CHRONY_NTPDATA_LEN);
+    uint8_t want[CHRONY_NTPDATA_LEN];
+    memset(want, 0, sizeof(want));
+    const uint8_t head[] = {6, 1, 0, 0, 0, 57, 0, 1, 0xDE, 0xAD, 0xBE, 0xEF};
+    memcpy(want, head, sizeof(head));
+    want[20] = 10; /* the address @20, family @36 */
+    want[23] = 1;
+    want[37] = 1;
+    assert_memory_equal(buf, want, CHRONY_NTPDATA_LEN);
+    assert_int_equal(buf[CHRONY_NTPDATA_LEN], 0xAA); /* nothing written past 152 */
+
+    assert_int_equal(chrony_encode_ntpdata_request(buf, sizeof(buf), 7, 0, 2, v6_addr),
+                     CHRONY_NTPDATA_LEN);
+    memset(want, 0, sizeof(want));
+    want[0] = 6;
+    want[1] = 1;
+    want[5] = 57;
+    want[11] = 7;
+    memcpy(want + 20, v6_addr, 16);
+    want[37] = 2;
+    assert_memory_equal(buf, want, CHRONY_NTPDATA_LEN);
+
+    assert_int_equal(chrony_encode_ntpdata_request(buf, CHRONY_NTPDATA_LEN - 1, 1, 0, 1, v4),
+                     -ENOBUFS);
+    assert_int_equal(chrony_encode_ntpdata_request(buf, sizeof(buf), 1, 0, 0, v4), -EAFNOSUPPORT);
+    assert_int_equal(chrony_encode_ntpdata_request(buf, sizeof(buf), 1, 0, 3, v4), -EAFNOSUPPORT);
+}
+
+static void hex_to_bytes(const char *hex, uint8_t *buf, size_t len)
+{
+    assert_int_equal(strlen(hex), 2 * len);
+    for (size_t i = 0; i < len; i++) {
+        unsigned byte = 0;
+        sscanf(hex + 2 * i, "%2x", &byte);
+        buf[i] = (uint8_t)byte;
+    }
+}
+
+/* An NTPDATA reply captured from a real chronyd 4.3 over its unix socket (the demo pair's client,
+ * asked about its server 127.0.0.1 in `local stratum 1` mode, sequence 0x12345678). */
+static const char ntpdata_captured_hex[] =
+    "060200000039001000000000000000001234567800000000000000007f000001000000000000000000000000"
+    "000100007f00000100000000000000000000000000010000be3800040401fce600000000000000007f7f0101"
+    "000000006b11281f20918f31d29a9e6be0ccc85fd295e909e6a1deeb00d6e8b703ff4b4b0000095700000957"
+    "0000095700000835ffffffffffffffffffffffff";
+
+/* And chronyd's answers to the same request over UDP from 127.0.0.1 (status 2, unauthorised)
+ * and, over the unix socket, to one 151 bytes long (status 19, bad packet length). */
+static const char ntpdata_udp_hex[] = "06020000003900010002000000000000123456780000000000000000";
+static const char ntpdata_short_hex[] = "06020000003900010013000000000000123456780000000000000000";
+
+static void test_decode_ntpdata_captured(void **state)
+{
+    (void)state;
+    uint8_t buf[CHRONY_NTPDATA_LEN];
+    hex_to_bytes(ntpdata_captured_hex, buf, sizeof(buf));
+    assert_true(chrony_reply_is_ntpdata(buf, sizeof(buf)));
+    struct chrony_ntpdata d;
+    const char *why = NULL;
+    assert_int_equal(chrony_decode_ntpdata_reply(buf, sizeof(buf), SEQ, 1, v4_loopback, &d, &why),
+                     0);
+    assert_null(why);
+    /* What `chronyc -c ntpdata 127.0.0.1` printed a moment later: 127.0.0.1, 7F000001, 48696,
+     * 127.0.0.1, 7F000001, Normal, 4, Server, 1, -4, 0, -26, 0.000000015, 0.000000, 0.000000,
+     * 7F7F0101, , 1796286495.546410289, 0.000000036, 0.000006103, 0.000000035, 0.000038593,
+     * 0.42, 111, 111, 1111, No, No, Kernel, Kernel, 2391, 2391, 2391, 2101. */
+    assert_int_equal(d.addr_family, 1);
+    assert_memory_equal(d.addr, v4_loopback, 16);
+    assert_int_equal(d.local_family, 1);
+    assert_memory_equal(d.local_addr, v4_loopback, 16);
+    assert_int_equal(d.remote_port, 48696);
+    assert_int_equal(d.leap, 0);
+    assert_int_equal(d.version, 4);
+    assert_int_equal(d.mode, 4);
+    assert_int_equal(d.stratum, 1);
+    assert_int_equal(d.poll, -4);
+    assert_int_equal(d.precision, -26);
+    assert_true(chrony_float_to_double(d.root_delay_s) == 0.0);
+    assert_true(chrony_float_to_double(d.root_dispersion_s) == 0.0);
+    assert_int_equal(d.ref_id, CHRONY_REFID_LOCAL);
+    assert_int_equal(d.ref_time_ns, INT64_C(1796286495546410289));
+    close_to(chrony_float_to_double(d.offset_s), 3.599999942593968e-08);
+    close_to(chrony_float_to_double(d.peer_delay_s), 6.103000032453565e-06);
+    close_to(chrony_float_to_double(d.peer_dispersion_s), 3.4903710144362776e-08);
+    close_to(chrony_float_to_double(d.response_time_s), 3.8592999771935865e-05);
+    close_to(chrony_float_to_double(d.jitter_asymmetry), 0.41974422335624695);
+    assert_int_equal(d.flags, 0x03ff);
+    assert_int_equal(d.tx_tss_char, 'K');
+    assert_int_equal(d.rx_tss_char, 'K');
+    assert_int_equal(d.total_tx_count, 2391);
+    assert_int_equal(d.total_rx_count, 2391);
+    assert_int_equal(d.total_valid_count, 2391);
+    assert_int_equal(d.total_good_count, 2101);
+
+    /* The same reply does not answer a question about another address, or another request. */
+    const uint8_t other[16] = {127, 0, 0, 2};
+    assert_int_equal(chrony_decode_ntpdata_reply(buf, sizeof(buf), SEQ, 1, other, &d, &why),
+                     -EBADMSG);
+    assert_int_equal(chrony_decode_ntpdata_reply(buf, sizeof(buf), SEQ, 2, v4_loopback, &d, &why),
+                     -EBADMSG);
+    assert_int_equal(
+        chrony_decode_ntpdata_reply(buf, sizeof(buf), SEQ + 1, 1, v4_loopback, &d, &why), -ESTALE);
+    /* Nor is it a tracking reply. */
+    struct chrony_tracking t;
+    assert_int_equal(chrony_decode_tracking_reply(buf, sizeof(buf), SEQ, &t, &why), -EPROTO);
+    assert_string_equal(why, "reply is for a command other than tracking");
+}
+
+static void test_decode_ntpdata_refusals(void **state)
+{
+    (void)state;
+    uint8_t buf[CHRONY_HEADER_LEN];
+    struct chrony_ntpdata d;
+    memset(&d, 0x5A, sizeof(d));
+    const char *why = NULL;
+    hex_to_bytes(ntpdata_udp_hex, buf, sizeof(buf));
+    assert_true(chrony_reply_is_ntpdata(buf, sizeof(buf)));
+    assert_int_equal(chrony_decode_ntpdata_reply(buf, sizeof(buf), SEQ, 1, v4_loopback, &d, &why),
+                     -EREMOTEIO);
+    assert_string_equal(why, "unauthorised");
+    hex_to_bytes(ntpdata_short_hex, buf, sizeof(buf));
+    assert_int_equal(chrony_decode_ntpdata_reply(buf, sizeof(buf), SEQ, 1, v4_loopback, &d, &why),
+                     -EREMOTEIO);
+    assert_string_equal(why, "bad packet length");
+    assert_int_equal(d.ref_id, 0x5A5A5A5A); /* nothing written */
+    assert_string_equal(chrony_status_name(CHRONY_STT_NOSUCHSOURCE), "no such source");
+
+    /* The tracking decoder's view of the same bytes. */
+    struct chrony_tracking t;
+    assert_int_equal(chrony_decode_tracking_reply(buf, sizeof(buf), SEQ, &t, &why), -EPROTO);
+    /* And the dispatch: a tracking reply, a short datagram are not NTPDATA replies. */
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, REF_NS);
+    uint8_t tr[2048];
+    size_t len;
+    build(&s, tr, &len);
+    assert_false(chrony_reply_is_ntpdata(tr, len));
+    assert_false(chrony_reply_is_ntpdata(buf, 5));
+    assert_true(chrony_reply_is_ntpdata(buf, 6));
+}
+
+static int decode_nd(const struct fake_chrony_script *s, uint16_t family, const uint8_t *addr,
+                     struct chrony_ntpdata *d, const char **why)
+{
+    uint8_t buf[2048];
+    size_t len = fake_chrony_build_ntpdata_reply(s, SEQ, family, addr, buf, sizeof(buf));
+    return chrony_decode_ntpdata_reply(buf, len, SEQ, family, addr, d, why);
+}
+
+static void test_decode_ntpdata_fake(void **state)
+{
+    (void)state;
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, REF_NS);
+    struct chrony_ntpdata d;
+    assert_int_equal(decode_nd(&s, 1, v4_loopback, &d, NULL), 0);
+    assert_int_equal(d.ref_id, 0x47505300);
+    assert_int_equal(d.stratum, 1);
+    assert_int_equal(d.mode, 4);
+    assert_int_equal(d.remote_port, 123);
+
+    s.upstream_ref_id = CHRONY_REFID_LOCAL;
+    s.upstream_stratum = 255; /* any raw stratum is reported as sent */
+    s.upstream_leap = 3;
+    s.upstream_mode = 7;
+    assert_int_equal(decode_nd(&s, 2, v6_addr, &d, NULL), 0);
+    assert_int_equal(d.addr_family, 2);
+    assert_memory_equal(d.addr, v6_addr, 16);
+    assert_int_equal(d.ref_id, CHRONY_REFID_LOCAL);
+    assert_int_equal(d.stratum, 255);
+    assert_int_equal(d.leap, 3);
+    assert_int_equal(d.mode, 7);
+
+    /* The edges of what is accepted: flags with both extra bits, no timestamping yet, no local
+     * address yet, a 32-bit chronyd's reference time, the largest asymmetry. */
+    s.ntpdata_patch_offset = 120;
+    s.ntpdata_patch_value = 0xC3;
+    assert_int_equal(decode_nd(&s, 1, v4_loopback, &d, NULL), 0);
+    assert_int_equal(d.flags, 0xC3FF);
+    s.ntpdata_patch_offset = 122;
+    s.ntpdata_patch_value = 0;
+    assert_int_equal(decode_nd(&s, 1, v4_loopback, &d, NULL), 0);
+    assert_int_equal(d.tx_tss_char, 0);
+    s.ntpdata_patch_offset = 123;
+    s.ntpdata_patch_value = 'H';
+    assert_int_equal(decode_nd(&s, 1, v4_loopback, &d, NULL), 0);
+    assert_int_equal(d.rx_tss_char, 'H');
+
+    uint8_t buf[2048];
+    fake_chrony_script_default(&s, REF_NS);
+    size_t len = fake_chrony_build_ntpdata_reply(&s, SEQ, 1, v4_loopback, buf, sizeof(buf));
+    memset(buf + 48, 0, 20); /* local address: unspecified */
+    buf[88] = 0x7f;          /* sec_high: TV_NOHIGHSEC */
+    buf[89] = buf[90] = buf[91] = 0xff;
+    const uint32_t half = fake_chrony_float(-0.5);
+    buf[116] = (uint8_t)(half >> 24);
+    buf[117] = (uint8_t)(half >> 16);
+    buf[118] = (uint8_t)(half >> 8);
+    buf[119] = (uint8_t)half;
+    assert_int_equal(chrony_decode_ntpdata_reply(buf, len, SEQ, 1, v4_loopback, &d, NULL), 0);
+    assert_int_equal(d.local_family, 0);
+    assert_int_equal(d.ref_time_ns, INT64_C(1796286495546410289));
+    assert_true(chrony_float_to_double(d.jitter_asymmetry) == -0.5);
+}
+
+static void n_len_short(struct fake_chrony_script *s)
+{
+    s->ntpdata_reply_len = 151;
+}
+static void n_len_long(struct fake_chrony_script *s)
+{
+    s->ntpdata_reply_len = 153;
+}
+static void n_len_tracking(struct fake_chrony_script *s)
+{
+    s->ntpdata_reply_len = 104;
+}
+static void n_len_header(struct fake_chrony_script *s)
+{
+    s->ntpdata_reply_len = 27;
+}
+static void n_len_newer_chrony(struct fake_chrony_script *s)
+{
+    s->ntpdata_reply_len = 172; /* chrony >= 4.6 */
+}
+static void n_version(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 0;
+    s->ntpdata_patch_value = 5;
+}
+static void n_pkt_type(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 1;
+    s->ntpdata_patch_value = 1;
+}
+static void n_res1(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 2;
+    s->ntpdata_patch_value = 1;
+}
+static void n_res2(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 3;
+    s->ntpdata_patch_value = 1;
+}
+static void n_command(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 5;
+    s->ntpdata_patch_value = 33;
+}
+static void n_reply_type(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 7;
+    s->ntpdata_patch_value = 5;
+}
+static void n_pad_header(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 10;
+    s->ntpdata_patch_value = 1;
+}
+static void n_pad_tail(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 24;
+    s->ntpdata_patch_value = 1;
+}
+static void n_sequence(struct fake_chrony_script *s)
+{
+    s->ntpdata_seq_xor = 0x100;
+}
+static void n_unauthorised(struct fake_chrony_script *s)
+{
+    s->ntpdata_status = 2;
+}
+static void n_no_source(struct fake_chrony_script *s)
+{
+    s->ntpdata_status = 4;
+}
+static void n_status_full_length(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 9;
+    s->ntpdata_patch_value = 1; /* status 1 (failed) in an otherwise full reply */
+}
+static void n_remote_family(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 45;
+    s->ntpdata_patch_value = 3; /* IPADDR_ID: never an NTPDATA answer */
+}
+static void n_remote_family_zero(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 45;
+    s->ntpdata_patch_value = 0;
+}
+static void n_remote_pad(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 47;
+    s->ntpdata_patch_value = 1;
+}
+static void n_remote_v4_tail(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 32; /* an IPv4 address's unused bytes must be zero */
+    s->ntpdata_patch_value = 1;
+}
+static void n_other_addr(struct fake_chrony_script *s)
+{
+    s->ntpdata_other_addr = true;
+}
+static void n_other_family(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 45;
+    s->ntpdata_patch_value = 2; /* the same bytes, but as an IPv6 address */
+}
+static void n_local_family(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 65;
+    s->ntpdata_patch_value = 3;
+}
+static void n_local_pad(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 66;
+    s->ntpdata_patch_value = 1;
+}
+static void n_local_v4_tail(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 63;
+    s->ntpdata_patch_value = 1;
+}
+static void n_leap(struct fake_chrony_script *s)
+{
+    s->upstream_leap = 4;
+}
+static void n_version_field(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 71;
+    s->ntpdata_patch_value = 8;
+}
+static void n_mode(struct fake_chrony_script *s)
+{
+    s->upstream_mode = 8;
+}
+static void n_neg_root_delay(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 76;
+    s->ntpdata_patch_value = 0xe3; /* 1e-5 (0xe2a7c5ac) with its coefficient's sign bit set */
+}
+static void n_huge_root_dispersion(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 80;
+    s->ntpdata_patch_value = 0x26; /* exponent 19: about 2^19 s */
+}
+static void n_huge_offset(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 100;
+    s->ntpdata_patch_value = 0x7e; /* exponent 63 */
+}
+static void n_neg_peer_delay(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 104;
+    s->ntpdata_patch_value = 0xe1; /* 6.1e-6 = 0xe0ccae9a, negated */
+}
+static void n_neg_peer_dispersion(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 108;
+    s->ntpdata_patch_value = 0xd3; /* 3.5e-8 = 0xd29652e8, negated */
+}
+static void n_neg_response_time(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 112;
+    s->ntpdata_patch_value = 0xe7; /* 3.9e-5 = 0xe6a393ee, negated */
+}
+static void n_asymmetry(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 116;
+    s->ntpdata_patch_value = 0x02; /* exponent 1: 0.42 becomes 0.84 */
+}
+static void n_nsec(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 96;
+    s->ntpdata_patch_value = 0x3c; /* 0x3c91 8f31 > 999999999 */
+}
+static void n_sec(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 88;
+    s->ntpdata_patch_value = 0x7e; /* sec_high 0x7e000000: ~2^63 s */
+}
+static void n_flags(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 120;
+    s->ntpdata_patch_value = 0x07; /* bit 0x0400 */
+}
+static void n_tx_tss(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 122;
+    s->ntpdata_patch_value = 'X';
+}
+static void n_rx_tss(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 123;
+    s->ntpdata_patch_value = 'k';
+}
+static void n_reserved_first(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 140;
+    s->ntpdata_patch_value = 0;
+}
+static void n_reserved_last(struct fake_chrony_script *s)
+{
+    s->ntpdata_patch_offset = 151;
+    s->ntpdata_patch_value = 0xfe;
+}
+
+static void test_decode_ntpdata_rejects(void **state)
+{
+    (void)state;
+    static const struct bad_case cases[] = {
+        {"151 bytes", n_len_short, -EMSGSIZE},
+        {"153 bytes", n_len_long, -EMSGSIZE},
+        {"104 bytes", n_len_tracking, -EMSGSIZE},
+        {"shorter than a header", n_len_header, -EMSGSIZE},
+        {"chrony 4.6's 172 bytes", n_len_newer_chrony, -EMSGSIZE},
+        {"version", n_version, -EPROTONOSUPPORT},
+        {"packet type", n_pkt_type, -EPROTO},
+        {"reserved 1", n_res1, -EPROTO},
+        {"reserved 2", n_res2, -EPROTO},
+        {"command", n_command, -EPROTO},
+        {"reply type", n_reply_type, -EPROTO},
+        {"header padding", n_pad_header, -EPROTO},
+        {"padding after the sequence", n_pad_tail, -EPROTO},
+        {"sequence", n_sequence, -ESTALE},
+        {"unauthorised", n_unauthorised, -EREMOTEIO},
+        {"no such source", n_no_source, -EREMOTEIO},
+        {"status in a full reply", n_status_full_length, -EREMOTEIO},
+        {"remote family 3", n_remote_family, -EBADMSG},
+        {"remote family 0", n_remote_family_zero, -EBADMSG},
+        {"remote address padding", n_remote_pad, -EBADMSG},
+        {"remote IPv4 unused bytes", n_remote_v4_tail, -EBADMSG},
+        {"another remote address", n_other_addr, -EBADMSG},
+        {"another remote family", n_other_family, -EBADMSG},
+        {"local family", n_local_family, -EBADMSG},
+        {"local address padding", n_local_pad, -EBADMSG},
+        {"local IPv4 unused bytes", n_local_v4_tail, -EBADMSG},
+        {"leap", n_leap, -EBADMSG},
+        {"version field", n_version_field, -EBADMSG},
+        {"mode", n_mode, -EBADMSG},
+        {"negative root delay", n_neg_root_delay, -EBADMSG},
+        {"huge root dispersion", n_huge_root_dispersion, -EBADMSG},
+        {"huge offset", n_huge_offset, -EBADMSG},
+        {"negative peer delay", n_neg_peer_delay, -EBADMSG},
+        {"negative peer dispersion", n_neg_peer_dispersion, -EBADMSG},
+        {"negative response time", n_neg_response_time, -EBADMSG},
+        {"jitter asymmetry above 0.5", n_asymmetry, -EBADMSG},
+        {"reference nanoseconds", n_nsec, -EBADMSG},
+        {"reference seconds", n_sec, -EBADMSG},
+        {"unknown flags", n_flags, -EBADMSG},
+        {"tx timestamping char", n_tx_tss, -EBADMSG},
+        {"rx timestamping char", n_rx_tss, -EBADMSG},
+        {"first reserved byte", n_reserved_first, -EBADMSG},
+        {"last reserved byte", n_reserved_last, -EBADMSG},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fake_chrony_script s;
+        fake_chrony_script_default(&s, REF_NS);
+        cases[i].mangle(&s);
+        struct chrony_ntpdata d;
+        memset(&d, 0x5A, sizeof(d));
+        const char *why = NULL;
+        int rc = decode_nd(&s, 1, v4_loopback, &d, &why);
+        if (rc != cases[i].err) {
+            fail_msg("case '%s': got %d, want %d (%s)", cases[i].name, rc, cases[i].err,
+                     why ? why : "no reason");
+        }
+        assert_non_null(why);
+        assert_true(strlen(why) > 0);
+        assert_int_equal(d.ref_id, 0x5A5A5A5A); /* nothing written on failure */
+    }
+}
+
+/* Random mutations of a valid NTPDATA reply never crash, and what is accepted obeys the limits. */
+static void test_decode_ntpdata_random_mutations(void **state)
+{
+    (void)state;
+    (void)test_seed("test_decode_ntpdata_random_mutations");
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, REF_NS);
+    uint8_t good[2048];
+    fake_chrony_build_ntpdata_reply(&s, SEQ, 1, v4_loopback, good, sizeof(good));
+    for (int iter = 0; iter < 200000; iter++) {
+        uint8_t buf[CHRONY_NTPDATA_LEN + 4];
+        memcpy(buf, good, CHRONY_NTPDATA_LEN);
+        int flips = 1 + rand() % 4;
+        for (int i = 0; i < flips; i++) {
+            buf[rand() % CHRONY_NTPDATA_LEN] = (uint8_t)rand();
+        }
+        size_t n = CHRONY_NTPDATA_LEN;
+        if (rand() % 16 == 0) {
+            n = (size_t)(rand() % (int)sizeof(buf));
+        }
+        struct chrony_ntpdata d;
+        const char *why = NULL;
+        int rc = chrony_decode_ntpdata_reply(buf, n, SEQ, 1, v4_loopback, &d, &why);
+        if (rc == 0) {
+            assert_int_equal(n, CHRONY_NTPDATA_LEN);
+            assert_int_equal(d.addr_family, 1);
+            assert_memory_equal(d.addr, v4_loopback, 16);
+            assert_true(d.leap <= 3 && d.version <= 7 && d.mode <= 7);
+            assert_true(d.local_family <= 2);
+            assert_true(d.ref_time_ns >= 0);
+            assert_true(d.root_delay_s.coef >= 0 && d.root_dispersion_s.coef >= 0);
+            assert_true(d.peer_delay_s.coef >= 0 && d.response_time_s.coef >= 0);
+            assert_true(chrony_float_to_double(d.jitter_asymmetry) <= 0.5);
+        } else {
+            assert_non_null(why);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +1006,12 @@ int main(void)
         cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_decode_random_mutations),
+        cmocka_unit_test(test_encode_ntpdata_request),
+        cmocka_unit_test(test_decode_ntpdata_captured),
+        cmocka_unit_test(test_decode_ntpdata_refusals),
+        cmocka_unit_test(test_decode_ntpdata_fake),
+        cmocka_unit_test(test_decode_ntpdata_rejects),
+        cmocka_unit_test(test_decode_ntpdata_random_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

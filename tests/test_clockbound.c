@@ -801,6 +801,141 @@ static void test_reference_address_text(void **state)
     assert_string_equal(buf, "fd00:ec2:0:0:0:0:0:123");
 }
 
+/* NTPDATA about the reference's server: one whose server runs on its own local clock (LOCL) is
+ * refused, unless it is a loopback (demo) source. */
+static struct chrony_ntpdata upstream(uint16_t family, const uint8_t *addr, uint32_t ref_id)
+{
+    struct chrony_ntpdata nd;
+    memset(&nd, 0, sizeof(nd));
+    nd.addr_family = family;
+    memcpy(nd.addr, addr, family == CHRONY_ADDR_INET4 ? 4 : 16);
+    nd.ref_id = ref_id;
+    nd.stratum = 1;
+    nd.mode = 4;
+    return nd;
+}
+
+static struct cb_poll poll_from(struct clock_pos p, uint16_t family, const uint8_t *addr)
+{
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    poll.tracking.addr_family = family;
+    memset(poll.tracking.addr, 0, sizeof(poll.tracking.addr));
+    memcpy(poll.tracking.addr, addr, family == CHRONY_ADDR_INET4 ? 4 : 16);
+    poll.tracking.ref_id = 0x0A000001;
+    return poll;
+}
+
+static void test_upstream_local(void **state)
+{
+    (void)state;
+    static const uint8_t a1[16] = {10, 0, 0, 1};
+    static const uint8_t a2[16] = {10, 0, 0, 2};
+    static const uint8_t lo[16] = {127, 0, 0, 1};
+    static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x7b};
+    static const uint8_t v6_lo[16] = {[15] = 1};
+    const uint32_t gps = 0x47505300;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+
+    /* A real-looking NTP source at 10.0.0.1: served; nothing known about its server yet. */
+    struct cb_poll poll = poll_from(p, CHRONY_ADDR_INET4, a1);
+    cb_on_poll(&st, &poll);
+    struct cb_now n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_null(cb_upstream_current(&st));
+
+    /* Its server is on GPS: still served (the negative control). */
+    struct chrony_ntpdata nd = upstream(CHRONY_ADDR_INET4, a1, gps);
+    cb_on_upstream(&st, &nd);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_non_null(cb_upstream_current(&st));
+    assert_int_equal(cb_upstream_current(&st)->ref_id, gps);
+    assert_false(cb_upstream_local(&st));
+
+    /* Its server falls back to its own clock: refused, with the reason named. */
+    nd = upstream(CHRONY_ADDR_INET4, a1, CHRONY_REFID_LOCAL);
+    cb_on_upstream(&st, &nd);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_UPSTREAM_LOCAL);
+    assert_true(cb_upstream_local(&st));
+    assert_string_equal(cb_reason_text(n.reason),
+                        "the upstream NTP server runs on its own local clock (reference ID LOCL)");
+    assert_int_equal(cb_before(&n, 1), -EAGAIN);
+    /* Still refused while polls fail within the grace period (not FREE_RUNNING). */
+    p = later(p, 100 * MS);
+    struct cb_reading r = reading(p);
+    cb_on_poll_failure(&st, &r, -ETIMEDOUT);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_UPSTREAM_LOCAL);
+
+    /* chrony moves to 10.0.0.2: what was said about 10.0.0.1 does not apply to it. */
+    poll = poll_from(p, CHRONY_ADDR_INET4, a2);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_null(cb_upstream_current(&st));
+    /* ... and back: refused again until an answer about 10.0.0.1 says otherwise. */
+    p = later(p, 100 * MS);
+    poll = poll_from(p, CHRONY_ADDR_INET4, a1);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_UPSTREAM_LOCAL);
+    nd = upstream(CHRONY_ADDR_INET4, a1, gps);
+    cb_on_upstream(&st, &nd);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+
+    /* chrony's own verdict on a poll comes first. */
+    nd = upstream(CHRONY_ADDR_INET4, a1, CHRONY_REFID_LOCAL);
+    cb_on_upstream(&st, &nd);
+    poll.tracking.leap = CHRONY_LEAP_UNSYNCHRONISED;
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_CHRONY_UNSYNCHRONISED);
+
+    /* The demo pair: a loopback server in `local` mode stays served (flagged as a demo). */
+    poll = poll_from(p, CHRONY_ADDR_INET4, lo);
+    cb_on_poll(&st, &poll);
+    nd = upstream(CHRONY_ADDR_INET4, lo, CHRONY_REFID_LOCAL);
+    cb_on_upstream(&st, &nd);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_true(cb_tracking_is_demo(&st.last.tracking));
+    assert_non_null(cb_upstream_current(&st));
+    assert_false(cb_upstream_local(&st));
+
+    /* IPv6: refused; its loopback ::1: a demo; the same first four bytes as IPv4: no match. */
+    poll = poll_from(p, CHRONY_ADDR_INET6, v6);
+    cb_on_poll(&st, &poll);
+    nd = upstream(CHRONY_ADDR_INET6, v6, CHRONY_REFID_LOCAL);
+    cb_on_upstream(&st, &nd);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_UPSTREAM_LOCAL);
+    nd = upstream(CHRONY_ADDR_INET4, v6, CHRONY_REFID_LOCAL);
+    cb_on_upstream(&st, &nd);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    poll = poll_from(p, CHRONY_ADDR_INET6, v6_lo);
+    cb_on_poll(&st, &poll);
+    nd = upstream(CHRONY_ADDR_INET6, v6_lo, CHRONY_REFID_LOCAL);
+    cb_on_upstream(&st, &nd);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+
+    /* A refclock (no address, e.g. PHC0) is never matched by an NTPDATA answer. */
+    poll = make_poll(p, 100 * MS);
+    poll.tracking.addr_family = CHRONY_ADDR_UNSPEC;
+    memset(poll.tracking.addr, 0, sizeof(poll.tracking.addr));
+    poll.tracking.ref_id = 0x50484330; /* "PHC0" */
+    cb_on_poll(&st, &poll);
+    nd = upstream(CHRONY_ADDR_INET4, (const uint8_t[16]){0}, CHRONY_REFID_LOCAL);
+    cb_on_upstream(&st, &nd);
+    n = now_at(&st, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_null(cb_upstream_current(&st));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -828,6 +963,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_demo_detection),
         cmocka_unit_test(test_reference_address_text),
+        cmocka_unit_test(test_upstream_local),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

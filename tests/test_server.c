@@ -288,6 +288,117 @@ static void test_status_in_responses_is_current(void **state)
     assert_int_equal(r.clock_status, CB_STATUS_DISRUPTED);
 }
 
+static unsigned ntpdata_asked(struct env *e)
+{
+    return fake_chrony_ntpdata_requests(e->chrony);
+}
+
+static enum cb_status status_now(struct env *e, enum cb_reason *reason)
+{
+    struct cb_now n;
+    server_now(e->srv, &n);
+    *reason = n.reason;
+    return n.status;
+}
+
+/* The poller's NTPDATA questions about the reference's NTP server: once per reference address
+ * and reference time, never for a refclock, never counted as poll failures, retried 10 s after
+ * a refusal; an answer of LOCL about a non-loopback source fails a pending wait at once. */
+static void test_upstream_ntpdata(void **state)
+{
+    struct env *e = *state;
+    enum cb_reason reason;
+    /* The default source, 127.0.0.1: asked once for the present reference time ... */
+    spin(e, 30);
+    unsigned n0 = ntpdata_asked(e);
+    assert_true(n0 >= 1);
+    spin(e, 30);
+    assert_int_equal(ntpdata_asked(e), n0);
+    /* ... and again once chrony reports a new reference time (the fake clock moved). */
+    fake_clock_advance(&e->fc, MS);
+    spin(e, 30);
+    assert_int_equal(ntpdata_asked(e), n0 + 1);
+
+    /* A refclock (PHC0, no address): never asked, however the reference time moves. */
+    e->script.addr_family = CHRONY_ADDR_UNSPEC;
+    memset(e->script.addr, 0, sizeof(e->script.addr));
+    e->script.ref_id = 0x50484330;
+    for (int i = 0; i < 3; i++) {
+        fake_clock_advance(&e->fc, MS);
+        spin(e, 15);
+    }
+    assert_int_equal(ntpdata_asked(e), n0 + 1);
+    assert_int_equal(status_now(e, &reason), CB_STATUS_SYNCHRONIZED);
+
+    /* An NTP source 10.0.0.1 whose server runs on GPS: asked, and served. */
+    e->script.addr_family = CHRONY_ADDR_INET4;
+    const uint8_t a1[4] = {10, 0, 0, 1};
+    memcpy(e->script.addr, a1, sizeof(a1));
+    e->script.ref_id = 0x0A000001;
+    fake_clock_advance(&e->fc, MS);
+    spin(e, 30);
+    assert_int_equal(ntpdata_asked(e), n0 + 2);
+    assert_int_equal(e->chrony->last_ntpdata_family, CHRONY_ADDR_INET4);
+    assert_memory_equal(e->chrony->last_ntpdata_addr, a1, sizeof(a1));
+    assert_int_equal(status_now(e, &reason), CB_STATUS_SYNCHRONIZED);
+    assert_non_null(cb_upstream_current(&e->srv->clock_state));
+    assert_int_equal(cb_upstream_current(&e->srv->clock_state)->ref_id, 0x47505300);
+
+    /* chronyd refuses NTPDATA: the check cannot be made; still served, no poll failure, and
+     * no new question for 10 s (fake time) even though the reference time keeps moving. */
+    e->script.ntpdata_status = 2;
+    fake_clock_advance(&e->fc, MS);
+    spin(e, 30);
+    assert_int_equal(ntpdata_asked(e), n0 + 3);
+    assert_int_equal(e->srv->poller.ntpdata_error, -EREMOTEIO);
+    assert_string_equal(e->srv->poller.ntpdata_why, "unauthorised");
+    assert_int_equal(e->srv->poller.polls_failed, 0);
+    assert_int_equal(status_now(e, &reason), CB_STATUS_SYNCHRONIZED);
+    fake_clock_advance(&e->fc, 9 * 1000 * MS);
+    spin(e, 30);
+    assert_int_equal(ntpdata_asked(e), n0 + 3);
+    fake_clock_advance(&e->fc, 1000 * MS);
+    spin(e, 30);
+    assert_int_equal(ntpdata_asked(e), n0 + 4);
+
+    /* chronyd answers again (its retry, 10 s later), the check is back. */
+    e->script.ntpdata_status = 0;
+    fake_clock_advance(&e->fc, 10 * 1000 * MS);
+    spin(e, 30);
+    assert_int_equal(ntpdata_asked(e), n0 + 5);
+    assert_int_equal(e->srv->poller.ntpdata_error, 0);
+    assert_int_equal(status_now(e, &reason), CB_STATUS_SYNCHRONIZED);
+
+    /* That server falls back to its own clock: a commit-wait pending (fake time stands still)
+     * fails as soon as the next reference update brings the NTPDATA answer. The clock moves
+     * 1 us: a new reference time, far less than the wait needs. */
+    e->script.upstream_ref_id = CHRONY_REFID_LOCAL;
+    struct request q = wc_request(7, REQ_OP_GET_TIMESTAMP);
+    q.commit_wait = true;
+    assert_int_equal(wc_send(&e->client, &q), 0);
+    assert_true(no_response_for(e, 20));
+    assert_int_equal(ntpdata_asked(e), n0 + 5);
+    fake_clock_advance(&e->fc, US);
+    struct response r = await_response(e);
+    assert_int_equal(r.id, 7);
+    assert_int_equal(r.kind, RESP_ERROR);
+    assert_int_equal(r.u.error.code, WIRE_ERROR_CLOCK_UNAVAILABLE);
+    assert_int_equal(r.clock_status, CB_STATUS_UNKNOWN);
+    assert_non_null(strstr(r.u.error.message, "upstream NTP server runs on its own local clock"));
+    await_closed(e);
+    assert_int_equal(ntpdata_asked(e), n0 + 6);
+    assert_int_equal(status_now(e, &reason), CB_STATUS_UNKNOWN);
+    assert_int_equal(reason, CB_REASON_UPSTREAM_LOCAL);
+
+    /* Negative control: the server back on GPS, at the next reference update: served. */
+    e->script.upstream_ref_id = 0x47505300;
+    fake_clock_advance(&e->fc, MS);
+    spin(e, 30);
+    assert_int_equal(status_now(e, &reason), CB_STATUS_SYNCHRONIZED);
+    assert_int_equal(e->srv->poller.polls_failed, 0);
+    assert_int_equal(e->chrony->bad_requests, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chrony_loss_fails_pending_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_answers_pending_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_in_responses_is_current, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_ntpdata, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

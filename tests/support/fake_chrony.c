@@ -25,6 +25,18 @@ static void be32(uint8_t *p, uint32_t v)
     be16(p + 2, (uint16_t)v);
 }
 
+/* Fills pseudo-random bytes seeded by sequence. */
+static void garbage(uint8_t *buf, size_t len, uint32_t sequence)
+{
+    uint32_t x = sequence | 1;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        buf[i] = (uint8_t)x;
+    }
+}
+
 uint32_t fake_chrony_float(double x)
 {
     /* As chronyd encodes: exponent trunc(log2 |x|) + 1, the coefficient |x| * 2^(25 - exp)
@@ -86,6 +98,12 @@ void fake_chrony_script_default(struct fake_chrony_script *s, int64_t ref_time_n
     s->status = 0;
     s->reply_len = 104;
     s->patch_offset = -1;
+    s->upstream_ref_id = 0x47505300; /* "GPS" */
+    s->upstream_stratum = 1;
+    s->upstream_leap = 0;
+    s->upstream_mode = 4;
+    s->ntpdata_reply_len = 152;
+    s->ntpdata_patch_offset = -1;
 }
 
 size_t fake_chrony_build_reply(const struct fake_chrony_script *s, uint32_t sequence, uint8_t *buf,
@@ -94,13 +112,7 @@ size_t fake_chrony_build_reply(const struct fake_chrony_script *s, uint32_t sequ
     size_t len = s->reply_len < cap ? s->reply_len : cap;
     memset(buf, 0, cap);
     if (s->mode == FAKE_CHRONY_GARBAGE) {
-        uint32_t x = sequence | 1;
-        for (size_t i = 0; i < len; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            buf[i] = (uint8_t)x;
-        }
+        garbage(buf, len, sequence);
         return len;
     }
     buf[0] = s->version;
@@ -126,6 +138,68 @@ size_t fake_chrony_build_reply(const struct fake_chrony_script *s, uint32_t sequ
     }
     if (s->patch_offset >= 0 && (size_t)s->patch_offset < cap) {
         buf[s->patch_offset] = s->patch_value;
+    }
+    return len;
+}
+
+size_t fake_chrony_build_ntpdata_reply(const struct fake_chrony_script *s, uint32_t sequence,
+                                       uint16_t family, const uint8_t *addr, uint8_t *buf,
+                                       size_t cap)
+{
+    size_t len = s->ntpdata_reply_len < cap ? s->ntpdata_reply_len : cap;
+    memset(buf, 0, cap);
+    if (s->mode == FAKE_CHRONY_GARBAGE) {
+        garbage(buf, len, sequence);
+        return len;
+    }
+    buf[0] = 6;
+    buf[1] = 2;
+    be16(buf + 4, 57);
+    be16(buf + 8, s->ntpdata_status);
+    be32(buf + 16, sequence ^ s->ntpdata_seq_xor);
+    if (s->ntpdata_status != 0) {
+        /* chronyd's refusals are a bare header, reply type 1 (RPY_NULL). */
+        be16(buf + 6, 1);
+        len = len < 28 ? len : 28;
+    } else {
+        /* A report like the one chronyd 4.3 gave about the demo pair's server. */
+        be16(buf + 6, 16);
+        memcpy(buf + 28, addr, family == 1 ? 4 : 16);
+        if (s->ntpdata_other_addr) {
+            buf[28 + (family == 1 ? 3 : 15)]++;
+        }
+        be16(buf + 44, family);
+        buf[48] = 127; /* local address 127.0.0.1 */
+        buf[51] = 1;
+        be16(buf + 64, 1);
+        be16(buf + 68, 123);
+        buf[70] = s->upstream_leap;
+        buf[71] = 4;
+        buf[72] = s->upstream_mode;
+        buf[73] = s->upstream_stratum;
+        buf[74] = (uint8_t)-4;                   /* poll */
+        buf[75] = (uint8_t)-26;                  /* precision */
+        be32(buf + 76, fake_chrony_float(1e-5)); /* root delay */
+        be32(buf + 80, fake_chrony_float(2e-5)); /* root dispersion */
+        be32(buf + 84, s->upstream_ref_id);
+        be32(buf + 92, 1796286495); /* reference time */
+        be32(buf + 96, 546410289);
+        be32(buf + 100, fake_chrony_float(3.6e-8)); /* offset */
+        be32(buf + 104, fake_chrony_float(6.1e-6)); /* peer delay */
+        be32(buf + 108, fake_chrony_float(3.5e-8)); /* peer dispersion */
+        be32(buf + 112, fake_chrony_float(3.9e-5)); /* response time */
+        be32(buf + 116, fake_chrony_float(0.42));   /* jitter asymmetry */
+        be16(buf + 120, 0x03ff);                    /* all ten tests passed */
+        buf[122] = 'K';
+        buf[123] = 'K';
+        be32(buf + 124, 2391);
+        be32(buf + 128, 2391);
+        be32(buf + 132, 2391);
+        be32(buf + 136, 2101);
+        memset(buf + 140, 0xff, 12);
+    }
+    if (s->ntpdata_patch_offset >= 0 && (size_t)s->ntpdata_patch_offset < cap) {
+        buf[s->ntpdata_patch_offset] = s->ntpdata_patch_value;
     }
     return len;
 }
@@ -235,18 +309,41 @@ unsigned fake_chrony_requests(struct fake_chrony *f)
     return n;
 }
 
-static bool request_ok(const uint8_t *req, ssize_t n)
+unsigned fake_chrony_ntpdata_requests(struct fake_chrony *f)
 {
-    if (n != CHRONY_TRACKING_LEN || req[0] != 6 || req[1] != 1 || req[2] != 0 || req[3] != 0 ||
-        req[4] != 0 || req[5] != 33) {
-        return false;
-    }
-    for (ssize_t i = 12; i < n; i++) {
-        if (req[i] != 0) {
+    pthread_mutex_lock(&f->lock);
+    unsigned n = f->ntpdata_requests;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+static bool zeros(const uint8_t *p, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        if (p[i] != 0) {
             return false;
         }
     }
     return true;
+}
+
+/* The command of a well-formed request (33 tracking, 57 NTPDATA), or 0 for a malformed one. */
+static int request_command(const uint8_t *req, ssize_t n)
+{
+    if (n < 12 || req[0] != 6 || req[1] != 1 || req[2] != 0 || req[3] != 0 || req[4] != 0) {
+        return 0;
+    }
+    if (req[5] == 33 && n == 104 && zeros(req, 12, 104)) {
+        return 33;
+    }
+    /* NTPDATA: header, pad1/pad2 zero, the address (16 bytes @20, family @36, padding @38), then
+     * zeros up to 152 bytes; an IPv4 address uses 4 bytes, the other 12 are zero. */
+    if (req[5] != 57 || n != 152 || !zeros(req, 12, 20) || req[36] != 0 ||
+        (req[37] != 1 && req[37] != 2) || !zeros(req, req[37] == 1 ? 24 : 36, 36) ||
+        !zeros(req, 38, 152)) {
+        return 0;
+    }
+    return 57;
 }
 
 /* A reply from a fresh socket on 127.0.0.1 and an ephemeral port: what a spoofer (or a
@@ -271,6 +368,25 @@ static void send_from_other_port(struct fake_chrony *f, const uint8_t *reply, si
     close(fd);
 }
 
+/* Answers a checked NTPDATA request (called with f->lock held; releases it). */
+static int answer_ntpdata(struct fake_chrony *f, const uint8_t *req, uint32_t seq,
+                          const struct sockaddr_storage *from, socklen_t fromlen)
+{
+    f->ntpdata_requests++;
+    f->last_ntpdata_family = req[37];
+    f->last_ntpdata_sequence = seq;
+    memcpy(f->last_ntpdata_addr, req + 20, 16);
+    struct fake_chrony_script s = f->script;
+    pthread_mutex_unlock(&f->lock);
+    if (s.mode == FAKE_CHRONY_SILENT || s.ntpdata_silent || fromlen <= sizeof(sa_family_t)) {
+        return 1;
+    }
+    uint8_t reply[2048];
+    size_t len = fake_chrony_build_ntpdata_reply(&s, seq, req[37], req + 20, reply, sizeof(reply));
+    (void)sendto(f->fd, reply, len, 0, (const struct sockaddr *)from, fromlen);
+    return 1;
+}
+
 static int handle_request(struct fake_chrony *f)
 {
     uint8_t req[2048];
@@ -281,13 +397,17 @@ static int handle_request(struct fake_chrony *f)
         return errno == EAGAIN || errno == EINTR ? 0 : -errno;
     }
     pthread_mutex_lock(&f->lock);
-    if (!request_ok(req, n)) {
+    int command = request_command(req, n);
+    if (command == 0) {
         f->bad_requests++;
         pthread_mutex_unlock(&f->lock);
         return 1;
     }
     uint32_t seq = (uint32_t)req[8] << 24 | (uint32_t)req[9] << 16 | (uint32_t)req[10] << 8 |
                    (uint32_t)req[11];
+    if (command == 57) {
+        return answer_ntpdata(f, req, seq, &from, fromlen);
+    }
     if (f->requests < sizeof(f->sequences) / sizeof(f->sequences[0])) {
         f->sequences[f->requests] = seq;
     }

@@ -6,6 +6,8 @@
  *
  * Each request is checked (104 bytes, version 6, request type, tracking command, zero padding);
  * a bad request is counted and not answered, so tests also prove the client's encoder is right.
+ * NTPDATA requests (command 57) are checked as strictly (152 bytes, an IPv4 or IPv6 address with
+ * zero padding) and answered about the address asked for, with the upstream_* fields below.
  */
 #ifndef TESTS_FAKE_CHRONY_H
 #define TESTS_FAKE_CHRONY_H
@@ -48,6 +50,21 @@ struct fake_chrony_script {
     unsigned answer_limit;  /* nonzero: answer only this many, then fall silent */
     unsigned garbage_first; /* requests up to this count (over the fake's life) get garbage */
     bool other_port;        /* UDP: send the reply from another socket (another source port) */
+    /* NTPDATA replies (chrony's report about one NTP source; layout in chrony_proto.h). Of the
+     * fields above only mode applies to them (silent, garbage); the counts, answer_after,
+     * answer_limit and garbage_first are about tracking requests alone. */
+    uint32_t upstream_ref_id; /* the server's own reference ID: 0x47505300 "GPS" */
+    uint8_t upstream_stratum; /* 1 */
+    uint8_t upstream_leap;    /* 0 */
+    uint8_t upstream_mode;    /* 4 (server) */
+    uint16_t ntpdata_status;  /* 0; nonzero: a bare 28-byte header with that status, as chronyd
+                               * sends (2, unauthorised: what chronyd answers over UDP) */
+    uint32_t ntpdata_seq_xor; /* nonzero: the echoed sequence is xored with it */
+    size_t ntpdata_reply_len; /* bytes sent: 152, or shorter/longer (zero-padded) */
+    int ntpdata_patch_offset; /* >= 0: that byte of the reply is set to ntpdata_patch_value */
+    uint8_t ntpdata_patch_value;
+    bool ntpdata_other_addr; /* report about another address (the last address byte + 1) */
+    bool ntpdata_silent;     /* answer no NTPDATA request (tracking ones as scripted) */
 };
 
 /* Encodes a double as a chrony float the way chronyd does. */
@@ -67,6 +84,12 @@ typedef void fake_chrony_refresh_fn(void *arg, unsigned request, struct fake_chr
 size_t fake_chrony_build_reply(const struct fake_chrony_script *s, uint32_t sequence, uint8_t *buf,
                                size_t cap);
 
+/* Builds the NTPDATA reply to a request with the given sequence about (family, addr) (16 bytes)
+ * into buf (cap at least ntpdata_reply_len and CHRONY_NTPDATA_LEN). Returns the length to send. */
+size_t fake_chrony_build_ntpdata_reply(const struct fake_chrony_script *s, uint32_t sequence,
+                                       uint16_t family, const uint8_t *addr, uint8_t *buf,
+                                       size_t cap);
+
 struct fake_chrony {
     int fd;
     char path[108]; /* unix socket path ("" for UDP); removed in fake_chrony_free() */
@@ -84,6 +107,10 @@ struct fake_chrony {
     pthread_t thread;
     bool running;
     int stop_pipe[2];
+    unsigned ntpdata_requests;    /* well-formed NTPDATA requests seen (not in requests) */
+    uint16_t last_ntpdata_family; /* ... and the address the last one asked about */
+    uint8_t last_ntpdata_addr[16];
+    uint32_t last_ntpdata_sequence;
 };
 
 /* Binds 127.0.0.1 on an ephemeral port (or port, when nonzero). NULL on failure. */
@@ -109,5 +136,6 @@ int fake_chrony_start(struct fake_chrony *f);
 
 /* Snapshot of the counters (thread-safe). */
 unsigned fake_chrony_requests(struct fake_chrony *f);
+unsigned fake_chrony_ntpdata_requests(struct fake_chrony *f);
 
 #endif

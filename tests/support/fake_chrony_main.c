@@ -61,7 +61,12 @@ static void usage(void)
            "  --silent  --garbage  --bad-sequence  --status N  --reply-len N\n"
            "  --other-port           send each reply from another UDP port\n"
            "  --answer-after N       ignore the first N requests\n"
-           "  --answer-count N       answer only N requests, then fall silent\n");
+           "  --answer-count N       answer only N requests, then fall silent\n"
+           "NTPDATA requests are answered about the address asked for:\n"
+           "  --upstream-ref-id HEX  the server's own reference ID (default 47505300, GPS;\n"
+           "                         7F7F0101 is LOCL, a server on its local clock)\n"
+           "  --ntpdata-status N     refuse NTPDATA with status N (2: unauthorised, as chronyd\n"
+           "                         does over UDP)\n");
 }
 
 /* The clock it reports from: the system's, plus a test's step (step_offset.h). */
@@ -275,6 +280,8 @@ int main(int argc, char **argv)
         O_AFTER,
         O_COUNT,
         O_HELP,
+        O_UPSTREAM_REFID,
+        O_NTPDATA_STATUS,
     };
     static const struct option opts[] = {
         {"port", required_argument, NULL, O_PORT},
@@ -308,6 +315,8 @@ int main(int argc, char **argv)
         {"answer-after", required_argument, NULL, O_AFTER},
         {"answer-count", required_argument, NULL, O_COUNT},
         {"help", no_argument, NULL, O_HELP},
+        {"upstream-ref-id", required_argument, NULL, O_UPSTREAM_REFID},
+        {"ntpdata-status", required_argument, NULL, O_NTPDATA_STATUS},
         {NULL, 0, NULL, 0},
     };
     struct fake_chrony_script s;
@@ -433,6 +442,12 @@ int main(int argc, char **argv)
             usage();
             usage_timeline();
             return 0;
+        case O_UPSTREAM_REFID:
+            s.upstream_ref_id = (uint32_t)strtoul(optarg, NULL, 16);
+            break;
+        case O_NTPDATA_STATUS:
+            s.ntpdata_status = (uint16_t)strtoul(optarg, NULL, 10);
+            break;
         default:
             usage();
             return 2;
