@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -150,6 +151,42 @@ static void histogram(struct strbuf *b, const char *name, const char *help,
 static void metric(struct strbuf *b, const char *name, const char *type, const char *help)
 {
     strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A gauge that is NaN until known. */
+static void gauge_opt(struct strbuf *b, const char *name, const char *help, bool known,
+                      int64_t value)
+{
+    metric(b, name, "gauge", help);
+    if (known) {
+        strbuf_printf(b, "%s %" PRId64 "\n", name, value);
+    } else {
+        strbuf_printf(b, "%s NaN\n", name);
+    }
+}
+
+/* What oracled measures of chrony from its reports (clockbound/dispersion.h, slew.h). */
+static void chrony_measured(const struct server *s, struct strbuf *b)
+{
+    const struct cb_state *st = &s->clock_state;
+    const struct cb_dispersion *d = &st->dispersion;
+    gauge_opt(b, "oracled_chrony_dispersion_growth_ppb",
+              "How fast chrony's root dispersion grows between reference updates (skew + "
+              "|residual frequency| + maxclockerror), measured from two of its reports of one "
+              "update: the lower end of the measurement, ppb. NaN until measured.",
+              d->measured, d->rate_lo_ppb);
+    gauge_opt(b, "oracled_chrony_maxclockerror_measured_ppb",
+              "chrony's maxclockerror as measured (the growth less skew and |residual "
+              "frequency|): the lower end, ppb. NaN until measured.",
+              d->measured, d->maxclockerror_lo_ppb);
+    gauge_opt(b, "oracled_chrony_maxclockerror_used_ppb",
+              "The maxclockerror the bound's top-up to --max-drift-ppb assumes: the configured "
+              "one, the measured one when lower, 0 before a measurement.",
+              st->have_poll, st->bound.topup_maxclockerror_ppb);
+    gauge_opt(b, "oracled_chrony_slew_rate_ppb",
+              "How fast chrony is slewing the clock (its current correction), measured from two "
+              "of its reports of one update: an upper bound, ppb. NaN while not known.",
+              st->slew.have_poll && st->slew.rate_known, st->slew.rate_ppb);
 }
 
 /* A metric with one unlabelled integer value. */
@@ -305,6 +342,7 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
            "The largest amount by which the bound was exceeded.");
     strbuf_printf(b, "oracled_bound_violation_max_seconds %.9f\n",
                   (double)st->worst_violation_ns / 1e9);
+    chrony_measured(s, b);
     counter_u64(b, "oracled_http_requests_total", "HTTP requests answered.", s->httpd.requests);
     counter_u64(b, "oracled_http_rejected_total",
                 "HTTP requests refused: malformed, too large, too slow, too many at once.",

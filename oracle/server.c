@@ -533,6 +533,26 @@ static void update_readiness(struct server *s, const struct cb_now *now)
     notify_ready();
 }
 
+/* chrony's maxclockerror, measured from its reports, certainly below what oracled was told:
+ * the bound already uses the measured value (clockbound/dispersion.h); say so once, with the
+ * fix. */
+static void note_chrony_growth(struct server *s)
+{
+    const struct cb_dispersion *d = &s->clock_state.dispersion;
+    int64_t told = s->cfg->clock.chrony_maxclockerror_ppb;
+    if (s->maxclockerror_warned || !d->measured || d->maxclockerror_hi_ppb >= told) {
+        return;
+    }
+    s->maxclockerror_warned = true;
+    log_warn("chrony's maxclockerror measures %" PRId64 "..%" PRId64
+             " ppb (its dispersion grows at %" PRId64 " ppb), below the %" PRId64
+             " ppb of --chrony-maxclockerror-ppb: the bound uses the measured value and tops up "
+             "to --max-drift-ppb (%" PRId64 " ppb) itself. To match, set 'maxclockerror %.3f' "
+             "(ppm) in chrony.conf, or chrony-maxclockerror-ppb to what chrony has",
+             d->maxclockerror_lo_ppb, d->maxclockerror_hi_ppb, d->rate_lo_ppb, told,
+             s->cfg->clock.max_drift_ppb, (double)s->cfg->clock.max_drift_ppb / 1000.0);
+}
+
 static void on_poll_done(struct poller *p)
 {
     struct server *s = p->data;
@@ -551,6 +571,7 @@ static void on_poll_done(struct poller *p)
     }
     s->prev_clock_state = s->clock_state;
     describe_source(s);
+    note_chrony_growth(s);
     struct cb_now now;
     server_now(s, &now);
     note_status(s, &now);

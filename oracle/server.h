@@ -133,6 +133,7 @@ struct server {
     enum cb_status logged_status;
     enum cb_reason logged_reason;
     bool demo;
+    bool maxclockerror_warned; /* chrony's maxclockerror was measured below the setting */
     enum server_phase phase;
     int64_t start_mono_ns;
     int64_t start_rt_ns;

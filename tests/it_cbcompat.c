@@ -300,8 +300,11 @@ static void check_segment(int64_t grace_ns)
            "max_drift_ppb %u: bound now %lld ns (TCP %lld ns)\n",
            o.status, (double)as_of / 1e9, (double)coarse / 1e9, (long long)o.bound_nsec,
            o.max_drift_ppb, (long long)bound, (long long)tcp_bound);
-    if (o.size != 80 || o.version != 2 || o.status != 1 || o.max_drift_ppb != 50000 ||
-        o.disruption_support != 0) {
+    /* The segment's growth is at least the drift, and more where what oracled's own bound could
+     * do over ClockBound's 5 s (an unseen slew, were chronyd and oracled both to stop) needs
+     * it: here a synchronised demo with a bound of tens of us, so well under 1000 ppm. */
+    if (o.size != 80 || o.version != 2 || o.status != 1 || o.max_drift_ppb < 50000 ||
+        o.max_drift_ppb >= 1000000 || o.disruption_support != 0) {
         fail("header: size %u version %u status %d drift %u", o.size, o.version, o.status,
              o.max_drift_ppb);
     }

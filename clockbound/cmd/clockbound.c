@@ -80,9 +80,11 @@ static void usage(FILE *out)
             "Exit status: 0 success or true, 1 false, 2 error (chrony not answering, clock not\n"
             "synchronised, bad arguments).\n"
             "\n"
-            "now, before and after answer from a single chrony poll, so they cannot see a clock\n"
-            "step made before they ran; watch (like oracled) waits for chrony's next\n"
-            "measurement first (status UNKNOWN until then).\n",
+            "now, before and after ask chrony two or three times, 20 ms apart, until two\n"
+            "answers show one chrony update: that measures how fast chrony's dispersion grows\n"
+            "and how fast it slews (one answer alone makes the bound assume the worst of both).\n"
+            "They cannot see a clock step made before they ran; watch (like oracled) waits\n"
+            "for chrony's next measurement first (status UNKNOWN until then).\n",
             CB_DEFAULT_MAX_DRIFT_PPB, CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB,
             (long long)(CHRONY_QUERY_DEFAULT_TIMEOUT_NS / 1000000), CHRONY_QUERY_DEFAULT_ATTEMPTS);
 }
@@ -133,6 +135,29 @@ static void query_once(struct chrony_client *client, struct cb_state *st, const 
     }
     cb_clock_read(clock, &r);
     cb_now(st, &r, &out->now);
+}
+
+/* Two reports of one chrony reference update measure how fast chrony's dispersion grows and how
+ * fast it slews (clockbound/dispersion.h, slew.h); without them the bound must assume the worst
+ * of both. A one-shot answer therefore asks up to three times, this far apart, until a pair
+ * shows one update (chrony updates every 1/16 s at the fastest). */
+#define SETTLE_GAP_NS   INT64_C(20000000)
+#define SETTLE_ATTEMPTS 3
+
+static void query_settled(struct chrony_client *client, struct cb_state *st,
+                          const struct options *o, struct outcome *out)
+{
+    for (int i = 0; i < SETTLE_ATTEMPTS; i++) {
+        if (i > 0) {
+            struct timespec d = {.tv_sec = 0, .tv_nsec = (long)SETTLE_GAP_NS};
+            while (nanosleep(&d, &d) < 0 && errno == EINTR && !stop_requested) {
+            }
+        }
+        query_once(client, st, o, out);
+        if (out->rc < 0 || stop_requested || (st->dispersion.measured && st->slew.rate_known)) {
+            return;
+        }
+    }
 }
 
 /* Explains a failed query: what happened and what to check. */
@@ -194,10 +219,25 @@ static void print_json_now(const struct options *o, const struct cb_state *st,
                ",\"dispersion_ns\":%" PRId64 ",\"extra_ns\":%" PRId64 ",\"ref_age_ns\":%" PRId64
                ",\"b0_ns\":%" PRId64 ",\"growth_ppb\":%" PRId64 ",\"poll_age_ns\":%" PRId64
                ",\"step_margin_ns\":%" PRId64 ",\"max_drift_ppb\":%" PRId64
-               ",\"chrony_maxclockerror_ppb\":%" PRId64 "}",
+               ",\"chrony_maxclockerror_ppb\":%" PRId64 ",\"topup_maxclockerror_ppb\":%" PRId64 "}",
                b->correction_ns, b->half_delay_ns, b->dispersion_ns, b->extra_ns, b->ref_age_ns,
                b->b0_ns, b->growth_ppb, n->poll_age_ns, n->step_margin_ns, st->params.max_drift_ppb,
-               st->params.chrony_maxclockerror_ppb);
+               st->params.chrony_maxclockerror_ppb, b->topup_maxclockerror_ppb);
+        const struct cb_dispersion *d = &st->dispersion;
+        const struct cb_slew *sl = &st->slew;
+        printf(",\"measured\":{\"dispersion_growth\":%s", d->measured ? "true" : "false");
+        if (d->measured) {
+            printf(",\"dispersion_growth_lo_ppb\":%" PRId64 ",\"dispersion_growth_hi_ppb\":%" PRId64
+                   ",\"maxclockerror_lo_ppb\":%" PRId64 ",\"maxclockerror_hi_ppb\":%" PRId64,
+                   d->rate_lo_ppb, d->rate_hi_ppb, d->maxclockerror_lo_ppb,
+                   d->maxclockerror_hi_ppb);
+        }
+        printf(",\"slew_rate_known\":%s", sl->rate_known ? "true" : "false");
+        if (sl->rate_known) {
+            printf(",\"slew_rate_ppb\":%" PRId64 ",\"slew_moving_away\":%s", sl->rate_ppb,
+                   sl->away ? "true" : "false");
+        }
+        printf("}");
     }
     if (error != NULL) {
         printf(",\"error\":");
@@ -233,7 +273,7 @@ static int cmd_now(struct chrony_client *client, const struct options *o)
     struct cb_state st;
     cb_init(&st, &o->params);
     struct outcome oc;
-    query_once(client, &st, o, &oc);
+    query_settled(client, &st, o, &oc);
 
     char msg[512];
     const char *error = NULL;
@@ -275,7 +315,7 @@ static int cmd_before_after(struct chrony_client *client, const struct options *
     struct cb_state st;
     cb_init(&st, &o->params);
     struct outcome oc;
-    query_once(client, &st, o, &oc);
+    query_settled(client, &st, o, &oc);
     char msg[512];
     if (oc.rc < 0) {
         describe_failure(o, &oc, msg, sizeof(msg));
