@@ -95,7 +95,24 @@ struct chrony_float chrony_float_decode(uint32_t raw);
 /* The float's value as a double, exact (25 significant bits fit in a double); for display. */
 double chrony_float_to_double(struct chrony_float f);
 
-/* A decoded, validated tracking report. Times are chrony's (NTP) timescale. */
+/*
+ * A decoded, validated tracking report. Times are chrony's (NTP) timescale.
+ *
+ * NaN. chrony's encoder (util.c UTI_FloatHostToNetwork) writes a NaN, and anything below 1e-100,
+ * as 0, and an infinity as the largest float; the limits below refuse the latter, but a 0 cannot
+ * be told from a real 0. What a 0 that was a NaN would do, field by field:
+ *  - current_correction: the slew term would be 0. Not detectable, and not expected: chrony
+ *    computes it as the offset left minus rate x time, all finite.
+ *  - root_delay, root_dispersion: the bound would lose its whole error estimate. A synchronised
+ *    chrony's are sums of positive terms (a refclock's delay is at least 1e-9 s), so a 0 is
+ *    refused: UNKNOWN, CB_REASON_ZERO_ERROR_TERM (clockbound.c judge_poll).
+ *  - skew, resid_freq: chrony's claimed growth would look slower, so the top-up to the drift
+ *    is larger: safe. The measured growth (dispersion.h) does not use them for its rate.
+ *  - freq: the largest slew rate is computed from it (slew.h); it is taken as at least chrony's
+ *    default maxdrift, 500 ppm, so a 0 cannot lower it.
+ *  - last_update_interval: staleness comes sooner (8 x 0, floored at CB_STALE_MIN_NS): safe.
+ *  - last_offset, rms_offset: not used by the bound (only to tell reference updates apart).
+ */
 struct chrony_tracking {
     uint32_t ref_id;      /* reference ID; CHRONY_REFID_LOCAL for the `local` fallback */
     uint16_t addr_family; /* 0 unspecified, 1 IPv4, 2 IPv6, 3 ID (candm IPADDR_*) */

@@ -79,6 +79,12 @@ static enum cb_reason judge_poll(const struct cb_poll *poll)
     if (t->ref_time_ns == 0) {
         return CB_REASON_NO_REFERENCE_TIME;
     }
+    /* A synchronised chrony's root delay and dispersion are sums of positive terms (a refclock's
+     * delay option is 1e-9 s at least); exactly 0 is a NaN, which chrony encodes as 0, or a
+     * value below 1e-100. Either way not an error estimate to build a bound on. */
+    if (t->root_delay_s.coef == 0 || t->root_dispersion_s.coef == 0) {
+        return CB_REASON_ZERO_ERROR_TERM;
+    }
     /* chrony made its report before our post-reply reading; on its timescale the reference
      * time cannot be later than that. */
     int64_t recv_ntp_ns =
@@ -433,6 +439,9 @@ const char *cb_reason_text(enum cb_reason r)
         return "the system clock was stepped; waiting for chrony to measure again";
     case CB_REASON_UPSTREAM_LOCAL:
         return "the upstream NTP server runs on its own local clock (reference ID LOCL)";
+    case CB_REASON_ZERO_ERROR_TERM:
+        return "chrony reports a root delay or dispersion of exactly 0 (a NaN: chrony sends NaN "
+               "as 0)";
     }
     return "invalid reason";
 }

@@ -51,12 +51,15 @@ enum cb_reason {
     CB_REASON_AWAITING_UPDATE,       /* UNKNOWN: no chrony measurement since start yet */
     CB_REASON_POLLS_FAILING,         /* FREE_RUNNING: polls failing, within the grace period */
     CB_REASON_STALE_REFERENCE,       /* FREE_RUNNING: reference older than 8 update intervals
-                                      * (and than CB_STALE_MIN_NS: with sub-second polling,
-                                      * chrony's reference time is a sample its regression
-                                      * picked, seen up to 1.14 s old at 1/16 s polls) */
+                                      * (and than CB_STALE_MIN_NS: chrony 4.3 sets back its
+                                      * reference time by a random 0..1 s at every update,
+                                      * reference.c fuzz_ref_time, so it looks up to 1 s older
+                                      * than the update; seen 1.14 s old at 1/16 s polls) */
     CB_REASON_CLOCK_STEPPED,         /* DISRUPTED */
     CB_REASON_UPSTREAM_LOCAL,        /* UNKNOWN: the reference is an NTP server (not loopback)
                                       * that NTPDATA says runs on its own local clock */
+    CB_REASON_ZERO_ERROR_TERM,       /* UNKNOWN: synchronised, yet a root delay or dispersion of
+                                      * exactly 0: chrony sends a NaN as 0 (chrony_proto.h) */
 };
 
 /* Defaults (DESIGN.md section 2). */

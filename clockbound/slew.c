@@ -8,8 +8,13 @@
 
 int64_t cb_slew_max_rate_ppb(struct chrony_float freq_ppm)
 {
-    /* (1e8 ppb + |freq|) * 10 / 9, rounded up; |freq| <= 1e6 ppm by the decoder's limits. */
+    /* (1e8 ppb + |freq|) * 10 / 9, rounded up; |freq| <= 1e6 ppm by the decoder's limits, and
+     * taken as at least chrony's default maxdrift (500 ppm, which bounds the base frequency):
+     * a NaN, sent as 0, cannot lower it. */
     int64_t base_ppb = cb_float_upper(freq_ppm, 1000, 0);
+    if (base_ppb < CB_SLEW_DEFAULT_MAXDRIFT_PPB) {
+        base_ppb = CB_SLEW_DEFAULT_MAXDRIFT_PPB;
+    }
     int64_t num = cb_sat_mul(cb_sat_add(CB_SLEW_KERNEL_MAX_FREQ_PPB, base_ppb), 10);
     return num / 9 + (num % 9 != 0);
 }

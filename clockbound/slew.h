@@ -54,6 +54,8 @@
 #define CB_SLEW_MIN_DURATION_NS INT64_C(900000000)
 /* Linux's limit on the frequency chrony sets: 100,000 ppm (sys_linux.c). */
 #define CB_SLEW_KERNEL_MAX_FREQ_PPB INT64_C(100000000)
+/* chrony's default maxdrift, the limit of its base frequency (conf.c): 500 ppm. */
+#define CB_SLEW_DEFAULT_MAXDRIFT_PPB INT64_C(500000)
 /* Two polls further apart than this do not measure the rate: chrony's timer may have been later
  * than MAX_SLEW_EXCESS_DURATION (100 s), after which the next slew need not be slower. */
 #define CB_SLEW_MAX_PAIR_SPAN_NS INT64_C(100000000000)
@@ -76,8 +78,9 @@ struct cb_slew {
     bool beyond;      /* ... they showed it past zero and going on (or a long gap): it may turn */
 };
 
-/* The fastest chrony can slew with the given base frequency (its tracking report's freq_ppm):
- * ceil((100,000 ppm + |freq|) / 0.9), in ppb. */
+/* The fastest chrony can slew with the given base frequency (its tracking report's freq_ppm,
+ * taken as at least 500 ppm, chrony's default maxdrift): ceil((100,000 ppm + |freq|) / 0.9), in
+ * ppb. */
 int64_t cb_slew_max_rate_ppb(struct chrony_float freq_ppm);
 
 /*

@@ -106,6 +106,31 @@ static int fail(const char **why, const char *msg, int err)
     return err;
 }
 
+/* fsyncs the directory that holds path (path's last component removed): a new entry in it,
+ * such as a directory just made, is then on disk before anything is written below it. */
+static int fsync_parent(const char *path)
+{
+    char parent[sizeof(((struct statefile *)NULL)->dir)];
+    strcpy(parent, path);
+    size_t len = strlen(parent);
+    while (len > 1 && parent[len - 1] == '/') {
+        parent[--len] = '\0'; /* "a/b/" names b */
+    }
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL) {
+        strcpy(parent, ".");
+    } else {
+        slash[slash == parent ? 1 : 0] = '\0'; /* "/b" -> "/" */
+    }
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
 int statefile_open(struct statefile *sf, const char *dir, const char **why)
 {
     sf->dir_fd = -1;
@@ -114,7 +139,13 @@ int statefile_open(struct statefile *sf, const char *dir, const char **why)
         return fail(why, "the state directory's path is too long", -ENAMETOOLONG);
     }
     strcpy(sf->dir, dir);
-    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+    if (mkdir(dir, 0750) == 0) {
+        /* A crash must not lose the directory the state file is about to be written in. */
+        int rc = fsync_parent(dir);
+        if (rc < 0) {
+            return fail(why, "cannot fsync the directory holding the new state directory", rc);
+        }
+    } else if (errno != EEXIST) {
         return fail(why, "cannot create the state directory", -errno);
     }
     sf->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -3,6 +3,7 @@
  * fake time with exact expected bounds.
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -291,6 +292,10 @@ static void test_poll_verdicts(void **state)
         {"clock 5 ms fast, reference 4 ms before the raw reply", 6, CB_STATUS_UNKNOWN,
          CB_REASON_REFERENCE_IN_FUTURE},
         {"leap insert announced, far from midnight", 7, CB_STATUS_SYNCHRONIZED, CB_REASON_OK},
+        {"root dispersion 0 (chrony sends a NaN as 0)", 8, CB_STATUS_UNKNOWN,
+         CB_REASON_ZERO_ERROR_TERM},
+        {"root delay 0", 9, CB_STATUS_UNKNOWN, CB_REASON_ZERO_ERROR_TERM},
+        {"the smallest root delay a float has", 10, CB_STATUS_SYNCHRONIZED, CB_REASON_OK},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct cb_state st = fresh_state();
@@ -325,6 +330,15 @@ static void test_poll_verdicts(void **state)
             break;
         case 7:
             t->leap = CHRONY_LEAP_INSERT;
+            break;
+        case 8:
+            t->root_dispersion_s = chrony_float_decode(fake_chrony_float(NAN));
+            break;
+        case 9:
+            t->root_delay_s = chrony_float_decode(0);
+            break;
+        case 10:
+            t->root_delay_s = chrony_float_decode(fake_chrony_float(1e-9));
             break;
         }
         cb_on_poll(&st, &poll);
@@ -560,19 +574,19 @@ static void test_reading_older_than_poll(void **state)
     /* A reading taken before the poll it is judged against: the drift term grows back just as
      * forward, and the correction was larger then by whatever chrony slewed since, which the
      * rate measured later does not bound: the fastest chrony can slew, smax = (100,000 ppm +
-     * |freq| 0) / 0.9 = 111111112 ppb (slew.h). */
+     * 500 ppm, chrony's default maxdrift above |freq| 0) / 0.9 = 111666667 ppb (slew.h). */
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(later(p, 10 * SEC), 100 * MS);
     poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(16.0));
     settle_poll(&st, poll);
-    assert_int_equal(st.slew.max_rate_ppb, 111111112);
+    assert_int_equal(st.slew.max_rate_ppb, 111666667);
     struct cb_now n = now_at(&st, later(p, 10 * SEC - 10000)); /* 10 us before */
     assert_int_equal(n.poll_age_ns, -10000);
-    assert_int_equal(n.bound_ns, B0 + 1112 + 1);
+    assert_int_equal(n.bound_ns, B0 + 1117 + 1);
     n = now_at(&st, later(p, 5 * SEC)); /* 5 s before */
     assert_int_equal(n.poll_age_ns, -5 * SEC);
-    assert_int_equal(n.bound_ns, B0 + 555555560 + 250000);
+    assert_int_equal(n.bound_ns, B0 + 558333335 + 250000);
 }
 
 /* A poll from a chrony updating every 16 s: not stale for two minutes. */

@@ -29,8 +29,8 @@
 #define SEC INT64_C(1000000000)
 #define RT0 (INT64_C(1795620000) * SEC)
 
-/* The fastest slew with a base frequency of 0: ceil(1e8 ppb * 10 / 9). */
-#define SMAX_PPB INT64_C(111111112)
+/* The fastest slew with a base frequency of at most 500 ppm: ceil((1e8 + 5e5) ppb * 10 / 9). */
+#define SMAX_PPB INT64_C(111666667)
 
 /* A report at CLOCK_MONOTONIC mono (REALTIME = RT0 + mono), answered after rtt_ns, with the
  * given correction and reference update (ref_ns and freq_ppm tell updates apart). */
@@ -307,8 +307,8 @@ static void test_before_the_poll(void **state)
     struct cb_poll a = report(SEC, 0, 1e-3, RT0, 0.0);
     observe(&s, NULL, &a);
     int64_t c_hi = mag_ns(a.tracking.current_correction_s, 1);
-    /* 10 us before: the correction was larger by at most smax * 10 us = 1112 ns. */
-    assert_int_equal(cb_slew_correction_ns(&s, SEC - 10 * US), c_hi + 1112);
+    /* 10 us before: the correction was larger by at most smax * 10 us = 1117 ns. */
+    assert_int_equal(cb_slew_correction_ns(&s, SEC - 10 * US), c_hi + 1117);
     assert_int_equal(cb_slew_growth_ppb(&s, SEC - 10 * US), 0);
 }
 
