@@ -6,6 +6,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 
 #include "clockbound.h"
 #include "fake_chrony.h"
+#include "test_seed.h"
 
+#define US    INT64_C(1000)
 #define MS    INT64_C(1000000)
 #define SEC   INT64_C(1000000000)
 #define RT0   (INT64_C(1795620000) * SEC)
@@ -950,6 +953,360 @@ static void test_upstream_local(void **state)
     assert_null(cb_upstream_current(&st));
 }
 
+/* A poll of chrony whose last reference update (its sample) was at ref_rt on chrony's own
+ * timescale, with correction corr_s left, seen from a clock that reads p. */
+static struct cb_poll poll_of(struct clock_pos p, int64_t ref_rt, double corr_s)
+{
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    poll.tracking.ref_time_ns = ref_rt;
+    poll.tracking.current_correction_s = chrony_float_decode(fake_chrony_float(corr_s));
+    poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(1.0));
+    return poll;
+}
+
+/*
+ * The issue's sequence (20 ms polls): chrony updates at +5 ms, REALTIME steps back 100 ms at
+ * +10 ms, the step is seen at +11 ms. chrony's reference time is on the old timescale: against
+ * the poll before the step it is new and, measured on the stepped clock, looks made after the
+ * step. The rule this replaced then trusted the clock again as soon as chrony's update stopped
+ * looking in the future (+120 ms) with a 20 us bound while the clock is 100 ms slow. The
+ * baseline is the first poll sent after the detection: DISRUPTED until chrony's next update.
+ */
+static void test_backward_step_races_an_update(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};                /* true time = p.rt until the step */
+    settle_poll(&st, poll_of(p, RT0 - 30 * MS, 0.0)); /* reference R0 */
+    int64_t r0 = st.last.tracking.ref_time_ns;
+    int64_t r1 = RT0 + 5 * MS; /* chrony's update at +5 ms, unseen before the step */
+    struct clock_pos seen = later(p, 11 * MS);
+    seen.rt -= 100 * MS; /* stepped back 100 ms at +10 ms */
+    struct cb_now n = now_at(&st, seen);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    for (int64_t at = 20 * MS; at <= 1000 * MS; at += 20 * MS) {
+        struct clock_pos q = later(p, at);
+        q.rt -= 100 * MS;
+        struct cb_poll poll = poll_of(q, r1, 0.0);
+        cb_on_poll(&st, &poll);
+        n = now_at(&st, q);
+        expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+        if (at == 120 * MS) {
+            /* The negative control: what the rule this replaced looked at. The reference time
+             * differs from the one before the step, and by its age it was made after the step
+             * was seen, while chrony's data is usable (its reference no longer in the future):
+             * that rule ended DISRUPTED here, and the bound was 20 us. */
+            assert_true(poll.tracking.ref_time_ns != r0);
+            assert_int_equal(st.verdict, CB_REASON_OK);
+            assert_true(poll.sent.mono_ns - st.bound.ref_age_ns > seen.mono);
+            assert_true(n.bound_ns < 30 * US);
+        }
+    }
+    /* chrony's next update (+1005 ms), on the new timescale: it measured the clock 100 ms slow.
+     * DISRUPTED ends, and the bound takes the 100 ms in (too wide to serve by default). */
+    struct clock_pos q = later(p, 1020 * MS);
+    q.rt -= 100 * MS;
+    struct cb_poll poll = poll_of(q, RT0 + 1005 * MS, 0.1);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, q);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_BOUND_TOO_WIDE);
+    assert_true(n.bound_ns >= 100 * MS);
+    assert_true(n.earliest_ns <= q.rt + 100 * MS && n.latest_ns >= q.rt + 100 * MS);
+    assert_false(st.disrupted);
+}
+
+/* The same race with a forward step: chrony's old reference then looks older than it is; the
+ * age check kept DISRUPTED, and still does, until chrony's next update. */
+static void test_forward_step_races_an_update(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    settle_poll(&st, poll_of(p, RT0 - 30 * MS, 0.0));
+    int64_t r1 = RT0 + 5 * MS;
+    struct clock_pos seen = later(p, 11 * MS);
+    seen.rt += 100 * MS;
+    struct cb_now n = now_at(&st, seen);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    for (int64_t at = 20 * MS; at <= 1000 * MS; at += 20 * MS) {
+        struct clock_pos q = later(p, at);
+        q.rt += 100 * MS;
+        struct cb_poll poll = poll_of(q, r1, 0.0);
+        cb_on_poll(&st, &poll);
+        n = now_at(&st, q);
+        expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    }
+    struct clock_pos q = later(p, 1020 * MS);
+    q.rt += 100 * MS;
+    struct cb_poll poll = poll_of(q, RT0 + 1005 * MS, -0.1);
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, q);
+    assert_false(st.disrupted);
+    assert_true(n.earliest_ns <= q.rt - 100 * MS && n.latest_ns >= q.rt - 100 * MS);
+}
+
+/* A step seen while the first poll after it fails: the baseline is the first successful poll
+ * sent after the detection, not the failed one. */
+static void test_step_baseline_after_failed_poll(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    settle_poll(&st, poll_of(p, RT0 - 30 * MS, 0.0));
+    struct clock_pos seen = later(p, 11 * MS);
+    seen.rt -= 100 * MS;
+    struct cb_now n = now_at(&st, seen);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    struct cb_reading r = reading(later(seen, 9 * MS));
+    cb_on_poll_failure(&st, &r, -ETIMEDOUT);
+    assert_false(st.step_baseline_set);
+    struct clock_pos q = later(seen, 29 * MS);
+    struct cb_poll poll = poll_of(q, RT0 + 5 * MS, 0.0);
+    cb_on_poll(&st, &poll);
+    assert_true(st.step_baseline_set);
+    assert_int_equal(st.step_baseline_ref_ns, RT0 + 5 * MS);
+    n = now_at(&st, q);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+}
+
+/*
+ * chrony left at its default maxclockerror (1 ppm: its dispersion grows at 1.1 ppm with skew
+ * and |resid| 0.05 each) while oracled is told 50,000 ppb: 10 s after chrony's last update the
+ * bound is at least |corr| + delay/2 + disp_at_update + D * (t - ref_time). The rule this
+ * replaced trusted the setting and grew at 1.1 ppm.
+ */
+static void test_maxclockerror_set_too_high(void **state)
+{
+    (void)state;
+    struct cb_params params = test_params();
+    params.chrony_maxclockerror_ppb = 50000;
+    struct cb_state st;
+    cb_init(&st, &params);
+    struct clock_pos p = {RT0, MONO0};
+    const double disp0 = 20e-6, growth = 1.1e-6;
+    struct cb_poll poll;
+    for (int64_t at = 0; at <= 10 * SEC; at += 20 * MS) {
+        poll = make_poll(later(p, at), at);
+        poll.tracking.skew_ppm = chrony_float_decode(fake_chrony_float(0.05));
+        poll.tracking.resid_freq_ppm = chrony_float_decode(fake_chrony_float(0.05));
+        poll.tracking.root_dispersion_s =
+            chrony_float_decode(fake_chrony_float(disp0 + (double)at * 1e-9 * growth));
+        poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(16.0));
+        cb_on_poll(&st, &poll);
+    }
+    struct clock_pos t = later(p, 10 * SEC + 5 * MS);
+    struct cb_now n = now_at(&st, t);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_true(st.dispersion.measured);
+    assert_true(st.dispersion.maxclockerror_hi_ppb < 1100 &&
+                st.dispersion.maxclockerror_lo_ppb > 900);
+    const struct chrony_tracking *tr = &poll.tracking;
+    int64_t required = cb_float_upper(tr->root_delay_s, SEC, 1) + (int64_t)(disp0 * 1e9) +
+                       50000 * (t.rt - RT0) / SEC;
+    print_message("bound %lld ns 10 s after chrony's last update; at least %lld ns required\n",
+                  (long long)n.bound_ns, (long long)required);
+    assert_true(n.bound_ns >= required);
+    /* The negative control: the same formula with the configured 50 ppm trusted (no top-up):
+     * chrony's own dispersion, grown at 1.1 ppm, and the drift since the poll. */
+    int64_t old = cb_float_upper(tr->root_delay_s, SEC, 1) +
+                  cb_float_upper(tr->root_dispersion_s, SEC, 0) +
+                  50000 * (t.mono - poll.sent.mono_ns) / SEC;
+    print_message("the configured maxclockerror trusted: %lld ns\n", (long long)old);
+    assert_true(old < required - 400 * US);
+}
+
+/*
+ * A model of chrony, end to end through the state machine: the true offset theta is
+ * continuous; at each reference update chrony estimates it with an error within its own root
+ * delay / 2 + dispersion and slews the estimate away over >= 1 s (late timers, overshoots and
+ * their return as in test_slew), the clock drifts at up to D between updates, and chronyd dies
+ * at a random moment, sometimes just after an update no poll saw. At every check, alive or
+ * dead, the bound cb_now gives covers |theta|. The negative control: the rule this replaced
+ * (the poll's b0 with the configured maxclockerror, growing at D only) does not.
+ */
+struct chrony_model {
+    int64_t a; /* the slew: from a (mono) with r left, rate s, timer at end */
+    double r, s;
+    int64_t end;
+    double est_err;  /* theta - correction since the last update */
+    double drift;    /* the clock's frequency error against chrony's, |drift| < D */
+    int64_t upd;     /* the last update (mono) */
+    int64_t ref;     /* its reference time as chrony reports it (fuzzed back up to 1 s) */
+    double disp0;    /* root dispersion at the update */
+    double freq;     /* changes at each update */
+    double last_off; /* ditto */
+    int64_t dead_at;
+};
+
+static double urand(void)
+{
+    return (double)rand() / ((double)RAND_MAX + 1.0);
+}
+
+static double cm_corr(const struct chrony_model *m, int64_t t)
+{
+    return m->r - m->s * (double)(t - m->a) * 1e-9;
+}
+
+static double cm_theta(const struct chrony_model *m, int64_t t)
+{
+    return cm_corr(m, t) + m->est_err + m->drift * (double)(t - m->upd) * 1e-9;
+}
+
+static void cm_slew(struct chrony_model *m, int64_t at, double r, double min_s)
+{
+    double d = 1.0 + urand() * 4.0;
+    d = d < min_s ? min_s : d;
+    double rate = r / d;
+    const double maxslew = 83333.333e-6;
+    rate = fabs(rate) > maxslew ? (rate > 0 ? maxslew : -maxslew) : rate;
+    m->a = at;
+    m->r = r;
+    m->s = rate;
+    m->end = at + (int64_t)((r / rate + (urand() < 0.2 ? urand() * 0.05 : 0.0)) * 1e9);
+}
+
+static void cm_advance(struct chrony_model *m, int64_t t)
+{
+    while (m->s != 0.0 && t >= m->end && m->end < m->dead_at) {
+        int64_t at = m->end;
+        double left = cm_corr(m, at);
+        double late = (double)(m->end - m->a) * 1e-9 - m->r / m->s;
+        if (fabs(left) < 1e-12) {
+            m->a = at;
+            m->r = 0.0;
+            m->s = 0.0;
+        } else {
+            cm_slew(m, at, left, 5.0 * fabs(late));
+        }
+    }
+}
+
+static struct cb_poll cm_report(const struct chrony_model *m, struct clock_pos p, int64_t rtt,
+                                int64_t at)
+{
+    struct cb_poll poll = make_poll(p, 0);
+    struct chrony_tracking *t = &poll.tracking;
+    t->ref_time_ns = m->ref;
+    t->current_correction_s = chrony_float_decode(fake_chrony_float(cm_corr(m, at)));
+    t->freq_ppm = chrony_float_decode(fake_chrony_float(m->freq));
+    t->last_offset_s = chrony_float_decode(fake_chrony_float(m->last_off));
+    /* chrony's growth: skew 2.305 + |resid| 0.483 + maxclockerror 1 ppm, since the reference. */
+    double age = (double)(RT0 + at + (int64_t)(cm_corr(m, at) * 1e9) - m->ref) * 1e-9;
+    t->root_dispersion_s = chrony_float_decode(fake_chrony_float(m->disp0 + age * 3.788e-6));
+    t->root_delay_s = chrony_float_decode(fake_chrony_float(2e-6));
+    t->last_update_interval_s = chrony_float_decode(fake_chrony_float(16.0));
+    poll.recv_rt_ns = p.rt + rtt;
+    return poll;
+}
+
+static void test_chrony_model_whole_bound(void **state)
+{
+    (void)state;
+    unsigned seed = test_seed("test_chrony_model_whole_bound");
+    long checks = 0, old_short = 0, runs_dead_unseen = 0;
+    for (int run = 0; run < 150; run++) {
+        struct cb_state st = fresh_state();
+        struct chrony_model m;
+        memset(&m, 0, sizeof(m));
+        m.drift = (urand() - 0.5) * 80e-6; /* within D = 50 ppm */
+        m.freq = 12.0;
+        /* chronyd dies within 30 s; in a third of the runs within the first slew (6 s), and in
+         * another third right after an update, before any poll sees it. */
+        int mode = rand() % 3;
+        m.dead_at = (int64_t)(urand() * (mode == 0 ? 6.0 : 30.0) * (double)SEC) + 200 * MS;
+        unsigned die_after = mode == 2 ? 2 + (unsigned)(rand() % 6) : 0;
+        /* Half the runs start far off (chronyd just started, or the source moved): the first
+         * update measures up to 5 ms precisely and slews it away. */
+        m.est_err = rand() % 2 ? (urand() * 2.0 - 1.0) * 5e-3 : 0.0;
+        int64_t every = rand() % 3 == 0 ? 62500 * US : (int64_t)(1 + rand() % 8) * SEC;
+        int64_t next_update = 0;
+        int64_t last_b0_old = 0, last_m0 = 0;
+        bool have = false;
+        unsigned updates = 0, seen_updates = 0;
+        for (int64_t t = 0; t < m.dead_at; t += 20 * MS + (rand() % 2000 - 1000) * US) {
+            cm_advance(&m, t);
+            if (t >= next_update) {
+                /* chrony measures theta with an error within its error estimate. */
+                double bound_est = pow(10.0, -6.0 + urand() * 1.5); /* 1 us .. 30 us */
+                double err = (urand() * 2.0 - 1.0) * bound_est * 0.9;
+                double theta = cm_theta(&m, t);
+                m.last_off = theta - err - cm_corr(&m, t);
+                cm_slew(&m, t, theta - err, 1.0);
+                m.est_err = err;
+                m.upd = t;
+                m.ref = RT0 + t - (int64_t)(urand() * (double)SEC); /* fuzz_ref_time */
+                m.disp0 = bound_est;
+                m.freq += urand() - 0.5;
+                next_update = t + every;
+                updates++;
+                if (updates == die_after) {
+                    m.dead_at = t + 10 * US; /* before the reply to this poll */
+                }
+            }
+            int64_t rtt = (int64_t)(20 + rand() % 300) * US;
+            if (rand() % 100 != 0 && t + rtt < m.dead_at) {
+                int64_t at = t + (int64_t)(urand() * (double)rtt);
+                cm_advance(&m, at);
+                struct clock_pos p = {RT0 + t, MONO0 + t};
+                struct cb_poll poll = cm_report(&m, p, rtt, at);
+                cb_on_poll(&st, &poll);
+                have = true;
+                seen_updates = updates;
+                last_m0 = t;
+                /* Today's rule at this poll: configured maxclockerror 1 ppm, constant C. */
+                struct cb_params cp = test_params();
+                struct cb_bound_params bp = {cp.max_drift_ppb, cp.chrony_maxclockerror_ppb,
+                                             cp.chrony_maxclockerror_ppb,
+                                             cp.chrony_maxclockerror_ppb};
+                struct cb_bound_at_poll old;
+                cb_bound_at_poll(&bp, &poll.tracking, poll.sent.rt_ns, &old);
+                last_b0_old = old.b0_ns;
+            }
+            if (!have) {
+                continue;
+            }
+            int64_t check = t + rtt + (int64_t)(urand() * 20.0 * (double)MS);
+            if (check < m.dead_at) {
+                cm_advance(&m, check);
+                struct cb_now n = now_at(&st, (struct clock_pos){RT0 + check, MONO0 + check});
+                double truth = fabs(cm_theta(&m, check)) * 1e9;
+                checks++;
+                if ((double)n.bound_ns < truth - 1.0) {
+                    fail_msg("seed %u run %d alive at %lld: bound %lld < |theta| %.0f", seed, run,
+                             (long long)check, (long long)n.bound_ns, truth);
+                }
+            }
+        }
+        if (!have) {
+            continue;
+        }
+        cm_advance(&m, m.dead_at);
+        runs_dead_unseen += seen_updates != updates;
+        /* chronyd is gone; check for 5 s (the grace), status aside. */
+        for (int k = 0; k < 40; k++) {
+            int64_t check = m.dead_at + (int64_t)(urand() * 5.0 * (double)SEC);
+            struct cb_now n = now_at(&st, (struct clock_pos){RT0 + check, MONO0 + check});
+            double truth = fabs(cm_theta(&m, check)) * 1e9;
+            checks++;
+            if ((double)n.bound_ns < truth - 1.0) {
+                fail_msg("seed %u run %d dead at %lld, at %lld: bound %lld < |theta| %.0f "
+                         "(unseen update: %d)",
+                         seed, run, (long long)m.dead_at, (long long)check, (long long)n.bound_ns,
+                         truth, seen_updates != updates);
+            }
+            int64_t old = last_b0_old + 50000 * (check - last_m0) / SEC;
+            old_short += (double)old < truth - 1.0;
+        }
+    }
+    print_message("seed %u: %ld checks (%ld runs died after an update no poll saw); the rule "
+                  "this replaced is short in %ld\n",
+                  seed, checks, runs_dead_unseen, old_short);
+    assert_true(checks > 50000);
+    assert_true(runs_dead_unseen > 20);
+    assert_true(old_short > 30);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1335,11 @@ int main(void)
         cmocka_unit_test(test_demo_detection),
         cmocka_unit_test(test_reference_address_text),
         cmocka_unit_test(test_upstream_local),
+        cmocka_unit_test(test_backward_step_races_an_update),
+        cmocka_unit_test(test_forward_step_races_an_update),
+        cmocka_unit_test(test_step_baseline_after_failed_poll),
+        cmocka_unit_test(test_maxclockerror_set_too_high),
+        cmocka_unit_test(test_chrony_model_whole_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
