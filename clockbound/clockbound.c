@@ -359,6 +359,11 @@ void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
     judge_now(st, out, &out->status, &out->reason);
 }
 
+int64_t cb_leap_window_start_ns(const struct cb_state *st)
+{
+    return st->leap_at_ns == 0 ? INT64_MAX : cb_sat_sub(st->leap_at_ns, leap_margin(&st->params));
+}
+
 bool cb_status_trusted(enum cb_status s)
 {
     return s == CB_STATUS_SYNCHRONIZED || s == CB_STATUS_FREE_RUNNING;

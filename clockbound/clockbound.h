@@ -182,6 +182,10 @@ int64_t cb_bound_at(const struct cb_state *st, int64_t mono_ns);
 int cb_bound_line(const struct cb_state *st, int64_t from_ns, int64_t to_ns, int64_t *bound_ns,
                   int64_t *slope_ppb);
 
+/* The CLOCK_REALTIME instant at which an announced leap second makes the status UNKNOWN (1 s +
+ * 2 x max bound before its midnight), or INT64_MAX when none is announced. Pure. */
+int64_t cb_leap_window_start_ns(const struct cb_state *st);
+
 /* True for SYNCHRONIZED and FREE_RUNNING: the bound may be used. */
 bool cb_status_trusted(enum cb_status s);
 

@@ -67,7 +67,16 @@ void cb_dispersion_observe(struct cb_dispersion *d, const struct cb_poll *poll)
         cb_sat_add(cb_float_lower(t->skew_ppm, 1000), cb_float_lower(t->resid_freq_ppm, 1000));
     int64_t m_lo = cb_sat_sub(d->rate_lo_ppb, own_hi);
     int64_t m_hi = cb_sat_sub(d->rate_hi_ppb, own_lo);
-    d->maxclockerror_lo_ppb = m_lo > 0 ? m_lo : 0;
-    d->maxclockerror_hi_ppb = m_hi > 0 ? m_hi : 0;
+    m_lo = m_lo > 0 ? m_lo : 0;
+    m_hi = m_hi > 0 ? m_hi : 0;
+    /* maxclockerror is one constant: what an earlier measurement (of this chronyd: failures
+     * forget) bracketed still holds, so the brackets are intersected. Disjoint ones mean the
+     * constant changed after all: the new one is taken. */
+    if (d->measured && m_lo <= d->maxclockerror_hi_ppb && d->maxclockerror_lo_ppb <= m_hi) {
+        m_lo = m_lo > d->maxclockerror_lo_ppb ? m_lo : d->maxclockerror_lo_ppb;
+        m_hi = m_hi < d->maxclockerror_hi_ppb ? m_hi : d->maxclockerror_hi_ppb;
+    }
+    d->maxclockerror_lo_ppb = m_lo;
+    d->maxclockerror_hi_ppb = m_hi;
     d->measured = true;
 }

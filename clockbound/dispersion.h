@@ -13,7 +13,9 @@
  * Each report was made at some instant between its query's send and its reply, so the rate is
  * bracketed: lo = (disp_cur rounded down - disp_anchor rounded up) / (latest span), hi the
  * other way. The anchor is the first report of the current update, so the span (and the
- * precision) grows with every poll until the next update.
+ * precision) grows with every poll until the next update; maxclockerror's brackets from one
+ * update to the next are intersected (it is one constant) until chronyd fails or is not
+ * synchronised, when it is forgotten.
  */
 #ifndef CLOCKBOUND_DISPERSION_H
 #define CLOCKBOUND_DISPERSION_H

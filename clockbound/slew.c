@@ -8,13 +8,10 @@
 
 int64_t cb_slew_max_rate_ppb(struct chrony_float freq_ppm)
 {
-    /* (1e8 ppb + |freq|) * 10 / 9, rounded up; |freq| <= 1e6 ppm by the decoder's limits, and
-     * taken as at least chrony's default maxdrift (500 ppm, which bounds the base frequency):
-     * a NaN, sent as 0, cannot lower it. */
-    int64_t base_ppb = cb_float_upper(freq_ppm, 1000, 0);
-    if (base_ppb < CB_SLEW_DEFAULT_MAXDRIFT_PPB) {
-        base_ppb = CB_SLEW_DEFAULT_MAXDRIFT_PPB;
-    }
+    /* (1e8 ppb + |freq|) * 10 / 9, rounded up; |freq| <= 1e6 ppm by the decoder's limits. A
+     * NaN is sent as 0: exactly 0 cannot be trusted to be small. */
+    int64_t base_ppb =
+        freq_ppm.coef == 0 ? CB_SLEW_UNKNOWN_BASE_PPB : cb_float_upper(freq_ppm, 1000, 0);
     int64_t num = cb_sat_mul(cb_sat_add(CB_SLEW_KERNEL_MAX_FREQ_PPB, base_ppb), 10);
     return num / 9 + (num % 9 != 0);
 }
@@ -162,10 +159,18 @@ void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct
     s->have_poll = true;
 }
 
-/* How fast a correction moving away from zero grows: the rate measured, else the fastest. */
+/* The rate a known slew is taken at: what was measured, or what a slew restarted after the
+ * report could go at, C / Tmin, whichever is faster (slew.h). */
+static int64_t known_rate(const struct cb_slew *s)
+{
+    int64_t restart = rate_ppb_ceil(s->corr_hi_ns, CB_SLEW_MIN_DURATION_NS);
+    return s->rate_ppb > restart ? s->rate_ppb : restart;
+}
+
+/* How fast a correction moving away from zero grows: the known rate, else the fastest. */
 static int64_t away_rate(const struct cb_slew *s)
 {
-    return s->rate_known ? s->rate_ppb : s->max_rate_ppb;
+    return s->rate_known ? known_rate(s) : s->max_rate_ppb;
 }
 
 /* max(C, x) */
@@ -179,8 +184,9 @@ static int64_t at_least_c(const struct cb_slew *s, int64_t x)
  * that is positive; never above smax. */
 static int64_t unknown_rate(const struct cb_slew *s)
 {
+    /* C is the correction at the report, which may have come up to a round trip after m0. */
     int64_t left =
-        cb_sat_sub(CB_SLEW_MIN_DURATION_NS, cb_sat_sub(s->poll_mono_ns, s->start_lo_mono_ns));
+        cb_sat_sub(CB_SLEW_MIN_DURATION_NS, cb_sat_sub(s->report_mono_hi_ns, s->start_lo_mono_ns));
     if (left <= 0) {
         return s->max_rate_ppb;
     }
@@ -210,7 +216,7 @@ int64_t cb_slew_rule_ns(const struct cb_slew *s, enum cb_slew_rule rule, int64_t
         if (!s->rate_known) {
             return INT64_MAX;
         }
-        return at_least_c(s, cb_sat_sub(cb_ppb_of_ns_ceil(s->rate_ppb, dt), s->corr_lo_ns));
+        return at_least_c(s, cb_sat_sub(cb_ppb_of_ns_ceil(known_rate(s), dt), s->corr_lo_ns));
     case CB_SLEW_RULES:
         break;
     }
@@ -280,7 +286,7 @@ static int64_t rule_rate(const struct cb_slew *s, enum cb_slew_rule rule)
     case CB_SLEW_UNKNOWN:
         return unknown_rate(s);
     case CB_SLEW_KNOWN:
-        return s->rate_ppb;
+        return known_rate(s);
     case CB_SLEW_RULES:
         break;
     }

@@ -10,33 +10,37 @@
  *    killed or stalls, the kernel keeps that frequency: the correction passes zero and grows
  *    at the same rate.
  *  - A slew starts at every update_slew(): a reference update (accrue_offset, set_frequency),
- *    or the end of the previous slew (its timer). Each is planned to last at least
- *    MIN_SLEW_DURATION = 1.0 s of system-clock time: duration = max(correction_rate / |offset|,
- *    1 s, 5 x the recent timer lateness), rate = offset / duration, capped by maxslewrate
- *    (default 83,333 ppm). So a slew cannot pass zero before 1 s after it started.
+ *    the end of the previous slew (its timer), and also a frequency change without an update
+ *    (tempcomp; LCL_ReadAbsoluteFrequency hides it from the report's freq_ppm) or chronyc's
+ *    doffset. Each is planned to last d >= MIN_SLEW_DURATION = 1.0 s of system-clock time:
+ *    d = max(correction_rate / |offset|, 1 s, 5 x the recent timer lateness), corr = offset / d,
+ *    capped by maxslewrate (default 83,333 ppm).
  *  - On Linux the frequency chrony may set is at most max_freq = 100,000 ppm either way
- *    (max_tick_bias = nominal_tick / 10), and slew_freq = (total - base) / (1 - total), so
- *    |slew rate| <= (100,000 ppm + |base frequency|) / 0.9 whatever maxslewrate says.
- *  - The slew that follows a timer starts from what is left and is slower than the one before
- *    (same correction_rate, less left; when the timer was late by x <= MAX_SLEW_EXCESS_DURATION
- *    = 100 s, what is left is the overshoot, old rate * x, and the new slew lasts at least 5 x).
- *    Frequency changes without a reference update (tempcomp) change freq_ppm in the report.
- *    So between two reports of one reference update, the slew never gets faster.
+ *    (max_tick_bias = nominal_tick / 10), and slew_freq = (total - base) / (1 - total) with
+ *    total = base + corr * (1 - base) clamped to that: so slew_freq = corr / (1 - corr) when not
+ *    clamped, and the slew reaches zero at d * (1 - corr) >= 1 s * (1 - 0.1818) (corr is at most
+ *    (1e5 + |base|) / (1e6 + |base|) ppm for any base the kernel can hold), 0.82 s; and
+ *    |slew_freq| <= (100,000 ppm + |base|) / 0.9 whatever maxslewrate says.
+ *  - So a slew that starts when the correction is c goes no faster than |c| / 0.82 s; and the
+ *    slew that follows a timer starts from what is left (when the timer was late by
+ *    x <= MAX_SLEW_EXCESS_DURATION = 100 s, the overshoot, old rate * x, over at least 5 x).
  *
- * So, with C = |current_correction| at the last poll (m0 its CLOCK_MONOTONIC reading, before
- * the query) and dt = mono - m0, the correction at mono is at most
+ * So, with C = |current_correction| at the last report (m0 the CLOCK_MONOTONIC reading before
+ * its query) and dt = mono - m0, the correction at mono is at most
  *
  *   rate seen (two polls of one reference update):  max(C, s * dt - C)
  *   before a rate is seen:                           max(C, su * (mono - start_lo - Tmin))
- *   always (any rate up to smax):                    max(C, smax * dt - C)
+ *   always, moving towards zero (any rate to smax):  max(C, smax * dt - C)
  *   moving away from zero (it passed zero already):  C + s * dt
  *
- * where s is the rate measured between the last two polls of the same reference update (their
- * average rate covers the slew at the later one, as slews only get slower), smax the Linux limit
- * above, start_lo the earliest the current slew can have started (after the previous poll's
- * report), Tmin = CB_SLEW_MIN_DURATION_NS, and su = min(smax, C / (Tmin - (m0 - start_lo))):
- * a slew that began at or after start_lo and lasts at least Tmin still has C to go at m0, so it
- * is no faster than that. While chronyd answers, every poll renews C and
+ * where s is the larger of the rate measured between the last two polls of one reference update
+ * (their average covers the slew at the later one, which can only be slower, as long as the
+ * correction kept moving one way) and C / Tmin (what a slew restarted after the report, by
+ * chrony's timer, tempcomp or doffset, could go at); smax the Linux limit above, start_lo the
+ * earliest the current slew can have started (after the previous poll's report),
+ * Tmin = CB_SLEW_MIN_DURATION_NS, and su = min(smax, C / (Tmin - (report - start_lo))): a slew
+ * that began at or after start_lo and reaches zero no sooner than Tmin after still has C to go
+ * at the report, so it is no faster than that. While chronyd answers, every poll renews C and
  * the bound widens only where a slew could pass zero before the next poll (s * interval - C,
  * near a slew's end); when it stops, the bound grows at s on top of the drift.
  */
@@ -48,14 +52,15 @@
 
 #include "sample.h"
 
-/* chrony's MIN_SLEW_DURATION (1.0 s), less 10 % for the rounding of the frequency the kernel
- * actually applies (a slew may reach zero a hair early; the overshoot before chrony's timer is
- * picoseconds, but the rule must not depend on it). */
-#define CB_SLEW_MIN_DURATION_NS INT64_C(900000000)
+/* How soon after it starts a slew can reach zero: chrony's MIN_SLEW_DURATION (1.0 s) times
+ * (1 - corr), corr at most 0.1818 (above), 0.818 s; 0.8 s leaves room for the rounding of the
+ * frequency the kernel actually applies. */
+#define CB_SLEW_MIN_DURATION_NS INT64_C(800000000)
 /* Linux's limit on the frequency chrony sets: 100,000 ppm (sys_linux.c). */
 #define CB_SLEW_KERNEL_MAX_FREQ_PPB INT64_C(100000000)
-/* chrony's default maxdrift, the limit of its base frequency (conf.c): 500 ppm. */
-#define CB_SLEW_DEFAULT_MAXDRIFT_PPB INT64_C(500000)
+/* The base frequency assumed when the report says exactly 0 (a NaN is sent as 0): the most the
+ * kernel can hold. */
+#define CB_SLEW_UNKNOWN_BASE_PPB INT64_C(100000000)
 /* Two polls further apart than this do not measure the rate: chrony's timer may have been later
  * than MAX_SLEW_EXCESS_DURATION (100 s), after which the next slew need not be slower. */
 #define CB_SLEW_MAX_PAIR_SPAN_NS INT64_C(100000000000)
@@ -78,8 +83,8 @@ struct cb_slew {
     bool beyond;      /* ... they showed it past zero and going on (or a long gap): it may turn */
 };
 
-/* The fastest chrony can slew with the given base frequency (its tracking report's freq_ppm,
- * taken as at least 500 ppm, chrony's default maxdrift): ceil((100,000 ppm + |freq|) / 0.9), in
+/* The fastest chrony can slew with the given base frequency (its tracking report's freq_ppm;
+ * exactly 0, which may be a NaN, is taken as 100,000 ppm): ceil((100,000 ppm + |freq|) / 0.9), in
  * ppb. */
 int64_t cb_slew_max_rate_ppb(struct chrony_float freq_ppm);
 

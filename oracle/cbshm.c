@@ -50,11 +50,20 @@ void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int6
         return;
     }
     /* Readers use the record until their coarse clock reaches the later of void_after and
-     * as_of + 5 s, at most a tick after CLOCK_MONOTONIC does: horizon ns after now at most
+     * as_of + 5 s, a tick or two after CLOCK_MONOTONIC does: horizon ns after now at most
      * (as_of <= now). Over that the reader's line must stay above oracled's bound
      * (cb_bound_line). */
     int64_t trusted = valid_ns > CBSHM_READER_GRACE_NS ? valid_ns : CBSHM_READER_GRACE_NS;
-    int64_t horizon = add_sat(trusted, coarse_res_ns);
+    /* The coarse clock's lag varies by about a tick, more on a busy or stolen CPU: two. */
+    int64_t lag = add_sat(coarse_res_ns, coarse_res_ns);
+    int64_t horizon = add_sat(trusted, lag);
+    if (add_sat(now->rt_ns, horizon) >= cb_leap_window_start_ns(st)) {
+        /* A leap second's window would begin while readers still trusted the record, and
+         * nothing would tell them if oracled were gone. */
+        out->status = CB_STATUS_UNKNOWN;
+        out->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
+        return;
+    }
     int64_t b_now = 0;
     int64_t rate = 0;
     if (cb_bound_line(st, now->mono_ns, add_sat(now->mono_ns, horizon), &b_now, &rate) < 0) {
@@ -73,11 +82,11 @@ void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int6
         return;
     }
     out->max_drift_ppb = (uint32_t)rate;
-    /* The reader's elapsed time is short of ours by up to a tick (its coarse reading now and
-     * as_of lag CLOCK_MONOTONIC by different amounts): the growth over a tick is added.
+    /* The reader's elapsed time is short of ours by up to the lag's variation (its coarse
+     * reading now and as_of lag CLOCK_MONOTONIC by different amounts): that growth is added.
      * oracled's step margin, which only its own readings see, becomes the largest a reading
      * can show without being a step. ClockBound's reader truncates its growth: 1 ns more. */
-    int64_t res_growth = mul_div_ceil(coarse_res_ns, rate, NS_PER_S);
+    int64_t res_growth = mul_div_ceil(lag, rate, NS_PER_S);
     int64_t margin =
         now->step_margin_ns > step_allowance_ns ? now->step_margin_ns : step_allowance_ns;
     /* And 2 ns for the rounding of the bound's own terms, which keeps it convex only to

@@ -107,15 +107,19 @@ struct cbshm_record {
  * The reader's bound must not fall below oracled's own at any instant it may use the record
  * (until the later of void_after and as_of + CBSHM_READER_GRACE_NS), were oracled to write no
  * other:
- *  - its growth rate is the chord of oracled's bound (cb_bound_at, convex from the poll on)
- *    from now to then: the drift, and, where chrony's slew could outrun it were chronyd to
- *    stop too, the slew (clockbound/slew.h), at least max_drift_ppb;
- *  - its coarse clock lags the fine one by up to coarse_res_ns more at the reading than at
- *    as_of: the growth over that is added;
+ *  - its growth rate is the slope of a line above oracled's bound from now to then
+ *    (cb_bound_line): the drift, and, were chronyd to stop too, what its slew and an update it
+ *    made unseen could add (clockbound/slew.h); at least max_drift_ppb;
+ *  - its coarse clock may lag the fine one by up to two ticks (2 x coarse_res_ns: the kernel
+ *    advances it late, more on a busy or stolen CPU) more at the reading than at as_of: the
+ *    horizon is that much longer, and the growth over it added;
+ *  - a leap second's window (cb_leap_window_start_ns) beginning within that time makes the
+ *    record UNKNOWN: a reader would otherwise go on trusting it through the leap;
  *  - oracled's bound carries a step margin (clock changes below the step threshold, which only
  *    its own readings see): now's margin is replaced by step_allowance_ns, the largest margin
  *    a reading can show without being a step (cbcompat computes it);
- *  - ClockBound's reader truncates its growth: 1 ns more.
+ *  - ClockBound's reader truncates its growth: 1 ns more, and 2 ns for the bound's own
+ *    rounding.
  * A status that may not be used (UNKNOWN, DISRUPTED) is written with CBSHM_UNKNOWN_BOUND_NS,
  * and so is a bound not yet known or a growth rate ClockBound's reader cannot take (1e9 ppb or
  * more, with the status UNKNOWN). Pure.

@@ -139,14 +139,15 @@ int statefile_open(struct statefile *sf, const char *dir, const char **why)
         return fail(why, "the state directory's path is too long", -ENAMETOOLONG);
     }
     strcpy(sf->dir, dir);
-    if (mkdir(dir, 0750) == 0) {
-        /* A crash must not lose the directory the state file is about to be written in. */
-        int rc = fsync_parent(dir);
-        if (rc < 0) {
-            return fail(why, "cannot fsync the directory holding the new state directory", rc);
-        }
-    } else if (errno != EEXIST) {
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
         return fail(why, "cannot create the state directory", -errno);
+    }
+    /* A crash must not lose the directory the state file is about to be written in: its entry
+     * in its parent is made durable, at every start (a previous run may have crashed between
+     * making it and this). */
+    int rc = fsync_parent(dir);
+    if (rc < 0) {
+        return fail(why, "cannot fsync the directory holding the state directory", rc);
     }
     sf->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sf->dir_fd < 0) {

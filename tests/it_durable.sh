@@ -69,3 +69,24 @@ if [ -z "$sync_tmp" ] || [ -z "$rename" ] || [ -z "$sync_dir" ]; then
 fi
 [ "$sync_tmp" -lt "$rename" ] || fail "renamed (line $rename) before the fsync (line $sync_tmp)"
 pass "state file written to state.tmp, fsynced (line $sync_tmp), renamed (line $rename), directory fsynced (line $sync_dir)"
+
+# A second start on the same directory (a run may have crashed between making it and the
+# fsync): the parent is fsynced again before the state directory is used.
+TRACE2=$TMP/strace2.out
+strace -f -qq -o "$TRACE2" -e trace=mkdir,mkdirat,open,openat,fsync \
+    "$ORACLED" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --state-dir "$state" \
+    --chrony "udp:127.0.0.1:$FAKE_PORT" >"$TMP/oracled2.log" 2>&1 &
+PID=$!
+track_pid $PID
+wait_for_log "$TMP/oracled2.log" $PID "listening on 127\.0\.0\.1:[0-9]+ \(oracle" 10
+child=$(cat "/proc/$PID/task/$PID/children")
+kill -TERM "$child"
+wait $PID || true
+trace=$(sed -E 's/^[0-9]+ +//' "$TRACE2")
+mk=$(line_of "mkdir(at)?\\((AT_FDCWD, )?\"$state\", 0750\\) = -1 EEXIST")
+[ -n "$mk" ] || fail "second start: no mkdir of the existing $state"
+open_parent=$(line_of "open(at)?\\((AT_FDCWD, )?\"$parent\", O_RDONLY[^)]*O_DIRECTORY" "$mk")
+[ -n "$open_parent" ] || fail "second start: the parent is not opened"
+pfd=$(fd_of "$open_parent")
+[ -n "$(line_of "^fsync\\($pfd\\) += 0" "$open_parent")" ] || fail "second start: no fsync of the parent"
+pass "second start on the existing directory: its parent fsynced again"

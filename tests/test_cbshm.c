@@ -99,25 +99,26 @@ static long double bound_model(int64_t m0, int64_t b, int64_t g, int64_t t)
     long double dt = (long double)(t - m0);
     long double seen = (long double)b + ceill((long double)g * dt / 1e9L);
     long double worst = 0;
-    for (int64_t u = 0; (long double)u <= dt - 9e8L; u += 100000) {
+    for (int64_t u = 0; (long double)u <= dt - 8e8L; u += 100000) {
         long double at_u = (long double)b + ceill((long double)g * (long double)u / 1e9L);
-        long double over = 2.0L * at_u * (dt - (long double)u - 9e8L) / 9e8L;
+        long double over = 2.0L * at_u * (dt - (long double)u - 8e8L) / 8e8L;
         worst = over > worst ? over : worst;
     }
     return seen + worst;
 }
 
 /* Whether ClockBound's reader's bound (bound_nsec + rate x coarse elapsed, its coarse reading
- * up to res behind) stays at or above oracled's own (cb_bound_at) plus the allowance at every
- * instant it may use r, sampled every 1 ms; the first instant it does not, else -1. */
-static int64_t first_shortfall(const struct cb_state *st, const struct cbshm_record *r, int64_t res,
+ * up to lag behind: two ticks, as the record allows) stays at or above oracled's own (cb_bound_at)
+ * plus the allowance at every instant it may use r, sampled every 1 ms; the first instant it does
+ * not, else -1. */
+static int64_t first_shortfall(const struct cb_state *st, const struct cbshm_record *r, int64_t lag,
                                int64_t allowance)
 {
     int64_t until = r->void_after_ns > r->as_of_ns + CBSHM_READER_GRACE_NS
                         ? r->void_after_ns
                         : r->as_of_ns + CBSHM_READER_GRACE_NS;
-    for (int64_t t = r->as_of_ns; t <= until + res; t += 1000000) {
-        int64_t coarse = t - res > r->as_of_ns ? t - res : r->as_of_ns;
+    for (int64_t t = r->as_of_ns; t <= until + lag; t += 1000000) {
+        int64_t coarse = t - lag > r->as_of_ns ? t - lag : r->as_of_ns;
         long double reader =
             (long double)r->bound_ns +
             floorl((long double)(coarse - r->as_of_ns) / 1e9L * (long double)r->max_drift_ppb);
@@ -139,32 +140,32 @@ static void test_record_from(void **state)
     struct cb_state st = state_at(as_of, 7000, 50000);
     struct cb_now n = now_of(&st, as_of, CB_STATUS_SYNCHRONIZED);
     cbshm_record_from(&st, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
-    int64_t horizon = 5 * S + 4000000;
+    int64_t horizon = 5 * S + 8000000; /* and two 4 ms ticks of the coarse clock's lag */
     long double end = bound_model(as_of, 7000, 50000, as_of + horizon);
     int64_t model_rate = (int64_t)ceill((end - 7000.0L) * 1e9L / (long double)horizon);
     int64_t rate = r.max_drift_ppb;
-    print_message("oracled's bound 7000 ns at the poll, %.0Lf ns 5.004 s on: the reader's rate "
+    print_message("oracled's bound 7000 ns at the poll, %.0Lf ns 5.008 s on: the reader's rate "
                   "%lld ppb (the model's chord: %lld)\n",
                   end, (long long)rate, (long long)model_rate);
     assert_int_equal(r.as_of_ns, as_of);
     assert_int_equal(r.void_after_ns, 10 * S + 123);
     assert_true(rate >= model_rate && rate <= model_rate + 10);
     /* The allowance for a step margin (3000), a tick of growth, the reader's truncation. */
-    assert_int_equal(r.bound_ns, 7000 + 3000 + (rate * 4000000 + S - 1) / S + 3);
+    assert_int_equal(r.bound_ns, 7000 + 3000 + (rate * 8000000 + S - 1) / S + 3);
     assert_int_equal(r.status, 1);
     assert_int_equal(r.disruption_marker, 0);
     assert_int_equal(r.disruption_support, 0);
     /* The reader's line holds oracled's bound all the while it may use the record. */
-    assert_int_equal(first_shortfall(&st, &r, 4000000, 3000), -1);
+    assert_int_equal(first_shortfall(&st, &r, 8000000, 3000), -1);
     /* Negative control: the record as it was, growing at the drift alone, falls short. */
     struct cbshm_record old = r;
     old.max_drift_ppb = 50000;
-    old.bound_ns = 7000 + 3000 + 200 + 1;
-    int64_t short_at = first_shortfall(&st, &old, 4000000, 3000);
+    old.bound_ns = 7000 + 3000 + 400 + 3; /* the same allowances, at 50 ppm */
+    int64_t short_at = first_shortfall(&st, &old, 8000000, 3000);
     print_message("negative control, the record growing at 50 ppm: short of oracled's bound "
                   "%.3f s after as_of\n",
                   (double)(short_at - as_of) / 1e9);
-    assert_true(short_at > as_of + 900000000);
+    assert_true(short_at > as_of + 800000000);
 
     /* valid_ns is honoured whatever it is: 1 ns, 1 s, 0 (void at once), an hour (the chord
      * then spans the hour). */
@@ -178,7 +179,7 @@ static void test_record_from(void **state)
     cbshm_record_from(&st, &n, as_of, 7 * S, 4000000, 50000, 3000, &r);
     assert_int_equal(r.void_after_ns, as_of + 7 * S);
     assert_true(r.max_drift_ppb > rate);
-    assert_int_equal(first_shortfall(&st, &r, 4000000, 3000), -1);
+    assert_int_equal(first_shortfall(&st, &r, 8000000, 3000), -1);
 
     /* A correction of 5 us being slewed at 1000 ppm, were chronyd to stop: it passes zero
      * 5 us / 1000 ppm = 5 ms after the poll and grows at 1000 ppm; the chord takes that in. */
@@ -190,7 +191,21 @@ static void test_record_from(void **state)
     n = now_of(&st, as_of + 2000000, CB_STATUS_SYNCHRONIZED);
     cbshm_record_from(&st, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
     assert_true(r.max_drift_ppb > 1000000);
-    assert_int_equal(first_shortfall(&st, &r, 4000000, 3000), -1);
+    assert_int_equal(first_shortfall(&st, &r, 8000000, 3000), -1);
+
+    /* A leap second announced: its window (1 s + 2 x 10 ms before midnight) must not begin
+     * while readers still trust the record (5 s and two ticks), for nothing would tell them if
+     * oracled were gone. */
+    st = state_at(as_of, 7000, 50000);
+    n = now_of(&st, as_of, CB_STATUS_SYNCHRONIZED);
+    n.rt_ns = INT64_C(1798761600) * S - 7 * S; /* 7 s before midnight */
+    st.leap_at_ns = INT64_C(1798761600) * S;
+    cbshm_record_from(&st, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.status, 1); /* the window begins 5.98 s on: after the record's use */
+    n.rt_ns += 1000 * 1000 * 1000;
+    cbshm_record_from(&st, &n, as_of, 5 * S, 4000000, 50000, 3000, &r);
+    assert_int_equal(r.status, 0); /* 4.98 s on: within it */
+    assert_int_equal(r.bound_ns, CBSHM_UNKNOWN_BOUND_NS);
 
     /* A margin now wider than the allowance is kept as it is. */
     st = state_at(as_of, 7000, 50000);

@@ -227,24 +227,24 @@ static void test_polls_failing_then_grace(void **state)
     cb_on_poll_failure(&st, &fail_at, -ETIMEDOUT);
     struct cb_now n = now_at(&st, later(p, 20 * MS));
     expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_POLLS_FAILING);
-    /* The bound grows at D, and, from 0.9 s after the poll, by what a slew of an update chrony
+    /* The bound grows at D, and, from 0.8 s after the poll, by what a slew of an update chrony
      * made after it and never reported could add (slew.h): with b0 and D alone it is the largest
-     * 2 (b0 + D u) (t - u - 0.9 s) / 0.9 s, at u = 0 while D u stays below b0 ... */
+     * 2 (b0 + D u) (t - u - 0.8 s) / 0.8 s, at u = 0 while D u stays below b0 ... */
     int64_t b0 = st.bound.b0_ns;
     n = now_at(&st, later(p, SEC));
     expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_POLLS_FAILING);
     assert_int_equal(n.bound_ns,
-                     b0 + 50000 + cb_slew_unseen_ns(&st.slew, b0, b0 + 5000, p.mono + SEC));
-    assert_true(n.bound_ns > b0 + 50000 + 2 * b0 * 100 / 900);
+                     b0 + 50000 + cb_slew_unseen_ns(&st.slew, b0, b0 + 10000, p.mono + SEC));
+    assert_true(n.bound_ns > b0 + 50000 + 2 * b0 * 200 / 800);
     n = now_at(&st, later(p, CB_DEFAULT_GRACE_NS - 1));
     expect(&n, CB_STATUS_FREE_RUNNING, CB_REASON_POLLS_FAILING);
-    /* ... and 5 s on, near 0.1 ms: b0 + D * 5 s + 2 * L(u*) * (4.1 s - u*) / 0.9 s. */
-    int64_t before = b0 + 205000;
+    /* ... and 5 s on: b0 + D * 5 s + 2 * L(u*) * (4.2 s - u*) / 0.8 s. */
+    int64_t before = b0 + 210000;
     int64_t unseen = cb_slew_unseen_ns(&st.slew, b0, before, p.mono + CB_DEFAULT_GRACE_NS - 1);
     assert_int_equal(n.bound_ns, b0 + 250000 + unseen);
-    long double v = 4.1e9L * (long double)(before - 2 * b0) / (2.0L * (long double)(before - b0));
-    long double l = (long double)b0 + (long double)(before - b0) * v / 4.1e9L;
-    assert_true(llabs(unseen - (int64_t)(2.0L * l * (4.1e9L - v) / 9e8L)) <= 3);
+    long double v = 4.2e9L * (long double)(before - 2 * b0) / (2.0L * (long double)(before - b0));
+    long double l = (long double)b0 + (long double)(before - b0) * v / 4.2e9L;
+    assert_true(llabs(unseen - (int64_t)(2.0L * l * (4.2e9L - v) / 8e8L)) <= 3);
     n = now_at(&st, later(p, CB_DEFAULT_GRACE_NS));
     expect(&n, CB_STATUS_UNKNOWN, CB_REASON_POLLS_FAILED);
     assert_int_equal(cb_before(&n, 1), -EAGAIN);
@@ -577,19 +577,20 @@ static void test_reading_older_than_poll(void **state)
     /* A reading taken before the poll it is judged against: the drift term grows back just as
      * forward, and the correction was larger then by whatever chrony slewed since, which the
      * rate measured later does not bound: the fastest chrony can slew, smax = (100,000 ppm +
-     * 500 ppm, chrony's default maxdrift above |freq| 0) / 0.9 = 111666667 ppb (slew.h). */
+     * |freq|) / 0.9, the frequency reported as exactly 0 (a NaN for all one knows) taken as the
+     * kernel's 100,000 ppm: 222222223 ppb (slew.h). */
     struct cb_state st = fresh_state();
     struct clock_pos p = {RT0, MONO0};
     struct cb_poll poll = make_poll(later(p, 10 * SEC), 100 * MS);
     poll.tracking.last_update_interval_s = chrony_float_decode(fake_chrony_float(16.0));
     settle_poll(&st, poll);
-    assert_int_equal(st.slew.max_rate_ppb, 111666667);
+    assert_int_equal(st.slew.max_rate_ppb, 222222223);
     struct cb_now n = now_at(&st, later(p, 10 * SEC - 10000)); /* 10 us before */
     assert_int_equal(n.poll_age_ns, -10000);
-    assert_int_equal(n.bound_ns, B0 + 1117 + 1);
+    assert_int_equal(n.bound_ns, B0 + 2223 + 1);
     n = now_at(&st, later(p, 5 * SEC)); /* 5 s before */
     assert_int_equal(n.poll_age_ns, -5 * SEC);
-    assert_int_equal(n.bound_ns, B0 + 558333335 + 250000);
+    assert_int_equal(n.bound_ns, B0 + 1111111115 + 250000);
 }
 
 /* A poll from a chrony updating every 16 s: not stale for two minutes. */

@@ -29,8 +29,9 @@
 #define SEC INT64_C(1000000000)
 #define RT0 (INT64_C(1795620000) * SEC)
 
-/* The fastest slew with a base frequency of at most 500 ppm: ceil((1e8 + 5e5) ppb * 10 / 9). */
-#define SMAX_PPB INT64_C(111666667)
+/* The fastest slew with a base frequency reported as exactly 0 (maybe a NaN, so taken as the
+ * kernel's limit): ceil((1e8 + 1e8) ppb * 10 / 9). */
+#define SMAX_PPB INT64_C(222222223)
 
 /* A report at CLOCK_MONOTONIC mono (REALTIME = RT0 + mono), answered after rtt_ns, with the
  * given correction and reference update (ref_ns and freq_ppm tell updates apart). */
@@ -115,15 +116,19 @@ static void test_known_rate(void **state)
     assert_int_equal(s.rate_ppb, rate);
     assert_true(rate >= 1000000 && rate < 1000200); /* 1000 ppm; 2 ns of rounding in 20 ms */
     assert_int_equal(s.corr_hi_ns, c_hi);
+    /* The rule takes the faster of that and what a slew restarted after b could go at:
+     * C / Tmin = 0.98 ms / 0.8 s, about 1225 ppm (slew.h). */
+    int64_t eff = (int64_t)ceill((long double)c_hi * 1e9L / (long double)CB_SLEW_MIN_DURATION_NS);
+    assert_true(eff > rate && eff < 1226000);
 
-    /* Flat while s * dt - C stays below C (until ~1.96 s after b). */
+    /* Flat while eff * dt - C stays below C (until ~1.6 s after b). */
     assert_int_equal(cb_slew_correction_ns(&s, 20 * MS), c_hi);
     assert_int_equal(cb_slew_correction_ns(&s, 20 * MS + SEC), c_hi);
     assert_int_equal(cb_slew_growth_ppb(&s, 20 * MS + SEC), 0);
-    /* 3 s after b: s * 3 s - C, about 2.02 ms. */
+    /* 3 s after b: eff * 3 s - C, about 2.7 ms. */
     int64_t at3 = cb_slew_correction_ns(&s, 20 * MS + 3 * SEC);
-    assert_int_equal(at3, ppb_of(rate, 3 * SEC) - c_lo);
-    assert_int_equal(cb_slew_growth_ppb(&s, 20 * MS + 3 * SEC), rate);
+    assert_int_equal(at3, ppb_of(eff, 3 * SEC) - c_lo);
+    assert_int_equal(cb_slew_growth_ppb(&s, 20 * MS + 3 * SEC), eff);
     /* The truth, were chronyd killed at b: 0.98 ms - 1000 ppm * 3 s = -2.02 ms. The negative
      * control: the constant-|corr| rule (C) is short of it by about 1.04 ms. */
     int64_t truth = 3 * SEC / 1000 - 980 * US;
@@ -132,8 +137,9 @@ static void test_known_rate(void **state)
 }
 
 /* The first report of a new reference update: the rate is unknown, but the slew began after
- * the previous report (m0 = 0) and lasts at least Tmin = 0.9 s, so with C = 1 ms left at 20 ms
- * it passes zero no earlier than 0.9 s and goes no faster than C / (0.9 s - 20 ms). */
+ * the previous report (m0 = 0) and reaches zero no sooner than Tmin = 0.8 s after it began, so
+ * with C = 1 ms left at the report (20.05 ms, the round trip's end) it passes zero no earlier
+ * than 0.8 s and goes no faster than C / (0.8 s - 20.05 ms). */
 static void test_unknown_rate_after_update(void **state)
 {
     (void)state;
@@ -146,14 +152,14 @@ static void test_unknown_rate_after_update(void **state)
     assert_false(s.rate_known);
     assert_int_equal(s.start_lo_mono_ns, 0);
     int64_t c_hi = mag_ns(b.tracking.current_correction_s, 1);
-    int64_t su = (int64_t)ceill((long double)c_hi * 1e9L / (long double)(880 * MS));
-    assert_true(su > 1136000 && su < 1137000); /* ~1136 ppm */
+    int64_t su = (int64_t)ceill((long double)c_hi * 1e9L / (long double)(780 * MS - 50 * US));
+    assert_true(su > 1282000 && su < 1283000); /* ~1282 ppm */
     /* No spike at the update: C for the whole poll interval and long after. */
     assert_int_equal(cb_slew_correction_ns(&s, 40 * MS), c_hi);
     assert_int_equal(cb_slew_correction_ns(&s, SEC), c_hi);
     assert_int_equal(cb_slew_growth_ppb(&s, SEC), 0);
-    /* 2 s: su * (2 s - 0.9 s), past C. */
-    assert_int_equal(cb_slew_correction_ns(&s, 2 * SEC), ppb_of(su, 1100 * MS));
+    /* 2 s: su * (2 s - 0.8 s), past C. */
+    assert_int_equal(cb_slew_correction_ns(&s, 2 * SEC), ppb_of(su, 1200 * MS));
     assert_int_equal(cb_slew_growth_ppb(&s, 2 * SEC), su);
     /* The slew the issue reproduces, 1 ms at 1000 ppm from 10 ms (it began after a): passes
      * zero at 1.01 s and is at 0.99 ms by 2 s; the bound's 1.25 ms holds it, the constant
@@ -177,7 +183,7 @@ static void test_first_report_starts_at_reference(void **state)
     assert_int_equal(s.start_lo_mono_ns, 5 * SEC - 300 * MS - c_up);
     int64_t left = CB_SLEW_MIN_DURATION_NS - 300 * MS - c_up;
     int64_t su = (int64_t)ceill((long double)c_up * 1e9L / (long double)left);
-    /* C until the knee, then su from start_lo + 0.9 s. */
+    /* C until the knee, then su from start_lo + 0.8 s. */
     assert_int_equal(cb_slew_correction_ns(&s, 5 * SEC + 1000), c_up);
     assert_int_equal(cb_slew_correction_ns(&s, 5 * SEC + 700 * MS), c_up);
     int64_t at = 5 * SEC + 1500 * MS;
@@ -200,23 +206,23 @@ static void test_unseen_update(void **state)
     assert_int_equal(cb_slew_unseen_ns(&s, 1000, 1000, SEC), 0);
     struct cb_poll a = report(0, 0, 0.0, RT0 - 5 * MS, 1.5);
     observe(&s, NULL, &a);
-    /* Nothing before Tmin after the report. */
-    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 90 * US, 900 * MS), 0);
+    /* Nothing before Tmin (0.8 s) after the report. */
+    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 90 * US, 800 * MS), 0);
     /* 1 s after, the bound a steady 90 us: the worst update came at the report, slewing
-     * 2 * 90 us over 0.9 s, 200 ppm, overshooting for 0.1 s: 20 us (and 2 ns of slack). */
-    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 90 * US, SEC), 20 * US + 2);
-    /* A bound rising from a = 90 us to b = 450 us over the X = 0.1 s an update could have come
+     * 2 * 90 us over 0.8 s, 225 ppm, overshooting for 0.2 s: 45 us (and 2 ns of slack). */
+    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 90 * US, SEC), 45 * US + 2);
+    /* A bound rising from a = 90 us to b = 450 us over the X = 0.2 s an update could have come
      * in: 2 L(u) (X - u) / Tmin is largest at u = X (b - 2a) / (2 (b - a)) = 3X/8, where L is
-     * 2.5 a: 2 * 2.5 a * 5X/8 / Tmin = 31250 ns. */
-    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 450 * US, SEC), 31250 + 2);
+     * 2.5 a: 2 * 2.5 a * 5X/8 / Tmin = 70312.5 ns. */
+    assert_int_equal(cb_slew_unseen_ns(&s, 90 * US, 450 * US, SEC), 70313 + 2);
     /* Brute force over u agrees (it can only be lower: it samples). */
     long double worst = 0;
-    for (int64_t u = 0; u <= 100 * MS; u += 10 * US) {
-        long double l = 90000.0L + 360000.0L * (long double)u / (long double)(100 * MS);
-        long double g = 2.0L * l * (long double)(100 * MS - u) / 9e8L;
+    for (int64_t u = 0; u <= 200 * MS; u += 10 * US) {
+        long double l = 90000.0L + 360000.0L * (long double)u / (long double)(200 * MS);
+        long double g = 2.0L * l * (long double)(200 * MS - u) / 8e8L;
         worst = g > worst ? g : worst;
     }
-    assert_true(worst <= 31250.0L && worst > 31249.0L);
+    assert_true(worst <= 70312.5L && worst > 70311.0L);
 }
 
 /* A correction that went past zero between two reports (chrony's timer late, or chronyd gone):
@@ -297,6 +303,36 @@ static void test_pairs_that_measure_nothing(void **state)
     assert_int_equal(s.corr_hi_ns, mag_ns(e2.tracking.current_correction_s, 1));
 }
 
+/* A reviewer's sequence: a poll at 0; chrony updates at 0.1 ms and slews 83.3 ms over 1 s
+ * (90,909 ppm, through zero at 0.9168 s); chronyd stalls, the next answered poll is sent at
+ * 890 ms and answered 20.5 ms later with 615 us left; then chronyd is killed. C / (Tmin - age)
+ * must take the age at the report, not at the send, or the slew's rate comes out too low (taken at
+ * the send, with Tmin 0.9 s: "at 947 ms: bound 2762130 < |truth| 2780301"). */
+static void test_unknown_rate_late_report(void **state)
+{
+    (void)state;
+    const double r = 83.3e-3, rate = r / 0.9168; /* slew_freq = corr / (1 - corr) */
+    const int64_t a_ns = 100 * US;
+    struct cb_slew s;
+    memset(&s, 0, sizeof(s));
+    struct cb_poll p0 = report(0, 100 * US, 0.0, RT0 - 30 * MS, 1.5);
+    observe(&s, NULL, &p0);
+    /* The report came at the end of the round trip: 615 us left there. */
+    int64_t at = 890 * MS + 20500 * US;
+    double left = r - rate * (double)(at - a_ns) * 1e-9;
+    struct cb_poll p1 = report(890 * MS, 20500 * US, left, RT0, 1.25);
+    observe(&s, &p0, &p1);
+    assert_false(s.rate_known);
+    for (int64_t t = at; t <= 3 * SEC; t += MS) {
+        double truth = fabs(r - rate * (double)(t - a_ns) * 1e-9) * 1e9;
+        int64_t bound = cb_slew_correction_ns(&s, t);
+        if ((double)bound < truth - 1.0) {
+            fail_msg("at %lld ms: bound %lld < |truth| %.0f", (long long)(t / MS), (long long)bound,
+                     truth);
+        }
+    }
+}
+
 static void test_before_the_poll(void **state)
 {
     (void)state;
@@ -307,8 +343,9 @@ static void test_before_the_poll(void **state)
     struct cb_poll a = report(SEC, 0, 1e-3, RT0, 0.0);
     observe(&s, NULL, &a);
     int64_t c_hi = mag_ns(a.tracking.current_correction_s, 1);
-    /* 10 us before: the correction was larger by at most smax * 10 us = 1117 ns. */
-    assert_int_equal(cb_slew_correction_ns(&s, SEC - 10 * US), c_hi + 1117);
+    /* 10 us before: the correction was larger by at most smax * 10 us = 2223 ns (the base
+     * frequency reported as exactly 0, perhaps a NaN, is taken as the kernel's limit). */
+    assert_int_equal(cb_slew_correction_ns(&s, SEC - 10 * US), c_hi + 2223);
     assert_int_equal(cb_slew_growth_ppb(&s, SEC - 10 * US), 0);
 }
 
@@ -484,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_unseen_update),
         cmocka_unit_test(test_moving_away),
         cmocka_unit_test(test_pairs_that_measure_nothing),
+        cmocka_unit_test(test_unknown_rate_late_report),
         cmocka_unit_test(test_before_the_poll),
         cmocka_unit_test(test_chrony_model_property),
     };
