@@ -51,8 +51,8 @@ struct statefile {
 
 /*
  * Opens (creating it, mode 0750, if missing) the state directory, fsyncs the directory that holds
- * it (every time: a run may have crashed between making it and its fsync), and locks it. Returns 0, or a negative errno with *why a sentence:
- * -EWOULDBLOCK when another process holds the lock.
+ * it (every time: a run may have crashed between making it and its fsync), and locks it. Returns 0,
+ * or a negative errno with *why a sentence: -EWOULDBLOCK when another process holds the lock.
  */
 int statefile_open(struct statefile *sf, const char *dir, const char **why);
 
