@@ -62,6 +62,10 @@ static void detect_step(struct cb_state *st, const struct cb_reading *r)
         st->step_mono_ns = r->mono_ns;
         st->step_ns = step_ns;
         st->step_baseline_set = false;
+        st->step_updates = 0;
+        st->step_floor_ns = 0;
+        st->step_root_distance_ns =
+            st->have_poll ? cb_sat_add(st->bound.half_delay_ns, st->bound.dispersion_ns) : 0;
         cb_step_rebase(&st->step, r);
     }
 }
@@ -121,23 +125,40 @@ static bool updated_since(const struct cb_state *st, const struct cb_poll *poll,
            update_mono_ns > since_mono_ns;
 }
 
-/* DISRUPTED ends when chrony has measured since the step: a poll sent after the detection (its
- * report came after the step) gives the baseline reference time, and a later poll must show
- * another, made after the detection by its age. The baseline matters for a step that races an
- * update: chrony's reference time is on the old timescale, so an update made just before a
- * backward step looks newer than the step; compared with the baseline it is the same. */
+/* DISRUPTED ends when chrony has measured enough since the step (clockbound.h, CB_STEP_UPDATES):
+ * a poll sent after the detection (its report came after the step) gives the baseline reference
+ * time, and every other one seen after it is an update made after the step. The last must also
+ * look made after the detection by its age (chrony fuzzes reference times back by up to 1 s,
+ * which can only delay this). The baseline matters for a step that races an update: chrony's
+ * reference time is on the old timescale, so an update made just before a backward step looks
+ * newer than the step; compared with the baseline it is the same. */
 static void end_disruption(struct cb_state *st, const struct cb_poll *poll)
 {
-    if (!st->disrupted || poll->sent.mono_ns < st->step_mono_ns) {
+    bool counting = st->disrupted || st->step_floor_ns > 0;
+    if (!counting || poll->sent.mono_ns < st->step_mono_ns) {
         return;
     }
     if (!st->step_baseline_set) {
         st->step_baseline_set = true;
         st->step_baseline_ref_ns = poll->tracking.ref_time_ns;
+        st->step_last_ref_ns = poll->tracking.ref_time_ns;
         return;
     }
-    if (updated_since(st, poll, st->step_mono_ns, st->step_baseline_ref_ns)) {
+    if (poll->tracking.ref_time_ns != st->step_last_ref_ns) {
+        st->step_last_ref_ns = poll->tracking.ref_time_ns;
+        st->step_updates++;
+    }
+    if (st->disrupted && st->step_updates >= CB_STEP_UPDATES &&
+        updated_since(st, poll, st->step_mono_ns, st->step_baseline_ref_ns)) {
         st->disrupted = false;
+        int64_t size = st->step_ns < 0 ? cb_sat_sub(0, st->step_ns) : st->step_ns;
+        if (size < cb_sat_mul(CB_STEP_FLOOR_FACTOR, st->step_root_distance_ns)) {
+            /* The smallest step the readings show, plus what their widths could add. */
+            st->step_floor_ns = cb_sat_add(size, 2 * CB_READING_MAX_SPREAD_NS);
+        }
+    }
+    if (st->step_floor_ns > 0 && st->step_updates >= CB_STEP_FLOOR_UPDATES) {
+        st->step_floor_ns = 0;
     }
 }
 
@@ -271,7 +292,8 @@ static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb
  * replaced by the slew rule `rule` (or the smallest, rule < 0), plus the drift. */
 static int64_t seen_at(const struct cb_state *st, int rule, int64_t mono_ns)
 {
-    int64_t rest = cb_sat_sub(st->bound.b0_ns, st->bound.correction_ns);
+    int64_t rest =
+        cb_sat_add(cb_sat_sub(st->bound.b0_ns, st->bound.correction_ns), st->step_floor_ns);
     int64_t corr = rule < 0 ? cb_slew_correction_ns(&st->slew, mono_ns)
                             : cb_slew_rule_ns(&st->slew, (enum cb_slew_rule)rule, mono_ns);
     /* A reading older than the poll (taken earlier in the same loop turn) is as far from the

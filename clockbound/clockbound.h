@@ -62,6 +62,21 @@ enum cb_reason {
                                       * exactly 0: chrony sends a NaN as 0 (chrony_proto.h) */
 };
 
+/*
+ * After a clock step. chrony 4.3 does not notice a step under 10 s (sched.c): it takes the
+ * jumped samples into its regression with the ones from before, and needs minsamples (6) of
+ * them before none from before the step is left; until then its estimate may hold a fraction of
+ * the step, or overshoot it, while its root dispersion stays small. Measured (a simulation on
+ * chrony's own regress.c and sourcestats.c, and real chronyd 4.3 runs): a report's interval
+ * missed the truth, by up to ~0.9 of the step, at any of the first 5 updates after the step,
+ * and from the 6th on only when the step is under ~5 times chrony's root distance, until the
+ * 9th. So DISRUPTED lasts CB_STEP_UPDATES reference updates, and a step that small stays in the
+ * bound until CB_STEP_FLOOR_UPDATES.
+ */
+#define CB_STEP_UPDATES       6 /* chrony's default minsamples */
+#define CB_STEP_FLOOR_UPDATES 10
+#define CB_STEP_FLOOR_FACTOR  5
+
 /* Defaults (DESIGN.md section 2). */
 #define CB_DEFAULT_MAX_DRIFT_PPB            50000      /* 50 ppm, as ClockBound recommends */
 #define CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB 1000       /* chrony's own default, 1 ppm */
@@ -119,6 +134,11 @@ struct cb_state {
     int64_t step_ns;                 /* its size, signed */
     bool step_baseline_set;          /* a poll sent after the detection has been taken in ... */
     int64_t step_baseline_ref_ns;    /* ... and this is the reference time it showed */
+    int64_t step_last_ref_ns;        /* the last reference time seen since */
+    int step_updates;                /* reference updates seen since the baseline: all after the
+                                      * step */
+    int64_t step_root_distance_ns;   /* chrony's delay/2 + dispersion at the detection */
+    int64_t step_floor_ns;           /* kept in the bound after DISRUPTED, see cb_now() */
     bool awaiting_update;            /* await_update_after_start, and no fresh update yet */
     int64_t start_mono_ns;           /* the first poll's m0 */
     int64_t start_ref_ns;            /* the first poll's reference time */
@@ -154,9 +174,11 @@ void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err
 /*
  * Computes status and bounds at reading r (take it with cb_clock_read() right before). Runs the
  * step detector first: a step seen here makes the status DISRUPTED from now on, until a poll
- * sent after the detection has shown one reference time and a later poll shows another, made
- * (by its age) after the step: chrony's reference time is on the old timescale, so an update
- * made just before a step cannot end it (DESIGN.md section 2, "Clock status").
+ * sent after the detection has shown one reference time (the baseline: chrony's reference time
+ * is on the old timescale, so an update made just before a step cannot count) and later polls
+ * have shown CB_STEP_UPDATES other ones, the last made (by its age) after the step (DESIGN.md
+ * section 2, "Clock status"). A step under CB_STEP_FLOOR_FACTOR times chrony's root distance
+ * then stays in the bound (its size, plus the readings' widths) until CB_STEP_FLOOR_UPDATES.
  *
  * The bound is the poll's b0 with its correction term replaced by the slew model
  * (cb_slew_correction_ns), plus growth_ppb over |mono - m0|, plus the step margin.

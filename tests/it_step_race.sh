@@ -2,7 +2,7 @@
 # Integration: a clock step that races a chrony update (DESIGN.md section 2, "Clock status",
 # DISRUPTED), against oracled-stepped (oracled on a clock the test steps through an offset file,
 # never the system clock) and fake-chrony in its timeline mode, following the same offset:
-# reference updates held for 1 s, SIGUSR2 forcing one now; each update measures the shared clock's
+# reference updates held for 0.25 s, SIGUSR2 forcing one now; each update measures the shared clock's
 # true offset (correction = -offset: after a step, the next update reports it). The race: a
 # forced update, then at once a step of the shared clock, with no oracled poll between the two
 # (the fake's request count and the offset it made the update on show it; an attempt where a poll
@@ -10,7 +10,8 @@
 # once (it_faults sends it a Now every millisecond). That stale update is on the old timescale:
 # after a backward step its reference time looks newer than the step. it_faults requires every
 # trusted Now to contain the true time (the system clock) and none to be trusted after the step
-# until the fake's next real update. Back 100 ms, then forward 100 ms.
+# until the fake's next real update (oracled waits for six: clockbound.h, CB_STEP_UPDATES).
+# Back 100 ms, then forward 100 ms.
 # Usage: it_step_race.sh ORACLED_STEPPED FAKE_CHRONY IT_FAULTS
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -29,11 +30,11 @@ put() {
     mv "$1.new" "$1"
 }
 
-start_fake_chrony fake "$FAKE" --update-every 1 --events "$EVENTS"
+start_fake_chrony fake "$FAKE" --update-every 0.25 --events "$EVENTS"
 start_oracled_on "$STEPPED" oracled "$FAKE_PORT" --poll-interval 100ms --max-bound 500ms \
     --max-wait 2s --grace 2s
 wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
-pass "oracled-stepped serving, fake chronyd updating every 1 s"
+pass "oracled-stepped serving, fake chronyd updating every 0.25 s"
 
 "$FAULTS" "127.0.0.1:$PORT" race "$EVENTS" >"$TMP/race.out" 2>&1 &
 CHECKER=$!
@@ -57,13 +58,13 @@ attempt() {
     kill -USR2 "$FAKE_PID"
     put "$ORACLE_TEST_STEP_FILE" "$new"
     kill -USR1 "$PID" "$FAKE_PID"
-    deadline=$((SECONDS + 5))
+    deadline=$((SECONDS + 10))
     until [ "$(count step)" -gt "$steps" ]; do
         [ $SECONDS -lt $deadline ] || fail "the fake did not see the step"
         sleep 0.01
     done
-    # Until the fake's next update and a poll after it, and the daemon trusted again.
-    sleep 1.2
+    # Until the fake's sixth update and a poll after it, and the daemon trusted again.
+    sleep 1.6
     until [ "$(grep -c "clock SYNCHRONIZED" "$LOG" || true)" -gt "$synced" ]; do
         [ $SECONDS -lt $deadline ] || fail "not trusted again after the step"
         sleep 0.05

@@ -115,6 +115,11 @@ static void settle_poll(struct cb_state *st, struct cb_poll poll)
     cb_on_poll(st, &poll);
 }
 
+/* n polls 20 ms apart after p, each showing a new chrony reference update (10 ms old); the
+ * status before the last is `before`. Returns where the last poll was. */
+static struct clock_pos updates_after(struct cb_state *st, struct clock_pos p, int n,
+                                      enum cb_status before);
+
 static struct cb_now now_at(struct cb_state *st, struct clock_pos p)
 {
     struct cb_reading r = reading(p);
@@ -403,18 +408,41 @@ static void test_step_disrupts_until_new_reference(void **state)
     n = now_at(&st, later(q, MS));
     expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
 
-    /* A poll whose reference update is older than the step does not end it ... */
+    /* A poll whose reference update is older than the step does not end it (the baseline) ... */
     struct clock_pos r = later(q, 20 * MS);
     poll = make_poll(r, 30 * MS);
     cb_on_poll(&st, &poll);
     n = now_at(&st, r);
     expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
-    /* ... one made after the step does. */
-    struct clock_pos s = later(r, 20 * MS);
-    poll = make_poll(s, 10 * MS);
-    cb_on_poll(&st, &poll);
+    /* ... six updates made after the step do (chrony's minsamples: clockbound.h). */
+    struct clock_pos s = updates_after(&st, r, CB_STEP_UPDATES, CB_STATUS_DISRUPTED);
     n = now_at(&st, s);
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    /* The step, 2 us, is under 5 x chrony's root distance (3.1 us): it stays in the bound, with
+     * the readings' widths (2 x 2 us), until the 10th update. */
+    assert_int_equal(n.bound_ns, st.bound.b0_ns + 2000 + 4000);
+    s = updates_after(&st, s, CB_STEP_FLOOR_UPDATES - CB_STEP_UPDATES - 1, CB_STATUS_SYNCHRONIZED);
+    n = now_at(&st, s);
+    assert_int_equal(n.bound_ns, st.bound.b0_ns + 6000);
+    s = updates_after(&st, s, 1, CB_STATUS_SYNCHRONIZED);
+    n = now_at(&st, s);
+    assert_int_equal(n.bound_ns, st.bound.b0_ns);
+}
+
+static struct clock_pos updates_after(struct cb_state *st, struct clock_pos p, int n,
+                                      enum cb_status before)
+{
+    for (int i = 0; i < n; i++) {
+        struct cb_now now = now_at(st, p);
+        if (now.status != before) {
+            fail_msg("update %d of %d: status %s, want %s", i, n, cb_status_name(now.status),
+                     cb_status_name(before));
+        }
+        p = later(p, 20 * MS);
+        struct cb_poll poll = make_poll(p, 10 * MS);
+        cb_on_poll(st, &poll);
+    }
+    return p;
 }
 
 static void test_step_between_polls(void **state)
@@ -518,10 +546,9 @@ static void test_backward_step_needs_new_reference(void **state)
         n = now_at(&st, r);
         expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
     }
-    /* chrony measures on the new timescale (its correction now carries the 5 s). */
-    struct clock_pos s2 = later(q, 11 * SEC);
-    poll = make_poll(s2, 10 * MS);
-    cb_on_poll(&st, &poll);
+    /* chrony measures on the new timescale: six updates. */
+    struct clock_pos s2 =
+        updates_after(&st, later(q, 11 * SEC), CB_STEP_UPDATES, CB_STATUS_DISRUPTED);
     n = now_at(&st, s2);
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
 }
@@ -1003,13 +1030,20 @@ static void test_backward_step_races_an_update(void **state)
             assert_true(n.bound_ns < 30 * US);
         }
     }
-    /* chrony's next update (+1005 ms), on the new timescale: it measured the clock 100 ms slow.
-     * DISRUPTED ends, and the bound takes the 100 ms in (too wide to serve by default). */
-    struct clock_pos q = later(p, 1020 * MS);
-    q.rt -= 100 * MS;
-    struct cb_poll poll = poll_of(q, RT0 + 1005 * MS, 0.1);
-    cb_on_poll(&st, &poll);
-    n = now_at(&st, q);
+    /* chrony's next updates (from +1005 ms), on the new timescale: it measured the clock 100 ms
+     * slow. DISRUPTED ends at the 6th, and the bound takes the 100 ms in (too wide to serve by
+     * default). */
+    struct clock_pos q;
+    for (int k = 0; k < CB_STEP_UPDATES; k++) {
+        q = later(p, 1020 * MS + k * 20 * MS);
+        q.rt -= 100 * MS;
+        struct cb_poll poll = poll_of(q, RT0 + 1005 * MS + k * 20 * MS, 0.1);
+        cb_on_poll(&st, &poll);
+        n = now_at(&st, q);
+        if (k < CB_STEP_UPDATES - 1) {
+            expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+        }
+    }
     expect(&n, CB_STATUS_UNKNOWN, CB_REASON_BOUND_TOO_WIDE);
     assert_true(n.bound_ns >= 100 * MS);
     assert_true(n.earliest_ns <= q.rt + 100 * MS && n.latest_ns >= q.rt + 100 * MS);
@@ -1037,11 +1071,15 @@ static void test_forward_step_races_an_update(void **state)
         n = now_at(&st, q);
         expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
     }
-    struct clock_pos q = later(p, 1020 * MS);
-    q.rt += 100 * MS;
-    struct cb_poll poll = poll_of(q, RT0 + 1005 * MS, -0.1);
-    cb_on_poll(&st, &poll);
-    n = now_at(&st, q);
+    struct clock_pos q;
+    for (int k = 0; k < CB_STEP_UPDATES; k++) {
+        assert_true(st.disrupted);
+        q = later(p, 1020 * MS + k * 20 * MS);
+        q.rt += 100 * MS;
+        struct cb_poll poll = poll_of(q, RT0 + 1005 * MS + k * 20 * MS, -0.1);
+        cb_on_poll(&st, &poll);
+        n = now_at(&st, q);
+    }
     assert_false(st.disrupted);
     assert_true(n.earliest_ns <= q.rt - 100 * MS && n.latest_ns >= q.rt - 100 * MS);
 }
@@ -1308,6 +1346,53 @@ static void test_chrony_model_whole_bound(void **state)
     assert_true(old_short > 30);
 }
 
+/*
+ * A reviewer's finding on real chronyd 4.3: after a step chrony does not notice (under 10 s) its
+ * first updates mix the jumped samples with earlier ones, so they hold part of the step while
+ * the dispersion stays small. Here the clock is stepped back 500 us; chrony's updates then say
+ * 45, 130, 210, 330, 420 and finally 500 us slow, each with a 68 us error estimate. The rule
+ * that ended DISRUPTED at the first update would have served a 113 us bound on a clock 500 us
+ * off; now nothing is trusted before the 6th, which has absorbed the step.
+ */
+static void test_step_partly_absorbed(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    settle_poll(&st, poll_of(p, RT0 - 30 * MS, 0.0));
+    struct clock_pos q = later(p, 10 * MS);
+    q.rt -= 500 * US;
+    struct cb_now n = now_at(&st, q);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    struct clock_pos b = later(q, 10 * MS);
+    struct cb_poll base = poll_of(b, RT0 - 30 * MS, 0.0);
+    cb_on_poll(&st, &base); /* the baseline: chrony's old reference */
+    const double said[CB_STEP_UPDATES] = {45e-6, 130e-6, 210e-6, 330e-6, 420e-6, 500e-6};
+    for (int k = 0; k < CB_STEP_UPDATES; k++) {
+        struct clock_pos at = later(b, (k + 1) * 62500 * US);
+        struct cb_poll poll = poll_of(at, at.rt + 500 * US - 5 * MS, said[k]);
+        poll.tracking.root_delay_s = chrony_float_decode(fake_chrony_float(120e-6));
+        poll.tracking.root_dispersion_s = chrony_float_decode(fake_chrony_float(8e-6));
+        cb_on_poll(&st, &poll);
+        n = now_at(&st, at);
+        if (k == 0) {
+            /* The negative control: what the first update alone would give, against the 500 us
+             * the clock is off. */
+            print_message("after the first update: bound %lld ns, the clock 500000 ns off\n",
+                          (long long)n.bound_ns);
+            assert_true(n.bound_ns < 200 * US);
+        }
+        if (k < CB_STEP_UPDATES - 1) {
+            expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+        } else {
+            expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+            assert_true(n.bound_ns >= 500 * US);
+            /* 500 us is over 5 x chrony's root distance then (68 us): no floor. */
+            assert_int_equal(st.step_floor_ns, 0);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1339,6 +1424,7 @@ int main(void)
         cmocka_unit_test(test_backward_step_races_an_update),
         cmocka_unit_test(test_forward_step_races_an_update),
         cmocka_unit_test(test_step_baseline_after_failed_poll),
+        cmocka_unit_test(test_step_partly_absorbed),
         cmocka_unit_test(test_maxclockerror_set_too_high),
         cmocka_unit_test(test_chrony_model_whole_bound),
     };
