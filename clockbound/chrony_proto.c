@@ -168,6 +168,30 @@ static int check_float(struct chrony_float f, int nonneg, double max_abs)
     return fabs(chrony_float_to_double(f)) <= max_abs;
 }
 
+/* A chrony float field of a reply: where it is, where it goes, what it may be. */
+struct float_field {
+    size_t off;   /* in the reply */
+    size_t field; /* offsetof in the decoded struct */
+    int nonneg;
+    double max_abs;
+    const char *name; /* the sentence when it is wrong */
+};
+
+/* Decodes and checks n float fields of buf into the struct at out. Returns 0, or -EBADMSG with
+ * *why the bad field's sentence. */
+static int decode_floats(const uint8_t *buf, const struct float_field *fields, size_t n, void *out,
+                         const char **why)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct chrony_float f = chrony_float_decode(get_u32(buf + fields[i].off));
+        if (!check_float(f, fields[i].nonneg, fields[i].max_abs)) {
+            return fail(why, fields[i].name, -EBADMSG);
+        }
+        memcpy((char *)out + fields[i].field, &f, sizeof(f));
+    }
+    return 0;
+}
+
 /* What a reply header must say for one command, and how to say that it does not. */
 struct reply_kind {
     uint16_t command;
@@ -287,13 +311,7 @@ int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expect
         return rc;
     }
 
-    static const struct {
-        size_t off;
-        size_t field;
-        int nonneg;
-        double max_abs;
-        const char *name;
-    } floats[] = {
+    static const struct float_field floats[] = {
 #define F(o, m, nn, max, what) \
     {o, offsetof(struct chrony_tracking, m), nn, max, what " is negative or out of range"}
         F(OFF_CURRENT_CORRECTION, current_correction_s, 0, CHRONY_MAX_ABS_SECONDS, "correction"),
@@ -308,12 +326,9 @@ int chrony_decode_tracking_reply(const uint8_t *buf, size_t len, uint32_t expect
           "update interval"),
 #undef F
     };
-    for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
-        struct chrony_float f = chrony_float_decode(get_u32(buf + floats[i].off));
-        if (!check_float(f, floats[i].nonneg, floats[i].max_abs)) {
-            return fail(why, floats[i].name, -EBADMSG);
-        }
-        memcpy((char *)&t + floats[i].field, &f, sizeof(f));
+    rc = decode_floats(buf, floats, sizeof(floats) / sizeof(floats[0]), &t, why);
+    if (rc < 0) {
+        return rc;
     }
 
     *out = t;
@@ -454,13 +469,7 @@ int chrony_decode_ntpdata_reply(const uint8_t *buf, size_t len, uint32_t expecte
     d.precision = (int8_t)buf[ND_OFF_PRECISION];
     d.ref_id = get_u32(buf + ND_OFF_REF_ID);
 
-    static const struct {
-        size_t off;
-        size_t field;
-        int nonneg;
-        double max_abs;
-        const char *name;
-    } floats[] = {
+    static const struct float_field floats[] = {
 #define F(o, m, nn, max, what) \
     {o, offsetof(struct chrony_ntpdata, m), nn, max, "NTPDATA " what " is negative or out of range"}
         F(ND_OFF_ROOT_DELAY, root_delay_s, 1, CHRONY_NTP_MAX_ROOT_SECONDS, "root delay"),
@@ -475,12 +484,9 @@ int chrony_decode_ntpdata_reply(const uint8_t *buf, size_t len, uint32_t expecte
           "jitter asymmetry"),
 #undef F
     };
-    for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
-        struct chrony_float f = chrony_float_decode(get_u32(buf + floats[i].off));
-        if (!check_float(f, floats[i].nonneg, floats[i].max_abs)) {
-            return fail(why, floats[i].name, -EBADMSG);
-        }
-        memcpy((char *)&d + floats[i].field, &f, sizeof(f));
+    rc = decode_floats(buf, floats, sizeof(floats) / sizeof(floats[0]), &d, why);
+    if (rc < 0) {
+        return rc;
     }
     rc = get_timespec(buf + ND_OFF_REF_TIME, &d.ref_time_ns, why);
     if (rc < 0) {
