@@ -67,6 +67,21 @@ int64_t cb_float_signed_upper(struct chrony_float f, int64_t unit)
     return cb_float_upper(f, unit, 0);
 }
 
+int64_t cb_float_signed_lower(struct chrony_float f, int64_t unit)
+{
+    struct chrony_float neg = {-f.coef, f.exp2};
+    return -cb_float_signed_upper(neg, unit);
+}
+
+int64_t cb_ref_age_ns(const struct chrony_tracking *t, int64_t query_rt_ns)
+{
+    /* t_query on chrony's timescale, rounded towards an older reference (a larger age). */
+    int64_t query_ntp_ns =
+        cb_sat_add(query_rt_ns, cb_float_signed_upper(t->current_correction_s, CB_NS_PER_S));
+    int64_t age = cb_sat_sub(query_ntp_ns, t->ref_time_ns);
+    return age > 0 ? age : 0;
+}
+
 int64_t cb_bound_grow(int64_t b0_ns, int64_t rate_ppb, int64_t elapsed_ns)
 {
     return cb_sat_add(b0_ns, cb_ppb_of_ns_ceil(rate_ppb, elapsed_ns));
@@ -82,11 +97,7 @@ void cb_bound_at_poll(const struct cb_bound_params *p, const struct chrony_track
     out->half_delay_ns = cb_float_upper(t->root_delay_s, ns, 1);
     out->dispersion_ns = cb_float_upper(t->root_dispersion_s, ns, 0);
 
-    /* t_query on chrony's timescale, rounded towards an older reference (a larger age). */
-    int64_t query_ntp_ns =
-        cb_sat_add(query_rt_ns, cb_float_signed_upper(t->current_correction_s, ns));
-    int64_t age = cb_sat_sub(query_ntp_ns, t->ref_time_ns);
-    out->ref_age_ns = age > 0 ? age : 0;
+    out->ref_age_ns = cb_ref_age_ns(t, query_rt_ns);
 
     /* chrony's maxclockerror: for the top-up the smaller of the configured and the measured
      * value (0 before a measurement); for the growth the larger. */

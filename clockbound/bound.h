@@ -53,6 +53,13 @@ int64_t cb_float_lower(struct chrony_float f, int64_t unit);
  * minus the lower magnitude bound for c < 0. */
 int64_t cb_float_signed_upper(struct chrony_float f, int64_t unit);
 
+/* A lower bound of the signed value, in the given unit (the mirror of the above). */
+int64_t cb_float_signed_lower(struct chrony_float f, int64_t unit);
+
+/* t_query (CLOCK_REALTIME, ns) on chrony's timescale less its reference time: how old chrony's
+ * reference update is, rounded towards older, at least 0. */
+int64_t cb_ref_age_ns(const struct chrony_tracking *t, int64_t query_rt_ns);
+
 /* Parameters of the bound, validated by cb_params_check() (clockbound.h). */
 struct cb_bound_params {
     int64_t max_drift_ppb;            /* D */

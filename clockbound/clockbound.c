@@ -344,11 +344,7 @@ int cb_bound_line(const struct cb_state *st, int64_t from_ns, int64_t to_ns, int
             continue;
         }
         int64_t rise = cb_sat_sub(end, b);
-        int64_t slope = INT64_MAX;
-        if (rise <= INT64_MAX / CB_PPB_PER_1) {
-            int64_t p = (rise > 0 ? rise : 0) * CB_PPB_PER_1;
-            slope = p / span + (p % span != 0);
-        }
+        int64_t slope = cb_rate_ppb(rise > 0 ? rise : 0, span, 1);
         best = slope < best ? slope : best;
     }
     if (best == INT64_MAX) {

@@ -21,19 +21,8 @@ void cb_dispersion_forget(struct cb_dispersion *d)
 static void cooked_bounds(const struct cb_poll *p, int64_t *lo, int64_t *hi)
 {
     struct chrony_float c = p->tracking.current_correction_s;
-    struct chrony_float neg = {-c.coef, c.exp2};
-    *lo = cb_sat_sub(p->sent.rt_ns, cb_float_signed_upper(neg, CB_NS_PER_S));
+    *lo = cb_sat_add(p->sent.rt_ns, cb_float_signed_lower(c, CB_NS_PER_S));
     *hi = cb_sat_add(p->recv_rt_ns, cb_float_signed_upper(c, CB_NS_PER_S));
-}
-
-/* floor(num * 1e9 / den) and ceil(...), num >= 0, den > 0; saturating. */
-static int64_t ratio_ppb(int64_t num, int64_t den, bool up)
-{
-    if (num > INT64_MAX / CB_PPB_PER_1) {
-        return INT64_MAX;
-    }
-    int64_t p = num * CB_PPB_PER_1;
-    return p / den + (up && p % den != 0);
 }
 
 void cb_dispersion_observe(struct cb_dispersion *d, const struct cb_poll *poll)
@@ -57,8 +46,8 @@ void cb_dispersion_observe(struct cb_dispersion *d, const struct cb_poll *poll)
                                  cb_float_upper(a->root_dispersion_s, CB_NS_PER_S, 0));
     int64_t grew_hi = cb_sat_sub(cb_float_upper(t->root_dispersion_s, CB_NS_PER_S, 0),
                                  cb_float_lower(a->root_dispersion_s, CB_NS_PER_S));
-    d->rate_lo_ppb = ratio_ppb(grew_lo > 0 ? grew_lo : 0, span_hi, false);
-    d->rate_hi_ppb = ratio_ppb(grew_hi > 0 ? grew_hi : 0, span_lo, true);
+    d->rate_lo_ppb = cb_rate_ppb(grew_lo > 0 ? grew_lo : 0, span_hi, 0);
+    d->rate_hi_ppb = cb_rate_ppb(grew_hi > 0 ? grew_hi : 0, span_lo, 1);
 
     /* chrony's own terms of the rate, from the same report (ppm -> ppb). */
     int64_t own_hi = cb_sat_add(cb_float_upper(t->skew_ppm, 1000, 0),

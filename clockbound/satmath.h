@@ -66,4 +66,17 @@ static inline int64_t cb_ppb_of_ns_ceil(int64_t rate_ppb, int64_t elapsed_ns)
     return cb_sat_add(cb_sat_mul(rate_ppb, whole_s), part);
 }
 
+/*
+ * num_ns * 1e9 / den_ns, rounded down or (up) up: the rate in ppb at which num_ns accrue over
+ * den_ns. For num >= 0, den > 0; INT64_MAX when it would not fit (seconds per second).
+ */
+static inline int64_t cb_rate_ppb(int64_t num_ns, int64_t den_ns, int up)
+{
+    if (num_ns > INT64_MAX / CB_PPB_PER_1) {
+        return INT64_MAX;
+    }
+    int64_t p = num_ns * CB_PPB_PER_1;
+    return p / den_ns + (up && p % den_ns != 0);
+}
+
 #endif

@@ -16,35 +16,19 @@ int64_t cb_slew_max_rate_ppb(struct chrony_float freq_ppm)
     return num / 9 + (num % 9 != 0);
 }
 
-/* Bounds of the signed value of f in ns: [lo, hi]. */
-static void signed_bounds(struct chrony_float f, int64_t *lo, int64_t *hi)
-{
-    *hi = cb_float_signed_upper(f, CB_NS_PER_S);
-    struct chrony_float neg = {-f.coef, f.exp2};
-    *lo = -cb_float_signed_upper(neg, CB_NS_PER_S);
-}
-
-/* ceil(num_ns * 1e9 / den_ns) for num >= 0, den > 0: a rate in ppb. INT64_MAX when it would
- * not fit (a correction moving seconds per second is no slew). */
-static int64_t rate_ppb_ceil(int64_t num_ns, int64_t den_ns)
-{
-    if (num_ns > INT64_MAX / CB_PPB_PER_1) {
-        return INT64_MAX;
-    }
-    int64_t p = num_ns * CB_PPB_PER_1;
-    return p / den_ns + (p % den_ns != 0);
-}
-
 /* The earliest a slew started by the reference update in cur can have begun, on its own: the
- * update came after the sample it is based on, chrony's reference time. Rounded towards an
- * older reference (as bound.c's ref_age). */
+ * update came after the sample it is based on, chrony's reference time. */
 static int64_t update_mono_lo(const struct cb_poll *cur)
 {
-    const struct chrony_tracking *t = &cur->tracking;
-    int64_t query_ntp =
-        cb_sat_add(cur->sent.rt_ns, cb_float_signed_upper(t->current_correction_s, CB_NS_PER_S));
-    int64_t age = cb_sat_sub(query_ntp, t->ref_time_ns);
-    return cb_sat_sub(cur->sent.mono_ns, age > 0 ? age : 0);
+    return cb_sat_sub(cur->sent.mono_ns, cb_ref_age_ns(&cur->tracking, cur->sent.rt_ns));
+}
+
+/* Nothing known of the slew's rate or direction. */
+static void forget_rate(struct cb_slew *s)
+{
+    s->rate_known = false;
+    s->away = false;
+    s->beyond = false;
 }
 
 /* Which way the correction went from prev to cur. */
@@ -85,13 +69,14 @@ static int64_t average_rate(const struct cb_poll *prev, const struct cb_poll *cu
     if (span_lo < CB_SLEW_MIN_PAIR_SPAN_NS) {
         return INT64_MAX;
     }
-    int64_t p_lo, p_hi, c_lo, c_hi;
-    signed_bounds(prev->tracking.current_correction_s, &p_lo, &p_hi);
-    signed_bounds(cur->tracking.current_correction_s, &c_lo, &c_hi);
-    int64_t d1 = cb_sat_sub(p_hi, c_lo);
-    int64_t d2 = cb_sat_sub(c_hi, p_lo);
+    struct chrony_float p = prev->tracking.current_correction_s;
+    struct chrony_float c = cur->tracking.current_correction_s;
+    int64_t d1 =
+        cb_sat_sub(cb_float_signed_upper(p, CB_NS_PER_S), cb_float_signed_lower(c, CB_NS_PER_S));
+    int64_t d2 =
+        cb_sat_sub(cb_float_signed_upper(c, CB_NS_PER_S), cb_float_signed_lower(p, CB_NS_PER_S));
     int64_t moved = d1 > d2 ? d1 : d2; /* >= |prev - cur| */
-    return rate_ppb_ceil(moved > 0 ? moved : 0, span_lo);
+    return cb_rate_ppb(moved > 0 ? moved : 0, span_lo, 1);
 }
 
 void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct cb_poll *cur,
@@ -107,27 +92,21 @@ void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct
     if (prev == NULL || !s->have_poll) {
         /* Nothing to compare with: the slew began no earlier than the reference update. */
         s->start_lo_mono_ns = update_mono_lo(cur);
-        s->rate_known = false;
-        s->away = false;
-        s->beyond = false;
+        forget_rate(s);
         s->have_poll = true;
         return;
     }
     if (!same_update) {
         /* A new update, made after prev's report: a new slew of unknown rate. */
         s->start_lo_mono_ns = prev->sent.mono_ns;
-        s->rate_known = false;
-        s->away = false;
-        s->beyond = false;
+        forget_rate(s);
         return;
     }
     int64_t span = cb_sat_sub(cur->sent.mono_ns, prev->sent.mono_ns);
     if (span > CB_SLEW_MAX_PAIR_SPAN_NS) {
         /* chrony's timer may have been late by more than 100 s: the slew after it need not be
          * slower. It may have begun at any time since the update (start_lo stays). */
-        s->rate_known = false;
-        s->away = false;
-        s->beyond = false;
+        forget_rate(s);
         return;
     }
     enum direction dir = direction(prev, cur);
@@ -163,7 +142,7 @@ void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct
  * report could go at, C / Tmin, whichever is faster (slew.h). */
 static int64_t known_rate(const struct cb_slew *s)
 {
-    int64_t restart = rate_ppb_ceil(s->corr_hi_ns, CB_SLEW_MIN_DURATION_NS);
+    int64_t restart = cb_rate_ppb(s->corr_hi_ns, CB_SLEW_MIN_DURATION_NS, 1);
     return s->rate_ppb > restart ? s->rate_ppb : restart;
 }
 
@@ -190,7 +169,7 @@ static int64_t unknown_rate(const struct cb_slew *s)
     if (left <= 0) {
         return s->max_rate_ppb;
     }
-    int64_t r = rate_ppb_ceil(s->corr_hi_ns, left);
+    int64_t r = cb_rate_ppb(s->corr_hi_ns, left, 1);
     return r < s->max_rate_ppb ? r : s->max_rate_ppb;
 }
 

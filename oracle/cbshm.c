@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "satmath.h"
+
 #define NS_PER_S INT64_C(1000000000)
 
 /* What a reader must not trust: status UNKNOWN, a bound far from overflowing its sums. */
@@ -19,28 +21,13 @@ static void mark_unknown(struct cbshm_record *r)
     r->status = CB_STATUS_UNKNOWN;
 }
 
-static int64_t add_sat(int64_t a, int64_t b)
-{
-    return a > INT64_MAX - b ? INT64_MAX : a + b;
-}
-
-/* ceil(a * b / c) for a, b >= 0, c > 0, saturating at INT64_MAX (for a rate over a span). */
-static int64_t mul_div_ceil(int64_t a, int64_t b, int64_t c)
-{
-    if (a != 0 && b > INT64_MAX / a) {
-        return INT64_MAX;
-    }
-    int64_t p = a * b;
-    return p / c + (p % c != 0);
-}
-
 void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int64_t as_of_ns,
                        int64_t valid_ns, int64_t coarse_res_ns, uint32_t max_drift_ppb,
                        int64_t step_allowance_ns, struct cbshm_record *out)
 {
     memset(out, 0, sizeof(*out));
     out->as_of_ns = as_of_ns;
-    out->void_after_ns = add_sat(as_of_ns, valid_ns);
+    out->void_after_ns = cb_sat_add(as_of_ns, valid_ns);
     out->max_drift_ppb = max_drift_ppb;
     out->status = (int32_t)now->status;
     if (!cb_status_trusted(now->status) || now->bound_ns >= CBSHM_UNKNOWN_BOUND_NS) {
@@ -55,21 +42,19 @@ void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int6
      * (cb_bound_line). */
     int64_t trusted = valid_ns > CBSHM_READER_GRACE_NS ? valid_ns : CBSHM_READER_GRACE_NS;
     /* The coarse clock's lag varies by about a tick, more on a busy or stolen CPU: two. */
-    int64_t lag = add_sat(coarse_res_ns, coarse_res_ns);
-    int64_t horizon = add_sat(trusted, lag);
-    if (add_sat(now->rt_ns, horizon) >= cb_leap_window_start_ns(st)) {
+    int64_t lag = cb_sat_add(coarse_res_ns, coarse_res_ns);
+    int64_t horizon = cb_sat_add(trusted, lag);
+    if (cb_sat_add(now->rt_ns, horizon) >= cb_leap_window_start_ns(st)) {
         /* A leap second's window would begin while readers still trusted the record, and
          * nothing would tell them if oracled were gone. */
-        out->status = CB_STATUS_UNKNOWN;
-        out->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
+        mark_unknown(out);
         return;
     }
     int64_t b_now = 0;
     int64_t rate = 0;
-    if (cb_bound_line(st, now->mono_ns, add_sat(now->mono_ns, horizon), &b_now, &rate) < 0) {
+    if (cb_bound_line(st, now->mono_ns, cb_sat_add(now->mono_ns, horizon), &b_now, &rate) < 0) {
         /* A reading older than the poll's reply: the daemon takes none. */
-        out->status = CB_STATUS_UNKNOWN;
-        out->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
+        mark_unknown(out);
         return;
     }
     if (rate < (int64_t)max_drift_ppb) {
@@ -77,8 +62,7 @@ void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int6
     }
     if (rate >= NS_PER_S) {
         /* Faster than ClockBound's reader takes: UNKNOWN. */
-        out->status = CB_STATUS_UNKNOWN;
-        out->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
+        mark_unknown(out);
         return;
     }
     out->max_drift_ppb = (uint32_t)rate;
@@ -86,12 +70,12 @@ void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int6
      * reading now and as_of lag CLOCK_MONOTONIC by different amounts): that growth is added.
      * oracled's step margin, which only its own readings see, becomes the largest a reading
      * can show without being a step. ClockBound's reader truncates its growth: 1 ns more. */
-    int64_t res_growth = mul_div_ceil(lag, rate, NS_PER_S);
+    int64_t res_growth = cb_ppb_of_ns_ceil(rate, lag);
     int64_t margin =
         now->step_margin_ns > step_allowance_ns ? now->step_margin_ns : step_allowance_ns;
     /* And 2 ns for the rounding of the bound's own terms, which keeps it convex only to
      * within a ns or two. */
-    out->bound_ns = add_sat(add_sat(b_now, margin), add_sat(res_growth, 3));
+    out->bound_ns = cb_sat_add(cb_sat_add(b_now, margin), cb_sat_add(res_growth, 3));
 }
 
 int64_t cbshm_valid_ns(int64_t grace_ns, int64_t as_of_ns, const struct cb_now *now)
@@ -100,7 +84,7 @@ int64_t cbshm_valid_ns(int64_t grace_ns, int64_t as_of_ns, const struct cb_now *
     if (now->poll_age_ns >= 0) {
         /* oracled goes UNKNOWN once the last successful poll's m0 is grace_ns old. */
         int64_t m0 = now->mono_ns - now->poll_age_ns;
-        int64_t until = add_sat(m0, grace_ns) - as_of_ns;
+        int64_t until = cb_sat_add(m0, grace_ns) - as_of_ns;
         if (until < valid) {
             valid = until;
         }

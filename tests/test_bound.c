@@ -54,6 +54,28 @@ static void test_float_rounding(void **state)
     assert_int_equal(cb_float_lower(f(0x81000000), NS), 0);
 }
 
+/* The helpers the slew and dispersion measurements share with the bound. */
+static void test_shared_helpers(void **state)
+{
+    (void)state;
+    /* The signed value's lower bound mirrors the upper one: -1e-5 s is at least -10001 ns,
+     * +1e-5 at least 9999. */
+    assert_int_equal(cb_float_signed_lower(f(0xe3583a54), NS), -10001);
+    assert_int_equal(cb_float_signed_lower(f(0xe2a7c5ac), NS), 9999);
+    assert_int_equal(cb_float_signed_lower(f(0), NS), 0);
+    /* The reference's age on chrony's timescale, towards older; never below 0. */
+    struct chrony_tracking t = {0};
+    t.current_correction_s = f(0xe2a7c5ac); /* +1e-5 s: chrony's time is ahead */
+    t.ref_time_ns = 1000 * NS;
+    assert_int_equal(cb_ref_age_ns(&t, 1001 * NS), NS + 10001);
+    assert_int_equal(cb_ref_age_ns(&t, 999 * NS), 0);
+    /* Rates: 1 ns in 3 ns is 333333333.3 ppb, down or up; saturating. */
+    assert_int_equal(cb_rate_ppb(1, 3, 0), 333333333);
+    assert_int_equal(cb_rate_ppb(1, 3, 1), 333333334);
+    assert_int_equal(cb_rate_ppb(20000, 20000000, 1), 1000000);
+    assert_int_equal(cb_rate_ppb(INT64_MAX / 1000, 1, 1), INT64_MAX);
+}
+
 static void test_growth_exact(void **state)
 {
     (void)state;
@@ -376,6 +398,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_rounding),
+        cmocka_unit_test(test_shared_helpers),
         cmocka_unit_test(test_growth_exact),
         cmocka_unit_test(test_bound_vectors),
         cmocka_unit_test(test_bound_extra_with_maxclockerror),
