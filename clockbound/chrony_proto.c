@@ -92,6 +92,18 @@ double chrony_float_to_double(struct chrony_float f)
     return ldexp((double)f.coef, f.exp2);
 }
 
+/* Zeroes len bytes of buf and writes a request header for command into them. */
+static void put_request_header(uint8_t *buf, size_t len, uint16_t command, uint32_t sequence,
+                               uint16_t attempt)
+{
+    memset(buf, 0, len);
+    buf[0] = CHRONY_PROTO_VERSION;
+    buf[1] = CHRONY_PKT_TYPE_REQUEST;
+    put_u16(buf + REQ_OFF_COMMAND, command);
+    put_u16(buf + REQ_OFF_ATTEMPT, attempt);
+    put_u32(buf + REQ_OFF_SEQUENCE, sequence);
+}
+
 int chrony_encode_tracking_request(uint8_t *buf, size_t len, uint32_t sequence, uint16_t attempt)
 {
     if (len < CHRONY_TRACKING_LEN) {
@@ -99,12 +111,7 @@ int chrony_encode_tracking_request(uint8_t *buf, size_t len, uint32_t sequence, 
     }
     /* chrony answers only requests padded to the reply's length (anti-amplification), so the
      * request is the header followed by zeros up to 104 bytes. */
-    memset(buf, 0, CHRONY_TRACKING_LEN);
-    buf[0] = CHRONY_PROTO_VERSION;
-    buf[1] = CHRONY_PKT_TYPE_REQUEST;
-    put_u16(buf + REQ_OFF_COMMAND, CHRONY_REQ_TRACKING);
-    put_u16(buf + REQ_OFF_ATTEMPT, attempt);
-    put_u32(buf + REQ_OFF_SEQUENCE, sequence);
+    put_request_header(buf, CHRONY_TRACKING_LEN, CHRONY_REQ_TRACKING, sequence, attempt);
     return CHRONY_TRACKING_LEN;
 }
 
@@ -402,12 +409,7 @@ int chrony_encode_ntpdata_request(uint8_t *buf, size_t len, uint32_t sequence, u
         return -ENOBUFS;
     }
     /* The request is padded with zeros to the reply's 152 bytes (pktlength.c). */
-    memset(buf, 0, CHRONY_NTPDATA_LEN);
-    buf[0] = CHRONY_PROTO_VERSION;
-    buf[1] = CHRONY_PKT_TYPE_REQUEST;
-    put_u16(buf + REQ_OFF_COMMAND, CHRONY_REQ_NTP_DATA);
-    put_u16(buf + REQ_OFF_ATTEMPT, attempt);
-    put_u32(buf + REQ_OFF_SEQUENCE, sequence);
+    put_request_header(buf, CHRONY_NTPDATA_LEN, CHRONY_REQ_NTP_DATA, sequence, attempt);
     memcpy(buf + NDQ_OFF_ADDR, addr, n);
     put_u16(buf + NDQ_OFF_FAMILY, family);
     return CHRONY_NTPDATA_LEN;
