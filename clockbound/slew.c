@@ -79,8 +79,8 @@ static int64_t average_rate(const struct cb_poll *prev, const struct cb_poll *cu
     return cb_rate_ppb(moved > 0 ? moved : 0, span_lo, 1);
 }
 
-void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct cb_poll *cur,
-                     bool same_update)
+static void take_in(struct cb_slew *s, const struct cb_poll *prev, const struct cb_poll *cur,
+                    bool same_update)
 {
     const struct chrony_tracking *t = &cur->tracking;
     s->corr_hi_ns = cb_float_upper(t->current_correction_s, CB_NS_PER_S, 0);
@@ -173,6 +173,44 @@ static int64_t unknown_rate(const struct cb_slew *s)
     return r < s->max_rate_ppb ? r : s->max_rate_ppb;
 }
 
+/* The last instant, from `from` on, at which max(C, ceil(rate * dt / 1e9) - (room - C)) is
+ * still C: dt <= floor(room * 1e9 / rate). Earlier than exact only where that would not fit. */
+static int64_t last_flat(int64_t from, int64_t rate_ppb, int64_t room_ns)
+{
+    if (rate_ppb <= 0) {
+        return INT64_MAX;
+    }
+    if (room_ns > INT64_MAX / CB_PPB_PER_1) {
+        return from; /* corrections of seconds: no shortcut */
+    }
+    return cb_sat_add(from, room_ns * CB_PPB_PER_1 / rate_ppb);
+}
+
+/* Until when every rule's minimum is C: the latest instant at which some rule still is. */
+static int64_t flat_until(const struct cb_slew *s)
+{
+    if (s->away) {
+        return INT64_MIN;
+    }
+    int64_t room = cb_sat_add(s->corr_hi_ns, s->corr_lo_ns);
+    int64_t any = last_flat(s->poll_mono_ns, s->max_rate_ppb, room);
+    int64_t unknown = last_flat(cb_sat_add(s->start_lo_mono_ns, CB_SLEW_MIN_DURATION_NS),
+                                unknown_rate(s), s->corr_hi_ns);
+    int64_t until = any > unknown ? any : unknown;
+    if (s->rate_known) {
+        int64_t known = last_flat(s->poll_mono_ns, known_rate(s), room);
+        until = known > until ? known : until;
+    }
+    return until;
+}
+
+void cb_slew_observe(struct cb_slew *s, const struct cb_poll *prev, const struct cb_poll *cur,
+                     bool same_update)
+{
+    take_in(s, prev, cur, same_update);
+    s->flat_until_mono_ns = flat_until(s);
+}
+
 int64_t cb_slew_rule_ns(const struct cb_slew *s, enum cb_slew_rule rule, int64_t mono_ns)
 {
     if (!s->have_poll || mono_ns < s->report_mono_hi_ns) {
@@ -216,7 +254,15 @@ int64_t cb_slew_correction_ns(const struct cb_slew *s, int64_t mono_ns)
         return cb_sat_add(s->corr_hi_ns,
                           cb_ppb_of_ns_ceil(s->max_rate_ppb, back > fwd ? back : fwd));
     }
-    /* Each rule is an upper bound on its own; the slew is at most the smallest. */
+    /* Each rule is an upper bound on its own; the slew is at most the smallest. Moving away
+     * (or still), every rule is the same line; until the last rule leaves C (always, while
+     * chronyd answers every poll) the smallest is C. These are the hot paths. */
+    if (s->away) {
+        return cb_slew_rule_ns(s, CB_SLEW_ANY, mono_ns);
+    }
+    if (mono_ns <= s->flat_until_mono_ns) {
+        return s->corr_hi_ns;
+    }
     int64_t best = INT64_MAX;
     for (int r = 0; r < CB_SLEW_RULES; r++) {
         int64_t v = cb_slew_rule_ns(s, (enum cb_slew_rule)r, mono_ns);
@@ -275,6 +321,12 @@ static int64_t rule_rate(const struct cb_slew *s, enum cb_slew_rule rule)
 int64_t cb_slew_growth_ppb(const struct cb_slew *s, int64_t mono_ns)
 {
     if (!s->have_poll || mono_ns < s->report_mono_hi_ns) {
+        return 0;
+    }
+    if (s->away) {
+        return away_rate(s);
+    }
+    if (mono_ns <= s->flat_until_mono_ns) {
         return 0;
     }
     /* The slope of the smallest rule: 0 while it is still C, its rate past its knee. */

@@ -81,6 +81,7 @@ struct cb_slew {
     int64_t rate_ppb; /* the latest measured, rounded up */
     bool away;        /* the last two polls did not show the correction certainly nearer zero */
     bool beyond;      /* ... they showed it past zero and going on (or a long gap): it may turn */
+    int64_t flat_until_mono_ns; /* until then the correction bound is C (derived, for speed) */
 };
 
 /* The fastest chrony can slew with the given base frequency (its tracking report's freq_ppm;

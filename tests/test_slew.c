@@ -423,6 +423,32 @@ static bool check_at(const struct cb_slew *s, const struct model *m, int64_t t, 
 {
     double truth = fabs(model_corr(m, t)) * 1e9;
     int64_t bound = cb_slew_correction_ns(s, t);
+    /* The shortcut (C while no rule has left it) agrees with the smallest rule exactly. */
+    if (t >= s->report_mono_hi_ns) {
+        int64_t least = INT64_MAX;
+        for (int r = 0; r < CB_SLEW_RULES; r++) {
+            int64_t v = cb_slew_rule_ns(s, (enum cb_slew_rule)r, t);
+            least = v < least ? v : least;
+        }
+        if (bound != least) {
+            fail_msg("seed %u run %d: at %lld the bound %lld is not the smallest rule %lld", seed,
+                     run, (long long)t, (long long)bound, (long long)least);
+        }
+        /* ... and right at its edge: the first ns past it has left C. */
+        int64_t edge = s->flat_until_mono_ns;
+        if (edge >= s->report_mono_hi_ns && edge < INT64_MAX) {
+            int64_t past = INT64_MAX;
+            for (int r = 0; r < CB_SLEW_RULES; r++) {
+                int64_t v = cb_slew_rule_ns(s, (enum cb_slew_rule)r, edge + 1);
+                past = v < past ? v : past;
+            }
+            if (cb_slew_correction_ns(s, edge) != s->corr_hi_ns ||
+                past != cb_slew_correction_ns(s, edge + 1)) {
+                fail_msg("seed %u run %d: the shortcut's edge %lld is off", seed, run,
+                         (long long)edge);
+            }
+        }
+    }
     if ((double)bound < truth - 1.0) {
         fail_msg("seed %u run %d: %s, at %lld: bound %lld < |truth| %.1f (rate known %d %lld, "
                  "away %d, start_lo %lld, m0 %lld; slew from %lld, r %.3g s %.3g)",
