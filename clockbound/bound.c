@@ -126,7 +126,9 @@ void cb_bound_at_poll(const struct cb_bound_params *p, const struct chrony_track
     out->extra_rate_ppb = topup > 0 ? topup : 0;
     out->extra_ns = cb_ppb_of_ns_ceil(out->extra_rate_ppb, out->ref_age_ns);
 
-    out->b0_ns = cb_sat_add(cb_sat_add(out->correction_ns, out->half_delay_ns),
-                            cb_sat_add(out->dispersion_ns, out->extra_ns));
+    out->phc_ns = p->phc_error_ns > 0 ? p->phc_error_ns : 0;
+    out->b0_ns = cb_sat_add(cb_sat_add(cb_sat_add(out->correction_ns, out->half_delay_ns),
+                                       cb_sat_add(out->dispersion_ns, out->extra_ns)),
+                            out->phc_ns);
     out->growth_ppb = chrony_rate_hi > p->max_drift_ppb ? chrony_rate_hi : p->max_drift_ppb;
 }

@@ -5,7 +5,7 @@
  *
  * At a chrony poll, with t_query the moment just before the request was sent:
  *
- *   b0 = |current_correction_s| + root_delay_s/2 + root_dispersion_s + extra
+ *   b0 = |current_correction_s| + root_delay_s/2 + root_dispersion_s + extra + phc
  *   extra = max(0, D - skew - |resid_freq| - M) * (t_query - ref_time)
  *
  * D is --max-drift-ppb. M is chrony's maxclockerror: the configured value
@@ -22,6 +22,9 @@
  * itself claims a faster growth than D; then chrony's rate wins, never a slower one. The
  * correction term, constant here, is what chrony still has to slew; clockbound.c replaces it by
  * the slew model of slew.h as time passes.
+ *
+ * phc is the PTP hardware clock's own error bound while the PHC is chrony's reference (phc.h):
+ * chrony's root delay and dispersion then measure the system clock against the PHC only.
  *
  * t_query - ref_time is measured on chrony's timescale: NTP time = system time +
  * current_correction_s (chronyc prints a positive correction as "slow of NTP time").
@@ -68,6 +71,9 @@ struct cb_bound_params {
      * has been measured (the top-up then takes M as 0). */
     int64_t measured_maxclockerror_lo_ppb;
     int64_t measured_maxclockerror_hi_ppb;
+    /* The PTP hardware clock's own error against true time, added while the PHC is chrony's
+     * reference (phc.h, cb_phc_judge); 0 otherwise. chrony's dispersion does not include it. */
+    int64_t phc_error_ns;
 };
 
 /* The bound at a poll, with its parts for logging and tests. All ns except the rate. */
@@ -79,7 +85,8 @@ struct cb_bound_at_poll {
     int64_t topup_maxclockerror_ppb; /* the M the top-up used (configured, measured or 0) */
     int64_t extra_rate_ppb; /* max(0, D - skew - |resid_freq| - M), skew and resid rounded down */
     int64_t extra_ns;       /* ceil(extra_rate * ref_age) */
-    int64_t b0_ns;          /* the sum of the four parts */
+    int64_t phc_ns;         /* the PHC's own error bound (cb_bound_params.phc_error_ns) */
+    int64_t b0_ns;          /* the sum of the five parts */
     int64_t growth_ppb;     /* between polls: max(D, ceil(skew + |resid_freq|) + M') */
 };
 

@@ -99,6 +99,28 @@ static enum cb_reason judge_poll(const struct cb_poll *poll)
     return CB_REASON_OK;
 }
 
+/* The reason a PHC verdict gives a poll: CB_REASON_OK when its value was added or the PHC is
+ * not the reference. */
+static enum cb_reason phc_reason(enum cb_phc_verdict v)
+{
+    switch (v) {
+    case CB_PHC_NOT_REFERENCE:
+    case CB_PHC_ADDED:
+        return CB_REASON_OK;
+    case CB_PHC_UNREADABLE:
+        return CB_REASON_PHC_UNREADABLE;
+    case CB_PHC_EMPTY:
+        return CB_REASON_PHC_EMPTY;
+    case CB_PHC_INVALID:
+        return CB_REASON_PHC_INVALID;
+    case CB_PHC_NEGATIVE:
+        return CB_REASON_PHC_NEGATIVE;
+    case CB_PHC_ABSURD:
+        return CB_REASON_PHC_ABSURD;
+    }
+    return CB_REASON_PHC_INVALID;
+}
+
 /* The midnight UTC an announced leap second belongs to: the one just passed if rt is still
  * within the window after it, else the next one. */
 static int64_t leap_midnight(int64_t rt_ns, int64_t margin_ns)
@@ -181,12 +203,22 @@ void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
     const struct cb_poll *prev = first ? NULL : &st->last;
     cb_slew_observe(&st->slew, prev, poll, prev != NULL && cb_poll_same_update(prev, poll));
 
+    /* The PHC's own error (phc.h): added while it is the reference; a value that cannot be
+     * used then makes the poll's data unusable, after the rules about chrony itself. */
+    int64_t phc_ns = 0;
+    st->phc_verdict =
+        cb_phc_judge(&poll->phc, poll->tracking.ref_id, st->params.max_bound_ns, &phc_ns);
+    if (verdict == CB_REASON_OK) {
+        verdict = phc_reason(st->phc_verdict);
+    }
+
     const struct cb_dispersion *d = &st->dispersion;
     struct cb_bound_params bp = {
         .max_drift_ppb = st->params.max_drift_ppb,
         .chrony_maxclockerror_ppb = st->params.chrony_maxclockerror_ppb,
         .measured_maxclockerror_lo_ppb = d->measured ? d->maxclockerror_lo_ppb : -1,
         .measured_maxclockerror_hi_ppb = d->measured ? d->maxclockerror_hi_ppb : -1,
+        .phc_error_ns = phc_ns,
     };
     st->last = *poll;
     cb_bound_at_poll(&bp, &poll->tracking, poll->sent.rt_ns, &st->bound);
@@ -465,6 +497,16 @@ const char *cb_reason_text(enum cb_reason r)
     case CB_REASON_ZERO_ERROR_TERM:
         return "chrony reports a root delay or dispersion of exactly 0 (a NaN: chrony sends NaN "
                "as 0)";
+    case CB_REASON_PHC_UNREADABLE:
+        return "the PHC is chrony's reference and its error bound file cannot be read";
+    case CB_REASON_PHC_EMPTY:
+        return "the PHC is chrony's reference and its error bound file is empty";
+    case CB_REASON_PHC_INVALID:
+        return "the PHC is chrony's reference and its error bound file does not hold a number";
+    case CB_REASON_PHC_NEGATIVE:
+        return "the PHC is chrony's reference and its error bound is negative or out of range";
+    case CB_REASON_PHC_ABSURD:
+        return "the PHC is chrony's reference and its error bound is above the max bound";
     }
     return "invalid reason";
 }

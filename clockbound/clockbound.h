@@ -25,6 +25,7 @@
 #include "chrony_proto.h"
 #include "clock.h"
 #include "dispersion.h"
+#include "phc.h"
 #include "sample.h"
 #include "slew.h"
 #include "step.h"
@@ -60,6 +61,14 @@ enum cb_reason {
                                       * that NTPDATA says runs on its own local clock */
     CB_REASON_ZERO_ERROR_TERM,       /* UNKNOWN: synchronised, yet a root delay or dispersion of
                                       * exactly 0: chrony sends a NaN as 0 (chrony_proto.h) */
+    /* UNKNOWN: the PHC is chrony's reference and its own error bound cannot be used (phc.h):
+     * the file could not be read, was empty, held no number, a negative one, or one above
+     * --max-bound. */
+    CB_REASON_PHC_UNREADABLE,
+    CB_REASON_PHC_EMPTY,
+    CB_REASON_PHC_INVALID,
+    CB_REASON_PHC_NEGATIVE,
+    CB_REASON_PHC_ABSURD,
 };
 
 /*
@@ -125,6 +134,7 @@ struct cb_state {
     struct cb_bound_at_poll bound;   /* computed from it */
     struct cb_slew slew;             /* chrony's slew as of that poll (slew.h) */
     struct cb_dispersion dispersion; /* chrony's dispersion growth, measured (dispersion.h) */
+    enum cb_phc_verdict phc_verdict; /* what the PHC's error bound did at that poll (phc.h) */
     enum cb_reason verdict;          /* CB_REASON_OK, or why that poll's data is unusable */
     bool failing;                    /* the most recent poll failed */
     int last_error;                  /* its negative errno (0 if none) */

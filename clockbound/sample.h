@@ -10,11 +10,14 @@
 
 #include "chrony_proto.h"
 #include "clock.h"
+#include "phc.h"
 
 struct cb_poll {
     struct chrony_tracking tracking; /* the decoded reply */
     struct cb_reading sent;          /* taken just before the request was sent: m0 and t_query */
     int64_t recv_rt_ns;              /* CLOCK_REALTIME just after the reply arrived */
+    struct cb_phc_reading phc;       /* the PHC's error bound, read when the reply arrived
+                                      * (zeroed: no PHC configured) */
 };
 
 /*

@@ -41,6 +41,13 @@ static void usage(void)
         "  --max-bound DURATION        a wider bound makes the clock UNKNOWN (default 10ms)\n"
         "  --grace DURATION            failing chrony polls stay FREE_RUNNING this long\n"
         "                              (default 5s)\n"
+        "  --phc-interface IFACE       chrony follows the ENA PTP hardware clock of this\n"
+        "                              interface (eth0): add the PHC's own error bound, from\n"
+        "                              /sys/bus/pci/devices/SLOT/phc_error_bound, while it is\n"
+        "                              chrony's reference (default: not added)\n"
+        "  --phc-error-bound-file PATH  ... or read that bound (ns) from this file\n"
+        "  --phc-refid ID              the PHC refclock's reference ID in chrony\n"
+        "                              (default " CB_PHC_DEFAULT_REFID_TEXT ")\n"
         "Timestamps:\n"
         "  --max-wait DURATION         the longest commit-wait held (default 100ms); more\n"
         "                              than twice --max-bound\n"
@@ -90,6 +97,9 @@ enum {
     O_MAXCLOCKERROR,
     O_MAX_BOUND,
     O_GRACE,
+    O_PHC_INTERFACE,
+    O_PHC_FILE,
+    O_PHC_REFID,
     O_MAX_WAIT,
     O_RUN_AHEAD,
     O_STATE_DIR,
@@ -119,6 +129,9 @@ static const struct option longopts[] = {
     {"chrony-maxclockerror-ppb", required_argument, NULL, O_MAXCLOCKERROR},
     {"max-bound", required_argument, NULL, O_MAX_BOUND},
     {"grace", required_argument, NULL, O_GRACE},
+    {"phc-interface", required_argument, NULL, O_PHC_INTERFACE},
+    {"phc-error-bound-file", required_argument, NULL, O_PHC_FILE},
+    {"phc-refid", required_argument, NULL, O_PHC_REFID},
     {"max-wait", required_argument, NULL, O_MAX_WAIT},
     {"max-run-ahead", required_argument, NULL, O_RUN_AHEAD},
     {"state-dir", required_argument, NULL, O_STATE_DIR},
@@ -241,6 +254,18 @@ static int apply(int c, struct source *src, struct config *out)
     case O_GRACE:
         return duration(src, "grace", optarg, 0, 3600000000000, &sc->clock.grace_ns,
                         "a duration up to 1h");
+    case O_PHC_INTERFACE:
+        sc->phc_interface = optarg;
+        return 0;
+    case O_PHC_FILE:
+        sc->phc_error_bound_file = optarg;
+        return 0;
+    case O_PHC_REFID:
+        if (cb_refid_parse(optarg, &sc->phc_ref_id) < 0) {
+            return bad(src, "phc-refid", optarg,
+                       "one to four printable ASCII characters, as chrony's refid (PHC0)");
+        }
+        return 0;
     case O_MAX_WAIT:
         return duration(src, "max-wait", optarg, 1000, 60000000000, &sc->max_wait_ns,
                         "a duration from 1us to 1m");
@@ -451,6 +476,7 @@ int config_parse(int argc, char **argv, struct config *out)
     sc->max_run_ahead_ns = SERVER_DEFAULT_RUN_AHEAD;
     sc->state_dir = SERVER_DEFAULT_STATE_DIR;
     sc->clockbound_socket_mode = CBSOCK_DEFAULT_MODE;
+    sc->phc_ref_id = CB_PHC_DEFAULT_REFID;
     sc->state_window_ns = STATEFILE_DEFAULT_WINDOW_NS;
     sc->max_connections = SERVER_DEFAULT_MAX_CONNECTIONS;
     sc->max_pending = SERVER_DEFAULT_MAX_PENDING;
@@ -508,6 +534,11 @@ int config_parse(int argc, char **argv, struct config *out)
                 "oracled: --max-bound (%" PRId64 " us) must be below half of --max-wait (%" PRId64
                 " us): a commit-wait takes about twice the bound\n",
                 sc->clock.max_bound_ns / 1000, sc->max_wait_ns / 1000);
+        return -EINVAL;
+    }
+    if (sc->phc_interface != NULL && sc->phc_error_bound_file != NULL) {
+        fprintf(stderr, "oracled: --phc-interface and --phc-error-bound-file name the same "
+                        "thing two ways: give one\n");
         return -EINVAL;
     }
     if (sc->max_pending_per_conn > sc->max_pending) {

@@ -90,6 +90,23 @@ static void upstream_health(const struct server *s, struct strbuf *b)
     }
 }
 
+/* The /healthz fields about the PHC's own error bound, when one is configured. */
+static void phc_health(const struct server *s, struct strbuf *b)
+{
+    const struct cb_state *st = &s->clock_state;
+    const struct cb_phc_reading *r = &st->last.phc;
+    if (!st->have_poll || !r->configured) {
+        return;
+    }
+    strbuf_printf(b, ",\"phc\":{\"reference\":%s,\"verdict\":",
+                  st->phc_verdict != CB_PHC_NOT_REFERENCE ? "true" : "false");
+    strbuf_json_string(b, cb_phc_verdict_text(st->phc_verdict));
+    if (r->error == 0) {
+        strbuf_printf(b, ",\"error_bound_ns\":%" PRId64, r->error_bound_ns);
+    }
+    strbuf_printf(b, "}");
+}
+
 int metrics_health(struct server *s, struct strbuf *b)
 {
     struct cb_now now;
@@ -110,6 +127,7 @@ int metrics_health(struct server *s, struct strbuf *b)
                          "real time\"");
     }
     upstream_health(s, b);
+    phc_health(s, b);
     strbuf_printf(b, ",\"instance_id\":\"%s\",\"version\":", s->instance_id);
     strbuf_json_string(b, s->cfg->version);
     strbuf_printf(b, "}\n");
@@ -183,6 +201,15 @@ static void chrony_measured(const struct server *s, struct strbuf *b)
               "The maxclockerror the bound's top-up to --max-drift-ppb assumes: the configured "
               "one, the measured one when lower, 0 before a measurement.",
               st->have_poll, st->bound.topup_maxclockerror_ppb);
+    const struct cb_phc_reading *phc = &st->last.phc;
+    gauge_opt(b, "oracled_phc_error_bound_ns",
+              "The PTP hardware clock's own error bound as last read (--phc-interface or "
+              "--phc-error-bound-file), ns. NaN when not configured or not readable.",
+              st->have_poll && phc->configured && phc->error == 0, phc->error_bound_ns);
+    gauge_opt(b, "oracled_phc_reference",
+              "1 while the PHC is chrony's reference (its error bound is then in the bound, or "
+              "the clock is UNKNOWN when it cannot be read), else 0. NaN when not configured.",
+              st->have_poll && phc->configured, st->phc_verdict != CB_PHC_NOT_REFERENCE ? 1 : 0);
     gauge_opt(b, "oracled_chrony_slew_rate_ppb",
               "How fast chrony is slewing the clock (its current correction), measured from two "
               "of its reports of one update: an upper bound, ppb. NaN while not known.",

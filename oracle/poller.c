@@ -190,6 +190,41 @@ static void maybe_ask_upstream(struct poller *p, const struct chrony_tracking *t
     p->nd_pending = true;
 }
 
+/* Logs when the PHC becomes or stops being the reference, and when its error bound cannot be
+ * used while it is: once per change. */
+static void note_phc(struct poller *p, enum cb_phc_verdict before, const struct cb_phc_reading *r)
+{
+    enum cb_phc_verdict v = p->state->phc_verdict;
+    if (v == before || !r->configured) {
+        return;
+    }
+    char refid[40];
+    refid_text(r->ref_id, refid, sizeof(refid));
+    switch (v) {
+    case CB_PHC_ADDED:
+        log_info("chrony's reference is the PHC (%s): its own error bound, now %" PRId64
+                 " ns (%s), is added to the bound",
+                 refid, r->error_bound_ns, p->phc.path);
+        return;
+    case CB_PHC_NOT_REFERENCE:
+        log_info("chrony's reference is no longer the PHC (%s): its error bound is not added",
+                 refid);
+        return;
+    case CB_PHC_UNREADABLE:
+        log_warn("%s (%s: %s): the clock is UNKNOWN while the PHC (%s) is chrony's reference",
+                 cb_phc_verdict_text(v), p->phc.path, strerror(-r->error), refid);
+        return;
+    case CB_PHC_EMPTY:
+    case CB_PHC_INVALID:
+    case CB_PHC_NEGATIVE:
+    case CB_PHC_ABSURD:
+        log_warn("%s (%s, value %" PRId64
+                 " ns where read): the clock is UNKNOWN while the PHC (%s) is chrony's reference",
+                 cb_phc_verdict_text(v), p->phc.path, r->error_bound_ns, refid);
+        return;
+    }
+}
+
 static void on_readable(uv_poll_t *h, int status, int events)
 {
     (void)events;
@@ -236,7 +271,10 @@ static void on_readable(uv_poll_t *h, int status, int events)
         }
         p->last_error = 0;
         p->last_why = NULL;
+        enum cb_phc_verdict phc_before = p->state->phc_verdict;
+        cb_phc_take(&p->phc, p->phc_ref_id, &sample.phc);
         cb_on_poll(p->state, &sample);
+        note_phc(p, phc_before, &sample.phc);
         p->cb(p);
         maybe_ask_upstream(p, &sample.tracking);
     }
@@ -246,6 +284,7 @@ int poller_init(struct poller *p, uv_loop_t *loop, const struct chrony_addr *add
                 struct cb_clock *clock, struct cb_state *state, int64_t interval_ns, poller_cb *cb)
 {
     memset(p, 0, sizeof(*p));
+    cb_phc_init(&p->phc);
     p->loop = loop;
     p->clock = clock;
     p->state = state;
@@ -266,6 +305,12 @@ int poller_init(struct poller *p, uv_loop_t *loop, const struct chrony_addr *add
     return 0;
 }
 
+int poller_set_phc(struct poller *p, const char *path, uint32_t ref_id, char *why, size_t cap)
+{
+    p->phc_ref_id = ref_id;
+    return cb_phc_open(&p->phc, path, why, cap);
+}
+
 int poller_start(struct poller *p)
 {
     int rc = uv_poll_start(&p->poll, UV_READABLE, on_readable);
@@ -282,6 +327,7 @@ static void on_closed(uv_handle_t *h)
     if (--p->closing == 0) {
         chrony_client_free(p->client);
         p->client = NULL;
+        cb_phc_close(&p->phc);
         if (p->close_cb != NULL) {
             p->close_cb(p);
         }

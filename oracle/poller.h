@@ -75,6 +75,9 @@ struct poller {
     uint16_t nd_logged_family;
     uint8_t nd_logged_addr[16];
     uint32_t nd_logged_ref_id;
+    /* The PTP hardware clock's own error bound (clockbound/phc.h), read at every reply. */
+    struct cb_phc phc;
+    uint32_t phc_ref_id;
 };
 
 /*
@@ -83,6 +86,12 @@ struct poller {
  */
 int poller_init(struct poller *p, uv_loop_t *loop, const struct chrony_addr *addr,
                 struct cb_clock *clock, struct cb_state *state, int64_t interval_ns, poller_cb *cb);
+/*
+ * Reads the PHC's error bound from path at every reply (into the poll, cb_phc_take), to be added
+ * while chrony's reference ID is ref_id. Call after poller_init. Returns 0, or a negative errno
+ * with a sentence in why (the file cannot be opened).
+ */
+int poller_set_phc(struct poller *p, const char *path, uint32_t ref_id, char *why, size_t cap);
 /* Sends the first request now, then every interval. */
 int poller_start(struct poller *p);
 /* Stops, closes the handles and the client; close_cb runs when done. */

@@ -819,6 +819,51 @@ static void on_http(void *ctx, const struct http_request *req, int *status,
     metrics_http(ctx, req, status, content_type, body);
 }
 
+/* The PHC's own error bound (--phc-interface or --phc-error-bound-file): found, opened and read
+ * once now, so a wrong setting stops the start with a clear message. */
+static int open_phc(struct server *s)
+{
+    const struct server_config *cfg = s->cfg;
+    if (cfg->phc_interface == NULL && cfg->phc_error_bound_file == NULL) {
+        return 0;
+    }
+    char path[CB_PHC_PATH_MAX];
+    char why[CB_PHC_PATH_MAX + 160];
+    int rc = 0;
+    if (cfg->phc_interface != NULL) {
+        rc = cb_phc_path_for_interface("/sys", cfg->phc_interface, path, sizeof(path), why,
+                                       sizeof(why));
+        if (rc < 0) {
+            log_err("--phc-interface %s: %s", cfg->phc_interface, why);
+            return rc;
+        }
+    } else {
+        snprintf(path, sizeof(path), "%s", cfg->phc_error_bound_file);
+    }
+    rc = poller_set_phc(&s->poller, path, cfg->phc_ref_id, why, sizeof(why));
+    if (rc < 0) {
+        log_err("%s%s", why,
+                cfg->phc_interface != NULL
+                    ? " (does this instance type's ENA driver publish phc_error_bound? it needs "
+                      "the PTP hardware clock enabled)"
+                    : "");
+        return rc;
+    }
+    char refid[5] = {(char)(cfg->phc_ref_id >> 24), (char)(cfg->phc_ref_id >> 16),
+                     (char)(cfg->phc_ref_id >> 8), (char)cfg->phc_ref_id, '\0'};
+    int64_t ns = 0;
+    rc = cb_phc_read(&s->poller.phc, &ns);
+    if (rc < 0) {
+        log_warn("PHC error bound %s: cannot be used now (%s): the clock will be UNKNOWN while "
+                 "chrony's reference is %s",
+                 path, strerror(-rc), refid);
+    } else {
+        log_info("PHC error bound %s: %" PRId64 " ns now; added while chrony's reference is %s",
+                 path, ns, refid);
+    }
+    return 0;
+}
+
 int server_init(struct server *s, uv_loop_t *loop, const struct server_config *cfg,
                 struct cb_clock *clock)
 {
@@ -891,6 +936,10 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     s->poller.data = s;
     s->poller.upstream_cb = on_upstream_done;
     s->poller_ok = true;
+    rc = open_phc(s);
+    if (rc < 0) {
+        return rc;
+    }
     rc = waketimer_init(&s->wake, loop, clock, on_wake);
     s->wake_ok = s->wake.initialised;
     if (rc < 0) {

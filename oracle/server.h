@@ -71,6 +71,12 @@ struct server_config {
     const char *clockbound_socket; /* NULL: off */
     unsigned clockbound_socket_mode;
     const char *clockbound_shm; /* NULL: off */
+    /* The PHC's own error bound (clockbound/phc.h): the ENA interface whose PCI device publishes
+     * it, or the file itself; at most one, both NULL: off. Added while chrony's reference ID is
+     * phc_ref_id. */
+    const char *phc_interface;
+    const char *phc_error_bound_file;
+    uint32_t phc_ref_id;
     const char *version;
 };
 

@@ -788,13 +788,130 @@ static void test_names(void **state)
     assert_string_equal(cb_status_name(CB_STATUS_FREE_RUNNING), "FREE_RUNNING");
     assert_string_equal(cb_status_name(CB_STATUS_UNKNOWN), "UNKNOWN");
     assert_string_equal(cb_status_name(CB_STATUS_DISRUPTED), "DISRUPTED");
-    for (int r = CB_REASON_OK; r <= CB_REASON_CLOCK_STEPPED; r++) {
+    for (int r = CB_REASON_OK; r <= CB_REASON_PHC_ABSURD; r++) {
         assert_string_not_equal(cb_reason_text((enum cb_reason)r), "invalid reason");
     }
     assert_true(cb_status_trusted(CB_STATUS_SYNCHRONIZED));
     assert_true(cb_status_trusted(CB_STATUS_FREE_RUNNING));
     assert_false(cb_status_trusted(CB_STATUS_UNKNOWN));
     assert_false(cb_status_trusted(CB_STATUS_DISRUPTED));
+}
+
+/* A poll of the fixture with the PHC as chrony's reference (reference ID PHC0, a refclock: no
+ * address) and the PHC's error bound file read as (error, value). */
+static struct cb_poll phc_poll(struct clock_pos p, bool phc_is_reference, int error, int64_t value)
+{
+    struct cb_poll poll = make_poll(p, 100 * MS);
+    if (phc_is_reference) {
+        poll.tracking.ref_id = CB_PHC_DEFAULT_REFID;
+        poll.tracking.addr_family = 3; /* candm IPADDR_ID: a refclock */
+        memset(poll.tracking.addr, 0, sizeof(poll.tracking.addr));
+        poll.tracking.stratum = 1;
+    }
+    poll.phc.configured = true;
+    poll.phc.ref_id = CB_PHC_DEFAULT_REFID;
+    poll.phc.error = error;
+    poll.phc.error_bound_ns = value;
+    return poll;
+}
+
+/* DESIGN.md section 2, "The PHC's own error": added to b0 while the PHC is the reference, every
+ * unusable value UNKNOWN then, nothing (whatever the file says) for any other reference. */
+static void test_phc_error_bound(void **state)
+{
+    (void)state;
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_now n;
+
+    /* The PHC is the reference: its 40 us are part of b0, and of every bound after it. */
+    struct cb_state st = fresh_state();
+    settle_poll(&st, phc_poll(p, true, 0, 40 * US));
+    assert_int_equal(st.phc_verdict, CB_PHC_ADDED);
+    assert_int_equal(st.bound.phc_ns, 40 * US);
+    assert_int_equal(st.bound.b0_ns, B0 + 40 * US);
+    n = now_at(&st, later(p, MS));
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(n.bound_ns, B0 + 40 * US + 50);
+
+    /* The value changes between polls: the next poll's bound has the new one, exactly 55 us
+     * above that of a twin state fed the same polls with no PHC configured. */
+    struct cb_state twin = fresh_state();
+    struct cb_poll plain = phc_poll(p, true, 0, 40 * US);
+    plain.phc.configured = false;
+    settle_poll(&twin, plain);
+    struct clock_pos q = later(p, 20 * MS);
+    struct cb_poll next = phc_poll(q, true, 0, 55 * US);
+    next.tracking = st.last.tracking; /* the same update, 20 ms on */
+    next.tracking.root_dispersion_s = chrony_float_decode(
+        fake_chrony_float(CHRONY_DISP_AT_UPDATE_S + (double)(120 * MS) * 1e-9 * CHRONY_GROWTH));
+    cb_on_poll(&st, &next);
+    next.phc.configured = false;
+    cb_on_poll(&twin, &next);
+    assert_int_equal(st.bound.phc_ns, 55 * US);
+    n = now_at(&st, q);
+    struct cb_now t = now_at(&twin, q);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(n.bound_ns, t.bound_ns + 55 * US);
+
+    /* Another reference: not added, whatever the file says, even an unreadable one. */
+    struct cb_state other = fresh_state();
+    settle_poll(&other, phc_poll(p, false, 0, 40 * US));
+    assert_int_equal(other.phc_verdict, CB_PHC_NOT_REFERENCE);
+    assert_int_equal(other.bound.b0_ns, B0);
+    settle_poll(&other, phc_poll(p, false, -EIO, 0));
+    n = now_at(&other, p);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(n.bound_ns, B0);
+
+    /* Not configured: nothing is added even with the PHC's reference ID. */
+    struct cb_state off = fresh_state();
+    struct cb_poll unconfigured = phc_poll(p, true, 0, 40 * US);
+    unconfigured.phc.configured = false;
+    settle_poll(&off, unconfigured);
+    assert_int_equal(off.bound.b0_ns, B0);
+
+    /* Every value that cannot be used, while the PHC is the reference: UNKNOWN, named. */
+    static const struct {
+        int error;
+        int64_t value;
+        enum cb_reason reason;
+    } bad[] = {
+        {-EIO, 0, CB_REASON_PHC_UNREADABLE},
+        {-ENODEV, 0, CB_REASON_PHC_UNREADABLE},
+        {-EBADF, 0, CB_REASON_PHC_UNREADABLE},
+        {-ENODATA, 0, CB_REASON_PHC_EMPTY},
+        {-EINVAL, 0, CB_REASON_PHC_INVALID},
+        {-EFBIG, 0, CB_REASON_PHC_INVALID},
+        {-ERANGE, 0, CB_REASON_PHC_NEGATIVE},
+        {0, -1, CB_REASON_PHC_NEGATIVE},
+        {0, CB_DEFAULT_MAX_BOUND_NS + 1, CB_REASON_PHC_ABSURD},
+        {0, INT64_MAX, CB_REASON_PHC_ABSURD},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct cb_state b = fresh_state();
+        settle_poll(&b, phc_poll(p, true, bad[i].error, bad[i].value));
+        n = now_at(&b, p);
+        expect(&n, CB_STATUS_UNKNOWN, bad[i].reason);
+        assert_int_equal(b.bound.phc_ns, 0);
+        /* ... and the next good read makes it usable again. */
+        settle_poll(&b, phc_poll(later(p, SEC), true, 0, 1000));
+        n = now_at(&b, later(p, SEC));
+        expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+        assert_int_equal(b.bound.b0_ns, B0 + 1000);
+    }
+    /* A value of exactly --max-bound is added (and then the bound is too wide). */
+    struct cb_state edge = fresh_state();
+    settle_poll(&edge, phc_poll(p, true, 0, CB_DEFAULT_MAX_BOUND_NS));
+    assert_int_equal(edge.phc_verdict, CB_PHC_ADDED);
+    n = now_at(&edge, p);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_BOUND_TOO_WIDE);
+    /* chrony's own verdicts come first: an unsynchronised chrony is named as such. */
+    struct cb_state unsync = fresh_state();
+    struct cb_poll u = phc_poll(p, true, -EIO, 0);
+    u.tracking.leap = CHRONY_LEAP_UNSYNCHRONISED;
+    settle_poll(&unsync, u);
+    n = now_at(&unsync, p);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_CHRONY_UNSYNCHRONISED);
 }
 
 static void test_demo_detection(void **state)
@@ -1297,7 +1414,7 @@ static void test_chrony_model_whole_bound(void **state)
                 struct cb_params cp = test_params();
                 struct cb_bound_params bp = {cp.max_drift_ppb, cp.chrony_maxclockerror_ppb,
                                              cp.chrony_maxclockerror_ppb,
-                                             cp.chrony_maxclockerror_ppb};
+                                             cp.chrony_maxclockerror_ppb, 0};
                 struct cb_bound_at_poll old;
                 cb_bound_at_poll(&bp, &poll.tracking, poll.sent.rt_ns, &old);
                 last_b0_old = old.b0_ns;
@@ -1418,6 +1535,7 @@ int main(void)
         cmocka_unit_test(test_before_after_edges),
         cmocka_unit_test(test_params_check),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_phc_error_bound),
         cmocka_unit_test(test_demo_detection),
         cmocka_unit_test(test_reference_address_text),
         cmocka_unit_test(test_upstream_local),
