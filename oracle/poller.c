@@ -218,9 +218,14 @@ static void note_phc(struct poller *p, enum cb_phc_verdict before, const struct 
     case CB_PHC_INVALID:
     case CB_PHC_NEGATIVE:
     case CB_PHC_ABSURD:
-        log_warn("%s (%s, value %" PRId64
-                 " ns where read): the clock is UNKNOWN while the PHC (%s) is chrony's reference",
-                 cb_phc_verdict_text(v), p->phc.path, r->error_bound_ns, refid);
+        if (r->error == 0) {
+            log_warn("%s (%s: %" PRId64 " ns): the clock is UNKNOWN while the PHC (%s) is "
+                     "chrony's reference",
+                     cb_phc_verdict_text(v), p->phc.path, r->error_bound_ns, refid);
+        } else {
+            log_warn("%s (%s): the clock is UNKNOWN while the PHC (%s) is chrony's reference",
+                     cb_phc_verdict_text(v), p->phc.path, refid);
+        }
         return;
     }
 }
