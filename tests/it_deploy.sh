@@ -104,6 +104,31 @@ contains "$ERR" "Invalid directive" "chronyd -p on a typo"
 pass "chrony: both configurations parse (chronyd -p), maxclockerror $drift_ppm ppm = max-drift-ppb" \
     "= chrony-maxclockerror-ppb; a typo is caught"
 
+# --- the PHC's own error bound: one reference ID in chrony's refclock line, oracled.conf and
+# oracled's default; the PHC settings parse; the template turns them on with TimeSource phc ---
+chrony_refid=$(awk '$1 == "refclock" && $2 == "PHC" {
+    for (i = 3; i < NF; i++) if ($i == "refid") print $(i + 1) }' "$DEPLOY/chrony/ec2-phc.conf")
+conf_refid=$(sed -nE 's/^#?phc-refid = ([^ #]+).*/\1/p' "$CONF")
+default_refid=$("$ORACLED" --help | sed -nE '/--phc-refid/,/default/ s/.*\(default ([A-Z0-9]+)\).*/\1/p')
+[ -n "$chrony_refid" ] || fail "ec2-phc.conf: the PHC refclock has no refid"
+if [ "$chrony_refid" != "$conf_refid" ] || [ "$conf_refid" != "$default_refid" ]; then
+    fail "PHC reference IDs differ: chrony $chrony_refid, oracled.conf $conf_refid, default $default_refid"
+fi
+sed -E 's/^#(phc-(interface|refid) = )/\1/' "$CONF" >"$TMP/phc.conf"
+grep -q "^phc-interface = " "$TMP/phc.conf" || fail "oracled.conf: no phc-interface line"
+run 0 "$ORACLED" --config "$TMP/phc.conf" --version
+sed -E 's/^#(phc-refid = ).*/\1PHC10/' "$CONF" >"$TMP/phc-bad.conf"
+run 2 "$ORACLED" --config "$TMP/phc-bad.conf" --version
+contains "$ERR" "invalid value 'PHC10' for phc-refid" "a bad phc-refid"
+# shellcheck disable=SC2016 # the template's text, not this shell's
+grep -q 's/^#phc-interface = .*/phc-interface = $iface/' "$DEPLOY/aws/oracled.yaml" ||
+    fail "the template does not set phc-interface"
+# shellcheck disable=SC2016
+grep -q 'if \[ "${TimeSource}" = phc \]' "$DEPLOY/aws/oracled.yaml" ||
+    fail "the template does not set the PHC settings for TimeSource phc"
+pass "PHC: refid $chrony_refid in ec2-phc.conf = oracled.conf = oracled's default; the settings" \
+    "parse (a bad refid is refused); the template sets them for TimeSource phc"
+
 # --- CloudFormation ---
 "$ORACLED" --help >"$TMP/help.txt"
 CFN=$DEPLOY/aws/oracled.yaml
