@@ -38,7 +38,8 @@ int main(int argc, char **argv)
         t->skew_ppm = chrony_float_decode(0x0693851f);
         t->current_correction_s = chrony_float_decode(0xe2a7c5ac); /* 10 us */
         int64_t at = (i - 1) * INT64_C(20000000);
-        poll.sent = (struct cb_reading){rt0 + at, mono0 + at, rt0 + at};
+        poll.sent =
+            (struct cb_reading){.rt_ns = rt0 + at, .mono_ns = mono0 + at, .rt_hi_ns = rt0 + at};
         poll.recv_rt_ns = rt0 + at;
         cb_on_poll(&st, &poll);
     }
@@ -46,7 +47,7 @@ int main(int argc, char **argv)
     int64_t sum = 0;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (long i = 0; i < n; i++) {
-        struct cb_reading r = {rt0 + i, mono0 + i, rt0 + i};
+        struct cb_reading r = {.rt_ns = rt0 + i, .mono_ns = mono0 + i, .rt_hi_ns = rt0 + i};
         struct cb_now now;
         cb_now(&st, &r, &now);
         sum += now.bound_ns;

@@ -33,9 +33,9 @@ struct cb_clock *cb_clock_system(void)
 
 void cb_clock_read(struct cb_clock *clock, struct cb_reading *out)
 {
-    struct cb_reading best = {0, 0, 0};
+    struct cb_reading best = {0};
     for (int i = 0; i < CB_READING_MAX_TRIES; i++) {
-        struct cb_reading r;
+        struct cb_reading r = {0};
         r.rt_ns = cb_clock_ns(clock, CB_CLOCK_REALTIME);
         r.mono_ns = cb_clock_ns(clock, CB_CLOCK_MONOTONIC);
         r.rt_hi_ns = cb_clock_ns(clock, CB_CLOCK_REALTIME);
@@ -49,6 +49,12 @@ void cb_clock_read(struct cb_clock *clock, struct cb_reading *out)
         if (spread >= 0 && spread <= CB_READING_MAX_SPREAD_NS) {
             break;
         }
+    }
+    best.marker_state = CB_MARKER_NONE;
+    best.marker = 0;
+    if (clock->read_marker != NULL) {
+        best.marker_state =
+            clock->read_marker(clock, &best.marker) == 0 ? CB_MARKER_OK : CB_MARKER_TORN;
     }
     *out = best;
 }

@@ -17,6 +17,10 @@ enum cb_clock_id {
 struct cb_clock {
     /* Returns the clock's reading in ns. Must not fail: the real clocks cannot. */
     int64_t (*read_ns)(struct cb_clock *clock, enum cb_clock_id id);
+    /* Optional (NULL: none): reads the VMClock's disruption marker (vmclock.h), 0 or -EAGAIN
+     * when it is being written and could not be read whole. Read after the clocks in every
+     * paired reading, as cheaply as they are. */
+    int (*read_marker)(struct cb_clock *clock, uint64_t *marker);
 };
 
 /* The system clocks (clock_gettime). Borrowed, static lifetime, never freed. */
@@ -33,10 +37,20 @@ static inline int64_t cb_clock_ns(struct cb_clock *clock, enum cb_clock_id id)
  * [rt_ns - mono_ns, rt_hi_ns - mono_ns]. A preemption between the reads only widens that
  * interval, so it can never be mistaken for a clock step (DESIGN.md section 2, "Clock steps").
  */
+/* What a reading says about the VMClock's disruption marker. */
+enum cb_marker_state {
+    CB_MARKER_NONE = 0, /* no VMClock */
+    CB_MARKER_OK,       /* marker read, after the clocks */
+    CB_MARKER_TORN,     /* the hypervisor was writing the page: unknown, never a change */
+};
+
 struct cb_reading {
     int64_t rt_ns;    /* first CLOCK_REALTIME reading: "now" for bounds and timestamps */
     int64_t mono_ns;  /* CLOCK_MONOTONIC, read after rt_ns */
     int64_t rt_hi_ns; /* second CLOCK_REALTIME reading, after mono_ns */
+    enum cb_marker_state marker_state;
+    uint64_t marker; /* the VMClock's disruption marker when marker_state is CB_MARKER_OK: a
+                      * disruption of the clock made before this read shows as a change */
 };
 
 /* Widest rt_hi_ns - rt_ns a reading is accepted with before retrying (a few clock reads take
@@ -48,7 +62,8 @@ struct cb_reading {
 /*
  * Takes a paired reading. Retries while rt_hi_ns - rt_ns exceeds CB_READING_MAX_SPREAD_NS (or is
  * negative: the clock stepped back mid-read), up to CB_READING_MAX_TRIES times, and returns the
- * tightest reading seen (the first one if every spread was negative). Never fails.
+ * tightest reading seen (the first one if every spread was negative). Then, when the clock has
+ * a read_marker, reads the VMClock's marker. Never fails.
  */
 void cb_clock_read(struct cb_clock *clock, struct cb_reading *out);
 

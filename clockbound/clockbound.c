@@ -51,22 +51,42 @@ void cb_init(struct cb_state *st, const struct cb_params *p)
     cb_dispersion_init(&st->dispersion);
 }
 
+/* DISRUPTED from reading r on, for `why` (a step of step_ns, or a VMClock disruption), until
+ * `updates` reference updates after a baseline (end_disruption). */
+static void disrupt(struct cb_state *st, const struct cb_reading *r, enum cb_reason why,
+                    int64_t step_ns, int updates)
+{
+    st->disrupted = true;
+    st->disruption = why;
+    st->disruption_updates = updates;
+    st->step_mono_ns = r->mono_ns;
+    st->step_ns = step_ns;
+    st->step_baseline_set = false;
+    st->step_updates = 0;
+    st->step_floor_ns = 0;
+    st->step_root_distance_ns =
+        st->have_poll ? cb_sat_add(st->bound.half_delay_ns, st->bound.dispersion_ns) : 0;
+}
+
 /* Runs the step detector on r; on a step, records it and makes r the new base so the same step
  * is reported once. The base otherwise stays where the first poll put it, so changes below the
- * threshold cannot add up unseen (and cb_step_margin() keeps them in the bound). */
+ * threshold cannot add up unseen (and cb_step_margin() keeps them in the bound). Then the
+ * VMClock's marker: a change since the last reading that carried it is a disruption (a torn
+ * read, CB_MARKER_TORN, is not: it says nothing). */
 static void detect_step(struct cb_state *st, const struct cb_reading *r)
 {
     int64_t step_ns = 0;
     if (cb_step_check(&st->step, r, &step_ns)) {
-        st->disrupted = true;
-        st->step_mono_ns = r->mono_ns;
-        st->step_ns = step_ns;
-        st->step_baseline_set = false;
-        st->step_updates = 0;
-        st->step_floor_ns = 0;
-        st->step_root_distance_ns =
-            st->have_poll ? cb_sat_add(st->bound.half_delay_ns, st->bound.dispersion_ns) : 0;
+        disrupt(st, r, CB_REASON_CLOCK_STEPPED, step_ns, CB_STEP_UPDATES);
         cb_step_rebase(&st->step, r);
+    }
+    if (r->marker_state == CB_MARKER_OK) {
+        if (st->vm_have_marker && r->marker != st->vm_marker) {
+            st->vm_disruptions++;
+            disrupt(st, r, CB_REASON_VMCLOCK_DISRUPTED, 0, CB_VMCLOCK_UPDATES);
+        }
+        st->vm_have_marker = true;
+        st->vm_marker = r->marker;
     }
 }
 
@@ -170,11 +190,12 @@ static void end_disruption(struct cb_state *st, const struct cb_poll *poll)
         st->step_last_ref_ns = poll->tracking.ref_time_ns;
         st->step_updates++;
     }
-    if (st->disrupted && st->step_updates >= CB_STEP_UPDATES &&
+    if (st->disrupted && st->step_updates >= st->disruption_updates &&
         updated_since(st, poll, st->step_mono_ns, st->step_baseline_ref_ns)) {
         st->disrupted = false;
         int64_t size = st->step_ns < 0 ? cb_sat_sub(0, st->step_ns) : st->step_ns;
-        if (size < cb_sat_mul(CB_STEP_FLOOR_FACTOR, st->step_root_distance_ns)) {
+        if (st->disruption == CB_REASON_CLOCK_STEPPED &&
+            size < cb_sat_mul(CB_STEP_FLOOR_FACTOR, st->step_root_distance_ns)) {
             /* The smallest step the readings show, plus what their widths could add. */
             st->step_floor_ns = cb_sat_add(size, 2 * CB_READING_MAX_SPREAD_NS);
         }
@@ -267,7 +288,7 @@ static void judge_now(const struct cb_state *st, const struct cb_now *n, enum cb
     *status = CB_STATUS_UNKNOWN;
     if (st->disrupted) {
         *status = CB_STATUS_DISRUPTED;
-        *reason = CB_REASON_CLOCK_STEPPED;
+        *reason = st->disruption;
         return;
     }
     if (!st->have_poll) {
@@ -507,6 +528,9 @@ const char *cb_reason_text(enum cb_reason r)
         return "the PHC is chrony's reference and its error bound is negative or out of range";
     case CB_REASON_PHC_ABSURD:
         return "the PHC is chrony's reference and its error bound is above the max bound";
+    case CB_REASON_VMCLOCK_DISRUPTED:
+        return "the VM's clock was disrupted (VMClock disruption marker changed: a live "
+               "migration or a long pause); waiting for chrony to measure again";
     }
     return "invalid reason";
 }

@@ -35,7 +35,8 @@ enum cb_status {
     CB_STATUS_UNKNOWN = 0,      /* nothing that depends on the bound may be served */
     CB_STATUS_SYNCHRONIZED = 1, /* chrony is tracking a source; the bound is fresh */
     CB_STATUS_FREE_RUNNING = 2, /* chrony's data is stale or polls fail; the bound keeps growing */
-    CB_STATUS_DISRUPTED = 3,    /* the clock was stepped; wait for chrony to measure again */
+    CB_STATUS_DISRUPTED = 3,    /* the clock was stepped, or the VM's clock disrupted; wait for
+                                 * chrony to measure again */
 };
 
 /* Why the status is what it is. */
@@ -69,6 +70,9 @@ enum cb_reason {
     CB_REASON_PHC_INVALID,
     CB_REASON_PHC_NEGATIVE,
     CB_REASON_PHC_ABSURD,
+    CB_REASON_VMCLOCK_DISRUPTED, /* DISRUPTED: the VMClock's disruption marker changed (live
+                                  * migration, a long pause): REALTIME and MONOTONIC moved
+                                  * together, so the step detector could not see it */
 };
 
 /*
@@ -82,7 +86,12 @@ enum cb_reason {
  * 9th. So DISRUPTED lasts CB_STEP_UPDATES reference updates, and a step that small stays in the
  * bound until CB_STEP_FLOOR_UPDATES.
  */
-#define CB_STEP_UPDATES       6 /* chrony's default minsamples */
+#define CB_STEP_UPDATES 6 /* chrony's default minsamples */
+/* After a VMClock disruption the clock's error is of unknown size (a step the detector did not
+ * see, a frequency that changed with the host): DISRUPTED lasts CB_STEP_FLOOR_UPDATES, the count
+ * after which no step, however small against chrony's root distance, was seen left in its
+ * estimate. chrony is also asked to drop its samples (oracled, poller.c), which it may refuse. */
+#define CB_VMCLOCK_UPDATES    CB_STEP_FLOOR_UPDATES
 #define CB_STEP_FLOOR_UPDATES 10
 #define CB_STEP_FLOOR_FACTOR  5
 
@@ -139,7 +148,10 @@ struct cb_state {
     bool failing;                    /* the most recent poll failed */
     int last_error;                  /* its negative errno (0 if none) */
     struct cb_step step;             /* based on the first poll, re-based only at a detected step */
-    bool disrupted;                  /* a step was seen and chrony has not measured since */
+    bool disrupted;                  /* a step or a VMClock disruption was seen and chrony has
+                                      * not measured enough since */
+    enum cb_reason disruption;       /* which: CB_REASON_CLOCK_STEPPED or _VMCLOCK_DISRUPTED */
+    int disruption_updates;          /* the reference updates that end it */
     int64_t step_mono_ns;            /* CLOCK_MONOTONIC when the step was detected */
     int64_t step_ns;                 /* its size, signed */
     bool step_baseline_set;          /* a poll sent after the detection has been taken in ... */
@@ -154,6 +166,9 @@ struct cb_state {
     int64_t start_ref_ns;            /* the first poll's reference time */
     int64_t leap_at_ns;              /* the midnight of an announced leap second, 0 if none */
     struct cb_upstream upstream;     /* what chrony's last NTPDATA answer said (cb_on_upstream) */
+    bool vm_have_marker;             /* a reading has carried the VMClock's marker ... */
+    uint64_t vm_marker;              /* ... and this is the last one seen */
+    uint64_t vm_disruptions;         /* changes of it seen */
 };
 
 /* The answer to "what time is it". */
@@ -183,7 +198,9 @@ void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err
 
 /*
  * Computes status and bounds at reading r (take it with cb_clock_read() right before). Runs the
- * step detector first: a step seen here makes the status DISRUPTED from now on, until a poll
+ * step detector first, and compares the reading's VMClock marker with the last one seen (a
+ * change is a disruption, handled as a step of unknown size that lasts CB_VMCLOCK_UPDATES; a
+ * torn read is no change): a step seen here makes the status DISRUPTED from now on, until a poll
  * sent after the detection has shown one reference time (the baseline: chrony's reference time
  * is on the old timescale, so an update made just before a step cannot count) and later polls
  * have shown CB_STEP_UPDATES other ones, the last made (by its age) after the step (DESIGN.md

@@ -37,7 +37,7 @@ struct clock_pos {
 
 static struct cb_reading reading(struct clock_pos p)
 {
-    struct cb_reading r = {p.rt, p.mono, p.rt};
+    struct cb_reading r = {.rt_ns = p.rt, .mono_ns = p.mono, .rt_hi_ns = p.rt};
     return r;
 }
 
@@ -445,6 +445,99 @@ static struct clock_pos updates_after(struct cb_state *st, struct clock_pos p, i
     return p;
 }
 
+/* Now at p with the VMClock's marker read as (ms, marker). */
+static struct cb_now now_marked(struct cb_state *st, struct clock_pos p, enum cb_marker_state ms,
+                                uint64_t marker)
+{
+    struct cb_reading r = reading(p);
+    r.marker_state = ms;
+    r.marker = marker;
+    struct cb_now n;
+    cb_now(st, &r, &n);
+    return n;
+}
+
+/* DESIGN.md section 2, "VMClock": a changed disruption marker is DISRUPTED, like a step the
+ * detector cannot see (REALTIME and MONOTONIC moved together), until CB_VMCLOCK_UPDATES
+ * reference updates after a baseline; a torn read is never a change. */
+static void test_vmclock_disruption(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll poll = make_poll(p, 10 * MS);
+    poll.sent.marker_state = CB_MARKER_OK;
+    poll.sent.marker = 7;
+    cb_on_poll(&st, &poll);
+    assert_true(st.vm_have_marker);
+    struct cb_now n = now_marked(&st, later(p, MS), CB_MARKER_OK, 7);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+
+    /* Torn reads (the hypervisor mid-write) with any value: no change, whatever they hold. */
+    n = now_marked(&st, later(p, 2 * MS), CB_MARKER_TORN, 8);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    n = now_marked(&st, later(p, 3 * MS), CB_MARKER_TORN, 0);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    /* A reading without a marker (NONE) says nothing either. */
+    n = now_at(&st, later(p, 3 * MS));
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(st.vm_disruptions, 0);
+
+    /* The VM is migrated: the marker changes, the clocks show nothing (no step). */
+    struct clock_pos q = later(p, 5 * MS);
+    n = now_marked(&st, q, CB_MARKER_OK, 8);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    assert_int_equal(st.vm_disruptions, 1);
+    assert_int_equal(cb_before(&n, 1), -EAGAIN);
+    assert_int_equal(cb_after(&n, 1), -EAGAIN);
+    /* The new marker stays: still disrupted, and the same change is counted once. */
+    n = now_marked(&st, later(q, MS), CB_MARKER_OK, 8);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    assert_int_equal(st.vm_disruptions, 1);
+
+    /* The baseline poll, then CB_VMCLOCK_UPDATES - 1 updates: still disrupted (six, enough
+     * after a step, are not: the disruption's size is unknown) ... */
+    struct clock_pos r = later(q, 20 * MS);
+    poll = make_poll(r, 30 * MS);
+    cb_on_poll(&st, &poll);
+    struct clock_pos s = updates_after(&st, r, CB_VMCLOCK_UPDATES - 1, CB_STATUS_DISRUPTED);
+    assert_true(CB_VMCLOCK_UPDATES > CB_STEP_UPDATES);
+    n = now_marked(&st, s, CB_MARKER_OK, 8);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    /* ... and the last one ends it, with no step floor left in the bound. */
+    s = updates_after(&st, s, 1, CB_STATUS_DISRUPTED);
+    n = now_marked(&st, s, CB_MARKER_OK, 8);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(n.bound_ns, st.bound.b0_ns);
+
+    /* A second disruption while counting the updates after another restarts the count. */
+    n = now_marked(&st, later(s, MS), CB_MARKER_OK, 9);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    r = later(s, 20 * MS);
+    poll = make_poll(r, 30 * MS);
+    cb_on_poll(&st, &poll);
+    s = updates_after(&st, r, 4, CB_STATUS_DISRUPTED);
+    n = now_marked(&st, s, CB_MARKER_OK, 10);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    r = later(s, 20 * MS);
+    poll = make_poll(r, 30 * MS);
+    cb_on_poll(&st, &poll);
+    s = updates_after(&st, r, CB_VMCLOCK_UPDATES - 1, CB_STATUS_DISRUPTED);
+    s = updates_after(&st, s, 1, CB_STATUS_DISRUPTED);
+    n = now_marked(&st, s, CB_MARKER_OK, 10);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(st.vm_disruptions, 3);
+
+    /* The marker seen in a poll's own reading counts too (a poll may be the first to see it). */
+    poll = make_poll(later(s, 20 * MS), 10 * MS);
+    poll.sent.marker_state = CB_MARKER_OK;
+    poll.sent.marker = 11;
+    cb_on_poll(&st, &poll);
+    n = now_at(&st, later(s, 21 * MS));
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    assert_int_equal(st.vm_disruptions, 4);
+}
+
 static void test_step_between_polls(void **state)
 {
     (void)state;
@@ -590,7 +683,7 @@ static void test_wide_readings_widen_the_bound(void **state)
     /* A reading 2.9 us wide (preempted between its reads): REALTIME - MONOTONIC may have moved
      * by anything from 0.5 us to 3.4 us, which is not provably a step (0.5 < 1), so the bound
      * takes the whole 3.4 us on. */
-    struct cb_reading r = {RT0 + 500, MONO0, RT0 + 3400};
+    struct cb_reading r = {.rt_ns = RT0 + 500, .mono_ns = MONO0, .rt_hi_ns = RT0 + 3400};
     struct cb_now n;
     cb_now(&st, &r, &n);
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
@@ -788,7 +881,7 @@ static void test_names(void **state)
     assert_string_equal(cb_status_name(CB_STATUS_FREE_RUNNING), "FREE_RUNNING");
     assert_string_equal(cb_status_name(CB_STATUS_UNKNOWN), "UNKNOWN");
     assert_string_equal(cb_status_name(CB_STATUS_DISRUPTED), "DISRUPTED");
-    for (int r = CB_REASON_OK; r <= CB_REASON_PHC_ABSURD; r++) {
+    for (int r = CB_REASON_OK; r <= CB_REASON_VMCLOCK_DISRUPTED; r++) {
         assert_string_not_equal(cb_reason_text((enum cb_reason)r), "invalid reason");
     }
     assert_true(cb_status_trusted(CB_STATUS_SYNCHRONIZED));
@@ -1522,6 +1615,7 @@ int main(void)
         cmocka_unit_test(test_poll_verdicts),
         cmocka_unit_test(test_leap_window),
         cmocka_unit_test(test_step_disrupts_until_new_reference),
+        cmocka_unit_test(test_vmclock_disruption),
         cmocka_unit_test(test_step_between_polls),
         cmocka_unit_test(test_slew_sized_drift_is_not_disruption),
         cmocka_unit_test(test_awaits_update_after_start),

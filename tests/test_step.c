@@ -27,7 +27,7 @@ static void test_no_base_no_step(void **state)
     (void)state;
     struct cb_step s;
     cb_step_init(&s, CB_STEP_THRESHOLD_NS);
-    struct cb_reading r = {RT0, MONO0, RT0};
+    struct cb_reading r = {.rt_ns = RT0, .mono_ns = MONO0, .rt_hi_ns = RT0};
     assert_false(cb_step_check(&s, &r, NULL));
 }
 
@@ -114,7 +114,8 @@ static void test_preemption_is_not_a_step(void **state)
 
     /* Even a wide reading taken as is (no retry) cannot fake a step: its interval contains the
      * true offset. REALTIME read, then 50 us pass, then MONOTONIC and REALTIME. */
-    struct cb_reading wide = {fc.rt_ns, fc.mono_ns + 50000, fc.rt_ns + 50000};
+    struct cb_reading wide = {
+        .rt_ns = fc.rt_ns, .mono_ns = fc.mono_ns + 50000, .rt_hi_ns = fc.rt_ns + 50000};
     assert_false(cb_step_check(&s, &wide, NULL));
 }
 
@@ -156,12 +157,14 @@ static void test_backward_during_read(void **state)
     /* REALTIME going backwards mid-read gives a negative spread; the interval is reordered. */
     struct cb_step s;
     cb_step_init(&s, CB_STEP_THRESHOLD_NS);
-    struct cb_reading base = {RT0, MONO0, RT0 + 40};
+    struct cb_reading base = {.rt_ns = RT0, .mono_ns = MONO0, .rt_hi_ns = RT0 + 40};
     cb_step_rebase(&s, &base);
-    struct cb_reading r = {RT0 + 1000, MONO0 + 1000, RT0 + 1000 - 3000};
+    struct cb_reading r = {
+        .rt_ns = RT0 + 1000, .mono_ns = MONO0 + 1000, .rt_hi_ns = RT0 + 1000 - 3000};
     int64_t step = 0;
     assert_false(cb_step_check(&s, &r, &step)); /* [-3000, 0] overlaps the base */
-    struct cb_reading after = {RT0 - 2000, MONO0 + 2000, RT0 - 2000};
+    struct cb_reading after = {
+        .rt_ns = RT0 - 2000, .mono_ns = MONO0 + 2000, .rt_hi_ns = RT0 - 2000};
     assert_true(cb_step_check(&s, &after, &step));
     assert_int_equal(step, -4000);
 }

@@ -17,6 +17,7 @@ static int64_t fake_read_ns(struct cb_clock *clock, enum cb_clock_id id)
 void fake_clock_init(struct fake_clock *fc, int64_t rt_ns, int64_t mono_ns)
 {
     fc->base.read_ns = fake_read_ns;
+    fc->base.read_marker = NULL;
     fc->rt_ns = rt_ns;
     fc->mono_ns = mono_ns;
     fc->tick_ns = 0;
