@@ -224,4 +224,29 @@ run 2 "$CB" --chrony "unix:$TMP/missing.sock" now
 contains "$ERR" "No such file or directory" "missing unix socket"
 pass "unix socket: answered, own socket removed afterwards"
 
+# --- the PHC's own error bound (as oracled: added while chrony's reference is the PHC) ---
+start_fake --ref-id 50484330 --stratum 1
+printf '250000\n' >"$TMP/phc"
+run 0 cb --json now
+plain=$(json_int "$OUT" bound_ns)
+run 0 cb --json --phc-error-bound-file "$TMP/phc" now
+with=$(json_int "$OUT" bound_ns)
+# Two runs a few ms apart on the same fake chronyd: the same bound but for the PHC's 250 us.
+if [ $((with - plain)) -lt 245000 ] || [ $((with - plain)) -gt 255000 ]; then
+    fail "PHC as reference: bound $with vs $plain without the file"
+fi
+printf 'junk\n' >"$TMP/phc"
+run 2 cb --json --phc-error-bound-file "$TMP/phc" now
+json_is "$OUT" .status UNKNOWN "a PHC file without a number"
+contains "$OUT" "error bound file does not hold a number" "the reason"
+start_fake --stratum 1
+run 0 cb --json --phc-error-bound-file "$TMP/phc" now
+json_is "$OUT" .status SYNCHRONIZED "another reference: the PHC file is not read into the bound"
+run 2 cb --phc-error-bound-file "$TMP/missing" now
+contains "$ERR" "cannot open the PHC error bound file" "a missing PHC file"
+run 2 cb --phc-refid TOOLONG now
+contains "$ERR" "invalid value 'TOOLONG' for --phc-refid" "a bad refid"
+pass "PHC error bound: added while PHC0 is the reference, UNKNOWN on junk, ignored for another" \
+    "reference; a missing file and a bad refid refused"
+
 echo "all $CHECKS checks passed"

@@ -43,6 +43,11 @@ struct options {
     bool json;
     int64_t interval_ns; /* watch */
     int64_t count;       /* watch: 0 = until interrupted */
+    /* The PHC's own error bound (phc.h), read at every poll; closed (fd -1) when not set. */
+    const char *phc_interface;
+    const char *phc_file;
+    uint32_t phc_ref_id;
+    struct cb_phc *phc;
 };
 
 static void usage(FILE *out)
@@ -68,6 +73,12 @@ static void usage(FILE *out)
             "  --chrony-maxclockerror-ppb N  chrony's maxclockerror setting, ppb (default %d)\n"
             "  --max-bound DURATION        a wider bound is UNKNOWN (default 10ms)\n"
             "  --grace DURATION            failing polls stay FREE_RUNNING this long (default 5s)\n"
+            "  --phc-interface IFACE       chrony follows the ENA PTP hardware clock of this\n"
+            "                              interface: add the PHC's own error bound while it is\n"
+            "                              chrony's reference (as oracled does)\n"
+            "  --phc-error-bound-file PATH  ... or read that bound (ns) from this file\n"
+            "  --phc-refid ID              the PHC refclock's reference ID in chrony\n"
+            "                              (default " CB_PHC_DEFAULT_REFID_TEXT ")\n"
             "  --timeout DURATION          wait for each chrony reply (default %lldms)\n"
             "  --attempts N                tries per query, each a fresh request (default %d)\n"
             "  --interval DURATION         watch: time between polls (default 1s)\n"
@@ -128,6 +139,7 @@ static void query_once(struct chrony_client *client, struct cb_state *st, const 
     out->rc = chrony_client_query(client, &o->query, &out->poll, &out->why);
     struct cb_reading r;
     if (out->rc == 0) {
+        cb_phc_take(o->phc, o->phc_ref_id, &out->poll.phc);
         cb_on_poll(st, &out->poll);
     } else {
         cb_clock_read(clock, &r);
@@ -389,6 +401,9 @@ enum {
     OPT_INTERVAL,
     OPT_COUNT,
     OPT_JSON,
+    OPT_PHC_INTERFACE,
+    OPT_PHC_FILE,
+    OPT_PHC_REFID,
     OPT_VERSION,
 };
 
@@ -411,12 +426,16 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"interval", required_argument, NULL, OPT_INTERVAL},
         {"count", required_argument, NULL, OPT_COUNT},
         {"json", no_argument, NULL, OPT_JSON},
+        {"phc-interface", required_argument, NULL, OPT_PHC_INTERFACE},
+        {"phc-error-bound-file", required_argument, NULL, OPT_PHC_FILE},
+        {"phc-refid", required_argument, NULL, OPT_PHC_REFID},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     const char *chrony = CHRONY_DEFAULT_ADDRESS;
     cb_params_default(&o->params);
+    o->phc_ref_id = CB_PHC_DEFAULT_REFID;
     o->query.timeout_ns = CHRONY_QUERY_DEFAULT_TIMEOUT_NS;
     o->query.attempts = CHRONY_QUERY_DEFAULT_ATTEMPTS;
     o->interval_ns = 1000000000;
@@ -477,6 +496,18 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_JSON:
             o->json = true;
             break;
+        case OPT_PHC_INTERFACE:
+            o->phc_interface = optarg;
+            break;
+        case OPT_PHC_FILE:
+            o->phc_file = optarg;
+            break;
+        case OPT_PHC_REFID:
+            if (cb_refid_parse(optarg, &o->phc_ref_id) < 0) {
+                return bad_value("phc-refid", optarg,
+                                 "one to four printable ASCII characters, as chrony's refid");
+            }
+            break;
         case 'h':
             usage(stdout);
             exit(EXIT_TRUE);
@@ -498,6 +529,11 @@ static int parse_options(int argc, char **argv, struct options *o)
         fprintf(stderr, "clockbound: %s\n", why);
         return -EINVAL;
     }
+    if (o->phc_interface != NULL && o->phc_file != NULL) {
+        fprintf(stderr, "clockbound: --phc-interface and --phc-error-bound-file name the same "
+                        "thing two ways: give one\n");
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -505,8 +541,23 @@ int main(int argc, char **argv)
 {
     struct options o;
     memset(&o, 0, sizeof(o));
+    struct cb_phc phc;
+    cb_phc_init(&phc);
+    o.phc = &phc;
     if (parse_options(argc, argv, &o) < 0) {
         return EXIT_ERROR;
+    }
+    if (o.phc_interface != NULL || o.phc_file != NULL) {
+        char path[CB_PHC_PATH_MAX];
+        char why[CB_PHC_PATH_MAX + 160];
+        snprintf(path, sizeof(path), "%s", o.phc_file != NULL ? o.phc_file : "");
+        if ((o.phc_interface != NULL &&
+             cb_phc_path_for_interface("/sys", o.phc_interface, path, sizeof(path), why,
+                                       sizeof(why)) < 0) ||
+            cb_phc_open(&phc, path, why, sizeof(why)) < 0) {
+            fprintf(stderr, "clockbound: %s\n", why);
+            return EXIT_ERROR;
+        }
     }
     if (optind >= argc) {
         fprintf(stderr, "clockbound: missing command (now, before TS, after TS, watch); try "
@@ -553,5 +604,6 @@ int main(int argc, char **argv)
         rc = cmd_watch(client, &o);
     }
     chrony_client_free(client);
+    cb_phc_close(&phc);
     return rc;
 }
