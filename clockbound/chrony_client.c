@@ -18,6 +18,26 @@
 _Static_assert(sizeof(((struct sockaddr_un *)NULL)->sun_path) == CHRONY_PATH_MAX,
                "CHRONY_PATH_MAX must match sun_path");
 
+/* A request answered by a bare RPY_NULL header (RESET_SOURCES, BURST). */
+struct null_request {
+    bool pending; /* sent and not answered yet */
+    uint32_t sequence;
+};
+
+/* The commands answered by a null reply, in the order of struct chrony_client's nulls[]. */
+static const struct null_command {
+    uint16_t command;
+    enum chrony_reply_kind kind;
+    const char *unasked; /* why a reply is dropped when no request is pending */
+} null_commands[] = {
+    {CHRONY_REQ_RESET_SOURCES, CHRONY_REPLY_RESET_SOURCES,
+     "RESET_SOURCES reply to no pending request"},
+    {CHRONY_REQ_BURST, CHRONY_REPLY_BURST, "BURST reply to no pending request"},
+};
+enum { NULL_RESET_SOURCES, NULL_BURST, NULL_REQUESTS };
+_Static_assert(sizeof(null_commands) / sizeof(null_commands[0]) == NULL_REQUESTS,
+               "one null_commands entry per null request");
+
 struct chrony_client {
     int fd;
     struct chrony_addr addr;
@@ -32,6 +52,8 @@ struct chrony_client {
     uint32_t nd_sequence;
     uint16_t nd_family;
     uint8_t nd_addr[16];
+    /* The latest RESET_SOURCES and BURST requests, each with its own sequence number. */
+    struct null_request nulls[NULL_REQUESTS];
 };
 
 static int set_why(const char **why, const char *msg, int err)
@@ -261,6 +283,17 @@ const char *chrony_client_local_path(const struct chrony_client *c)
     return c->local_path;
 }
 
+/* Sends one request of len bytes. Returns 0, a negative errno from send(2), or -EIO when the
+ * datagram went out short. */
+static int send_request(struct chrony_client *c, const uint8_t *req, int len)
+{
+    ssize_t n = send(c->fd, req, (size_t)len, 0);
+    if (n < 0) {
+        return -errno;
+    }
+    return n == len ? 0 : -EIO;
+}
+
 int chrony_client_send(struct chrony_client *c, uint16_t attempt)
 {
     uint32_t seq = next_random(c);
@@ -276,11 +309,7 @@ int chrony_client_send(struct chrony_client *c, uint16_t attempt)
     /* The reading must come before the send: chrony's report is made after it, so the bound's
      * growth from m0 covers everything up to the report (DESIGN.md section 2). */
     cb_clock_read(c->clock, &c->sent);
-    ssize_t n = send(c->fd, req, (size_t)len, 0);
-    if (n < 0) {
-        return -errno;
-    }
-    return n == len ? 0 : -EIO;
+    return send_request(c, req, len);
 }
 
 int chrony_client_send_ntpdata(struct chrony_client *c, uint16_t family, const uint8_t *addr,
@@ -299,11 +328,75 @@ int chrony_client_send_ntpdata(struct chrony_client *c, uint16_t family, const u
     c->nd_family = family;
     memcpy(c->nd_addr, addr, sizeof(c->nd_addr));
     c->nd_pending = true;
-    ssize_t n = send(c->fd, req, (size_t)len, 0);
-    if (n < 0) {
-        return -errno;
+    return send_request(c, req, len);
+}
+
+/* Records request `which` (NULL_RESET_SOURCES, NULL_BURST) as pending with sequence seq, then
+ * sends its len bytes. */
+static int send_null_request(struct chrony_client *c, int which, uint32_t seq, const uint8_t *req,
+                             int len)
+{
+    c->nulls[which].sequence = seq;
+    c->nulls[which].pending = true;
+    return send_request(c, req, len);
+}
+
+/* A fresh sequence number, other than previous (the latest of the same kind of request). */
+static uint32_t fresh_sequence(struct chrony_client *c, uint32_t previous)
+{
+    uint32_t seq = next_random(c);
+    return seq == previous ? seq + 1 : seq;
+}
+
+int chrony_client_send_reset_sources(struct chrony_client *c, uint16_t attempt)
+{
+    uint32_t seq = fresh_sequence(c, c->nulls[NULL_RESET_SOURCES].sequence);
+    uint8_t req[CHRONY_RESET_SOURCES_LEN];
+    int len = chrony_encode_reset_sources_request(req, sizeof(req), seq, attempt);
+    if (len < 0) {
+        return len;
     }
-    return n == len ? 0 : -EIO;
+    return send_null_request(c, NULL_RESET_SOURCES, seq, req, len);
+}
+
+int chrony_client_send_burst(struct chrony_client *c, int32_t n_good, int32_t n_total,
+                             uint16_t attempt)
+{
+    uint32_t seq = fresh_sequence(c, c->nulls[NULL_BURST].sequence);
+    uint8_t req[CHRONY_BURST_LEN];
+    int len = chrony_encode_burst_request(req, sizeof(req), seq, attempt, n_good, n_total);
+    if (len < 0) {
+        return len; /* -EINVAL: nothing sent, the pending request (if any) untouched */
+    }
+    return send_null_request(c, NULL_BURST, seq, req, len);
+}
+
+/* Which of nulls[] a reply with this command field answers, or -1 when none does. */
+static int null_index(int command)
+{
+    for (int i = 0; i < NULL_REQUESTS; i++) {
+        if (command == null_commands[i].command) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Decodes the datagram of len bytes in c->buf as the reply to nulls[which]. */
+static int recv_null_reply(struct chrony_client *c, size_t len, int which, struct chrony_reply *out,
+                           const char **why)
+{
+    const struct null_command *nc = &null_commands[which];
+    struct null_request *r = &c->nulls[which];
+    out->kind = nc->kind;
+    if (!r->pending) {
+        return set_why(why, nc->unasked, -ESTALE);
+    }
+    int rc = chrony_decode_null_reply(c->buf, len, nc->command, r->sequence, why);
+    if (rc != -ESTALE) {
+        r->pending = false; /* done, refused or malformed: that request is over */
+    }
+    return rc;
 }
 
 int chrony_client_recv_reply(struct chrony_client *c, struct chrony_reply *out, const char **why)
@@ -318,7 +411,12 @@ int chrony_client_recv_reply(struct chrony_client *c, struct chrony_reply *out, 
     if ((size_t)n > sizeof(c->buf)) {
         return set_why(why, "reply is longer than any chrony reply", -EMSGSIZE);
     }
-    if (chrony_reply_is_ntpdata(c->buf, (size_t)n)) {
+    int command = chrony_reply_command(c->buf, (size_t)n);
+    int which = null_index(command);
+    if (which >= 0) {
+        return recv_null_reply(c, (size_t)n, which, out, why);
+    }
+    if (command == CHRONY_REQ_NTP_DATA) {
         out->kind = CHRONY_REPLY_NTPDATA;
         if (!c->nd_pending) {
             return set_why(why, "NTPDATA reply to no pending request", -ESTALE);
@@ -343,7 +441,7 @@ int chrony_client_recv(struct chrony_client *c, struct cb_poll *out, const char 
 {
     struct chrony_reply r;
     int rc = chrony_client_recv_reply(c, &r, why);
-    if (r.kind == CHRONY_REPLY_NTPDATA && rc != -EAGAIN) {
+    if (r.kind != CHRONY_REPLY_TRACKING && rc != -EAGAIN) {
         return set_why(why, "not a tracking reply", -ESTALE);
     }
     if (rc == 0) {
@@ -414,6 +512,25 @@ static int await_ntpdata(struct chrony_client *c, int64_t deadline_ns, struct ch
     }
 }
 
+/* The same for the latest request whose reply is of kind (RESET_SOURCES, BURST): others are
+ * skipped. */
+static int await_null(struct chrony_client *c, int64_t deadline_ns, enum chrony_reply_kind kind,
+                      const char **why)
+{
+    for (;;) {
+        int rc = await_readable(c, deadline_ns, why);
+        if (rc < 0) {
+            return rc;
+        }
+        struct chrony_reply r;
+        rc = chrony_client_recv_reply(c, &r, why);
+        if (r.kind != kind || rc == -EAGAIN || rc == -ESTALE) {
+            continue;
+        }
+        return rc;
+    }
+}
+
 int chrony_client_query(struct chrony_client *c, const struct chrony_query_opts *opts,
                         struct cb_poll *out, const char **why)
 {
@@ -460,4 +577,43 @@ int chrony_client_query_ntpdata(struct chrony_client *c, const struct chrony_que
         }
     }
     return rc;
+}
+
+/* Blocking RESET_SOURCES (which NULL_RESET_SOURCES) or BURST (NULL_BURST, with the counts). */
+static int query_null(struct chrony_client *c, const struct chrony_query_opts *opts, int which,
+                      int32_t n_good, int32_t n_total, const char **why)
+{
+    if (opts->attempts < 1 || opts->timeout_ns < 1000000) {
+        return set_why(why, "invalid query options", -EINVAL);
+    }
+    int rc = -ETIMEDOUT;
+    for (int attempt = 0; attempt < opts->attempts; attempt++) {
+        rc = which == NULL_BURST ? chrony_client_send_burst(c, n_good, n_total, (uint16_t)attempt)
+                                 : chrony_client_send_reset_sources(c, (uint16_t)attempt);
+        if (rc == -EINVAL) {
+            return set_why(why, "a burst needs 1 <= good samples <= total samples", rc);
+        }
+        if (rc < 0) {
+            set_why(why, strerror(-rc), rc);
+            continue;
+        }
+        int64_t deadline_ns = cb_clock_ns(c->clock, CB_CLOCK_MONOTONIC) + opts->timeout_ns;
+        rc = await_null(c, deadline_ns, null_commands[which].kind, why);
+        if (rc == 0 || rc == -EREMOTEIO) {
+            return rc; /* chronyd's answer: asking again gets the same one */
+        }
+    }
+    return rc;
+}
+
+int chrony_client_query_reset_sources(struct chrony_client *c, const struct chrony_query_opts *opts,
+                                      const char **why)
+{
+    return query_null(c, opts, NULL_RESET_SOURCES, 0, 0, why);
+}
+
+int chrony_client_query_burst(struct chrony_client *c, const struct chrony_query_opts *opts,
+                              int32_t n_good, int32_t n_total, const char **why)
+{
+    return query_null(c, opts, NULL_BURST, n_good, n_total, why);
 }

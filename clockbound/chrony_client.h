@@ -10,8 +10,14 @@
  *
  * NTPDATA requests (chrony's report about one NTP source and its server) go over the same socket
  * with their own sequence number: chrony_client_send_ntpdata(), then chrony_client_recv_reply(),
- * which tells the two kinds of reply apart. chronyd 4.3 answers NTPDATA only on its unix socket
+ * which tells the kinds of reply apart. chronyd 4.3 answers NTPDATA only on its unix socket
  * (over UDP: "unauthorised"; see chrony_proto.h).
+ *
+ * RESET_SOURCES and BURST (what AWS ClockBound asks of chronyd after a clock disruption: drop
+ * every sample, then sample every source again at once) go over the same socket too, each with
+ * its own sequence number: chrony_client_send_reset_sources(), chrony_client_send_burst(), then
+ * chrony_client_recv_reply(). chronyd 4.3 carries them out only on its unix socket; over UDP it
+ * answers "unauthorised" and does nothing (see chrony_proto.h).
  */
 #ifndef CLOCKBOUND_CHRONY_CLIENT_H
 #define CLOCKBOUND_CHRONY_CLIENT_H
@@ -86,7 +92,8 @@ int chrony_client_send(struct chrony_client *c, uint16_t attempt);
  * Reads one datagram. Returns 0 for a valid reply to the latest request, with *out holding the
  * reply, the reading taken before that request was sent, and CLOCK_REALTIME read just now.
  * Otherwise: -EAGAIN when nothing is waiting; -ESTALE for a reply to an older request or any
- * NTPDATA reply (drop it, keep waiting); -EMSGSIZE for an over-long datagram; a negative errno
+ * NTPDATA, RESET_SOURCES or BURST reply (drop it, keep waiting; a client that sends those reads
+ * with chrony_client_recv_reply() instead); -EMSGSIZE for an over-long datagram; a negative errno
  * from recv(2); or a chrony_decode_tracking_reply() error, with *why saying what was wrong.
  */
 int chrony_client_recv(struct chrony_client *c, struct cb_poll *out, const char **why);
@@ -101,10 +108,30 @@ int chrony_client_recv(struct chrony_client *c, struct cb_poll *out, const char 
 int chrony_client_send_ntpdata(struct chrony_client *c, uint16_t family, const uint8_t *addr,
                                uint16_t attempt);
 
+/*
+ * Sends a RESET_SOURCES request (chronyd drops all samples of all sources and forgets its
+ * reference; chrony >= 4.0) with a fresh random sequence number of its own: no other pending
+ * request is touched. A reply to an earlier RESET_SOURCES request is ignored from now on.
+ * Returns 0 or a negative errno from send(2).
+ */
+int chrony_client_send_reset_sources(struct chrony_client *c, uint16_t attempt);
+
+/*
+ * Sends a BURST request for every source (chronyd samples each one every 2 s at most until
+ * n_good good samples or n_total requests; ClockBound sends CHRONY_BURST_GOOD_SAMPLES and
+ * CHRONY_BURST_TOTAL_SAMPLES) with a fresh random sequence number of its own, as
+ * chrony_client_send_reset_sources(). Returns 0, -EINVAL unless 1 <= n_good <= n_total (nothing
+ * sent), or a negative errno from send(2).
+ */
+int chrony_client_send_burst(struct chrony_client *c, int32_t n_good, int32_t n_total,
+                             uint16_t attempt);
+
 /* What a datagram from chronyd was (chrony_client_recv_reply()). */
 enum chrony_reply_kind {
-    CHRONY_REPLY_TRACKING, /* a tracking reply, or anything that is not an NTPDATA reply */
-    CHRONY_REPLY_NTPDATA,  /* a reply whose command field is NTPDATA (57) */
+    CHRONY_REPLY_TRACKING,      /* a tracking reply, or anything that is none of the below */
+    CHRONY_REPLY_NTPDATA,       /* a reply whose command field is NTPDATA (57) */
+    CHRONY_REPLY_RESET_SOURCES, /* ... RESET_SOURCES (66): a bare header, nothing to read */
+    CHRONY_REPLY_BURST,         /* ... BURST (3): a bare header, nothing to read */
 };
 
 struct chrony_reply {
@@ -114,13 +141,16 @@ struct chrony_reply {
 };
 
 /*
- * Reads one datagram and decodes it as what it claims to be. Returns 0 with out->kind saying
- * which reply it was, or a negative errno with out->kind saying whose failure it is (a datagram
- * that is not an NTPDATA reply is the tracking request's business, exactly as for
- * chrony_client_recv()): -EAGAIN when nothing is waiting; -ESTALE for a reply to an older
- * request of its kind, or an NTPDATA reply when none is awaited (drop it, keep waiting); or the
- * decoder's error, with *why saying what was wrong (-EREMOTEIO "unauthorised" for NTPDATA over
- * UDP). A valid NTPDATA reply ends the wait for that request: a duplicate is -ESTALE.
+ * Reads one datagram and decodes it as what it claims to be (its command field). Returns 0 with
+ * out->kind saying which reply it was, or a negative errno with out->kind saying whose failure it
+ * is (a datagram that is neither an NTPDATA, a RESET_SOURCES nor a BURST reply is the tracking
+ * request's business, exactly as for chrony_client_recv()): -EAGAIN when nothing is waiting;
+ * -ESTALE for a reply to an older request of its kind, or a reply of a kind none is awaited of
+ * (drop it, keep waiting); or the decoder's error, with *why saying what was wrong (-EREMOTEIO
+ * "unauthorised" for NTPDATA, RESET_SOURCES or BURST over UDP, "no such source" for a BURST to a
+ * chronyd without sources). Only a CHRONY_REPLY_TRACKING success fills out->poll, only a
+ * CHRONY_REPLY_NTPDATA one out->ntpdata; a RESET_SOURCES or BURST success (0) means chronyd did
+ * it. Any reply but a stale one ends the wait for its request: a duplicate is -ESTALE.
  */
 int chrony_client_recv_reply(struct chrony_client *c, struct chrony_reply *out, const char **why);
 
@@ -149,5 +179,19 @@ int chrony_client_query(struct chrony_client *c, const struct chrony_query_opts 
 int chrony_client_query_ntpdata(struct chrony_client *c, const struct chrony_query_opts *opts,
                                 uint16_t family, const uint8_t *addr, struct chrony_ntpdata *out,
                                 const char **why);
+
+/*
+ * Blocking RESET_SOURCES and BURST for tools (tracking and NTPDATA replies are ignored): each
+ * attempt sends the request with a fresh sequence number and waits up to timeout_ns. Returns 0
+ * when chronyd did it; -EREMOTEIO at once when it refused ("unauthorised" over UDP, "no such
+ * source"), since asking again gets the same answer; -ETIMEDOUT when no attempt was answered;
+ * -EINVAL for bad opts or counts; or the last attempt's error (a malformed reply), with *why a
+ * sentence. A lost reply means chronyd may have done it twice: harmless for both (a second reset
+ * drops the few samples taken since the first; a burst already running is not restarted).
+ */
+int chrony_client_query_reset_sources(struct chrony_client *c, const struct chrony_query_opts *opts,
+                                      const char **why);
+int chrony_client_query_burst(struct chrony_client *c, const struct chrony_query_opts *opts,
+                              int32_t n_good, int32_t n_total, const char **why);
 
 #endif

@@ -1,4 +1,4 @@
-/* chrony cmdmon tracking and NTPDATA codec (see chrony_proto.h for the facts it rests on). Pure. */
+/* chrony cmdmon codec: tracking, NTPDATA, RESET_SOURCES, BURST (facts: chrony_proto.h). Pure. */
 #include "chrony_proto.h"
 
 #include <errno.h>
@@ -417,7 +417,7 @@ int chrony_encode_ntpdata_request(uint8_t *buf, size_t len, uint32_t sequence, u
 
 bool chrony_reply_is_ntpdata(const uint8_t *buf, size_t len)
 {
-    return len >= OFF_COMMAND + 2 && get_u16(buf + OFF_COMMAND) == CHRONY_REQ_NTP_DATA;
+    return chrony_reply_command(buf, len) == CHRONY_REQ_NTP_DATA;
 }
 
 /* Reads a candm IPAddr at p whose family must be in [min_family, CHRONY_ADDR_INET6]: the
@@ -517,4 +517,86 @@ int chrony_decode_ntpdata_reply(const uint8_t *buf, size_t len, uint32_t expecte
     }
     *out = d;
     return 0;
+}
+
+/* --- RESET_SOURCES and BURST (facts and references: chrony_proto.h) --- */
+
+/* BURST request offsets (candm.h REQ_Burst). */
+enum {
+    BQ_OFF_MASK = 20,    /* IPAddr: 16 bytes, family u16 @36, pad u16 @38 */
+    BQ_OFF_ADDRESS = 40, /* IPAddr: 16 bytes, family u16 @56, pad u16 @58 */
+    BQ_OFF_N_GOOD = 60,
+    BQ_OFF_N_TOTAL = 64,
+};
+
+int chrony_reply_command(const uint8_t *buf, size_t len)
+{
+    if (len < OFF_COMMAND + 2) {
+        return -EMSGSIZE;
+    }
+    return get_u16(buf + OFF_COMMAND);
+}
+
+int chrony_encode_reset_sources_request(uint8_t *buf, size_t len, uint32_t sequence,
+                                        uint16_t attempt)
+{
+    if (len < CHRONY_RESET_SOURCES_LEN) {
+        return -ENOBUFS;
+    }
+    /* A header and 8 zero bytes: padded to the reply's length (pktlength.c), and chronyd drops
+     * anything shorter than its reply header unanswered. */
+    put_request_header(buf, CHRONY_RESET_SOURCES_LEN, CHRONY_REQ_RESET_SOURCES, sequence, attempt);
+    return CHRONY_RESET_SOURCES_LEN;
+}
+
+int chrony_encode_burst_request(uint8_t *buf, size_t len, uint32_t sequence, uint16_t attempt,
+                                int32_t n_good, int32_t n_total)
+{
+    if (n_good < 1 || n_total < n_good) {
+        return -EINVAL;
+    }
+    if (len < CHRONY_BURST_LEN) {
+        return -ENOBUFS;
+    }
+    /* mask and address stay all zero: family IPADDR_UNSPEC, every source. The counts are
+     * int32 in network order (chronyd reads them with ntohl). */
+    put_request_header(buf, CHRONY_BURST_LEN, CHRONY_REQ_BURST, sequence, attempt);
+    put_u32(buf + BQ_OFF_N_GOOD, (uint32_t)n_good);
+    put_u32(buf + BQ_OFF_N_TOTAL, (uint32_t)n_total);
+    return CHRONY_BURST_LEN;
+}
+
+static const struct reply_kind reset_sources_kind = {
+    CHRONY_REQ_RESET_SOURCES,
+    CHRONY_RPY_NULL,
+    CHRONY_NULL_REPLY_LEN,
+    "reply is for a command other than RESET_SOURCES",
+    "RESET_SOURCES reply is not 28 bytes long",
+    "RESET_SOURCES reply type is not RPY_NULL",
+};
+
+static const struct reply_kind burst_kind = {
+    CHRONY_REQ_BURST,
+    CHRONY_RPY_NULL,
+    CHRONY_NULL_REPLY_LEN,
+    "reply is for a command other than BURST",
+    "BURST reply is not 28 bytes long",
+    "BURST reply type is not RPY_NULL",
+};
+
+int chrony_decode_null_reply(const uint8_t *buf, size_t len, uint16_t command,
+                             uint32_t expected_seq, const char **why)
+{
+    const struct reply_kind *k = NULL;
+    switch (command) {
+    case CHRONY_REQ_RESET_SOURCES:
+        k = &reset_sources_kind;
+        break;
+    case CHRONY_REQ_BURST:
+        k = &burst_kind;
+        break;
+    default:
+        return fail(why, "not a command answered by a null reply", -EINVAL);
+    }
+    return check_header(buf, len, expected_seq, k, why);
 }

@@ -1,6 +1,6 @@
 /*
  * chrony command-and-monitoring (cmdmon) protocol, version 6: the tracking and NTPDATA requests
- * and replies.
+ * and replies, and the RESET_SOURCES and BURST commands with their null replies.
  *
  * A pure codec: no I/O, no clock reads. This module is the only place that knows chrony's wire
  * layout; everything else sees struct chrony_tracking and struct chrony_ntpdata. Written from the
@@ -41,6 +41,47 @@
  *     prints "501 Not authorised", `chronyc -h /run/chrony/chronyd.sock ntpdata` works.
  *   - chrony 4.6 and later append four counters to the reply (172 bytes) and so need a 172-byte
  *     request; a 152-byte request gets STT_BADPKTLENGTH there. This codec is for 4.3 (Debian 12).
+ *
+ * RESET_SOURCES and BURST: what AWS ClockBound asks of chronyd after a clock disruption (a VM
+ * live migration), so that chrony starts over: drop every sample of every source, then sample
+ * them all again at once instead of at the next poll. Established from chrony 4.3's candm.h,
+ * pktlength.c, cmdmon.c, sources.c, ntp_sources.c and ntp_core.c, and checked against chronyd
+ * 4.3 on Debian 12 (replies captured in tests/test_chrony_proto.c; tests/it_chrony_reset.sh):
+ *   - Commands REQ_RESET_SOURCES = 66 (chrony >= 4.0, `chronyc reset sources`) and REQ_BURST = 3
+ *     (`chronyc burst 4/8`). Both are answered by a bare 28-byte header: reply type RPY_NULL = 1,
+ *     the command echoed @4, the status @8 (cmdmon.c read_from_cmd_socket fills it in first and
+ *     the handlers only change the status; pktlength.c gives RPY_NULL a length of 28).
+ *   - RESET_SOURCES request: the 20-byte header and REQ_Null { EOR } @20, padded by pktlength.c
+ *     REQ_LENGTH_ENTRY(null, null) to the reply's 28 bytes: header + 8 zero bytes = 28. chronyd
+ *     drops anything shorter than a reply header without answering (read_from_cmd_socket: "an
+ *     error reply would be larger than the request"; seen for 20 and 27 bytes) and accepts longer
+ *     requests (seen for 29 and 104).
+ *   - BURST request: the header, then REQ_Burst { IPAddr mask @20; IPAddr address @40; int32
+ *     n_good_samples @60; int32 n_total_samples @64; EOR @68 } (IPAddr as for NTPDATA: 16 address
+ *     bytes, family u16, pad u16). 68 bytes, longer than the 28-byte reply, so no padding
+ *     (REQ_LENGTH_ENTRY(burst, null)). chronyd answers 28..67 bytes with STT_BADPKTLENGTH (19),
+ *     even over UDP (the length is checked before the permission). mask and address of family
+ *     IPADDR_UNSPEC (0) mean every source (ntp_sources.c NSR_InitiateSampleBurst: "address->family
+ *     == IPADDR_UNSPEC"), which is what chronyc sends for a bare `burst 4/8` and ClockBound sends
+ *     after a disruption, with 4 good and 8 total samples.
+ *   - Statuses: STT_SUCCESS; STT_NOSUCHSOURCE (4) for a BURST when chronyd has no NTP source at
+ *     all (seen from a `local stratum 1` server with no `server` line; chronyc: "503 No such
+ *     source"); RESET_SOURCES always succeeds (a loop over the sources, none or many).
+ *   - Permission: both are PERMIT_AUTH in cmdmon.c's permissions[]: allowed only on the unix
+ *     socket. Over UDP, even from 127.0.0.1, chronyd answers STT_UNAUTH (2) and does nothing
+ *     (`chronyc -h 127.0.0.1 reset sources`: "501 Not authorised"; the source's samples stay).
+ *   - What chronyd does. RESET_SOURCES (cmdmon.c handle_reset_sources): every source's samples
+ *     and reachability are dropped (sources.c SRC_ResetSources; `chronyc sourcestats` NP 0), and
+ *     an unknown step is announced to the other modules without touching the clock
+ *     (LCL_NotifyExternalTimeStep): the reference is forgotten (`chronyc tracking`: reference ID
+ *     0, "Not synchronised") and each NTP source's state reset with its poll back at minpoll
+ *     (ntp_sources.c slew_sources: NCR_ResetInstance, NCR_ResetPoll). The next sample still
+ *     waits for the next poll: with minpoll 6, up to 64 s. BURST (ntp_core.c
+ *     NCR_InitiateSampleBurst) makes each client-mode source send requests every min(2 s,
+ *     poll / 4) until n_good good samples or n_total requests, whichever comes first; a burst
+ *     already running (e.g. iburst) is not restarted, and symmetric peers are left alone.
+ *     Measured: after RESET_SOURCES and BURST 4/8 on a minpoll 6 source, NP went 0, 1, 2, 3, 4
+ *     at about 0, 2, 4, 6 s and stayed at 4.
  */
 #ifndef CLOCKBOUND_CHRONY_PROTO_H
 #define CLOCKBOUND_CHRONY_PROTO_H
@@ -70,6 +111,17 @@
 #define CHRONY_ADDR_UNSPEC      0 /* candm IPADDR_* */
 #define CHRONY_ADDR_INET4       1
 #define CHRONY_ADDR_INET6       2
+
+/* RESET_SOURCES and BURST (candm.h), answered by a bare header of reply type RPY_NULL. */
+#define CHRONY_REQ_BURST         3
+#define CHRONY_REQ_RESET_SOURCES 66
+#define CHRONY_RPY_NULL          1
+#define CHRONY_NULL_REPLY_LEN    28 /* RPY_NULL: a bare header, whatever the status */
+#define CHRONY_RESET_SOURCES_LEN 28 /* request: header + REQ_Null, padded to the reply's 28 */
+#define CHRONY_BURST_LEN         68 /* request: header + REQ_Burst (longer than the reply) */
+/* What AWS ClockBound asks for after a clock disruption; chrony's own iburst uses the same. */
+#define CHRONY_BURST_GOOD_SAMPLES  4
+#define CHRONY_BURST_TOTAL_SAMPLES 8
 
 /* Leap status as chrony reports it. */
 enum chrony_leap {
@@ -233,6 +285,51 @@ int chrony_decode_ntpdata_reply(const uint8_t *buf, size_t len, uint32_t expecte
 /* Whether a datagram of len bytes is a reply to an NTPDATA request (its command field is 57),
  * to be decoded with chrony_decode_ntpdata_reply(); any other is for the tracking decoder. */
 bool chrony_reply_is_ntpdata(const uint8_t *buf, size_t len);
+
+/*
+ * The command field of a datagram of len bytes (@4: the request it claims to answer, e.g.
+ * CHRONY_REQ_TRACKING, CHRONY_REQ_NTP_DATA, CHRONY_REQ_RESET_SOURCES, CHRONY_REQ_BURST), so that
+ * replies arriving on one socket go to the right decoder; -EMSGSIZE when it is shorter than 6
+ * bytes. Nothing else is checked: the decoder does that.
+ */
+int chrony_reply_command(const uint8_t *buf, size_t len);
+
+/*
+ * Writes the 28-byte RESET_SOURCES request (drop all samples of all sources; chrony >= 4.0)
+ * with the given sequence number and attempt counter into buf. Returns the length written
+ * (CHRONY_RESET_SOURCES_LEN) or -ENOBUFS when len is too small.
+ */
+int chrony_encode_reset_sources_request(uint8_t *buf, size_t len, uint32_t sequence,
+                                        uint16_t attempt);
+
+/*
+ * Writes the 68-byte BURST request for every source (mask and address unspecified) into buf:
+ * chronyd then samples each source until n_good good samples or n_total requests, whichever
+ * comes first (ClockBound: CHRONY_BURST_GOOD_SAMPLES, CHRONY_BURST_TOTAL_SAMPLES). Returns the
+ * length written (CHRONY_BURST_LEN), -ENOBUFS when len is too small, or -EINVAL unless
+ * 1 <= n_good <= n_total (chronyd takes any int32, but fewer than one good sample ends the burst
+ * at the first reply, and more good than total samples is never reached).
+ */
+int chrony_encode_burst_request(uint8_t *buf, size_t len, uint32_t sequence, uint16_t attempt,
+                                int32_t n_good, int32_t n_total);
+
+/*
+ * Decodes and validates the reply of len bytes to a RESET_SOURCES or BURST request (command,
+ * CHRONY_REQ_RESET_SOURCES or CHRONY_REQ_BURST) with sequence expected_seq: a bare 28-byte
+ * header, reply type RPY_NULL. Returns 0 when chronyd did what was asked, or a negative errno
+ * with *why (if non-NULL) a static sentence:
+ *   -EINVAL           command is neither of the two (the caller's mistake; nothing is read)
+ *   -EMSGSIZE         shorter than a header, or a success reply not exactly 28 bytes
+ *   -EPROTONOSUPPORT  protocol version is not 6
+ *   -EPROTO           packet type, reserved bytes, padding or reply type are wrong, or the reply
+ *                     echoes another command
+ *   -ESTALE           sequence number differs (a late reply to an earlier request: ignore it)
+ *   -EREMOTEIO        chronyd refused: *why names the status ("unauthorised" over UDP, "no such
+ *                     source" for a BURST with no source, "bad packet length")
+ * Checks run in that order (header, status, length, reply type), as for the tracking reply.
+ */
+int chrony_decode_null_reply(const uint8_t *buf, size_t len, uint16_t command,
+                             uint32_t expected_seq, const char **why);
 
 /* A short name for a chrony status code ("unauthorised", "bad packet version", ...). */
 const char *chrony_status_name(unsigned status);

@@ -1,10 +1,13 @@
 /*
  * Unit tests: the chrony client (clockbound/chrony_client.c) against the scriptable fake chronyd
- * over real loopback and unix sockets, blocking and driven from a libuv loop.
+ * over real loopback and unix sockets, blocking and driven from a libuv loop; RESET_SOURCES and
+ * BURST against a fake of this file's own (null_fake) that answers those too.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -941,6 +945,535 @@ static void test_ntpdata_unix_socket(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* --- RESET_SOURCES and BURST on the same socket --- */
+
+/*
+ * A fake chronyd that also answers RESET_SOURCES and BURST: fake_chrony (tests/support) answers
+ * tracking and NTPDATA requests only, so this one serves them all from a thread of its own. It
+ * checks each RESET_SOURCES request is the 28 bytes and each BURST request the 68 bytes chronyd
+ * 4.3 wants (a header, zeros, a BURST's counts @60 and @64: see chrony_proto.h), counts the
+ * others as bad and leaves them unanswered, and answers the good ones as scripted. Tracking and
+ * NTPDATA requests get fake_chrony's replies.
+ */
+struct null_script {
+    uint16_t status;     /* 0, or e.g. CHRONY_STT_UNAUTH: what chronyd says over UDP */
+    uint32_t seq_xor;    /* nonzero: the echoed sequence is xored with it */
+    size_t len;          /* reply length: 28, or more (zero-padded) */
+    uint16_t reply_type; /* CHRONY_RPY_NULL */
+    unsigned silent;     /* leave this many null requests unanswered first */
+};
+
+struct null_fake {
+    int fd;
+    char path[108]; /* unix socket ("" for UDP) */
+    uint16_t port;
+    pthread_t thread;
+    bool running;
+    int stop_pipe[2];
+    pthread_mutex_t lock;
+    struct null_script script;
+    struct fake_chrony_script other; /* tracking and NTPDATA replies */
+    unsigned requests;               /* well-formed RESET_SOURCES and BURST requests seen */
+    unsigned bad;                    /* requests chronyd would not take */
+    uint16_t commands[16];           /* ... the first 16: command, */
+    uint16_t attempts[16];           /* attempt counter, */
+    uint32_t sequences[16];          /* sequence, */
+    int32_t n_good[16], n_total[16]; /* and a BURST's counts */
+};
+
+static void null_script_default(struct null_script *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->len = CHRONY_NULL_REPLY_LEN;
+    s->reply_type = CHRONY_RPY_NULL;
+}
+
+static uint32_t be32_at(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static bool zero_bytes(const uint8_t *p, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        if (p[i] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Handles one request of n bytes; returns the reply's length in reply (0: no reply). */
+static size_t null_fake_answer(struct null_fake *f, const uint8_t *req, size_t n, uint8_t *reply,
+                               size_t cap)
+{
+    uint16_t command = (uint16_t)(req[4] << 8 | req[5]);
+    uint32_t seq = be32_at(req + 8);
+    if (n >= 12 && command == CHRONY_REQ_TRACKING) {
+        return fake_chrony_build_reply(&f->other, seq, reply, cap);
+    }
+    if (n == CHRONY_NTPDATA_LEN && command == CHRONY_REQ_NTP_DATA) {
+        return fake_chrony_build_ntpdata_reply(&f->other, seq, req[37], req + 20, reply, cap);
+    }
+    size_t want = command == CHRONY_REQ_BURST ? CHRONY_BURST_LEN : CHRONY_RESET_SOURCES_LEN;
+    bool ok = (command == CHRONY_REQ_BURST || command == CHRONY_REQ_RESET_SOURCES) && n == want &&
+              req[0] == 6 && req[1] == 1 && req[2] == 0 && req[3] == 0 &&
+              zero_bytes(req, 12, command == CHRONY_REQ_BURST ? 60 : want);
+    if (!ok) {
+        f->bad++;
+        return 0;
+    }
+    unsigned i = f->requests++;
+    if (i < 16) {
+        f->commands[i] = command;
+        f->attempts[i] = (uint16_t)(req[6] << 8 | req[7]);
+        f->sequences[i] = seq;
+        f->n_good[i] = command == CHRONY_REQ_BURST ? (int32_t)be32_at(req + 60) : 0;
+        f->n_total[i] = command == CHRONY_REQ_BURST ? (int32_t)be32_at(req + 64) : 0;
+    }
+    if (f->requests <= f->script.silent) {
+        return 0;
+    }
+    size_t len = f->script.len < cap ? f->script.len : cap;
+    memset(reply, 0, len);
+    reply[0] = 6;
+    reply[1] = 2;
+    reply[4] = (uint8_t)(command >> 8);
+    reply[5] = (uint8_t)command;
+    reply[6] = (uint8_t)(f->script.reply_type >> 8);
+    reply[7] = (uint8_t)f->script.reply_type;
+    reply[8] = (uint8_t)(f->script.status >> 8);
+    reply[9] = (uint8_t)f->script.status;
+    uint32_t echo = seq ^ f->script.seq_xor;
+    reply[16] = (uint8_t)(echo >> 24);
+    reply[17] = (uint8_t)(echo >> 16);
+    reply[18] = (uint8_t)(echo >> 8);
+    reply[19] = (uint8_t)echo;
+    return len;
+}
+
+/* Waits up to timeout_ms for one request and answers it. Returns 1, 0 on timeout. */
+static int null_fake_serve_one(struct null_fake *f, int timeout_ms)
+{
+    struct pollfd pfd[2] = {{.fd = f->fd, .events = POLLIN},
+                            {.fd = f->stop_pipe[0], .events = POLLIN}};
+    if (poll(pfd, 2, timeout_ms) <= 0 || (pfd[0].revents & POLLIN) == 0) {
+        return 0;
+    }
+    uint8_t req[1024];
+    uint8_t reply[1024];
+    struct sockaddr_storage from;
+    socklen_t fromlen = sizeof(from);
+    ssize_t n = recvfrom(f->fd, req, sizeof(req), 0, (struct sockaddr *)&from, &fromlen);
+    if (n < 0) {
+        return 0;
+    }
+    pthread_mutex_lock(&f->lock);
+    size_t len = null_fake_answer(f, req, (size_t)n, reply, sizeof(reply));
+    pthread_mutex_unlock(&f->lock);
+    if (len > 0) {
+        (void)sendto(f->fd, reply, len, 0, (struct sockaddr *)&from, fromlen);
+    }
+    return 1;
+}
+
+static void *null_fake_thread(void *arg)
+{
+    struct null_fake *f = arg;
+    for (;;) {
+        struct pollfd stop = {.fd = f->stop_pipe[0], .events = POLLIN};
+        if (poll(&stop, 1, 0) > 0) {
+            return NULL;
+        }
+        (void)null_fake_serve_one(f, 100);
+    }
+}
+
+static struct null_fake *null_fake_new(const char *unix_path)
+{
+    struct null_fake *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    pthread_mutex_init(&f->lock, NULL);
+    assert_int_equal(pipe(f->stop_pipe), 0);
+    null_script_default(&f->script);
+    fake_chrony_script_default(&f->other, RT0);
+    if (unix_path == NULL) {
+        f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof(sa);
+        assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(getsockname(f->fd, (struct sockaddr *)&sa, &sl), 0);
+        f->port = ntohs(sa.sin_port);
+    } else {
+        f->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        assert_true(strlen(unix_path) < sizeof(sa.sun_path));
+        strcpy(sa.sun_path, unix_path);
+        strcpy(f->path, unix_path);
+        assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    }
+    assert_true(f->fd >= 0);
+    return f;
+}
+
+static void null_fake_start(struct null_fake *f)
+{
+    assert_int_equal(pthread_create(&f->thread, NULL, null_fake_thread, f), 0);
+    f->running = true;
+}
+
+static void null_fake_set(struct null_fake *f, const struct null_script *s)
+{
+    pthread_mutex_lock(&f->lock);
+    f->script = *s;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static unsigned null_fake_requests(struct null_fake *f)
+{
+    pthread_mutex_lock(&f->lock);
+    unsigned n = f->requests;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+static void null_fake_free(struct null_fake *f)
+{
+    if (f->running) {
+        assert_int_equal(write(f->stop_pipe[1], "x", 1), 1);
+        pthread_join(f->thread, NULL);
+    }
+    close(f->fd);
+    close(f->stop_pipe[0]);
+    close(f->stop_pipe[1]);
+    if (f->path[0] != '\0') {
+        unlink(f->path);
+    }
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+}
+
+struct null_pair {
+    struct null_fake *fake;
+    struct chrony_client *client;
+};
+
+static int setup_null(void **state)
+{
+    struct null_pair *p = calloc(1, sizeof(*p));
+    p->fake = null_fake_new(NULL);
+    struct chrony_addr a = udp_addr(p->fake->port);
+    int err = 0;
+    p->client = chrony_client_new(&a, cb_clock_system(), &err);
+    assert_non_null(p->client);
+    *state = p;
+    return 0;
+}
+
+static int teardown_null(void **state)
+{
+    struct null_pair *p = *state;
+    chrony_client_free(p->client);
+    null_fake_free(p->fake);
+    free(p);
+    return 0;
+}
+
+static void test_reset_burst_exchange(void **state)
+{
+    struct null_pair *p = *state;
+    struct chrony_reply r;
+    const char *why = NULL;
+
+    assert_int_equal(chrony_client_send_reset_sources(p->client, 0), 0);
+    assert_int_equal(null_fake_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), 0);
+    assert_int_equal(r.kind, CHRONY_REPLY_RESET_SOURCES);
+    /* Answered: nothing else waits. */
+    assert_int_equal(chrony_client_recv_reply(p->client, &r, &why), -EAGAIN);
+
+    assert_int_equal(chrony_client_send_burst(p->client, CHRONY_BURST_GOOD_SAMPLES,
+                                              CHRONY_BURST_TOTAL_SAMPLES, 3),
+                     0);
+    assert_int_equal(null_fake_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), 0);
+    assert_int_equal(r.kind, CHRONY_REPLY_BURST);
+
+    /* The requests were what chronyd 4.3 takes (28 and 68 bytes, zeros, the counts). */
+    assert_int_equal(p->fake->bad, 0);
+    assert_int_equal(p->fake->requests, 2);
+    assert_int_equal(p->fake->commands[0], CHRONY_REQ_RESET_SOURCES);
+    assert_int_equal(p->fake->attempts[0], 0);
+    assert_int_equal(p->fake->commands[1], CHRONY_REQ_BURST);
+    assert_int_equal(p->fake->attempts[1], 3);
+    assert_int_equal(p->fake->n_good[1], 4);
+    assert_int_equal(p->fake->n_total[1], 8);
+    assert_int_not_equal(p->fake->sequences[0], p->fake->sequences[1]);
+
+    /* Bad counts: nothing is sent. */
+    assert_int_equal(chrony_client_send_burst(p->client, 0, 8, 0), -EINVAL);
+    assert_int_equal(chrony_client_send_burst(p->client, 9, 8, 0), -EINVAL);
+    assert_int_equal(null_fake_serve_one(p->fake, 50), 0);
+}
+
+/* Sends a RESET_SOURCES request, has the fake answer it as s says, and reads the reply. */
+static int reset_with(struct null_pair *p, const struct null_script *s, struct chrony_reply *r,
+                      const char **why)
+{
+    null_fake_set(p->fake, s);
+    assert_int_equal(chrony_client_send_reset_sources(p->client, 0), 0);
+    assert_int_equal(null_fake_serve_one(p->fake, 1000), 1);
+    return recv_one(p->client, r, why);
+}
+
+static void test_reset_burst_refused_stale_malformed(void **state)
+{
+    struct null_pair *p = *state;
+    struct null_script s;
+    struct chrony_reply r;
+    const char *why = NULL;
+
+    /* chronyd's refusal over UDP, for both. */
+    null_script_default(&s);
+    s.status = CHRONY_STT_UNAUTH;
+    assert_int_equal(reset_with(p, &s, &r, &why), -EREMOTEIO);
+    assert_int_equal(r.kind, CHRONY_REPLY_RESET_SOURCES);
+    assert_string_equal(why, "unauthorised");
+    null_fake_set(p->fake, &s);
+    assert_int_equal(chrony_client_send_burst(p->client, 4, 8, 0), 0);
+    assert_int_equal(null_fake_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), -EREMOTEIO);
+    assert_int_equal(r.kind, CHRONY_REPLY_BURST);
+    assert_string_equal(why, "unauthorised");
+    /* A BURST to a chronyd without sources. */
+    s.status = CHRONY_STT_NOSUCHSOURCE;
+    null_fake_set(p->fake, &s);
+    assert_int_equal(chrony_client_send_burst(p->client, 4, 8, 0), 0);
+    assert_int_equal(null_fake_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), -EREMOTEIO);
+    assert_string_equal(why, "no such source");
+
+    /* Malformed: too long, another reply type. That request is over either way. */
+    null_script_default(&s);
+    s.len = 29;
+    assert_int_equal(reset_with(p, &s, &r, &why), -EMSGSIZE);
+    assert_int_equal(r.kind, CHRONY_REPLY_RESET_SOURCES);
+    null_script_default(&s);
+    s.reply_type = CHRONY_RPY_TRACKING;
+    assert_int_equal(reset_with(p, &s, &r, &why), -EPROTO);
+    assert_string_equal(why, "RESET_SOURCES reply type is not RPY_NULL");
+
+    /* A wrong sequence number: stale, and the request still waits for its answer. */
+    null_script_default(&s);
+    s.seq_xor = 0x10000;
+    assert_int_equal(reset_with(p, &s, &r, &why), -ESTALE);
+    assert_int_equal(r.kind, CHRONY_REPLY_RESET_SOURCES);
+    uint8_t again[CHRONY_NULL_REPLY_LEN];
+    memset(again, 0, sizeof(again));
+    again[0] = 6;
+    again[1] = 2;
+    again[5] = CHRONY_REQ_RESET_SOURCES;
+    again[7] = CHRONY_RPY_NULL;
+    uint32_t seq = p->fake->sequences[p->fake->requests - 1];
+    again[16] = (uint8_t)(seq >> 24);
+    again[17] = (uint8_t)(seq >> 16);
+    again[18] = (uint8_t)(seq >> 8);
+    again[19] = (uint8_t)seq;
+    struct sockaddr_storage me;
+    socklen_t me_len = sizeof(me);
+    assert_int_equal(getsockname(chrony_client_fd(p->client), (struct sockaddr *)&me, &me_len), 0);
+    assert_int_equal(sendto(p->fake->fd, again, sizeof(again), 0, (struct sockaddr *)&me, me_len),
+                     (ssize_t)sizeof(again));
+    assert_int_equal(recv_one(p->client, &r, &why), 0); /* the right one, late */
+    assert_int_equal(r.kind, CHRONY_REPLY_RESET_SOURCES);
+    /* Once answered, a duplicate of that very answer is stale: nothing is awaited any more. */
+    assert_int_equal(sendto(p->fake->fd, again, sizeof(again), 0, (struct sockaddr *)&me, me_len),
+                     (ssize_t)sizeof(again));
+    assert_int_equal(recv_one(p->client, &r, &why), -ESTALE);
+    assert_string_equal(why, "RESET_SOURCES reply to no pending request");
+    /* And a BURST reply when only a reset was asked for: no BURST is pending. */
+    again[5] = CHRONY_REQ_BURST;
+    assert_int_equal(sendto(p->fake->fd, again, sizeof(again), 0, (struct sockaddr *)&me, me_len),
+                     (ssize_t)sizeof(again));
+    assert_int_equal(recv_one(p->client, &r, &why), -ESTALE);
+    assert_int_equal(r.kind, CHRONY_REPLY_BURST);
+    assert_string_equal(why, "BURST reply to no pending request");
+
+    /* Two resets: the reply to the first is stale once the second is sent. */
+    null_script_default(&s);
+    null_fake_set(p->fake, &s);
+    assert_int_equal(chrony_client_send_reset_sources(p->client, 0), 0);
+    assert_int_equal(chrony_client_send_reset_sources(p->client, 1), 0);
+    assert_int_equal(null_fake_serve_one(p->fake, 1000), 1);
+    assert_int_equal(null_fake_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), -ESTALE);
+    assert_int_equal(recv_one(p->client, &r, &why), 0);
+
+    /* A BURST with bad counts leaves the pending one alone. */
+    assert_int_equal(chrony_client_send_burst(p->client, 4, 8, 0), 0);
+    assert_int_equal(chrony_client_send_burst(p->client, 0, 0, 1), -EINVAL);
+    assert_int_equal(null_fake_serve_one(p->fake, 1000), 1);
+    assert_int_equal(recv_one(p->client, &r, &why), 0);
+    assert_int_equal(r.kind, CHRONY_REPLY_BURST);
+
+    /* The tracking-only call drops them (and so ends their wait). */
+    assert_int_equal(chrony_client_send_reset_sources(p->client, 0), 0);
+    assert_int_equal(null_fake_serve_one(p->fake, 1000), 1);
+    struct cb_poll poll;
+    int rc = -EAGAIN;
+    for (int i = 0; i < 100 && rc == -EAGAIN; i++) {
+        rc = chrony_client_recv(p->client, &poll, &why);
+        usleep(rc == -EAGAIN ? 1000 : 0);
+    }
+    assert_int_equal(rc, -ESTALE);
+    assert_string_equal(why, "not a tracking reply");
+    assert_int_equal(p->fake->bad, 0);
+}
+
+/* All four requests in flight at once, answered in reverse order: each reply goes to its own
+ * request, and the tracking poll keeps the reading taken before its own send. */
+static void test_reset_burst_interleaved(void **state)
+{
+    (void)state;
+    struct null_fake *f = null_fake_new(NULL);
+    struct fake_clock fc;
+    fake_clock_init(&fc, RT0, 1000 * MS);
+    fc.tick_ns = 1000;
+    struct chrony_addr a = udp_addr(f->port);
+    int err = 0;
+    struct chrony_client *c = chrony_client_new(&a, &fc.base, &err);
+    assert_non_null(c);
+    assert_int_equal(chrony_client_send_reset_sources(c, 0), 0);
+    int64_t before_ns = fc.rt_ns;
+    assert_int_equal(chrony_client_send(c, 0), 0);
+    assert_int_equal(chrony_client_send_burst(c, 4, 8, 0), 0);
+    assert_int_equal(chrony_client_send_ntpdata(c, CHRONY_ADDR_INET4, upstream_v4, 0), 0);
+    /* Read all four requests, then answer them last first. */
+    uint8_t req[4][1024];
+    ssize_t n[4];
+    struct sockaddr_storage from;
+    socklen_t fromlen = sizeof(from);
+    for (int i = 0; i < 4; i++) {
+        n[i] = recvfrom(f->fd, req[i], sizeof(req[i]), 0, (struct sockaddr *)&from, &fromlen);
+        assert_true(n[i] > 0);
+    }
+    for (int i = 3; i >= 0; i--) {
+        uint8_t reply[1024];
+        size_t len = null_fake_answer(f, req[i], (size_t)n[i], reply, sizeof(reply));
+        assert_true(len > 0);
+        assert_int_equal(sendto(f->fd, reply, len, 0, (struct sockaddr *)&from, fromlen),
+                         (ssize_t)len);
+    }
+    bool seen[4] = {false, false, false, false};
+    for (int i = 0; i < 4; i++) {
+        struct chrony_reply r;
+        const char *why = NULL;
+        assert_int_equal(recv_one(c, &r, &why), 0);
+        assert_false(seen[r.kind]);
+        seen[r.kind] = true;
+        if (r.kind == CHRONY_REPLY_TRACKING) {
+            assert_int_equal(r.poll.tracking.ref_time_ns, RT0);
+            assert_int_equal(r.poll.sent.rt_ns, before_ns);
+        } else if (r.kind == CHRONY_REPLY_NTPDATA) {
+            assert_memory_equal(r.ntpdata.addr, upstream_v4, 4);
+        }
+    }
+    assert_true(seen[CHRONY_REPLY_TRACKING] && seen[CHRONY_REPLY_NTPDATA] &&
+                seen[CHRONY_REPLY_RESET_SOURCES] && seen[CHRONY_REPLY_BURST]);
+    assert_int_equal(f->bad, 0);
+    assert_int_equal(f->requests, 2);
+    chrony_client_free(c);
+    null_fake_free(f);
+}
+
+static void test_reset_burst_query(void **state)
+{
+    struct null_pair *p = *state;
+    null_fake_start(p->fake);
+    struct chrony_query_opts o = {.timeout_ns = 30 * MS, .attempts = 3};
+    const char *why = NULL;
+    assert_int_equal(chrony_client_query_reset_sources(p->client, &o, &why), 0);
+    assert_int_equal(chrony_client_query_burst(p->client, &o, 4, 8, &why), 0);
+    assert_int_equal(null_fake_requests(p->fake), 2);
+
+    /* The first request goes unanswered: resent with a fresh sequence number, attempt 1. */
+    struct null_script s;
+    null_script_default(&s);
+    s.silent = 3;
+    null_fake_set(p->fake, &s);
+    assert_int_equal(chrony_client_query_reset_sources(p->client, &o, &why), 0);
+    assert_int_equal(null_fake_requests(p->fake), 4);
+    pthread_mutex_lock(&p->fake->lock);
+    assert_int_not_equal(p->fake->sequences[2], p->fake->sequences[3]);
+    assert_int_equal(p->fake->attempts[2], 0);
+    assert_int_equal(p->fake->attempts[3], 1);
+    pthread_mutex_unlock(&p->fake->lock);
+
+    /* A refusal is chronyd's answer: not asked again. */
+    null_script_default(&s);
+    s.status = CHRONY_STT_UNAUTH;
+    null_fake_set(p->fake, &s);
+    assert_int_equal(chrony_client_query_burst(p->client, &o, 4, 8, &why), -EREMOTEIO);
+    assert_string_equal(why, "unauthorised");
+    assert_int_equal(null_fake_requests(p->fake), 5);
+
+    /* Malformed every time: every attempt, the last error. */
+    null_script_default(&s);
+    s.len = 40;
+    null_fake_set(p->fake, &s);
+    assert_int_equal(chrony_client_query_reset_sources(p->client, &o, &why), -EMSGSIZE);
+    assert_int_equal(null_fake_requests(p->fake), 8);
+
+    /* Silence: every attempt, then a timeout. */
+    null_script_default(&s);
+    s.silent = 1000;
+    null_fake_set(p->fake, &s);
+    assert_int_equal(chrony_client_query_burst(p->client, &o, 4, 8, &why), -ETIMEDOUT);
+    assert_int_equal(null_fake_requests(p->fake), 11);
+
+    /* Bad options and counts: nothing sent. */
+    struct chrony_query_opts bad = {.timeout_ns = 30 * MS, .attempts = 0};
+    assert_int_equal(chrony_client_query_reset_sources(p->client, &bad, &why), -EINVAL);
+    assert_int_equal(chrony_client_query_burst(p->client, &o, 8, 4, &why), -EINVAL);
+    assert_non_null(why);
+    assert_int_equal(null_fake_requests(p->fake), 11);
+
+    /* Tracking is unaffected. */
+    struct cb_poll poll;
+    assert_int_equal(chrony_client_query(p->client, &o, &poll, &why), 0);
+    assert_int_equal(poll.tracking.ref_time_ns, RT0);
+    pthread_mutex_lock(&p->fake->lock);
+    assert_int_equal(p->fake->bad, 0);
+    pthread_mutex_unlock(&p->fake->lock);
+}
+
+static void test_reset_burst_unix_socket(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/clockbound-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[200];
+    snprintf(path, sizeof(path), "%s/chronyd.sock", dir);
+    struct null_fake *f = null_fake_new(path);
+    null_fake_start(f);
+    char text[220];
+    snprintf(text, sizeof(text), "unix:%s", path);
+    struct chrony_addr a;
+    const char *why = NULL;
+    assert_int_equal(chrony_addr_parse(text, &a, &why), 0);
+    int err = 0;
+    struct chrony_client *c = chrony_client_new(&a, cb_clock_system(), &err);
+    assert_non_null(c);
+    struct chrony_query_opts o = {.timeout_ns = 200 * MS, .attempts = 2};
+    assert_int_equal(chrony_client_query_reset_sources(c, &o, &why), 0);
+    assert_int_equal(chrony_client_query_burst(c, &o, 4, 8, &why), 0);
+    chrony_client_free(c);
+    assert_int_equal(null_fake_requests(f), 2);
+    assert_int_equal(f->bad, 0);
+    null_fake_free(f);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -966,6 +1499,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ntpdata_stale_refused_mismatched, setup_udp, teardown),
         cmocka_unit_test_setup_teardown(test_ntpdata_query, setup_udp, teardown),
         cmocka_unit_test(test_ntpdata_unix_socket),
+        cmocka_unit_test_setup_teardown(test_reset_burst_exchange, setup_null, teardown_null),
+        cmocka_unit_test_setup_teardown(test_reset_burst_refused_stale_malformed, setup_null,
+                                        teardown_null),
+        cmocka_unit_test(test_reset_burst_interleaved),
+        cmocka_unit_test_setup_teardown(test_reset_burst_query, setup_null, teardown_null),
+        cmocka_unit_test(test_reset_burst_unix_socket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* Unit tests: chrony cmdmon tracking and NTPDATA codec (clockbound/chrony_proto.c). */
+/* Unit tests: chrony cmdmon codec, tracking, NTPDATA, RESET_SOURCES and BURST
+ * (clockbound/chrony_proto.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -994,6 +995,271 @@ static void test_decode_ntpdata_random_mutations(void **state)
     }
 }
 
+/* --- RESET_SOURCES and BURST --- */
+
+/* The requests `chronyc reset sources` and `chronyc burst 4/8` (chrony 4.3) sent to a UDP
+ * listener, first attempt: ours must be the same bytes for the same sequence number. */
+static const char chronyc_reset_hex[] = "0601000000420000c4ae7e4000000000000000000000000000000000";
+static const char chronyc_burst_hex[] =
+    "060100000003000013b133780000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000400000008";
+
+static void test_encode_reset_sources_request(void **state)
+{
+    (void)state;
+    uint8_t buf[CHRONY_RESET_SOURCES_LEN + 8];
+    memset(buf, 0xAA, sizeof(buf));
+    assert_int_equal(chrony_encode_reset_sources_request(buf, sizeof(buf), 0xDEADBEEF, 2), 28);
+    uint8_t want[28] = {6, 1, 0, 0, 0, 66, 0, 2, 0xDE, 0xAD, 0xBE, 0xEF}; /* then zeros */
+    assert_memory_equal(buf, want, sizeof(want));
+    assert_int_equal(buf[28], 0xAA); /* nothing written past 28 */
+
+    uint8_t chronyc[28];
+    hex_to_bytes(chronyc_reset_hex, chronyc, sizeof(chronyc));
+    memset(buf, 0xAA, sizeof(buf));
+    assert_int_equal(chrony_encode_reset_sources_request(buf, 28, 0xc4ae7e40, 0), 28);
+    assert_memory_equal(buf, chronyc, sizeof(chronyc));
+
+    assert_int_equal(chrony_encode_reset_sources_request(buf, 27, 1, 0), -ENOBUFS);
+}
+
+static void test_encode_burst_request(void **state)
+{
+    (void)state;
+    uint8_t buf[CHRONY_BURST_LEN + 8];
+    memset(buf, 0xAA, sizeof(buf));
+    assert_int_equal(chrony_encode_burst_request(buf, sizeof(buf), 0xDEADBEEF, 1, 4, 8), 68);
+    uint8_t want[68] = {6, 1, 0, 0, 0, 3, 0, 1, 0xDE, 0xAD, 0xBE, 0xEF};
+    /* mask @20 and address @40, family @36 and @56: all zero (IPADDR_UNSPEC, every source) */
+    want[63] = 4; /* n_good_samples @60 */
+    want[67] = 8; /* n_total_samples @64 */
+    assert_memory_equal(buf, want, sizeof(want));
+    assert_int_equal(buf[68], 0xAA); /* nothing written past 68 */
+
+    uint8_t chronyc[68];
+    hex_to_bytes(chronyc_burst_hex, chronyc, sizeof(chronyc));
+    assert_int_equal(chrony_encode_burst_request(buf, 68, 0x13b13378, 0, CHRONY_BURST_GOOD_SAMPLES,
+                                                 CHRONY_BURST_TOTAL_SAMPLES),
+                     68);
+    assert_memory_equal(buf, chronyc, sizeof(chronyc));
+
+    /* The counts are big-endian int32s. */
+    assert_int_equal(chrony_encode_burst_request(buf, 68, 1, 0, 0x01020304, INT32_MAX), 68);
+    const uint8_t counts[8] = {1, 2, 3, 4, 0x7f, 0xff, 0xff, 0xff};
+    assert_memory_equal(buf + 60, counts, sizeof(counts));
+    assert_int_equal(chrony_encode_burst_request(buf, 68, 1, 0, 1, 1), 68);
+
+    assert_int_equal(chrony_encode_burst_request(buf, 67, 1, 0, 4, 8), -ENOBUFS);
+    assert_int_equal(chrony_encode_burst_request(buf, 68, 1, 0, 0, 8), -EINVAL);
+    assert_int_equal(chrony_encode_burst_request(buf, 68, 1, 0, -4, 8), -EINVAL);
+    assert_int_equal(chrony_encode_burst_request(buf, 68, 1, 0, 5, 4), -EINVAL);
+    assert_int_equal(chrony_encode_burst_request(buf, 68, 1, 0, 4, -8), -EINVAL);
+}
+
+/* chronyd 4.3's replies (the demo pair's client, sequence 0x12345678): on its unix socket,
+ * success; over UDP from 127.0.0.1, status 2 (unauthorised); a BURST request of 67 bytes, status
+ * 19 (bad packet length); a BURST to the demo server, which has no source, status 4. */
+static const char reset_unix_hex[] = "06020000004200010000000000000000123456780000000000000000";
+static const char reset_udp_hex[] = "06020000004200010002000000000000123456780000000000000000";
+static const char burst_unix_hex[] = "06020000000300010000000000000000123456780000000000000000";
+static const char burst_udp_hex[] = "06020000000300010002000000000000123456780000000000000000";
+static const char burst_short_hex[] = "06020000000300010013000000000000123456780000000000000000";
+static const char burst_nosource_hex[] = "06020000000300010004000000000000123456780000000000000000";
+
+static void test_decode_null_captured(void **state)
+{
+    (void)state;
+    uint8_t buf[CHRONY_NULL_REPLY_LEN];
+    const char *why = NULL;
+
+    hex_to_bytes(reset_unix_hex, buf, sizeof(buf));
+    assert_int_equal(chrony_reply_command(buf, sizeof(buf)), CHRONY_REQ_RESET_SOURCES);
+    assert_int_equal(
+        chrony_decode_null_reply(buf, sizeof(buf), CHRONY_REQ_RESET_SOURCES, SEQ, &why), 0);
+    assert_null(why);
+    /* It answers that request only. */
+    assert_int_equal(
+        chrony_decode_null_reply(buf, sizeof(buf), CHRONY_REQ_RESET_SOURCES, SEQ ^ 1, &why),
+        -ESTALE);
+    assert_int_equal(chrony_decode_null_reply(buf, sizeof(buf), CHRONY_REQ_BURST, SEQ, &why),
+                     -EPROTO);
+    assert_string_equal(why, "reply is for a command other than BURST");
+    struct chrony_tracking t;
+    assert_int_equal(chrony_decode_tracking_reply(buf, sizeof(buf), SEQ, &t, &why), -EPROTO);
+    assert_false(chrony_reply_is_ntpdata(buf, sizeof(buf)));
+
+    hex_to_bytes(reset_udp_hex, buf, sizeof(buf));
+    why = NULL;
+    assert_int_equal(
+        chrony_decode_null_reply(buf, sizeof(buf), CHRONY_REQ_RESET_SOURCES, SEQ, &why),
+        -EREMOTEIO);
+    assert_string_equal(why, "unauthorised");
+
+    hex_to_bytes(burst_unix_hex, buf, sizeof(buf));
+    why = NULL;
+    assert_int_equal(chrony_reply_command(buf, sizeof(buf)), CHRONY_REQ_BURST);
+    assert_int_equal(chrony_decode_null_reply(buf, sizeof(buf), CHRONY_REQ_BURST, SEQ, &why), 0);
+    assert_null(why);
+    assert_int_equal(
+        chrony_decode_null_reply(buf, sizeof(buf), CHRONY_REQ_RESET_SOURCES, SEQ, &why), -EPROTO);
+    assert_string_equal(why, "reply is for a command other than RESET_SOURCES");
+
+    const struct {
+        const char *hex;
+        const char *why;
+    } refusals[] = {
+        {burst_udp_hex, "unauthorised"},
+        {burst_short_hex, "bad packet length"},
+        {burst_nosource_hex, "no such source"},
+    };
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        hex_to_bytes(refusals[i].hex, buf, sizeof(buf));
+        why = NULL;
+        assert_int_equal(chrony_decode_null_reply(buf, sizeof(buf), CHRONY_REQ_BURST, SEQ, &why),
+                         -EREMOTEIO);
+        assert_string_equal(why, refusals[i].why);
+    }
+}
+
+static void test_reply_command(void **state)
+{
+    (void)state;
+    uint8_t buf[CHRONY_NULL_REPLY_LEN];
+    hex_to_bytes(burst_unix_hex, buf, sizeof(buf));
+    assert_int_equal(chrony_reply_command(buf, 6), CHRONY_REQ_BURST);
+    assert_int_equal(chrony_reply_command(buf, 5), -EMSGSIZE);
+    assert_int_equal(chrony_reply_command(buf, 0), -EMSGSIZE);
+    buf[4] = 0xff;
+    buf[5] = 0xfe;
+    assert_int_equal(chrony_reply_command(buf, 6), 0xfffe); /* any value, unchecked */
+    struct fake_chrony_script s;
+    fake_chrony_script_default(&s, REF_NS);
+    uint8_t tr[2048];
+    size_t len;
+    build(&s, tr, &len);
+    assert_int_equal(chrony_reply_command(tr, len), CHRONY_REQ_TRACKING);
+    uint8_t nd[CHRONY_NTPDATA_LEN];
+    hex_to_bytes(ntpdata_captured_hex, nd, sizeof(nd));
+    assert_int_equal(chrony_reply_command(nd, sizeof(nd)), CHRONY_REQ_NTP_DATA);
+}
+
+/* A reply built from the captured success with one change; decoded as an answer to command. */
+struct null_case {
+    const char *name;
+    uint16_t command;
+    size_t len;    /* bytes given to the decoder (the buffer holds the reply, then zeros) */
+    int offset;    /* >= 0: this byte ... */
+    uint8_t value; /* ... set to this */
+    int err;       /* expected result */
+    const char *why;
+};
+
+static void test_decode_null_rejects(void **state)
+{
+    (void)state;
+    static const struct null_case cases[] = {
+        {"empty", CHRONY_REQ_RESET_SOURCES, 0, -1, 0, -EMSGSIZE,
+         "reply is shorter than a chrony reply header"},
+        {"27 bytes", CHRONY_REQ_BURST, 27, -1, 0, -EMSGSIZE,
+         "reply is shorter than a chrony reply header"},
+        {"29 bytes", CHRONY_REQ_RESET_SOURCES, 29, -1, 0, -EMSGSIZE,
+         "RESET_SOURCES reply is not 28 bytes long"},
+        {"tracking length", CHRONY_REQ_BURST, 104, -1, 0, -EMSGSIZE,
+         "BURST reply is not 28 bytes long"},
+        {"version 5", CHRONY_REQ_RESET_SOURCES, 28, 0, 5, -EPROTONOSUPPORT,
+         "reply has protocol version other than 6"},
+        {"request, not reply", CHRONY_REQ_BURST, 28, 1, 1, -EPROTO, "packet is not a reply"},
+        {"reserved 1", CHRONY_REQ_RESET_SOURCES, 28, 2, 1, -EPROTO,
+         "reply has nonzero reserved bytes"},
+        {"reserved 2", CHRONY_REQ_BURST, 28, 3, 0x80, -EPROTO, "reply has nonzero reserved bytes"},
+        {"command high byte", CHRONY_REQ_RESET_SOURCES, 28, 4, 1, -EPROTO,
+         "reply is for a command other than RESET_SOURCES"},
+        {"tracking command", CHRONY_REQ_RESET_SOURCES, 28, 5, 33, -EPROTO,
+         "reply is for a command other than RESET_SOURCES"},
+        {"NTPDATA command", CHRONY_REQ_BURST, 28, 5, 57, -EPROTO,
+         "reply is for a command other than BURST"},
+        {"reply type tracking", CHRONY_REQ_RESET_SOURCES, 28, 7, 5, -EPROTO,
+         "RESET_SOURCES reply type is not RPY_NULL"},
+        {"reply type 0", CHRONY_REQ_BURST, 28, 7, 0, -EPROTO, "BURST reply type is not RPY_NULL"},
+        {"pad1", CHRONY_REQ_BURST, 28, 10, 1, -EPROTO, "reply has nonzero padding"},
+        {"pad3", CHRONY_REQ_RESET_SOURCES, 28, 15, 1, -EPROTO, "reply has nonzero padding"},
+        {"pad4", CHRONY_REQ_BURST, 28, 20, 1, -EPROTO, "reply has nonzero padding"},
+        {"pad5", CHRONY_REQ_RESET_SOURCES, 28, 27, 1, -EPROTO, "reply has nonzero padding"},
+        {"sequence first byte", CHRONY_REQ_RESET_SOURCES, 28, 16, 0x13, -ESTALE,
+         "reply sequence number does not match the request"},
+        {"sequence last byte", CHRONY_REQ_BURST, 28, 19, 0x79, -ESTALE,
+         "reply sequence number does not match the request"},
+        {"status failed", CHRONY_REQ_RESET_SOURCES, 28, 9, 1, -EREMOTEIO, "failed"},
+        {"status invalid", CHRONY_REQ_BURST, 28, 9, 3, -EREMOTEIO, "invalid"},
+        {"status bad version", CHRONY_REQ_BURST, 28, 9, 18, -EREMOTEIO, "bad packet version"},
+        {"status high byte", CHRONY_REQ_RESET_SOURCES, 28, 8, 1, -EREMOTEIO, "unknown status"},
+        {"unknown command asked", 33, 28, -1, 0, -EINVAL, "not a command answered by a null reply"},
+        {"NTPDATA asked", CHRONY_REQ_NTP_DATA, 28, -1, 0, -EINVAL,
+         "not a command answered by a null reply"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct null_case *c = &cases[i];
+        uint8_t buf[128];
+        memset(buf, 0, sizeof(buf));
+        hex_to_bytes(c->command == CHRONY_REQ_BURST ? burst_unix_hex : reset_unix_hex, buf, 28);
+        if (c->offset >= 0) {
+            buf[c->offset] = c->value;
+        }
+        const char *why = NULL;
+        int rc = chrony_decode_null_reply(buf, c->len, c->command, SEQ, &why);
+        if (rc != c->err || why == NULL || strcmp(why, c->why) != 0) {
+            fail_msg("case '%s': got %d (%s), want %d (%s)", c->name, rc, why ? why : "no reason",
+                     c->err, c->why);
+        }
+    }
+    /* A status error is reported whatever the length (chronyd's refusals are bare headers,
+     * but the status says more than the length). */
+    uint8_t buf[104];
+    memset(buf, 0, sizeof(buf));
+    hex_to_bytes(reset_udp_hex, buf, 28);
+    const char *why = NULL;
+    assert_int_equal(chrony_decode_null_reply(buf, 104, CHRONY_REQ_RESET_SOURCES, SEQ, &why),
+                     -EREMOTEIO);
+    assert_string_equal(why, "unauthorised");
+    /* why may be NULL. */
+    assert_int_equal(chrony_decode_null_reply(buf, 27, CHRONY_REQ_RESET_SOURCES, SEQ, NULL),
+                     -EMSGSIZE);
+}
+
+/* Random mutations of the captured replies never crash; whatever is accepted is the reply. */
+static void test_decode_null_random_mutations(void **state)
+{
+    (void)state;
+    (void)test_seed("test_decode_null_random_mutations");
+    uint8_t good[2][CHRONY_NULL_REPLY_LEN];
+    hex_to_bytes(reset_unix_hex, good[0], CHRONY_NULL_REPLY_LEN);
+    hex_to_bytes(burst_unix_hex, good[1], CHRONY_NULL_REPLY_LEN);
+    const uint16_t commands[2] = {CHRONY_REQ_RESET_SOURCES, CHRONY_REQ_BURST};
+    for (int iter = 0; iter < 200000; iter++) {
+        int k = rand() % 2;
+        uint8_t buf[CHRONY_NULL_REPLY_LEN + 8];
+        memset(buf, 0, sizeof(buf));
+        memcpy(buf, good[k], CHRONY_NULL_REPLY_LEN);
+        int flips = 1 + rand() % 3;
+        for (int i = 0; i < flips; i++) {
+            buf[rand() % CHRONY_NULL_REPLY_LEN] = (uint8_t)rand();
+        }
+        size_t n = CHRONY_NULL_REPLY_LEN;
+        if (rand() % 16 == 0) {
+            n = (size_t)(rand() % (int)sizeof(buf));
+        }
+        const char *why = NULL;
+        int rc = chrony_decode_null_reply(buf, n, commands[k], SEQ, &why);
+        if (rc == 0) {
+            assert_null(why);
+            assert_int_equal(n, CHRONY_NULL_REPLY_LEN);
+            assert_memory_equal(buf, good[k], CHRONY_NULL_REPLY_LEN);
+        } else {
+            assert_non_null(why);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1012,6 +1278,12 @@ int main(void)
         cmocka_unit_test(test_decode_ntpdata_fake),
         cmocka_unit_test(test_decode_ntpdata_rejects),
         cmocka_unit_test(test_decode_ntpdata_random_mutations),
+        cmocka_unit_test(test_encode_reset_sources_request),
+        cmocka_unit_test(test_encode_burst_request),
+        cmocka_unit_test(test_decode_null_captured),
+        cmocka_unit_test(test_reply_command),
+        cmocka_unit_test(test_decode_null_rejects),
+        cmocka_unit_test(test_decode_null_random_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
