@@ -271,6 +271,12 @@ void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
     }
 }
 
+void cb_on_disruption(struct cb_state *st, const struct cb_reading *r)
+{
+    st->vm_disruptions++;
+    disrupt(st, r, CB_REASON_VMCLOCK_DISRUPTED, 0, CB_VMCLOCK_UPDATES);
+}
+
 void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err)
 {
     detect_step(st, r);

@@ -193,6 +193,14 @@ void cb_init(struct cb_state *st, const struct cb_params *p);
 /* Takes in a successful poll. Detects a step since the base reading. */
 void cb_on_poll(struct cb_state *st, const struct cb_poll *poll);
 
+/*
+ * An outside sign, seen at reading r, that the VM's clock was disrupted: the VMClock's VM
+ * generation counter changed (a clone, a snapshot restored; later kernels' vmclock-abi.h says
+ * it may change without the disruption marker). Handled as a marker change: DISRUPTED, counted
+ * in vm_disruptions.
+ */
+void cb_on_disruption(struct cb_state *st, const struct cb_reading *r);
+
 /* Records a failed poll (err: negative errno) at reading r. */
 void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err);
 

@@ -26,6 +26,14 @@ void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int6
                        int64_t step_allowance_ns, struct cbshm_record *out)
 {
     memset(out, 0, sizeof(*out));
+    /* The VMClock's marker as oracled last saw it. ClockBound 2.x's client, when support is
+     * set, compares it with the page's own and returns UNKNOWN while they differ
+     * (clock-bound-vmclock/src/lib.rs VMClock::now): a migration shows to readers at once,
+     * before oracled's next record, which then carries the new marker (and DISRUPTED). Set once
+     * oracled has read a marker: with no VMClock, as the 2.x daemon without disruption
+     * support, 0 and 0. */
+    out->disruption_marker = st->vm_have_marker ? st->vm_marker : 0;
+    out->disruption_support = st->vm_have_marker ? 1 : 0;
     out->as_of_ns = as_of_ns;
     out->void_after_ns = cb_sat_add(as_of_ns, valid_ns);
     out->max_drift_ppb = max_drift_ppb;

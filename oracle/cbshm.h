@@ -8,7 +8,8 @@
  *   16 as_of {i64 s, i64 ns}  32 void_after {i64 s, i64 ns}   (CLOCK_MONOTONIC_COARSE)
  *   48 bound_nsec i64        56 disruption marker u64          64 max_drift_ppb u32
  *   68 clock status i32 (0 unknown, 1 synchronized, 2 free-running, 3 disrupted)
- *   72 clock disruption support u8 (0: oracled detects steps itself and writes DISRUPTED)
+ *   72 clock disruption support u8 (1 with a VMClock: readers compare the page's marker with
+ *      the segment's, UNKNOWN while they differ; 0 without: oracled's own status alone)
  *
  * How ClockBound's readers use it (aws/clock-bound 2.0.2, read for the facts only). All three
  * clients go through one function, ClockErrorBound::compute_bound_at in

@@ -11,6 +11,7 @@
 #include "args.h"
 #include "conffile.h"
 #include "statefile.h"
+#include "vmclock.h"
 
 #ifndef ORACLE_VERSION
 #define ORACLE_VERSION "unknown"
@@ -42,12 +43,19 @@ static void usage(void)
         "  --grace DURATION            failing chrony polls stay FREE_RUNNING this long\n"
         "                              (default 5s)\n"
         "  --phc-interface IFACE       chrony follows the ENA PTP hardware clock of this\n"
-        "                              interface (eth0): add the PHC's own error bound, from\n"
+        "                              interface (ens5): add the PHC's own error bound, from\n"
         "                              /sys/bus/pci/devices/SLOT/phc_error_bound, while it is\n"
         "                              chrony's reference (default: not added)\n"
         "  --phc-error-bound-file PATH  ... or read that bound (ns) from this file\n"
         "  --phc-refid ID              the PHC refclock's reference ID in chrony\n"
         "                              (default " CB_PHC_DEFAULT_REFID_TEXT ")\n"
+        "  --vmclock PATH              the hypervisor's VMClock page: a change of its\n"
+        "                              disruption marker (live migration) makes the clock\n"
+        "                              DISRUPTED; 'none' for none (default " CB_VMCLOCK_DEFAULT_PATH
+        "\n"
+        "                              when it exists)\n",
+        CB_DEFAULT_MAX_DRIFT_PPB, CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB);
+    printf(
         "Timestamps:\n"
         "  --max-wait DURATION         the longest commit-wait held (default 100ms); more\n"
         "                              than twice --max-bound\n"
@@ -83,7 +91,6 @@ static void usage(void)
         "\n"
         "Durations take a unit: ns, us, ms, s or m. Sizes: bytes, or K, M, G (binary).\n"
         "SIGTERM or SIGINT drains and stops the server; a second one stops it at once.\n",
-        CB_DEFAULT_MAX_DRIFT_PPB, CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB,
         SERVER_DEFAULT_MAX_CONNECTIONS, SERVER_DEFAULT_MAX_PENDING,
         SERVER_DEFAULT_MAX_PENDING_CONN);
 }
@@ -100,6 +107,7 @@ enum {
     O_PHC_INTERFACE,
     O_PHC_FILE,
     O_PHC_REFID,
+    O_VMCLOCK,
     O_MAX_WAIT,
     O_RUN_AHEAD,
     O_STATE_DIR,
@@ -132,6 +140,7 @@ static const struct option longopts[] = {
     {"phc-interface", required_argument, NULL, O_PHC_INTERFACE},
     {"phc-error-bound-file", required_argument, NULL, O_PHC_FILE},
     {"phc-refid", required_argument, NULL, O_PHC_REFID},
+    {"vmclock", required_argument, NULL, O_VMCLOCK},
     {"max-wait", required_argument, NULL, O_MAX_WAIT},
     {"max-run-ahead", required_argument, NULL, O_RUN_AHEAD},
     {"state-dir", required_argument, NULL, O_STATE_DIR},
@@ -265,6 +274,12 @@ static int apply(int c, struct source *src, struct config *out)
             return bad(src, "phc-refid", optarg,
                        "one to four printable ASCII characters, as chrony's refid (PHC0)");
         }
+        return 0;
+    case O_VMCLOCK:
+        if (optarg[0] == '\0') {
+            return bad(src, "vmclock", optarg, "a path, or 'none'");
+        }
+        sc->vmclock = optarg;
         return 0;
     case O_MAX_WAIT:
         return duration(src, "max-wait", optarg, 1000, 60000000000, &sc->max_wait_ns,

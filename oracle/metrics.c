@@ -107,6 +107,35 @@ static void phc_health(const struct server *s, struct strbuf *b)
     strbuf_printf(b, "}");
 }
 
+/* "none", "soon" (about a day) or "imminent" (about an hour): the maintenance the VMClock's
+ * flags announce. */
+static const char *vmclock_maintenance(uint64_t flags)
+{
+    if (flags & CB_VMCLOCK_FLAG_DISRUPTION_IMMINENT) {
+        return "imminent";
+    }
+    return flags & CB_VMCLOCK_FLAG_DISRUPTION_SOON ? "soon" : "none";
+}
+
+/* The /healthz fields about the VMClock, when there is one. */
+static void vmclock_health(const struct server *s, struct strbuf *b)
+{
+    const struct vmwatch *w = &s->vmwatch;
+    if (!w->enabled) {
+        return;
+    }
+    strbuf_printf(b, ",\"vmclock\":{\"disruptions\":%" PRIu64, s->clock_state.vm_disruptions);
+    if (s->clock_state.vm_have_marker) {
+        strbuf_printf(b, ",\"disruption_marker\":\"%" PRIu64 "\"", s->clock_state.vm_marker);
+    }
+    if (w->have_snapshot) {
+        strbuf_printf(b, ",\"clock_status\":\"%s\",\"maintenance\":\"%s\"",
+                      cb_vmclock_status_name(w->last.clock_status),
+                      vmclock_maintenance(w->last.flags));
+    }
+    strbuf_printf(b, ",\"readable\":%s}", w->last_error == 0 ? "true" : "false");
+}
+
 int metrics_health(struct server *s, struct strbuf *b)
 {
     struct cb_now now;
@@ -128,6 +157,7 @@ int metrics_health(struct server *s, struct strbuf *b)
     }
     upstream_health(s, b);
     phc_health(s, b);
+    vmclock_health(s, b);
     strbuf_printf(b, ",\"instance_id\":\"%s\",\"version\":", s->instance_id);
     strbuf_json_string(b, s->cfg->version);
     strbuf_printf(b, "}\n");
@@ -183,6 +213,8 @@ static void gauge_opt(struct strbuf *b, const char *name, const char *help, bool
     }
 }
 
+static void counter_u64(struct strbuf *b, const char *name, const char *help, uint64_t value);
+
 /* What oracled measures of chrony from its reports (clockbound/dispersion.h, slew.h). */
 static void chrony_measured(const struct server *s, struct strbuf *b)
 {
@@ -202,14 +234,36 @@ static void chrony_measured(const struct server *s, struct strbuf *b)
               "one, the measured one when lower, 0 before a measurement.",
               st->have_poll, st->bound.topup_maxclockerror_ppb);
     const struct cb_phc_reading *phc = &st->last.phc;
-    gauge_opt(b, "oracled_phc_error_bound_ns",
-              "The PTP hardware clock's own error bound as last read (--phc-interface or "
-              "--phc-error-bound-file), ns. NaN when not configured or not readable.",
-              st->have_poll && phc->configured && phc->error == 0, phc->error_bound_ns);
+    metric(b, "oracled_phc_error_bound_seconds", "gauge",
+           "The PTP hardware clock's own error bound as last read (--phc-interface or "
+           "--phc-error-bound-file). NaN when not configured or not readable.");
+    if (st->have_poll && phc->configured && phc->error == 0) {
+        strbuf_printf(b, "oracled_phc_error_bound_seconds %.9f\n",
+                      (double)phc->error_bound_ns / 1e9);
+    } else {
+        strbuf_printf(b, "oracled_phc_error_bound_seconds NaN\n");
+    }
     gauge_opt(b, "oracled_phc_reference",
               "1 while the PHC is chrony's reference (its error bound is then in the bound, or "
               "the clock is UNKNOWN when it cannot be read), else 0. NaN when not configured.",
               st->have_poll && phc->configured, st->phc_verdict != CB_PHC_NOT_REFERENCE ? 1 : 0);
+    const struct vmwatch *w = &s->vmwatch;
+    gauge_opt(b, "oracled_vmclock_clock_status",
+              "The VMClock's own clock status: 0 unknown, 1 initializing, 2 synchronized, 3 "
+              "free-running, 4 unreliable. NaN without a VMClock.",
+              w->enabled && w->have_snapshot, w->have_snapshot ? w->last.clock_status : 0);
+    gauge_opt(b, "oracled_vmclock_maintenance",
+              "Maintenance the VMClock announces: 0 none, 1 within about a day, 2 within about "
+              "an hour (the clock will be DISRUPTED then). NaN without a VMClock.",
+              w->enabled && w->have_snapshot,
+              !w->have_snapshot                                       ? 0
+              : (w->last.flags & CB_VMCLOCK_FLAG_DISRUPTION_IMMINENT) ? 2
+              : (w->last.flags & CB_VMCLOCK_FLAG_DISRUPTION_SOON)     ? 1
+                                                                      : 0);
+    counter_u64(b, "oracled_vmclock_disruptions_total",
+                "Changes of the VMClock's disruption marker seen since start: each makes the "
+                "clock DISRUPTED (0 without a VMClock).",
+                st->vm_disruptions);
     gauge_opt(b, "oracled_chrony_slew_rate_ppb",
               "How fast chrony is slewing the clock (its current correction), measured from two "
               "of its reports of one update: an upper bound, ppb. NaN while not known.",

@@ -35,9 +35,95 @@ static void fail(struct poller *p, int err, const char *why)
     p->cb(p);
 }
 
+/* --- RESET_SOURCES and BURST after a VMClock disruption --- */
+
+static void reset_send(struct poller *p)
+{
+    int rc = p->reset_step == 1
+                 ? chrony_client_send_reset_sources(p->client, (uint16_t)p->reset_tries)
+                 : chrony_client_send_burst(p->client, CHRONY_BURST_GOOD_SAMPLES,
+                                            CHRONY_BURST_TOTAL_SAMPLES, (uint16_t)p->reset_tries);
+    p->reset_tries++;
+    p->reset_sent_mono_ns = cb_clock_ns(p->clock, CB_CLOCK_MONOTONIC);
+    if (rc < 0) {
+        log_warn("chrony %s: cannot send: %s", p->reset_step == 1 ? "RESET_SOURCES" : "BURST",
+                 strerror(-rc));
+    }
+}
+
+void poller_reset_chrony(struct poller *p)
+{
+    if (p->client == NULL) {
+        return;
+    }
+    p->reset_step = 1;
+    p->reset_tries = 0;
+    reset_send(p);
+}
+
+/* A reply to RESET_SOURCES or BURST (rc 0: done). */
+static void reset_answered(struct poller *p, enum chrony_reply_kind kind, int rc, const char *why)
+{
+    bool reset = kind == CHRONY_REPLY_RESET_SOURCES;
+    if ((reset && p->reset_step != 1) || (!reset && p->reset_step != 2)) {
+        return; /* a late answer to an attempt already given up */
+    }
+    if (rc == 0) {
+        if (reset) {
+            p->resets_ok++;
+            log_info("chrony dropped its samples (RESET_SOURCES) after the disruption; asking "
+                     "for new ones at once (BURST)");
+            p->reset_step = 2;
+            p->reset_tries = 0;
+            reset_send(p);
+        } else {
+            p->reset_step = 0;
+        }
+        return;
+    }
+    p->reset_step = 0;
+    if (!reset) {
+        log_warn("chrony BURST after the disruption: %s", why != NULL ? why : strerror(-rc));
+        return;
+    }
+    p->resets_failed++;
+    bool udp = chrony_client_local_path(p->client)[0] == '\0';
+    if (!p->reset_refused_logged) {
+        p->reset_refused_logged = true;
+        log_warn("chrony refused RESET_SOURCES after the disruption (%s)%s: chrony keeps its "
+                 "samples from before it; the clock stays DISRUPTED until chrony has measured %d "
+                 "times since (logged once)",
+                 why != NULL ? why : strerror(-rc),
+                 udp ? ": chronyd allows it only on its unix socket (--chrony "
+                       "unix:/run/chrony/chronyd.sock, as a user that may use it)"
+                     : "",
+                 CB_VMCLOCK_UPDATES);
+    }
+}
+
+/* On the poll timer: an unanswered RESET_SOURCES or BURST is sent again, up to a limit. */
+static void reset_tick(struct poller *p)
+{
+    if (p->reset_step == 0 || cb_clock_ns(p->clock, CB_CLOCK_MONOTONIC) - p->reset_sent_mono_ns <
+                                  POLLER_RESET_TIMEOUT_NS) {
+        return;
+    }
+    if (p->reset_tries < POLLER_RESET_TRIES) {
+        reset_send(p);
+        return;
+    }
+    if (p->reset_step == 1) {
+        p->resets_failed++;
+    }
+    log_warn("chrony did not answer %s after the disruption (%d tries)",
+             p->reset_step == 1 ? "RESET_SOURCES" : "BURST", POLLER_RESET_TRIES);
+    p->reset_step = 0;
+}
+
 static void on_tick(uv_timer_t *h)
 {
     struct poller *p = container_of(h, struct poller, timer);
+    reset_tick(p);
     if (p->unanswered >= POLLER_ATTEMPTS) {
         fail(p, -ETIMEDOUT, "no reply from chronyd");
         p->unanswered = 0;
@@ -252,6 +338,10 @@ static void on_readable(uv_poll_t *h, int status, int events)
         }
         if (rc == -ESTALE) {
             continue; /* a late reply to an earlier request */
+        }
+        if (reply.kind == CHRONY_REPLY_RESET_SOURCES || reply.kind == CHRONY_REPLY_BURST) {
+            reset_answered(p, reply.kind, rc, why);
+            continue;
         }
         if (reply.kind == CHRONY_REPLY_NTPDATA) {
             if (rc < 0) {

@@ -75,6 +75,13 @@ struct poller {
     uint16_t nd_logged_family;
     uint8_t nd_logged_addr[16];
     uint32_t nd_logged_ref_id;
+    /* Asking chronyd to start over after a VMClock disruption (poller_reset_chrony). */
+    int reset_step;             /* 0 idle, 1 RESET_SOURCES out, 2 BURST out */
+    int reset_tries;            /* attempts of the current step */
+    int64_t reset_sent_mono_ns; /* when it was sent */
+    bool reset_refused_logged;  /* chronyd refused (UDP): said once */
+    uint64_t resets_ok;         /* RESET_SOURCES chronyd carried out */
+    uint64_t resets_failed;     /* refused or unanswered */
     /* The PTP hardware clock's own error bound (clockbound/phc.h), read at every reply. */
     struct cb_phc phc;
     uint32_t phc_ref_id;
@@ -92,8 +99,19 @@ int poller_init(struct poller *p, uv_loop_t *loop, const struct chrony_addr *add
  * with a sentence in why (the file cannot be opened).
  */
 int poller_set_phc(struct poller *p, const char *path, uint32_t ref_id, char *why, size_t cap);
+/*
+ * After a VMClock disruption: asks chronyd to drop every sample (RESET_SOURCES), then to sample
+ * every source at once (BURST), as AWS ClockBound does; retried on the poll timer while
+ * unanswered (POLLER_RESET_TRIES, POLLER_RESET_TIMEOUT_NS apart). chronyd does it only when
+ * asked on its unix socket: over UDP it refuses, which is logged once (the disruption rule
+ * alone then keeps the bound sound, clockbound.h CB_VMCLOCK_UPDATES).
+ */
+void poller_reset_chrony(struct poller *p);
 /* Sends the first request now, then every interval. */
 int poller_start(struct poller *p);
+#define POLLER_RESET_TRIES      5
+#define POLLER_RESET_TIMEOUT_NS INT64_C(1000000000)
+
 /* Stops, closes the handles and the client; close_cb runs when done. */
 void poller_close(struct poller *p, void (*close_cb)(struct poller *p));
 

@@ -28,11 +28,27 @@ uint8_t *server_read_buffer(struct server *s)
     return s->read_buf;
 }
 
+/* A VMClock disruption was seen (clockbound made the status DISRUPTED): say so once, and ask
+ * chrony to drop its samples, all taken before it, as AWS ClockBound does. */
+static void on_vm_disruption(struct server *s)
+{
+    uint64_t n = s->clock_state.vm_disruptions - s->vm_disruptions_seen;
+    s->vm_disruptions_seen = s->clock_state.vm_disruptions;
+    log_warn("VMClock: the VM's clock was disrupted (disruption marker %" PRIu64 ", %" PRIu64
+             " disruption%s seen now: a live migration, a long pause or a clone): clock "
+             "DISRUPTED until chrony has measured %d times since",
+             s->clock_state.vm_marker, n, n == 1 ? "" : "s", CB_VMCLOCK_UPDATES);
+    poller_reset_chrony(&s->poller);
+}
+
 void server_now(struct server *s, struct cb_now *now)
 {
     struct cb_reading r;
     cb_clock_read(s->clock, &r);
     cb_now(&s->clock_state, &r, now);
+    if (s->clock_state.vm_disruptions != s->vm_disruptions_seen) {
+        on_vm_disruption(s);
+    }
     s->last_status = now->status;
     cbcompat_reading(&s->cbcompat, &s->clock_state, now);
 }
@@ -570,6 +586,11 @@ static void on_poll_done(struct poller *p)
         hist_record(&s->stats.chrony_rtt, p->last_rtt_ns);
     }
     s->prev_clock_state = s->clock_state;
+    if (vmwatch_poll(&s->vmwatch)) {
+        struct cb_reading r;
+        cb_clock_read(s->clock, &r);
+        cb_on_disruption(&s->clock_state, &r);
+    }
     describe_source(s);
     note_chrony_growth(s);
     struct cb_now now;
@@ -885,6 +906,14 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     hist_init(&s->stats.chrony_rtt);
     reserve_disabled(&s->reserve);
 
+    char vm_why[768];
+    int vm_rc = vmwatch_open(&s->vmwatch, cfg->vmclock, clock, vm_why, sizeof(vm_why));
+    if (vm_rc < 0) {
+        log_err("%s", vm_why);
+        return vm_rc;
+    }
+    s->clock = vmwatch_clock(&s->vmwatch);
+
     uint8_t id[16];
     if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
         log_err_errno(errno, "getrandom");
@@ -990,6 +1019,7 @@ int server_start(struct server *s)
 
 void server_fini(struct server *s)
 {
+    vmwatch_close(&s->vmwatch);
     reserve_close(&s->reserve);
     cw_fini(&s->waits);
     arena_fini(&s->arena);

@@ -28,6 +28,7 @@
 #include "poller.h"
 #include "reserve.h"
 #include "tsalloc.h"
+#include "vmwatch.h"
 #include "waketimer.h"
 
 #define SERVER_MAX_LISTEN               8
@@ -77,6 +78,8 @@ struct server_config {
     const char *phc_interface;
     const char *phc_error_bound_file;
     uint32_t phc_ref_id;
+    /* The VMClock page: NULL for /dev/vmclock0 when it exists, "none" for none (vmwatch.h). */
+    const char *vmclock;
     const char *version;
 };
 
@@ -145,6 +148,8 @@ struct server {
     int64_t start_rt_ns;
 
     struct poller poller;
+    struct vmwatch vmwatch;       /* the VMClock page, when there is one */
+    uint64_t vm_disruptions_seen; /* clock_state.vm_disruptions already handled */
     struct reserve reserve;
     struct tsalloc alloc;
     struct cw_queue waits;

@@ -151,6 +151,7 @@ for path in /usr/bin/oracled /usr/bin/oracle-cli /usr/bin/clockbound \
     /usr/lib/liboracle-client.so.0.1.0 /usr/lib/liboracle-client.a \
     /usr/include/oracle/client.h /usr/lib/pkgconfig/oracle-client.pc \
     /usr/lib/systemd/system/oracled.service /usr/lib/sysusers.d/oracled.conf \
+    /usr/lib/udev/rules.d/70-oracled-vmclock.rules \
     /etc/oracled/oracled.conf /usr/share/man/man8/oracled.8.gz /usr/share/man/man1/oracle-cli.1.gz \
     /usr/share/man/man1/clockbound.1.gz /usr/share/doc/oracled/OPERATIONS.md \
     /usr/share/oracled/chrony/ec2-ntp.conf /usr/share/oracled/chrony/ec2-phc.conf \

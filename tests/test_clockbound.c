@@ -528,6 +528,22 @@ static void test_vmclock_disruption(void **state)
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
     assert_int_equal(st.vm_disruptions, 3);
 
+    /* An outside sign (the VM generation counter, seen at a poll): the same rule. */
+    s = later(s, 40 * MS);
+    n = now_marked(&st, s, CB_MARKER_OK, 10);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    struct cb_reading at = reading(s);
+    cb_on_disruption(&st, &at);
+    n = now_marked(&st, s, CB_MARKER_OK, 10);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    assert_int_equal(st.vm_disruptions, 4);
+    r = later(s, 20 * MS);
+    poll = make_poll(r, 30 * MS);
+    cb_on_poll(&st, &poll);
+    s = updates_after(&st, r, CB_VMCLOCK_UPDATES, CB_STATUS_DISRUPTED);
+    n = now_marked(&st, s, CB_MARKER_OK, 10);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+
     /* The marker seen in a poll's own reading counts too (a poll may be the first to see it). */
     poll = make_poll(later(s, 20 * MS), 10 * MS);
     poll.sent.marker_state = CB_MARKER_OK;
@@ -535,7 +551,7 @@ static void test_vmclock_disruption(void **state)
     cb_on_poll(&st, &poll);
     n = now_at(&st, later(s, 21 * MS));
     expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
-    assert_int_equal(st.vm_disruptions, 4);
+    assert_int_equal(st.vm_disruptions, 5);
 }
 
 static void test_step_between_polls(void **state)

@@ -104,6 +104,7 @@ void fake_chrony_script_default(struct fake_chrony_script *s, int64_t ref_time_n
     s->upstream_mode = 4;
     s->ntpdata_reply_len = 152;
     s->ntpdata_patch_offset = -1;
+    s->reset_status = 2;
 }
 
 size_t fake_chrony_build_reply(const struct fake_chrony_script *s, uint32_t sequence, uint8_t *buf,
@@ -327,7 +328,8 @@ static bool zeros(const uint8_t *p, size_t from, size_t to)
     return true;
 }
 
-/* The command of a well-formed request (33 tracking, 57 NTPDATA), or 0 for a malformed one. */
+/* The command of a well-formed request (33 tracking, 57 NTPDATA, 66 RESET_SOURCES, 3 BURST),
+ * or 0 for a malformed one. */
 static int request_command(const uint8_t *req, ssize_t n)
 {
     if (n < 12 || req[0] != 6 || req[1] != 1 || req[2] != 0 || req[3] != 0 || req[4] != 0) {
@@ -335,6 +337,14 @@ static int request_command(const uint8_t *req, ssize_t n)
     }
     if (req[5] == 33 && n == 104 && zeros(req, 12, 104)) {
         return 33;
+    }
+    /* RESET_SOURCES: the header and zeros, padded to the reply's 28 bytes. BURST: mask and
+     * address unspecified (all zero) and two counts, 68 bytes. */
+    if (req[5] == 66 && n == 28 && zeros(req, 12, 28)) {
+        return 66;
+    }
+    if (req[5] == 3 && n == 68 && zeros(req, 12, 60)) {
+        return 3;
     }
     /* NTPDATA: header, pad1/pad2 zero, the address (16 bytes @20, family @36, padding @38), then
      * zeros up to 152 bytes; an IPv4 address uses 4 bytes, the other 12 are zero. */
@@ -407,6 +417,23 @@ static int handle_request(struct fake_chrony *f)
                    (uint32_t)req[11];
     if (command == 57) {
         return answer_ntpdata(f, req, seq, &from, fromlen);
+    }
+    if (command == 66 || command == 3) {
+        if (command == 66) {
+            f->reset_requests++;
+        } else {
+            f->burst_requests++;
+        }
+        uint16_t status = f->script.reset_status;
+        bool silent = f->script.mode == FAKE_CHRONY_SILENT;
+        pthread_mutex_unlock(&f->lock);
+        if (!silent && fromlen > sizeof(sa_family_t)) {
+            uint8_t reply[28] = {6, 2, 0, 0, 0, (uint8_t)command, 0, 1};
+            be16(reply + 8, status);
+            be32(reply + 16, seq);
+            (void)sendto(f->fd, reply, sizeof(reply), 0, (const struct sockaddr *)&from, fromlen);
+        }
+        return 1;
     }
     if (f->requests < sizeof(f->sequences) / sizeof(f->sequences[0])) {
         f->sequences[f->requests] = seq;

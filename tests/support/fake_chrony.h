@@ -65,6 +65,9 @@ struct fake_chrony_script {
     uint8_t ntpdata_patch_value;
     bool ntpdata_other_addr; /* report about another address (the last address byte + 1) */
     bool ntpdata_silent;     /* answer no NTPDATA request (tracking ones as scripted) */
+    /* RESET_SOURCES (66) and BURST (3): a bare 28-byte header with this status, 2
+     * (unauthorised) by default, as chronyd answers over UDP; 0 as on its unix socket. */
+    uint16_t reset_status;
 };
 
 /* Encodes a double as a chrony float the way chronyd does. */
@@ -108,6 +111,8 @@ struct fake_chrony {
     bool running;
     int stop_pipe[2];
     unsigned ntpdata_requests;    /* well-formed NTPDATA requests seen (not in requests) */
+    unsigned reset_requests;      /* well-formed RESET_SOURCES requests seen (not in requests) */
+    unsigned burst_requests;      /* ... BURST */
     uint16_t last_ntpdata_family; /* ... and the address the last one asked about */
     uint8_t last_ntpdata_addr[16];
     uint32_t last_ntpdata_sequence;

@@ -65,6 +65,8 @@ static void usage(void)
            "NTPDATA requests are answered about the address asked for:\n"
            "  --upstream-ref-id HEX  the server's own reference ID (default 47505300, GPS;\n"
            "                         7F7F0101 is LOCL, a server on its local clock)\n"
+           "  --reset-status N       answer RESET_SOURCES and BURST with status N (default 2,\n"
+           "                         unauthorised, as chronyd over UDP; 0: done)\n"
            "  --ntpdata-status N     refuse NTPDATA with status N (2: unauthorised, as chronyd\n"
            "                         does over UDP)\n");
 }
@@ -282,6 +284,7 @@ int main(int argc, char **argv)
         O_HELP,
         O_UPSTREAM_REFID,
         O_NTPDATA_STATUS,
+        O_RESET_STATUS,
     };
     static const struct option opts[] = {
         {"port", required_argument, NULL, O_PORT},
@@ -317,6 +320,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, O_HELP},
         {"upstream-ref-id", required_argument, NULL, O_UPSTREAM_REFID},
         {"ntpdata-status", required_argument, NULL, O_NTPDATA_STATUS},
+        {"reset-status", required_argument, NULL, O_RESET_STATUS},
         {NULL, 0, NULL, 0},
     };
     struct fake_chrony_script s;
@@ -447,6 +451,9 @@ int main(int argc, char **argv)
             break;
         case O_NTPDATA_STATUS:
             s.ntpdata_status = (uint16_t)strtoul(optarg, NULL, 10);
+            break;
+        case O_RESET_STATUS:
+            s.reset_status = (uint16_t)strtoul(optarg, NULL, 10);
             break;
         default:
             usage();

@@ -1,0 +1,55 @@
+/*
+ * The VMClock page on the daemon's side (DESIGN.md section 2, "VMClock"): opened at start, its
+ * disruption marker read with every clock reading (vmwatch_clock), its status and maintenance
+ * flags taken at every chrony poll (vmwatch_poll) for /healthz, /metrics and the log.
+ *
+ * The marker comparison itself is clockbound's (cb_now: a change is DISRUPTED); this module only
+ * makes the readings carry it.
+ */
+#ifndef ORACLE_VMWATCH_H
+#define ORACLE_VMWATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "vmclock.h"
+
+struct vmwatch {
+    bool enabled;                    /* a VMClock page is open */
+    struct cb_vmclock vc;            /* the page */
+    struct cb_clock clock;           /* the clocks of `inner`, and the page's marker */
+    struct cb_clock *inner;          /* borrowed */
+    bool have_snapshot;              /* a snapshot was taken ... */
+    struct cb_vmclock_snapshot last; /* ... the last one */
+    int last_error;                  /* the last snapshot's negative errno, 0 after a success */
+    bool have_generation;            /* the page has a VM generation counter ... */
+    uint64_t generation;             /* ... and this was its value */
+    uint64_t snapshots_failed;
+};
+
+/*
+ * Opens the VMClock for oracled's --vmclock setting: path NULL means CB_VMCLOCK_DEFAULT_PATH
+ * when it exists (and nothing when it does not), "none" means nothing. Returns 0 (w->enabled
+ * says whether a page is open), or a negative errno with a sentence in why when a page was
+ * named, or the default exists, and cannot be used (unreadable, not a VMClock: a bad magic,
+ * version or size): the daemon then refuses to start. inner is the clock to wrap.
+ */
+int vmwatch_open(struct vmwatch *w, const char *path, struct cb_clock *inner, char *why,
+                 size_t why_cap);
+
+/* The clock every reading should come from: the wrapped one when a page is open, else inner. */
+struct cb_clock *vmwatch_clock(struct vmwatch *w);
+
+/* Takes a snapshot of the page (at each chrony poll) and logs what changed: its clock status,
+ * the maintenance flags (disruption soon / imminent), and failures to read it. Returns true when
+ * the page's VM generation counter (later kernels: a clone or a restored snapshot, which may
+ * leave the disruption marker alone) changed since the last snapshot: a disruption for the
+ * caller to report (cb_on_disruption). */
+bool vmwatch_poll(struct vmwatch *w);
+
+/* Unmaps and closes. Idempotent; a zeroed struct is safe. */
+void vmwatch_close(struct vmwatch *w);
+
+#endif
