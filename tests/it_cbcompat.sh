@@ -46,11 +46,11 @@ check() {
 }
 check check 1000000000
 pass "socket and segment agree with the TCP service's Now; malformed requests get the error" \
-    "header; unbound clients are dropped; the segment is never torn"
+    "header (20 bytes for a Now); unbound clients are dropped; the segment is never torn"
 
 metrics=$(curl -s "http://127.0.0.1:$HTTP/metrics")
 contains "$metrics" 'oracled_clockbound_socket_requests_total\{result="unbound"\} [1-9]' "metrics"
-contains "$metrics" 'oracled_clockbound_socket_requests_total\{result="malformed"\} 8$' \
+contains "$metrics" 'oracled_clockbound_socket_requests_total\{result="malformed"\} 9$' \
     "metrics"
 contains "$metrics" 'oracled_clockbound_shm_writes_total [1-9]' "metrics"
 contains "$(cat "$LOG")" "dropped 1 request\(s\) from clients with no bound address" "the log"
@@ -69,14 +69,15 @@ echo 600000000 >"$ORACLE_TEST_STEP_FILE"
 kill -USR1 "$FAKE_PID" "$PID"
 check status disrupted
 check status synchronized
-pass "clock stepped again: the segment said DISRUPTED and the socket answered errors, then" \
+pass "clock stepped again: the segment said DISRUPTED and the socket answered errors (a Now:" \
+    "20 bytes, T = 0, F = 1, 0 to 2^63 - 1: the bound does not include the step), then" \
     "SYNCHRONIZED again"
 
 kill "$FAKE_PID"
 check status free-running
 check status unknown
-pass "chrony gone: FREE_RUNNING (F = 1, bounds still given), then UNKNOWN (error header) after" \
-    "the grace"
+pass "chrony gone: FREE_RUNNING (F = 1, bounds still given), then UNKNOWN (T = 0, F = 1, still" \
+    "20 bytes) after the grace"
 
 before=$("$CHECKS_BIN" - - - coarse)
 kill -TERM "$PID"
