@@ -780,7 +780,7 @@ static void wait_status(const char *name)
     }
     if (bound && !(n.earliest > 0 && n.earliest <= (uint64_t)t1 && n.latest >= (uint64_t)t0 &&
                    n.latest < LATEST_MAX)) {
-        fail("%s: [%llu, %llu] does not contain this clock's reading [%lld, %lld]", name,
+        fail("%s: [%llu, %llu] is not a bound around this clock's reading [%lld, %lld]", name,
              (unsigned long long)n.earliest, (unsigned long long)n.latest, (long long)t0,
              (long long)t1);
     }

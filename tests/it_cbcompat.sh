@@ -142,6 +142,33 @@ checker - "$SHM1" - stopped "$before"
 pass "SIGTERM while SYNCHRONIZED, on the segment a killed oracled left: UNKNOWN, void from the" \
     "stop, a width that fits in int64 (the old 2^62 bound's overflows)"
 
+# --- an untrusted clock, as a ClockBound v1 client sees it: every Now 20 bytes (go-clockboundc
+# takes no other length), T = 0, F = 1, an interval that contains true time ---
+# Before chrony has answered anything (it never will here): no bound at all.
+start_fake_chrony silent "$FAKE" --silent
+SOCK3=$TMP/run/untrusted.sock
+SHM3=$TMP/run/shm-untrusted
+start_oracled_on "$STEPPED" untrusted "$FAKE_PORT" --grace 1s --poll-interval 5ms \
+    --clockbound-socket "$SOCK3" --clockbound-shm "$SHM3"
+checker "$SOCK3" "$SHM3" "127.0.0.1:$PORT" status unknown-none
+pass "before chrony answers: a Now gets 01 00 01 00, earliest 0, latest 2^63 - 1; Before/After" \
+    "5 bytes, false (After(2^63) true)"
+# chrony gone past the grace, on this machine's own clock (no step offset): the bound oracled
+# had, grown since, still contains true time and is given.
+echo 0 >"$ORACLE_TEST_STEP_FILE"
+start_fake_chrony fake4 "$FAKE"
+SOCK4=$TMP/run/grown.sock
+SHM4=$TMP/run/shm-grown
+start_oracled_on "$STEPPED" grown "$FAKE_PORT" --grace 1s --poll-interval 5ms \
+    --clockbound-socket "$SOCK4" --clockbound-shm "$SHM4"
+wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
+checker "$SOCK4" "$SHM4" "127.0.0.1:$PORT" status synchronized
+kill "$FAKE_PID"
+checker "$SOCK4" "$SHM4" "127.0.0.1:$PORT" status free-running
+checker "$SOCK4" "$SHM4" "127.0.0.1:$PORT" status unknown-bound
+pass "chrony gone past the grace: a Now gets 01 00 01 00 and the grown bound, which contains" \
+    "this clock; Before/After 5 bytes over it"
+
 # --- what an operator can get wrong ---
 start_fake_chrony fake2 "$FAKE"
 start_oracled_on "$STEPPED" first "$FAKE_PORT" --clockbound-socket "$SOCK"
