@@ -58,6 +58,11 @@ int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
             return rc;
         }
         c->shm_on = true;
+        if (c->shm.made_dir[0] != '\0') {
+            log_info("clockbound shared memory: created the missing directories from %s down "
+                     "(mode %04o), as ClockBound's own writer does",
+                     c->shm.made_dir, CBSHM_DIR_MODE);
+        }
         log_info("clockbound shared memory segment at %s (format 2, %d bytes; a record is void "
                  "at most %.3f s after its as_of, the grace)",
                  shm_path, CBSHM_SIZE, (double)grace_ns / 1e9);

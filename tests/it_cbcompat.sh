@@ -5,8 +5,9 @@
 # clock, never the system's); chrony gone (FREE_RUNNING, then UNKNOWN); stopped. What
 # ClockBound's readers make of the segment an oracled leaves when SIGKILLed (trusted no longer
 # than the grace, or their own 5 s, plus a coarse tick) or stopped (UNKNOWN, void, a bound
-# they can subtract). And the errors an operator can meet: the socket in use, its directory
-# missing, a file in its place.
+# they can subtract). What a v1 client gets while the clock is untrusted. And what an operator
+# can meet: the socket in use, its directory missing, a file in its place; the segment's
+# directory missing (created, as ClockBound's writer does).
 # Usage: it_cbcompat.sh ORACLED_STEPPED FAKE_CHRONY IT_CBCOMPAT
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -193,4 +194,19 @@ wait_for_log "$LOG" $PID "clockbound socket at $SOCK" 5
 [ "$(stat -c %a "$SOCK")" = 660 ] || fail "socket mode $(stat -c %a "$SOCK")"
 pass "refused: a socket in use, a missing directory, a file in the way, a bad mode; a stale" \
     "socket left by kill -9 is replaced; --clockbound-socket-mode 0660 applied"
+
+# The segment's directory missing: created, every level, 0755 whatever the umask (the unit's is
+# 0077), as ClockBound 2.x's writer does; a file in the way is named.
+start_oracled_on "$STEPPED" made "$FAKE_PORT" --clockbound-shm "$TMP/made/clockbound/shm0"
+wait_for_log "$LOG" "$PID" "clockbound shared memory segment at $TMP/made/clockbound/shm0" 5
+contains "$(cat "$LOG")" "created the missing directories from $TMP/made down \(mode 0755\)" \
+    "the log"
+for d in "$TMP/made" "$TMP/made/clockbound"; do
+    [ "$(stat -c %a "$d")" = 755 ] || fail "$d: mode $(stat -c %a "$d")"
+done
+[ "$(stat -c %s "$TMP/made/clockbound/shm0")" = 80 ] || fail "no segment in the new directory"
+run 1 "$STEPPED" --listen 127.0.0.1:0 --http-listen none --state-dir "$TMP/fifth-state" \
+    --chrony "udp:127.0.0.1:$FAKE_PORT" --clockbound-shm "$TMP/run/plain/clockbound/shm0"
+contains "$ERR" "cannot create its directory: $TMP/run/plain is not a directory" "a file in the way"
+pass "the segment's missing directories created (mode 0755, logged); a file in the way named"
 echo "all $CHECKS checks passed"
