@@ -30,10 +30,17 @@ void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int6
     out->void_after_ns = cb_sat_add(as_of_ns, valid_ns);
     out->max_drift_ppb = max_drift_ppb;
     out->status = (int32_t)now->status;
-    if (!cb_status_trusted(now->status) || now->bound_ns >= CBSHM_UNKNOWN_BOUND_NS) {
+    if (!cb_status_trusted(now->status)) {
         /* Nothing to use: the status says so, and the bound is the one no reader can use
          * either (a reader that ignores the status included). */
         out->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
+        return;
+    }
+    if (now->bound_ns >= CBSHM_UNKNOWN_BOUND_NS) {
+        /* A trusted status with a bound no reader could use (the status machine refuses any
+         * above --max-bound, an hour at most): the UNKNOWN bound would be smaller than oracled's
+         * own, so the status must say UNKNOWN too. */
+        mark_unknown(out);
         return;
     }
     /* Readers use the record until their coarse clock reaches the later of void_after and

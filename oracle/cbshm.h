@@ -121,8 +121,8 @@ struct cbshm_record {
  *  - ClockBound's reader truncates its growth: 1 ns more, and 2 ns for the bound's own
  *    rounding.
  * A status that may not be used (UNKNOWN, DISRUPTED) is written with CBSHM_UNKNOWN_BOUND_NS,
- * and so is a bound not yet known or a growth rate ClockBound's reader cannot take (1e9 ppb or
- * more, with the status UNKNOWN). Pure.
+ * and so is a bound not yet known, a bound at or above that one, or a growth rate ClockBound's
+ * reader cannot take (1e9 ppb or more), the last two with the status UNKNOWN. Pure.
  */
 void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int64_t as_of_ns,
                        int64_t valid_ns, int64_t coarse_res_ns, uint32_t max_drift_ppb,
