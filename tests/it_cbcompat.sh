@@ -209,4 +209,24 @@ run 1 "$STEPPED" --listen 127.0.0.1:0 --http-listen none --state-dir "$TMP/fifth
     --chrony "udp:127.0.0.1:$FAKE_PORT" --clockbound-shm "$TMP/run/plain/clockbound/shm0"
 contains "$ERR" "cannot create its directory: $TMP/run/plain is not a directory" "a file in the way"
 pass "the segment's missing directories created (mode 0755, logged); a file in the way named"
+
+# ClockBound 1.0's segment path: a warning at start naming 2.x's. Only in a private mount
+# namespace with a tmpfs on /run, so the host's /run is never touched; skipped where that cannot
+# be had (unshare -m needs root).
+if unshare -m sh -c 'mount -t tmpfs tmpfs /run' 2>/dev/null; then
+    rc=0
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    timeout -s TERM 1 unshare -m sh -c 'mount -t tmpfs tmpfs /run && exec "$@"' sh "$STEPPED" \
+        --listen 127.0.0.1:0 --http-listen none --state-dir "$TMP/v1path-state" \
+        --chrony "udp:127.0.0.1:$FAKE_PORT" --clockbound-shm /run/clockbound/shm \
+        >"$TMP/v1path.out" 2>&1 || rc=$?
+    [ "$rc" = 124 ] || fail "oracled on 1.0's path: exit $rc: $(cat "$TMP/v1path.out")"
+    contains "$(cat "$TMP/v1path.out")" \
+        "warn: --clockbound-shm /run/clockbound/shm is ClockBound 1\.0's segment path.* look for /var/run/clockbound/shm0" \
+        "oracled on 1.0's path"
+    pass "--clockbound-shm /run/clockbound/shm (in a private /run): warned, naming" \
+        "/var/run/clockbound/shm0"
+else
+    echo "# skipped: ClockBound 1.0's path needs a private /run (unshare -m: root)"
+fi
 echo "all $CHECKS checks passed"
