@@ -59,8 +59,10 @@ bool cbp_bound_holds(const struct cb_state *st, const struct cb_now *now)
     /* The status machine judges the failed polls before the data behind the bound and the
      * bound's width last: ask it again as if the polls had not failed. Trusted then, or refused
      * only for its width, and the bound is the one oracled would serve (the same state, the same
-     * reading, the same bound). The reading is taken as exact (rt_hi = rt): if anything, that
-     * shows the step detector a step the real reading did not, which answers false. */
+     * reading, the same bound). Only the reading's clocks are given, taken as exact (rt_hi =
+     * rt): if anything, that shows the step detector a step the real reading did not, which
+     * answers false; whatever else the real reading carried, cb_now has judged on the real
+     * state already (a disruption it showed is DISRUPTED, answered above). */
     struct cb_state again = *st;
     again.failing = false;
     struct cb_reading r = {.rt_ns = now->rt_ns, .mono_ns = now->mono_ns, .rt_hi_ns = now->rt_ns};

@@ -340,7 +340,7 @@ struct clock_pos {
 
 static struct cb_reading reading(struct clock_pos p)
 {
-    struct cb_reading r = {p.rt, p.mono, p.rt};
+    struct cb_reading r = {.rt_ns = p.rt, .mono_ns = p.mono, .rt_hi_ns = p.rt};
     return r;
 }
 
