@@ -72,8 +72,8 @@ const char *hostcheck_clockbound_shm(const char *path, char *buf, size_t cap)
     if (path == NULL || !lexical(path, norm, sizeof(norm))) {
         return NULL;
     }
-    const char *run1 = HOSTCHECK_CB1_SHM_PATH + strlen("/var");
-    if (strcmp(norm, HOSTCHECK_CB1_SHM_PATH) != 0 && strcmp(norm, run1) != 0) {
+    if (strcmp(norm, HOSTCHECK_CB1_SHM_PATH) != 0 &&
+        strcmp(norm, HOSTCHECK_CB1_SHM_RUN_PATH) != 0) {
         return NULL;
     }
     snprintf(buf, cap,

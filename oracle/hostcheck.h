@@ -34,8 +34,9 @@ const char *hostcheck_nofile(uint64_t nofile, uint64_t max_connections, char *bu
  * default ClockBound shared memory path has changed from /var/run/clockbound/shm to
  * /var/run/clockbound/shm0").
  */
-#define HOSTCHECK_CB1_SHM_PATH "/var/run/clockbound/shm"
-#define HOSTCHECK_CB2_SHM_PATH "/var/run/clockbound/shm0"
+#define HOSTCHECK_CB1_SHM_PATH     "/var/run/clockbound/shm"
+#define HOSTCHECK_CB1_SHM_RUN_PATH "/run/clockbound/shm"
+#define HOSTCHECK_CB2_SHM_PATH     "/var/run/clockbound/shm0"
 
 /*
  * A warning when --clockbound-shm names ClockBound 1.0's segment path (HOSTCHECK_CB1_SHM_PATH or
