@@ -5,17 +5,31 @@
 #include <string.h>
 #include <time.h>
 
+#include "cbproto.h"
 #include "log.h"
 #include "util.h"
 
+/* The socket's Now: the server's, and whether its bound holds while the status is not trusted
+ * (the socket then still gives it, with T = 0). */
+static void sock_now(void *ctx, struct cb_now *now, bool *bound_holds)
+{
+    struct cbcompat *c = ctx;
+    c->now_fn(c->now_ctx, now);
+    *bound_holds = cbp_bound_holds(c->state, now);
+}
+
 int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
-                  const char *socket_path, unsigned socket_mode, const char *shm_path,
-                  uint32_t max_drift_ppb, int64_t grace_ns, cbsock_now_fn *now_fn, void *ctx)
+                  const struct cb_state *state, const char *socket_path, unsigned socket_mode,
+                  const char *shm_path, uint32_t max_drift_ppb, int64_t grace_ns,
+                  cbcompat_now_fn *now_fn, void *ctx)
 {
     memset(c, 0, sizeof(*c));
     c->sock.fd = -1;
     c->shm.fd = -1;
     c->clock = clock;
+    c->state = state;
+    c->now_fn = now_fn;
+    c->now_ctx = ctx;
     c->max_drift_ppb = max_drift_ppb;
     c->grace_ns = grace_ns;
     c->published_status = CB_STATUS_UNKNOWN;
@@ -29,7 +43,7 @@ int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
      * not touched. */
     if (socket_path != NULL) {
         int rc =
-            cbsock_open(&c->sock, loop, socket_path, socket_mode, now_fn, ctx, why, sizeof(why));
+            cbsock_open(&c->sock, loop, socket_path, socket_mode, sock_now, c, why, sizeof(why));
         if (rc < 0) {
             log_err("clockbound socket: %s", why);
             return rc;
@@ -44,6 +58,11 @@ int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
             return rc;
         }
         c->shm_on = true;
+        if (c->shm.made_dir[0] != '\0') {
+            log_info("clockbound shared memory: created the missing directories from %s down "
+                     "(mode %04o), as ClockBound's own writer does",
+                     c->shm.made_dir, CBSHM_DIR_MODE);
+        }
         log_info("clockbound shared memory segment at %s (format 2, %d bytes; a record is void "
                  "at most %.3f s after its as_of, the grace)",
                  shm_path, CBSHM_SIZE, (double)grace_ns / 1e9);

@@ -16,12 +16,18 @@
 #include "cbsock.h"
 #include "clockbound.h"
 
+/* Fills now with the server's Now at this instant. */
+typedef void cbcompat_now_fn(void *ctx, struct cb_now *now);
+
 struct cbcompat {
     struct cbsock sock;
     struct cbshm shm;
     bool sock_on;
     bool shm_on;
     struct cb_clock *clock;
+    const struct cb_state *state; /* the server's, which its Nows come from */
+    cbcompat_now_fn *now_fn;
+    void *now_ctx;
     int64_t coarse_res_ns; /* CLOCK_MONOTONIC_COARSE's resolution */
     uint32_t max_drift_ppb;
     int64_t grace_ns; /* the daemon's grace period: how long a record may be used */
@@ -33,13 +39,16 @@ struct cbcompat {
 /*
  * Opens what is configured (socket_path / shm_path NULL: off). max_drift_ppb is the daemon's
  * configured drift (below 1e9), grace_ns its grace period (>= 0): each record is void
- * cbshm_valid_ns(grace_ns, ...) after its as_of. The segment starts UNKNOWN (cbshm_open).
- * clock is borrowed until cbcompat_close. Errors are logged and returned (negative errno);
- * what was opened is closed again by cbcompat_close().
+ * cbshm_valid_ns(grace_ns, ...) after its as_of. The segment starts UNKNOWN (cbshm_open). The
+ * socket answers from now_fn(ctx), whose Nows come from state (read to judge whether an
+ * untrusted bound still holds: cbp_bound_holds). clock and state are borrowed until
+ * cbcompat_close. Errors are logged and returned (negative errno); what was opened is closed
+ * again by cbcompat_close().
  */
 int cbcompat_open(struct cbcompat *c, uv_loop_t *loop, struct cb_clock *clock,
-                  const char *socket_path, unsigned socket_mode, const char *shm_path,
-                  uint32_t max_drift_ppb, int64_t grace_ns, cbsock_now_fn *now_fn, void *ctx);
+                  const struct cb_state *state, const char *socket_path, unsigned socket_mode,
+                  const char *shm_path, uint32_t max_drift_ppb, int64_t grace_ns,
+                  cbcompat_now_fn *now_fn, void *ctx);
 
 /* A chrony query is about to be sent: the segment's next as_of. */
 void cbcompat_query_sent(struct cbcompat *c, int64_t coarse_ns);

@@ -38,10 +38,17 @@ void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int6
     out->void_after_ns = cb_sat_add(as_of_ns, valid_ns);
     out->max_drift_ppb = max_drift_ppb;
     out->status = (int32_t)now->status;
-    if (!cb_status_trusted(now->status) || now->bound_ns >= CBSHM_UNKNOWN_BOUND_NS) {
+    if (!cb_status_trusted(now->status)) {
         /* Nothing to use: the status says so, and the bound is the one no reader can use
          * either (a reader that ignores the status included). */
         out->bound_ns = CBSHM_UNKNOWN_BOUND_NS;
+        return;
+    }
+    if (now->bound_ns >= CBSHM_UNKNOWN_BOUND_NS) {
+        /* A trusted status with a bound no reader could use (the status machine refuses any
+         * above --max-bound, an hour at most): the UNKNOWN bound would be smaller than oracled's
+         * own, so the status must say UNKNOWN too. */
+        mark_unknown(out);
         return;
     }
     /* Readers use the record until their coarse clock reaches the later of void_after and
@@ -150,6 +157,57 @@ uint16_t cbshm_next_generation(uint16_t g)
     return n == 0 ? 2 : n;
 }
 
+/*
+ * Creates the directories missing above path, every one of them (ClockBound 2.x's writer calls
+ * Rust's fs::create_dir_all on the segment's parent: clock-bound-shm/src/writer.rs,
+ * ShmWriter::wipe), each mode CBSHM_DIR_MODE whatever the umask. The first one created goes to
+ * made (empty if none). Returns 0, or a negative errno with a sentence in why.
+ */
+static int make_parents(const char *path, char *made, size_t made_cap, char *why, size_t why_cap)
+{
+    char dir[sizeof(((struct cbshm *)NULL)->path)];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir) {
+        return 0; /* in the working directory, or in / */
+    }
+    *slash = '\0';
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p != '\0') {
+            continue;
+        }
+        char c = *p;
+        *p = '\0';
+        if (mkdir(dir, CBSHM_DIR_MODE) == 0) {
+            /* mkdir applies the umask (the unit's is 0077): readers of every user must reach
+             * the segment. */
+            if (chmod(dir, CBSHM_DIR_MODE) < 0) {
+                int err = errno;
+                snprintf(why, why_cap, "cannot make the directory %s readable to all: %s", dir,
+                         strerror(err));
+                return -err;
+            }
+            if (made[0] == '\0') {
+                snprintf(made, made_cap, "%s", dir);
+            }
+        } else if (errno != EEXIST) {
+            int err = errno;
+            snprintf(why, why_cap, "cannot create the directory %s: %s", dir, strerror(err));
+            return -err;
+        } else {
+            struct stat st;
+            if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                snprintf(why, why_cap, "cannot create its directory: %s is not a directory", dir);
+                return -ENOTDIR;
+            }
+        }
+        *p = c;
+        if (c == '\0') {
+            return 0;
+        }
+    }
+}
+
 int cbshm_open(struct cbshm *s, const char *path, int64_t coarse_ns, uint32_t max_drift_ppb,
                char *why, size_t why_cap)
 {
@@ -162,6 +220,16 @@ int cbshm_open(struct cbshm *s, const char *path, int64_t coarse_ns, uint32_t ma
     }
     snprintf(s->path, sizeof(s->path), "%s", path);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        /* Its directory is missing: ClockBound's writer creates it, so clients configured for
+         * it find the segment where they look. (ENOTDIR: something on the way is not a
+         * directory, which make_parents names.) */
+        int rc = make_parents(path, s->made_dir, sizeof(s->made_dir), why, why_cap);
+        if (rc < 0) {
+            return rc;
+        }
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    }
     if (fd < 0) {
         int err = errno;
         snprintf(why, why_cap, "cannot create it: %s%s", strerror(err),

@@ -122,8 +122,8 @@ struct cbshm_record {
  *  - ClockBound's reader truncates its growth: 1 ns more, and 2 ns for the bound's own
  *    rounding.
  * A status that may not be used (UNKNOWN, DISRUPTED) is written with CBSHM_UNKNOWN_BOUND_NS,
- * and so is a bound not yet known or a growth rate ClockBound's reader cannot take (1e9 ppb or
- * more, with the status UNKNOWN). Pure.
+ * and so is a bound not yet known, a bound at or above that one, or a growth rate ClockBound's
+ * reader cannot take (1e9 ppb or more), the last two with the status UNKNOWN. Pure.
  */
 void cbshm_record_from(const struct cb_state *st, const struct cb_now *now, int64_t as_of_ns,
                        int64_t valid_ns, int64_t coarse_res_ns, uint32_t max_drift_ppb,
@@ -162,10 +162,17 @@ struct cbshm {
     uint64_t writes;
     uint32_t max_drift_ppb; /* for the UNKNOWN records written at open and close */
     char path[256];
+    char made_dir[256]; /* the topmost directory cbshm_open created, "" if none */
 };
 
+/* The mode of the directories cbshm_open creates, whatever the umask: every user's readers must
+ * reach the segment. */
+#define CBSHM_DIR_MODE 0755
+
 /*
- * Creates (or takes over) the segment file at path, mode 0644 whatever the umask, locks it
+ * Creates (or takes over) the segment file at path, mode 0644 whatever the umask, and the
+ * directories missing above it as ClockBound 2.x's writer does (all of them, each
+ * CBSHM_DIR_MODE; the first one created is named in made_dir), locks it
  * (flock: a second writer would break the seqlock), sizes and maps it, and writes
  * cbshm_record_unknown(coarse_ns, max_drift_ppb): coarse_ns is a CLOCK_MONOTONIC_COARSE
  * reading taken just before the call, max_drift_ppb the daemon's configured drift (below 1e9).

@@ -67,9 +67,10 @@ static void handle(struct cbsock *s, const uint8_t *buf, ssize_t n, const struct
     struct cbp_request req;
     bool ok = cbp_parse(buf, (size_t)n, &req) == 0;
     struct cb_now now;
-    s->now_fn(s->ctx, &now);
+    bool holds = false;
+    s->now_fn(s->ctx, &now, &holds);
     uint8_t out[CBP_RESPONSE_MAX];
-    size_t len = cbp_respond(ok ? &req : NULL, &now, out);
+    size_t len = cbp_respond(&req, &now, holds, out);
     if (sendto(s->fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from,
                fromlen) < 0) {
         note_send_failed(s, from, fromlen, errno);

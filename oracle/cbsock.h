@@ -29,8 +29,9 @@ struct cbsock_tally {
 
 #define CBSOCK_LOG_EVERY_NS INT64_C(10000000000)
 
-/* Fills now with the server's Now at this instant. */
-typedef void cbsock_now_fn(void *ctx, struct cb_now *now);
+/* Fills now with the server's Now at this instant, and *bound_holds with whether its bound
+ * contains true time (cbp_bound_holds). */
+typedef void cbsock_now_fn(void *ctx, struct cb_now *now, bool *bound_holds);
 
 struct cbsock {
     uv_poll_t poll;
@@ -41,7 +42,7 @@ struct cbsock {
     void *ctx;
     /* Each request is counted once, under one of these four. */
     uint64_t answered;           /* well-formed, answered (the error too, for an untrusted clock) */
-    uint64_t malformed;          /* answered with the error response */
+    uint64_t malformed;          /* answered with an error response */
     struct cbsock_tally unbound; /* from clients with no address to answer to */
     struct cbsock_tally
         send_failed; /* the reply could not go out: a client's socket full or gone */

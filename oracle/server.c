@@ -976,7 +976,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         return rc;
     }
     s->wake.data = s;
-    rc = cbcompat_open(&s->cbcompat, loop, clock, cfg->clockbound_socket,
+    rc = cbcompat_open(&s->cbcompat, loop, clock, &s->clock_state, cfg->clockbound_socket,
                        cfg->clockbound_socket_mode, cfg->clockbound_shm,
                        (uint32_t)cfg->clock.max_drift_ppb, cfg->clock.grace_ns, clockbound_now, s);
     s->cbcompat_ok = true;

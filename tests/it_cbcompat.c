@@ -8,7 +8,9 @@
  *                                                   run with that grace period
  *   it_cbcompat SOCKET SHM ORACLE_ADDR status NAME  waits up to 10 s for the socket and the
  *                                                   segment to show NAME (synchronized,
- *                                                   free-running, unknown, disrupted)
+ *                                                   free-running, unknown, disrupted;
+ *                                                   unknown-none, unknown-bound: see
+ *                                                   wait_status)
  *   it_cbcompat SOCKET SHM ORACLE_ADDR segment-status NAME   the same, the segment alone,
  *                                                   sending nothing (disrupted, synchronized)
  *   it_cbcompat - - - coarse                        prints CLOCK_MONOTONIC_COARSE in ns
@@ -136,7 +138,46 @@ static void hex(const char *label, const uint8_t *b, ssize_t n)
     printf("\n");
 }
 
-static uint8_t ask(int fd, uint8_t type, uint64_t ts)
+/* The largest time a reply may state: 2^63 - 1 ns. */
+#define LATEST_MAX UINT64_C(0x7fffffffffffffff)
+
+/* A Now reply, read as go-clockboundc reads one: exactly 20 bytes or an error ("invalid response
+ * length"), whatever the header says; then its bytes checked here. */
+struct v1_now {
+    uint8_t raw[64];
+    ssize_t len;
+    uint8_t type, flag;
+    uint64_t earliest, latest;
+};
+
+static void v1_now_bytes(int fd, const uint8_t *req, size_t req_len, struct v1_now *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->len = exchange(fd, req, req_len, r->raw, sizeof(r->raw));
+    if (r->len != 20) {
+        fail("a Now reply of %zd bytes: go-clockboundc accepts only 20", r->len);
+    }
+    if (r->raw[0] != 1 || r->raw[3] != 0 || r->raw[2] > 1) {
+        fail("Now reply header %02x %02x %02x %02x", r->raw[0], r->raw[1], r->raw[2], r->raw[3]);
+    }
+    r->type = r->raw[1];
+    r->flag = r->raw[2];
+    r->earliest = be64(r->raw + 4);
+    r->latest = be64(r->raw + 12);
+    if (r->earliest > r->latest || r->latest > LATEST_MAX) {
+        fail("Now reply [%llu, %llu]: not an interval below 2^63", (unsigned long long)r->earliest,
+             (unsigned long long)r->latest);
+    }
+}
+
+static void v1_now(int fd, struct v1_now *r)
+{
+    const uint8_t req[4] = {1, 1, 0, 0};
+    v1_now_bytes(fd, req, sizeof(req), r);
+}
+
+/* Before (type 2) or After (3) of ts: the reply must be 5 bytes, 01 T F 00 and a 0/1 answer. */
+static uint8_t ask_as(int fd, uint8_t type, uint64_t ts, uint8_t want_type, uint8_t want_flag)
 {
     uint8_t req[12] = {1, type, 0, 0};
     for (int i = 0; i < 8; i++) {
@@ -144,11 +185,18 @@ static uint8_t ask(int fd, uint8_t type, uint64_t ts)
     }
     uint8_t out[64];
     ssize_t n = exchange(fd, req, sizeof(req), out, sizeof(out));
-    if (n != 5 || out[0] != 1 || out[1] != type || out[2] != 0 || out[3] != 0 || out[4] > 1) {
-        fail("%s(%llu): reply of %zd bytes", type == 2 ? "Before" : "After", (unsigned long long)ts,
-             n);
+    if (n != 5 || out[0] != 1 || out[1] != want_type || out[2] != want_flag || out[3] != 0 ||
+        out[4] > 1) {
+        fail("%s(%llu): a reply of %zd bytes, header %02x %02x %02x %02x (want 01 %02x %02x 00)",
+             type == 2 ? "Before" : "After", (unsigned long long)ts, n, out[0], out[1], out[2],
+             out[3], want_type, want_flag);
     }
     return out[4];
+}
+
+static uint8_t ask(int fd, uint8_t type, uint64_t ts)
+{
+    return ask_as(fd, type, ts, type, 0);
 }
 
 /* The TCP service's Now. */
@@ -175,17 +223,18 @@ static void check_socket(void)
     tcp_now(&te0, &tl0);
     int64_t t0 = clock_ns(CLOCK_REALTIME);
     const uint8_t now_req[4] = {1, 1, 0, 0};
-    uint8_t out[64];
-    ssize_t n = exchange(fd, now_req, sizeof(now_req), out, sizeof(out));
+    struct v1_now r;
+    v1_now(fd, &r);
     int64_t t1 = clock_ns(CLOCK_REALTIME);
     tcp_now(&te1, &tl1);
     hex("now request   ", now_req, 4);
-    hex("now response  ", out, n);
-    if (n != 20 || out[0] != 1 || out[1] != 1 || out[2] != 0 || out[3] != 0) {
-        fail("Now: a %zd-byte reply, header %02x %02x %02x %02x", n, out[0], out[1], out[2],
-             out[3]);
+    hex("now response  ", r.raw, r.len);
+    if (r.type != 1 || r.flag != 0) {
+        fail("Now: header %02x %02x %02x %02x", r.raw[0], r.raw[1], r.raw[2], r.raw[3]);
     }
-    uint64_t e = be64(out + 4), l = be64(out + 12);
+    uint64_t e = r.earliest, l = r.latest;
+    uint8_t out[64];
+    ssize_t n;
     printf("              earliest %llu, latest %llu: bound %.3f us (TCP: %.3f, %.3f us)\n",
            (unsigned long long)e, (unsigned long long)l, (double)(l - e) / 2e3,
            (double)(tl0 - te0) / 2e3, (double)(tl1 - te1) / 2e3);
@@ -209,45 +258,62 @@ static void check_socket(void)
     ok("Before(earliest - 1) true, Before(latest + 1 s) false, After(latest + 1 s) true, "
        "After(earliest - 1 s) false, Before(0) true, After(2^64 - 1) true");
 
+    /* Malformed: T = 0 (error), F = 0 (synchronised); a request whose type byte says Now gets
+     * all 20 bytes, as the ClockBound daemon 0.1.x sends them, with the bound; others 4. */
     static const struct {
         const char *what;
         uint8_t bytes[16];
         size_t len;
+        bool now_shape;
     } bad[] = {
-        {"an empty datagram", {0}, 0},
-        {"version 2", {2, 1, 0, 0}, 4},
-        {"type 0", {1, 0, 0, 0}, 4},
-        {"type 7", {1, 7, 0, 0}, 4},
-        {"Now with 12 bytes", {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 12},
-        {"Before with 4 bytes", {1, 2, 0, 0}, 4},
-        {"After with 13 bytes", {1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 13},
+        {"an empty datagram", {0}, 0, false},
+        {"version 2", {2, 1, 0, 0}, 4, true},
+        {"type 0", {1, 0, 0, 0}, 4, false},
+        {"type 7", {1, 7, 0, 0}, 4, false},
+        {"Now with 12 bytes", {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 12, true},
+        {"Now with 3 bytes", {1, 1, 0}, 3, true},
+        {"Before with 4 bytes", {1, 2, 0, 0}, 4, false},
+        {"After with 13 bytes", {1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 13, false},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (bad[i].now_shape) {
+            struct v1_now m;
+            int64_t m0 = clock_ns(CLOCK_REALTIME);
+            v1_now_bytes(fd, bad[i].bytes, bad[i].len, &m);
+            int64_t m1 = clock_ns(CLOCK_REALTIME);
+            if (m.type != 0 || m.flag != 0 || m.earliest > (uint64_t)m1 ||
+                m.latest < (uint64_t)m0 || m.latest - m.earliest > 2 * (l - e) + 4000) {
+                hex("reply         ", m.raw, m.len);
+                fail("%s: not the error header with the bound", bad[i].what);
+            }
+            continue;
+        }
         n = exchange(fd, bad[i].bytes, bad[i].len, out, sizeof(out));
         if (n != 4 || memcmp(out, (const uint8_t[]){1, 0, 0, 0}, 4) != 0) {
             fail("%s: a %zd-byte reply, not the error header", bad[i].what, n);
         }
     }
-    ok("7 malformed requests (empty, versions, types, lengths): the error header 01 00 00 00");
+    ok("8 malformed requests (empty, versions, types, lengths): 01 00 00 00, and for the 3 whose "
+       "type byte is Now 20 bytes with the bound");
     const uint8_t reserved[4] = {1, 1, 5, 9};
-    n = exchange(fd, reserved, sizeof(reserved), out, sizeof(out));
-    if (n != 20 || out[1] != 1) {
-        fail("Now with the reserved bytes set: %zd bytes", n);
+    v1_now_bytes(fd, reserved, sizeof(reserved), &r);
+    if (r.type != 1) {
+        fail("Now with the reserved bytes set: type %u", r.type);
     }
     ok("Now with the reserved bytes set: answered (they are ignored)");
-    /* A 300-byte datagram too. */
+    /* A 300-byte datagram too: malformed, its type byte Now (the daemon would cut it to 12). */
     uint8_t big[300] = {1, 1};
-    n = exchange(fd, big, sizeof(big), out, sizeof(out));
-    if (n != 4 || out[1] != 0) {
-        fail("a 300-byte datagram: %zd bytes back", n);
+    v1_now_bytes(fd, big, sizeof(big), &r);
+    if (r.type != 0 || r.flag != 0) {
+        fail("a 300-byte datagram: header %02x %02x", r.raw[1], r.raw[2]);
     }
-    ok("a 300-byte datagram: the error header");
+    ok("a 300-byte datagram: 20 bytes, T = 0");
     client_close(fd, true);
 
     fd = client(false);
-    n = exchange(fd, now_req, sizeof(now_req), out, sizeof(out));
-    if (n != 20 || out[1] != 1) {
-        fail("Now from an abstract address: %zd bytes", n);
+    v1_now(fd, &r);
+    if (r.type != 1) {
+        fail("Now from an abstract address: type %u", r.type);
     }
     client_close(fd, false);
     ok("a client bound to an abstract address is answered too");
@@ -656,15 +722,26 @@ static void check_stopped(int64_t before_ns)
        (long long)width);
 }
 
-/* Waits for both interfaces to show the status. */
+/*
+ * Waits for both interfaces to show the status NAME: synchronized, free-running, unknown,
+ * disrupted; or unknown-none (UNKNOWN with no bound, e.g. before chrony answers) or
+ * unknown-bound (UNKNOWN with a bound that still holds: chrony gone past the grace), which check
+ * the bytes further, on an oracled whose clock is this one. Every Now reply must be 20 bytes (as
+ * go-clockboundc requires) with T = 1 while the clock is trusted and 0 (error) while not, F = 1
+ * unless synchronised; untrusted, the interval must contain true time: 0 to 2^63 - 1 without a
+ * bound (after a step too), this clock's reading with one; Before/After 5 bytes, T = 0, answered
+ * soundly over it.
+ */
 static void wait_status(const char *name)
 {
-    int want = strcmp(name, "unknown") == 0        ? 0
+    bool none = strcmp(name, "unknown-none") == 0 || strcmp(name, "disrupted") == 0;
+    bool bound = strcmp(name, "unknown-bound") == 0;
+    int want = strncmp(name, "unknown", 7) == 0    ? 0
                : strcmp(name, "synchronized") == 0 ? 1
                : strcmp(name, "free-running") == 0 ? 2
                : strcmp(name, "disrupted") == 0    ? 3
                                                    : -1;
-    if (want < 0) {
+    if (want < 0 || (want == 0 && strcmp(name, "unknown") != 0 && !none && !bound)) {
         fail("unknown status %s", name);
     }
     int fd = client(true);
@@ -674,30 +751,83 @@ static void wait_status(const char *name)
     }
     int64_t end = clock_ns(CLOCK_MONOTONIC) + 10 * INT64_C(1000000000);
     int shm_status = -1;
-    uint8_t out[64];
-    ssize_t n = 0;
+    struct v1_now n;
+    int64_t t0, t1;
     for (;;) {
         struct cbr_record o;
         shm_status = cbr_read(&r, &o, 100) == 0 ? o.status : -1;
-        const uint8_t req[4] = {1, 1, 0, 0};
-        n = exchange(fd, req, sizeof(req), out, sizeof(out));
-        /* Synchronised: Now, F = 0. Free running: Now, F = 1. Otherwise the error, F = 1. */
-        bool sock_ok = want == 1   ? n == 20 && out[1] == 1 && out[2] == 0
-                       : want == 2 ? n == 20 && out[1] == 1 && out[2] == 1
-                                   : n == 4 && out[1] == 0 && out[2] == 1;
+        t0 = clock_ns(CLOCK_REALTIME);
+        v1_now(fd, &n);
+        t1 = clock_ns(CLOCK_REALTIME);
+        /* Trusted: T = Now (1); synchronised F = 0, free running F = 1. Otherwise T = 0, F = 1. */
+        bool sock_ok = want == 1   ? n.type == 1 && n.flag == 0
+                       : want == 2 ? n.type == 1 && n.flag == 1
+                                   : n.type == 0 && n.flag == 1;
         if (sock_ok && shm_status == want) {
             break;
         }
         if (clock_ns(CLOCK_MONOTONIC) > end) {
-            fail("%s: after 10 s the segment says %d and the socket %zd bytes (type %d, F %d)",
-                 name, shm_status, n, n > 1 ? out[1] : -1, n > 2 ? out[2] : -1);
+            fail("%s: after 10 s the segment says %d and the socket type %d, F %d", name,
+                 shm_status, n.type, n.flag);
         }
         usleep(2000);
     }
-    hex("now response  ", out, n);
+    hex("now response  ", n.raw, n.len);
     cbr_close(&r);
+    if (none && (n.earliest != 0 || n.latest != LATEST_MAX)) {
+        fail("%s: [%llu, %llu], not 0 to 2^63 - 1", name, (unsigned long long)n.earliest,
+             (unsigned long long)n.latest);
+    }
+    if (bound && !(n.earliest > 0 && n.earliest <= (uint64_t)t1 && n.latest >= (uint64_t)t0 &&
+                   n.latest < LATEST_MAX)) {
+        fail("%s: [%llu, %llu] is not a bound around this clock's reading [%lld, %lld]", name,
+             (unsigned long long)n.earliest, (unsigned long long)n.latest, (long long)t0,
+             (long long)t1);
+    }
+    if (bound || none) {
+        printf("              earliest %llu, latest %llu (%s)\n", (unsigned long long)n.earliest,
+               (unsigned long long)n.latest,
+               none ? "no bound: every time there is" : "the bound, grown since chrony went");
+    }
+    ok("%s: the segment's status is %d and the socket answers a Now with 20 bytes, T = %d, F = %d",
+       name, want, n.type, n.flag);
+    if (bound || strcmp(name, "unknown-none") == 0) {
+        uint64_t now = (uint64_t)clock_ns(CLOCK_REALTIME);
+        const uint64_t s = 1000000000;
+        /* With the bound (microseconds, growing slowly), 1 s either side of the interval just
+         * read is certainly outside the next one too. */
+        bool sound;
+        if (bound) {
+            sound = ask_as(fd, 2, n.earliest - s, 0, 1) == 1 &&
+                    ask_as(fd, 2, n.latest + s, 0, 1) == 0 &&
+                    ask_as(fd, 3, n.earliest - s, 0, 1) == 0 &&
+                    ask_as(fd, 3, n.latest + s, 0, 1) == 1;
+        } else {
+            sound = ask_as(fd, 2, 0, 0, 1) == 0 && ask_as(fd, 2, now, 0, 1) == 0 &&
+                    ask_as(fd, 3, now, 0, 1) == 0 && ask_as(fd, 3, LATEST_MAX, 0, 1) == 0 &&
+                    ask_as(fd, 3, LATEST_MAX + 1, 0, 1) == 1;
+        }
+        if (!sound) {
+            fail("%s: Before/After answered unsoundly", name);
+        }
+        struct v1_now m;
+        const uint8_t v2[4] = {2, 1, 0, 0};
+        v1_now_bytes(fd, v2, sizeof(v2), &m);
+        if (m.type != 0 || m.flag != 1) {
+            fail("%s: a malformed Now got type %u, F %u", name, m.type, m.flag);
+        }
+        if (bound) {
+            ok("%s: Before/After 5 bytes, 01 00 01 00, over the bound: Before(earliest - 1 s) and "
+               "After(latest + 1 s) true, Before(latest + 1 s) and After(earliest - 1 s) false; a "
+               "malformed Now 20 bytes, T = 0, F = 1",
+               name);
+        } else {
+            ok("%s: Before/After 5 bytes, 01 00 01 00, all false but After(2^63): Before(0), "
+               "Before(now), After(now), After(2^63 - 1); a malformed Now 20 bytes, T = 0, F = 1",
+               name);
+        }
+    }
     client_close(fd, true);
-    ok("%s: the segment's status is %d and the socket answers accordingly", name, want);
 }
 
 /* Waits for the segment alone to show the status, sending nothing: what a host whose clients

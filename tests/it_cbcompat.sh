@@ -5,8 +5,9 @@
 # clock, never the system's); chrony gone (FREE_RUNNING, then UNKNOWN); stopped. What
 # ClockBound's readers make of the segment an oracled leaves when SIGKILLed (trusted no longer
 # than the grace, or their own 5 s, plus a coarse tick) or stopped (UNKNOWN, void, a bound
-# they can subtract). And the errors an operator can meet: the socket in use, its directory
-# missing, a file in its place.
+# they can subtract). What a v1 client gets while the clock is untrusted. And what an operator
+# can meet: the socket in use, its directory missing, a file in its place; the segment's
+# directory missing (created, as ClockBound's writer does).
 # Usage: it_cbcompat.sh ORACLED_STEPPED FAKE_CHRONY IT_CBCOMPAT
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -46,11 +47,11 @@ check() {
 }
 check check 1000000000
 pass "socket and segment agree with the TCP service's Now; malformed requests get the error" \
-    "header; unbound clients are dropped; the segment is never torn"
+    "header (20 bytes for a Now); unbound clients are dropped; the segment is never torn"
 
 metrics=$(curl -s "http://127.0.0.1:$HTTP/metrics")
 contains "$metrics" 'oracled_clockbound_socket_requests_total\{result="unbound"\} [1-9]' "metrics"
-contains "$metrics" 'oracled_clockbound_socket_requests_total\{result="malformed"\} 8$' \
+contains "$metrics" 'oracled_clockbound_socket_requests_total\{result="malformed"\} 9$' \
     "metrics"
 contains "$metrics" 'oracled_clockbound_shm_writes_total [1-9]' "metrics"
 contains "$(cat "$LOG")" "dropped 1 request\(s\) from clients with no bound address" "the log"
@@ -69,14 +70,15 @@ echo 600000000 >"$ORACLE_TEST_STEP_FILE"
 kill -USR1 "$FAKE_PID" "$PID"
 check status disrupted
 check status synchronized
-pass "clock stepped again: the segment said DISRUPTED and the socket answered errors, then" \
+pass "clock stepped again: the segment said DISRUPTED and the socket answered errors (a Now:" \
+    "20 bytes, T = 0, F = 1, 0 to 2^63 - 1: the bound does not include the step), then" \
     "SYNCHRONIZED again"
 
 kill "$FAKE_PID"
 check status free-running
 check status unknown
-pass "chrony gone: FREE_RUNNING (F = 1, bounds still given), then UNKNOWN (error header) after" \
-    "the grace"
+pass "chrony gone: FREE_RUNNING (F = 1, bounds still given), then UNKNOWN (T = 0, F = 1, still" \
+    "20 bytes) after the grace"
 
 before=$("$CHECKS_BIN" - - - coarse)
 kill -TERM "$PID"
@@ -141,6 +143,33 @@ checker - "$SHM1" - stopped "$before"
 pass "SIGTERM while SYNCHRONIZED, on the segment a killed oracled left: UNKNOWN, void from the" \
     "stop, a width that fits in int64 (the old 2^62 bound's overflows)"
 
+# --- an untrusted clock, as a ClockBound v1 client sees it: every Now 20 bytes (go-clockboundc
+# takes no other length), T = 0, F = 1, an interval that contains true time ---
+# Before chrony has answered anything (it never will here): no bound at all.
+start_fake_chrony silent "$FAKE" --silent
+SOCK3=$TMP/run/untrusted.sock
+SHM3=$TMP/run/shm-untrusted
+start_oracled_on "$STEPPED" untrusted "$FAKE_PORT" --grace 1s --poll-interval 5ms \
+    --clockbound-socket "$SOCK3" --clockbound-shm "$SHM3"
+checker "$SOCK3" "$SHM3" "127.0.0.1:$PORT" status unknown-none
+pass "before chrony answers: a Now gets 01 00 01 00, earliest 0, latest 2^63 - 1; Before/After" \
+    "5 bytes, false (After(2^63) true)"
+# chrony gone past the grace, on this machine's own clock (no step offset): the bound oracled
+# had, grown since, still contains true time and is given.
+echo 0 >"$ORACLE_TEST_STEP_FILE"
+start_fake_chrony fake4 "$FAKE"
+SOCK4=$TMP/run/grown.sock
+SHM4=$TMP/run/shm-grown
+start_oracled_on "$STEPPED" grown "$FAKE_PORT" --grace 1s --poll-interval 5ms \
+    --clockbound-socket "$SOCK4" --clockbound-shm "$SHM4"
+wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
+checker "$SOCK4" "$SHM4" "127.0.0.1:$PORT" status synchronized
+kill "$FAKE_PID"
+checker "$SOCK4" "$SHM4" "127.0.0.1:$PORT" status free-running
+checker "$SOCK4" "$SHM4" "127.0.0.1:$PORT" status unknown-bound
+pass "chrony gone past the grace: a Now gets 01 00 01 00 and the grown bound, which contains" \
+    "this clock; Before/After 5 bytes over it"
+
 # --- what an operator can get wrong ---
 start_fake_chrony fake2 "$FAKE"
 start_oracled_on "$STEPPED" first "$FAKE_PORT" --clockbound-socket "$SOCK"
@@ -165,4 +194,39 @@ wait_for_log "$LOG" $PID "clockbound socket at $SOCK" 5
 [ "$(stat -c %a "$SOCK")" = 660 ] || fail "socket mode $(stat -c %a "$SOCK")"
 pass "refused: a socket in use, a missing directory, a file in the way, a bad mode; a stale" \
     "socket left by kill -9 is replaced; --clockbound-socket-mode 0660 applied"
+
+# The segment's directory missing: created, every level, 0755 whatever the umask (the unit's is
+# 0077), as ClockBound 2.x's writer does; a file in the way is named.
+start_oracled_on "$STEPPED" made "$FAKE_PORT" --clockbound-shm "$TMP/made/clockbound/shm0"
+wait_for_log "$LOG" "$PID" "clockbound shared memory segment at $TMP/made/clockbound/shm0" 5
+contains "$(cat "$LOG")" "created the missing directories from $TMP/made down \(mode 0755\)" \
+    "the log"
+for d in "$TMP/made" "$TMP/made/clockbound"; do
+    [ "$(stat -c %a "$d")" = 755 ] || fail "$d: mode $(stat -c %a "$d")"
+done
+[ "$(stat -c %s "$TMP/made/clockbound/shm0")" = 80 ] || fail "no segment in the new directory"
+run 1 "$STEPPED" --listen 127.0.0.1:0 --http-listen none --state-dir "$TMP/fifth-state" \
+    --chrony "udp:127.0.0.1:$FAKE_PORT" --clockbound-shm "$TMP/run/plain/clockbound/shm0"
+contains "$ERR" "cannot create its directory: $TMP/run/plain is not a directory" "a file in the way"
+pass "the segment's missing directories created (mode 0755, logged); a file in the way named"
+
+# ClockBound 1.0's segment path: a warning at start naming 2.x's. Only in a private mount
+# namespace with a tmpfs on /run, so the host's /run is never touched; skipped where that cannot
+# be had (unshare -m needs root).
+if unshare -m sh -c 'mount -t tmpfs tmpfs /run' 2>/dev/null; then
+    rc=0
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    timeout -s TERM 1 unshare -m sh -c 'mount -t tmpfs tmpfs /run && exec "$@"' sh "$STEPPED" \
+        --listen 127.0.0.1:0 --http-listen none --state-dir "$TMP/v1path-state" \
+        --chrony "udp:127.0.0.1:$FAKE_PORT" --clockbound-shm /run/clockbound/shm \
+        >"$TMP/v1path.out" 2>&1 || rc=$?
+    [ "$rc" = 124 ] || fail "oracled on 1.0's path: exit $rc: $(cat "$TMP/v1path.out")"
+    contains "$(cat "$TMP/v1path.out")" \
+        "warn: --clockbound-shm /run/clockbound/shm is ClockBound 1\.0's segment path.* look for /var/run/clockbound/shm0" \
+        "oracled on 1.0's path"
+    pass "--clockbound-shm /run/clockbound/shm (in a private /run): warned, naming" \
+        "/var/run/clockbound/shm0"
+else
+    echo "# skipped: ClockBound 1.0's path needs a private /run (unshare -m: root)"
+fi
 echo "all $CHECKS checks passed"

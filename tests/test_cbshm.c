@@ -16,11 +16,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "cbproto.h"
 #include "cbshm.h"
 #include "cbshm_reader.h"
 
@@ -317,7 +319,16 @@ static struct cbr_record as_read(const struct cbshm_record *r)
  * is at least a day (useless to a reader that ignores the status). Otherwise what fails.
  */
 static char misuse_why[256];
+static const char *misuse_of(const struct cbshm_record *r, bool live);
+
 static const char *misuse(const struct cbshm_record *r)
+{
+    return misuse_of(r, false);
+}
+
+/* The same, for a record a poll wrote while the clock was not to be used (live): its status may
+ * be DISRUPTED as well as UNKNOWN, and it is void only from void_after, but never trusted. */
+static const char *misuse_of(const struct cbshm_record *r, bool live)
 {
     struct cbr_record o = as_read(r);
     int64_t as_of = o.as_of_sec * S + o.as_of_nsec;
@@ -334,9 +345,9 @@ static const char *misuse(const struct cbshm_record *r)
             what = "the reader refuses the record";
         } else if (wrc < 0) {
             what = "latest - earliest overflows i64";
-        } else if (n.status != CBR_UNKNOWN) {
+        } else if (n.status != CBR_UNKNOWN && !(live && n.status == CBR_DISRUPTED)) {
             what = "the reader's status is not UNKNOWN";
-        } else if (!n.void_after_passed) {
+        } else if (!n.void_after_passed && !live) {
             what = "not void";
         } else if (n.earliest_sec < 0) {
             what = "earliest before 1970";
@@ -412,6 +423,103 @@ static void test_unknown_not_misusable(void **state)
     assert_non_null(why);
     print_message("negative control, 2^60 ns at 999,999,999 ppb: %s\n", why);
     assert_non_null(strstr(why, "overflow i64 3155760000 s after"));
+}
+
+/*
+ * Every place that writes a record or an answer no one may use keeps issue 14's rule (the
+ * UNKNOWN bound, CBSHM_UNKNOWN_BOUND_NS: no reader's arithmetic overflows for a century, and
+ * the interval is useless to a reader that ignores the status): the segment at open and at a
+ * stop (cbshm_record_unknown), every untrusted record a poll writes (cbshm_record_from: UNKNOWN
+ * and DISRUPTED; no bound yet; a leap window ahead; a reading older than the poll; a growth the
+ * reader refuses; a bound at or above the UNKNOWN one), and the v1 socket's answers in those
+ * states (cbp_interval: the socket computes the ends itself and saturates them below 2^63, so
+ * latest - earliest and earliest + latest fit an int64; test_cbproto checks every bound).
+ */
+static void test_every_unusable_record(void **state)
+{
+    (void)state;
+    const int64_t as_of = 123456 * S;
+    struct {
+        const char *what;
+        struct cbshm_record r;
+        bool live;
+        struct cb_now now; /* what the socket would answer from */
+    } cases[9];
+    size_t n = 0;
+    struct cb_state st = state_at(as_of, 7000, 50000);
+    cases[n].what = "open, stop";
+    cbshm_record_unknown(as_of, 50000, &cases[n].r);
+    cases[n].live = false;
+    cases[n++].now = now_of(&st, as_of, CB_STATUS_UNKNOWN);
+    const enum cb_status untrusted[] = {CB_STATUS_UNKNOWN, CB_STATUS_DISRUPTED};
+    for (size_t i = 0; i < 2; i++) {
+        cases[n].what = i == 0 ? "UNKNOWN" : "DISRUPTED";
+        cases[n].now = now_of(&st, as_of, untrusted[i]);
+        cbshm_record_from(&st, &cases[n].now, as_of, 5 * S, 4000000, 50000, 3000, &cases[n].r);
+        cases[n++].live = true;
+    }
+    struct cb_params p;
+    cb_params_default(&p);
+    struct cb_state none;
+    cb_init(&none, &p);
+    cases[n].what = "no bound yet";
+    cases[n].now = now_of(&none, as_of, CB_STATUS_UNKNOWN);
+    cbshm_record_from(&none, &cases[n].now, as_of, 5 * S, 4000000, 50000, 3000, &cases[n].r);
+    cases[n++].live = true;
+    struct cb_state leap = state_at(as_of, 7000, 50000);
+    leap.leap_at_ns = INT64_C(1798761600) * S;
+    cases[n].what = "a leap window ahead";
+    cases[n].now = now_of(&leap, as_of, CB_STATUS_SYNCHRONIZED);
+    cases[n].now.rt_ns = leap.leap_at_ns - 2 * S;
+    cbshm_record_from(&leap, &cases[n].now, as_of, 5 * S, 4000000, 50000, 3000, &cases[n].r);
+    cases[n++].live = true;
+    cases[n].what = "a reading older than the poll";
+    cases[n].now = now_of(&st, as_of - 1, CB_STATUS_SYNCHRONIZED);
+    cbshm_record_from(&st, &cases[n].now, as_of, 5 * S, 4000000, 50000, 3000, &cases[n].r);
+    cases[n++].live = true;
+    struct cb_state fast = state_at(as_of, 7000, 2000000000);
+    cases[n].what = "a growth of 2e9 ppb";
+    cases[n].now = now_of(&fast, as_of, CB_STATUS_FREE_RUNNING);
+    cbshm_record_from(&fast, &cases[n].now, as_of, 5 * S, 4000000, 50000, 3000, &cases[n].r);
+    cases[n++].live = true;
+    /* A trusted status with a bound at or above the UNKNOWN one: the status machine never
+     * gives it (--max-bound is at most an hour), but the record must not carry a trusted status
+     * with a bound smaller than oracled's. */
+    const int64_t huge[] = {CBSHM_UNKNOWN_BOUND_NS, 2 * CBSHM_UNKNOWN_BOUND_NS};
+    for (size_t i = 0; i < 2; i++) {
+        cases[n].what = i == 0 ? "FREE_RUNNING, bound 1e15" : "FREE_RUNNING, bound 2e15";
+        cases[n].now = now_of(&st, as_of, CB_STATUS_FREE_RUNNING);
+        cases[n].now.bound_ns = huge[i];
+        cbshm_record_from(&st, &cases[n].now, as_of, 5 * S, 4000000, 50000, 3000, &cases[n].r);
+        cases[n++].live = true;
+    }
+    assert_int_equal(n, sizeof(cases) / sizeof(cases[0]));
+    for (size_t i = 0; i < n; i++) {
+        const struct cbshm_record *r = &cases[i].r;
+        const char *why = misuse_of(r, cases[i].live);
+        if (why != NULL || r->bound_ns != CBSHM_UNKNOWN_BOUND_NS || r->max_drift_ppb != 50000 ||
+            (r->status != CB_STATUS_UNKNOWN && r->status != CB_STATUS_DISRUPTED)) {
+            fail_msg("%s: status %d, bound %lld, drift %u: %s", cases[i].what, r->status,
+                     (long long)r->bound_ns, r->max_drift_ppb, why != NULL ? why : "");
+        }
+        /* The v1 socket at the same instant: whatever the bound, an interval no reader
+         * overflows on (cbp_bound_holds decides which; both are checked). */
+        struct cb_now sn = cases[i].now;
+        sn.rt_ns = REAL_2026;
+        sn.earliest_ns = sn.rt_ns - sn.bound_ns; /* both >= 0: no overflow */
+        sn.latest_ns = sn.bound_ns > INT64_MAX - sn.rt_ns ? INT64_MAX : sn.rt_ns + sn.bound_ns;
+        for (int holds = 0; holds < 2; holds++) {
+            uint64_t e, l;
+            cbp_interval(&sn, holds, &e, &l);
+            if (e > l || l > CBP_LATEST_MAX || e + l > (uint64_t)INT64_MAX) {
+                fail_msg("%s: the socket's [%llu, %llu]", cases[i].what, (unsigned long long)e,
+                         (unsigned long long)l);
+            }
+        }
+        print_message("%-30s status %d, bound %lld ns, void after %+.3f s\n", cases[i].what,
+                      r->status, (long long)r->bound_ns,
+                      (double)(r->void_after_ns - r->as_of_ns) / 1e9);
+    }
 }
 
 /*
@@ -620,15 +728,120 @@ static void test_file(void **state)
     cbr_close(&rd);
 
     /* Errors say what is wrong. */
-    char missing[128];
-    snprintf(missing, sizeof(missing), "%s/no/such/dir/shm0", dir);
-    assert_int_equal(cbshm_open(&w, missing, S, 50000, why, sizeof(why)), -ENOENT);
-    assert_non_null(strstr(why, "does its directory exist?"));
     assert_int_equal(cbshm_open(&w, dir, S, 50000, why, sizeof(why)), -EISDIR);
     char longpath[400];
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[sizeof(longpath) - 1] = '\0';
     assert_int_equal(cbshm_open(&w, longpath, S, 50000, why, sizeof(why)), -ENAMETOOLONG);
+}
+
+/* A missing directory is created, every missing level of it, mode 0755 under the unit's umask
+ * (0077), as ClockBound's writer does (create_dir_all on the segment's parent); what is there
+ * already is left as it is. */
+static char made_top[128], made_mid[128], made_dir[128], made_path[160], plain[128], locked[128];
+
+static int teardown_made(void **state)
+{
+    unlink(made_path);
+    rmdir(made_dir);
+    rmdir(made_mid);
+    rmdir(made_top);
+    unlink(plain);
+    rmdir(locked);
+    return teardown(state);
+}
+
+static void test_missing_directory(void **state)
+{
+    (void)state;
+    char why[256];
+    struct cbshm w;
+    snprintf(made_top, sizeof(made_top), "%s/no", dir);
+    snprintf(made_mid, sizeof(made_mid), "%s/no/such", dir);
+    snprintf(made_dir, sizeof(made_dir), "%s/no/such/dir", dir);
+    snprintf(made_path, sizeof(made_path), "%s/no/such/dir/shm0", dir);
+    assert_int_equal(chmod(dir, 0700), 0);
+    mode_t old_mask = umask(077);
+    int rc = cbshm_open(&w, made_path, S, 50000, why, sizeof(why));
+    umask(old_mask);
+    if (rc != 0) {
+        fail_msg("cbshm_open: %s", why);
+    }
+    assert_string_equal(w.made_dir, made_top);
+    const char *levels[] = {made_top, made_mid, made_dir};
+    for (size_t i = 0; i < 3; i++) {
+        struct stat st;
+        assert_int_equal(stat(levels[i], &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        if ((st.st_mode & 07777) != 0755) {
+            fail_msg("%s: mode %04o", levels[i], (unsigned)(st.st_mode & 07777));
+        }
+    }
+    /* The directory that was there is left as it was. */
+    struct stat st;
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    struct cbr rd;
+    assert_int_equal(cbr_open(&rd, made_path), 0);
+    struct cbr_record o;
+    assert_int_equal(cbr_read(&rd, &o, 1), 0);
+    assert_int_equal(o.status, 0);
+    cbr_close(&rd);
+    cbshm_close(&w, 2 * S);
+    /* Opened again: nothing to create. */
+    assert_int_equal(cbshm_open(&w, made_path, 3 * S, 50000, why, sizeof(why)), 0);
+    assert_string_equal(w.made_dir, "");
+    cbshm_close(&w, 4 * S);
+
+    /* A file where a directory should be: refused, naming it. */
+    snprintf(plain, sizeof(plain), "%s/plain", dir);
+    int fd = open(plain, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    char under[192];
+    snprintf(under, sizeof(under), "%s/sub/shm0", plain);
+    assert_int_equal(cbshm_open(&w, under, S, 50000, why, sizeof(why)), -ENOTDIR);
+    char want[256];
+    snprintf(want, sizeof(want), "cannot create its directory: %s is not a directory", plain);
+    assert_string_equal(why, want);
+    assert_int_equal(w.fd, -1);
+    /* A directory that cannot be made: under one without write permission. Run as another
+     * user when this is root (which writes anywhere): nobody, in a child. */
+    snprintf(locked, sizeof(locked), "%s/locked", dir);
+    assert_int_equal(mkdir(locked, 0555), 0);
+    assert_int_equal(chmod(locked, 0555), 0);
+    assert_int_equal(chmod(dir, 0755), 0);
+    char below[192];
+    snprintf(below, sizeof(below), "%s/sub/shm0", locked);
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[0]);
+        if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0)) {
+            _exit(3);
+        }
+        struct cbshm c;
+        char cwhy[256] = "";
+        int crc = cbshm_open(&c, below, S, 50000, cwhy, sizeof(cwhy));
+        if (write(pipefd[1], cwhy, strlen(cwhy) + 1) < 0) {
+            _exit(4);
+        }
+        _exit(crc == -EACCES ? 0 : 1);
+    }
+    close(pipefd[1]);
+    char got[256] = "";
+    ssize_t len = read(pipefd[0], got, sizeof(got) - 1);
+    close(pipefd[0]);
+    got[len > 0 ? len : 0] = '\0';
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    print_message("under a directory it may not write to: %s\n", got);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    snprintf(want, sizeof(want), "cannot create the directory %s/sub: Permission denied", locked);
+    assert_string_equal(got, want);
 }
 
 /* The control: a writer stopped half-way through a record (generation odd, as_of new,
@@ -762,10 +975,12 @@ int main(void)
         cmocka_unit_test(test_valid_ns),
         cmocka_unit_test(test_record_unknown),
         cmocka_unit_test(test_unknown_not_misusable),
+        cmocka_unit_test(test_every_unusable_record),
         cmocka_unit_test(test_live_record_void),
         cmocka_unit_test(test_encode_layout),
         cmocka_unit_test(test_generation),
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown_made),
         cmocka_unit_test_setup_teardown(test_half_written, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race, setup, teardown),
     };
