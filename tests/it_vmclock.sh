@@ -26,7 +26,6 @@ CHECKS_BIN=$4
 CLI=$5
 CB2=$6
 
-mkdir -p "$TMP/cb" # TEMP
 VM=$TMP/vmclock0
 SHM=$TMP/cb/shm0
 run 0 "$VMC" create "$VM" --marker 100 --status synchronized
