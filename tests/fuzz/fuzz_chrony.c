@@ -1,6 +1,6 @@
 /*
- * libFuzzer target: the chrony reply decoders (clockbound/chrony_proto.c), tracking and NTPDATA,
- * fed two ways. The first input byte picks the way:
+ * libFuzzer target: the chrony reply decoders (clockbound/chrony_proto.c), tracking, NTPDATA and
+ * the null replies to RESET_SOURCES and BURST, fed two ways. The first input byte picks the way:
  *   bit 0 clear: the bytes as they are (any datagram that could arrive on the socket), given to
  *                both decoders and to the dispatch between them;
  *   bit 0 set:   a valid reply from the fake chronyd (bit 1 clear: tracking, set: NTPDATA about
@@ -50,6 +50,20 @@ static void check_ntpdata(const uint8_t *buf, size_t len)
     }
 }
 
+/* RESET_SOURCES and BURST: a success is exactly the bare header, of the command asked. */
+static void check_null(const uint8_t *buf, size_t len, uint16_t command)
+{
+    const char *why = NULL;
+    int rc = chrony_decode_null_reply(buf, len, command, SEQUENCE, &why);
+    if (rc == 0 && (why != NULL || len != CHRONY_NULL_REPLY_LEN ||
+                    chrony_reply_command(buf, len) != (int)command)) {
+        abort();
+    }
+    if (rc < 0 && why == NULL) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) {
@@ -59,6 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)chrony_reply_is_ntpdata(data + 1, size - 1);
         check_tracking(data + 1, size - 1);
         check_ntpdata(data + 1, size - 1);
+        check_null(data + 1, size - 1, CHRONY_REQ_RESET_SOURCES);
+        check_null(data + 1, size - 1, CHRONY_REQ_BURST);
         return 0;
     }
     bool ntpdata = (data[0] & 2) != 0;
