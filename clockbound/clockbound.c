@@ -56,6 +56,13 @@ void cb_init(struct cb_state *st, const struct cb_params *p)
 static void disrupt(struct cb_state *st, const struct cb_reading *r, enum cb_reason why,
                     int64_t step_ns, int updates)
 {
+    /* A disruption on top of one not yet over starts the count afresh, and keeps the longer
+     * rule: a step right after a migration (chrony correcting it, an operator's makestep) must
+     * not cut the VMClock's ten updates to a step's six. */
+    if (st->disrupted && st->disruption_updates > updates) {
+        why = st->disruption;
+        updates = st->disruption_updates;
+    }
     st->disrupted = true;
     st->disruption = why;
     st->disruption_updates = updates;
@@ -434,6 +441,13 @@ void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
     out->earliest_ns = cb_sat_sub(r->rt_ns, out->bound_ns);
     out->latest_ns = cb_sat_add(r->rt_ns, out->bound_ns);
     judge_now(st, out, &out->status, &out->reason);
+    /* The VMClock page was being written at every try (vmclock.h): whether the VM's clock was
+     * disrupted is not known at this reading. Not a disruption (the next whole read says), but
+     * nothing may be served from it. */
+    if (r->marker_state == CB_MARKER_TORN && cb_status_trusted(out->status)) {
+        out->status = CB_STATUS_UNKNOWN;
+        out->reason = CB_REASON_VMCLOCK_UNREADABLE;
+    }
 }
 
 int64_t cb_leap_window_start_ns(const struct cb_state *st)
@@ -534,6 +548,9 @@ const char *cb_reason_text(enum cb_reason r)
         return "the PHC is chrony's reference and its error bound is negative or out of range";
     case CB_REASON_PHC_ABSURD:
         return "the PHC is chrony's reference and its error bound is above the max bound";
+    case CB_REASON_VMCLOCK_UNREADABLE:
+        return "the VMClock page was being written at every read: whether the VM's clock was "
+               "disrupted is not known";
     case CB_REASON_VMCLOCK_DISRUPTED:
         return "the VM's clock was disrupted (VMClock disruption marker changed: a live "
                "migration or a long pause); waiting for chrony to measure again";

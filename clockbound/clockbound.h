@@ -70,9 +70,11 @@ enum cb_reason {
     CB_REASON_PHC_INVALID,
     CB_REASON_PHC_NEGATIVE,
     CB_REASON_PHC_ABSURD,
-    CB_REASON_VMCLOCK_DISRUPTED, /* DISRUPTED: the VMClock's disruption marker changed (live
-                                  * migration, a long pause): REALTIME and MONOTONIC moved
-                                  * together, so the step detector could not see it */
+    CB_REASON_VMCLOCK_DISRUPTED,  /* DISRUPTED: the VMClock's disruption marker changed (live
+                                   * migration, a long pause): REALTIME and MONOTONIC moved
+                                   * together, so the step detector could not see it */
+    CB_REASON_VMCLOCK_UNREADABLE, /* UNKNOWN at this reading alone: its marker could not be
+                                   * read whole (the page mid-write at every try) */
 };
 
 /*
@@ -208,12 +210,14 @@ void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err
  * Computes status and bounds at reading r (take it with cb_clock_read() right before). Runs the
  * step detector first, and compares the reading's VMClock marker with the last one seen (a
  * change is a disruption, handled as a step of unknown size that lasts CB_VMCLOCK_UPDATES; a
- * torn read is no change): a step seen here makes the status DISRUPTED from now on, until a poll
- * sent after the detection has shown one reference time (the baseline: chrony's reference time
- * is on the old timescale, so an update made just before a step cannot count) and later polls
- * have shown CB_STEP_UPDATES other ones, the last made (by its age) after the step (DESIGN.md
- * section 2, "Clock status"). A step under CB_STEP_FLOOR_FACTOR times chrony's root distance
- * then stays in the bound (its size, plus the readings' widths) until CB_STEP_FLOOR_UPDATES.
+ * torn read is no change, but the status at that reading is UNKNOWN, CB_REASON_VMCLOCK_UNREADABLE;
+ * a disruption while another is not over restarts the count with the longer rule): a step seen here
+ * makes the status DISRUPTED from now on, until a poll sent after the detection has shown one
+ * reference time (the baseline: chrony's reference time is on the old timescale, so an update made
+ * just before a step cannot count) and later polls have shown CB_STEP_UPDATES other ones, the last
+ * made (by its age) after the step (DESIGN.md section 2, "Clock status"). A step under
+ * CB_STEP_FLOOR_FACTOR times chrony's root distance then stays in the bound (its size, plus the
+ * readings' widths) until CB_STEP_FLOOR_UPDATES.
  *
  * The bound is the poll's b0 with its correction term replaced by the slew model
  * (cb_slew_correction_ns), plus growth_ppb over |mono - m0|, plus the step margin.

@@ -955,8 +955,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     }
     tsalloc_init(&s->alloc, s->reserve.enabled ? s->reserve.h_start : 0, cfg->max_run_ahead_ns,
                  s->reserve.h_committed);
-    rc = poller_init(&s->poller, loop, &cfg->chrony, clock, &s->clock_state, cfg->poll_interval_ns,
-                     on_poll_done);
+    rc = poller_init(&s->poller, loop, &cfg->chrony, s->clock, &s->clock_state,
+                     cfg->poll_interval_ns, on_poll_done);
     if (rc < 0) {
         log_err("cannot open a socket to chrony at %s: %s", cfg->chrony_text,
                 rc == -EADDRNOTAVAIL ? "host name does not resolve" : strerror(-rc));
@@ -969,14 +969,14 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     if (rc < 0) {
         return rc;
     }
-    rc = waketimer_init(&s->wake, loop, clock, on_wake);
+    rc = waketimer_init(&s->wake, loop, s->clock, on_wake);
     s->wake_ok = s->wake.initialised;
     if (rc < 0) {
         log_err("commit-wait timer: %s", rc < -1000 ? uv_strerror(rc) : strerror(-rc));
         return rc;
     }
     s->wake.data = s;
-    rc = cbcompat_open(&s->cbcompat, loop, clock, &s->clock_state, cfg->clockbound_socket,
+    rc = cbcompat_open(&s->cbcompat, loop, s->clock, &s->clock_state, cfg->clockbound_socket,
                        cfg->clockbound_socket_mode, cfg->clockbound_shm,
                        (uint32_t)cfg->clock.max_drift_ppb, cfg->clock.grace_ns, clockbound_now, s);
     s->cbcompat_ok = true;

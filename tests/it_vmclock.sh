@@ -11,7 +11,8 @@
 #    client does) sees UNKNOWN from the moment the page changes until oracled has written its
 #    record for the new marker.
 #  - A torn write (seq_count held odd, the marker already changed inside it) is never read as a
-#    change: served throughout; once the write completes, DISRUPTED.
+#    change, and nothing is served while it lasts (UNKNOWN: whether a disruption came is not
+#    known); once the write completes, DISRUPTED.
 #  - Start-up: a bad magic, a bad version, a missing file: refused with a clear message.
 #  - Negative control: the same marker change against an oracled with --vmclock none is served
 #    straight through: only the marker check sees a migration.
@@ -126,7 +127,7 @@ contains "$(cat "$LOG")" "chrony refused RESET_SOURCES after the disruption \(un
 pass "oracled asked chrony to start over (RESET_SOURCES), which chronyd refuses over UDP: logged"
 
 # --- a torn write: the marker changes inside a write held open ---
-disrupted=$(count "the VM's clock was disrupted")
+disrupted=$(count "VMClock: the VM's clock was disrupted")
 "$VMC" hold-odd "$VM" --marker 102 --timeout 20 >"$TMP/odd.out" 2>&1 &
 HOLD=$!
 track_pid $HOLD
@@ -136,19 +137,22 @@ for _ in $(seq 1 100); do
 done
 grep -q odd "$TMP/odd.out" || fail "hold-odd did not start"
 for _ in 1 2 3 4 5; do
-    run 0 "$CLI" --server "127.0.0.1:$PORT" ts
+    run 2 "$CLI" --server "127.0.0.1:$PORT" ts
+    contains "$ERR" "CLOCK_UNAVAILABLE: .*the VMClock page was being written at every read" \
+        "ts during the torn write"
     sleep 0.1
 done
-[ "$(count "the VM's clock was disrupted")" = "$disrupted" ] ||
+[ "$(count "VMClock: the VM's clock was disrupted")" = "$disrupted" ] ||
     fail "a write in progress was read as a change"
 health
-[ "$CODE" = 200 ] || fail "healthz during the torn write: $CODE $BODY"
+[ "$CODE" = 503 ] || fail "healthz during the torn write: $CODE $BODY"
+json_is "$BODY" .clock_status UNKNOWN "healthz during the torn write"
 json_is "$BODY" .vmclock.readable false "healthz during the torn write"
 kill -TERM $HOLD
 wait $HOLD || true
 wait_for_log "$LOG" "$PID" "VMClock: the VM's clock was disrupted \(disruption marker 102" 2
-pass "a write held half done (seq_count odd, marker 102 inside): served, never read as a" \
-    "change; once complete, DISRUPTED"
+pass "a write held half done (seq_count odd, marker 102 inside): never read as a change, but" \
+    "nothing served while it is not known (UNKNOWN, /healthz 503); once complete, DISRUPTED"
 
 # --- oracled killed, then the VM migrated: the reader's own comparison ---
 # A killed oracled leaves its last record, trusted by ClockBound's readers for up to 5 s (their

@@ -473,10 +473,14 @@ static void test_vmclock_disruption(void **state)
     struct cb_now n = now_marked(&st, later(p, MS), CB_MARKER_OK, 7);
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
 
-    /* Torn reads (the hypervisor mid-write) with any value: no change, whatever they hold. */
+    /* Torn reads (the hypervisor mid-write at every try) with any value: no change, whatever
+     * they hold, but nothing served at those readings: whether a disruption came is not known. */
     n = now_marked(&st, later(p, 2 * MS), CB_MARKER_TORN, 8);
-    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_VMCLOCK_UNREADABLE);
+    assert_int_equal(cb_before(&n, 1), -EAGAIN);
     n = now_marked(&st, later(p, 3 * MS), CB_MARKER_TORN, 0);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_VMCLOCK_UNREADABLE);
+    n = now_marked(&st, later(p, 3 * MS), CB_MARKER_OK, 7);
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
     /* A reading without a marker (NONE) says nothing either. */
     n = now_at(&st, later(p, 3 * MS));
@@ -528,30 +532,65 @@ static void test_vmclock_disruption(void **state)
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
     assert_int_equal(st.vm_disruptions, 3);
 
+    /* A step during a VMClock disruption restarts the count but keeps the VMClock's rule: six
+     * updates (a step's) are not enough, ten are. */
+    n = now_marked(&st, later(s, MS), CB_MARKER_OK, 12);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    struct clock_pos stepped = later(s, 2 * MS);
+    stepped.rt += 50 * MS;
+    n = now_marked(&st, stepped, CB_MARKER_OK, 12);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    assert_int_equal(st.disruption_updates, CB_VMCLOCK_UPDATES);
+    r = later(stepped, 20 * MS);
+    poll = make_poll(r, 30 * MS);
+    cb_on_poll(&st, &poll);
+    s = updates_after(&st, r, CB_STEP_UPDATES, CB_STATUS_DISRUPTED);
+    n = now_marked(&st, s, CB_MARKER_OK, 12);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    s = updates_after(&st, s, CB_VMCLOCK_UPDATES - CB_STEP_UPDATES, CB_STATUS_DISRUPTED);
+    n = now_marked(&st, s, CB_MARKER_OK, 12);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(st.vm_disruptions, 4);
+    /* The other way round: a migration during a step's disruption takes the longer rule. */
+    stepped = later(s, MS);
+    stepped.rt -= 30 * MS;
+    n = now_marked(&st, stepped, CB_MARKER_OK, 12);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_CLOCK_STEPPED);
+    n = now_marked(&st, later(stepped, MS), CB_MARKER_OK, 13);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    assert_int_equal(st.disruption_updates, CB_VMCLOCK_UPDATES);
+    r = later(stepped, 20 * MS);
+    poll = make_poll(r, 30 * MS);
+    cb_on_poll(&st, &poll);
+    s = updates_after(&st, r, CB_VMCLOCK_UPDATES, CB_STATUS_DISRUPTED);
+    n = now_marked(&st, s, CB_MARKER_OK, 13);
+    expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
+    assert_int_equal(st.vm_disruptions, 5);
+
     /* An outside sign (the VM generation counter, seen at a poll): the same rule. */
     s = later(s, 40 * MS);
-    n = now_marked(&st, s, CB_MARKER_OK, 10);
+    n = now_marked(&st, s, CB_MARKER_OK, 13);
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
     struct cb_reading at = reading(s);
     cb_on_disruption(&st, &at);
-    n = now_marked(&st, s, CB_MARKER_OK, 10);
+    n = now_marked(&st, s, CB_MARKER_OK, 13);
     expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
-    assert_int_equal(st.vm_disruptions, 4);
+    assert_int_equal(st.vm_disruptions, 6);
     r = later(s, 20 * MS);
     poll = make_poll(r, 30 * MS);
     cb_on_poll(&st, &poll);
     s = updates_after(&st, r, CB_VMCLOCK_UPDATES, CB_STATUS_DISRUPTED);
-    n = now_marked(&st, s, CB_MARKER_OK, 10);
+    n = now_marked(&st, s, CB_MARKER_OK, 13);
     expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
 
     /* The marker seen in a poll's own reading counts too (a poll may be the first to see it). */
     poll = make_poll(later(s, 20 * MS), 10 * MS);
     poll.sent.marker_state = CB_MARKER_OK;
-    poll.sent.marker = 11;
+    poll.sent.marker = 14;
     cb_on_poll(&st, &poll);
     n = now_at(&st, later(s, 21 * MS));
     expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
-    assert_int_equal(st.vm_disruptions, 5);
+    assert_int_equal(st.vm_disruptions, 7);
 }
 
 static void test_step_between_polls(void **state)
@@ -897,7 +936,7 @@ static void test_names(void **state)
     assert_string_equal(cb_status_name(CB_STATUS_FREE_RUNNING), "FREE_RUNNING");
     assert_string_equal(cb_status_name(CB_STATUS_UNKNOWN), "UNKNOWN");
     assert_string_equal(cb_status_name(CB_STATUS_DISRUPTED), "DISRUPTED");
-    for (int r = CB_REASON_OK; r <= CB_REASON_VMCLOCK_DISRUPTED; r++) {
+    for (int r = CB_REASON_OK; r <= CB_REASON_VMCLOCK_UNREADABLE; r++) {
         assert_string_not_equal(cb_reason_text((enum cb_reason)r), "invalid reason");
     }
     assert_true(cb_status_trusted(CB_STATUS_SYNCHRONIZED));
