@@ -234,8 +234,16 @@ void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
     /* The PHC's own error (phc.h): added while it is the reference; a value that cannot be
      * used then makes the poll's data unusable, after the rules about chrony itself. */
     int64_t phc_ns = 0;
+    if (poll->phc.configured && poll->phc.error == 0 && poll->phc.error_bound_ns >= 0) {
+        cb_phc_history_add(&st->phc_history, poll->tracking.ref_time_ns, poll->phc.error_bound_ns);
+    }
     st->phc_verdict =
         cb_phc_judge(&poll->phc, poll->tracking.ref_id, st->params.max_bound_ns, &phc_ns);
+    if (st->phc_verdict == CB_PHC_ADDED) {
+        /* The worst the PHC was over the updates chrony may still rest on, not just now. */
+        int64_t held = cb_phc_history_max(&st->phc_history);
+        phc_ns = held > phc_ns ? held : phc_ns;
+    }
     if (verdict == CB_REASON_OK) {
         verdict = phc_reason(st->phc_verdict);
     }

@@ -140,37 +140,38 @@ struct cb_upstream {
 /* The state. Plain data, no resources: copy or discard it freely, no fini needed. */
 struct cb_state {
     struct cb_params params;
-    bool have_poll;                  /* a successful poll has been seen */
-    struct cb_poll last;             /* the last successful poll */
-    struct cb_bound_at_poll bound;   /* computed from it */
-    struct cb_slew slew;             /* chrony's slew as of that poll (slew.h) */
-    struct cb_dispersion dispersion; /* chrony's dispersion growth, measured (dispersion.h) */
-    enum cb_phc_verdict phc_verdict; /* what the PHC's error bound did at that poll (phc.h) */
-    enum cb_reason verdict;          /* CB_REASON_OK, or why that poll's data is unusable */
-    bool failing;                    /* the most recent poll failed */
-    int last_error;                  /* its negative errno (0 if none) */
-    struct cb_step step;             /* based on the first poll, re-based only at a detected step */
-    bool disrupted;                  /* a step or a VMClock disruption was seen and chrony has
-                                      * not measured enough since */
-    enum cb_reason disruption;       /* which: CB_REASON_CLOCK_STEPPED or _VMCLOCK_DISRUPTED */
-    int disruption_updates;          /* the reference updates that end it */
-    int64_t step_mono_ns;            /* CLOCK_MONOTONIC when the step was detected */
-    int64_t step_ns;                 /* its size, signed */
-    bool step_baseline_set;          /* a poll sent after the detection has been taken in ... */
-    int64_t step_baseline_ref_ns;    /* ... and this is the reference time it showed */
-    int64_t step_last_ref_ns;        /* the last reference time seen since */
-    int step_updates;                /* reference updates seen since the baseline: all after the
-                                      * step */
-    int64_t step_root_distance_ns;   /* chrony's delay/2 + dispersion at the detection */
-    int64_t step_floor_ns;           /* kept in the bound after DISRUPTED, see cb_now() */
-    bool awaiting_update;            /* await_update_after_start, and no fresh update yet */
-    int64_t start_mono_ns;           /* the first poll's m0 */
-    int64_t start_ref_ns;            /* the first poll's reference time */
-    int64_t leap_at_ns;              /* the midnight of an announced leap second, 0 if none */
-    struct cb_upstream upstream;     /* what chrony's last NTPDATA answer said (cb_on_upstream) */
-    bool vm_have_marker;             /* a reading has carried the VMClock's marker ... */
-    uint64_t vm_marker;              /* ... and this is the last one seen */
-    uint64_t vm_disruptions;         /* changes of it seen */
+    bool have_poll;                    /* a successful poll has been seen */
+    struct cb_poll last;               /* the last successful poll */
+    struct cb_bound_at_poll bound;     /* computed from it */
+    struct cb_slew slew;               /* chrony's slew as of that poll (slew.h) */
+    struct cb_dispersion dispersion;   /* chrony's dispersion growth, measured (dispersion.h) */
+    enum cb_phc_verdict phc_verdict;   /* what the PHC's error bound did at that poll (phc.h) */
+    struct cb_phc_history phc_history; /* the values read over chrony's last updates (phc.h) */
+    enum cb_reason verdict;            /* CB_REASON_OK, or why that poll's data is unusable */
+    bool failing;                      /* the most recent poll failed */
+    int last_error;                    /* its negative errno (0 if none) */
+    struct cb_step step;           /* based on the first poll, re-based only at a detected step */
+    bool disrupted;                /* a step or a VMClock disruption was seen and chrony has
+                                    * not measured enough since */
+    enum cb_reason disruption;     /* which: CB_REASON_CLOCK_STEPPED or _VMCLOCK_DISRUPTED */
+    int disruption_updates;        /* the reference updates that end it */
+    int64_t step_mono_ns;          /* CLOCK_MONOTONIC when the step was detected */
+    int64_t step_ns;               /* its size, signed */
+    bool step_baseline_set;        /* a poll sent after the detection has been taken in ... */
+    int64_t step_baseline_ref_ns;  /* ... and this is the reference time it showed */
+    int64_t step_last_ref_ns;      /* the last reference time seen since */
+    int step_updates;              /* reference updates seen since the baseline: all after the
+                                    * step */
+    int64_t step_root_distance_ns; /* chrony's delay/2 + dispersion at the detection */
+    int64_t step_floor_ns;         /* kept in the bound after DISRUPTED, see cb_now() */
+    bool awaiting_update;          /* await_update_after_start, and no fresh update yet */
+    int64_t start_mono_ns;         /* the first poll's m0 */
+    int64_t start_ref_ns;          /* the first poll's reference time */
+    int64_t leap_at_ns;            /* the midnight of an announced leap second, 0 if none */
+    struct cb_upstream upstream;   /* what chrony's last NTPDATA answer said (cb_on_upstream) */
+    bool vm_have_marker;           /* a reading has carried the VMClock's marker ... */
+    uint64_t vm_marker;            /* ... and this is the last one seen */
+    uint64_t vm_disruptions;       /* changes of it seen */
 };
 
 /* The answer to "what time is it". */

@@ -156,6 +156,34 @@ const char *cb_phc_verdict_text(enum cb_phc_verdict v)
     return "?";
 }
 
+void cb_phc_history_add(struct cb_phc_history *h, int64_t ref_time_ns, int64_t value_ns)
+{
+    if (h->n > 0 && h->ref_ns[h->head] == ref_time_ns) {
+        if (value_ns > h->max_ns[h->head]) {
+            h->max_ns[h->head] = value_ns;
+        }
+        return;
+    }
+    h->head = h->n == 0 ? 0 : (h->head + 1) % CB_PHC_HISTORY_UPDATES;
+    if (h->n < CB_PHC_HISTORY_UPDATES) {
+        h->n++;
+    }
+    h->ref_ns[h->head] = ref_time_ns;
+    h->max_ns[h->head] = value_ns;
+}
+
+int64_t cb_phc_history_max(const struct cb_phc_history *h)
+{
+    int64_t m = -1;
+    for (int i = 0; i < h->n; i++) {
+        int idx = (h->head - i + CB_PHC_HISTORY_UPDATES) % CB_PHC_HISTORY_UPDATES;
+        if (h->max_ns[idx] > m) {
+            m = h->max_ns[idx];
+        }
+    }
+    return m;
+}
+
 /* --- the I/O edge --- */
 
 static int read_small(const char *path, char *buf, size_t cap, size_t *len)

@@ -83,6 +83,31 @@ enum cb_phc_verdict {
 enum cb_phc_verdict cb_phc_judge(const struct cb_phc_reading *r, uint32_t ref_id,
                                  int64_t max_bound_ns, int64_t *add_ns);
 
+/*
+ * The largest value read during each of chrony's last CB_PHC_HISTORY_UPDATES reference updates.
+ * chrony's estimate of the clock at an update rests on samples of the PHC taken at earlier
+ * updates, each as wrong as the PHC was then: a value that falls (the driver re-synchronised
+ * its PHC) does not make the samples chrony still uses any better. So the bound takes the
+ * largest value of the updates chrony may still be using: sourcestats.c keeps at most 64
+ * samples of a source (MAX_SAMPLES), one per update of a refclock's filtered output at most.
+ * Pure; a zeroed struct is empty.
+ */
+#define CB_PHC_HISTORY_UPDATES 64
+
+struct cb_phc_history {
+    int n;                                  /* entries in use */
+    int head;                               /* the newest entry */
+    int64_t ref_ns[CB_PHC_HISTORY_UPDATES]; /* chrony's reference time at the reads */
+    int64_t max_ns[CB_PHC_HISTORY_UPDATES]; /* the largest value read during it */
+};
+
+/* Takes in a value read (>= 0) at a poll whose reference time is ref_time_ns: into the newest
+ * entry if it is the same update, else a new entry (the oldest dropped when full). */
+void cb_phc_history_add(struct cb_phc_history *h, int64_t ref_time_ns, int64_t value_ns);
+
+/* The largest value in the history, or -1 when it is empty. */
+int64_t cb_phc_history_max(const struct cb_phc_history *h);
+
 /* --- the I/O edge --- */
 
 struct cb_phc {

@@ -276,6 +276,45 @@ static void maybe_ask_upstream(struct poller *p, const struct chrony_tracking *t
     p->nd_pending = true;
 }
 
+/* A misconfiguration that would leave the PHC's own error out of the bound without a word:
+ * chrony's reference is a refclock (no address) named like a PHC ("PHC0", "PHC1", ...) while no
+ * PHC error bound is set up, or a refclock other than --phc-refid while one is. Warned once per
+ * reference ID. */
+static void note_refclock(struct poller *p, const struct cb_poll *s)
+{
+    const struct chrony_tracking *t = &s->tracking;
+    bool refclock = t->addr_family != CHRONY_ADDR_INET4 && t->addr_family != CHRONY_ADDR_INET6;
+    bool phc_named = (t->ref_id >> 8) == (CB_PHC_DEFAULT_REFID >> 8); /* "PHC" and any 4th */
+    if (!refclock || t->ref_id == CHRONY_REFID_LOCAL || t->ref_id == p->refclock_warned ||
+        (s->phc.configured && t->ref_id == p->phc_ref_id) || (!s->phc.configured && !phc_named)) {
+        return;
+    }
+    p->refclock_warned = t->ref_id;
+    char refid[40];
+    refid_text(t->ref_id, refid, sizeof(refid));
+    if (s->phc.configured) {
+        char want[40];
+        refid_text(p->phc_ref_id, want, sizeof(want));
+        log_warn("chrony's reference is the refclock %s, not --phc-refid %s: the PHC's own error "
+                 "bound is not added while it is (if %s is the PHC, set --phc-refid %s)",
+                 refid, want, refid, refid);
+    } else {
+        log_warn("chrony's reference is the refclock %s, a PTP hardware clock by its name, but "
+                 "no --phc-interface or --phc-error-bound-file is set: the PHC's own error is not "
+                 "in the bound (chrony's dispersion leaves it out)",
+                 refid);
+    }
+}
+
+/* Whether a reply's PHC error bound read failed (not a bad value) while the PHC is its
+ * reference. */
+static bool phc_read_failed(const struct cb_poll *s)
+{
+    const struct cb_phc_reading *r = &s->phc;
+    return r->configured && r->ref_id == s->tracking.ref_id && r->error < 0 &&
+           r->error != -ENODATA && r->error != -EINVAL && r->error != -ERANGE && r->error != -EFBIG;
+}
+
 /* Logs when the PHC becomes or stops being the reference, and when its error bound cannot be
  * used while it is: once per change. */
 static void note_phc(struct poller *p, enum cb_phc_verdict before, const struct cb_phc_reading *r)
@@ -284,6 +323,20 @@ static void note_phc(struct poller *p, enum cb_phc_verdict before, const struct 
     if (v == before || !r->configured) {
         return;
     }
+    /* A file that flaps would otherwise write a line per poll: after a line about a bad value,
+     * none for POLLER_LOG_EVERY_NS (counted, and the count said with the next line). */
+    int64_t now_ns = cb_clock_ns(p->clock, CB_CLOCK_MONOTONIC);
+    if (p->phc_logged_mono_ns != 0 && now_ns - p->phc_logged_mono_ns < POLLER_LOG_EVERY_NS) {
+        p->phc_unlogged++;
+        return;
+    }
+    if (p->phc_unlogged > 0) {
+        log_info("PHC error bound: %" PRIu64 " more change%s of its verdict not logged",
+                 p->phc_unlogged, p->phc_unlogged == 1 ? "" : "s");
+        p->phc_unlogged = 0;
+    }
+    bool bad = v != CB_PHC_ADDED && v != CB_PHC_NOT_REFERENCE;
+    p->phc_logged_mono_ns = bad ? now_ns : 0;
     char refid[40];
     refid_text(r->ref_id, refid, sizeof(refid));
     switch (v) {
@@ -357,6 +410,17 @@ static void on_readable(uv_poll_t *h, int status, int events)
         }
         struct cb_poll sample = reply.poll;
         p->unanswered = 0;
+        enum cb_phc_verdict phc_before = p->state->phc_verdict;
+        cb_phc_take(&p->phc, p->phc_ref_id, &sample.phc);
+        if (phc_read_failed(&sample)) {
+            /* The PHC is the reference and its error bound could not be read (an I/O error,
+             * not a bad value): this poll cannot give a bound, as if chrony had not answered.
+             * The last one goes on growing (FREE_RUNNING for the grace, then UNKNOWN), as
+             * ClockBound treats a failed read. A bad value is another matter: the driver says
+             * something, and it is refused at once (clockbound, cb_phc_judge). */
+            fail(p, sample.phc.error, "the PHC error bound file cannot be read");
+            continue;
+        }
         p->polls_ok++;
         p->last_rtt_ns = sample.recv_rt_ns - sample.sent.rt_ns;
         if (p->last_error != 0) {
@@ -366,10 +430,9 @@ static void on_readable(uv_poll_t *h, int status, int events)
         }
         p->last_error = 0;
         p->last_why = NULL;
-        enum cb_phc_verdict phc_before = p->state->phc_verdict;
-        cb_phc_take(&p->phc, p->phc_ref_id, &sample.phc);
         cb_on_poll(p->state, &sample);
         note_phc(p, phc_before, &sample.phc);
+        note_refclock(p, &sample);
         p->cb(p);
         maybe_ask_upstream(p, &sample.tracking);
     }

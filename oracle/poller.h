@@ -85,6 +85,10 @@ struct poller {
     /* The PTP hardware clock's own error bound (clockbound/phc.h), read at every reply. */
     struct cb_phc phc;
     uint32_t phc_ref_id;
+    uint32_t refclock_warned;   /* a refclock reference warned about (note_refclock), 0: none */
+    int64_t phc_logged_mono_ns; /* the last line about the PHC's error bound ... */
+    uint64_t phc_unlogged;      /* ... and the changes not logged since (at most one line per
+                                 * POLLER_LOG_EVERY_NS) */
 };
 
 /*

@@ -875,8 +875,8 @@ static int open_phc(struct server *s)
     int64_t ns = 0;
     rc = cb_phc_read(&s->poller.phc, &ns);
     if (rc < 0) {
-        log_warn("PHC error bound %s: cannot be used now (%s): the clock will be UNKNOWN while "
-                 "chrony's reference is %s",
+        log_warn("PHC error bound %s: cannot be read now (%s): no bound is given while chrony's "
+                 "reference is %s and it cannot be read",
                  path, strerror(-rc), refid);
     } else {
         log_info("PHC error bound %s: %" PRId64 " ns now; added while chrony's reference is %s",

@@ -1041,9 +1041,14 @@ static void test_phc_error_bound(void **state)
         n = now_at(&b, p);
         expect(&n, CB_STATUS_UNKNOWN, bad[i].reason);
         assert_int_equal(b.bound.phc_ns, 0);
-        /* ... and the next good read makes it usable again. */
+        /* ... and the next good read makes it usable again; an absurd value stays in the
+         * history (chrony's samples from then rest on it), so the bound is too wide. */
         settle_poll(&b, phc_poll(later(p, SEC), true, 0, 1000));
         n = now_at(&b, later(p, SEC));
+        if (bad[i].reason == CB_REASON_PHC_ABSURD) {
+            expect(&n, CB_STATUS_UNKNOWN, CB_REASON_BOUND_TOO_WIDE);
+            continue;
+        }
         expect(&n, CB_STATUS_SYNCHRONIZED, CB_REASON_OK);
         assert_int_equal(b.bound.b0_ns, B0 + 1000);
     }
@@ -1060,6 +1065,40 @@ static void test_phc_error_bound(void **state)
     settle_poll(&unsync, u);
     n = now_at(&unsync, p);
     expect(&n, CB_STATUS_UNKNOWN, CB_REASON_CHRONY_UNSYNCHRONISED);
+}
+
+/* A PHC error bound that falls does not shrink the bound while chrony may still rest on samples
+ * taken when it was larger: the largest value over chrony's last 64 updates is used (phc.h). */
+static void test_phc_error_bound_held(void **state)
+{
+    (void)state;
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_state st = fresh_state();
+    settle_poll(&st, phc_poll(p, true, 0, 200 * US));
+    assert_int_equal(st.bound.phc_ns, 200 * US);
+    /* The same update, 20 ms on: the driver now says 1 us. The bound keeps 200 us. */
+    struct clock_pos q = later(p, 20 * MS);
+    struct cb_poll same = phc_poll(q, true, 0, 1 * US);
+    same.tracking = st.last.tracking;
+    same.tracking.root_dispersion_s = chrony_float_decode(
+        fake_chrony_float(CHRONY_DISP_AT_UPDATE_S + (double)(120 * MS) * 1e-9 * CHRONY_GROWTH));
+    cb_on_poll(&st, &same);
+    assert_int_equal(st.bound.phc_ns, 200 * US);
+    struct cb_now n = now_at(&st, q);
+    assert_true(n.bound_ns > 200 * US);
+    /* New updates with 1 us: held for 63 more (64 with the first), then 1 us. */
+    for (int i = 1; i < CB_PHC_HISTORY_UPDATES; i++) {
+        q = later(q, 20 * MS);
+        struct cb_poll u = phc_poll(q, true, 0, 1 * US);
+        u.tracking.ref_time_ns = q.rt - 10 * MS;
+        cb_on_poll(&st, &u);
+        assert_int_equal(st.bound.phc_ns, 200 * US);
+    }
+    q = later(q, 20 * MS);
+    struct cb_poll last = phc_poll(q, true, 0, 1 * US);
+    last.tracking.ref_time_ns = q.rt - 10 * MS;
+    cb_on_poll(&st, &last);
+    assert_int_equal(st.bound.phc_ns, 1 * US);
 }
 
 static void test_demo_detection(void **state)
@@ -1685,6 +1724,7 @@ int main(void)
         cmocka_unit_test(test_params_check),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_phc_error_bound),
+        cmocka_unit_test(test_phc_error_bound_held),
         cmocka_unit_test(test_demo_detection),
         cmocka_unit_test(test_reference_address_text),
         cmocka_unit_test(test_upstream_local),

@@ -160,6 +160,38 @@ static void test_judge(void **state)
     }
 }
 
+static void test_history(void **state)
+{
+    (void)state;
+    struct cb_phc_history h;
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(cb_phc_history_max(&h), -1);
+    /* One update: its largest value, whatever came after. */
+    cb_phc_history_add(&h, 1000, 50);
+    cb_phc_history_add(&h, 1000, 300);
+    cb_phc_history_add(&h, 1000, 7);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(cb_phc_history_max(&h), 300);
+    /* 63 more updates at 10: 300 is still among the last 64. */
+    for (int64_t u = 1; u < CB_PHC_HISTORY_UPDATES; u++) {
+        cb_phc_history_add(&h, 1000 + u, 10);
+        assert_int_equal(cb_phc_history_max(&h), 300);
+    }
+    assert_int_equal(h.n, CB_PHC_HISTORY_UPDATES);
+    /* The 65th update pushes it out. */
+    cb_phc_history_add(&h, 5000, 10);
+    assert_int_equal(h.n, CB_PHC_HISTORY_UPDATES);
+    assert_int_equal(cb_phc_history_max(&h), 10);
+    /* A new largest value anywhere in the ring, after wrapping. */
+    cb_phc_history_add(&h, 5001, 40);
+    for (int64_t u = 0; u < CB_PHC_HISTORY_UPDATES - 1; u++) {
+        cb_phc_history_add(&h, 6000 + u, 1);
+    }
+    assert_int_equal(cb_phc_history_max(&h), 40);
+    cb_phc_history_add(&h, 9000, 1);
+    assert_int_equal(cb_phc_history_max(&h), 1);
+}
+
 /* --- the file edge, on a fake sysfs tree --- */
 
 struct tree {
@@ -372,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_slot_from_uevent),
         cmocka_unit_test(test_refid),
         cmocka_unit_test(test_judge),
+        cmocka_unit_test(test_history),
         cmocka_unit_test_setup_teardown(test_path_for_interface, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_read_and_take, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, tree_setup, tree_teardown),

@@ -53,6 +53,7 @@ static void usage(void)
     printf("Usage: fake-chrony [--port N | --unix PATH] [OPTIONS]\n"
            "Answers chrony tracking requests as scripted:\n"
            "  --leap N  --stratum N  --ref-id HEX  --ref-addr IPV4\n"
+           "  --refclock             the reference is a refclock (no address)\n"
            "  --ref-age SECONDS      reference time this long before each request (negative:\n"
            "                         in the future; default 0.05)\n"
            "  --ref-time-zero        report no reference time\n"
@@ -265,6 +266,7 @@ int main(int argc, char **argv)
         O_STRATUM,
         O_REFID,
         O_REFADDR,
+        O_REFCLOCK,
         O_REFAGE,
         O_REFZERO,
         O_CORR,
@@ -301,6 +303,7 @@ int main(int argc, char **argv)
         {"stratum", required_argument, NULL, O_STRATUM},
         {"ref-id", required_argument, NULL, O_REFID},
         {"ref-addr", required_argument, NULL, O_REFADDR},
+        {"refclock", no_argument, NULL, O_REFCLOCK},
         {"ref-age", required_argument, NULL, O_REFAGE},
         {"ref-time-zero", no_argument, NULL, O_REFZERO},
         {"correction", required_argument, NULL, O_CORR},
@@ -389,6 +392,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "fake-chrony: bad --ref-addr\n");
                 return 2;
             }
+            break;
+        case O_REFCLOCK:
+            s.addr_family = 0; /* a refclock: no address, as chronyd reports one */
+            memset(s.addr, 0, sizeof(s.addr));
             break;
         case O_REFAGE:
             ref_age_s = strtod(optarg, NULL);
