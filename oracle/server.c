@@ -596,6 +596,10 @@ static void on_poll_done(struct poller *p)
     struct cb_now now;
     server_now(s, &now);
     note_status(s, &now);
+    /* The marker kept for the next start: once the clock is trusted at it. */
+    if (s->clock_state.vm_have_marker && cb_status_trusted(now.status)) {
+        vmwatch_keep(&s->vmwatch, s->clock_state.vm_marker);
+    }
     cbcompat_query_sent(&s->cbcompat, p->sent_coarse_ns);
     cbcompat_publish(&s->cbcompat, &s->clock_state, &now);
     if (cb_status_trusted(now.status)) {
@@ -968,6 +972,11 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     rc = open_phc(s);
     if (rc < 0) {
         return rc;
+    }
+    if (vmwatch_kept_differs(&s->vmwatch, cfg->state_dir)) {
+        struct cb_reading r;
+        cb_clock_read(s->clock, &r);
+        cb_on_disruption(&s->clock_state, &r);
     }
     rc = waketimer_init(&s->wake, loop, s->clock, on_wake);
     s->wake_ok = s->wake.initialised;

@@ -2,11 +2,14 @@
 #include "vmwatch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clockbound.h"
 #include "log.h"
 #include "util.h"
 
@@ -62,6 +65,91 @@ int vmwatch_open(struct vmwatch *w, const char *path, struct cb_clock *inner, ch
                  path, w->last.disruption_marker, cb_vmclock_status_name(w->last.clock_status));
     }
     return 0;
+}
+
+bool vmwatch_kept_differs(struct vmwatch *w, const char *state_dir)
+{
+    if (!w->enabled || state_dir == NULL) {
+        return false;
+    }
+    snprintf(w->kept_path, sizeof(w->kept_path), "%s/vmclock", state_dir);
+    uint64_t now_marker = 0;
+    if (cb_vmclock_marker(&w->vc, &now_marker) < 0) {
+        log_warn("VMClock: the page is being written: the start counts as a disruption");
+        return true;
+    }
+    char text[64] = "";
+    FILE *f = fopen(w->kept_path, "r");
+    bool read_ok = f != NULL && fgets(text, sizeof(text), f) != NULL;
+    if (f != NULL) {
+        fclose(f);
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = read_ok ? strtoull(text, &end, 10) : 0;
+    read_ok = read_ok && errno == 0 && end != text && (*end == '\n' || *end == '\0');
+    if (!read_ok) {
+        log_warn("VMClock: no disruption marker kept from an earlier run (%s): a migration "
+                 "while oracled was not running cannot be ruled out, so the start counts as a "
+                 "disruption (DISRUPTED until chrony has measured %d times)",
+                 w->kept_path, CB_VMCLOCK_UPDATES);
+        return true;
+    }
+    w->kept = true;
+    w->kept_marker = v;
+    if (v != now_marker) {
+        log_warn("VMClock: disruption marker %" PRIu64 " now, %llu when oracled last ran: the VM "
+                 "was disrupted (migrated) while oracled was not running; DISRUPTED until chrony "
+                 "has measured %d times",
+                 now_marker, v, CB_VMCLOCK_UPDATES);
+        return true;
+    }
+    return false;
+}
+
+void vmwatch_keep(struct vmwatch *w, uint64_t marker)
+{
+    if (!w->enabled || w->kept_path[0] == '\0' || (w->kept && w->kept_marker == marker)) {
+        return;
+    }
+    char tmp[sizeof(w->kept_path) + 8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", w->kept_path);
+    char text[32];
+    int len = snprintf(text, sizeof(text), "%" PRIu64 "\n", marker);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, text, (size_t)len) == len && fsync(fd) == 0;
+    int err = errno;
+    if (fd >= 0 && close(fd) < 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (ok && rename(tmp, w->kept_path) < 0) {
+        ok = false;
+        err = errno;
+    }
+    if (ok) {
+        char dir[sizeof(w->kept_path)];
+        snprintf(dir, sizeof(dir), "%s", w->kept_path);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+        }
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+    }
+    if (!ok) {
+        /* Not kept: the next start counts as a disruption. Safe, only slower; said once. */
+        log_warn("VMClock: cannot keep the disruption marker in %s: %s (the next start will count "
+                 "as a disruption)",
+                 w->kept_path, strerror(err));
+        w->kept_path[0] = '\0';
+        return;
+    }
+    w->kept = true;
+    w->kept_marker = marker;
 }
 
 struct cb_clock *vmwatch_clock(struct vmwatch *w)

@@ -24,6 +24,9 @@ struct vmwatch {
     bool have_snapshot;              /* a snapshot was taken ... */
     struct cb_vmclock_snapshot last; /* ... the last one */
     int last_error;                  /* the last snapshot's negative errno, 0 after a success */
+    char kept_path[300];             /* STATE_DIR/vmclock: the marker of the last run ("" none) */
+    bool kept;                       /* the file holds ... */
+    uint64_t kept_marker;            /* ... this marker */
     bool have_generation;            /* the page has a VM generation counter ... */
     uint64_t generation;             /* ... and this was its value */
     uint64_t snapshots_failed;
@@ -38,6 +41,19 @@ struct vmwatch {
  */
 int vmwatch_open(struct vmwatch *w, const char *path, struct cb_clock *inner, char *why,
                  size_t why_cap);
+
+/*
+ * A migration while oracled was down would go unseen (the first reading takes the marker as it
+ * finds it), so the marker is kept in STATE_DIR/vmclock between runs: vmwatch_kept_differs()
+ * reads it at start and says whether the page's marker now differs, or nothing was kept (a first
+ * start, a file unreadable): then the caller treats the start as a disruption (cb_on_disruption),
+ * as ClockBound does (it starts with marker 0). vmwatch_keep() writes the marker once the clock
+ * is trusted again (the file written to a temporary, fsynced, renamed, the directory fsynced;
+ * a few ms on the loop, once per start or disruption). state_dir NULL or no page: neither does
+ * anything (vmwatch_kept_differs() says false).
+ */
+bool vmwatch_kept_differs(struct vmwatch *w, const char *state_dir);
+void vmwatch_keep(struct vmwatch *w, uint64_t marker);
 
 /* The clock every reading should come from: the wrapped one when a page is open, else inner. */
 struct cb_clock *vmwatch_clock(struct vmwatch *w);

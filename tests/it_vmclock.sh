@@ -35,7 +35,20 @@ start_fake_chrony fake "$FAKE" --update-every 0.1
 start_oracled_on "$ORACLED" vm "$FAKE_PORT" --vmclock "$VM" --max-wait 3s \
     --clockbound-shm "$SHM"
 wait_for_log "$LOG" "$PID" "VMClock $VM: disruption marker 100, clock status SYNCHRONIZED" 5
+# A first start: no marker kept from an earlier run, so a migration just before cannot be ruled
+# out: the start counts as a disruption (ten chrony updates).
+wait_for_log "$LOG" "$PID" "VMClock: no disruption marker kept from an earlier run" 5
 wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
+# kept_is FILE MARKER: the file holds the marker within a second (written at the first poll the
+# clock is trusted at).
+kept_is() {
+    for _ in $(seq 1 50); do
+        [ "$(cat "$1" 2>/dev/null)" = "$2" ] && return 0
+        sleep 0.02
+    done
+    fail "$1 holds '$(cat "$1" 2>/dev/null)', not $2"
+}
+kept_is "$TMP/vm-state/vmclock" 100
 
 health() {
     curl -s -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$HTTP/healthz" >"$TMP/code" || true
@@ -46,15 +59,16 @@ health
 [ "$CODE" = 200 ] || fail "healthz $CODE: $BODY"
 json_is "$BODY" .vmclock.disruption_marker 100 "healthz"
 json_is "$BODY" .vmclock.clock_status SYNCHRONIZED "healthz"
-json_is "$BODY" .vmclock.disruptions 0 "healthz"
+json_is "$BODY" .vmclock.disruptions 1 "healthz (the first start)"
 json_is "$BODY" .vmclock.maintenance none "healthz"
 curl -s "http://127.0.0.1:$HTTP/metrics" >"$TMP/metrics"
 grep -qx "oracled_vmclock_clock_status 2" "$TMP/metrics" || fail "metrics: no vmclock status 2"
-grep -qx "oracled_vmclock_disruptions_total 0" "$TMP/metrics" || fail "metrics: disruptions"
+grep -qx "oracled_vmclock_disruptions_total 1" "$TMP/metrics" || fail "metrics: disruptions"
 run 0 "$CB2" "$SHM" "$VM"
 contains "$OUT" "^status SYNCHRONIZED segment_marker 100 vmclock_marker 100 support 1" \
     "a 2.x reader before the disruption"
-pass "VMClock read at start: marker 100 in /healthz, /metrics and the ClockBound segment (support 1)"
+pass "VMClock read at start: marker 100 in /healthz, /metrics and the ClockBound segment" \
+    "(support 1); a first start counted as a disruption, the marker kept once trusted"
 
 # count PATTERN: how many log lines match.
 count() {
@@ -90,7 +104,7 @@ health
 [ "$CODE" = 503 ] || fail "healthz while disrupted: $CODE $BODY"
 json_is "$BODY" .clock_status DISRUPTED "healthz while disrupted"
 contains "$BODY" "VMClock disruption marker changed" "healthz reason"
-json_is "$BODY" .vmclock.disruptions 1 "healthz while disrupted"
+json_is "$BODY" .vmclock.disruptions 2 "healthz while disrupted"
 if wait $WAITER; then
     fail "the commit-wait pending at the disruption was released: $(cat "$TMP/wait.out")"
 fi
@@ -172,6 +186,33 @@ contains "$OUT" "^status UNKNOWN segment_marker 102 vmclock_marker 103 support 1
     "a 2.x reader after oracled died and the VM migrated"
 pass "oracled killed, then the marker changed: the record alone still says SYNCHRONIZED (the" \
     "readers' 5 s grace), the 2.x reader says UNKNOWN by comparing the markers (support 1)"
+
+# --- restarts: the marker kept between runs ---
+VM3=$TMP/vmclock3
+run 0 "$VMC" create "$VM3" --marker 500
+start_oracled_on "$ORACLED" keep "$FAKE_PORT" --vmclock "$VM3"
+wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
+kept_is "$TMP/keep-state/vmclock" 500
+kill "$PID"
+wait "$PID" 2>/dev/null || true
+# The same marker at the next start: no disruption.
+start_oracled_on "$ORACLED" keep "$FAKE_PORT" --vmclock "$VM3"
+wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
+health
+json_is "$BODY" .vmclock.disruptions 0 "a restart with the marker unchanged"
+kill "$PID"
+wait "$PID" 2>/dev/null || true
+# Migrated while oracled was down: DISRUPTED at start.
+run 0 "$VMC" bump "$VM3"
+start_oracled_on "$ORACLED" keep "$FAKE_PORT" --vmclock "$VM3"
+wait_for_log "$LOG" "$PID" "VMClock: disruption marker 501 now, 500 when oracled last ran: the VM was disrupted \(migrated\) while oracled was not running" 5
+run 2 "$CLI" --server "127.0.0.1:$PORT" ts
+wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
+kept_is "$TMP/keep-state/vmclock" 501
+kill "$PID"
+wait "$PID" 2>/dev/null || true
+pass "restarts: the marker kept in the state directory; unchanged, no disruption; migrated while" \
+    "down (500 -> 501), DISRUPTED at start, then 501 kept"
 
 # --- a chronyd that does the reset (as on its unix socket): RESET_SOURCES, then BURST ---
 VM2=$TMP/vmclock1
