@@ -434,6 +434,8 @@ int chrony_client_recv_reply(struct chrony_client *c, struct chrony_reply *out, 
     }
     out->poll.sent = c->sent;
     out->poll.recv_rt_ns = cb_clock_ns(c->clock, CB_CLOCK_REALTIME);
+    /* No PHC reading: the caller adds one (cb_phc_take) when it reads one. */
+    memset(&out->poll.phc, 0, sizeof(out->poll.phc));
     return 0;
 }
 
