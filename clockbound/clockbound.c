@@ -87,9 +87,15 @@ static void detect_step(struct cb_state *st, const struct cb_reading *r)
         disrupt(st, r, CB_REASON_CLOCK_STEPPED, step_ns, CB_STEP_UPDATES);
         cb_step_rebase(&st->step, r);
     }
-    if (r->marker_state == CB_MARKER_OK) {
+    /* A reading taken before the change but taken in after it (a poll's reading from when its
+     * request went out) shows the marker before: markers never repeat (vmclock-abi.h), so that
+     * is old news, not a change back. */
+    if (r->marker_state == CB_MARKER_OK &&
+        !(st->vm_had_previous && r->marker == st->vm_previous_marker)) {
         if (st->vm_have_marker && r->marker != st->vm_marker) {
             st->vm_disruptions++;
+            st->vm_had_previous = true;
+            st->vm_previous_marker = st->vm_marker;
             disrupt(st, r, CB_REASON_VMCLOCK_DISRUPTED, 0, CB_VMCLOCK_UPDATES);
         }
         st->vm_have_marker = true;

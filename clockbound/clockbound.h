@@ -171,6 +171,8 @@ struct cb_state {
     struct cb_upstream upstream;   /* what chrony's last NTPDATA answer said (cb_on_upstream) */
     bool vm_have_marker;           /* a reading has carried the VMClock's marker ... */
     uint64_t vm_marker;            /* ... and this is the last one seen */
+    bool vm_had_previous;          /* it replaced another ... */
+    uint64_t vm_previous_marker;   /* ... this one: a reading showing it is an old reading */
     uint64_t vm_disruptions;       /* changes of it seen */
 };
 

@@ -498,6 +498,17 @@ static void test_vmclock_disruption(void **state)
     n = now_marked(&st, later(q, MS), CB_MARKER_OK, 8);
     expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
     assert_int_equal(st.vm_disruptions, 1);
+    /* A reading from before the change taken in after it (a poll's, sent before): old news,
+     * not a change back; the marker stays 8. */
+    poll = make_poll(p, 10 * MS);
+    poll.sent.marker_state = CB_MARKER_OK;
+    poll.sent.marker = 7;
+    cb_on_poll(&st, &poll);
+    assert_int_equal(st.vm_disruptions, 1);
+    assert_int_equal(st.vm_marker, 8);
+    n = now_marked(&st, later(q, 2 * MS), CB_MARKER_OK, 8);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    assert_int_equal(st.vm_disruptions, 1);
 
     /* The baseline poll, then CB_VMCLOCK_UPDATES - 1 updates: still disrupted (six, enough
      * after a step, are not: the disruption's size is unknown) ... */
