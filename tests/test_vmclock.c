@@ -921,10 +921,11 @@ static void test_torn_writes(void **state)
     assert_int_equal(r.marker_backwards, 0);
     assert_true(r.reads >= 1000);
     assert_true(r.writes >= 1000);
-    /* The marker changed under load, and the hot-path read saw it change. */
-    assert_true(r.markers_seen > 1);
-    /* With two CPUs running both threads, some reads must have met a write. */
+    /* With two CPUs running both threads, the hot-path read saw the marker change under load,
+     * and some reads met a write. Valgrind runs one thread at a time, in long slices: the
+     * writer may do all its writes in one (seen in CI: 1.15 M writes, no change seen). */
     if (sysconf(_SC_NPROCESSORS_ONLN) > 1 && !under_valgrind()) {
+        assert_true(r.markers_seen > 1);
         assert_true(r.busy + r.marker_busy > 0);
     }
 }
