@@ -63,16 +63,32 @@ static void disrupt(struct cb_state *st, const struct cb_reading *r, enum cb_rea
         why = st->disruption;
         updates = st->disruption_updates;
     }
+    /* Never move the detection earlier while disrupted (an old reading taken in late): the
+     * baseline poll must be sent after the latest disruption seen. */
+    if (!st->disrupted || r->mono_ns > st->step_mono_ns) {
+        st->step_mono_ns = r->mono_ns;
+    }
     st->disrupted = true;
     st->disruption = why;
     st->disruption_updates = updates;
-    st->step_mono_ns = r->mono_ns;
     st->step_ns = step_ns;
     st->step_baseline_set = false;
     st->step_updates = 0;
     st->step_floor_ns = 0;
     st->step_root_distance_ns =
         st->have_poll ? cb_sat_add(st->bound.half_delay_ns, st->bound.dispersion_ns) : 0;
+}
+
+/* Whether marker is one the current marker (or one before it) replaced. */
+static bool replaced_marker(const struct cb_state *st, uint64_t marker)
+{
+    int n = st->vm_replaced < CB_VMCLOCK_REPLACED ? st->vm_replaced : CB_VMCLOCK_REPLACED;
+    for (int i = 0; i < n; i++) {
+        if (st->vm_replaced_marker[i] == marker) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Runs the step detector on r; on a step, records it and makes r the new base so the same step
@@ -90,12 +106,11 @@ static void detect_step(struct cb_state *st, const struct cb_reading *r)
     /* A reading taken before the change but taken in after it (a poll's reading from when its
      * request went out) shows the marker before: markers never repeat (vmclock-abi.h), so that
      * is old news, not a change back. */
-    if (r->marker_state == CB_MARKER_OK &&
-        !(st->vm_had_previous && r->marker == st->vm_previous_marker)) {
+    if (r->marker_state == CB_MARKER_OK && !replaced_marker(st, r->marker)) {
         if (st->vm_have_marker && r->marker != st->vm_marker) {
             st->vm_disruptions++;
-            st->vm_had_previous = true;
-            st->vm_previous_marker = st->vm_marker;
+            st->vm_replaced_marker[st->vm_replaced % CB_VMCLOCK_REPLACED] = st->vm_marker;
+            st->vm_replaced++;
             disrupt(st, r, CB_REASON_VMCLOCK_DISRUPTED, 0, CB_VMCLOCK_UPDATES);
         }
         st->vm_have_marker = true;
@@ -292,6 +307,12 @@ void cb_on_poll(struct cb_state *st, const struct cb_poll *poll)
     }
 }
 
+void cb_set_marker(struct cb_state *st, uint64_t marker)
+{
+    st->vm_have_marker = true;
+    st->vm_marker = marker;
+}
+
 void cb_on_disruption(struct cb_state *st, const struct cb_reading *r)
 {
     st->vm_disruptions++;
@@ -458,7 +479,7 @@ void cb_now(struct cb_state *st, const struct cb_reading *r, struct cb_now *out)
     /* The VMClock page was being written at every try (vmclock.h): whether the VM's clock was
      * disrupted is not known at this reading. Not a disruption (the next whole read says), but
      * nothing may be served from it. */
-    if (r->marker_state == CB_MARKER_TORN && cb_status_trusted(out->status)) {
+    if (r->marker_state == CB_MARKER_TORN && out->status != CB_STATUS_DISRUPTED) {
         out->status = CB_STATUS_UNKNOWN;
         out->reason = CB_REASON_VMCLOCK_UNREADABLE;
     }

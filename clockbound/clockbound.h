@@ -93,7 +93,11 @@ enum cb_reason {
  * see, a frequency that changed with the host): DISRUPTED lasts CB_STEP_FLOOR_UPDATES, the count
  * after which no step, however small against chrony's root distance, was seen left in its
  * estimate. chrony is also asked to drop its samples (oracled, poller.c), which it may refuse. */
-#define CB_VMCLOCK_UPDATES    CB_STEP_FLOOR_UPDATES
+#define CB_VMCLOCK_UPDATES CB_STEP_FLOOR_UPDATES
+/* Markers replaced that are remembered, so a reading taken before a change (and taken in after
+ * it) is not a change back: more changes than this within one reading's life (a poll's, 20 ms)
+ * would count an old reading as one more disruption, which only lengthens DISRUPTED. */
+#define CB_VMCLOCK_REPLACED   8
 #define CB_STEP_FLOOR_UPDATES 10
 #define CB_STEP_FLOOR_FACTOR  5
 
@@ -171,9 +175,10 @@ struct cb_state {
     struct cb_upstream upstream;   /* what chrony's last NTPDATA answer said (cb_on_upstream) */
     bool vm_have_marker;           /* a reading has carried the VMClock's marker ... */
     uint64_t vm_marker;            /* ... and this is the last one seen */
-    bool vm_had_previous;          /* it replaced another ... */
-    uint64_t vm_previous_marker;   /* ... this one: a reading showing it is an old reading */
-    uint64_t vm_disruptions;       /* changes of it seen */
+    int vm_replaced;               /* markers it replaced, the last CB_VMCLOCK_REPLACED of
+                                    * them kept: a reading showing one is an old reading */
+    uint64_t vm_replaced_marker[CB_VMCLOCK_REPLACED];
+    uint64_t vm_disruptions; /* changes of it seen */
 };
 
 /* The answer to "what time is it". */
@@ -205,6 +210,13 @@ void cb_on_poll(struct cb_state *st, const struct cb_poll *poll);
  * in vm_disruptions.
  */
 void cb_on_disruption(struct cb_state *st, const struct cb_reading *r);
+
+/*
+ * The VMClock marker as the caller read it before any reading was taken in (at start, when
+ * checking it against the one kept from the last run): every later reading is compared with it,
+ * so a change between that check and the first reading is a disruption too.
+ */
+void cb_set_marker(struct cb_state *st, uint64_t marker);
 
 /* Records a failed poll (err: negative errno) at reading r. */
 void cb_on_poll_failure(struct cb_state *st, const struct cb_reading *r, int err);

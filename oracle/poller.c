@@ -306,15 +306,6 @@ static void note_refclock(struct poller *p, const struct cb_poll *s)
     }
 }
 
-/* Whether a reply's PHC error bound read failed (not a bad value) while the PHC is its
- * reference. */
-static bool phc_read_failed(const struct cb_poll *s)
-{
-    const struct cb_phc_reading *r = &s->phc;
-    return r->configured && r->ref_id == s->tracking.ref_id && r->error < 0 &&
-           r->error != -ENODATA && r->error != -EINVAL && r->error != -ERANGE && r->error != -EFBIG;
-}
-
 /* Logs when the PHC becomes or stops being the reference, and when its error bound cannot be
  * used while it is: once per change. */
 static void note_phc(struct poller *p, enum cb_phc_verdict before, const struct cb_phc_reading *r)
@@ -412,15 +403,6 @@ static void on_readable(uv_poll_t *h, int status, int events)
         p->unanswered = 0;
         enum cb_phc_verdict phc_before = p->state->phc_verdict;
         cb_phc_take(&p->phc, p->phc_ref_id, &sample.phc);
-        if (phc_read_failed(&sample)) {
-            /* The PHC is the reference and its error bound could not be read (an I/O error,
-             * not a bad value): this poll cannot give a bound, as if chrony had not answered.
-             * The last one goes on growing (FREE_RUNNING for the grace, then UNKNOWN), as
-             * ClockBound treats a failed read. A bad value is another matter: the driver says
-             * something, and it is refused at once (clockbound, cb_phc_judge). */
-            fail(p, sample.phc.error, "the PHC error bound file cannot be read");
-            continue;
-        }
         p->polls_ok++;
         p->last_rtt_ns = sample.recv_rt_ns - sample.sent.rt_ns;
         if (p->last_error != 0) {

@@ -879,8 +879,8 @@ static int open_phc(struct server *s)
     int64_t ns = 0;
     rc = cb_phc_read(&s->poller.phc, &ns);
     if (rc < 0) {
-        log_warn("PHC error bound %s: cannot be read now (%s): no bound is given while chrony's "
-                 "reference is %s and it cannot be read",
+        log_warn("PHC error bound %s: cannot be read now (%s): the clock is UNKNOWN while "
+                 "chrony's reference is %s and it cannot be read",
                  path, strerror(-rc), refid);
     } else {
         log_info("PHC error bound %s: %" PRId64 " ns now; added while chrony's reference is %s",
@@ -973,7 +973,13 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     if (rc < 0) {
         return rc;
     }
-    if (vmwatch_kept_differs(&s->vmwatch, cfg->state_dir)) {
+    bool have_marker = false;
+    uint64_t marker = 0;
+    bool start_disrupted = vmwatch_kept_differs(&s->vmwatch, cfg->state_dir, &have_marker, &marker);
+    if (have_marker) {
+        cb_set_marker(&s->clock_state, marker); /* a change from here on is a disruption */
+    }
+    if (start_disrupted) {
         struct cb_reading r;
         cb_clock_read(s->clock, &r);
         cb_on_disruption(&s->clock_state, &r);

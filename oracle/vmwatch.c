@@ -67,8 +67,10 @@ int vmwatch_open(struct vmwatch *w, const char *path, struct cb_clock *inner, ch
     return 0;
 }
 
-bool vmwatch_kept_differs(struct vmwatch *w, const char *state_dir)
+bool vmwatch_kept_differs(struct vmwatch *w, const char *state_dir, bool *have_marker,
+                          uint64_t *marker)
 {
+    *have_marker = false;
     if (!w->enabled || state_dir == NULL) {
         return false;
     }
@@ -78,6 +80,8 @@ bool vmwatch_kept_differs(struct vmwatch *w, const char *state_dir)
         log_warn("VMClock: the page is being written: the start counts as a disruption");
         return true;
     }
+    *have_marker = true;
+    *marker = now_marker;
     char text[64] = "";
     FILE *f = fopen(w->kept_path, "r");
     bool read_ok = f != NULL && fgets(text, sizeof(text), f) != NULL;

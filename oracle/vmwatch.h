@@ -50,9 +50,12 @@ int vmwatch_open(struct vmwatch *w, const char *path, struct cb_clock *inner, ch
  * as ClockBound does (it starts with marker 0). vmwatch_keep() writes the marker once the clock
  * is trusted again (the file written to a temporary, fsynced, renamed, the directory fsynced;
  * a few ms on the loop, once per start or disruption). state_dir NULL or no page: neither does
- * anything (vmwatch_kept_differs() says false).
+ * anything (vmwatch_kept_differs() says false). *have_marker and *marker get the page's marker as
+ * read for the check (false: it could not be read, or no page), for the caller to compare every
+ * later reading with (cb_set_marker).
  */
-bool vmwatch_kept_differs(struct vmwatch *w, const char *state_dir);
+bool vmwatch_kept_differs(struct vmwatch *w, const char *state_dir, bool *have_marker,
+                          uint64_t *marker);
 void vmwatch_keep(struct vmwatch *w, uint64_t marker);
 
 /* The clock every reading should come from: the wrapped one when a page is open, else inner. */

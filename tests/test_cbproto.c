@@ -429,6 +429,15 @@ static void test_bound_holds(void **state)
                  true);
     expect_holds("polls failed for an hour", &st, later(p, 3600 * SEC), CB_STATUS_UNKNOWN,
                  CB_REASON_POLLS_FAILED, true);
+    /* ... but not at a reading whose VMClock marker could not be read (the page mid-write):
+     * whether the VM's clock was disrupted is not known there. */
+    struct cb_reading torn = reading(later(p, 6 * SEC));
+    torn.marker_state = CB_MARKER_TORN;
+    struct cb_now tn;
+    cb_now(&st, &torn, &tn);
+    assert_int_equal(tn.status, CB_STATUS_UNKNOWN);
+    assert_int_equal(tn.reason, CB_REASON_VMCLOCK_UNREADABLE);
+    assert_false(cbp_bound_holds(&st, &tn));
 
     /* ... unless the data behind it was refused: chrony said "not synchronised", then died. */
     st = synchronised_at(RT0, &p);

@@ -498,6 +498,15 @@ static void test_vmclock_disruption(void **state)
     n = now_marked(&st, later(q, MS), CB_MARKER_OK, 8);
     expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
     assert_int_equal(st.vm_disruptions, 1);
+    /* The marker read at start (cb_set_marker) is the base: a change before any reading is
+     * taken in is a disruption too. */
+    struct cb_state started = fresh_state();
+    cb_set_marker(&started, 7);
+    struct cb_poll at_start = make_poll(p, 10 * MS);
+    at_start.sent.marker_state = CB_MARKER_OK;
+    at_start.sent.marker = 8;
+    cb_on_poll(&started, &at_start);
+    assert_int_equal(started.vm_disruptions, 1);
     /* A reading from before the change taken in after it (a poll's, sent before): old news,
      * not a change back; the marker stays 8. */
     poll = make_poll(p, 10 * MS);
@@ -602,6 +611,46 @@ static void test_vmclock_disruption(void **state)
     n = now_at(&st, later(s, 21 * MS));
     expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
     assert_int_equal(st.vm_disruptions, 7);
+}
+
+/* Two changes, then a poll sent before both is taken in: its marker is old news (markers never
+ * repeat), neither a third disruption nor the marker now, and the detection time does not move
+ * back (the baseline must be sent after the latest change). */
+static void test_vmclock_stale_after_two_changes(void **state)
+{
+    (void)state;
+    struct cb_state st = fresh_state();
+    struct clock_pos p = {RT0, MONO0};
+    struct cb_poll first = make_poll(p, 10 * MS);
+    first.sent.marker_state = CB_MARKER_OK;
+    first.sent.marker = 100;
+    cb_on_poll(&st, &first);
+    struct clock_pos stale_at = later(p, 20 * MS);
+    struct cb_now n = now_marked(&st, later(p, 21 * MS), CB_MARKER_OK, 101);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    n = now_marked(&st, later(p, 22 * MS), CB_MARKER_OK, 102);
+    int64_t detected = st.step_mono_ns;
+    assert_int_equal(st.vm_disruptions, 2);
+    struct cb_poll stale = make_poll(stale_at, 10 * MS);
+    stale.sent.marker_state = CB_MARKER_OK;
+    stale.sent.marker = 100;
+    cb_on_poll(&st, &stale);
+    n = now_marked(&st, later(p, 23 * MS), CB_MARKER_OK, 102);
+    expect(&n, CB_STATUS_DISRUPTED, CB_REASON_VMCLOCK_DISRUPTED);
+    assert_int_equal(st.vm_disruptions, 2);
+    assert_int_equal(st.vm_marker, 102);
+    assert_int_equal(st.step_mono_ns, detected);
+    /* A torn reading while UNKNOWN for another reason (polls failed past the grace) is named
+     * as torn too: nothing is judged from a reading whose marker is unknown. */
+    struct cb_state f = fresh_state();
+    struct cb_poll poll = make_poll(p, 10 * MS);
+    poll.sent.marker_state = CB_MARKER_OK;
+    poll.sent.marker = 7;
+    cb_on_poll(&f, &poll);
+    struct cb_reading fr = reading(later(p, 6 * SEC));
+    cb_on_poll_failure(&f, &fr, -ETIMEDOUT);
+    n = now_marked(&f, later(p, 6 * SEC + MS), CB_MARKER_TORN, 0);
+    expect(&n, CB_STATUS_UNKNOWN, CB_REASON_VMCLOCK_UNREADABLE);
 }
 
 static void test_step_between_polls(void **state)
@@ -1721,6 +1770,7 @@ int main(void)
         cmocka_unit_test(test_leap_window),
         cmocka_unit_test(test_step_disrupts_until_new_reference),
         cmocka_unit_test(test_vmclock_disruption),
+        cmocka_unit_test(test_vmclock_stale_after_two_changes),
         cmocka_unit_test(test_step_between_polls),
         cmocka_unit_test(test_slew_sized_drift_is_not_disruption),
         cmocka_unit_test(test_awaits_update_after_start),
