@@ -150,14 +150,19 @@ bound_port() {
 start_fake_chrony() {
     local name=$1 bin=$2
     shift 2
+    # A fake started again under the same name: the old file must not be read before the new
+    # process has truncated it (the redirect happens in the child, after the fork).
+    rm -f "$TMP/$name.out"
     "$bin" "$@" >"$TMP/$name.out" 2>"$TMP/$name.log" &
     FAKE_PID=$!
     track_pid "$FAKE_PID"
     for _ in $(seq 1 100); do
-        if grep -q '^port ' "$TMP/$name.out" 2>/dev/null; then
+        if grep -q '^port [0-9][0-9]*$' "$TMP/$name.out" 2>/dev/null; then
             # shellcheck disable=SC2034 # read by the scripts that source this file
             FAKE_PORT=$(awk '/^port /{print $2}' "$TMP/$name.out")
-            return
+            if [ -n "$FAKE_PORT" ]; then
+                return
+            fi
         fi
         sleep 0.05
     done
@@ -172,6 +177,7 @@ start_oracled_on() {
     local bin=$1 name=$2 chrony_port=$3
     shift 3
     LOG=$TMP/$name.log
+    rm -f "$LOG" # as in start_fake_chrony: never read a previous run's lines
     "$bin" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --state-dir "$TMP/$name-state" \
         --chrony "udp:127.0.0.1:$chrony_port" "$@" >"$LOG" 2>&1 &
     PID=$!
