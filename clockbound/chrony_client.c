@@ -493,40 +493,18 @@ static int await_reply(struct chrony_client *c, int64_t deadline_ns, struct cb_p
     }
 }
 
-/* The same for the latest NTPDATA request; tracking replies are skipped. */
-static int await_ntpdata(struct chrony_client *c, int64_t deadline_ns, struct chrony_ntpdata *out,
-                         const char **why)
+/* The same for the latest request whose reply is of kind (NTPDATA, RESET_SOURCES, BURST):
+ * replies of other kinds are skipped. *r gets the reply. */
+static int await_kind(struct chrony_client *c, int64_t deadline_ns, enum chrony_reply_kind kind,
+                      struct chrony_reply *r, const char **why)
 {
     for (;;) {
         int rc = await_readable(c, deadline_ns, why);
         if (rc < 0) {
             return rc;
         }
-        struct chrony_reply r;
-        rc = chrony_client_recv_reply(c, &r, why);
-        if (r.kind != CHRONY_REPLY_NTPDATA || rc == -EAGAIN || rc == -ESTALE) {
-            continue;
-        }
-        if (rc == 0) {
-            *out = r.ntpdata;
-        }
-        return rc;
-    }
-}
-
-/* The same for the latest request whose reply is of kind (RESET_SOURCES, BURST): others are
- * skipped. */
-static int await_null(struct chrony_client *c, int64_t deadline_ns, enum chrony_reply_kind kind,
-                      const char **why)
-{
-    for (;;) {
-        int rc = await_readable(c, deadline_ns, why);
-        if (rc < 0) {
-            return rc;
-        }
-        struct chrony_reply r;
-        rc = chrony_client_recv_reply(c, &r, why);
-        if (r.kind != kind || rc == -EAGAIN || rc == -ESTALE) {
+        rc = chrony_client_recv_reply(c, r, why);
+        if (r->kind != kind || rc == -EAGAIN || rc == -ESTALE) {
             continue;
         }
         return rc;
@@ -573,8 +551,10 @@ int chrony_client_query_ntpdata(struct chrony_client *c, const struct chrony_que
             continue;
         }
         int64_t deadline_ns = cb_clock_ns(c->clock, CB_CLOCK_MONOTONIC) + opts->timeout_ns;
-        rc = await_ntpdata(c, deadline_ns, out, why);
+        struct chrony_reply r;
+        rc = await_kind(c, deadline_ns, CHRONY_REPLY_NTPDATA, &r, why);
         if (rc == 0) {
+            *out = r.ntpdata;
             return 0;
         }
     }
@@ -600,7 +580,8 @@ static int query_null(struct chrony_client *c, const struct chrony_query_opts *o
             continue;
         }
         int64_t deadline_ns = cb_clock_ns(c->clock, CB_CLOCK_MONOTONIC) + opts->timeout_ns;
-        rc = await_null(c, deadline_ns, null_commands[which].kind, why);
+        struct chrony_reply r;
+        rc = await_kind(c, deadline_ns, null_commands[which].kind, &r, why);
         if (rc == 0 || rc == -EREMOTEIO) {
             return rc; /* chronyd's answer: asking again gets the same one */
         }
