@@ -273,6 +273,30 @@ int cb_phc_open(struct cb_phc *p, const char *path, char *why, size_t why_cap)
     return 0;
 }
 
+int cb_phc_open_setting(struct cb_phc *p, const char *iface, const char *file, char *why,
+                        size_t why_cap)
+{
+    char path[CB_PHC_PATH_MAX];
+    char detail[CB_PHC_PATH_MAX + 160];
+    if (iface == NULL) {
+        return cb_phc_open(p, file, why, why_cap);
+    }
+    int rc = cb_phc_path_for_interface("/sys", iface, path, sizeof(path), detail, sizeof(detail));
+    if (rc == 0) {
+        rc = cb_phc_open(p, path, detail, sizeof(detail));
+        if (rc < 0) {
+            snprintf(why, why_cap,
+                     "--phc-interface %s: %s (does this instance type's ENA driver publish "
+                     "phc_error_bound? it needs the PTP hardware clock enabled)",
+                     iface, detail);
+            return rc;
+        }
+        return 0;
+    }
+    snprintf(why, why_cap, "--phc-interface %s: %s", iface, detail);
+    return rc;
+}
+
 int cb_phc_read(struct cb_phc *p, int64_t *ns)
 {
     if (p->fd < 0) {

@@ -133,6 +133,14 @@ void cb_phc_init(struct cb_phc *p);
 int cb_phc_open(struct cb_phc *p, const char *path, char *why, size_t why_cap);
 
 /*
+ * Opens the file a --phc-interface or --phc-error-bound-file setting names (exactly one of iface
+ * and file non-NULL): the interface's attribute under /sys (cb_phc_path_for_interface), or the
+ * file itself. Returns 0, or a negative errno with a sentence in why naming the setting.
+ */
+int cb_phc_open_setting(struct cb_phc *p, const char *iface, const char *file, char *why,
+                        size_t why_cap);
+
+/*
  * Reads the value now (one pread at offset 0 of at most CB_PHC_TEXT_MAX bytes, then
  * cb_phc_parse). Returns 0 with *ns, -EBADF when not open, -EIO/-ENODEV... from pread, -EFBIG
  * when the file holds more than CB_PHC_TEXT_MAX bytes, or cb_phc_parse's errors. No allocation.

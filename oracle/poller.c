@@ -445,10 +445,11 @@ int poller_init(struct poller *p, uv_loop_t *loop, const struct chrony_addr *add
     return 0;
 }
 
-int poller_set_phc(struct poller *p, const char *path, uint32_t ref_id, char *why, size_t cap)
+int poller_set_phc(struct poller *p, const char *iface, const char *file, uint32_t ref_id,
+                   char *why, size_t cap)
 {
     p->phc_ref_id = ref_id;
-    return cb_phc_open(&p->phc, path, why, cap);
+    return cb_phc_open_setting(&p->phc, iface, file, why, cap);
 }
 
 int poller_start(struct poller *p)

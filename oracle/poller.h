@@ -98,11 +98,13 @@ struct poller {
 int poller_init(struct poller *p, uv_loop_t *loop, const struct chrony_addr *addr,
                 struct cb_clock *clock, struct cb_state *state, int64_t interval_ns, poller_cb *cb);
 /*
- * Reads the PHC's error bound from path at every reply (into the poll, cb_phc_take), to be added
- * while chrony's reference ID is ref_id. Call after poller_init. Returns 0, or a negative errno
- * with a sentence in why (the file cannot be opened).
+ * Reads the PHC's error bound at every reply (into the poll, cb_phc_take), from the file the
+ * --phc-interface (iface) or --phc-error-bound-file (file) setting names (cb_phc_open_setting),
+ * to be added while chrony's reference ID is ref_id. Call after poller_init. Returns 0, or a
+ * negative errno with a sentence in why (the file cannot be found or opened).
  */
-int poller_set_phc(struct poller *p, const char *path, uint32_t ref_id, char *why, size_t cap);
+int poller_set_phc(struct poller *p, const char *iface, const char *file, uint32_t ref_id,
+                   char *why, size_t cap);
 /*
  * After a VMClock disruption: asks chronyd to drop every sample (RESET_SOURCES), then to sample
  * every source at once (BURST), as AWS ClockBound does; retried on the poll timer while

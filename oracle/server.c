@@ -852,28 +852,14 @@ static int open_phc(struct server *s)
     if (cfg->phc_interface == NULL && cfg->phc_error_bound_file == NULL) {
         return 0;
     }
-    char path[CB_PHC_PATH_MAX];
-    char why[CB_PHC_PATH_MAX + 160];
-    int rc = 0;
-    if (cfg->phc_interface != NULL) {
-        rc = cb_phc_path_for_interface("/sys", cfg->phc_interface, path, sizeof(path), why,
-                                       sizeof(why));
-        if (rc < 0) {
-            log_err("--phc-interface %s: %s", cfg->phc_interface, why);
-            return rc;
-        }
-    } else {
-        snprintf(path, sizeof(path), "%s", cfg->phc_error_bound_file);
-    }
-    rc = poller_set_phc(&s->poller, path, cfg->phc_ref_id, why, sizeof(why));
+    char why[2 * CB_PHC_PATH_MAX + 256];
+    int rc = poller_set_phc(&s->poller, cfg->phc_interface, cfg->phc_error_bound_file,
+                            cfg->phc_ref_id, why, sizeof(why));
     if (rc < 0) {
-        log_err("%s%s", why,
-                cfg->phc_interface != NULL
-                    ? " (does this instance type's ENA driver publish phc_error_bound? it needs "
-                      "the PTP hardware clock enabled)"
-                    : "");
+        log_err("%s", why);
         return rc;
     }
+    const char *path = s->poller.phc.path;
     char refid[5] = {(char)(cfg->phc_ref_id >> 24), (char)(cfg->phc_ref_id >> 16),
                      (char)(cfg->phc_ref_id >> 8), (char)cfg->phc_ref_id, '\0'};
     int64_t ns = 0;

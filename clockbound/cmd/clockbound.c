@@ -548,13 +548,8 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     if (o.phc_interface != NULL || o.phc_file != NULL) {
-        char path[CB_PHC_PATH_MAX];
-        char why[CB_PHC_PATH_MAX + 160];
-        snprintf(path, sizeof(path), "%s", o.phc_file != NULL ? o.phc_file : "");
-        if ((o.phc_interface != NULL &&
-             cb_phc_path_for_interface("/sys", o.phc_interface, path, sizeof(path), why,
-                                       sizeof(why)) < 0) ||
-            cb_phc_open(&phc, path, why, sizeof(why)) < 0) {
+        char why[2 * CB_PHC_PATH_MAX + 256];
+        if (cb_phc_open_setting(&phc, o.phc_interface, o.phc_file, why, sizeof(why)) < 0) {
             fprintf(stderr, "clockbound: %s\n", why);
             return EXIT_ERROR;
         }
