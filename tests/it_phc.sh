@@ -23,12 +23,6 @@ set_phc() {
 }
 printf '30000\n' >"$PHC"
 
-health() {
-    curl -s -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$1/healthz" >"$TMP/code" || true
-    CODE=$(cat "$TMP/code")
-    BODY=$(cat "$TMP/body")
-}
-
 start_fake_chrony fake-phc "$FAKE" --ref-id 50484330 --stratum 1
 PHC_FAKE_PORT=$FAKE_PORT
 start_oracled_on "$ORACLED" phc "$FAKE_PORT" --phc-error-bound-file "$PHC"
@@ -47,7 +41,7 @@ wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
 bound_of() {
     local b min=
     for _ in $(seq 1 15); do
-        health "$1"
+        health_at "$1"
         [ "$CODE" = 200 ] || fail "/healthz of :$1 answered $CODE: $BODY"
         b=$(json_int "$BODY" bound_ns)
         if [ -z "$min" ] || [ "$b" -lt "$min" ]; then
@@ -66,11 +60,11 @@ near() {
         fail "$what: bound difference $got ns, expected $want +- 3 us"
     fi
 }
-health "$PHC_HTTP"
+health_at "$PHC_HTTP"
 json_is "$BODY" .phc.reference true "PHC as reference"
 json_is "$BODY" .phc.error_bound_ns 30000 "PHC as reference"
 near $(($(bound_of "$PHC_HTTP") - $(bound_of "$OTHER_HTTP"))) 30000 "PHC as reference, 30 us"
-health "$OTHER_HTTP"
+health_at "$OTHER_HTTP"
 json_is "$BODY" .phc.reference false "the control"
 pass "the PHC is the reference: its 30 us are in the bound; the control's bound has none"
 
@@ -83,7 +77,7 @@ pass "the file changed between polls: the next polls use 500 us"
 # wait_health HTTP CODE: until /healthz answers CODE (5 s at most).
 wait_health() {
     for _ in $(seq 1 100); do
-        health "$1"
+        health_at "$1"
         [ "$CODE" = "$2" ] && return 0
         sleep 0.05
     done
@@ -105,7 +99,7 @@ bad() {
     fi
     run 2 "$CLI" --server "127.0.0.1:$PHC_PORT" ts
     contains "$ERR" "answered CLOCK_UNAVAILABLE" "'$1': ts"
-    health "$OTHER_HTTP"
+    health_at "$OTHER_HTTP"
     [ "$CODE" = 200 ] || fail "'$1': the control's /healthz answered $CODE: $BODY"
     set_phc "20000"
     wait_health "$PHC_HTTP" 200
@@ -126,7 +120,7 @@ start_oracled_on "$ORACLED" eio "$PHC_FAKE_PORT" --phc-error-bound-file /proc/se
 EIO_PID=$PID
 wait_for_log "$LOG" "$PID" "PHC error bound /proc/self/mem: cannot be read now \(Input/output error\)" 5
 wait_for_log "$LOG" "$PID" "the PHC error bound file cannot be read \(/proc/self/mem: Input/output error\): the clock is UNKNOWN" 5
-health "$HTTP"
+health_at "$HTTP"
 [ "$CODE" = 503 ] || fail "EIO: /healthz answered $CODE: $BODY"
 contains "$BODY" "its error bound file cannot be read" "EIO: the reason"
 run 2 "$CLI" --server "127.0.0.1:$PORT" ts
@@ -147,26 +141,14 @@ kill "$PID"
 pass "warned: chrony on refclock PHC1 with --phc-refid PHC0; chrony on PHC0 with no PHC file"
 
 # Start-up errors, each with its message and exit status 1 or 2.
-start_err() {
-    local what=$1 msg=$2
-    shift 2
-    set +e
-    "$ORACLED" --listen 127.0.0.1:0 --http-listen none --state-dir "$TMP/err-state" \
-        --chrony udp:127.0.0.1:9 "$@" >"$TMP/err.out" 2>&1
-    local rc=$?
-    set -e
-    [ $rc -ne 0 ] || fail "$what: started"
-    grep -qE -- "$msg" "$TMP/err.out" || fail "$what: no '$msg' in: $(cat "$TMP/err.out")"
-    pass "start refused: $what"
-}
-start_err "a missing file" "cannot open the PHC error bound file $TMP/nope" \
-    --phc-error-bound-file "$TMP/nope"
-start_err "no such interface" "--phc-interface no-such-if0: cannot read /sys/class/net/no-such-if0/device/uevent" \
-    --phc-interface no-such-if0
-start_err "both options" "--phc-interface and --phc-error-bound-file" \
-    --phc-interface eth0 --phc-error-bound-file "$PHC"
-start_err "a reference ID of five characters" "invalid value 'PHC10' for --phc-refid" \
-    --phc-refid PHC10
+start_refused "$ORACLED" "a missing file" "cannot open the PHC error bound file $TMP/nope" \
+    --chrony udp:127.0.0.1:9 --phc-error-bound-file "$TMP/nope"
+start_refused "$ORACLED" "no such interface" "--phc-interface no-such-if0: cannot read /sys/class/net/no-such-if0/device/uevent" \
+    --chrony udp:127.0.0.1:9 --phc-interface no-such-if0
+start_refused "$ORACLED" "both options" "--phc-interface and --phc-error-bound-file" \
+    --chrony udp:127.0.0.1:9 --phc-interface eth0 --phc-error-bound-file "$PHC"
+start_refused "$ORACLED" "a reference ID of five characters" "invalid value 'PHC10' for --phc-refid" \
+    --chrony udp:127.0.0.1:9 --phc-refid PHC10
 
 kill "$PHC_PID" "$OTHER_PID"
 wait "$PHC_PID" "$OTHER_PID" 2>/dev/null || true

@@ -47,13 +47,6 @@ stop_oracled() {
     wait "$PID" 2>/dev/null || true
 }
 
-# health: sets CODE and BODY from GET /healthz.
-health() {
-    BODY=$(curl -s -o - -w '\n%{http_code}' "http://127.0.0.1:$HTTP/healthz") || BODY=$'\n000'
-    CODE=${BODY##*$'\n'}
-    BODY=${BODY%$'\n'*}
-}
-
 # state_line H: a valid state file line for H (CRC-32 from gzip's trailer).
 state_line() {
     local text="oracled-state v1 high_water_ns=$1"

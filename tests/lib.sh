@@ -189,3 +189,31 @@ start_oracled_on() {
     # shellcheck disable=SC2034
     HTTP=$(bound_port "$LOG" HTTP)
 }
+
+# health_at HTTP_PORT: sets CODE and BODY from GET /healthz there; CODE is 000 when nothing
+# answered. health: the same on $HTTP.
+health_at() {
+    BODY=$(curl -s -o - -w '\n%{http_code}' "http://127.0.0.1:$1/healthz") || BODY=$'\n000'
+    # shellcheck disable=SC2034 # read by the scripts that source this file
+    CODE=${BODY##*$'\n'}
+    BODY=${BODY%$'\n'*}
+}
+
+health() {
+    health_at "$HTTP"
+}
+
+# start_refused ORACLED WHAT REGEX [ARGS...]: ORACLED started with ARGS (on loopback, no HTTP,
+# its own state directory) must exit non-zero, saying something matching REGEX.
+start_refused() {
+    local bin=$1 what=$2 msg=$3
+    shift 3
+    set +e
+    "$bin" --listen 127.0.0.1:0 --http-listen none --state-dir "$TMP/err-state" "$@" \
+        >"$TMP/err.out" 2>&1
+    local rc=$?
+    set -e
+    [ $rc -ne 0 ] || fail "$what: started"
+    grep -qE -- "$msg" "$TMP/err.out" || fail "$what: no '$msg' in: $(cat "$TMP/err.out")"
+    pass "start refused: $what"
+}
