@@ -205,33 +205,39 @@ int statefile_read(const struct statefile *sf, uint64_t *high_water_ns, int *fre
     return statefile_parse(buf, (size_t)n, high_water_ns, why);
 }
 
-int statefile_write(const struct statefile *sf, uint64_t high_water_ns, const char **why)
+int statefile_replace(int dir_fd, const char *name, const char *tmp_name, const void *data,
+                      size_t len, unsigned mode, const char **why)
 {
-    char buf[STATEFILE_MAX_LEN];
-    size_t len = statefile_format(high_water_ns, buf, sizeof(buf));
-    int fd = openat(sf->dir_fd, STATEFILE_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int fd = openat(dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
     if (fd < 0) {
-        return fail(why, "cannot create state.tmp", -errno);
+        return fail(why, "cannot create the temporary file", -errno);
     }
-    ssize_t n = write(fd, buf, len);
+    ssize_t n = write(fd, data, len);
     if (n != (ssize_t)len) {
         int err = n < 0 ? -errno : -EIO;
         close(fd);
-        return fail(why, "cannot write state.tmp", err);
+        return fail(why, "cannot write the temporary file", err);
     }
     if (fsync(fd) < 0) {
         int err = -errno;
         close(fd);
-        return fail(why, "cannot fsync state.tmp", err);
+        return fail(why, "cannot fsync the temporary file", err);
     }
     if (close(fd) < 0) {
-        return fail(why, "cannot close state.tmp", -errno);
+        return fail(why, "cannot close the temporary file", -errno);
     }
-    if (renameat(sf->dir_fd, STATEFILE_TMP_NAME, sf->dir_fd, STATEFILE_NAME) < 0) {
-        return fail(why, "cannot rename state.tmp to state", -errno);
+    if (renameat(dir_fd, tmp_name, dir_fd, name) < 0) {
+        return fail(why, "cannot rename the temporary file over the file", -errno);
     }
-    if (fsync(sf->dir_fd) < 0) {
-        return fail(why, "cannot fsync the state directory", -errno);
+    if (fsync(dir_fd) < 0) {
+        return fail(why, "cannot fsync the directory", -errno);
     }
     return 0;
+}
+
+int statefile_write(const struct statefile *sf, uint64_t high_water_ns, const char **why)
+{
+    char buf[STATEFILE_MAX_LEN];
+    size_t len = statefile_format(high_water_ns, buf, sizeof(buf));
+    return statefile_replace(sf->dir_fd, STATEFILE_NAME, STATEFILE_TMP_NAME, buf, len, 0640, why);
 }

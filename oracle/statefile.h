@@ -67,9 +67,18 @@ int statefile_read(const struct statefile *sf, uint64_t *high_water_ns, int *fre
                    const char **why);
 
 /*
- * Makes H durable: write state.tmp, fsync, rename over state, fsync the directory. Blocking:
- * call it off the loop. Returns 0 or a negative errno with *why naming the step that failed.
+ * Makes H durable: statefile_replace() of state through state.tmp. Blocking: call it off the
+ * loop. Returns 0 or a negative errno with *why naming the step that failed.
  */
 int statefile_write(const struct statefile *sf, uint64_t high_water_ns, const char **why);
+
+/*
+ * Replaces the file name in the directory dir_fd by len bytes of data, durably: written to
+ * tmp_name (mode, created or truncated), fsynced, renamed over name, the directory fsynced.
+ * Blocking. Returns 0 or a negative errno with *why (if non-NULL) a static sentence naming the
+ * step that failed.
+ */
+int statefile_replace(int dir_fd, const char *name, const char *tmp_name, const void *data,
+                      size_t len, unsigned mode, const char **why);
 
 #endif

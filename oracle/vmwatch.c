@@ -11,6 +11,7 @@
 
 #include "clockbound.h"
 #include "log.h"
+#include "statefile.h"
 #include "util.h"
 
 static int64_t wrapped_read_ns(struct cb_clock *clock, enum cb_clock_id id)
@@ -74,7 +75,8 @@ bool vmwatch_kept_differs(struct vmwatch *w, const char *state_dir, bool *have_m
     if (!w->enabled || state_dir == NULL) {
         return false;
     }
-    snprintf(w->kept_path, sizeof(w->kept_path), "%s/vmclock", state_dir);
+    snprintf(w->kept_dir, sizeof(w->kept_dir), "%s", state_dir);
+    snprintf(w->kept_path, sizeof(w->kept_path), "%s/%s", state_dir, VMWATCH_KEPT_NAME);
     uint64_t now_marker = 0;
     if (cb_vmclock_marker(&w->vc, &now_marker) < 0) {
         log_warn("VMClock: the page is being written: the start counts as a disruption");
@@ -113,43 +115,28 @@ bool vmwatch_kept_differs(struct vmwatch *w, const char *state_dir, bool *have_m
 
 void vmwatch_keep(struct vmwatch *w, uint64_t marker)
 {
-    if (!w->enabled || w->kept_path[0] == '\0' || (w->kept && w->kept_marker == marker)) {
+    if (!w->enabled || w->kept_dir[0] == '\0' || (w->kept && w->kept_marker == marker)) {
         return;
     }
-    char tmp[sizeof(w->kept_path) + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", w->kept_path);
     char text[32];
     int len = snprintf(text, sizeof(text), "%" PRIu64 "\n", marker);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, text, (size_t)len) == len && fsync(fd) == 0;
-    int err = errno;
-    if (fd >= 0 && close(fd) < 0 && ok) {
-        ok = false;
-        err = errno;
+    const char *why = NULL;
+    int rc = 0;
+    int dfd = open(w->kept_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        rc = -errno;
+        why = "cannot open the state directory";
+    } else {
+        rc = statefile_replace(dfd, VMWATCH_KEPT_NAME, VMWATCH_KEPT_NAME ".tmp", text, (size_t)len,
+                               0600, &why);
+        close(dfd);
     }
-    if (ok && rename(tmp, w->kept_path) < 0) {
-        ok = false;
-        err = errno;
-    }
-    if (ok) {
-        char dir[sizeof(w->kept_path)];
-        snprintf(dir, sizeof(dir), "%s", w->kept_path);
-        char *slash = strrchr(dir, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-        }
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-    }
-    if (!ok) {
+    if (rc < 0) {
         /* Not kept: the next start counts as a disruption. Safe, only slower; said once. */
-        log_warn("VMClock: cannot keep the disruption marker in %s: %s (the next start will count "
-                 "as a disruption)",
-                 w->kept_path, strerror(err));
-        w->kept_path[0] = '\0';
+        log_warn("VMClock: cannot keep the disruption marker in %s: %s: %s (the next start will "
+                 "count as a disruption)",
+                 w->kept_path, why, strerror(-rc));
+        w->kept_dir[0] = '\0';
         return;
     }
     w->kept = true;

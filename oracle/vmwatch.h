@@ -16,6 +16,9 @@
 #include "clock.h"
 #include "vmclock.h"
 
+/* The file in the state directory that keeps the marker between runs. */
+#define VMWATCH_KEPT_NAME "vmclock"
+
 struct vmwatch {
     bool enabled;                    /* a VMClock page is open */
     struct cb_vmclock vc;            /* the page */
@@ -24,7 +27,8 @@ struct vmwatch {
     bool have_snapshot;              /* a snapshot was taken ... */
     struct cb_vmclock_snapshot last; /* ... the last one */
     int last_error;                  /* the last snapshot's negative errno, 0 after a success */
-    char kept_path[300];             /* STATE_DIR/vmclock: the marker of the last run ("" none) */
+    char kept_dir[256];              /* the state directory ("" none) ... */
+    char kept_path[300];             /* ... and STATE_DIR/vmclock: the marker of the last run */
     bool kept;                       /* the file holds ... */
     uint64_t kept_marker;            /* ... this marker */
     bool have_generation;            /* the page has a VM generation counter ... */
