@@ -103,19 +103,21 @@ static void detect_step(struct cb_state *st, const struct cb_reading *r)
         disrupt(st, r, CB_REASON_CLOCK_STEPPED, step_ns, CB_STEP_UPDATES);
         cb_step_rebase(&st->step, r);
     }
-    /* A reading taken before the change but taken in after it (a poll's reading from when its
-     * request went out) shows the marker before: markers never repeat (vmclock-abi.h), so that
-     * is old news, not a change back. */
-    if (r->marker_state == CB_MARKER_OK && !replaced_marker(st, r->marker)) {
-        if (st->vm_have_marker && r->marker != st->vm_marker) {
-            st->vm_disruptions++;
-            st->vm_replaced_marker[st->vm_replaced % CB_VMCLOCK_REPLACED] = st->vm_marker;
-            st->vm_replaced++;
-            disrupt(st, r, CB_REASON_VMCLOCK_DISRUPTED, 0, CB_VMCLOCK_UPDATES);
-        }
-        st->vm_have_marker = true;
-        st->vm_marker = r->marker;
+    /* The marker seen last (nearly every reading) is settled first. A reading taken before a
+     * change but taken in after it (a poll's, from when its request went out) shows a marker
+     * replaced: markers never repeat (vmclock-abi.h), so that is old news, not a change back. */
+    if (r->marker_state != CB_MARKER_OK || (st->vm_have_marker && r->marker == st->vm_marker) ||
+        replaced_marker(st, r->marker)) {
+        return;
     }
+    if (st->vm_have_marker) {
+        st->vm_disruptions++;
+        st->vm_replaced_marker[st->vm_replaced % CB_VMCLOCK_REPLACED] = st->vm_marker;
+        st->vm_replaced++;
+        disrupt(st, r, CB_REASON_VMCLOCK_DISRUPTED, 0, CB_VMCLOCK_UPDATES);
+    }
+    st->vm_have_marker = true;
+    st->vm_marker = r->marker;
 }
 
 /* Whether a poll's own data can be used at all (before staleness, bound and leap rules). */
