@@ -107,15 +107,17 @@ static void phc_health(const struct server *s, struct strbuf *b)
     strbuf_printf(b, "}");
 }
 
-/* "none", "soon" (about a day) or "imminent" (about an hour): the maintenance the VMClock's
- * flags announce. */
-static const char *vmclock_maintenance(uint64_t flags)
+/* The maintenance the VMClock's flags announce: 0 none, 1 within about a day, 2 within about an
+ * hour. */
+static int vmclock_maintenance(uint64_t flags)
 {
     if (flags & CB_VMCLOCK_FLAG_DISRUPTION_IMMINENT) {
-        return "imminent";
+        return 2;
     }
-    return flags & CB_VMCLOCK_FLAG_DISRUPTION_SOON ? "soon" : "none";
+    return flags & CB_VMCLOCK_FLAG_DISRUPTION_SOON ? 1 : 0;
 }
+
+static const char *const vmclock_maintenance_name[] = {"none", "soon", "imminent"};
 
 /* The /healthz fields about the VMClock, when there is one. */
 static void vmclock_health(const struct server *s, struct strbuf *b)
@@ -131,7 +133,7 @@ static void vmclock_health(const struct server *s, struct strbuf *b)
     if (w->have_snapshot) {
         strbuf_printf(b, ",\"clock_status\":\"%s\",\"maintenance\":\"%s\"",
                       cb_vmclock_status_name(w->last.clock_status),
-                      vmclock_maintenance(w->last.flags));
+                      vmclock_maintenance_name[vmclock_maintenance(w->last.flags)]);
     }
     strbuf_printf(b, ",\"readable\":%s}", w->last_error == 0 ? "true" : "false");
 }
@@ -256,10 +258,7 @@ static void chrony_measured(const struct server *s, struct strbuf *b)
               "Maintenance the VMClock announces: 0 none, 1 within about a day, 2 within about "
               "an hour (the clock will be DISRUPTED then). NaN without a VMClock.",
               w->enabled && w->have_snapshot,
-              !w->have_snapshot                                       ? 0
-              : (w->last.flags & CB_VMCLOCK_FLAG_DISRUPTION_IMMINENT) ? 2
-              : (w->last.flags & CB_VMCLOCK_FLAG_DISRUPTION_SOON)     ? 1
-                                                                      : 0);
+              w->have_snapshot ? vmclock_maintenance(w->last.flags) : 0);
     counter_u64(b, "oracled_vmclock_disruptions_total",
                 "Changes of the VMClock's disruption marker seen since start: each makes the "
                 "clock DISRUPTED (0 without a VMClock).",
