@@ -1,8 +1,11 @@
 /* The HTTP endpoint (see httpd.h). */
 #include "httpd.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "netaddr.h"
@@ -59,6 +62,7 @@ static void conn_close(struct http_conn *c)
         return;
     }
     c->closing = true;
+    c->h->n_active--;
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
@@ -162,18 +166,10 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof(c->buf) - c->len;
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+/* Takes in n more bytes of the head, and answers once it is complete. */
+static void take(struct http_conn *c, size_t n)
 {
-    (void)buf;
-    struct http_conn *c = stream->data;
-    if (c->answered || c->closing) {
-        return;
-    }
-    if (nread < 0) {
-        conn_close(c);
-        return;
-    }
-    c->len += (size_t)nread;
+    c->len += n;
     struct http_request req;
     int rc = http_parse_request(c->buf, c->len, &req);
     if (rc > 0) {
@@ -185,12 +181,87 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct http_conn *c = stream->data;
+    if (c->answered || c->closing) {
+        return;
+    }
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    take(c, (size_t)nread);
+}
+
+/* Whatever the peer has sent and libuv has not read yet: right after the accept (a health
+ * check's head usually arrives with the handshake, so it is answered at once), and before a
+ * connection is evicted. Returns false when the peer has gone. */
+static bool read_now(struct http_conn *c)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0) {
+        return true;
+    }
+    if (c->len >= sizeof(c->buf)) {
+        return true;
+    }
+    ssize_t n = recv(fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        return false;
+    }
+    if (n > 0) {
+        take(c, (size_t)n);
+    }
+    return true;
+}
+
 static void on_timeout(uv_timer_t *t)
 {
     struct http_conn *c = t->data;
     if (!c->answered) {
         respond_error(c, 408, "request not received in time");
     }
+}
+
+/* At the cap: closes the connection that has waited longest without a complete request head
+ * (the list is newest first: from its end). Each candidate first gets a last read of what it
+ * has sent: a head that has arrived (a health check accepted just before a flood of others,
+ * its data not read yet) is answered instead, and the next oldest is looked at; a peer that
+ * has gone makes room by itself. Returns false when every connection is being answered. */
+static bool evict_oldest_waiting(struct httpd *h)
+{
+    struct http_conn *tail = h->conns;
+    while (tail != NULL && tail->next != NULL) {
+        tail = tail->next;
+    }
+    for (struct http_conn *c = tail; c != NULL; c = c->prev) {
+        if (c->answered || c->closing) {
+            continue;
+        }
+        if (!read_now(c)) {
+            conn_close(c); /* gone: room made without evicting anyone */
+            return true;
+        }
+        if (c->answered || c->closing) {
+            continue; /* its head had arrived: answered */
+        }
+        conn_close(c);
+        h->evicted++;
+        h->evicted_unlogged++;
+        uint64_t now = uv_now(h->loop);
+        if (h->evicted_logged_ms == 0 || now - h->evicted_logged_ms >= HTTPD_LOG_EVERY_MS) {
+            log_warn("HTTP: %d connections open, none answered yet: closed the one waiting "
+                     "longest for its request head to make room (%" PRIu64
+                     " so since the last report); slow or idle peers hold the port",
+                     HTTPD_MAX_CONNS, h->evicted_unlogged);
+            h->evicted_unlogged = 0;
+            h->evicted_logged_ms = now;
+        }
+        return true;
+    }
+    return false;
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -216,17 +287,27 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     h->conns = c;
     h->n_conns++;
+    h->n_active++;
     h->handles_open++;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0 || !read_now(c)) {
         conn_close(c);
         return;
     }
-    if (h->n_conns > HTTPD_MAX_CONNS) {
-        h->rejected++;
-        conn_close(c);
-        return;
+    if (c->answered) {
+        return; /* answered from read_now, over the cap or not: the write closes it */
     }
-    uv_timer_start(&c->timer, on_timeout, HTTPD_TIMEOUT_MS, 0);
+    if (h->n_active > HTTPD_MAX_CONNS) {
+        /* Not the new one itself: it is the newest, and has not waited at all. */
+        c->answered = true;
+        bool made_room = evict_oldest_waiting(h);
+        c->answered = false;
+        if (!made_room) {
+            h->rejected++;
+            conn_close(c);
+            return;
+        }
+    }
+    uv_timer_start(&c->timer, on_timeout, HTTPD_HEAD_TIMEOUT_MS, 0);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
         conn_close(c);
     }
@@ -243,7 +324,7 @@ int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n
         uv_tcp_t *l = &h->listeners[h->n_listeners++];
         h->handles_open++;
         l->data = h;
-        int rc = netaddr_listen(loop, l, addrs[i], 128, on_connection, "HTTP");
+        int rc = netaddr_listen(loop, l, addrs[i], HTTPD_BACKLOG, on_connection, "HTTP");
         l->data = h;
         if (rc < 0) {
             return rc;

@@ -1,8 +1,15 @@
 /*
  * The HTTP endpoint for load balancers and monitoring (/healthz, /metrics): strict, small and
  * bounded. One request per connection (Connection: close), a head of at most HTTP_MAX_HEAD
- * bytes read within HTTPD_TIMEOUT_MS, at most HTTPD_MAX_CONNS connections at once; GET and
+ * bytes read within HTTPD_HEAD_TIMEOUT_MS, at most HTTPD_MAX_CONNS connections at once; GET and
  * HEAD only, no bodies. The answers come from a handler the server provides.
+ *
+ * A health check must always be answered, however many slow or idle peers hold connections
+ * (a scraper bug, a leaking pool, an attacker in the VPC would otherwise take the instance out
+ * of its load balancer). So at the cap a new connection is not refused: the connection that has
+ * waited longest without a complete request head is closed to make room (evicted, counted,
+ * logged at most every HTTPD_LOG_EVERY_MS). Only when every connection is being answered is the
+ * new one closed (rejected).
  */
 #ifndef ORACLE_HTTPD_H
 #define ORACLE_HTTPD_H
@@ -17,7 +24,12 @@
 
 #define HTTPD_MAX_LISTEN 4
 #define HTTPD_MAX_CONNS  64
-#define HTTPD_TIMEOUT_MS 5000
+/* The listen backlog: a flood of peers reconnecting must not fill the kernel's queue, or a
+ * health check's SYN is dropped and retried a second later (seen with 128: 1.03 s). Linux caps
+ * it at net.core.somaxconn (4096 by default since 5.4). */
+#define HTTPD_BACKLOG         4096
+#define HTTPD_HEAD_TIMEOUT_MS 1000  /* a request head must be complete within this */
+#define HTTPD_LOG_EVERY_MS    10000 /* evictions: one log line at most this often */
 
 /* Fills in *status (200, 404, 503, ...), *content_type and body for a GET of req->target. */
 typedef void httpd_handler(void *ctx, const struct http_request *req, int *status,
@@ -31,10 +43,14 @@ struct httpd {
     int n_listeners;
     httpd_handler *handler;
     void *ctx;
-    struct http_conn *conns;
-    size_t n_conns;
+    struct http_conn *conns; /* newest first */
+    size_t n_conns;          /* allocated, closing ones included until their handles close */
+    size_t n_active;         /* not closing: what the cap counts */
     uint64_t requests;
     uint64_t rejected; /* malformed, too large, too slow, too many */
+    uint64_t evicted;  /* closed without a complete head to make room for a new connection */
+    uint64_t evicted_unlogged;
+    uint64_t evicted_logged_ms; /* uv_now of the last line about evictions */
     bool closing;
     unsigned handles_open;
     void (*close_cb)(struct httpd *h);

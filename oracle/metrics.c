@@ -425,8 +425,16 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
     chrony_measured(s, b);
     counter_u64(b, "oracled_http_requests_total", "HTTP requests answered.", s->httpd.requests);
     counter_u64(b, "oracled_http_rejected_total",
-                "HTTP requests refused: malformed, too large, too slow, too many at once.",
+                "HTTP requests refused: malformed, too large, too slow (no complete head within "
+                "1 s), or a new connection when every one open was being answered.",
                 s->httpd.rejected);
+    counter_u64(b, "oracled_http_evicted_total",
+                "HTTP connections closed without a complete request head to make room for a new "
+                "one at the cap (64): slow or idle peers holding the port.",
+                s->httpd.evicted);
+    one_u64(b, "oracled_http_connections", "gauge",
+            "HTTP connections open (not closing), against the cap of 64.",
+            (uint64_t)s->httpd.n_active);
     const struct cbsock *cs = &s->cbcompat.sock;
     metric(b, "oracled_clockbound_socket_requests_total", "counter",
            "ClockBound v1 socket requests: answered, malformed (error reply), from unbound "
