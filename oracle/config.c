@@ -65,7 +65,12 @@ static void usage(void)
         "                              (default " SERVER_DEFAULT_STATE_DIR ")\n"
         "  --state-window DURATION     how far it is reserved ahead (default 1s)\n"
         "Limits:\n"
-        "  --max-connections N         client connections at once (default %d)\n"
+        "  --max-connections N         client connections at once (default %d); at the\n"
+        "                              cap the one idle longest is closed to make room\n"
+        "  --max-connections-per-peer N  ... from one address (default 0: no cap; not\n"
+        "                              behind a proxy, where clients share one address)\n"
+        "  --http-max-connections N    HTTP connections at once (default %d); at the cap\n"
+        "                              the one waiting longest for its request is closed\n"
         "  --max-pending N             commit-waits pending in all (default %d)\n"
         "  --max-pending-per-connection N  ... on one connection (default %d)\n"
         "  --max-output SIZE           unread replies before a client is cut off\n"
@@ -91,7 +96,7 @@ static void usage(void)
         "\n"
         "Durations take a unit: ns, us, ms, s or m. Sizes: bytes, or K, M, G (binary).\n"
         "SIGTERM or SIGINT drains and stops the server; a second one stops it at once.\n",
-        SERVER_DEFAULT_MAX_CONNECTIONS, SERVER_DEFAULT_MAX_PENDING,
+        SERVER_DEFAULT_MAX_CONNECTIONS, HTTPD_DEFAULT_MAX_CONNS, SERVER_DEFAULT_MAX_PENDING,
         SERVER_DEFAULT_MAX_PENDING_CONN);
 }
 
@@ -113,6 +118,8 @@ enum {
     O_STATE_DIR,
     O_STATE_WINDOW,
     O_MAX_CONNECTIONS,
+    O_MAX_CONNECTIONS_PEER,
+    O_HTTP_MAX_CONNECTIONS,
     O_MAX_PENDING,
     O_MAX_PENDING_CONN,
     O_MAX_OUTPUT,
@@ -146,6 +153,8 @@ static const struct option longopts[] = {
     {"state-dir", required_argument, NULL, O_STATE_DIR},
     {"state-window", required_argument, NULL, O_STATE_WINDOW},
     {"max-connections", required_argument, NULL, O_MAX_CONNECTIONS},
+    {"max-connections-per-peer", required_argument, NULL, O_MAX_CONNECTIONS_PEER},
+    {"http-max-connections", required_argument, NULL, O_HTTP_MAX_CONNECTIONS},
     {"max-pending", required_argument, NULL, O_MAX_PENDING},
     {"max-pending-per-connection", required_argument, NULL, O_MAX_PENDING_CONN},
     {"max-output", required_argument, NULL, O_MAX_OUTPUT},
@@ -312,6 +321,11 @@ static int apply(int c, struct source *src, struct config *out)
                         "a duration from 1ms to 1h");
     case O_MAX_CONNECTIONS:
         return count(src, "max-connections", optarg, 1, 10000000, &sc->max_connections);
+    case O_MAX_CONNECTIONS_PEER:
+        return count(src, "max-connections-per-peer", optarg, 0, 10000000,
+                     &sc->max_connections_per_peer);
+    case O_HTTP_MAX_CONNECTIONS:
+        return count(src, "http-max-connections", optarg, 2, 65536, &sc->http_max_connections);
     case O_MAX_PENDING:
         return count(src, "max-pending", optarg, 1, 100000000, &sc->max_pending);
     case O_MAX_PENDING_CONN:
@@ -494,6 +508,7 @@ int config_parse(int argc, char **argv, struct config *out)
     sc->phc_ref_id = CB_PHC_DEFAULT_REFID;
     sc->state_window_ns = STATEFILE_DEFAULT_WINDOW_NS;
     sc->max_connections = SERVER_DEFAULT_MAX_CONNECTIONS;
+    sc->http_max_connections = HTTPD_DEFAULT_MAX_CONNS;
     sc->max_pending = SERVER_DEFAULT_MAX_PENDING;
     sc->max_pending_per_conn = SERVER_DEFAULT_MAX_PENDING_CONN;
     sc->max_output_bytes = SERVER_DEFAULT_MAX_OUTPUT;

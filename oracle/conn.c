@@ -347,6 +347,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->activity_mono_ns = cb_clock_ns(c->srv->clock, CB_CLOCK_MONOTONIC);
+    server_conn_active(c->srv, c);
     if (buf->base == NULL) {
         log_warn("conn %s: out of memory for input, closing", c->peer);
         conn_close(c, NULL);
@@ -358,6 +359,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         c->in_len += (size_t)nread;
         handle_input(c, c->in, c->in_len);
     }
+}
+
+bool conn_is_idle(const struct conn *c)
+{
+    return c->counted && !c->closing && !c->close_after_flush && !c->eof && c->waits == NULL &&
+           c->out_len == 0 && !c->writing && c->in_len == 0;
 }
 
 static void free_unaccepted(uv_handle_t *h)
@@ -396,6 +403,7 @@ struct conn *conn_accept(struct server *srv, uv_stream_t *server_stream, int *er
     int sl = sizeof(ss);
     snprintf(c->peer, sizeof(c->peer), "?");
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        (void)cs_peer_key_from((const struct sockaddr *)&ss, &c->peer_key);
         char host[48] = "";
         if (ss.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));

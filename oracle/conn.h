@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "connset.h"
 #include "wire.h"
 
 struct server;
@@ -58,9 +59,30 @@ struct conn {
 
     struct pending *waits; /* this connection's pending commit-waits */
     size_t n_waits;
-    struct conn *prev, *next; /* the server's list of connections */
+    struct cs_node by_activity;  /* the server's list of connections, most recently active first */
+    struct cs_node by_peer;      /* its peer's list, while counted and the per-peer cap is on */
+    struct cs_peer_key peer_key; /* family 0 when the address could not be read */
+    struct cs_peer *peer_entry;  /* NULL when not in a peer's list */
+    bool counted;                /* counts against the caps: open, not closing or evicted */
     uint64_t requests;
 };
+
+/* The connection whose node by_activity is n. */
+static inline struct conn *conn_of_activity(struct cs_node *n)
+{
+    return n == NULL ? NULL
+                     : (struct conn *)(void *)((char *)n - offsetof(struct conn, by_activity));
+}
+
+/* The connection whose node by_peer is n. */
+static inline struct conn *conn_of_peer_node(struct cs_node *n)
+{
+    return n == NULL ? NULL : (struct conn *)(void *)((char *)n - offsetof(struct conn, by_peer));
+}
+
+/* Whether c could be closed to make room at a cap: open, with nothing pending either way (no
+ * commit-wait, no reply unsent, no part of a request read, not half-closed). */
+bool conn_is_idle(const struct conn *c);
 
 /*
  * Accepts a connection from the listening stream server_stream. Returns the connection (owned

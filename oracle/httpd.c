@@ -15,7 +15,7 @@ struct http_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     struct httpd *h;
-    struct http_conn *prev, *next;
+    struct cs_node node; /* in h->conns, newest first */
     char buf[HTTP_MAX_HEAD];
     size_t len;
     bool answered; /* a response is being written: read nothing more */
@@ -41,15 +41,7 @@ static void on_conn_handle_closed(uv_handle_t *handle)
         return;
     }
     struct httpd *h = c->h;
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        h->conns = c->next;
-    }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
-    h->n_conns--;
+    cs_list_remove(&h->conns, &c->node);
     strbuf_fini(&c->out);
     free(c);
     h->handles_open--;
@@ -232,11 +224,8 @@ static void on_timeout(uv_timer_t *t)
  * has gone makes room by itself. Returns false when every connection is being answered. */
 static bool evict_oldest_waiting(struct httpd *h)
 {
-    struct http_conn *tail = h->conns;
-    while (tail != NULL && tail->next != NULL) {
-        tail = tail->next;
-    }
-    for (struct http_conn *c = tail; c != NULL; c = c->prev) {
+    for (struct cs_node *n = h->conns.oldest; n != NULL; n = n->newer) {
+        struct http_conn *c = container_of(n, struct http_conn, node);
         if (c->answered || c->closing) {
             continue;
         }
@@ -252,10 +241,10 @@ static bool evict_oldest_waiting(struct httpd *h)
         h->evicted_unlogged++;
         uint64_t now = uv_now(h->loop);
         if (h->evicted_logged_ms == 0 || now - h->evicted_logged_ms >= HTTPD_LOG_EVERY_MS) {
-            log_warn("HTTP: %d connections open, none answered yet: closed the one waiting "
+            log_warn("HTTP: %zu connections open, none answered yet: closed the one waiting "
                      "longest for its request head to make room (%" PRIu64
                      " so since the last report); slow or idle peers hold the port",
-                     HTTPD_MAX_CONNS, h->evicted_unlogged);
+                     h->max_conns, h->evicted_unlogged);
             h->evicted_unlogged = 0;
             h->evicted_logged_ms = now;
         }
@@ -281,12 +270,7 @@ static void on_connection(uv_stream_t *listener, int status)
     c->tcp.data = c;
     c->timer.data = c;
     c->open_handles = 2;
-    c->next = h->conns;
-    if (h->conns != NULL) {
-        h->conns->prev = c;
-    }
-    h->conns = c;
-    h->n_conns++;
+    cs_list_push(&h->conns, &c->node);
     h->n_active++;
     h->handles_open++;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0 || !read_now(c)) {
@@ -296,7 +280,7 @@ static void on_connection(uv_stream_t *listener, int status)
     if (c->answered) {
         return; /* answered from read_now, over the cap or not: the write closes it */
     }
-    if (h->n_active > HTTPD_MAX_CONNS) {
+    if (h->n_active > h->max_conns) {
         /* Not the new one itself: it is the newest, and has not waited at all. */
         c->answered = true;
         bool made_room = evict_oldest_waiting(h);
@@ -313,11 +297,12 @@ static void on_connection(uv_stream_t *listener, int status)
     }
 }
 
-int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n,
+int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n, size_t max_conns,
                httpd_handler *handler, void *ctx)
 {
     memset(h, 0, sizeof(*h));
     h->loop = loop;
+    h->max_conns = max_conns;
     h->handler = handler;
     h->ctx = ctx;
     for (int i = 0; i < n && i < HTTPD_MAX_LISTEN; i++) {
@@ -348,8 +333,8 @@ void httpd_close(struct httpd *h, void (*close_cb)(struct httpd *h))
     for (int i = 0; i < h->n_listeners; i++) {
         uv_close((uv_handle_t *)&h->listeners[i], on_listener_closed);
     }
-    for (struct http_conn *c = h->conns; c != NULL; c = c->next) {
-        conn_close(c);
+    for (struct cs_node *n = h->conns.newest; n != NULL; n = n->older) {
+        conn_close(container_of(n, struct http_conn, node));
     }
     maybe_finished(h);
 }

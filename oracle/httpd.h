@@ -1,7 +1,7 @@
 /*
  * The HTTP endpoint for load balancers and monitoring (/healthz, /metrics): strict, small and
  * bounded. One request per connection (Connection: close), a head of at most HTTP_MAX_HEAD
- * bytes read within HTTPD_HEAD_TIMEOUT_MS, at most HTTPD_MAX_CONNS connections at once; GET and
+ * bytes read within HTTPD_HEAD_TIMEOUT_MS, at most max_conns connections at once; GET and
  * HEAD only, no bodies. The answers come from a handler the server provides.
  *
  * A health check must always be answered, however many slow or idle peers hold connections
@@ -19,11 +19,19 @@
 
 #include <uv.h>
 
+#include "connset.h"
 #include "http.h"
 #include "strbuf.h"
 
 #define HTTPD_MAX_LISTEN 4
-#define HTTPD_MAX_CONNS  64
+/* Connections at once (--http-max-connections). Eviction keeps a health check from being shut
+ * out, but not from queueing: with more slow peers than this, reconnecting as soon as they are
+ * closed, those without a slot wait in the kernel's accept queue ahead of the check, which then
+ * waits for (peers - cap) accepts, each evicting one (4,000 to 15,000 a second on 2 vCPUs: with
+ * 1,000 peers and a cap of 128, 0.1 to 0.8 s). So the cap is set above the slow peers to be
+ * expected; each connection costs at most HTTP_MAX_HEAD bytes (8 MiB for 1,024) and a file
+ * descriptor. */
+#define HTTPD_DEFAULT_MAX_CONNS 1024
 /* The listen backlog: a flood of peers reconnecting must not fill the kernel's queue, or a
  * health check's SYN is dropped and retried a second later (seen with 128: 1.03 s). Linux caps
  * it at net.core.somaxconn (4096 by default since 5.4). */
@@ -43,9 +51,9 @@ struct httpd {
     int n_listeners;
     httpd_handler *handler;
     void *ctx;
-    struct http_conn *conns; /* newest first */
-    size_t n_conns;          /* allocated, closing ones included until their handles close */
-    size_t n_active;         /* not closing: what the cap counts */
+    size_t max_conns;
+    struct cs_list conns; /* every connection until its handles close, newest first */
+    size_t n_active;      /* not closing: what the cap counts */
     uint64_t requests;
     uint64_t rejected; /* malformed, too large, too slow, too many */
     uint64_t evicted;  /* closed without a complete head to make room for a new connection */
@@ -56,9 +64,9 @@ struct httpd {
     void (*close_cb)(struct httpd *h);
 };
 
-/* Listens on each address. Returns 0 or a negative errno / UV_E* (logged). Call
- * httpd_close() in either case. */
-int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n,
+/* Listens on each address, with at most max_conns connections at once. Returns 0 or a negative
+ * errno / UV_E* (logged). Call httpd_close() in either case. */
+int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n, size_t max_conns,
                httpd_handler *handler, void *ctx);
 /* Closes the listeners and every connection; close_cb runs when all handles are closed. */
 void httpd_close(struct httpd *h, void (*close_cb)(struct httpd *h));

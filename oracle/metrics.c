@@ -365,11 +365,32 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
     gauge_u64(b, "oracled_demo_time_source",
               "1 when chrony's source is a loopback NTP server (a demo).", (uint64_t)(s->demo));
 
-    gauge_u64(b, "oracled_connections", "Open client connections.", (uint64_t)(s->n_conns));
+    gauge_u64(b, "oracled_connections",
+              "Open client connections (not closing), against oracled_max_connections.",
+              (uint64_t)(s->n_live));
+    gauge_u64(b, "oracled_max_connections", "--max-connections.",
+              (uint64_t)s->cfg->max_connections);
+    gauge_u64(b, "oracled_max_connections_per_peer", "--max-connections-per-peer (0: no cap).",
+              (uint64_t)s->cfg->max_connections_per_peer);
+    gauge_u64(b, "oracled_connection_peers",
+              "Peer addresses with connections open (counted with --max-connections-per-peer).",
+              (uint64_t)s->peers.len);
     counter_u64(b, "oracled_connections_accepted_total", "Client connections accepted.",
                 st->conns_accepted);
-    counter_u64(b, "oracled_connections_rejected_total",
-                "Connections closed at once: --max-connections reached.", st->conns_rejected);
+    metric(b, "oracled_connections_evicted_total", "counter",
+           "Idle connections closed, after an OVERLOADED frame, to make room at a cap: limit "
+           "(--max-connections), peer_limit (--max-connections-per-peer).");
+    for (int cap = 0; cap < ADMIT_CAPS; cap++) {
+        strbuf_printf(b, "oracled_connections_evicted_total{reason=\"%s\"} %" PRIu64 "\n",
+                      admit_cap_name((enum admit_cap)cap), st->conns_evicted[cap]);
+    }
+    metric(b, "oracled_connections_rejected_total", "counter",
+           "New connections refused, after an OVERLOADED frame, at a cap where no connection "
+           "was idle: limit, peer_limit.");
+    for (int cap = 0; cap < ADMIT_CAPS; cap++) {
+        strbuf_printf(b, "oracled_connections_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+                      admit_cap_name((enum admit_cap)cap), st->conns_refused[cap]);
+    }
     counter_u64(b, "oracled_clients_cut_off_total",
                 "Clients cut off for not reading their replies (output cap or write timeout).",
                 st->conns_cut_off);
@@ -430,11 +451,13 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
                 s->httpd.rejected);
     counter_u64(b, "oracled_http_evicted_total",
                 "HTTP connections closed without a complete request head to make room for a new "
-                "one at the cap (64): slow or idle peers holding the port.",
+                "one at the cap (--http-max-connections): slow or idle peers holding the port.",
                 s->httpd.evicted);
-    one_u64(b, "oracled_http_connections", "gauge",
-            "HTTP connections open (not closing), against the cap of 64.",
-            (uint64_t)s->httpd.n_active);
+    gauge_u64(b, "oracled_http_connections",
+              "HTTP connections open (not closing), against oracled_http_max_connections.",
+              (uint64_t)s->httpd.n_active);
+    gauge_u64(b, "oracled_http_max_connections", "--http-max-connections.",
+              (uint64_t)s->cfg->http_max_connections);
     const struct cbsock *cs = &s->cbcompat.sock;
     metric(b, "oracled_clockbound_socket_requests_total", "counter",
            "ClockBound v1 socket requests: answered, malformed (error reply), from unbound "

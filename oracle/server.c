@@ -90,8 +90,8 @@ void server_count_ok(struct server *s, enum req_op op)
     count(s, op, 0);
 }
 
-void server_send_error(struct server *s, struct conn *c, enum req_op op, uint64_t id,
-                       enum wire_error code, bool retriable, const char *message)
+static void send_error_frame(struct server *s, struct conn *c, uint64_t id, enum wire_error code,
+                             bool retriable, const char *message)
 {
     struct response r;
     memset(&r, 0, sizeof(r));
@@ -101,8 +101,21 @@ void server_send_error(struct server *s, struct conn *c, enum req_op op, uint64_
     r.u.error.code = code;
     r.u.error.retriable = retriable;
     r.u.error.message = message;
-    count(s, op, (int)code);
     conn_send(c, &r);
+}
+
+void server_send_error(struct server *s, struct conn *c, enum req_op op, uint64_t id,
+                       enum wire_error code, bool retriable, const char *message)
+{
+    count(s, op, (int)code);
+    send_error_frame(s, c, id, code, retriable, message);
+}
+
+void server_send_goodbye(struct server *s, struct conn *c, enum wire_error code, bool retriable,
+                         const char *message)
+{
+    send_error_frame(s, c, 0, code, retriable, message);
+    conn_close_after_flush(c);
 }
 
 bool server_ready(const struct server *s)
@@ -369,19 +382,20 @@ void server_mark_dirty(struct server *s, struct conn *c)
 void server_conn_opened(struct server *s, struct conn *c)
 {
     c->serial = ++s->next_serial;
-    c->prev = NULL;
-    c->next = s->conns;
-    if (s->conns != NULL) {
-        s->conns->prev = c;
-    }
-    s->conns = c;
-    s->n_conns++;
+    cs_list_push(&s->conns, &c->by_activity);
+    admit_opened(s, c);
     s->stats.conns_accepted++;
-    log_debug("conn %s: open (%zu connections)", c->peer, s->n_conns);
+    log_debug("conn %s: open (%zu connections)", c->peer, s->n_live);
+}
+
+void server_conn_active(struct server *s, struct conn *c)
+{
+    admit_active(s, c);
 }
 
 void server_conn_closing(struct server *s, struct conn *c)
 {
+    admit_closing(s, c);
     while (c->waits != NULL) {
         struct pending *p = c->waits;
         cw_remove(&s->waits, &p->cw);
@@ -398,15 +412,7 @@ void server_conn_closing(struct server *s, struct conn *c)
 
 void server_conn_freed(struct server *s, struct conn *c)
 {
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        s->conns = c->next;
-    }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
-    s->n_conns--;
+    cs_list_remove(&s->conns, &c->by_activity);
     /* A closing connection may still be in the dirty list if it was marked after the last
      * flush; take it out before its memory goes. */
     struct conn **pp = &s->dirty;
@@ -417,7 +423,7 @@ void server_conn_freed(struct server *s, struct conn *c)
         }
         pp = &(*pp)->dirty_next;
     }
-    if (s->conns == NULL) {
+    if (s->conns.len == 0) {
         if (s->phase == PHASE_CLOSING) {
             server_stop(s); /* the last one is gone: nothing left to wait for */
         } else if (s->phase == PHASE_STOPPED && s->handles_ok) {
@@ -458,14 +464,7 @@ static void on_connection(uv_stream_t *listener, int status)
         log_warn("accept: %s", err < -1000 ? uv_strerror(err) : strerror(-err));
         return;
     }
-    if (s->n_conns > s->cfg->max_connections) {
-        s->stats.conns_rejected++;
-        if (s->stats.conns_rejected == 1 || s->stats.conns_rejected % 1000 == 0) {
-            log_warn("connection limit (%zu) reached: closing new connections (%" PRIu64 " so far)",
-                     s->cfg->max_connections, s->stats.conns_rejected);
-        }
-        conn_close(c, "connection limit reached");
-    }
+    admit_check(s, c);
 }
 
 /* Closes connections idle too long, and cuts off clients whose replies stay unread. */
@@ -473,7 +472,8 @@ static void on_sweep(uv_timer_t *h)
 {
     struct server *s = container_of(h, struct server, sweep_timer);
     int64_t now = cb_clock_ns(s->clock, CB_CLOCK_MONOTONIC);
-    for (struct conn *c = s->conns; c != NULL; c = c->next) {
+    for (struct conn *c = conn_of_activity(s->conns.newest); c != NULL;
+         c = conn_of_activity(c->by_activity.older)) {
         if (c->closing) {
             continue;
         }
@@ -695,13 +695,14 @@ static void begin_closing(struct server *s)
     s->phase = PHASE_CLOSING;
     close_listeners(s);
     log_info("draining: no new connections; %zu commit-waits to finish", cw_len(&s->waits));
-    for (struct conn *c = s->conns; c != NULL; c = c->next) {
+    for (struct conn *c = conn_of_activity(s->conns.newest); c != NULL;
+         c = conn_of_activity(c->by_activity.older)) {
         if (c->waits == NULL && !c->closing) {
             conn_close_after_flush(c);
         }
     }
     flush_all(s);
-    if (s->conns == NULL) {
+    if (s->conns.len == 0) {
         server_stop(s);
         return;
     }
@@ -738,7 +739,8 @@ static void close_shutdown_timer(struct server *s)
 static void on_shutdown_timeout(uv_timer_t *h)
 {
     struct server *s = h->data;
-    for (struct conn *c = s->conns; c != NULL; c = c->next) {
+    for (struct conn *c = conn_of_activity(s->conns.newest); c != NULL;
+         c = conn_of_activity(c->by_activity.older)) {
         conn_close(c, "shutting down: replies not read in time");
     }
     close_shutdown_timer(s);
@@ -773,7 +775,8 @@ void server_stop(struct server *s)
     close_listeners(s);
     struct cb_now now;
     server_now(s, &now);
-    for (struct conn *c = s->conns; c != NULL; c = c->next) {
+    for (struct conn *c = conn_of_activity(s->conns.newest); c != NULL;
+         c = conn_of_activity(c->by_activity.older)) {
         /* Pending waits get SHUTTING_DOWN; the connection closes once that is written. */
         while (c->waits != NULL) {
             struct pending *p = c->waits;
@@ -811,7 +814,7 @@ void server_stop(struct server *s)
         uv_close((uv_handle_t *)&s->drain_timer, on_handle_closed);
         uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
         uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
-        if (s->conns != NULL) {
+        if (s->conns.len > 0) {
             /* A client that does not read cannot hold the exit up for long. */
             uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, SERVER_SHUTDOWN_WRITE_MS, 0);
         } else {
@@ -895,6 +898,10 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     hist_init(&s->stats.lateness_recent);
     hist_init(&s->stats.chrony_rtt);
     reserve_disabled(&s->reserve);
+    if (admit_init(s) < 0) {
+        log_err("out of memory for the table of peers (--max-connections-per-peer)");
+        return -ENOMEM;
+    }
 
     char vm_why[768];
     int vm_rc = vmwatch_open(&s->vmwatch, cfg->vmclock, clock, vm_why, sizeof(vm_why));
@@ -993,7 +1000,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
             return rc;
         }
     }
-    rc = httpd_init(&s->httpd, loop, cfg->http_listen, cfg->n_http_listen, on_http, s);
+    rc = httpd_init(&s->httpd, loop, cfg->http_listen, cfg->n_http_listen,
+                    cfg->http_max_connections, on_http, s);
     s->httpd_ok = true;
     return rc;
 }
@@ -1020,6 +1028,7 @@ int server_start(struct server *s)
 
 void server_fini(struct server *s)
 {
+    admit_fini(s);
     vmwatch_close(&s->vmwatch);
     reserve_close(&s->reserve);
     cw_fini(&s->waits);

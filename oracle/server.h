@@ -16,6 +16,7 @@
 
 #include <uv.h>
 
+#include "admit.h"
 #include "arena.h"
 #include "cbcompat.h"
 #include "chrony_client.h"
@@ -62,6 +63,8 @@ struct server_config {
     const char *state_dir; /* NULL: no state file (in-process tests only) */
     int64_t state_window_ns;
     size_t max_connections;
+    size_t max_connections_per_peer; /* 0: no cap */
+    size_t http_max_connections;
     size_t max_pending;
     size_t max_pending_per_conn;
     size_t max_output_bytes;
@@ -108,10 +111,11 @@ struct release_mark {
 struct server_stats {
     uint64_t requests[STATS_OPS][STATS_RESULTS]; /* by operation and result */
     uint64_t conns_accepted;
-    uint64_t conns_rejected;    /* over --max-connections */
-    uint64_t conns_cut_off;     /* replies not read (output cap or write timeout) */
-    uint64_t conns_idle_closed; /* idle timeout */
-    uint64_t bad_frames;        /* connections closed for bad framing */
+    uint64_t conns_evicted[ADMIT_CAPS]; /* idle, closed to make room at a cap (admit.h) */
+    uint64_t conns_refused[ADMIT_CAPS]; /* new, closed at a cap where none was idle */
+    uint64_t conns_cut_off;             /* replies not read (output cap or write timeout) */
+    uint64_t conns_idle_closed;         /* idle timeout */
+    uint64_t bad_frames;                /* connections closed for bad framing */
     uint64_t bound_violations;
     int64_t worst_violation_ns;
     struct histogram commit_wait; /* ns */
@@ -170,9 +174,11 @@ struct server {
     uv_signal_t sigterm;
 
     uint8_t read_buf[FRAME_MAX_TOTAL]; /* every read lands here first */
-    struct conn *conns;                /* all open connections */
-    struct conn *dirty;                /* connections with output to flush */
-    size_t n_conns;
+    struct cs_list conns;  /* every connection until freed, most recently active first */
+    struct conn *dirty;    /* connections with output to flush */
+    size_t n_live;         /* connections counted against --max-connections */
+    struct cs_peers peers; /* by address, when --max-connections-per-peer is set */
+    struct admit_log admit_log;
     uint64_t next_serial;
 
     struct pending *free_pending;
@@ -214,6 +220,7 @@ bool server_ready(const struct server *s);
 /* Used by conn.c. */
 uint8_t *server_read_buffer(struct server *s);
 void server_conn_opened(struct server *s, struct conn *c);
+void server_conn_active(struct server *s, struct conn *c); /* it sent something */
 void server_on_frame(struct server *s, struct conn *c, const uint8_t *msg, size_t len);
 void server_mark_dirty(struct server *s, struct conn *c);
 void server_conn_closing(struct server *s, struct conn *c);
@@ -222,6 +229,10 @@ void server_conn_freed(struct server *s, struct conn *c);
 /* Sends an Error response carrying the current clock status, counted for op. */
 void server_send_error(struct server *s, struct conn *c, enum req_op op, uint64_t id,
                        enum wire_error code, bool retriable, const char *message);
+/* Sends a connection-level Error (id 0), counted for no request, and closes the connection once
+ * it is written. */
+void server_send_goodbye(struct server *s, struct conn *c, enum wire_error code, bool retriable,
+                         const char *message);
 /* Counts a successful answer to op. */
 void server_count_ok(struct server *s, enum req_op op);
 

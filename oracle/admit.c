@@ -1,0 +1,147 @@
+/* Admission at the connection caps (see admit.h). */
+#include "admit.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sys/random.h>
+
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+
+const char *admit_cap_name(enum admit_cap cap)
+{
+    return cap == ADMIT_CAP_PEER ? "peer_limit" : "limit";
+}
+
+static bool per_peer(const struct server *s)
+{
+    return s->cfg->max_connections_per_peer > 0;
+}
+
+int admit_init(struct server *s)
+{
+    if (!per_peer(s)) {
+        return 0;
+    }
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+        seed = (uint64_t)(uintptr_t)s; /* the table still works; collisions just cost time */
+    }
+    return cs_peers_init(&s->peers, s->cfg->max_connections, seed);
+}
+
+void admit_fini(struct server *s)
+{
+    cs_peers_fini(&s->peers);
+}
+
+void admit_opened(struct server *s, struct conn *c)
+{
+    c->counted = true;
+    s->n_live++;
+    if (per_peer(s) && c->peer_key.family != 0 && s->peers.buckets != NULL) {
+        c->peer_entry = cs_peers_get(&s->peers, &c->peer_key);
+        if (c->peer_entry != NULL) {
+            cs_list_push(&c->peer_entry->conns, &c->by_peer);
+        }
+    }
+}
+
+void admit_active(struct server *s, struct conn *c)
+{
+    cs_list_touch(&s->conns, &c->by_activity);
+    if (c->peer_entry != NULL) {
+        cs_list_touch(&c->peer_entry->conns, &c->by_peer);
+    }
+}
+
+void admit_closing(struct server *s, struct conn *c)
+{
+    if (!c->counted) {
+        return;
+    }
+    c->counted = false;
+    s->n_live--;
+    if (c->peer_entry != NULL) {
+        cs_list_remove(&c->peer_entry->conns, &c->by_peer);
+        cs_peers_release(&s->peers, c->peer_entry);
+        c->peer_entry = NULL;
+    }
+}
+
+/* The connection idle longest in a list, walked from its oldest end; NULL when none is idle. */
+static struct conn *idle_longest(struct cs_list *l, struct conn *(*of)(struct cs_node *))
+{
+    for (struct cs_node *n = l->oldest; n != NULL; n = n->newer) {
+        struct conn *c = of(n);
+        if (conn_is_idle(c)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void note(struct server *s, enum admit_cap cap, bool evicted, const struct conn *c)
+{
+    struct admit_log *l = &s->admit_log;
+    if (evicted) {
+        s->stats.conns_evicted[cap]++;
+        l->evicted++;
+    } else {
+        s->stats.conns_refused[cap]++;
+        l->refused++;
+    }
+    uint64_t now = uv_now(s->loop);
+    if (l->last_ms != 0 && now - l->last_ms < ADMIT_LOG_EVERY_MS) {
+        return;
+    }
+    size_t limit =
+        cap == ADMIT_CAP_PEER ? s->cfg->max_connections_per_peer : s->cfg->max_connections;
+    log_warn("%s (%zu) reached: %s %s (%" PRIu64 " evicted, %" PRIu64
+             " refused since the last report); peers hold connections open without using them",
+             cap == ADMIT_CAP_PEER ? "connection limit per peer" : "connection limit", limit,
+             evicted ? "closed the connection idle longest to make room, from" : "refused", c->peer,
+             l->evicted, l->refused);
+    l->last_ms = now;
+    l->evicted = 0;
+    l->refused = 0;
+}
+
+/* Makes room in a scope that c has taken past its cap: evicts the idle longest there (never c
+ * itself, the newest, which has not been idle at all), or refuses c. Returns false when c was
+ * refused. */
+static bool make_room(struct server *s, struct conn *c, enum admit_cap cap, struct cs_list *l,
+                      struct conn *(*of)(struct cs_node *))
+{
+    c->counted = false; /* not a candidate itself */
+    struct conn *victim = idle_longest(l, of);
+    c->counted = true;
+    if (victim != NULL) {
+        note(s, cap, true, victim);
+        admit_closing(s, victim);
+        server_send_goodbye(s, victim, WIRE_ERROR_OVERLOADED, true,
+                            cap == ADMIT_CAP_PEER ? "evicted: connection limit per peer"
+                                                  : "evicted: connection limit");
+        return true;
+    }
+    note(s, cap, false, c);
+    admit_closing(s, c);
+    server_send_goodbye(s, c, WIRE_ERROR_OVERLOADED, true,
+                        cap == ADMIT_CAP_PEER
+                            ? "refused: connection limit per peer, none idle; retry later"
+                            : "refused: connection limit, none idle; retry later");
+    return false;
+}
+
+void admit_check(struct server *s, struct conn *c)
+{
+    struct cs_peer *p = c->peer_entry;
+    if (p != NULL && p->conns.len > s->cfg->max_connections_per_peer &&
+        !make_room(s, c, ADMIT_CAP_PEER, &p->conns, conn_of_peer_node)) {
+        return;
+    }
+    if (s->n_live > s->cfg->max_connections) {
+        make_room(s, c, ADMIT_CAP_TOTAL, &s->conns, conn_of_activity);
+    }
+}

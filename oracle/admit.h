@@ -1,0 +1,56 @@
+/*
+ * Admission at the connection caps, so that no handful of peers can take the instance out of
+ * its load balancer by holding connections (a leaking client pool, a scraper bug, an attacker
+ * inside the VPC).
+ *
+ * Past --max-connections, the connection idle longest (nothing pending either way, see
+ * conn_is_idle) gets a connection-level OVERLOADED error, retriable, "evicted: connection
+ * limit", and is closed once that is written: its client reconnects cleanly (the oracle client
+ * sees the frame before its next request and reconnects). Only when no connection is idle is
+ * the new one refused, with the same frame. Past --max-connections-per-peer (0: off), the same
+ * among that peer's own connections: one host cycles its own connections, not others'.
+ *
+ * Part of the server (it reads and counts into struct server); server.c calls admit_opened,
+ * admit_active and admit_closing as connections come, talk and go.
+ */
+#ifndef ORACLE_ADMIT_H
+#define ORACLE_ADMIT_H
+
+#include <stdint.h>
+
+struct server;
+struct conn;
+
+enum admit_cap {
+    ADMIT_CAP_TOTAL, /* --max-connections */
+    ADMIT_CAP_PEER,  /* --max-connections-per-peer */
+    ADMIT_CAPS,
+};
+
+#define ADMIT_LOG_EVERY_MS 10000 /* evictions and refusals: one log line at most this often */
+
+/* Log rate-limiting: what happened since the last line. */
+struct admit_log {
+    uint64_t last_ms; /* uv_now of the last line; 0 none yet */
+    uint64_t evicted;
+    uint64_t refused;
+};
+
+/* The metric label of a cap: "limit" or "peer_limit". */
+const char *admit_cap_name(enum admit_cap cap);
+
+/* Sets up the table of peers when the per-peer cap is on. Returns 0 or -ENOMEM. */
+int admit_init(struct server *s);
+void admit_fini(struct server *s);
+
+/* c was accepted: counted against the caps (its peer too). */
+void admit_opened(struct server *s, struct conn *c);
+/* c sent something: the most recently active now. O(1). */
+void admit_active(struct server *s, struct conn *c);
+/* c is closing, evicted or refused: no longer counted. Idempotent. */
+void admit_closing(struct server *s, struct conn *c);
+/* After admit_opened: if c takes its peer or the server past a cap, evicts the idle longest in
+ * that scope, or refuses c itself when none is idle. */
+void admit_check(struct server *s, struct conn *c);
+
+#endif
