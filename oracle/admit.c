@@ -70,12 +70,14 @@ void admit_closing(struct server *s, struct conn *c)
     }
 }
 
-/* The connection idle longest in a list, walked from its oldest end; NULL when none is idle. */
+/* The connection idle longest in a list, walked from its oldest end; NULL when none is idle. A
+ * connection whose request has reached the kernel but not been read yet (accepts are taken in
+ * bursts, before reads) is not idle: evicting it would lose a request it has sent. */
 static struct conn *idle_longest(struct cs_list *l, struct conn *(*of)(struct cs_node *))
 {
     for (struct cs_node *n = l->oldest; n != NULL; n = n->newer) {
         struct conn *c = of(n);
-        if (conn_is_idle(c)) {
+        if (conn_is_idle(c) && !conn_input_waiting(c)) {
             return c;
         }
     }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "frame.h"
 #include "log.h"
@@ -365,6 +366,14 @@ bool conn_is_idle(const struct conn *c)
 {
     return c->counted && !c->closing && !c->close_after_flush && !c->eof && c->waits == NULL &&
            c->out_len == 0 && !c->writing && c->in_len == 0;
+}
+
+bool conn_input_waiting(const struct conn *c)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+    return uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &n) == 0 &&
+           n > 0;
 }
 
 static void free_unaccepted(uv_handle_t *h)

@@ -83,6 +83,9 @@ static inline struct conn *conn_of_peer_node(struct cs_node *n)
 /* Whether c could be closed to make room at a cap: open, with nothing pending either way (no
  * commit-wait, no reply unsent, no part of a request read, not half-closed). */
 bool conn_is_idle(const struct conn *c);
+/* Whether bytes from the peer wait in the kernel, not yet read (one ioctl): a request on its
+ * way, so not idle after all. */
+bool conn_input_waiting(const struct conn *c);
 
 /*
  * Accepts a connection from the listening stream server_stream. Returns the connection (owned

@@ -26,7 +26,7 @@ PEERS=1000 SMALL_CAP=896 LIMIT_US=100000 MAX_US=1000000 MIN_POLLS=40
 if [ "$SANITIZED" = 1 ]; then
     PEERS=200 SMALL_CAP=160 LIMIT_US=1000000 MAX_US=2000000 MIN_POLLS=5
 fi
-SLOW=$(dirname "$0")/support/slowloris.py
+HOLDERS=$(dirname "$0")/support/holders.py
 
 start_fake_chrony fake "$FAKE"
 
@@ -35,7 +35,7 @@ flood() {
     local name=$1 cap=$2
     start_oracled_on "$ORACLED" "$name" "$FAKE_PORT" --http-max-connections "$cap"
     wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
-    nice -n 19 python3 "$SLOW" 127.0.0.1 "$HTTP" "$PEERS" 10 >"$TMP/slow.out" 2>&1 &
+    nice -n 19 python3 "$HOLDERS" 127.0.0.1 "$HTTP" "$PEERS" 10 slow >"$TMP/slow.out" 2>&1 &
     SLOW_PID=$!
     track_pid $SLOW_PID
     sleep 1
