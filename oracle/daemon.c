@@ -45,7 +45,8 @@ int oracled_main(int argc, char **argv, struct cb_clock *clock)
     log_threshold = cfg.log_level;
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
-    hostcheck_run(cfg.server.max_connections, cfg.server.clockbound_shm);
+    hostcheck_run(cfg.server.max_connections, cfg.server.http_max_connections,
+                  cfg.server.clockbound_shm);
 
     uv_loop_t loop;
     if (uv_loop_init(&loop) < 0) {

@@ -22,16 +22,18 @@ const char *hostcheck_clocksource(const char *name, char *buf, size_t cap)
     return buf;
 }
 
-const char *hostcheck_nofile(uint64_t nofile, uint64_t max_connections, char *buf, size_t cap)
+const char *hostcheck_nofile(uint64_t nofile, uint64_t max_connections,
+                             uint64_t http_max_connections, char *buf, size_t cap)
 {
-    if (nofile >= max_connections + HOSTCHECK_FD_RESERVE) {
+    if (nofile >= max_connections + http_max_connections + HOSTCHECK_FD_RESERVE) {
         return NULL;
     }
     snprintf(buf, cap,
-             "the file descriptor limit (%llu) is below --max-connections (%llu) plus %d: "
-             "accepting fails (EMFILE) before that limit is reached; raise LimitNOFILE "
-             "(systemd) or ulimit -n",
-             (unsigned long long)nofile, (unsigned long long)max_connections, HOSTCHECK_FD_RESERVE);
+             "the file descriptor limit (%llu) is below --max-connections (%llu) plus "
+             "--http-max-connections (%llu) plus %d: accepting fails (EMFILE) before those "
+             "limits are reached; raise LimitNOFILE (systemd) or ulimit -n",
+             (unsigned long long)nofile, (unsigned long long)max_connections,
+             (unsigned long long)http_max_connections, HOSTCHECK_FD_RESERVE);
     return buf;
 }
 
@@ -85,7 +87,8 @@ const char *hostcheck_clockbound_shm(const char *path, char *buf, size_t cap)
     return buf;
 }
 
-void hostcheck_run(uint64_t max_connections, const char *clockbound_shm)
+void hostcheck_run(uint64_t max_connections, uint64_t http_max_connections,
+                   const char *clockbound_shm)
 {
     char buf[512];
     const char *advice = hostcheck_clockbound_shm(clockbound_shm, buf, sizeof(buf));
@@ -105,8 +108,8 @@ void hostcheck_run(uint64_t max_connections, const char *clockbound_shm)
     }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        const char *warning =
-            hostcheck_nofile((uint64_t)rl.rlim_cur, max_connections, buf, sizeof(buf));
+        const char *warning = hostcheck_nofile((uint64_t)rl.rlim_cur, max_connections,
+                                               http_max_connections, buf, sizeof(buf));
         if (warning != NULL) {
             log_warn("%s", warning);
         }

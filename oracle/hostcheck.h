@@ -22,9 +22,10 @@
  * tsc. Writes at most cap bytes into buf. */
 const char *hostcheck_clocksource(const char *name, char *buf, size_t cap);
 
-/* A warning when nofile descriptors cannot hold max_connections clients plus the reserve, or
- * NULL. */
-const char *hostcheck_nofile(uint64_t nofile, uint64_t max_connections, char *buf, size_t cap);
+/* A warning when nofile descriptors cannot hold max_connections clients and
+ * http_max_connections HTTP peers plus the reserve, or NULL. */
+const char *hostcheck_nofile(uint64_t nofile, uint64_t max_connections,
+                             uint64_t http_max_connections, char *buf, size_t cap);
 
 /*
  * ClockBound's default segment paths (aws/clock-bound; /var/run is /run on Debian, so both
@@ -51,6 +52,7 @@ const char *hostcheck_clockbound_shm(const char *path, char *buf, size_t cap);
 
 /* Reads the clocksource and RLIMIT_NOFILE and logs any warning, and the advice about
  * clockbound_shm (NULL: off). */
-void hostcheck_run(uint64_t max_connections, const char *clockbound_shm);
+void hostcheck_run(uint64_t max_connections, uint64_t http_max_connections,
+                   const char *clockbound_shm);
 
 #endif

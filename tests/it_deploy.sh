@@ -62,14 +62,15 @@ pass "control: the same check fails on the unit with a hardening key misspelt"
 contains "$(unit After)" "chrony" "After="
 [ "$(unit ExecStart)" = "/usr/bin/oracled --config /etc/oracled/oracled.conf" ] ||
     fail "ExecStart=$(unit ExecStart)"
-[ "$(unit LimitNOFILE)" -ge $(($(conf max-connections) + 64)) ] ||
-    fail "LimitNOFILE $(unit LimitNOFILE) below max-connections $(conf max-connections) + 64"
+[ "$(unit LimitNOFILE)" -ge $(($(conf max-connections) + $(conf http-max-connections) + 64)) ] ||
+    fail "LimitNOFILE $(unit LimitNOFILE) below max-connections $(conf max-connections) +" \
+        "http-max-connections $(conf http-max-connections) + 64"
 for setting in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes ProtectClock=yes \
     ProtectHome=yes "CapabilityBoundingSet=" "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"; do
     grep -qx "$setting" "$UNIT" || fail "the unit lacks $setting"
 done
 pass "the unit: notify, its own user, its state directory = state-dir, after chrony, restart on" \
-    "failure, LimitNOFILE $(unit LimitNOFILE) above max-connections, ProtectClock"
+    "failure, LimitNOFILE $(unit LimitNOFILE) above both connection caps, ProtectClock"
 
 # oracled on the shipped configuration (addresses, state and chrony made local) reports ready.
 start_fake_chrony fake "$FAKE"

@@ -40,14 +40,17 @@ static void test_nofile(void **state)
 {
     (void)state;
     char buf[320];
-    assert_null(hostcheck_nofile(65536, 16384, buf, sizeof(buf)));
-    assert_null(hostcheck_nofile(16384 + HOSTCHECK_FD_RESERVE, 16384, buf, sizeof(buf)));
-    const char *w = hostcheck_nofile(16384 + HOSTCHECK_FD_RESERVE - 1, 16384, buf, sizeof(buf));
+    assert_null(hostcheck_nofile(65536, 16384, 1024, buf, sizeof(buf)));
+    assert_null(
+        hostcheck_nofile(16384 + 1024 + HOSTCHECK_FD_RESERVE, 16384, 1024, buf, sizeof(buf)));
+    const char *w =
+        hostcheck_nofile(16384 + 1024 + HOSTCHECK_FD_RESERVE - 1, 16384, 1024, buf, sizeof(buf));
     assert_non_null(w);
-    w = hostcheck_nofile(1024, 16384, buf, sizeof(buf));
+    w = hostcheck_nofile(1024, 16384, 1024, buf, sizeof(buf));
     assert_string_equal(w, "the file descriptor limit (1024) is below --max-connections (16384) "
-                           "plus 64: accepting fails (EMFILE) before that limit is reached; "
-                           "raise LimitNOFILE (systemd) or ulimit -n");
+                           "plus --http-max-connections (1024) plus 64: accepting fails "
+                           "(EMFILE) before those limits are reached; raise LimitNOFILE "
+                           "(systemd) or ulimit -n");
 }
 
 /* ClockBound 1.0's segment path, however spelt, gets the warning, naming the 2.x path; any

@@ -118,7 +118,7 @@ static void await_closed(struct env *e)
     fail_msg("connection not closed within 3 s");
 }
 
-static int setup(void **state)
+static int setup_with(void **state, size_t max_per_peer)
 {
     struct env *e = calloc(1, sizeof(*e));
     assert_non_null(e);
@@ -145,6 +145,7 @@ static int setup(void **state)
     c->max_run_ahead_ns = MS;
     c->state_dir = NULL; /* no state file: the reservation is tested on its own */
     c->max_connections = 16;
+    c->max_connections_per_peer = max_per_peer;
     c->max_pending = 1000;
     c->max_pending_per_conn = 100;
     c->max_output_bytes = 1 << 20;
@@ -172,6 +173,16 @@ static int setup(void **state)
     assert_true(cb_status_trusted(e->srv->last_status));
     *state = e;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 0);
+}
+
+static int setup_per_peer(void **state)
+{
+    return setup_with(state, 3);
 }
 
 static int teardown(void **state)
@@ -399,6 +410,204 @@ static void test_upstream_ntpdata(void **state)
     assert_int_equal(e->chrony->bad_requests, 0);
 }
 
+/* ---- the connection caps (admit.c) ---- */
+
+#define CAP_OTHERS 15 /* with e->client: the cap of 16 */
+
+static uint16_t server_port(const struct env *e)
+{
+    return (uint16_t)atoi(strrchr(e->addr, ':') + 1);
+}
+
+/* Turns the loop until every connection opened so far is accepted. */
+static void settle(struct env *e, size_t want_live)
+{
+    int64_t end = real_mono_ns() + 3000 * MS;
+    while (e->srv->n_live != want_live && real_mono_ns() < end) {
+        turn(e);
+    }
+    spin(e, 5);
+}
+
+/* Turns the loop until w gets a response (fails after 3 s). */
+static struct response await_on(struct env *e, struct wire_client *w)
+{
+    struct response r;
+    int64_t end = real_mono_ns() + 3000 * MS;
+    while (real_mono_ns() < end) {
+        turn(e);
+        int rc = wc_recv(w, &r, 0);
+        if (rc == 0) {
+            return r;
+        }
+        assert_int_equal(rc, -ETIMEDOUT);
+    }
+    fail_msg("no response within 3 s");
+    return r;
+}
+
+/* w got the connection-level goodbye: id 0, OVERLOADED, retriable, with text; then the close. */
+static void assert_goodbye(struct env *e, struct wire_client *w, const char *text)
+{
+    struct response r = await_on(e, w);
+    assert_int_equal(r.id, 0);
+    assert_int_equal(r.kind, RESP_ERROR);
+    assert_int_equal(r.u.error.code, WIRE_ERROR_OVERLOADED);
+    assert_true(r.u.error.retriable);
+    assert_string_equal(r.u.error.message, text);
+    int64_t end = real_mono_ns() + 3000 * MS;
+    while (wc_wait_closed(w, 0) != 0) {
+        assert_true(real_mono_ns() < end);
+        turn(e);
+    }
+}
+
+static bool untouched(struct env *e, struct wire_client *w)
+{
+    spin(e, 10);
+    struct response r;
+    return wc_recv(w, &r, 0) == -ETIMEDOUT;
+}
+
+static void now_answered(struct env *e, struct wire_client *w, uint64_t id)
+{
+    struct request q = wc_request(id, REQ_OP_NOW);
+    assert_int_equal(wc_send(w, &q), 0);
+    struct response r = await_on(e, w);
+    assert_int_equal(r.id, id);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+}
+
+static void open_others(struct env *e, struct wire_client *others, size_t n, const char *from)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(wc_connect_from(&others[i], "127.0.0.1", server_port(e), from), 0);
+        settle(e, e->srv->n_live + 1);
+    }
+}
+
+static void close_all(struct wire_client *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        wc_close(&w[i]);
+    }
+}
+
+static void test_cap_evicts_the_idle_longest(void **state)
+{
+    struct env *e = *state;
+    struct wire_client others[CAP_OTHERS + 1];
+    open_others(e, others, CAP_OTHERS, NULL);
+    assert_int_equal(e->srv->n_live, 16);
+    /* e->client, the first opened, is active again: others[0] is now the idle longest, then
+     * others[1], ... */
+    now_answered(e, &e->client, 1);
+    assert_int_equal(wc_connect_addr(&others[CAP_OTHERS], e->addr), 0);
+    assert_goodbye(e, &others[0], "evicted: connection limit");
+    assert_true(untouched(e, &others[1]));
+    assert_true(untouched(e, &others[CAP_OTHERS]));
+    now_answered(e, &e->client, 2);
+    now_answered(e, &others[CAP_OTHERS], 3);
+    /* others[1] sends something: others[2] is now the idle longest. */
+    now_answered(e, &others[1], 4);
+    struct wire_client extra;
+    assert_int_equal(wc_connect_addr(&extra, e->addr), 0);
+    assert_goodbye(e, &others[2], "evicted: connection limit");
+    assert_true(untouched(e, &others[1]));
+    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_TOTAL], 2);
+    assert_int_equal(e->srv->stats.conns_refused[ADMIT_CAP_TOTAL], 0);
+    assert_int_equal(e->srv->n_live, 16);
+    wc_close(&extra);
+    close_all(others, CAP_OTHERS + 1);
+}
+
+static void test_cap_spares_pending_work(void **state)
+{
+    struct env *e = *state;
+    struct wire_client others[CAP_OTHERS + 1];
+    open_others(e, others, CAP_OTHERS, NULL);
+    /* e->client: a commit-wait pending (fake time stands still); others[0]: half a frame;
+     * others[1]: a request sent but, the loop not turned, not yet read. */
+    struct request q = wc_request(1, REQ_OP_GET_TIMESTAMP);
+    q.commit_wait = true;
+    assert_int_equal(wc_send(&e->client, &q), 0);
+    assert_int_equal(wc_send_raw(&others[0], "\x85", 1), 0);
+    spin(e, 10);
+    struct request n = wc_request(2, REQ_OP_NOW);
+    assert_int_equal(wc_send(&others[1], &n), 0);
+    assert_int_equal(wc_connect_addr(&others[CAP_OTHERS], e->addr), 0);
+    /* others[2] is the idle longest with nothing pending. */
+    assert_goodbye(e, &others[2], "evicted: connection limit");
+    struct response r = await_on(e, &others[1]);
+    assert_int_equal(r.id, 2);
+    assert_int_equal(r.kind, RESP_BOUNDS);
+    assert_true(untouched(e, &others[0]));
+    struct cb_now now;
+    server_now(e->srv, &now);
+    fake_clock_advance(&e->fc, 2 * now.bound_ns + 10 * US);
+    r = await_on(e, &e->client);
+    assert_int_equal(r.id, 1);
+    assert_int_equal(r.kind, RESP_TIMESTAMPS);
+    close_all(others, CAP_OTHERS + 1);
+}
+
+static void test_cap_refuses_when_none_idle(void **state)
+{
+    struct env *e = *state;
+    struct wire_client others[CAP_OTHERS];
+    open_others(e, others, CAP_OTHERS, NULL);
+    assert_int_equal(wc_send_raw(&e->client, "\x85", 1), 0);
+    for (size_t i = 0; i < CAP_OTHERS; i++) {
+        assert_int_equal(wc_send_raw(&others[i], "\x85", 1), 0);
+    }
+    spin(e, 10);
+    struct wire_client extra;
+    assert_int_equal(wc_connect_addr(&extra, e->addr), 0);
+    assert_goodbye(e, &extra, "refused: connection limit, none idle; retry later");
+    for (size_t i = 0; i < CAP_OTHERS; i++) {
+        assert_true(untouched(e, &others[i]));
+    }
+    assert_int_equal(e->srv->stats.conns_refused[ADMIT_CAP_TOTAL], 1);
+    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_TOTAL], 0);
+    assert_int_equal(e->srv->n_live, 16);
+    wc_close(&extra);
+    close_all(others, CAP_OTHERS);
+}
+
+static void test_cap_per_peer(void **state)
+{
+    struct env *e = *state;
+    /* The cap per peer is 3: e->client and two more from 127.0.0.1, three from 127.0.0.2. */
+    struct wire_client here[3], there[4];
+    open_others(e, here, 2, NULL);
+    open_others(e, there, 3, "127.0.0.2");
+    assert_int_equal(e->srv->peers.len, 2);
+    now_answered(e, &e->client, 1);
+    /* A fourth from 127.0.0.2 evicts that peer's idle longest, not e->client's neighbours (here[0]
+     * is idle longer than any of them). */
+    assert_int_equal(wc_connect_from(&there[3], "127.0.0.1", server_port(e), "127.0.0.2"), 0);
+    assert_goodbye(e, &there[0], "evicted: connection limit per peer");
+    assert_true(untouched(e, &here[0]));
+    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_PEER], 1);
+    /* 127.0.0.1 with every one busy: the new one is refused. */
+    assert_int_equal(wc_send_raw(&e->client, "\x85", 1), 0);
+    assert_int_equal(wc_send_raw(&here[0], "\x85", 1), 0);
+    assert_int_equal(wc_send_raw(&here[1], "\x85", 1), 0);
+    spin(e, 10);
+    assert_int_equal(wc_connect_addr(&here[2], e->addr), 0);
+    assert_goodbye(e, &here[2], "refused: connection limit per peer, none idle; retry later");
+    assert_int_equal(e->srv->stats.conns_refused[ADMIT_CAP_PEER], 1);
+    assert_int_equal(e->srv->n_live, 6);
+    /* The peer's entry goes with its last connection. */
+    close_all(there, 4);
+    int64_t end = real_mono_ns() + 3000 * MS;
+    while (e->srv->peers.len != 1 && real_mono_ns() < end) {
+        turn(e);
+    }
+    assert_int_equal(e->srv->peers.len, 1);
+    close_all(here, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +617,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_answers_pending_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_in_responses_is_current, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upstream_ntpdata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_evicts_the_idle_longest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_spares_pending_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_refuses_when_none_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_per_peer, setup_per_peer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,11 @@ struct request wc_request(uint64_t id, enum req_op op)
 
 int wc_connect(struct wire_client *c, const char *host, uint16_t port)
 {
+    return wc_connect_from(c, host, port, NULL);
+}
+
+int wc_connect_from(struct wire_client *c, const char *host, uint16_t port, const char *from)
+{
     memset(c, 0, sizeof(*c));
     c->fd = -1;
     struct sockaddr_storage ss;
@@ -51,7 +56,14 @@ int wc_connect(struct wire_client *c, const char *host, uint16_t port)
         return rc;
     }
     c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&ss, sl) < 0) {
+    struct sockaddr_in local = {.sin_family = AF_INET};
+    if (from != NULL &&
+        (ss.ss_family != AF_INET || inet_pton(AF_INET, from, &local.sin_addr) != 1)) {
+        wc_close(c);
+        return -EINVAL;
+    }
+    if (c->fd < 0 || (from != NULL && bind(c->fd, (struct sockaddr *)&local, sizeof(local)) < 0) ||
+        connect(c->fd, (struct sockaddr *)&ss, sl) < 0) {
         rc = -errno;
         wc_close(c);
         return rc;

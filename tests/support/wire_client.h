@@ -25,6 +25,8 @@ struct request wc_request(uint64_t id, enum req_op op);
 
 /* Connects to host:port (numeric IPv4/IPv6). Returns 0 or a negative errno. */
 int wc_connect(struct wire_client *c, const char *host, uint16_t port);
+/* The same from the local IPv4 address from (127.0.0.2: another peer on loopback). */
+int wc_connect_from(struct wire_client *c, const char *host, uint16_t port, const char *from);
 /* Parses "HOST:PORT" / "[V6]:PORT" and connects. */
 int wc_connect_addr(struct wire_client *c, const char *addr);
 void wc_close(struct wire_client *c);
