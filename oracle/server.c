@@ -116,6 +116,9 @@ void server_send_goodbye(struct server *s, struct conn *c, enum wire_error code,
 {
     send_error_frame(s, c, 0, code, retriable, message);
     conn_close_after_flush(c);
+    /* Now, not at the end of this loop turn: an eviction comes in a burst of accepts, and a
+     * request the client sends before it sees the frame would be lost with the connection. */
+    conn_flush(c);
 }
 
 bool server_ready(const struct server *s)

@@ -229,8 +229,8 @@ void server_conn_freed(struct server *s, struct conn *c);
 /* Sends an Error response carrying the current clock status, counted for op. */
 void server_send_error(struct server *s, struct conn *c, enum req_op op, uint64_t id,
                        enum wire_error code, bool retriable, const char *message);
-/* Sends a connection-level Error (id 0), counted for no request, and closes the connection once
- * it is written. */
+/* Sends a connection-level Error (id 0) at once, counted for no request, and closes the
+ * connection once it is written (c may be closing on return). */
 void server_send_goodbye(struct server *s, struct conn *c, enum wire_error code, bool retriable,
                          const char *message);
 /* Counts a successful answer to op. */
