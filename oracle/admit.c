@@ -70,22 +70,35 @@ void admit_closing(struct server *s, struct conn *c)
     }
 }
 
-/* The connection idle longest in a list, walked from its oldest end; NULL when none is idle. A
- * connection whose request has reached the kernel but not been read yet (accepts are taken in
- * bursts, before reads) is not idle: evicting it would lose a request it has sent. */
-static struct conn *idle_longest(struct cs_list *l, struct conn *(*of)(struct cs_node *))
+/* The connection idle longest in a list, looked for from its oldest end among at most
+ * ADMIT_SCAN_MAX connections; NULL when none of those is idle. A connection found busy (a
+ * commit-wait pending, replies unsent, or a request that has reached the kernel but not been
+ * read yet, as accepts come in bursts before reads) is moved to
+ * the newest end: it was not idle at this moment, and the next arrival looks at others, so no
+ * accept walks more than ADMIT_SCAN_MAX, however many busy connections a peer holds. */
+static struct conn *idle_longest(struct cs_list *l, struct conn *(*of)(struct cs_node *),
+                                 const struct conn *newcomer)
 {
-    for (struct cs_node *n = l->oldest; n != NULL; n = n->newer) {
+    struct cs_node *n = l->oldest;
+    for (int looked = 0; n != NULL && looked < ADMIT_SCAN_MAX; looked++) {
+        struct cs_node *next = n->newer;
         struct conn *c = of(n);
+        if (c == newcomer) {
+            break; /* the newest: every other one was looked at */
+        }
         if (conn_is_idle(c) && !conn_input_waiting(c)) {
             return c;
         }
+        cs_list_touch(l, n);
+        n = next;
     }
     return NULL;
 }
 
-static void note(struct server *s, enum admit_cap cap, bool evicted, const struct conn *c)
+static void note(struct server *s, enum admit_cap cap, const struct conn *victim,
+                 const struct conn *newcomer)
 {
+    bool evicted = victim != NULL;
     struct admit_log *l = &s->admit_log;
     if (evicted) {
         s->stats.conns_evicted[cap]++;
@@ -100,34 +113,36 @@ static void note(struct server *s, enum admit_cap cap, bool evicted, const struc
     }
     size_t limit =
         cap == ADMIT_CAP_PEER ? s->cfg->max_connections_per_peer : s->cfg->max_connections;
-    log_warn("%s (%zu) reached: %s %s (%" PRIu64 " evicted, %" PRIu64
-             " refused since the last report); peers hold connections open without using them",
-             cap == ADMIT_CAP_PEER ? "connection limit per peer" : "connection limit", limit,
-             evicted ? "closed the connection idle longest to make room, from" : "refused", c->peer,
-             l->evicted, l->refused);
+    const char *what = cap == ADMIT_CAP_PEER ? "connection limit per peer" : "connection limit";
+    if (evicted) {
+        log_warn("%s (%zu) reached: closed the connection idle longest (%s) to make room for one "
+                 "from %s (%" PRIu64 " evicted, %" PRIu64 " refused since the last report); "
+                 "peers hold connections open without using them",
+                 what, limit, victim->peer, newcomer->peer, l->evicted, l->refused);
+    } else {
+        log_warn("%s (%zu) reached: refused one from %s, none idle (%" PRIu64 " evicted, %" PRIu64
+                 " refused since the last report); peers hold connections busy",
+                 what, limit, newcomer->peer, l->evicted, l->refused);
+    }
     l->last_ms = now;
     l->evicted = 0;
     l->refused = 0;
 }
 
 /* Makes room in a scope that c has taken past its cap: evicts the idle longest there (never c
- * itself, the newest, which has not been idle at all), or refuses c. Returns false when c was
- * refused. */
+ * itself, the newest), or refuses c. Returns false when c was refused. */
 static bool make_room(struct server *s, struct conn *c, enum admit_cap cap, struct cs_list *l,
                       struct conn *(*of)(struct cs_node *))
 {
-    c->counted = false; /* not a candidate itself */
-    struct conn *victim = idle_longest(l, of);
-    c->counted = true;
+    struct conn *victim = idle_longest(l, of, c);
+    note(s, cap, victim, c);
     if (victim != NULL) {
-        note(s, cap, true, victim);
         admit_closing(s, victim);
         server_send_goodbye(s, victim, WIRE_ERROR_OVERLOADED, true,
                             cap == ADMIT_CAP_PEER ? "evicted: connection limit per peer"
                                                   : "evicted: connection limit");
         return true;
     }
-    note(s, cap, false, c);
     admit_closing(s, c);
     server_send_goodbye(s, c, WIRE_ERROR_OVERLOADED, true,
                         cap == ADMIT_CAP_PEER

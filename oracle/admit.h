@@ -5,9 +5,11 @@
  *
  * Past --max-connections, the connection idle longest (nothing pending either way, see
  * conn_is_idle) gets a connection-level OVERLOADED error, retriable, "evicted: connection
- * limit", and is closed once that is written: its client reconnects cleanly (the oracle client
- * sees the frame before its next request and reconnects). Only when no connection is idle is
- * the new one refused, with the same frame. Past --max-connections-per-peer (0: off), the same
+ * limit", written at once, and is closed: its client reconnects cleanly (the oracle client
+ * sees the frame before its next request and reconnects). Only when none of the ADMIT_SCAN_MAX
+ * connections least recently known idle is idle is the new one refused, with the same kind of
+ * frame; those found busy move to the newest end, so each arrival costs O(ADMIT_SCAN_MAX) at
+ * most and the next one looks at others. Past --max-connections-per-peer (0: off), the same
  * among that peer's own connections: one host cycles its own connections, not others'.
  *
  * Part of the server (it reads and counts into struct server); server.c calls admit_opened,
@@ -28,6 +30,7 @@ enum admit_cap {
 };
 
 #define ADMIT_LOG_EVERY_MS 10000 /* evictions and refusals: one log line at most this often */
+#define ADMIT_SCAN_MAX     64    /* connections looked at for an idle one, per arrival */
 
 /* Log rate-limiting: what happened since the last line. */
 struct admit_log {

@@ -365,7 +365,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 bool conn_is_idle(const struct conn *c)
 {
     return c->counted && !c->closing && !c->close_after_flush && !c->eof && c->waits == NULL &&
-           c->out_len == 0 && !c->writing && c->in_len == 0;
+           c->out_len == 0 && !c->writing;
 }
 
 bool conn_input_waiting(const struct conn *c)

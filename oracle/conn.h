@@ -81,7 +81,11 @@ static inline struct conn *conn_of_peer_node(struct cs_node *n)
 }
 
 /* Whether c could be closed to make room at a cap: open, with nothing pending either way (no
- * commit-wait, no reply unsent, no part of a request read, not half-closed). */
+ * commit-wait, no reply unsent, not half-closed). Part of a frame held does not count: a client
+ * writes a frame at once, so one arriving now is at the newest end of the activity order, and
+ * a peer holding half a frame is holding a slot, as a slow HTTP head is (were it spared, a few
+ * such peers would fill the cap and lock every client out). Nothing of it was handled, so the
+ * client may send it again. */
 bool conn_is_idle(const struct conn *c);
 /* Whether bytes from the peer wait in the kernel, not yet read (one ioctl): a request on its
  * way, so not idle after all. */

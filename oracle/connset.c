@@ -61,7 +61,7 @@ int cs_peer_key_from(const struct sockaddr *sa, struct cs_peer_key *k)
             memcpy(k->addr, &in6->sin6_addr.s6_addr[12], 4);
         } else {
             k->family = AF_INET6;
-            memcpy(k->addr, &in6->sin6_addr, 16);
+            memcpy(k->addr, &in6->sin6_addr, 8); /* the /64: see connset.h */
         }
         return 0;
     }

@@ -32,7 +32,9 @@ void cs_list_remove(struct cs_list *l, struct cs_node *n);
 /* Makes n, which is in l, the newest: it was just active. O(1). */
 void cs_list_touch(struct cs_list *l, struct cs_node *n);
 
-/* A peer's address: the family and the address bytes, without the port. */
+/* A peer's address: the family and the address bytes, without the port. An IPv6 peer is its
+ * /64 (the rest zero): one host commonly has a whole /64 to draw addresses from (privacy
+ * addresses, EC2 prefix delegation), so a finer key would be no cap at all. */
 struct cs_peer_key {
     uint8_t family; /* AF_INET or AF_INET6 */
     uint8_t addr[16];

@@ -76,7 +76,17 @@ static void test_peer_keys(void **state)
     assert_memory_equal(&ka, &kb, sizeof(ka));
     assert_memory_equal(&ka, &km, sizeof(ka)); /* IPv4-mapped: the IPv4 peer */
     assert_int_equal(k6.family, AF_INET6);
-    assert_memory_equal(k6.addr, &v6.sin6_addr, 16);
+    assert_memory_equal(k6.addr, &v6.sin6_addr, 8);
+    assert_memory_equal(k6.addr + 8, "\0\0\0\0\0\0\0\0", 8);
+    /* Another address in the same /64: the same peer; another /64: another. */
+    struct sockaddr_in6 same64 = v6, other64 = v6;
+    inet_pton(AF_INET6, "2001:db8::beef:2", &same64.sin6_addr);
+    inet_pton(AF_INET6, "2001:db8:0:1::1", &other64.sin6_addr);
+    struct cs_peer_key ks, ko;
+    assert_int_equal(cs_peer_key_from((struct sockaddr *)&same64, &ks), 0);
+    assert_int_equal(cs_peer_key_from((struct sockaddr *)&other64, &ko), 0);
+    assert_memory_equal(&ks, &k6, sizeof(ks));
+    assert_memory_not_equal(&ko, &k6, sizeof(ko));
     struct sockaddr unix_addr = {.sa_family = AF_UNIX};
     assert_int_equal(cs_peer_key_from(&unix_addr, &ka), -EAFNOSUPPORT);
 }

@@ -521,34 +521,48 @@ static void test_cap_evicts_the_idle_longest(void **state)
     close_all(others, CAP_OTHERS + 1);
 }
 
+/* Sends a commit-wait on w that stays pending: fake time stands still. */
+static void hold_wait(struct wire_client *w, uint64_t id)
+{
+    struct request q = wc_request(id, REQ_OP_GET_TIMESTAMP);
+    q.commit_wait = true;
+    assert_int_equal(wc_send(w, &q), 0);
+}
+
 static void test_cap_spares_pending_work(void **state)
 {
     struct env *e = *state;
-    struct wire_client others[CAP_OTHERS + 1];
+    struct wire_client others[CAP_OTHERS + 2];
     open_others(e, others, CAP_OTHERS, NULL);
-    /* e->client: a commit-wait pending (fake time stands still); others[0]: half a frame;
-     * others[1]: a request sent but, the loop not turned, not yet read. */
-    struct request q = wc_request(1, REQ_OP_GET_TIMESTAMP);
-    q.commit_wait = true;
-    assert_int_equal(wc_send(&e->client, &q), 0);
+    /* Busy at the oldest end: e->client with a commit-wait pending, others[1] with a request
+     * that reached the kernel but was not read (sent just before the next arrival, the loop not
+     * turned between). others[0] holds half a frame: not busy, a slot held. */
+    hold_wait(&e->client, 1);
     assert_int_equal(wc_send_raw(&others[0], "\x85", 1), 0);
     spin(e, 10);
-    struct request n = wc_request(2, REQ_OP_NOW);
+    for (size_t i = 1; i < CAP_OTHERS; i++) {
+        now_answered(e, &others[i], 10 + i);
+    }
+    /* Oldest first: e->client (wait), others[0] (half a frame), others[1], others[2], ... */
+    struct request n = wc_request(3, REQ_OP_NOW);
     assert_int_equal(wc_send(&others[1], &n), 0);
     assert_int_equal(wc_connect_addr(&others[CAP_OTHERS], e->addr), 0);
-    /* others[2] is the idle longest with nothing pending. */
-    assert_goodbye(e, &others[2], "evicted: connection limit");
+    assert_goodbye(e, &others[0], "evicted: connection limit");
     struct response r = await_on(e, &others[1]);
-    assert_int_equal(r.id, 2);
+    assert_int_equal(r.id, 3);
     assert_int_equal(r.kind, RESP_BOUNDS);
-    assert_true(untouched(e, &others[0]));
+    /* Next: e->client still waits, others[1] was just active: others[2] goes. */
+    assert_int_equal(wc_connect_addr(&others[CAP_OTHERS + 1], e->addr), 0);
+    assert_goodbye(e, &others[2], "evicted: connection limit");
+    assert_true(untouched(e, &e->client));
+    assert_true(untouched(e, &others[3]));
     struct cb_now now;
     server_now(e->srv, &now);
     fake_clock_advance(&e->fc, 2 * now.bound_ns + 10 * US);
     r = await_on(e, &e->client);
     assert_int_equal(r.id, 1);
     assert_int_equal(r.kind, RESP_TIMESTAMPS);
-    close_all(others, CAP_OTHERS + 1);
+    close_all(others, CAP_OTHERS + 2);
 }
 
 static void test_cap_refuses_when_none_idle(void **state)
@@ -556,9 +570,9 @@ static void test_cap_refuses_when_none_idle(void **state)
     struct env *e = *state;
     struct wire_client others[CAP_OTHERS];
     open_others(e, others, CAP_OTHERS, NULL);
-    assert_int_equal(wc_send_raw(&e->client, "\x85", 1), 0);
+    hold_wait(&e->client, 1);
     for (size_t i = 0; i < CAP_OTHERS; i++) {
-        assert_int_equal(wc_send_raw(&others[i], "\x85", 1), 0);
+        hold_wait(&others[i], 1);
     }
     spin(e, 10);
     struct wire_client extra;
@@ -570,6 +584,25 @@ static void test_cap_refuses_when_none_idle(void **state)
     assert_int_equal(e->srv->stats.conns_refused[ADMIT_CAP_TOTAL], 1);
     assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_TOTAL], 0);
     assert_int_equal(e->srv->n_live, 16);
+    /* The busy ones were looked at and moved to the newest end; once one is idle again (its
+     * wait answered), the next arrival takes its place. */
+    struct cb_now now;
+    server_now(e->srv, &now);
+    fake_clock_advance(&e->fc, 2 * now.bound_ns + 10 * US);
+    struct response r = await_on(e, &others[5]);
+    assert_int_equal(r.kind, RESP_TIMESTAMPS);
+    for (size_t i = 0; i < CAP_OTHERS; i++) {
+        if (i != 5) {
+            assert_int_equal(await_on(e, &others[i]).kind, RESP_TIMESTAMPS);
+        }
+    }
+    assert_int_equal(await_response(e).kind, RESP_TIMESTAMPS);
+    struct wire_client late;
+    assert_int_equal(wc_connect_addr(&late, e->addr), 0);
+    settle(e, 16);
+    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_TOTAL], 1);
+    assert_true(untouched(e, &late));
+    wc_close(&late);
     wc_close(&extra);
     close_all(others, CAP_OTHERS);
 }
@@ -590,9 +623,9 @@ static void test_cap_per_peer(void **state)
     assert_true(untouched(e, &here[0]));
     assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_PEER], 1);
     /* 127.0.0.1 with every one busy: the new one is refused. */
-    assert_int_equal(wc_send_raw(&e->client, "\x85", 1), 0);
-    assert_int_equal(wc_send_raw(&here[0], "\x85", 1), 0);
-    assert_int_equal(wc_send_raw(&here[1], "\x85", 1), 0);
+    hold_wait(&e->client, 2);
+    hold_wait(&here[0], 1);
+    hold_wait(&here[1], 1);
     spin(e, 10);
     assert_int_equal(wc_connect_addr(&here[2], e->addr), 0);
     assert_goodbye(e, &here[2], "refused: connection limit per peer, none idle; retry later");

@@ -4,24 +4,44 @@ to HOST:PORT, each reopened as soon as the server closes it, for SECONDS.
 
   slow     sends half an HTTP request head ("GET /healthz HTTP/1.1\\r\\n"), then nothing
   idle     sends nothing at all (an idle pool, or an idle flood)
-  partial  sends the first byte of an oracle frame's length prefix, then nothing: a request
-           begun, so not idle to the server
+  partial  sends the first byte of an oracle frame's length prefix, then nothing (half a frame)
+  waiting  keeps a WaitUntil pending on the oracle port: one for 1.5 s ahead, and as soon as
+           it is answered the next (oracled needs --max-wait 2s): never idle to the server
 
 Whatever the server sends before closing is kept: a close whose bytes contain TEXT (with
 --expect TEXT) counts as "framed", any other as "unframed". With --from ADDR the connections
 come from that local address. Prints one line at the end:
 "connects N closed_by_server M framed F unframed U".
 
-Usage: holders.py HOST PORT PEERS SECONDS slow|idle|partial [--expect TEXT] [--from ADDR]
+Usage: holders.py HOST PORT PEERS SECONDS slow|idle|partial|waiting [--expect TEXT]
+                  [--from ADDR]
 """
 import argparse
 import errno
 import resource
 import selectors
 import socket
+import struct
 import time
 
 HALF_HEAD = b"GET /healthz HTTP/1.1\r\n"
+
+
+def varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def wait_until_frame():
+    """oracle.v1.Request { id: 1, wait_until { ts_ns: now + 1.5 s, max_wait_ns: 2 s } },
+    length-prefixed (proto/oracle.proto: Request.wait_until = 6, WaitUntil.ts_ns = 1 fixed64,
+    WaitUntil.max_wait_ns = 2)."""
+    inner = b"\x09" + struct.pack("<Q", time.time_ns() + 1500000000) + b"\x10" + varint(2000000000)
+    req = b"\x08\x01" + b"\x32" + varint(len(inner)) + inner
+    return varint(len(req)) + req
 
 
 def main():
@@ -30,13 +50,13 @@ def main():
     ap.add_argument("port", type=int)
     ap.add_argument("peers", type=int)
     ap.add_argument("seconds", type=float)
-    ap.add_argument("mode", choices=("slow", "idle", "partial"))
+    ap.add_argument("mode", choices=("slow", "idle", "partial", "waiting"))
     ap.add_argument("--expect")
     ap.add_argument("--from", dest="source")
     a = ap.parse_args()
     host, port, peers, seconds = a.host, a.port, a.peers, a.seconds
     expect = a.expect.encode() if a.expect is not None else None
-    payload = {"slow": HALF_HEAD, "idle": b"", "partial": b"\x85"}[a.mode]
+    payload = {"slow": HALF_HEAD, "idle": b"", "partial": b"\x85", "waiting": b""}[a.mode]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, peers + 64) if hard != resource.RLIM_INFINITY else peers + 64
     if soft < want:
@@ -80,6 +100,8 @@ def main():
                 try:
                     if payload:
                         s.send(payload)
+                    elif a.mode == "waiting":
+                        s.send(wait_until_frame())
                 except OSError:
                     drop(s, False)
                     continue
@@ -91,7 +113,12 @@ def main():
             except OSError:
                 data = b""
             if data:
-                received[s] += data
+                received[s] = (received[s] + data)[-4096:]
+                if a.mode == "waiting":
+                    try:
+                        s.send(wait_until_frame())
+                    except OSError:
+                        pass
                 continue
             drop(s, True)
     print("connects %d closed_by_server %d framed %d unframed %d" %
