@@ -16,13 +16,15 @@ struct http_conn {
     uv_timer_t timer;
     struct httpd *h;
     struct cs_node node; /* in h->conns, newest first */
-    char buf[HTTP_MAX_HEAD];
+    char *buf;           /* small, or HTTP_MAX_HEAD bytes once a head outgrows it */
+    size_t cap;
     size_t len;
     bool answered; /* a response is being written: read nothing more */
     bool closing;
     unsigned open_handles;
     uv_write_t wreq;
     struct strbuf out; /* the response, owned by the write until on_written */
+    char small[HTTPD_SMALL_HEAD];
 };
 
 static void maybe_finished(struct httpd *h)
@@ -42,6 +44,9 @@ static void on_conn_handle_closed(uv_handle_t *handle)
     }
     struct httpd *h = c->h;
     cs_list_remove(&h->conns, &c->node);
+    if (c->buf != c->small) {
+        free(c->buf);
+    }
     strbuf_fini(&c->out);
     free(c);
     h->handles_open--;
@@ -155,7 +160,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     struct http_conn *c = handle->data;
     buf->base = c->buf + c->len;
-    buf->len = sizeof(c->buf) - c->len;
+    buf->len = c->cap - c->len;
 }
 
 /* Takes in n more bytes of the head, and answers once it is complete. */
@@ -166,7 +171,17 @@ static void take(struct http_conn *c, size_t n)
     int rc = http_parse_request(c->buf, c->len, &req);
     if (rc > 0) {
         handle(c, &req);
-    } else if (rc == -EMSGSIZE || (rc == 0 && c->len == sizeof(c->buf))) {
+    } else if (rc == 0 && c->len == c->cap && c->cap < HTTP_MAX_HEAD) {
+        /* Outgrew the small buffer: the full one (a head may take HTTP_MAX_HEAD bytes). */
+        char *big = malloc(HTTP_MAX_HEAD);
+        if (big == NULL) {
+            respond_error(c, 503, "out of memory");
+            return;
+        }
+        memcpy(big, c->buf, c->len);
+        c->buf = big;
+        c->cap = HTTP_MAX_HEAD;
+    } else if (rc == -EMSGSIZE || (rc == 0 && c->len == c->cap)) {
         respond_error(c, 431, "request head too large");
     } else if (rc < 0) {
         respond_error(c, 400, "malformed request");
@@ -196,10 +211,10 @@ static bool read_now(struct http_conn *c)
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0) {
         return true;
     }
-    if (c->len >= sizeof(c->buf)) {
+    if (c->len >= c->cap) {
         return true;
     }
-    ssize_t n = recv(fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+    ssize_t n = recv(fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         return false;
     }
@@ -241,7 +256,7 @@ static bool evict_oldest_waiting(struct httpd *h)
         h->evicted_unlogged++;
         uint64_t now = uv_now(h->loop);
         if (h->evicted_logged_ms == 0 || now - h->evicted_logged_ms >= HTTPD_LOG_EVERY_MS) {
-            log_warn("HTTP: %zu connections open, none answered yet: closed the one waiting "
+            log_warn("HTTP connection limit (%zu) reached: closed the connection waiting "
                      "longest for its request head to make room (%" PRIu64
                      " so since the last report); slow or idle peers hold the port",
                      h->max_conns, h->evicted_unlogged);
@@ -264,6 +279,8 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     c->h = h;
+    c->buf = c->small;
+    c->cap = sizeof(c->small);
     strbuf_init(&c->out);
     uv_tcp_init(h->loop, &c->tcp);
     uv_timer_init(h->loop, &c->timer);
@@ -286,7 +303,7 @@ static void on_connection(uv_stream_t *listener, int status)
         bool made_room = evict_oldest_waiting(h);
         c->answered = false;
         if (!made_room) {
-            h->rejected++;
+            h->refused++;
             conn_close(c);
             return;
         }

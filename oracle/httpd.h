@@ -9,7 +9,7 @@
  * of its load balancer). So at the cap a new connection is not refused: the connection that has
  * waited longest without a complete request head is closed to make room (evicted, counted,
  * logged at most every HTTPD_LOG_EVERY_MS). Only when every connection is being answered is the
- * new one closed (rejected).
+ * new one closed (refused).
  */
 #ifndef ORACLE_HTTPD_H
 #define ORACLE_HTTPD_H
@@ -29,9 +29,12 @@
  * closed, those without a slot wait in the kernel's accept queue ahead of the check, which then
  * waits for (peers - cap) accepts, each evicting one (4,000 to 15,000 a second on 2 vCPUs: with
  * 1,000 peers and a cap of 128, 0.1 to 0.8 s). So the cap is set above the slow peers to be
- * expected; each connection costs at most HTTP_MAX_HEAD bytes (8 MiB for 1,024) and a file
- * descriptor. */
-#define HTTPD_DEFAULT_MAX_CONNS 1024
+ * expected. A held connection costs ~1.5 KiB here (its head buffer starts at HTTPD_SMALL_HEAD),
+ * its socket's buffers in the kernel, and a file descriptor. */
+#define HTTPD_DEFAULT_MAX_CONNS 4096
+/* A head is read into this much inline, and into HTTP_MAX_HEAD bytes allocated only when it
+ * outgrows it: a health check's head is ~100 bytes, a scrape's ~300. */
+#define HTTPD_SMALL_HEAD 1024
 /* The listen backlog: a flood of peers reconnecting must not fill the kernel's queue, or a
  * health check's SYN is dropped and retried a second later (seen with 128: 1.03 s). Linux caps
  * it at net.core.somaxconn (4096 by default since 5.4). */
@@ -55,7 +58,8 @@ struct httpd {
     struct cs_list conns; /* every connection until its handles close, newest first */
     size_t n_active;      /* not closing: what the cap counts */
     uint64_t requests;
-    uint64_t rejected; /* malformed, too large, too slow, too many */
+    uint64_t rejected; /* malformed, too large, too slow */
+    uint64_t refused;  /* new connections closed at the cap, every one open being answered */
     uint64_t evicted;  /* closed without a complete head to make room for a new connection */
     uint64_t evicted_unlogged;
     uint64_t evicted_logged_ms; /* uv_now of the last line about evictions */

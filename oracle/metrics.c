@@ -447,8 +447,12 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
     counter_u64(b, "oracled_http_requests_total", "HTTP requests answered.", s->httpd.requests);
     counter_u64(b, "oracled_http_rejected_total",
                 "HTTP requests refused: malformed, too large, too slow (no complete head within "
-                "1 s), or a new connection when every one open was being answered.",
+                "1 s).",
                 s->httpd.rejected);
+    counter_u64(b, "oracled_http_connections_rejected_total",
+                "New HTTP connections closed at the cap (--http-max-connections) because every "
+                "one open was being answered.",
+                s->httpd.refused);
     counter_u64(b, "oracled_http_evicted_total",
                 "HTTP connections closed without a complete request head to make room for a new "
                 "one at the cap (--http-max-connections): slow or idle peers holding the port.",

@@ -99,6 +99,21 @@ run 0 curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$HTTP/hea
 run 0 curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" \
     "http://127.0.0.1:$HTTP/healthz"
 [ "$OUT" = 431 ] || fail "oversized head: $OUT"
+# Heads past the 1 KiB read inline (the buffer grows to 8 KiB), sent whole and a byte at a time.
+run 0 curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 6000 /dev/zero | tr '\0' a)" \
+    "http://127.0.0.1:$HTTP/healthz"
+[ "$OUT" = 200 ] || fail "a 6 KB head: $OUT"
+reply=$(python3 - "$HTTP" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"b" * 2000 + b"\r\n\r\n"
+for i in range(0, len(head), 700):
+    s.send(head[i:i + 700])
+    time.sleep(0.01)
+print(s.recv(100).split(b"\r\n")[0].decode())
+PY
+)
+[ "$reply" = "HTTP/1.1 200 OK" ] || fail "a 2 KB head in pieces: $reply"
 exec 5<>"/dev/tcp/127.0.0.1/$HTTP"
 printf 'garbage\r\n\r\n' >&5
 reply=$(head -n 1 <&5)
