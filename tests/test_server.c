@@ -535,18 +535,22 @@ static void test_cap_spares_pending_work(void **state)
     struct wire_client others[CAP_OTHERS + 2];
     open_others(e, others, CAP_OTHERS, NULL);
     /* Busy at the oldest end: e->client with a commit-wait pending, others[1] with a request
-     * that reached the kernel but was not read (sent just before the next arrival, the loop not
+     * that reached the kernel but was not read (sent just after the next arrival, the loop not
      * turned between). others[0] holds half a frame: not busy, a slot held. */
     hold_wait(&e->client, 1);
+    now_answered(e, &others[1], 10);
     assert_int_equal(wc_send_raw(&others[0], "\x85", 1), 0);
     spin(e, 10);
-    for (size_t i = 1; i < CAP_OTHERS; i++) {
+    for (size_t i = 2; i < CAP_OTHERS; i++) {
         now_answered(e, &others[i], 10 + i);
     }
-    /* Oldest first: e->client (wait), others[0] (half a frame), others[1], others[2], ... */
+    /* Oldest first: e->client (wait), others[1] (its request unread, below), others[0] (half a
+     * frame), others[2], ... */
+    /* The new connection first, then the request: epoll reports them in that order, so the
+     * accept (and the choice) comes before the read. */
+    assert_int_equal(wc_connect_addr(&others[CAP_OTHERS], e->addr), 0);
     struct request n = wc_request(3, REQ_OP_NOW);
     assert_int_equal(wc_send(&others[1], &n), 0);
-    assert_int_equal(wc_connect_addr(&others[CAP_OTHERS], e->addr), 0);
     assert_goodbye(e, &others[0], "evicted: connection limit");
     struct response r = await_on(e, &others[1]);
     assert_int_equal(r.id, 3);
