@@ -288,6 +288,17 @@ static void gauge_u64(struct strbuf *b, const char *name, const char *help, uint
 }
 
 /* The NTPDATA check of the reference's NTP server (poller.h, cb_upstream_local()). */
+/* A counter with one series per connection cap (admit.h), labelled reason. */
+static void by_cap(struct strbuf *b, const char *name, const char *help,
+                   const uint64_t counts[ADMIT_CAPS])
+{
+    metric(b, name, "counter", help);
+    for (int cap = 0; cap < ADMIT_CAPS; cap++) {
+        strbuf_printf(b, "%s{reason=\"%s\"} %" PRIu64 "\n", name,
+                      admit_cap_name((enum admit_cap)cap), counts[cap]);
+    }
+}
+
 static void upstream_metrics(const struct server *s, struct strbuf *b)
 {
     metric(b, "oracled_chrony_ntpdata_total", "counter",
@@ -377,20 +388,14 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
               (uint64_t)s->peers.len);
     counter_u64(b, "oracled_connections_accepted_total", "Client connections accepted.",
                 st->conns_accepted);
-    metric(b, "oracled_connections_evicted_total", "counter",
+    by_cap(b, "oracled_connections_evicted_total",
            "Idle connections closed, after an OVERLOADED frame, to make room at a cap: limit "
-           "(--max-connections), peer_limit (--max-connections-per-peer).");
-    for (int cap = 0; cap < ADMIT_CAPS; cap++) {
-        strbuf_printf(b, "oracled_connections_evicted_total{reason=\"%s\"} %" PRIu64 "\n",
-                      admit_cap_name((enum admit_cap)cap), st->conns_evicted[cap]);
-    }
-    metric(b, "oracled_connections_rejected_total", "counter",
+           "(--max-connections), peer_limit (--max-connections-per-peer).",
+           st->conns_evicted);
+    by_cap(b, "oracled_connections_rejected_total",
            "New connections refused, after an OVERLOADED frame, at a cap where no connection "
-           "was idle: limit, peer_limit.");
-    for (int cap = 0; cap < ADMIT_CAPS; cap++) {
-        strbuf_printf(b, "oracled_connections_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
-                      admit_cap_name((enum admit_cap)cap), st->conns_refused[cap]);
-    }
+           "was idle: limit, peer_limit.",
+           st->conns_refused);
     counter_u64(b, "oracled_clients_cut_off_total",
                 "Clients cut off for not reading their replies (output cap or write timeout).",
                 st->conns_cut_off);
