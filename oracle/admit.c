@@ -71,9 +71,10 @@ void admit_closing(struct server *s, struct conn *c)
 }
 
 /* The connection idle longest in a list, looked for from its oldest end among at most
- * ADMIT_SCAN_MAX connections; NULL when none of those is idle. A connection found busy (a
- * commit-wait pending, replies unsent, or a request that has reached the kernel but not been
- * read yet, as accepts come in bursts before reads) is moved to
+ * ADMIT_SCAN_MAX connections; NULL when none of those is idle. Each candidate first has what it
+ * sent read and handled (accepts come in bursts, before reads): a request already sent is
+ * served, not lost, and makes it busy; half a frame does not. A connection found busy (a
+ * commit-wait pending, replies unsent) is moved to
  * the newest end: it was not idle at this moment, and the next arrival looks at others, so no
  * accept walks more than ADMIT_SCAN_MAX, however many busy connections a peer holds. */
 static struct conn *idle_longest(struct cs_list *l, struct conn *(*of)(struct cs_node *),
@@ -86,8 +87,11 @@ static struct conn *idle_longest(struct cs_list *l, struct conn *(*of)(struct cs
         if (c == newcomer) {
             break; /* the newest: every other one was looked at */
         }
-        if (conn_is_idle(c) && !conn_input_waiting(c)) {
-            return c;
+        if (conn_is_idle(c)) {
+            conn_read_pending(c); /* accepts come in bursts, before reads */
+            if (conn_is_idle(c) && !conn_input_waiting(c)) {
+                return c;
+            }
         }
         cs_list_touch(l, n);
         n = next;
@@ -129,12 +133,23 @@ static void note(struct server *s, enum admit_cap cap, const struct conn *victim
     l->refused = 0;
 }
 
+static bool over_cap(const struct server *s, const struct conn *c, enum admit_cap cap)
+{
+    if (cap == ADMIT_CAP_PEER) {
+        return c->peer_entry != NULL && c->peer_entry->conns.len > s->cfg->max_connections_per_peer;
+    }
+    return s->n_live > s->cfg->max_connections;
+}
+
 /* Makes room in a scope that c has taken past its cap: evicts the idle longest there (never c
  * itself, the newest), or refuses c. Returns false when c was refused. */
 static bool make_room(struct server *s, struct conn *c, enum admit_cap cap, struct cs_list *l,
                       struct conn *(*of)(struct cs_node *))
 {
     struct conn *victim = idle_longest(l, of, c);
+    if (victim == NULL && !over_cap(s, c, cap)) {
+        return true; /* a peer found gone while looking made room */
+    }
     note(s, cap, victim, c);
     if (victim != NULL) {
         admit_closing(s, victim);
@@ -154,11 +169,11 @@ static bool make_room(struct server *s, struct conn *c, enum admit_cap cap, stru
 void admit_check(struct server *s, struct conn *c)
 {
     struct cs_peer *p = c->peer_entry;
-    if (p != NULL && p->conns.len > s->cfg->max_connections_per_peer &&
+    if (over_cap(s, c, ADMIT_CAP_PEER) &&
         !make_room(s, c, ADMIT_CAP_PEER, &p->conns, conn_of_peer_node)) {
         return;
     }
-    if (s->n_live > s->cfg->max_connections) {
+    if (over_cap(s, c, ADMIT_CAP_TOTAL)) {
         make_room(s, c, ADMIT_CAP_TOTAL, &s->conns, conn_of_activity);
     }
 }

@@ -4,7 +4,7 @@
  * inside the VPC).
  *
  * Past --max-connections, the connection idle longest (nothing pending either way, see
- * conn_is_idle) gets a connection-level OVERLOADED error, retriable, "evicted: connection
+ * conn_is_idle; what it has sent and was not read yet is read and handled first) gets a connection-level OVERLOADED error, retriable, "evicted: connection
  * limit", written at once, and is closed: its client reconnects cleanly (the oracle client
  * sees the frame before its next request and reconnects). Only when none of the ADMIT_SCAN_MAX
  * connections least recently known idle is idle is the new one refused, with the same kind of

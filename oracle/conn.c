@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "frame.h"
 #include "log.h"
@@ -366,6 +367,27 @@ bool conn_is_idle(const struct conn *c)
 {
     return c->counted && !c->closing && !c->close_after_flush && !c->eof && c->waits == NULL &&
            c->out_len == 0 && !c->writing;
+}
+
+void conn_read_pending(struct conn *c)
+{
+    uv_os_fd_t fd;
+    if (!c->reading || c->closing || uv_fileno((const uv_handle_t *)&c->tcp, &fd) < 0) {
+        return;
+    }
+    uv_buf_t buf;
+    on_alloc((uv_handle_t *)&c->tcp, FRAME_MAX_TOTAL, &buf);
+    if (buf.base == NULL) {
+        return;
+    }
+    ssize_t n = recv(fd, buf.base, buf.len, MSG_DONTWAIT);
+    if (n > 0) {
+        on_read((uv_stream_t *)&c->tcp, n, &buf);
+    } else if (n == 0) {
+        on_read((uv_stream_t *)&c->tcp, UV_EOF, &buf);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        on_read((uv_stream_t *)&c->tcp, -errno, &buf);
+    }
 }
 
 bool conn_input_waiting(const struct conn *c)

@@ -87,8 +87,12 @@ static inline struct conn *conn_of_peer_node(struct cs_node *n)
  * such peers would fill the cap and lock every client out). Nothing of it was handled, so the
  * client may send it again. */
 bool conn_is_idle(const struct conn *c);
-/* Whether bytes from the peer wait in the kernel, not yet read (one ioctl): a request on its
- * way, so not idle after all. */
+/* Reads and handles at once what the peer has sent and libuv has not read yet (one recv, as a
+ * read callback would): before a connection is judged idle, so that a request already sent is
+ * served rather than lost with the connection, and half a frame is seen for what it is. c may
+ * be closing on return (the peer had gone, or sent garbage). */
+void conn_read_pending(struct conn *c);
+/* Whether bytes from the peer still wait in the kernel (one ioctl): more than one read took. */
 bool conn_input_waiting(const struct conn *c);
 
 /*
