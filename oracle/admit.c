@@ -63,6 +63,8 @@ void admit_closing(struct server *s, struct conn *c)
     }
     c->counted = false;
     s->n_live--;
+    /* Not moved in the server's list here: callers walk it while closing connections. The look
+     * for an idle one moves it out of its way. */
     if (c->peer_entry != NULL) {
         cs_list_remove(&c->peer_entry->conns, &c->by_peer);
         cs_peers_release(&s->peers, c->peer_entry);
@@ -71,14 +73,17 @@ void admit_closing(struct server *s, struct conn *c)
 }
 
 /* The connection idle longest in a list, looked for from its oldest end among at most
- * ADMIT_SCAN_MAX connections; NULL when none of those is idle. Each candidate first has what it
- * sent read and handled (accepts come in bursts, before reads): a request already sent is
- * served, not lost, and makes it busy; half a frame does not. A connection found busy (a
- * commit-wait pending, replies unsent) is moved to
- * the newest end: it was not idle at this moment, and the next arrival looks at others, so no
- * accept walks more than ADMIT_SCAN_MAX, however many busy connections a peer holds. */
-static struct conn *idle_longest(struct cs_list *l, struct conn *(*of)(struct cs_node *),
-                                 const struct conn *newcomer)
+ * ADMIT_SCAN_MAX connections; NULL when none of those is idle, or when one went by itself while
+ * looked at and so made room. Each candidate first has what it
+ * sent read and handled: a request already sent is served, not lost, and makes it busy (its
+ * read moves it to the newest end); half a frame does not. A connection found busy (a
+ * commit-wait pending, replies unsent) is moved to the newest end too: it was not idle at this
+ * moment, and the next arrival looks at others, so no arrival looks at more than
+ * ADMIT_SCAN_MAX, however many busy connections peers hold. */
+static bool over_cap(const struct server *s, const struct conn *c, enum admit_cap cap);
+
+static struct conn *idle_longest(const struct server *s, enum admit_cap cap, struct cs_list *l,
+                                 struct conn *(*of)(struct cs_node *), const struct conn *newcomer)
 {
     struct cs_node *n = l->oldest;
     for (int looked = 0; n != NULL && looked < ADMIT_SCAN_MAX; looked++) {
@@ -88,11 +93,23 @@ static struct conn *idle_longest(struct cs_list *l, struct conn *(*of)(struct cs
             break; /* the newest: every other one was looked at */
         }
         if (conn_is_idle(c)) {
-            conn_read_pending(c); /* accepts come in bursts, before reads */
-            if (conn_is_idle(c) && !conn_input_waiting(c)) {
+            /* Accepts come in bursts, before reads: what it sent is handled first. It may go
+             * (the peer had closed, or sent garbage): then it has left this list, made room by
+             * itself, and must not be touched. */
+            conn_read_pending(c);
+            if (!c->counted) {
+                if (!over_cap(s, newcomer, cap)) {
+                    return NULL; /* room made: the caller checks */
+                }
+                n = next;
+                continue;
+            }
+            if (conn_is_idle(c)) {
                 return c;
             }
         }
+        /* Busy, or leaving (still in the server's list until freed; never in a peer's): to the
+         * newest end, so the next arrival looks at others. */
         cs_list_touch(l, n);
         n = next;
     }
@@ -146,9 +163,9 @@ static bool over_cap(const struct server *s, const struct conn *c, enum admit_ca
 static bool make_room(struct server *s, struct conn *c, enum admit_cap cap, struct cs_list *l,
                       struct conn *(*of)(struct cs_node *))
 {
-    struct conn *victim = idle_longest(l, of, c);
+    struct conn *victim = idle_longest(s, cap, l, of, c);
     if (victim == NULL && !over_cap(s, c, cap)) {
-        return true; /* a peer found gone while looking made room */
+        return true; /* a connection found leaving while looked at made room */
     }
     note(s, cap, victim, c);
     if (victim != NULL) {

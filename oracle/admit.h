@@ -4,16 +4,17 @@
  * inside the VPC).
  *
  * Past --max-connections, the connection idle longest (nothing pending either way, see
- * conn_is_idle; what it has sent and was not read yet is read and handled first) gets a connection-level OVERLOADED error, retriable, "evicted: connection
- * limit", written at once, and is closed: its client reconnects cleanly (the oracle client
- * sees the frame before its next request and reconnects). Only when none of the ADMIT_SCAN_MAX
- * connections least recently known idle is idle is the new one refused, with the same kind of
- * frame; those found busy move to the newest end, so each arrival costs O(ADMIT_SCAN_MAX) at
- * most and the next one looks at others. Past --max-connections-per-peer (0: off), the same
- * among that peer's own connections: one host cycles its own connections, not others'.
+ * conn_is_idle; what it has sent and was not read yet is read and handled first) gets a
+ * connection-level OVERLOADED error, retriable, "evicted: connection limit", written at once,
+ * and is closed: its client reconnects cleanly (the oracle client sees the frame before its
+ * next request and reconnects). Only when none of the ADMIT_SCAN_MAX connections least recently
+ * known idle is idle is the new one refused, with the same kind of frame; those found busy move
+ * to the newest end, so each arrival costs O(ADMIT_SCAN_MAX) at most and the next one looks at
+ * others. Past --max-connections-per-peer (0: off), the same among that peer's own
+ * connections: one host cycles its own connections, not others'.
  *
- * Part of the server (it reads and counts into struct server); server.c calls admit_opened,
- * admit_active and admit_closing as connections come, talk and go.
+ * Part of the server (it reads and counts into struct server); server.c and conn.c call
+ * admit_opened, admit_active and admit_closing as connections come, talk and go.
  */
 #ifndef ORACLE_ADMIT_H
 #define ORACLE_ADMIT_H

@@ -66,6 +66,7 @@ static void start_reading(struct conn *c)
 void conn_close_after_flush(struct conn *c)
 {
     c->close_after_flush = true;
+    admit_closing(c->srv, c); /* leaving: no longer counted against the caps */
     stop_reading(c);
     server_mark_dirty(c->srv, c);
 }
@@ -375,6 +376,11 @@ void conn_read_pending(struct conn *c)
     if (!c->reading || c->closing || uv_fileno((const uv_handle_t *)&c->tcp, &fd) < 0) {
         return;
     }
+    char peek;
+    if (recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+        (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return; /* nothing, and no buffer taken for it (on_alloc may grow the connection's) */
+    }
     uv_buf_t buf;
     on_alloc((uv_handle_t *)&c->tcp, FRAME_MAX_TOTAL, &buf);
     if (buf.base == NULL) {
@@ -385,8 +391,8 @@ void conn_read_pending(struct conn *c)
         on_read((uv_stream_t *)&c->tcp, n, &buf);
     } else if (n == 0) {
         on_read((uv_stream_t *)&c->tcp, UV_EOF, &buf);
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        on_read((uv_stream_t *)&c->tcp, -errno, &buf);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        on_read((uv_stream_t *)&c->tcp, uv_translate_sys_error(errno), &buf);
     }
 }
 

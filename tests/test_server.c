@@ -645,6 +645,45 @@ static void test_cap_per_peer(void **state)
     close_all(here, 3);
 }
 
+/* A candidate whose peer has closed, the FIN not read yet when the next one arrives (a pool
+ * replacing a connection): it goes by itself, makes the room, and the peer's list stays whole
+ * (a reviewer found it put back into the list after it had left: a use after free, here under
+ * ASan). */
+static void test_cap_per_peer_candidate_gone(void **state)
+{
+    struct env *e = *state;
+    struct wire_client here[4];
+    open_others(e, here, 2, NULL); /* with e->client: 3 from 127.0.0.1, the cap per peer */
+    now_answered(e, &e->client, 1);
+    now_answered(e, &here[1], 2);
+    /* Oldest first: here[0], e->client, here[1]. A new one arrives, then here[0]'s peer closes,
+     * before the loop turns: epoll reports the arrival first, so the FIN is found while
+     * looking. */
+    assert_int_equal(wc_connect_addr(&here[2], e->addr), 0);
+    assert_int_equal(shutdown(here[0].fd, SHUT_WR), 0);
+    settle(e, 3);
+    assert_int_equal(wc_wait_closed(&here[0], 1000), 0);
+    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_PEER], 0);
+    assert_int_equal(e->srv->stats.conns_refused[ADMIT_CAP_PEER], 0);
+    assert_true(untouched(e, &e->client));
+    /* The list still holds the three, oldest first e->client: the next arrival evicts it. */
+    spin(e, 10);
+    assert_int_equal(wc_connect_addr(&here[3], e->addr), 0);
+    struct response r = await_on(e, &e->client);
+    assert_int_equal(r.id, 0);
+    assert_string_equal(r.u.error.message, "evicted: connection limit per peer");
+    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_PEER], 1);
+    now_answered(e, &here[1], 3);
+    now_answered(e, &here[2], 4);
+    now_answered(e, &here[3], 5);
+    close_all(here, 4);
+    int64_t end = real_mono_ns() + 3000 * MS;
+    while (e->srv->peers.len != 0 && real_mono_ns() < end) {
+        turn(e);
+    }
+    assert_int_equal(e->srv->peers.len, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -658,6 +697,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cap_spares_pending_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_refuses_when_none_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_per_peer, setup_per_peer, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_per_peer_candidate_gone, setup_per_peer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
