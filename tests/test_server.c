@@ -486,17 +486,30 @@ static void open_others(struct env *e, struct wire_client *others, size_t n, con
     }
 }
 
+/* n clients on the heap (each holds 128 KiB of buffer: arrays of them on the stack look like a
+ * stack switch to valgrind); close_all closes and frees them. */
+static struct wire_client *clients(size_t n)
+{
+    struct wire_client *w = calloc(n, sizeof(*w));
+    assert_non_null(w);
+    for (size_t i = 0; i < n; i++) {
+        w[i].fd = -1;
+    }
+    return w;
+}
+
 static void close_all(struct wire_client *w, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         wc_close(&w[i]);
     }
+    free(w);
 }
 
 static void test_cap_evicts_the_idle_longest(void **state)
 {
     struct env *e = *state;
-    struct wire_client others[CAP_OTHERS + 1];
+    struct wire_client *others = clients(CAP_OTHERS + 1);
     open_others(e, others, CAP_OTHERS, NULL);
     assert_int_equal(e->srv->n_live, 16);
     /* e->client, the first opened, is active again: others[0] is now the idle longest, then
@@ -532,7 +545,7 @@ static void hold_wait(struct wire_client *w, uint64_t id)
 static void test_cap_spares_pending_work(void **state)
 {
     struct env *e = *state;
-    struct wire_client others[CAP_OTHERS + 2];
+    struct wire_client *others = clients(CAP_OTHERS + 2);
     open_others(e, others, CAP_OTHERS, NULL);
     /* Busy at the oldest end: e->client with a commit-wait pending, others[1] with a request
      * that reached the kernel but was not read (sent just after the next arrival, the loop not
@@ -572,7 +585,7 @@ static void test_cap_spares_pending_work(void **state)
 static void test_cap_refuses_when_none_idle(void **state)
 {
     struct env *e = *state;
-    struct wire_client others[CAP_OTHERS];
+    struct wire_client *others = clients(CAP_OTHERS);
     open_others(e, others, CAP_OTHERS, NULL);
     hold_wait(&e->client, 1);
     for (size_t i = 0; i < CAP_OTHERS; i++) {
@@ -615,7 +628,8 @@ static void test_cap_per_peer(void **state)
 {
     struct env *e = *state;
     /* The cap per peer is 3: e->client and two more from 127.0.0.1, three from 127.0.0.2. */
-    struct wire_client here[3], there[4];
+    struct wire_client *here = clients(3);
+    struct wire_client *there = clients(4);
     open_others(e, here, 2, NULL);
     open_others(e, there, 3, "127.0.0.2");
     assert_int_equal(e->srv->peers.len, 2);
@@ -652,7 +666,7 @@ static void test_cap_per_peer(void **state)
 static void test_cap_per_peer_candidate_gone(void **state)
 {
     struct env *e = *state;
-    struct wire_client here[4];
+    struct wire_client *here = clients(4);
     open_others(e, here, 2, NULL); /* with e->client: 3 from 127.0.0.1, the cap per peer */
     now_answered(e, &e->client, 1);
     now_answered(e, &here[1], 2);
