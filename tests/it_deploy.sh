@@ -60,8 +60,10 @@ pass "control: the same check fails on the unit with a hardening key misspelt"
     fail "StateDirectory $(unit StateDirectory) vs state-dir $(conf state-dir)"
 [ "$(unit Restart)" = on-failure ] || fail "Restart=$(unit Restart)"
 contains "$(unit After)" "chrony" "After="
-[ "$(unit ExecStart)" = "/usr/bin/oracled --config /etc/oracled/oracled.conf" ] ||
+# shellcheck disable=SC2016 # the unit's text, expanded by systemd
+[ "$(unit ExecStart)" = '/usr/bin/oracled --config /etc/oracled/oracled.conf $ORACLED_OPTS' ] ||
     fail "ExecStart=$(unit ExecStart)"
+[ "$(unit Environment)" = "ORACLED_OPTS=" ] || fail "Environment=$(unit Environment)"
 [ "$(unit LimitNOFILE)" -ge $(($(conf max-connections) + $(conf http-max-connections) + 64)) ] ||
     fail "LimitNOFILE $(unit LimitNOFILE) below max-connections $(conf max-connections) +" \
         "http-max-connections $(conf http-max-connections) + 64"
@@ -122,7 +124,7 @@ sed -E 's/^#(phc-refid = ).*/\1PHC10/' "$CONF" >"$TMP/phc-bad.conf"
 run 2 "$ORACLED" --config "$TMP/phc-bad.conf" --version
 contains "$ERR" "invalid value 'PHC10' for phc-refid" "a bad phc-refid"
 # shellcheck disable=SC2016 # the template's text, not this shell's
-grep -q 's/^#phc-interface = .*/phc-interface = $iface/' "$DEPLOY/aws/oracled.yaml" ||
+grep -q 'opts="$opts --phc-interface $iface --phc-refid PHC0"' "$DEPLOY/aws/oracled.yaml" ||
     fail "the template does not set phc-interface"
 # shellcheck disable=SC2016
 grep -q 'if \[ "${TimeSource}" = phc \]' "$DEPLOY/aws/oracled.yaml" ||
@@ -136,13 +138,38 @@ CFN=$DEPLOY/aws/oracled.yaml
 run 0 python3 "$(dirname "$0")/support/check_cfn.py" "$CFN" "$CONF" "$TMP/help.txt" "$UNIT"
 echo "# ${OUT//$'\n'/$'\n'# }"
 pass "the CloudFormation template agrees with oracled's defaults, oracled.conf and the unit"
-sed '0,/load_balancing.cross_zone.enabled/{n;s/"false"/"true"/}' "$CFN" >"$TMP/crosszone.yaml"
+# flip KEY FILE: the template with KEY's first value "false" turned "true".
+flip() {
+    python3 -c 'import re, sys
+key, path = sys.argv[1], sys.argv[2]
+text = open(path).read()
+pattern = re.escape(key) + r"\s+Value: \"false\""
+print(re.sub(pattern, lambda m: m.group(0).replace("false", "true"), text, count=1), end="")
+' "$1" "$2"
+}
+flip load_balancing.cross_zone.enabled "$CFN" >"$TMP/crosszone.yaml"
 run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$TMP/crosszone.yaml" "$CONF" "$TMP/help.txt" "$UNIT"
 contains "$OUT" "FAIL: cross-zone load balancing off on the NLB" "cross-zone on"
-sed 's/^drain-delay = 15s/drain-delay = 5s/' "$CONF" >"$TMP/short-drain.conf"
+sed 's/^drain-delay = 60s/drain-delay = 5s/' "$CONF" >"$TMP/short-drain.conf"
 run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$CFN" "$TMP/short-drain.conf" "$TMP/help.txt" "$UNIT"
 contains "$OUT" "FAIL: oracled.conf's drain-delay" "a drain delay that disagrees"
-pass "control: the check fails for cross-zone on, and for a drain delay that disagrees"
+# The settings that reset clients' connections (what AWS does by default) are caught.
+flip target_health_state.unhealthy.connection_termination.enabled "$CFN" >"$TMP/reset.yaml"
+run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$TMP/reset.yaml" "$CONF" "$TMP/help.txt" "$UNIT"
+contains "$OUT" "FAIL: no connection reset when a target turns unhealthy" "unhealthy termination on"
+flip deregistration_delay.connection_termination.enabled "$CFN" >"$TMP/reset2.yaml"
+run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$TMP/reset2.yaml" "$CONF" "$TMP/help.txt" "$UNIT"
+contains "$OUT" "FAIL: no connection reset at the end of deregistration" "deregistration reset on"
+sed 's/^TimeoutStopSec=90s/TimeoutStopSec=45s/' "$UNIT" >"$TMP/short-stop.service"
+run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$CFN" "$CONF" "$TMP/help.txt" "$TMP/short-stop.service"
+contains "$OUT" "FAIL: the unit's TimeoutStopSec" "a stop timeout below the drain"
+sed 's|oracled.service.d/50-stack.conf|oracled.service.d/50-stack.conf; sed -i s/x/y/ /etc/oracled/oracled.conf|' \
+    "$CFN" >"$TMP/conffile.yaml"
+run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$TMP/conffile.yaml" "$CONF" "$TMP/help.txt" "$UNIT"
+contains "$OUT" "FAIL: the stack's settings in a systemd drop-in" "user data editing the conffile"
+pass "control: the check fails for cross-zone on, a drain delay that disagrees, connection" \
+    "resets when unhealthy or at deregistration, a stop timeout below the drain, and user data" \
+    "that edits the conffile"
 
 # --- the Debian package ---
 run 0 cmake --build "$BUILD" --target package

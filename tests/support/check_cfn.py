@@ -128,29 +128,45 @@ def main():
           "the shortest health check the NLB allows (every 5 s, 2 s timeout, thresholds 2)")
     tga = attrs(p, "TargetGroupAttributes")
     check(tga.get("load_balancing.cross_zone.enabled") == "false", "cross-zone off on the target group")
-    check(tga.get("deregistration_delay.connection_termination.enabled") == "true",
-          "connections closed at the end of deregistration")
+    # No reset of a client's connection on either path: a reset loses the commit-waits in
+    # flight. oracled ends its connections itself (SHUTTING_DOWN, retriable) after its drain.
+    check(tga.get("deregistration_delay.connection_termination.enabled") == "false",
+          "no connection reset at the end of deregistration (a scale-in)")
+    check(tga.get("target_health_state.unhealthy.connection_termination.enabled") == "false",
+          "no connection reset when a target turns unhealthy (a stop, an untrusted clock)")
     check(tga.get("deregistration_delay.timeout_seconds") == ref("DeregistrationDelaySeconds"),
           "deregistration delay from its parameter")
+    check(tga.get("target_health_state.unhealthy.draining_interval_seconds")
+          == ref("UnhealthyDrainingSeconds"), "unhealthy draining interval from its parameter")
 
-    # Drain settings agree: oracled's drain outlasts the NLB's detection; deregistration
-    # outlasts the drain; systemd waits longer than the drain.
+    # Drain settings agree. oracled's drain outlasts the NLB's detection and the new
+    # connections that may still come after it (up to 40 s, an AWS review measured); the NLB
+    # keeps connections longer than the drain plus the commit-waits and last writes (1 s);
+    # systemd waits longer than that; AWS recommends draining times of at least 120 s.
+    late_flows = 40
     drain = params["DrainDelaySeconds"]["Default"]
     detect = (unhealthy + 1) * interval
-    check(drain >= detect and params["DrainDelaySeconds"]["MinValue"] >= detect,
-          f"drain delay {drain} s >= (unhealthy threshold + 1) x interval = {detect} s")
+    check(drain >= detect + late_flows and params["DrainDelaySeconds"]["MinValue"] >= detect + late_flows,
+          f"drain delay {drain} s >= (unhealthy threshold + 1) x interval + {late_flows} s = "
+          f"{detect + late_flows} s")
     check(seconds(conf_value(conf, "drain-delay")) == drain,
           f"oracled.conf's drain-delay = the template's DrainDelaySeconds ({drain} s)")
-    dereg = params["DeregistrationDelaySeconds"]["Default"]
-    check(dereg >= drain, f"deregistration delay {dereg} s >= drain delay {drain} s")
-    stop = seconds(re.search(r"^TimeoutStopSec=(\S+)", unit, re.M).group(1))
     max_wait = seconds(conf_value(conf, "max-wait"))
-    check(stop > drain + max_wait, f"the unit's TimeoutStopSec {stop} s > drain + max-wait")
+    finish = drain + max_wait + 1
+    for name in ("UnhealthyDrainingSeconds", "DeregistrationDelaySeconds"):
+        value, low = params[name]["Default"], params[name]["MinValue"]
+        check(value >= 120 and low >= 120 and low > detect + finish,
+              f"{name} {value} s (min {low}) >= 120 s and > detection + drain + max-wait + 1 s")
+    stop = seconds(re.search(r"^TimeoutStopSec=(\S+)", unit, re.M).group(1))
+    check(stop > finish, f"the unit's TimeoutStopSec {stop} s > drain + max-wait + 1 s")
     userdata = t["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
     script = userdata["Fn::Base64"].value
-    check("drain-delay = ${DrainDelaySeconds}s" in script and "TimeoutStopSec" in script
+    check("--drain-delay ${DrainDelaySeconds}s" in script and "TimeoutStopSec" in script
           and "${DrainDelaySeconds} + 30" in script,
-          "the instances get the drain delay and a TimeoutStopSec above it")
+          "the instances get the drain delay and a TimeoutStopSec 30 s above it")
+    check("/etc/oracled/oracled.conf" not in script and "ORACLED_OPTS" in script
+          and "oracled.service.d/" in script and "$ORACLED_OPTS" in unit,
+          "the stack's settings in a systemd drop-in (ORACLED_OPTS), the conffile left as shipped")
     check("ec2-${TimeSource}.conf" in script and params["TimeSource"]["AllowedValues"] == ["ntp", "phc"],
           "chrony from deploy/chrony, one TimeSource for the stack")
 
