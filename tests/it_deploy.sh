@@ -54,6 +54,41 @@ run 1 verify "$TMP/typo.service"
 contains "$OUT" "Unknown key 'ProtectClok'" "a misspelt key"
 pass "control: the same check fails on the unit with a hardening key misspelt"
 
+# The drop-ins, merged by systemd itself (systemd-analyze --root reads the unit and its
+# oracled.service.d/ as an installed system would; no systemd runs here to start it, so the
+# sandbox is checked as systemd resolves it, and OPERATIONS says what to verify on a host).
+# sandbox ROOT: systemd-analyze security's view of oracled.service installed under ROOT.
+sandbox() {
+    systemd-analyze security --offline=yes --root="$1" oracled.service 2>&1
+}
+SD=$TMP/sdroot
+mkdir -p "$SD/usr/lib/systemd/system" "$SD/etc/systemd/system/oracled.service.d"
+cp "$TMP/oracled.service" "$SD/usr/lib/systemd/system/oracled.service"
+run 0 sandbox "$SD"
+contains "$OUT" "✓ PrivateTmp=" "PrivateTmp on without the drop-in"
+cp "$DEPLOY/systemd/oracled-clockbound.conf" "$SD/etc/systemd/system/oracled.service.d/"
+run 0 sandbox "$SD"
+contains "$OUT" "✗ PrivateTmp=" "PrivateTmp off with the ClockBound drop-in"
+contains "$OUT" "✓ PrivateDevices=" "PrivateDevices still on with the ClockBound drop-in"
+# Its options are the paths of its RuntimeDirectory= and oracled takes them.
+cb_opts=$(sed -nE 's/^Environment="ORACLED_CLOCKBOUND_OPTS=(.*)"$/\1/p' \
+    "$DEPLOY/systemd/oracled-clockbound.conf")
+cb_dirs=$(sed -nE 's/^RuntimeDirectory=(.*)/\1/p' "$DEPLOY/systemd/oracled-clockbound.conf")
+[ "$cb_dirs" = "clockboundd clockbound" ] || fail "RuntimeDirectory=$cb_dirs"
+contains "$cb_opts" "^--clockbound-socket /run/clockboundd/[^ ]+ --clockbound-shm /run/clockbound/[^ ]+$" \
+    "the drop-in's options"
+# shellcheck disable=SC2086 # the options are words, as systemd splits them
+run 0 "$ORACLED" --config "$CONF" $cb_opts --version
+# Control: the same lines at the end of the unit's [Service] section, before PrivateTmp=yes (the
+# old commented block, uncommented), leave PrivateTmp on.
+rm "$SD/etc/systemd/system/oracled.service.d/oracled-clockbound.conf"
+sed '/^Restart=on-failure/i PrivateTmp=no' "$TMP/oracled.service" >"$SD/usr/lib/systemd/system/oracled.service"
+run 0 sandbox "$SD"
+contains "$OUT" "✓ PrivateTmp=" "control: PrivateTmp=no before PrivateTmp=yes in the unit"
+pass "the ClockBound drop-in, merged by systemd: PrivateTmp off, PrivateDevices still on, its" \
+    "options name its RuntimeDirectory= paths and oracled takes them; control: PrivateTmp=no" \
+    "inside the unit, before its PrivateTmp=yes, leaves it on"
+
 [ "$(unit Type)" = notify ] || fail "Type=$(unit Type)"
 [ "$(unit User):$(unit Group)" = oracled:oracled ] || fail "User/Group: $(unit User):$(unit Group)"
 [ "$(unit StateDirectory):$(conf state-dir)" = oracled:/var/lib/oracled ] ||
@@ -61,9 +96,10 @@ pass "control: the same check fails on the unit with a hardening key misspelt"
 [ "$(unit Restart)" = on-failure ] || fail "Restart=$(unit Restart)"
 contains "$(unit After)" "chrony" "After="
 # shellcheck disable=SC2016 # the unit's text, expanded by systemd
-[ "$(unit ExecStart)" = '/usr/bin/oracled --config /etc/oracled/oracled.conf $ORACLED_OPTS' ] ||
+[ "$(unit ExecStart)" = '/usr/bin/oracled --config /etc/oracled/oracled.conf $ORACLED_OPTS $ORACLED_CLOCKBOUND_OPTS' ] ||
     fail "ExecStart=$(unit ExecStart)"
-[ "$(unit Environment)" = "ORACLED_OPTS=" ] || fail "Environment=$(unit Environment)"
+[ "$(unit Environment)" = "ORACLED_OPTS= ORACLED_CLOCKBOUND_OPTS=" ] ||
+    fail "Environment=$(unit Environment)"
 [ "$(unit LimitNOFILE)" -ge $(($(conf max-connections) + $(conf http-max-connections) + 64)) ] ||
     fail "LimitNOFILE $(unit LimitNOFILE) below max-connections $(conf max-connections) +" \
         "http-max-connections $(conf http-max-connections) + 64"
@@ -183,7 +219,8 @@ for path in /usr/bin/oracled /usr/bin/oracle-cli /usr/bin/clockbound \
     /etc/oracled/oracled.conf /usr/share/man/man8/oracled.8.gz /usr/share/man/man1/oracle-cli.1.gz \
     /usr/share/man/man1/clockbound.1.gz /usr/share/doc/oracled/OPERATIONS.md \
     /usr/share/oracled/chrony/ec2-ntp.conf /usr/share/oracled/chrony/ec2-phc.conf \
-    /usr/share/oracled/prometheus/oracled-rules.yml /usr/share/oracled/aws/oracled.yaml; do
+    /usr/share/oracled/prometheus/oracled-rules.yml /usr/share/oracled/aws/oracled.yaml \
+    /usr/share/oracled/systemd/oracled-clockbound.conf; do
     grep -qx "$path" "$TMP/contents" || fail "the package lacks $path"
 done
 run 0 dpkg-deb -I "$deb"
