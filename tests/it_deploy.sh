@@ -16,7 +16,7 @@ BUILD=$4
 DEPLOY=$(cd "$(dirname "$0")/../deploy" && pwd)
 UNIT=$DEPLOY/systemd/oracled.service
 CONF=$DEPLOY/systemd/oracled.conf
-for tool in systemd-analyze chronyd python3 dpkg-deb help2man man; do
+for tool in systemd-analyze chronyd python3 dpkg-deb help2man man shellcheck; do
     if ! command -v "$tool" >/dev/null; then
         echo "SKIP: $tool not installed (deploy/install-deps installs it)"
         exit 77
@@ -163,8 +163,10 @@ contains "$ERR" "invalid value 'PHC10' for phc-refid" "a bad phc-refid"
 grep -q 'opts="$opts --phc-interface $iface --phc-refid PHC0"' "$DEPLOY/aws/oracled.yaml" ||
     fail "the template does not set phc-interface"
 # shellcheck disable=SC2016
-grep -q 'if \[ "${TimeSource}" = phc \]' "$DEPLOY/aws/oracled.yaml" ||
+if ! grep -q 'time_source=${TimeSource}' "$DEPLOY/aws/oracled.yaml" ||
+    ! grep -q 'if \[ "$time_source" = phc \]' "$DEPLOY/aws/oracled.yaml"; then
     fail "the template does not set the PHC settings for TimeSource phc"
+fi
 pass "PHC: refid $chrony_refid in ec2-phc.conf = oracled.conf = oracled's default; the settings" \
     "parse (a bad refid is refused); the template sets them for TimeSource phc"
 
@@ -206,6 +208,33 @@ contains "$OUT" "FAIL: the stack's settings in a systemd drop-in" "user data edi
 pass "control: the check fails for cross-zone on, a drain delay that disagrees, connection" \
     "resets when unhealthy or at deregistration, a stop timeout below the drain, and user data" \
     "that edits the conffile"
+
+# The boot script, as an instance gets it (the template's parameters filled in): bash parses it
+# and shellcheck finds nothing.
+python3 - "$CFN" >"$TMP/userdata.sh" <<'PY'
+import re, sys, yaml
+class L(yaml.SafeLoader):
+    pass
+L.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node)
+                        if isinstance(node, yaml.ScalarNode) else None)
+t = yaml.load(open(sys.argv[1]), Loader=L)
+script = t["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+values = {"AWS::Region": "us-east-1", "AWS::StackName": "oracled", "PackageBucket": "bucket",
+          "PackageKey": "oracled.deb", "TimeSource": "ntp", "OraclePort": "7600",
+          "HttpPort": "7601", "DrainDelaySeconds": "60"}
+print(re.sub(r"\$\{([A-Za-z:]+)\}", lambda m: values[m.group(1)], script), end="")
+PY
+run 0 bash -n "$TMP/userdata.sh"
+run 0 shellcheck -s bash "$TMP/userdata.sh"
+pass "the boot script (user data, parameters filled in) parses and passes shellcheck"
+sed 's/HealthCheckType: EC2/HealthCheckType: ELB/' "$CFN" >"$TMP/elb.yaml"
+run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$TMP/elb.yaml" "$CONF" "$TMP/help.txt" "$UNIT"
+contains "$OUT" "FAIL: GroupA: EC2 health checks, not ELB" "ELB health checks"
+sed 's/WaitOnResourceSignals: true/WaitOnResourceSignals: false/' "$CFN" >"$TMP/nosignal.yaml"
+run 1 python3 "$(dirname "$0")/support/check_cfn.py" "$TMP/nosignal.yaml" "$CONF" "$TMP/help.txt" "$UNIT"
+contains "$OUT" "FAIL: GroupA: a new launch template rolls out" "rolling without signals"
+pass "control: the check fails for ELB health checks, and for a rolling update that does not wait" \
+    "for signals"
 
 # --- the Debian package ---
 run 0 cmake --build "$BUILD" --target package

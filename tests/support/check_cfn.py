@@ -179,6 +179,47 @@ def main():
     check(all(g["Properties"]["TargetGroupARNs"] == [ref(tg_name)] for g in groups.values()),
           "every group registered with the target group")
 
+    # Readiness and health. Each group is created, and rolled, only when its instances signal
+    # that they serve; health is EC2's (an untrusted clock must not replace instances: a zone's
+    # time-source outage would become a replacement storm), and an instance that never gets
+    # ready or whose oracled fails for good marks itself unhealthy.
+    for name, g in groups.items():
+        cp = g.get("CreationPolicy", {}).get("ResourceSignal", {})
+        up = g.get("UpdatePolicy", {}).get("AutoScalingRollingUpdate", {})
+        gp = g["Properties"]
+        check(cp.get("Count") == ref("InstancesPerZone") and cp.get("Timeout"),
+              f"{name}: created only when every instance has signalled")
+        check(up.get("WaitOnResourceSignals") is True and up.get("MaxBatchSize") == 1
+              and up.get("MinInstancesInService") == ref("MinInServiceDuringUpdate"),
+              f"{name}: a new launch template rolls out one instance at a time, on signals")
+        check(gp["HealthCheckType"] == "EC2", f"{name}: EC2 health checks, not ELB")
+        check({"Key": "Service", "Value": "oracled", "PropagateAtLaunch": True} in gp.get("Tags", []),
+              f"{name}: instances tagged Service=oracled (Prometheus's EC2 discovery)")
+    check(params["InstancesPerZone"]["MinValue"] >= 2
+          and params["MinInServiceDuringUpdate"]["MinValue"] >= 1,
+          "two instances per zone at least, one kept serving during an update")
+    check("signal SUCCESS" in script and "/healthz" in script and "set-instance-health" in script
+          and "OnFailure=oracled-unhealthy.service" in script,
+          "the boot script signals once /healthz is 200, and marks the instance unhealthy when "
+          "oracled cannot be made to run")
+    check("DPkg::Lock::Timeout" in script, "apt waits for the dpkg lock (unattended-upgrades)")
+    check("no ENA PTP hardware clock" in script and "signal FAILURE" in script,
+          "TimeSource=phc refused, saying why, where the ENA PHC is missing")
+    lt = t["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    check(lt["MetadataOptions"] == {"HttpTokens": "required", "InstanceMetadataTags": "enabled"},
+          "IMDSv2 only, instance tags readable (the group's logical ID)")
+
+    # IAM: what the boot script needs, no more.
+    role = t["Resources"]["InstanceRole"]["Properties"]
+    check("ManagedPolicyArns" not in role, "no managed policies on the instance role")
+    stmts = [st for pol in role["Policies"] for st in pol["PolicyDocument"]["Statement"]]
+    actions = sorted(a for st in stmts for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]))
+    check(actions == ["autoscaling:SetInstanceHealth", "cloudformation:SignalResource", "s3:GetObject"],
+          f"the instance role: {', '.join(actions)}")
+    s3 = next(st for st in stmts if st["Action"] == "s3:GetObject")
+    check(isinstance(s3["Resource"], Tag) and "${PackageBucket}/${PackageKey}" in s3["Resource"].value,
+          "S3 read on the package object only")
+
     # Security groups: nothing open to the world; the oracle port only from the database
     # subnets (at the NLB) and the NLB (at the instances).
     text = open(sys.argv[1]).read()
