@@ -109,6 +109,8 @@ def main():
     check(attrs(p, "LoadBalancerAttributes").get("load_balancing.cross_zone.enabled") == "false",
           "cross-zone load balancing off on the NLB")
     check(len(p["Subnets"]) == 3, "the NLB in three subnets (zones)")
+    check(attrs(p, "LoadBalancerAttributes").get("dns_record.client_routing_policy")
+          == "availability_zone_affinity", "clients resolve the NLB to their own zone's address")
 
     # The listener: TCP on the oracle port, forwarding to the target group.
     _, ln = one(t, "AWS::ElasticLoadBalancingV2::Listener")
