@@ -63,6 +63,8 @@ stack_setup() {
     mkdir -p "$R/etc/systemd/system/oracled.service.d" "$R/etc/systemd/system/multi-user.target.wants"
     printf '[Service]\nEnvironment="ORACLED_OPTS=--drain-delay 60s"\nTimeoutStopSec=90s\n' \
         >"$R/etc/systemd/system/oracled.service.d/50-stack.conf"
+    printf '[Service]\nType=oneshot\nExecStart=/usr/bin/true\n' \
+        >"$R/etc/systemd/system/oracled-unhealthy.service"
     ln -sf /usr/lib/systemd/system/oracled.service \
         "$R/etc/systemd/system/multi-user.target.wants/oracled.service"
     mkdir -p "$R/var/lib/oracled"
@@ -103,11 +105,13 @@ pass "remove: stopped (it drains) and disabled; the conffile and the state kept"
 : >"$R/calls"
 pkg -P oracled || fail "purge: $ERR"
 for gone in etc/oracled/oracled.conf var/lib/oracled etc/systemd/system/oracled.service.d \
-    etc/systemd/system/multi-user.target.wants/oracled.service; do
+    etc/systemd/system/multi-user.target.wants/oracled.service \
+    etc/systemd/system/oracled-unhealthy.service; do
     [ ! -e "$R/$gone" ] || fail "purge: /$gone stayed"
 done
 grep -q "^deb-systemd-helper purge oracled.service$" "$R/calls" || fail "purge: $(cat "$R/calls")"
-pass "purge: the conffile, the state directory, the enablement and the stack's drop-in gone"
+pass "purge: the conffile, the state directory, the enablement, the stack's drop-in and its" \
+    "oracled-unhealthy.service gone"
 
 # Control: the old user data edited the conffile; the same upgrade then stops at the prompt.
 new_root control

@@ -200,11 +200,15 @@ def main():
     check(params["InstancesPerZone"]["MinValue"] >= 2
           and params["MinInServiceDuringUpdate"]["MinValue"] >= 1,
           "two instances per zone at least, one kept serving during an update")
-    check("signal SUCCESS" in script and "/healthz" in script and "set-instance-health" in script
-          and "OnFailure=oracled-unhealthy.service" in script,
+    check("signal SUCCESS" in script and "/healthz" in script
+          and script.count("--no-should-respect-grace-period") == 2
+          and "OnFailure=oracled-unhealthy.service" in script and "StartLimitBurst=" in script
+          and "EXIT" in script and " ERR" not in script,
           "the boot script signals once /healthz is 200, and marks the instance unhealthy when "
           "oracled cannot be made to run")
     check("DPkg::Lock::Timeout" in script, "apt waits for the dpkg lock (unattended-upgrades)")
+    check("dpkg-divert --local --rename" in script and "/etc/chrony/chrony.conf" in script,
+          "chrony's conffile diverted, not overwritten (its upgrades never prompt)")
     check("no ENA PTP hardware clock" in script and "signal FAILURE" in script,
           "TimeSource=phc refused, saying why, where the ENA PHC is missing")
     lt = t["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
