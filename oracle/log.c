@@ -2,9 +2,12 @@
 #include "log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 enum log_level log_threshold = LOG_LEVEL_INFO;
@@ -27,6 +30,39 @@ void log_set_ident(const char *ident)
     log_ident = ident;
 }
 
+int log_journal_stream_is(const char *journal_stream, unsigned long long dev,
+                          unsigned long long ino)
+{
+    if (journal_stream == NULL) {
+        return 0;
+    }
+    unsigned long long d = 0, i = 0;
+    char end = 0;
+    if (sscanf(journal_stream, "%llu:%llu%c", &d, &i, &end) != 2) {
+        return 0;
+    }
+    return d == dev && i == ino;
+}
+
+const char *log_priority_prefix(enum log_level level)
+{
+    static const char *const prefixes[] = {"<3>", "<4>", "<6>", "<7>"};
+    return (unsigned)level < 4 ? prefixes[level] : "<6>";
+}
+
+/* Whether stderr is the journal: decided once, at the first line. */
+static int to_journal(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        struct stat st;
+        known = fstat(2, &st) == 0 &&
+                log_journal_stream_is(getenv("JOURNAL_STREAM"), (unsigned long long)st.st_dev,
+                                      (unsigned long long)st.st_ino);
+    }
+    return known;
+}
+
 void log_emit(enum log_level level, int err, const char *fmt, ...)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -42,11 +78,12 @@ void log_emit(enum log_level level, int err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    const char *prefix = to_journal() ? log_priority_prefix(level) : "";
     if (err != 0) {
-        fprintf(stderr, "%s.%06ldZ %s: %s: %s: %s\n", when, ts.tv_nsec / 1000, log_ident,
+        fprintf(stderr, "%s%s.%06ldZ %s: %s: %s: %s\n", prefix, when, ts.tv_nsec / 1000, log_ident,
                 names[level], msg, strerror(err < 0 ? -err : err));
     } else {
-        fprintf(stderr, "%s.%06ldZ %s: %s: %s\n", when, ts.tv_nsec / 1000, log_ident, names[level],
-                msg);
+        fprintf(stderr, "%s%s.%06ldZ %s: %s: %s\n", prefix, when, ts.tv_nsec / 1000, log_ident,
+                names[level], msg);
     }
 }

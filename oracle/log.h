@@ -2,6 +2,10 @@
  * Logging to stderr, one line per event: "2026-11-25T16:20:00.123456Z oracled: warn: ...".
  * log_*errno variants append ": strerror(err)" (OpenBSD's warn/warnx split). The level is checked
  * before the arguments are formatted. Single-threaded, like the daemon.
+ *
+ * When stderr is the systemd journal (JOURNAL_STREAM names its device and inode), each line
+ * starts with the syslog priority, "<3>" err, "<4>" warn, "<6>" info, "<7>" debug
+ * (sd-daemon(3)), so the journal files it at its level rather than all at info.
  */
 #ifndef ORACLE_LOG_H
 #define ORACLE_LOG_H
@@ -21,6 +25,13 @@ int log_parse_level(const char *text, enum log_level *out);
 
 /* Sets the program name printed in each line (default "oracled"). */
 void log_set_ident(const char *ident);
+
+/* Whether a JOURNAL_STREAM value ("DEVICE:INODE", decimal; NULL when unset) names the stream
+ * with this device and inode. Pure. */
+int log_journal_stream_is(const char *journal_stream, unsigned long long dev,
+                          unsigned long long ino);
+/* The syslog priority prefix for a level: "<3>" ... "<7>". */
+const char *log_priority_prefix(enum log_level level);
 
 void log_emit(enum log_level level, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -127,6 +127,32 @@ kill -TERM $PID
 wait $PID || fail "oracled on the shipped configuration exited $?"
 pass "oracled on the shipped oracled.conf: READY=1 once serving, clean stop"
 
+# Under systemd, stderr is the journal (JOURNAL_STREAM names it): each line carries its
+# priority, so the journal files warnings as warnings. A file stands in for the journal's stream.
+journal_run() { # FILE [JOURNAL_STREAM]: oracled for a moment (the descriptor limit warned of)
+    JOURNAL_STREAM=${2:-} "$ORACLED" --listen 127.0.0.1:0 --http-listen none \
+        --max-connections 10000000 --state-dir "$TMP/journal-state" --chrony udp:127.0.0.1:9 \
+        >>"$1" 2>&1 &
+    local pid=$!
+    track_pid $pid
+    wait_for_log "$1" $pid "listening on" 10
+    kill -TERM $pid
+    wait $pid || true
+}
+for f in journal plain other; do : >"$TMP/$f.log"; done
+journal_run "$TMP/journal.log" "$(stat -c '%d:%i' "$TMP/journal.log")"
+grep -q '^<6>[0-9-]*T.* oracled: info: listening on' "$TMP/journal.log" ||
+    fail "no <6> on info lines: $(head -n 3 "$TMP/journal.log")"
+grep -q '^<4>[0-9-]*T.* oracled: warn: the file descriptor limit' "$TMP/journal.log" ||
+    fail "no <4> on warnings: $(cat "$TMP/journal.log")"
+journal_run "$TMP/plain.log"
+grep -q '^[0-9-]*T.* oracled: warn: the file descriptor limit' "$TMP/plain.log" ||
+    fail "no plain warning: $(cat "$TMP/plain.log")"
+! grep -q '^<[0-9]>' "$TMP/plain.log" || fail "priority prefixes outside the journal"
+journal_run "$TMP/other.log" "1:1"
+! grep -q '^<[0-9]>' "$TMP/other.log" || fail "priority prefixes for another stream"
+pass "stderr as the journal: <6> on info, <4> on warnings; none on a plain file or another stream"
+
 # --- chrony ---
 drift_ppm=$(($(conf max-drift-ppb) / 1000))
 [ "$(conf chrony-maxclockerror-ppb)" = "$(conf max-drift-ppb)" ] ||

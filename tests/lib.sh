@@ -71,6 +71,30 @@ run() {
     fi
 }
 
+# served SECONDS CMD...: runs an oracle-cli --json command until it succeeds, as README tells
+# clients to: a retriable error ("retriable":true, e.g. NOT_READY while a new high-water mark is
+# made durable) is retried until SECONDS have passed; any other failure fails at once. Sets OUT
+# and ERR as run does.
+served() {
+    local limit=$1 rc
+    shift
+    local deadline=$((SECONDS + limit))
+    while :; do
+        rc=0
+        "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+        OUT=$(cat "$TMP/out")
+        ERR=$(cat "$TMP/err")
+        [ "$rc" = 0 ] && return 0
+        if ! grep -q '"retriable":true' <<<"$OUT" || [ $SECONDS -ge "$deadline" ]; then
+            echo "command: $*" >&2
+            echo "stdout: $OUT" >&2
+            echo "stderr: $ERR" >&2
+            fail "exit status $rc, not served within $limit s"
+        fi
+        sleep 0.05
+    done
+}
+
 # contains TEXT PATTERN WHAT: fails unless TEXT matches the extended regex PATTERN.
 contains() {
     if ! grep -Eq -- "$2" <<<"$1"; then
