@@ -73,23 +73,12 @@ static void spin(struct env *e, int64_t ms)
     }
 }
 
-/* Turns the loop until a response arrives (fails after 3 s of real time). */
+static struct response await_on(struct env *e, struct wire_client *w);
+
+/* Turns the loop until a response arrives on e->client (fails after 3 s of real time). */
 static struct response await_response(struct env *e)
 {
-    struct response r;
-    int64_t end = real_mono_ns() + 3000 * MS;
-    while (real_mono_ns() < end) {
-        turn(e);
-        int rc = wc_recv(&e->client, &r, 0);
-        if (rc == 0) {
-            return r;
-        }
-        if (rc != -ETIMEDOUT) {
-            fail_msg("recv: %s", strerror(-rc));
-        }
-    }
-    fail_msg("no response within 3 s");
-    return r;
+    return await_on(e, &e->client);
 }
 
 static bool no_response_for(struct env *e, int64_t ms)
@@ -429,7 +418,7 @@ static void settle(struct env *e, size_t want_live)
     spin(e, 5);
 }
 
-/* Turns the loop until w gets a response (fails after 3 s). */
+/* Turns the loop until w gets a response (fails after 3 s of real time). */
 static struct response await_on(struct env *e, struct wire_client *w)
 {
     struct response r;
