@@ -954,7 +954,7 @@ static void test_race(void **state)
                   (unsigned long long)reads, (unsigned long long)busy, (unsigned long long)torn,
                   (unsigned long long)atomic_load(&writes_done), (unsigned long long)unsafe_torn,
                   (unsigned long long)unsafe_reads);
-    assert_true(reads > 1000);
+    assert_true(reads >= 1000);
     /* With two CPUs and no valgrind serialising the threads, they must have overlapped, or the
      * test saw no race at all. */
     const char *preload = getenv("LD_PRELOAD");
