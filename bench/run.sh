@@ -63,7 +63,7 @@ else
     duration=5s warmup=1s reps=3 rest=10s
 fi
 
-"$repo/deploy/install-deps"
+"$repo/dev/install-deps"
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 bench="$build/bench/oracle-bench"
@@ -82,7 +82,7 @@ cleanup() {
         fi
     done
     if [ -f "$work/chrony/env" ]; then
-        "$repo/deploy/demo-chrony" stop "$work/chrony" >/dev/null 2>&1 || true
+        "$repo/dev/demo-chrony" stop "$work/chrony" >/dev/null 2>&1 || true
     fi
     rm -rf "$work"
 }
@@ -116,7 +116,7 @@ free_port() {
 }
 
 echo "== starting a DEMO chrony pair, oracled, redis-server and echo-server"
-"$repo/deploy/demo-chrony" start "$work/chrony" >/dev/null
+"$repo/dev/demo-chrony" start "$work/chrony" >/dev/null
 # shellcheck disable=SC1091
 . "$work/chrony/env"
 

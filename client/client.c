@@ -1,7 +1,7 @@
 /*
  * liboracle-client (see include/oracle/client.h): a blocking, pipelining client. Requests are
- * encoded and replies decoded by the daemon's own wire adapter (oracle/wire.c) and framed by
- * oracle/frame.c, compiled into the library; reply.c checks each reply against its request.
+ * encoded and replies decoded by the daemon's own wire adapter (wire/wire.c) and framed by
+ * wire/frame.c, compiled into the library; reply.c checks each reply against its request.
  * This file keeps the connection, the requests in flight, the replies received ahead of being
  * asked for, and the failures not yet reported.
  *

@@ -681,7 +681,7 @@ const struct cb_upstream *cb_upstream_current(const struct cb_state *st)
 bool cb_upstream_local(const struct cb_state *st)
 {
     const struct cb_upstream *u = cb_upstream_current(st);
-    /* A loopback server is the demo pair (deploy/demo-chrony), whose server is `local` by
+    /* A loopback server is the demo pair (dev/demo-chrony), whose server is `local` by
      * design: it stays a flagged demo (cb_tracking_is_demo) rather than refused. */
     return u != NULL && u->ref_id == CHRONY_REFID_LOCAL && !cb_tracking_is_demo(&st->last.tracking);
 }

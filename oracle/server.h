@@ -18,10 +18,10 @@
 
 #include "admit.h"
 #include "arena.h"
-#include "cbcompat.h"
 #include "chrony_client.h"
 #include "clockbound.h"
 #include "commitwait.h"
+#include "compat/cbcompat.h"
 #include "conn.h"
 #include "frame.h"
 #include "histogram.h"

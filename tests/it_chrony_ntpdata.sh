@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration: chrony's NTPDATA against the real chronyd 4.3 (deploy/demo-chrony: chronyd -x,
+# Integration: chrony's NTPDATA against the real chronyd 4.3 (dev/demo-chrony: chronyd -x,
 # never touching the clock, stopped by PID even when the test fails).
 #   - the facts: over UDP chronyd refuses NTPDATA (chronyc "501 Not authorised", our decoder
 #     "unauthorised"); on its unix socket it answers, and our decoder's report equals

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration: the clockbound command against a real chrony pair (deploy/demo-chrony: chronyd
+# Integration: the clockbound command against a real chrony pair (dev/demo-chrony: chronyd
 # with -x, never touching the clock, stopped by PID even when the test fails).
 #   - `clockbound now --json` agrees with a bound computed here from `chronyc -c tracking`;
 #   - the unix socket transport works against the real chronyd;

@@ -7,7 +7,7 @@
 #     reference (`chronyc tracking`: reference ID 0, Not synchronised), and BURST 4/8 brings four
 #     samples and the synchronisation back within seconds, long before the next poll;
 #   - a chronyd with no source answers BURST with "no such source" and RESET_SOURCES with success.
-# Its own chrony pair, not deploy/demo-chrony's: that one polls every 1/16 s, which refills the
+# Its own chrony pair, not dev/demo-chrony's: that one polls every 1/16 s, which refills the
 # samples at once and hides the burst. Here the client polls every 64 s (minpoll 6): after its
 # iburst (4 samples, 2 s apart), nothing but a BURST brings a sample for a minute. Both chronyds
 # run with -x (never touching the clock), in $TMP, and are stopped by their PIDs on exit.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration: the real oracled against a real chrony pair (deploy/demo-chrony, chronyd -x).
+# Integration: the real oracled against a real chrony pair (dev/demo-chrony, chronyd -x).
 # Runs the it_oracled checks while chrony is healthy, again once the client chronyd is stopped
 # (retriable errors, connections closed) and once it is back, then stops oracled with SIGTERM.
 # Usage: it_oracled.sh ORACLED IT_ORACLED DEMO_CHRONY

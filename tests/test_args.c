@@ -1,4 +1,4 @@
-/* Unit tests: command-line value parsing (clockbound/cmd/args.c). */
+/* Unit tests: command-line value parsing (common/args.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "cbproto.h"
+#include "compat/cbproto.h"
 #include "fake_chrony.h"
 
 #define MS       INT64_C(1000000)

@@ -22,9 +22,9 @@
 
 #include <cmocka.h>
 
-#include "cbproto.h"
-#include "cbshm.h"
 #include "cbshm_reader.h"
+#include "compat/cbproto.h"
+#include "compat/cbshm.h"
 
 #define S INT64_C(1000000000)
 

@@ -1,4 +1,4 @@
-/* Unit tests: "key = value" configuration files (clockbound/cmd/conffile.c). */
+/* Unit tests: "key = value" configuration files (common/conffile.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

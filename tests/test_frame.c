@@ -1,4 +1,4 @@
-/* Unit tests: varint length-delimited framing (oracle/frame.c). */
+/* Unit tests: varint length-delimited framing (wire/frame.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

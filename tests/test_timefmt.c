@@ -1,4 +1,4 @@
-/* Unit tests: timestamps in and out (clockbound/cmd/timefmt.c). */
+/* Unit tests: timestamps in and out (common/timefmt.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests: the protobuf-c adapter (oracle/wire.c) and its arena (oracle/arena.c). */
+/* Unit tests: the protobuf-c adapter (wire/wire.c) and its arena (wire/arena.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: a byte stream as a connection would deliver it, cut into frames the way
- * the server does (oracle/frame.c), each message decoded as a Request (the server's path) and
+ * the server does (wire/frame.c), each message decoded as a Request (the server's path) and
  * as a Response (the client library's and the benchmark's paths). The whole input is also a
  * ClockBound v1 datagram (oracle/cbproto.c). Checks that no decoder reads outside the input,
  * and what each promises about its result.
@@ -12,7 +12,7 @@
 
 #include "arena.h"
 #include "bproto.h"
-#include "cbproto.h"
+#include "compat/cbproto.h"
 #include "frame.h"
 #include "wire.h"
 

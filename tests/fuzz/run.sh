@@ -9,7 +9,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-30}
 build=${FUZZ_BUILD_DIR:-$repo/build-fuzz}
 command -v clang >/dev/null || {
-    echo "tests/fuzz/run.sh: clang is not installed (deploy/install-deps --ci)" >&2
+    echo "tests/fuzz/run.sh: clang is not installed (dev/install-deps --ci)" >&2
     exit 1
 }
 CC=clang cmake -S "$repo" -B "$build" -DORACLE_FUZZ=ON -DORACLE_SANITIZE="address;undefined" \

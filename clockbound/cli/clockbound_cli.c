@@ -6,8 +6,6 @@
  * Exit status: 0 success / true, 1 false (before, after), 2 error (chrony not answering, clock
  * not trusted, bad arguments).
  */
-#include "clockbound.h"
-
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,6 +19,7 @@
 
 #include "args.h"
 #include "chrony_client.h"
+#include "clockbound.h"
 #include "jsonout.h"
 #include "timefmt.h"
 
