@@ -13,16 +13,19 @@
  * others. Past --max-connections-per-peer (0: off), the same among that peer's own
  * connections: one host cycles its own connections, not others'.
  *
- * Part of the server (it reads and counts into struct server); server.c and conn.c call
- * admit_opened, admit_active and admit_closing as connections come, talk and go.
+ * The server calls admit_opened, admit_active and admit_closing as connections come, talk and
+ * go (conn_events), and admit_check after each accept.
  */
 #ifndef ORACLE_ADMIT_H
 #define ORACLE_ADMIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-struct server;
+#include "connset.h"
+
 struct conn;
+struct conn_env;
 
 enum admit_cap {
     ADMIT_CAP_TOTAL, /* --max-connections */
@@ -40,21 +43,44 @@ struct admit_log {
     uint64_t refused;
 };
 
+struct admit_stats {
+    size_t live;                  /* connections counted against the caps */
+    size_t max;                   /* --max-connections */
+    size_t max_per_peer;          /* --max-connections-per-peer, 0: off */
+    size_t peers;                 /* peer addresses with connections counted (per-peer cap on) */
+    uint64_t evicted[ADMIT_CAPS]; /* idle, closed to make room at a cap */
+    uint64_t refused[ADMIT_CAPS]; /* new, closed at a cap where none was idle */
+};
+
+struct admit {
+    struct conn_env *env; /* its list of every connection, most recently active first */
+    size_t max;
+    size_t max_per_peer;
+    size_t n_live;
+    struct cs_peers peers; /* by address, when the per-peer cap is on */
+    struct admit_log log;
+    uint64_t evicted[ADMIT_CAPS];
+    uint64_t refused[ADMIT_CAPS];
+};
+
 /* The metric label of a cap: "limit" or "peer_limit". */
 const char *admit_cap_name(enum admit_cap cap);
 
-/* Sets up the table of peers when the per-peer cap is on. Returns 0 or -ENOMEM. */
-int admit_init(struct server *s);
-void admit_fini(struct server *s);
+/* Sets up the caps, and the table of peers when the per-peer cap is on (max_per_peer > 0).
+ * Returns 0 or -ENOMEM. A zeroed struct is safe to fini. */
+int admit_init(struct admit *a, struct conn_env *env, size_t max, size_t max_per_peer);
+void admit_fini(struct admit *a);
 
 /* c was accepted: counted against the caps (its peer too). */
-void admit_opened(struct server *s, struct conn *c);
-/* c sent something: the most recently active now. O(1). */
-void admit_active(struct server *s, struct conn *c);
+void admit_opened(struct admit *a, struct conn *c);
+/* c sent something: the most recently active of its peer's now. O(1). */
+void admit_active(struct admit *a, struct conn *c);
 /* c is closing, evicted or refused: no longer counted. Idempotent. */
-void admit_closing(struct server *s, struct conn *c);
+void admit_closing(struct admit *a, struct conn *c);
 /* After admit_opened: if c takes its peer or the server past a cap, evicts the idle longest in
  * that scope, or refuses c itself when none is idle. */
-void admit_check(struct server *s, struct conn *c);
+void admit_check(struct admit *a, struct conn *c);
+
+void admit_stats(const struct admit *a, struct admit_stats *out);
 
 #endif

@@ -10,11 +10,11 @@
 
 #include "frame.h"
 #include "log.h"
-#include "server.h"
 #include "util.h"
 
 #define IN_MIN_CAP  4096
 #define OUT_MIN_CAP 4096
+#define ARENA_BYTES (2 * FRAME_MAX_TOTAL) /* unknown fields are copied: room for a whole frame */
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -23,7 +23,17 @@ static void resume(struct conn *c);
 static void on_closed(uv_handle_t *h)
 {
     struct conn *c = container_of((uv_tcp_t *)h, struct conn, tcp);
-    server_conn_freed(c->srv, c);
+    struct conn_env *env = c->env;
+    cs_list_remove(&env->all, &c->by_activity);
+    /* A closing connection may still be in the dirty list if it was marked after the last
+     * flush; take it out before its memory goes. */
+    for (struct conn **pp = &env->dirty; *pp != NULL; pp = &(*pp)->dirty_next) {
+        if (*pp == c) {
+            *pp = c->dirty_next;
+            break;
+        }
+    }
+    env->events->freed(env->ctx, c);
     free(c->in);
     free(c->out);
     free(c->wbuf);
@@ -39,8 +49,53 @@ void conn_close(struct conn *c, const char *why)
     if (why != NULL) {
         log_debug("conn %s: closing: %s", c->peer, why);
     }
-    server_conn_closing(c->srv, c);
+    c->env->events->leaving(c->env->ctx, c);
+    c->env->events->closing(c->env->ctx, c);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+void conn_cut_off(struct conn *c, const char *why)
+{
+    if (c->closing) {
+        return;
+    }
+    c->env->stats.cut_off++;
+    log_warn("conn %s: %s, cutting the client off", c->peer, why);
+    conn_close(c, NULL);
+}
+
+void conn_close_idle(struct conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->env->stats.idle_closed++;
+    conn_close(c, "idle");
+}
+
+static void mark_dirty(struct conn *c)
+{
+    struct conn_env *env = c->env;
+    if (!c->dirty) {
+        c->dirty = true;
+        c->dirty_next = env->dirty;
+        env->dirty = c;
+    }
+}
+
+void conn_flush_all(struct conn_env *env)
+{
+    while (env->dirty != NULL) {
+        struct conn *c = env->dirty;
+        env->dirty = c->dirty_next;
+        c->dirty = false;
+        conn_flush(c);
+    }
+}
+
+bool conn_unsent(const struct conn *c)
+{
+    return c->out_len > 0 || c->writing;
 }
 
 static void stop_reading(struct conn *c)
@@ -66,9 +121,9 @@ static void start_reading(struct conn *c)
 void conn_close_after_flush(struct conn *c)
 {
     c->close_after_flush = true;
-    admit_closing(c->srv, c); /* leaving: no longer counted against the caps */
+    c->env->events->leaving(c->env->ctx, c); /* no longer counted against the caps */
     stop_reading(c);
-    server_mark_dirty(c->srv, c);
+    mark_dirty(c);
 }
 
 /* Grows *buf to hold need bytes. Returns 0 or -ENOMEM. */
@@ -108,24 +163,44 @@ int conn_send(struct conn *c, const struct response *r)
         return n;
     }
     if (c->out_len == 0 && !c->writing) {
-        c->progress_mono_ns = cb_clock_ns(c->srv->clock, CB_CLOCK_MONOTONIC);
+        c->progress_mono_ns = cb_clock_ns(c->env->clock, CB_CLOCK_MONOTONIC);
     }
     c->out_len += (size_t)n;
-    server_mark_dirty(c->srv, c);
-    if (c->out_len >= c->srv->cfg->max_output_bytes) {
-        log_warn("conn %s: %zu bytes of replies unread, cutting the client off", c->peer,
-                 c->out_len);
-        c->srv->stats.conns_cut_off++;
-        conn_close(c, NULL);
+    mark_dirty(c);
+    if (c->out_len >= c->env->max_output_bytes) {
+        char why[64];
+        snprintf(why, sizeof(why), "%zu bytes of replies unread", c->out_len);
+        conn_cut_off(c, why);
         return -ENOBUFS;
     }
     return 0;
 }
 
+void conn_send_error(struct conn *c, uint64_t id, enum wire_error code, bool retriable,
+                     const char *message)
+{
+    struct response r;
+    memset(&r, 0, sizeof(r));
+    r.id = id;
+    r.clock_status = c->env->clock_status;
+    r.kind = RESP_ERROR;
+    r.u.error.code = code;
+    r.u.error.retriable = retriable;
+    r.u.error.message = message;
+    conn_send(c, &r);
+}
+
+void conn_goodbye(struct conn *c, enum wire_error code, bool retriable, const char *message)
+{
+    conn_send_error(c, 0, code, retriable, message);
+    conn_close_after_flush(c);
+    conn_flush(c);
+}
+
 /* Input is held (not handled, not read) while this much output waits for the client. */
 static bool paused(const struct conn *c)
 {
-    size_t half_cap = c->srv->cfg->max_output_bytes / 2;
+    size_t half_cap = c->env->max_output_bytes / 2;
     return c->out_len >= (half_cap < CONN_OUT_PAUSE_BYTES ? half_cap : CONN_OUT_PAUSE_BYTES);
 }
 
@@ -146,7 +221,7 @@ static void on_write(uv_write_t *req, int status)
 {
     struct conn *c = container_of(req, struct conn, wreq);
     c->writing = false;
-    c->progress_mono_ns = cb_clock_ns(c->srv->clock, CB_CLOCK_MONOTONIC);
+    c->progress_mono_ns = cb_clock_ns(c->env->clock, CB_CLOCK_MONOTONIC);
     if (status < 0) {
         conn_close(c, uv_strerror(status));
         return;
@@ -173,7 +248,7 @@ void conn_flush(struct conn *c)
     }
     uv_buf_t b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
     /* The moment the responses are handed to the kernel: lateness ends here. */
-    c->flushed_mono_ns = cb_clock_ns(c->srv->clock, CB_CLOCK_MONOTONIC);
+    c->flushed_mono_ns = cb_clock_ns(c->env->clock, CB_CLOCK_MONOTONIC);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == (int)c->out_len) {
         c->out_len = 0;
@@ -216,7 +291,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     struct conn *c = container_of((uv_tcp_t *)h, struct conn, tcp);
     if (c->in_len == 0) {
-        buf->base = (char *)server_read_buffer(c->srv);
+        buf->base = (char *)c->env->read_buf;
         buf->len = FRAME_MAX_TOTAL;
         return;
     }
@@ -228,6 +303,20 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     }
     buf->base = (char *)c->in + c->in_len;
     buf->len = c->in_cap - c->in_len;
+}
+
+/* Decodes one frame's message and hands the request over. */
+static void handle_frame(struct conn *c, const uint8_t *msg, size_t len)
+{
+    struct conn_env *env = c->env;
+    struct request req;
+    int rc = wire_decode_request(msg, len, &env->arena, &req);
+    arena_reset(&env->arena);
+    if (rc < 0) {
+        env->events->bad_input(env->ctx, c, "message is not an oracle.v1.Request");
+        return;
+    }
+    env->events->request(env->ctx, c, &req);
 }
 
 /* Handles every whole frame in data[0..len); returns the bytes consumed, or -1 when the
@@ -246,13 +335,13 @@ static long consume(struct conn *c, const uint8_t *data, size_t len)
             const char *why = n == -EMSGSIZE ? "frame length exceeds 65536 bytes"
                                              : "frame length varint longer than 10 bytes";
             log_info("conn %s: %s, closing", c->peer, why);
-            c->srv->stats.bad_frames++;
-            server_send_error(c->srv, c, REQ_OP_NONE, 0, WIRE_ERROR_BAD_REQUEST, false, why);
+            c->env->stats.bad_frames++;
+            c->env->events->bad_input(c->env->ctx, c, why);
             conn_close_after_flush(c);
             return -1;
         }
         c->requests++;
-        server_on_frame(c->srv, c, msg, msg_len);
+        handle_frame(c, msg, msg_len);
         off += (size_t)n;
     }
     return (long)off;
@@ -287,9 +376,9 @@ static int keep_input(struct conn *c, const uint8_t *data, size_t len, size_t us
 /* Handles data (just read, or held), keeps what is left, and stops reading while paused. */
 static void handle_input(struct conn *c, const uint8_t *data, size_t len)
 {
-    server_batch_begin(c->srv);
+    c->env->events->batch(c->env->ctx, true);
     long used = consume(c, data, len);
-    server_batch_end(c->srv);
+    c->env->events->batch(c->env->ctx, false);
     if (used < 0) {
         c->in_len = 0;
         return;
@@ -349,14 +438,15 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0) {
         return;
     }
-    c->activity_mono_ns = cb_clock_ns(c->srv->clock, CB_CLOCK_MONOTONIC);
-    server_conn_active(c->srv, c);
+    c->activity_mono_ns = cb_clock_ns(c->env->clock, CB_CLOCK_MONOTONIC);
+    cs_list_touch(&c->env->all, &c->by_activity);
+    c->env->events->active(c->env->ctx, c);
     if (buf->base == NULL) {
         log_warn("conn %s: out of memory for input, closing", c->peer);
         conn_close(c, NULL);
         return;
     }
-    if ((const uint8_t *)buf->base == server_read_buffer(c->srv)) {
+    if ((const uint8_t *)buf->base == c->env->read_buf) {
         handle_input(c, (const uint8_t *)buf->base, (size_t)nread);
     } else {
         c->in_len += (size_t)nread;
@@ -409,21 +499,40 @@ static void free_unaccepted(uv_handle_t *h)
     free(container_of((uv_tcp_t *)h, struct conn, tcp));
 }
 
-struct conn *conn_accept(struct server *srv, uv_stream_t *server_stream, int *err)
+int conn_env_init(struct conn_env *env, uv_loop_t *loop, struct cb_clock *clock,
+                  size_t max_output_bytes, unsigned keepalive_s, const struct conn_events *events,
+                  void *ctx)
+{
+    memset(env, 0, sizeof(*env));
+    env->loop = loop;
+    env->clock = clock;
+    env->max_output_bytes = max_output_bytes;
+    env->keepalive_s = keepalive_s;
+    env->events = events;
+    env->ctx = ctx;
+    return arena_init(&env->arena, ARENA_BYTES);
+}
+
+void conn_env_fini(struct conn_env *env)
+{
+    arena_fini(&env->arena);
+}
+
+struct conn *conn_accept(struct conn_env *env, uv_stream_t *listener, int *err)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         *err = -ENOMEM;
         return NULL;
     }
-    c->srv = srv;
-    int rc = uv_tcp_init(srv->loop, &c->tcp);
+    c->env = env;
+    int rc = uv_tcp_init(env->loop, &c->tcp);
     if (rc < 0) {
         free(c);
         *err = rc;
         return NULL;
     }
-    rc = uv_accept(server_stream, (uv_stream_t *)&c->tcp);
+    rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc < 0) {
         *err = rc;
         /* The handle is initialised: it must be closed, and freed in the callback. */
@@ -431,10 +540,10 @@ struct conn *conn_accept(struct server *srv, uv_stream_t *server_stream, int *er
         return NULL;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (srv->cfg->keepalive_s > 0) {
-        uv_tcp_keepalive(&c->tcp, 1, srv->cfg->keepalive_s);
+    if (env->keepalive_s > 0) {
+        uv_tcp_keepalive(&c->tcp, 1, env->keepalive_s);
     }
-    c->activity_mono_ns = cb_clock_ns(srv->clock, CB_CLOCK_MONOTONIC);
+    c->activity_mono_ns = cb_clock_ns(env->clock, CB_CLOCK_MONOTONIC);
     c->progress_mono_ns = c->activity_mono_ns;
     struct sockaddr_storage ss;
     int sl = sizeof(ss);
@@ -452,7 +561,10 @@ struct conn *conn_accept(struct server *srv, uv_stream_t *server_stream, int *er
                      ntohs(((struct sockaddr_in *)&ss)->sin_port));
         }
     }
-    server_conn_opened(srv, c);
+    c->serial = ++env->next_serial;
+    env->stats.accepted++;
+    cs_list_push(&env->all, &c->by_activity);
+    env->events->opened(env->ctx, c);
     start_reading(c);
     return c;
 }

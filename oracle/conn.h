@@ -1,13 +1,14 @@
 /*
- * One client connection: reads frames, hands each request to the server, and gathers the
- * responses in an output buffer that the server flushes once per loop turn (one write per
- * connection per turn, whatever the number of responses).
+ * One client connection: reads frames, decodes each request and hands it to the owner
+ * (struct conn_events), and gathers the responses in an output buffer flushed once per loop turn
+ * (one write per connection per turn, whatever the number of responses). Knows nothing of the
+ * server: limits, clock and callbacks come in struct conn_env.
  *
- * Memory: an idle connection owns no buffers. Reads land in the server's shared buffer; only
+ * Memory: an idle connection owns no buffers. Reads land in the shared buffer (conn_env); only
  * the bytes not yet handled are kept (at most FRAME_MAX_TOTAL). Output is two buffers: one
  * gathering, one owned by an in-flight uv_write until its callback. Once CONN_OUT_PAUSE_BYTES
- * are unsent, input stops being handled (and read) until the client reads; past the server's
- * output cap (--max-output) the connection is closed.
+ * are unsent, input stops being handled (and read) until the client reads; past the output cap
+ * (max_output_bytes, --max-output) the connection is closed.
  */
 #ifndef ORACLE_CONN_H
 #define ORACLE_CONN_H
@@ -18,19 +19,65 @@
 
 #include <uv.h>
 
+#include "arena.h"
+#include "clock.h"
 #include "connset.h"
+#include "frame.h"
 #include "wire.h"
 
-struct server;
+struct conn;
 struct pending;
 
 #define CONN_OUT_PAUSE_BYTES                                      \
     (256 * 1024) /* stop handling input while this much is unsent \
                   * (or half the output cap, if smaller) */
 
+/* What the owner of the connections (the server) hears of them, each with conn_env's ctx. */
+struct conn_events {
+    void (*opened)(void *ctx, struct conn *c); /* accepted, in the list: count it */
+    void (*active)(void *ctx, struct conn *c); /* it sent something */
+    /* The requests of one read come between a batch(ctx, true) and a batch(ctx, false). */
+    void (*batch)(void *ctx, bool begin);
+    void (*request)(void *ctx, struct conn *c, const struct request *req);
+    /* A frame that is no Request (why says what): answer BAD_REQUEST. After bad framing the
+     * connection then closes once that is written. */
+    void (*bad_input)(void *ctx, struct conn *c, const char *why);
+    /* No longer counted against the caps: closing, or closing once its last reply is written.
+     * May come more than once. */
+    void (*leaving)(void *ctx, struct conn *c);
+    void (*closing)(void *ctx, struct conn *c); /* closing now: its waits go unanswered */
+    void (*freed)(void *ctx, struct conn *c);   /* its memory goes after this */
+};
+
+/* What the connections count. */
+struct conn_stats {
+    uint64_t accepted;
+    uint64_t cut_off;     /* replies not read (output cap or write timeout) */
+    uint64_t idle_closed; /* idle timeout */
+    uint64_t bad_frames;  /* closed for bad framing */
+};
+
+/* What every connection shares: the owner's limits, clock and callbacks, the read buffer, the
+ * list of connections and of those with output to flush, and the counters. One per server. */
+struct conn_env {
+    uv_loop_t *loop;
+    struct cb_clock *clock;  /* CLOCK_MONOTONIC: activity, progress, flush times */
+    size_t max_output_bytes; /* unread replies before the client is cut off */
+    unsigned keepalive_s;    /* 0: off */
+    const struct conn_events *events;
+    void *ctx;
+    int clock_status;   /* reported in error frames: the status of the latest reading */
+    struct cs_list all; /* every connection until freed, most recently active first */
+    struct conn *dirty; /* connections with output to flush */
+    struct arena arena; /* requests are decoded into it */
+    uint64_t next_serial;
+    struct conn_stats stats;
+    uint8_t read_buf[FRAME_MAX_TOTAL]; /* every read lands here first */
+};
+
 struct conn {
     uv_tcp_t tcp; /* first: the handle's memory is the connection's */
-    struct server *srv;
+    struct conn_env *env;
     char peer[64];
     uint64_t serial; /* for logs */
 
@@ -46,7 +93,7 @@ struct conn {
     uv_write_t wreq;
     bool writing;
 
-    bool dirty; /* in the server's flush list */
+    bool dirty; /* in the flush list */
     struct conn *dirty_next;
     bool reading;
     bool closing;
@@ -57,9 +104,9 @@ struct conn {
     int64_t activity_mono_ns; /* when the client last sent anything */
     int64_t progress_mono_ns; /* when unsent output last moved (or started waiting) */
 
-    struct pending *waits; /* this connection's pending commit-waits */
+    struct pending *waits; /* this connection's pending commit-waits (waits.h) */
     size_t n_waits;
-    struct cs_node by_activity;  /* the server's list of connections, most recently active first */
+    struct cs_node by_activity;  /* env->all */
     struct cs_node by_peer;      /* its peer's list, while counted and the per-peer cap is on */
     struct cs_peer_key peer_key; /* family 0 when the address could not be read */
     struct cs_peer *peer_entry;  /* NULL when not in a peer's list */
@@ -95,21 +142,40 @@ void conn_read_pending(struct conn *c);
 /* Whether bytes from the peer still wait in the kernel (one ioctl): more than one read took. */
 bool conn_input_waiting(const struct conn *c);
 
+/* Sets up what connections share. Returns 0 or -ENOMEM. A zeroed struct is safe to fini. */
+int conn_env_init(struct conn_env *env, uv_loop_t *loop, struct cb_clock *clock,
+                  size_t max_output_bytes, unsigned keepalive_s, const struct conn_events *events,
+                  void *ctx);
+void conn_env_fini(struct conn_env *env);
+
 /*
- * Accepts a connection from the listening stream server_stream. Returns the connection (owned
- * by the server's list, freed after conn_close()) or NULL with *err set.
+ * Accepts a connection from the listening stream. Returns the connection (in env->all until
+ * freed after conn_close()) or NULL with *err set (a negative errno or UV_E*).
  */
-struct conn *conn_accept(struct server *srv, uv_stream_t *server_stream, int *err);
+struct conn *conn_accept(struct conn_env *env, uv_stream_t *listener, int *err);
 
 /* Queues a response (encoded at once) for the next flush. Returns 0 or -ENOMEM (the connection
  * is then closed). */
 int conn_send(struct conn *c, const struct response *r);
+/* Queues an Error response to request id (0: the connection's) with env->clock_status. */
+void conn_send_error(struct conn *c, uint64_t id, enum wire_error code, bool retriable,
+                     const char *message);
+/* Sends a connection-level Error (id 0) at once and closes the connection once it is written
+ * (c may be closing on return): an eviction comes in a burst of accepts, and a request the
+ * client sends before it sees the frame would be lost with the connection. */
+void conn_goodbye(struct conn *c, enum wire_error code, bool retriable, const char *message);
 
 /* Writes what was gathered (uv_try_write, then uv_write for the rest). */
 void conn_flush(struct conn *c);
+/* Writes every connection's gathered responses: one write each. */
+void conn_flush_all(struct conn_env *env);
 
 /* Closes at once: pending waits are dropped, buffers freed in the close callback. */
 void conn_close(struct conn *c, const char *why);
+/* Closes a client whose replies stay unread (counted, logged with why). */
+void conn_cut_off(struct conn *c, const char *why);
+/* Closes a connection idle too long (counted). */
+void conn_close_idle(struct conn *c);
 
 /* Closes once the responses gathered so far are written; reads nothing more. */
 void conn_close_after_flush(struct conn *c);
@@ -117,5 +183,8 @@ void conn_close_after_flush(struct conn *c);
 /* Called when one of the connection's commit-waits was answered: a half-closed connection
  * whose last wait this was closes once its output is written. */
 void conn_wait_done(struct conn *c);
+
+/* Whether replies are waiting to be written (gathered or in flight). */
+bool conn_unsent(const struct conn *c);
 
 #endif

@@ -53,7 +53,7 @@ int oracled_main(int argc, char **argv, struct cb_clock *clock)
         log_err("cannot create the event loop");
         return 1;
     }
-    struct server *s = malloc(sizeof(*s));
+    struct server *s = server_new();
     if (s == NULL) {
         log_err("out of memory");
         return 1;
@@ -68,8 +68,7 @@ int oracled_main(int argc, char **argv, struct cb_clock *clock)
         server_stop(s);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
-    server_fini(s);
-    free(s);
+    server_free(s);
     rc = uv_loop_close(&loop);
     if (rc < 0) {
         log_err("event loop closed with handles still open: %s", uv_strerror(rc));

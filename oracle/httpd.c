@@ -355,3 +355,13 @@ void httpd_close(struct httpd *h, void (*close_cb)(struct httpd *h))
     }
     maybe_finished(h);
 }
+
+void httpd_stats(const struct httpd *h, struct httpd_stats *out)
+{
+    out->requests = h->requests;
+    out->rejected = h->rejected;
+    out->refused = h->refused;
+    out->evicted = h->evicted;
+    out->active = h->n_active;
+    out->max = h->max_conns;
+}

@@ -48,6 +48,16 @@ typedef void httpd_handler(void *ctx, const struct http_request *req, int *statu
 
 struct http_conn;
 
+/* What /metrics shows of the endpoint. */
+struct httpd_stats {
+    uint64_t requests;
+    uint64_t rejected;
+    uint64_t refused;
+    uint64_t evicted;
+    size_t active; /* connections open, not closing */
+    size_t max;    /* --http-max-connections */
+};
+
 struct httpd {
     uv_loop_t *loop;
     uv_tcp_t listeners[HTTPD_MAX_LISTEN];
@@ -74,5 +84,7 @@ int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n
                httpd_handler *handler, void *ctx);
 /* Closes the listeners and every connection; close_cb runs when all handles are closed. */
 void httpd_close(struct httpd *h, void (*close_cb)(struct httpd *h));
+
+void httpd_stats(const struct httpd *h, struct httpd_stats *out);
 
 #endif

@@ -6,14 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server.h"
-#include "statefile.h"
-
-static const char *const op_names[STATS_OPS] = {
+static const char *const op_names[OPS_COUNTED_OPS] = {
     "none", "get_timestamp", "now", "before", "after", "wait_until", "server_info",
 };
 
-static const char *const result_names[STATS_RESULTS] = {
+static const char *const result_names[OPS_COUNTED_RESULTS] = {
     "ok",
     "bad_request",
     "unsupported",
@@ -28,19 +25,20 @@ static const char *const result_names[STATS_RESULTS] = {
 static const char *const status_names[] = {"UNKNOWN", "SYNCHRONIZED", "FREE_RUNNING", "DISRUPTED"};
 
 /* Why the server is not serving, or NULL when it is. */
-static const char *unavailable_reason(const struct server *s, const struct cb_now *now)
+static const char *unavailable_reason(const struct metrics_snapshot *m)
 {
-    if (s->phase >= PHASE_DRAINING) {
+    const struct cb_now *now = &m->now;
+    if (m->draining) {
         return "draining: shutting down";
     }
     if (!cb_status_trusted(now->status)) {
         return cb_reason_text(now->reason);
     }
-    if (s->reserve.enabled && s->reserve.last_error != 0) {
+    if (m->reserve.enabled && m->reserve.last_error != 0) {
         return "the state file cannot be written";
     }
-    if (s->phase == PHASE_STARTING) {
-        if (s->reserve.enabled && now->earliest_ns <= (int64_t)s->reserve.h_start) {
+    if (m->starting) {
+        if (m->reserve.enabled && now->earliest_ns <= (int64_t)m->reserve.h_start) {
             return "starting: waiting for the clock to pass the high-water mark of the last run";
         }
         return "starting: writing the state file";
@@ -49,27 +47,27 @@ static const char *unavailable_reason(const struct server *s, const struct cb_no
 }
 
 /* Whether the check for an upstream NTP server on its own local clock is made (poller.h). */
-static const char *upstream_check(const struct server *s)
+static const char *upstream_check(const struct metrics_snapshot *m)
 {
-    const struct cb_state *st = &s->clock_state;
+    const struct cb_state *st = m->clock;
     uint16_t family = st->last.tracking.addr_family;
     if (!st->have_poll || (family != CHRONY_ADDR_INET4 && family != CHRONY_ADDR_INET6)) {
         return "not_applicable"; /* no reply yet, or a refclock: no NTPDATA */
     }
-    if (s->poller.ntpdata_error != 0) {
+    if (m->poller.ntpdata_error != 0) {
         return "unavailable";
     }
     return cb_upstream_current(st) != NULL ? "ok" : "pending";
 }
 
 /* The /healthz fields about the reference's NTP server. */
-static void upstream_health(const struct server *s, struct strbuf *b)
+static void upstream_health(const struct metrics_snapshot *m, struct strbuf *b)
 {
-    const char *check = upstream_check(s);
+    const char *check = upstream_check(m);
     strbuf_printf(b, ",\"upstream_check\":\"%s\"", check);
     if (strcmp(check, "unavailable") == 0) {
         char why[160];
-        const char *what = s->poller.ntpdata_why != NULL ? s->poller.ntpdata_why : "failed";
+        const char *what = m->poller.ntpdata_why != NULL ? m->poller.ntpdata_why : "failed";
         snprintf(why, sizeof(why), "chrony NTPDATA: %s%s", what,
                  strcmp(what, "unauthorised") == 0
                      ? " (answered only on chronyd's unix socket: use --chrony "
@@ -78,10 +76,10 @@ static void upstream_health(const struct server *s, struct strbuf *b)
         strbuf_printf(b, ",\"upstream_check_error\":");
         strbuf_json_string(b, why);
     }
-    const struct cb_upstream *u = cb_upstream_current(&s->clock_state);
+    const struct cb_upstream *u = cb_upstream_current(m->clock);
     if (u != NULL) {
         char addr[64] = "";
-        cb_tracking_addr_text(&s->clock_state.last.tracking, addr, sizeof(addr));
+        cb_tracking_addr_text(&m->clock->last.tracking, addr, sizeof(addr));
         strbuf_printf(b,
                       ",\"upstream\":{\"address\":\"%s\",\"reference_id\":\"%08" PRIX32
                       "\",\"stratum\":%u,\"local_clock\":%s}",
@@ -91,9 +89,9 @@ static void upstream_health(const struct server *s, struct strbuf *b)
 }
 
 /* The /healthz fields about the PHC's own error bound, when one is configured. */
-static void phc_health(const struct server *s, struct strbuf *b)
+static void phc_health(const struct metrics_snapshot *m, struct strbuf *b)
 {
-    const struct cb_state *st = &s->clock_state;
+    const struct cb_state *st = m->clock;
     const struct cb_phc_reading *r = &st->last.phc;
     if (!st->have_poll || !r->configured) {
         return;
@@ -120,48 +118,47 @@ static int vmclock_maintenance(uint64_t flags)
 static const char *const vmclock_maintenance_name[] = {"none", "soon", "imminent"};
 
 /* The /healthz fields about the VMClock, when there is one. */
-static void vmclock_health(const struct server *s, struct strbuf *b)
+static void vmclock_health(const struct metrics_snapshot *m, struct strbuf *b)
 {
-    const struct vmwatch *w = &s->vmwatch;
+    const struct vmwatch_stats *w = &m->vmwatch;
     if (!w->enabled) {
         return;
     }
-    strbuf_printf(b, ",\"vmclock\":{\"disruptions\":%" PRIu64, s->clock_state.vm_disruptions);
-    if (s->clock_state.vm_have_marker) {
-        strbuf_printf(b, ",\"disruption_marker\":\"%" PRIu64 "\"", s->clock_state.vm_marker);
+    strbuf_printf(b, ",\"vmclock\":{\"disruptions\":%" PRIu64, m->clock->vm_disruptions);
+    if (m->clock->vm_have_marker) {
+        strbuf_printf(b, ",\"disruption_marker\":\"%" PRIu64 "\"", m->clock->vm_marker);
     }
     if (w->have_snapshot) {
         strbuf_printf(b, ",\"clock_status\":\"%s\",\"maintenance\":\"%s\"",
-                      cb_vmclock_status_name(w->last.clock_status),
-                      vmclock_maintenance_name[vmclock_maintenance(w->last.flags)]);
+                      cb_vmclock_status_name(w->clock_status),
+                      vmclock_maintenance_name[vmclock_maintenance(w->flags)]);
     }
-    strbuf_printf(b, ",\"readable\":%s}", w->last_error == 0 ? "true" : "false");
+    strbuf_printf(b, ",\"readable\":%s}", w->readable ? "true" : "false");
 }
 
-int metrics_health(struct server *s, struct strbuf *b)
+int metrics_health(const struct metrics_snapshot *m, struct strbuf *b)
 {
-    struct cb_now now;
-    server_now(s, &now);
-    const char *why = unavailable_reason(s, &now);
+    const struct cb_now now = m->now;
+    const char *why = unavailable_reason(m);
     strbuf_printf(b, "{\"status\":\"%s\",\"clock_status\":\"%s\",\"reason\":",
                   why == NULL ? "ok" : "unavailable", cb_status_name(now.status));
     strbuf_json_string(b, why != NULL ? why : cb_reason_text(now.reason));
-    if (s->clock_state.have_poll) {
+    if (m->clock->have_poll) {
         strbuf_printf(b, ",\"bound_ns\":%" PRId64 ",\"last_poll_age_ns\":%" PRId64, now.bound_ns,
                       now.poll_age_ns);
     }
     strbuf_printf(b, ",\"time_source\":");
-    strbuf_json_string(b, s->time_source);
-    strbuf_printf(b, ",\"demo\":%s", s->demo ? "true" : "false");
-    if (s->demo) {
+    strbuf_json_string(b, m->time_source);
+    strbuf_printf(b, ",\"demo\":%s", m->demo ? "true" : "false");
+    if (m->demo) {
         strbuf_printf(b, ",\"warning\":\"the time source is a loopback NTP server: a demo, not "
                          "real time\"");
     }
-    upstream_health(s, b);
-    phc_health(s, b);
-    vmclock_health(s, b);
-    strbuf_printf(b, ",\"instance_id\":\"%s\",\"version\":", s->instance_id);
-    strbuf_json_string(b, s->cfg->version);
+    upstream_health(m, b);
+    phc_health(m, b);
+    vmclock_health(m, b);
+    strbuf_printf(b, ",\"instance_id\":\"%s\",\"version\":", m->instance_id);
+    strbuf_json_string(b, m->version);
     strbuf_printf(b, "}\n");
     return why == NULL ? 200 : 503;
 }
@@ -218,9 +215,9 @@ static void gauge_opt(struct strbuf *b, const char *name, const char *help, bool
 static void counter_u64(struct strbuf *b, const char *name, const char *help, uint64_t value);
 
 /* What oracled measures of chrony from its reports (clockbound/dispersion.h, slew.h). */
-static void chrony_measured(const struct server *s, struct strbuf *b)
+static void chrony_measured(const struct metrics_snapshot *m, struct strbuf *b)
 {
-    const struct cb_state *st = &s->clock_state;
+    const struct cb_state *st = m->clock;
     const struct cb_dispersion *d = &st->dispersion;
     gauge_opt(b, "oracled_chrony_dispersion_growth_ppb",
               "How fast chrony's root dispersion grows between reference updates (skew + "
@@ -249,16 +246,15 @@ static void chrony_measured(const struct server *s, struct strbuf *b)
               "1 while the PHC is chrony's reference (its error bound is then in the bound, or "
               "the clock is UNKNOWN when it cannot be read), else 0. NaN when not configured.",
               st->have_poll && phc->configured, st->phc_verdict != CB_PHC_NOT_REFERENCE ? 1 : 0);
-    const struct vmwatch *w = &s->vmwatch;
+    const struct vmwatch_stats *w = &m->vmwatch;
     gauge_opt(b, "oracled_vmclock_clock_status",
               "The VMClock's own clock status: 0 unknown, 1 initializing, 2 synchronized, 3 "
               "free-running, 4 unreliable. NaN without a VMClock.",
-              w->enabled && w->have_snapshot, w->have_snapshot ? w->last.clock_status : 0);
+              w->enabled && w->have_snapshot, w->have_snapshot ? w->clock_status : 0);
     gauge_opt(b, "oracled_vmclock_maintenance",
               "Maintenance the VMClock announces: 0 none, 1 within about a day, 2 within about "
               "an hour (the clock will be DISRUPTED then). NaN without a VMClock.",
-              w->enabled && w->have_snapshot,
-              w->have_snapshot ? vmclock_maintenance(w->last.flags) : 0);
+              w->enabled && w->have_snapshot, w->have_snapshot ? vmclock_maintenance(w->flags) : 0);
     counter_u64(b, "oracled_vmclock_disruptions_total",
                 "Changes of the VMClock's disruption marker seen since start: each makes the "
                 "clock DISRUPTED (0 without a VMClock).",
@@ -299,27 +295,27 @@ static void by_cap(struct strbuf *b, const char *name, const char *help,
     }
 }
 
-static void upstream_metrics(const struct server *s, struct strbuf *b)
+static void upstream_metrics(const struct metrics_snapshot *m, struct strbuf *b)
 {
     metric(b, "oracled_chrony_ntpdata_total", "counter",
            "chrony NTPDATA queries about the reference's NTP server, by result (failed: refused, "
            "e.g. unauthorised over UDP, malformed or unanswered).");
     strbuf_printf(b, "oracled_chrony_ntpdata_total{result=\"ok\"} %" PRIu64 "\n",
-                  s->poller.ntpdata_ok);
+                  m->poller.ntpdata_ok);
     strbuf_printf(b, "oracled_chrony_ntpdata_total{result=\"failed\"} %" PRIu64 "\n",
-                  s->poller.ntpdata_failed);
+                  m->poller.ntpdata_failed);
     gauge_u64(b, "oracled_upstream_check_unavailable",
               "1 while chronyd does not answer NTPDATA (over UDP it refuses: use its unix "
               "socket), so an upstream NTP server on its own local clock cannot be detected.",
-              (uint64_t)(strcmp(upstream_check(s), "unavailable") == 0));
+              (uint64_t)(strcmp(upstream_check(m), "unavailable") == 0));
     gauge_u64(b, "oracled_upstream_local_clock",
               "1 while the reference is a non-loopback NTP server on its own local clock "
               "(reference ID LOCL): the clock is UNKNOWN.",
-              (uint64_t)cb_upstream_local(&s->clock_state));
-    const struct cb_upstream *u = cb_upstream_current(&s->clock_state);
+              (uint64_t)cb_upstream_local(m->clock));
+    const struct cb_upstream *u = cb_upstream_current(m->clock);
     if (u != NULL) {
         char addr[64] = "";
-        cb_tracking_addr_text(&s->clock_state.last.tracking, addr, sizeof(addr));
+        cb_tracking_addr_text(&m->clock->last.tracking, addr, sizeof(addr));
         metric(b, "oracled_upstream_info", "gauge",
                "The reference's NTP server as chrony's NTPDATA describes it: its own reference "
                "ID (7F7F0101: LOCL, its local clock) and stratum.");
@@ -330,31 +326,30 @@ static void upstream_metrics(const struct server *s, struct strbuf *b)
     }
 }
 
-void metrics_prometheus(struct server *s, struct strbuf *b)
+void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *b)
 {
-    struct cb_now now;
-    server_now(s, &now);
-    const struct server_stats *st = &s->stats;
+    const struct cb_now now = m->now;
+    const struct ops_stats *st = &m->ops;
 
     metric(b, "oracled_info", "gauge", "Version and per-start instance id.");
-    strbuf_printf(b, "oracled_info{version=\"%s\",instance_id=\"%s\"} 1\n", s->cfg->version,
-                  s->instance_id);
+    strbuf_printf(b, "oracled_info{version=\"%s\",instance_id=\"%s\"} 1\n", m->version,
+                  m->instance_id);
     metric(b, "oracled_start_time_seconds", "gauge", "When this process started (Unix time).");
-    strbuf_printf(b, "oracled_start_time_seconds %.3f\n", (double)s->start_rt_ns / 1e9);
+    strbuf_printf(b, "oracled_start_time_seconds %.3f\n", (double)m->start_rt_ns / 1e9);
 
     metric(b, "oracled_requests_total", "counter", "Requests answered, by operation and result.");
-    for (int op = 0; op < STATS_OPS; op++) {
-        for (int r = 0; r < STATS_RESULTS; r++) {
+    for (int op = 0; op < OPS_COUNTED_OPS; op++) {
+        for (int r = 0; r < OPS_COUNTED_RESULTS; r++) {
             strbuf_printf(b, "oracled_requests_total{op=\"%s\",result=\"%s\"} %" PRIu64 "\n",
                           op_names[op], result_names[r], st->requests[op][r]);
         }
     }
     histogram(b, "oracled_commit_wait_seconds", "How long commit-waits held their reply.",
-              &st->commit_wait);
+              st->commit_wait);
     histogram_with(b, "oracled_release_lateness_seconds",
                    "From the instant earliest passed a commit-waited timestamp to its reply "
                    "handed to the kernel.",
-                   &st->lateness, lateness_bucket_ns,
+                   st->lateness, lateness_bucket_ns,
                    sizeof(lateness_bucket_ns) / sizeof(lateness_bucket_ns[0]));
 
     metric(b, "oracled_clock_status", "gauge", "The clock's status (1 for the current one).");
@@ -364,78 +359,76 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
     }
     metric(b, "oracled_clock_bound_seconds", "gauge",
            "The error bound now (+Inf before chrony first answered).");
-    if (s->clock_state.have_poll) {
+    if (m->clock->have_poll) {
         strbuf_printf(b, "oracled_clock_bound_seconds %.9f\n", (double)now.bound_ns / 1e9);
     } else {
         strbuf_printf(b, "oracled_clock_bound_seconds +Inf\n");
     }
     gauge_u64(b, "oracled_ready", "1 while serving (started up, not draining).",
-              (uint64_t)(server_ready(s)));
-    gauge_u64(b, "oracled_draining", "1 once SIGTERM was received.",
-              (uint64_t)(s->phase >= PHASE_DRAINING));
+              (uint64_t)m->ready);
+    gauge_u64(b, "oracled_draining", "1 once SIGTERM was received.", (uint64_t)m->draining);
     gauge_u64(b, "oracled_demo_time_source",
-              "1 when chrony's source is a loopback NTP server (a demo).", (uint64_t)(s->demo));
+              "1 when chrony's source is a loopback NTP server (a demo).", (uint64_t)m->demo);
 
     gauge_u64(b, "oracled_connections",
               "Open client connections (not closing), against oracled_max_connections.",
-              (uint64_t)(s->n_live));
-    gauge_u64(b, "oracled_max_connections", "--max-connections.",
-              (uint64_t)s->cfg->max_connections);
+              (uint64_t)m->admit.live);
+    gauge_u64(b, "oracled_max_connections", "--max-connections.", (uint64_t)m->admit.max);
     gauge_u64(b, "oracled_max_connections_per_peer", "--max-connections-per-peer (0: no cap).",
-              (uint64_t)s->cfg->max_connections_per_peer);
+              (uint64_t)m->admit.max_per_peer);
     gauge_u64(b, "oracled_connection_peers",
               "Peer addresses with connections open (counted with --max-connections-per-peer).",
-              (uint64_t)s->peers.len);
+              (uint64_t)m->admit.peers);
     counter_u64(b, "oracled_connections_accepted_total", "Client connections accepted.",
-                st->conns_accepted);
+                m->conns.accepted);
     by_cap(b, "oracled_connections_evicted_total",
            "Idle connections closed, after an OVERLOADED frame, to make room at a cap: limit "
            "(--max-connections), peer_limit (--max-connections-per-peer).",
-           st->conns_evicted);
+           m->admit.evicted);
     by_cap(b, "oracled_connections_rejected_total",
            "New connections refused, after an OVERLOADED frame, at a cap where no connection "
            "was idle: limit, peer_limit.",
-           st->conns_refused);
+           m->admit.refused);
     counter_u64(b, "oracled_clients_cut_off_total",
                 "Clients cut off for not reading their replies (output cap or write timeout).",
-                st->conns_cut_off);
+                m->conns.cut_off);
     counter_u64(b, "oracled_connections_idle_closed_total",
-                "Connections closed by the idle timeout.", st->conns_idle_closed);
+                "Connections closed by the idle timeout.", m->conns.idle_closed);
     counter_u64(b, "oracled_bad_frames_total",
                 "Connections closed for bad framing (over-long varint, length over the cap).",
-                st->bad_frames);
-    gauge_u64(b, "oracled_pending_waits", "Commit-waits pending.", (uint64_t)(cw_len(&s->waits)));
+                m->conns.bad_frames);
+    gauge_u64(b, "oracled_pending_waits", "Commit-waits pending.", (uint64_t)st->pending);
 
-    uint64_t last = s->alloc.last_issued;
+    uint64_t last = st->last_issued;
     metric(b, "oracled_run_ahead_seconds", "gauge",
            "How far the last timestamp issued is ahead of the clock's latest.");
     double ahead = now.latest_ns > 0 && last > (uint64_t)now.latest_ns
                        ? (double)(last - (uint64_t)now.latest_ns) / 1e9
                        : 0.0;
     strbuf_printf(b, "oracled_run_ahead_seconds %.9f\n", ahead);
-    if (s->reserve.enabled) {
+    if (m->reserve.enabled) {
         metric(b, "oracled_reservation_headroom_seconds", "gauge",
                "The durable high-water mark less the last timestamp issued.");
         uint64_t base = last > (uint64_t)now.latest_ns ? last : (uint64_t)now.latest_ns;
         double headroom =
-            s->reserve.h_committed > base ? (double)(s->reserve.h_committed - base) / 1e9 : 0.0;
+            m->reserve.h_committed > base ? (double)(m->reserve.h_committed - base) / 1e9 : 0.0;
         strbuf_printf(b, "oracled_reservation_headroom_seconds %.9f\n", headroom);
         metric(b, "oracled_state_writes_total", "counter", "State file writes, by result.");
         strbuf_printf(b, "oracled_state_writes_total{result=\"ok\"} %" PRIu64 "\n",
-                      s->reserve.writes);
+                      m->reserve.writes);
         strbuf_printf(b, "oracled_state_writes_total{result=\"failed\"} %" PRIu64 "\n",
-                      s->reserve.failures);
+                      m->reserve.failures);
         histogram(b, "oracled_state_write_seconds",
                   "State file writes: write, fsync, rename, fsync of the directory.",
-                  &s->reserve.write_ns);
+                  m->reserve.write_ns);
     }
 
     metric(b, "oracled_chrony_polls_total", "counter", "chrony tracking queries, by result.");
-    strbuf_printf(b, "oracled_chrony_polls_total{result=\"ok\"} %" PRIu64 "\n", s->poller.polls_ok);
+    strbuf_printf(b, "oracled_chrony_polls_total{result=\"ok\"} %" PRIu64 "\n", m->poller.polls_ok);
     strbuf_printf(b, "oracled_chrony_polls_total{result=\"failed\"} %" PRIu64 "\n",
-                  s->poller.polls_failed);
+                  m->poller.polls_failed);
     histogram(b, "oracled_chrony_poll_seconds", "chrony tracking queries: send to reply.",
-              &st->chrony_rtt);
+              m->chrony_rtt);
     metric(b, "oracled_chrony_last_poll_age_seconds", "gauge",
            "Since the last successful chrony query (-1 before the first).");
     strbuf_printf(b, "oracled_chrony_last_poll_age_seconds %.6f\n",
@@ -443,31 +436,30 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
     counter_u64(b, "oracled_bound_violations_total",
                 "Times a new chrony sample showed the clock further off than the bound given "
                 "before it.",
-                st->bound_violations);
+                m->bound_violations);
     metric(b, "oracled_bound_violation_max_seconds", "gauge",
            "The largest amount by which the bound was exceeded.");
     strbuf_printf(b, "oracled_bound_violation_max_seconds %.9f\n",
-                  (double)st->worst_violation_ns / 1e9);
-    chrony_measured(s, b);
-    counter_u64(b, "oracled_http_requests_total", "HTTP requests answered.", s->httpd.requests);
+                  (double)m->worst_violation_ns / 1e9);
+    chrony_measured(m, b);
+    counter_u64(b, "oracled_http_requests_total", "HTTP requests answered.", m->httpd.requests);
     counter_u64(b, "oracled_http_rejected_total",
                 "HTTP requests refused: malformed, too large, too slow (no complete head within "
                 "1 s).",
-                s->httpd.rejected);
+                m->httpd.rejected);
     counter_u64(b, "oracled_http_connections_rejected_total",
                 "New HTTP connections closed at the cap (--http-max-connections) because every "
                 "one open was being answered.",
-                s->httpd.refused);
+                m->httpd.refused);
     counter_u64(b, "oracled_http_evicted_total",
                 "HTTP connections closed without a complete request head to make room for a new "
                 "one at the cap (--http-max-connections): slow or idle peers holding the port.",
-                s->httpd.evicted);
+                m->httpd.evicted);
     gauge_u64(b, "oracled_http_connections",
               "HTTP connections open (not closing), against oracled_http_max_connections.",
-              (uint64_t)s->httpd.n_active);
-    gauge_u64(b, "oracled_http_max_connections", "--http-max-connections.",
-              (uint64_t)s->cfg->http_max_connections);
-    const struct cbsock *cs = &s->cbcompat.sock;
+              (uint64_t)m->httpd.active);
+    gauge_u64(b, "oracled_http_max_connections", "--http-max-connections.", (uint64_t)m->httpd.max);
+    const struct cbcompat_stats *cs = &m->cbcompat;
     metric(b, "oracled_clockbound_socket_requests_total", "counter",
            "ClockBound v1 socket requests: answered, malformed (error reply), from unbound "
            "clients (dropped), replies that could not be sent.");
@@ -476,29 +468,23 @@ void metrics_prometheus(struct server *s, struct strbuf *b)
                   "oracled_clockbound_socket_requests_total{result=\"malformed\"} %" PRIu64 "\n"
                   "oracled_clockbound_socket_requests_total{result=\"unbound\"} %" PRIu64 "\n"
                   "oracled_clockbound_socket_requests_total{result=\"send_failed\"} %" PRIu64 "\n",
-                  cs->answered, cs->malformed, cs->unbound.count, cs->send_failed.count);
+                  cs->answered, cs->malformed, cs->unbound, cs->send_failed);
     counter_u64(
         b, "oracled_clockbound_shm_writes_total",
         "Writes of the ClockBound shared-memory segment (after each poll and status change).",
-        s->cbcompat.shm.writes);
-    upstream_metrics(s, b);
+        cs->shm_writes);
+    upstream_metrics(m, b);
 }
 
-void metrics_http(void *ctx, const struct http_request *req, int *status, const char **content_type,
-                  struct strbuf *body)
+void metrics_answer(const struct metrics_snapshot *m, const char *target, int *status,
+                    const char **content_type, struct strbuf *body)
 {
-    struct server *s = ctx;
-    char path[HTTP_MAX_TARGET];
-    strcpy(path, req->target);
-    char *q = strchr(path, '?');
-    if (q != NULL) {
-        *q = '\0';
-    }
-    if (strcmp(path, "/healthz") == 0) {
-        *status = metrics_health(s, body);
+    size_t path_len = strcspn(target, "?");
+    if (path_len == strlen("/healthz") && strncmp(target, "/healthz", path_len) == 0) {
+        *status = metrics_health(m, body);
         *content_type = "application/json";
-    } else if (strcmp(path, "/metrics") == 0) {
-        metrics_prometheus(s, body);
+    } else if (path_len == strlen("/metrics") && strncmp(target, "/metrics", path_len) == 0) {
+        metrics_prometheus(m, body);
         *status = 200;
         *content_type = "text/plain; version=0.0.4; charset=utf-8";
     } else {

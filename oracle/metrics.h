@@ -1,24 +1,61 @@
 /*
  * What the HTTP endpoint answers: GET /healthz (200 when the clock is trusted and the server is
  * ready and not draining, else 503 with the reason; a small JSON body either way) and
- * GET /metrics (Prometheus text format 0.0.4). Reads the server's state; changes nothing.
+ * GET /metrics (Prometheus text format 0.0.4).
+ *
+ * Pure: a formatter over a snapshot that the server fills from each module's *_stats(), so the
+ * text is unit-tested from a snapshot built by hand. Changes nothing.
  */
 #ifndef ORACLE_METRICS_H
 #define ORACLE_METRICS_H
 
-#include "http.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "admit.h"
+#include "clockbound.h"
+#include "compat/cbcompat.h"
+#include "conn.h"
+#include "histogram.h"
+#include "httpd.h"
+#include "ops.h"
+#include "poller.h"
+#include "reserve.h"
 #include "strbuf.h"
+#include "vmwatch.h"
 
-struct server;
+struct metrics_snapshot {
+    const char *version;
+    const char *instance_id;
+    const char *time_source;
+    int64_t start_rt_ns; /* when the process started, CLOCK_REALTIME */
+    bool demo;           /* the time source is a loopback NTP server */
+    bool starting;       /* not yet serving: the clock, the high-water mark, the state file */
+    bool ready;          /* serving, not draining */
+    bool draining;       /* SIGTERM received */
+    struct cb_now now;   /* a clock reading taken for this snapshot */
+    const struct cb_state *clock;
+    uint64_t bound_violations;
+    int64_t worst_violation_ns;
+    const struct histogram *chrony_rtt; /* chrony tracking queries, send to reply */
+    struct ops_stats ops;
+    struct conn_stats conns;
+    struct admit_stats admit;
+    struct reserve_stats reserve;
+    struct poller_stats poller;
+    struct httpd_stats httpd;
+    struct cbcompat_stats cbcompat;
+    struct vmwatch_stats vmwatch;
+};
 
-/* An httpd_handler: ctx is the struct server. */
-void metrics_http(void *ctx, const struct http_request *req, int *status, const char **content_type,
-                  struct strbuf *body);
-
-/* The /healthz answer alone: returns 200 or 503 and writes the JSON body. */
-int metrics_health(struct server *s, struct strbuf *body);
+/* The /healthz answer: returns 200 or 503 and writes the JSON body. */
+int metrics_health(const struct metrics_snapshot *m, struct strbuf *body);
 
 /* The /metrics text. */
-void metrics_prometheus(struct server *s, struct strbuf *body);
+void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *body);
+
+/* An answer to a GET of target (a query string is ignored): /healthz, /metrics, else 404. */
+void metrics_answer(const struct metrics_snapshot *m, const char *target, int *status,
+                    const char **content_type, struct strbuf *body);
 
 #endif

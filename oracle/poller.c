@@ -484,3 +484,13 @@ void poller_close(struct poller *p, void (*close_cb)(struct poller *p))
     uv_close((uv_handle_t *)&p->timer, on_closed);
     uv_close((uv_handle_t *)&p->poll, on_closed);
 }
+
+void poller_stats(const struct poller *p, struct poller_stats *out)
+{
+    out->polls_ok = p->polls_ok;
+    out->polls_failed = p->polls_failed;
+    out->ntpdata_ok = p->ntpdata_ok;
+    out->ntpdata_failed = p->ntpdata_failed;
+    out->ntpdata_error = p->ntpdata_error;
+    out->ntpdata_why = p->ntpdata_why;
+}

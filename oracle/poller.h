@@ -91,6 +91,16 @@ struct poller {
                                  * POLLER_LOG_EVERY_NS) */
 };
 
+/* What /metrics and /healthz show of the poller. */
+struct poller_stats {
+    uint64_t polls_ok;
+    uint64_t polls_failed;
+    uint64_t ntpdata_ok;
+    uint64_t ntpdata_failed;
+    int ntpdata_error;       /* nonzero: the upstream check cannot be made */
+    const char *ntpdata_why; /* ... why (static text), or NULL */
+};
+
 /*
  * Opens the chrony client (errors: see chrony_client_new) and the handles; does not start.
  * Returns 0 or a negative errno.
@@ -120,5 +130,7 @@ int poller_start(struct poller *p);
 
 /* Stops, closes the handles and the client; close_cb runs when done. */
 void poller_close(struct poller *p, void (*close_cb)(struct poller *p));
+
+void poller_stats(const struct poller *p, struct poller_stats *out);
 
 #endif

@@ -141,3 +141,14 @@ void reserve_close(struct reserve *r)
         statefile_close(&r->sf);
     }
 }
+
+void reserve_stats(const struct reserve *r, struct reserve_stats *out)
+{
+    out->enabled = r->enabled;
+    out->h_start = r->h_start;
+    out->h_committed = r->h_committed;
+    out->last_error = r->last_error;
+    out->writes = r->writes;
+    out->failures = r->failures;
+    out->write_ns = &r->write_ns;
+}

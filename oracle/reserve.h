@@ -41,6 +41,17 @@ struct reserve {
     int64_t work_ns;
 };
 
+/* What /metrics shows of the reservation. */
+struct reserve_stats {
+    bool enabled;
+    uint64_t h_start;     /* H found at start */
+    uint64_t h_committed; /* the H on disk */
+    int last_error;       /* the last write's negative errno, 0 when it succeeded */
+    uint64_t writes;
+    uint64_t failures;
+    const struct histogram *write_ns; /* points into the struct reserve */
+};
+
 /*
  * Opens and locks dir, reads H, and refuses an H too far ahead of now_rt_ns (window + max
  * bound). Returns 0, or a negative errno with a sentence in why_buf: the lock held elsewhere,
@@ -59,5 +70,7 @@ void reserve_check(struct reserve *r, uint64_t last_issued, int64_t latest_ns);
 
 /* Unlocks the directory. Call once no write is under way (the loop has stopped). */
 void reserve_close(struct reserve *r);
+
+void reserve_stats(const struct reserve *r, struct reserve_stats *out);
 
 #endif

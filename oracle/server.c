@@ -9,24 +9,84 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "admit.h"
+#include "compat/cbcompat.h"
+#include "conn.h"
+#include "histogram.h"
 #include "log.h"
 #include "metrics.h"
 #include "netaddr.h"
 #include "notify.h"
 #include "ops.h"
+#include "poller.h"
+#include "reserve.h"
 #include "util.h"
+#include "vmwatch.h"
+#include "waketimer.h"
 
-#define PENDING_CHUNK  256
-#define ARENA_BYTES    (2 * FRAME_MAX_TOTAL) /* unknown fields are copied: room for a whole frame */
 #define LISTEN_BACKLOG 4096
+
+enum server_phase {
+    PHASE_STARTING,
+    PHASE_SERVING,
+    PHASE_DRAINING, /* /healthz 503; still serving until the drain delay is over */
+    PHASE_CLOSING,  /* no new connections or requests; pending waits finish or fail */
+    PHASE_STOPPED,
+};
+
+struct server {
+    uv_loop_t *loop;
+    const struct server_config *cfg;
+    struct cb_clock *clock;
+    struct cb_state clock_state;
+    struct cb_state prev_clock_state; /* before the latest poll: for bound violations */
+    enum cb_status logged_status;
+    enum cb_reason logged_reason;
+    bool demo;
+    bool maxclockerror_warned; /* chrony's maxclockerror was measured below the setting */
+    enum server_phase phase;
+    int64_t start_mono_ns;
+    int64_t start_rt_ns;
+
+    struct poller poller;
+    struct vmwatch vmwatch;       /* the VMClock page, when there is one */
+    uint64_t vm_disruptions_seen; /* clock_state.vm_disruptions already handled */
+    struct reserve reserve;
+    struct ops ops; /* the requests, the timestamps and the commit-waits */
+    struct waketimer wake;
+    struct cbcompat cbcompat;
+    struct httpd httpd;
+    struct conn_env conns; /* the oracle protocol's connections */
+    struct admit admit;    /* ... and their caps */
+
+    uv_tcp_t listeners[SERVER_MAX_LISTEN];
+    int n_listeners;
+    bool listeners_closed;
+    uv_check_t flush_check;
+    uv_timer_t stats_timer;
+    uv_timer_t sweep_timer;
+    uv_timer_t drain_timer;
+    uv_timer_t shutdown_timer;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+
+    /* What the server itself measures of chrony. */
+    uint64_t bound_violations;
+    int64_t worst_violation_ns;
+    struct histogram chrony_rtt;
+
+    char instance_id[33];
+    char time_source[WIRE_INFO_TEXT_MAX];
+    bool poller_ok; /* what server_init got as far as, for server_stop() */
+    bool cbcompat_ok;
+    bool wake_ok;
+    bool handles_ok;
+    bool httpd_ok;
+    bool shutdown_timer_closed;
+};
 
 static void close_shutdown_timer(struct server *s);
 static void begin_closing(struct server *s);
-
-uint8_t *server_read_buffer(struct server *s)
-{
-    return s->read_buf;
-}
 
 /* A VMClock disruption was seen (clockbound made the status DISRUPTED): say so once, and ask
  * chrony to drop its samples, all taken before it, as AWS ClockBound does. */
@@ -49,76 +109,8 @@ void server_now(struct server *s, struct cb_now *now)
     if (s->clock_state.vm_disruptions != s->vm_disruptions_seen) {
         on_vm_disruption(s);
     }
-    s->last_status = now->status;
+    s->conns.clock_status = (int)now->status; /* what error frames report */
     cbcompat_reading(&s->cbcompat, &s->clock_state, now);
-}
-
-void server_request_now(struct server *s, struct cb_now *now)
-{
-    if (s->in_batch && s->batch_now_valid) {
-        *now = s->batch_now;
-        return;
-    }
-    server_now(s, now);
-    if (s->in_batch) {
-        s->batch_now = *now;
-        s->batch_now_valid = true;
-    }
-}
-
-void server_batch_begin(struct server *s)
-{
-    s->in_batch = true;
-    s->batch_now_valid = false;
-}
-
-void server_batch_end(struct server *s)
-{
-    s->in_batch = false;
-    s->batch_now_valid = false;
-}
-
-static void count(struct server *s, enum req_op op, int result)
-{
-    if ((unsigned)op < STATS_OPS && result >= 0 && result < STATS_RESULTS) {
-        s->stats.requests[op][result]++;
-    }
-}
-
-void server_count_ok(struct server *s, enum req_op op)
-{
-    count(s, op, 0);
-}
-
-static void send_error_frame(struct server *s, struct conn *c, uint64_t id, enum wire_error code,
-                             bool retriable, const char *message)
-{
-    struct response r;
-    memset(&r, 0, sizeof(r));
-    r.id = id;
-    r.clock_status = (int)s->last_status;
-    r.kind = RESP_ERROR;
-    r.u.error.code = code;
-    r.u.error.retriable = retriable;
-    r.u.error.message = message;
-    conn_send(c, &r);
-}
-
-void server_send_error(struct server *s, struct conn *c, enum req_op op, uint64_t id,
-                       enum wire_error code, bool retriable, const char *message)
-{
-    count(s, op, (int)code);
-    send_error_frame(s, c, id, code, retriable, message);
-}
-
-void server_send_goodbye(struct server *s, struct conn *c, enum wire_error code, bool retriable,
-                         const char *message)
-{
-    send_error_frame(s, c, 0, code, retriable, message);
-    conn_close_after_flush(c);
-    /* Now, not at the end of this loop turn: an eviction comes in a burst of accepts, and a
-     * request the client sends before it sees the frame would be lost with the connection. */
-    conn_flush(c);
 }
 
 bool server_ready(const struct server *s)
@@ -126,307 +118,63 @@ bool server_ready(const struct server *s)
     return s->phase == PHASE_SERVING;
 }
 
-/* --- the pending-wait pool: grown in chunks, never freed per request --- */
-
-struct pending *server_pending_get(struct server *s)
-{
-    if (s->free_pending == NULL) {
-        struct pending *chunk = calloc(PENDING_CHUNK, sizeof(*chunk));
-        struct pending **chunks =
-            realloc(s->pending_chunks, (s->n_pending_chunks + 1) * sizeof(*chunks));
-        if (chunks != NULL) {
-            s->pending_chunks = chunks;
-        }
-        if (chunk == NULL || chunks == NULL) {
-            free(chunk);
-            return NULL;
-        }
-        s->pending_chunks[s->n_pending_chunks++] = chunk;
-        for (size_t i = 0; i < PENDING_CHUNK; i++) {
-            chunk[i].free_next = s->free_pending;
-            s->free_pending = &chunk[i];
-        }
-    }
-    struct pending *p = s->free_pending;
-    s->free_pending = p->free_next;
-    memset(p, 0, sizeof(*p));
-    p->cw.by_release.index = PQ_NOT_QUEUED;
-    p->cw.by_deadline.index = PQ_NOT_QUEUED;
-    return p;
-}
-
-void server_pending_put(struct server *s, struct pending *p)
-{
-    p->conn = NULL;
-    p->free_next = s->free_pending;
-    s->free_pending = p;
-}
-
-static void link_pending(struct pending *p)
-{
-    struct conn *c = p->conn;
-    p->conn_prev = NULL;
-    p->conn_next = c->waits;
-    if (c->waits != NULL) {
-        c->waits->conn_prev = p;
-    }
-    c->waits = p;
-    c->n_waits++;
-}
-
-static void unlink_pending(struct pending *p)
-{
-    struct conn *c = p->conn;
-    if (p->conn_prev != NULL) {
-        p->conn_prev->conn_next = p->conn_next;
-    } else {
-        c->waits = p->conn_next;
-    }
-    if (p->conn_next != NULL) {
-        p->conn_next->conn_prev = p->conn_prev;
-    }
-    p->conn_prev = p->conn_next = NULL;
-    c->n_waits--;
-}
-
-/* Takes a waiter just popped from the queue off its connection too, so that nothing the answer
- * does (a connection closed on error) can reach it; returns its pending. */
-static struct pending *detach(struct cw_waiter *w)
-{
-    struct pending *p = container_of(w, struct pending, cw);
-    unlink_pending(p);
-    return p;
-}
-
-/* --- commit-wait: release, expire, fail, and schedule the next wake-up --- */
-
-static void mark_release(struct server *s, struct conn *c, int64_t late_ns, int64_t mono_ns)
-{
-    if (s->n_marks == s->marks_cap) {
-        size_t cap = s->marks_cap ? 2 * s->marks_cap : 256;
-        struct release_mark *m = realloc(s->marks, cap * sizeof(*m));
-        if (m == NULL) {
-            return; /* lateness goes unmeasured; the release itself is unaffected */
-        }
-        s->marks = m;
-        s->marks_cap = cap;
-    }
-    s->marks[s->n_marks++] = (struct release_mark){c, late_ns, mono_ns};
-}
-
-/* After one of c's waits was answered: while closing, a connection with nothing left to wait
- * for closes once its replies are out. */
-static void wait_answered(struct server *s, struct conn *c)
-{
-    if (s->phase == PHASE_CLOSING && c->waits == NULL && !c->closing) {
-        conn_close_after_flush(c);
-    }
-    conn_wait_done(c);
-}
-
-static void flush_all(struct server *s);
-
-static void schedule_wake(struct server *s, const struct cb_now *now)
-{
-    struct cw_wake wake = cw_next_wake(&s->waits, now);
-    int64_t delay =
-        wake.release_in_ns < wake.deadline_in_ns ? wake.release_in_ns : wake.deadline_in_ns;
-    waketimer_schedule(&s->wake, now->rt_ns, delay);
-}
-
-#define RELEASE_COALESCE_NS    5000  /* waiters due this soon join the current release pass */
-#define RELEASE_PASS_MAX_NS    25000 /* the longest a pass spends gathering them */
-#define RELEASE_PASS_MAX_SPINS 10000
-
-static void check_waits(struct server *s)
-{
-    bool answered = false;
-    struct cb_now now;
-    server_now(s, &now);
-    struct cw_waiter *w;
-    if (!cb_status_trusted(now.status)) {
-        while ((w = cw_pop_any(&s->waits)) != NULL) {
-            struct pending *p = detach(w);
-            ops_fail_clock(s, p, &now);
-            server_pending_put(s, p);
-            answered = true;
-        }
-        waketimer_schedule(&s->wake, now.rt_ns, INT64_MAX);
-        if (answered) {
-            flush_all(s);
-        }
-        return;
-    }
-    int64_t pass_start_ns = now.mono_ns;
-    for (int spins = 0;; spins++) {
-        while ((w = cw_pop_released(&s->waits, &now)) != NULL) {
-            struct pending *p = detach(w);
-            struct conn *c = p->conn;
-            /* earliest passed release_ts + 1 this many ns (of earliest's progress) ago. */
-            int64_t late = now.earliest_ns - (int64_t)(w->release_ts + 1);
-            mark_release(s, c, late, now.mono_ns);
-            ops_release(s, p, &now);
-            server_pending_put(s, p);
-            wait_answered(s, c);
-            answered = true;
-        }
-        /* A write that wakes a sleeping client costs ~50 us on a virtual machine (measured:
-         * the first flush of a pass 52-56 us, the next 6 us), and the next waiter would wait
-         * for it. So the waiters due within RELEASE_COALESCE_NS join this pass: the clock is
-         * re-read until they are due (never earlier), up to RELEASE_PASS_MAX_NS in all. */
-        if (!answered || now.mono_ns - pass_start_ns > RELEASE_PASS_MAX_NS ||
-            spins == RELEASE_PASS_MAX_SPINS) {
-            break; /* (the spin cap: a clock that stands still, as a test's may) */
-        }
-        struct cw_wake next = cw_next_wake(&s->waits, &now);
-        if (next.release_in_ns > RELEASE_COALESCE_NS) {
-            break;
-        }
-        server_now(s, &now);
-        if (!cb_status_trusted(now.status)) {
-            break; /* the next wake-up fails them */
-        }
-    }
-    while ((w = cw_pop_expired(&s->waits, now.mono_ns)) != NULL) {
-        struct pending *p = detach(w);
-        struct conn *c = p->conn;
-        ops_expire(s, p);
-        server_pending_put(s, p);
-        wait_answered(s, c);
-        answered = true;
-    }
-    /* Released from the idle or timer callback: write now, not after the loop's next poll,
-     * which may block until the next chrony tick. */
-    if (answered) {
-        flush_all(s);
-    }
-    schedule_wake(s, &now);
-}
-
-int server_enqueue(struct server *s, struct pending *p, uint64_t release_ts, int64_t max_wait_ns,
-                   const struct cb_now *now)
-{
-    if (p->conn->n_waits >= s->cfg->max_pending_per_conn ||
-        cw_len(&s->waits) >= s->cfg->max_pending) {
-        server_pending_put(s, p);
-        return -EBUSY;
-    }
-    int rc = cw_add(&s->waits, &p->cw, release_ts, now->mono_ns + max_wait_ns, now->mono_ns);
-    if (rc < 0) {
-        server_pending_put(s, p);
-        return rc;
-    }
-    link_pending(p);
-    /* Only a new head of either queue can need an earlier wake-up; otherwise the timer is
-     * already right (and re-arming it costs a system call per request). */
-    if (p->cw.by_release.index == 0 || p->cw.by_deadline.index == 0) {
-        schedule_wake(s, now);
-    }
-    return 0;
-}
-
-void server_issued(struct server *s, const struct cb_now *now)
-{
-    reserve_check(&s->reserve, s->alloc.last_issued, now->latest_ns);
-}
+/* --- the commit-wait wake-up and the flush --- */
 
 static void on_wake(struct waketimer *wt)
 {
-    check_waits(wt->data);
-}
-
-/* --- flushing --- */
-
-/* Writes every connection's gathered responses (one write each), then completes the lateness
- * of the releases they carried. */
-static void flush_all(struct server *s)
-{
-    while (s->dirty != NULL) {
-        struct conn *c = s->dirty;
-        s->dirty = c->dirty_next;
-        c->dirty = false;
-        conn_flush(c);
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < s->n_marks; i++) {
-        const struct release_mark *m = &s->marks[i];
-        if (m->conn == NULL || m->conn->closing) {
-            continue;
-        }
-        if (m->conn->flushed_mono_ns < m->release_mono_ns) {
-            /* Behind a write still in flight: complete it once the reply goes out. */
-            s->marks[kept++] = *m;
-            continue;
-        }
-        int64_t late = m->late_at_release_ns + (m->conn->flushed_mono_ns - m->release_mono_ns);
-        hist_record(&s->stats.lateness, late);
-        hist_record(&s->stats.lateness_recent, late);
-    }
-    s->n_marks = kept;
+    ops_wake(&((struct server *)wt->data)->ops);
 }
 
 /* After the poll phase: the responses to this turn's requests. */
 static void on_flush(uv_check_t *h)
 {
-    flush_all(container_of(h, struct server, flush_check));
+    ops_flush(&container_of(h, struct server, flush_check)->ops);
 }
 
-/* --- connections --- */
+/* --- connections (conn_events) --- */
 
-void server_mark_dirty(struct server *s, struct conn *c)
+static void on_conn_opened(void *ctx, struct conn *c)
 {
-    if (!c->dirty) {
-        c->dirty = true;
-        c->dirty_next = s->dirty;
-        s->dirty = c;
-    }
+    struct server *s = ctx;
+    admit_opened(&s->admit, c);
+    log_debug("conn %s: open (%zu connections)", c->peer, s->admit.n_live);
 }
 
-void server_conn_opened(struct server *s, struct conn *c)
+static void on_conn_active(void *ctx, struct conn *c)
 {
-    c->serial = ++s->next_serial;
-    cs_list_push(&s->conns, &c->by_activity);
-    admit_opened(s, c);
-    s->stats.conns_accepted++;
-    log_debug("conn %s: open (%zu connections)", c->peer, s->n_live);
+    admit_active(&((struct server *)ctx)->admit, c);
 }
 
-void server_conn_active(struct server *s, struct conn *c)
+static void on_conn_batch(void *ctx, bool begin)
 {
-    admit_active(s, c);
+    ops_batch(&((struct server *)ctx)->ops, begin);
 }
 
-void server_conn_closing(struct server *s, struct conn *c)
+static void on_conn_request(void *ctx, struct conn *c, const struct request *req)
 {
-    admit_closing(s, c);
-    while (c->waits != NULL) {
-        struct pending *p = c->waits;
-        cw_remove(&s->waits, &p->cw);
-        unlink_pending(p);
-        server_pending_put(s, p);
-    }
-    /* Lateness marks for this connection cannot complete. */
-    for (size_t i = 0; i < s->n_marks; i++) {
-        if (s->marks[i].conn == c) {
-            s->marks[i].conn = NULL;
-        }
-    }
+    ops_handle(&((struct server *)ctx)->ops, c, req);
 }
 
-void server_conn_freed(struct server *s, struct conn *c)
+static void on_conn_bad_input(void *ctx, struct conn *c, const char *why)
 {
-    cs_list_remove(&s->conns, &c->by_activity);
-    /* A closing connection may still be in the dirty list if it was marked after the last
-     * flush; take it out before its memory goes. */
-    struct conn **pp = &s->dirty;
-    while (*pp != NULL) {
-        if (*pp == c) {
-            *pp = c->dirty_next;
-            break;
-        }
-        pp = &(*pp)->dirty_next;
-    }
-    if (s->conns.len == 0) {
+    ops_reject(&((struct server *)ctx)->ops, c, why);
+}
+
+static void on_conn_leaving(void *ctx, struct conn *c)
+{
+    admit_closing(&((struct server *)ctx)->admit, c);
+}
+
+static void on_conn_closing(void *ctx, struct conn *c)
+{
+    ops_conn_closing(&((struct server *)ctx)->ops, c);
+}
+
+static void on_conn_freed(void *ctx, struct conn *c)
+{
+    (void)c;
+    struct server *s = ctx;
+    if (s->conns.all.len == 0) {
         if (s->phase == PHASE_CLOSING) {
             server_stop(s); /* the last one is gone: nothing left to wait for */
         } else if (s->phase == PHASE_STOPPED && s->handles_ok) {
@@ -435,24 +183,16 @@ void server_conn_freed(struct server *s, struct conn *c)
     }
 }
 
-void server_on_frame(struct server *s, struct conn *c, const uint8_t *msg, size_t len)
-{
-    struct request req;
-    int rc = wire_decode_request(msg, len, &s->arena, &req);
-    arena_reset(&s->arena);
-    if (rc < 0) {
-        server_send_error(s, c, REQ_OP_NONE, 0, WIRE_ERROR_BAD_REQUEST, false,
-                          "message is not an oracle.v1.Request");
-        return;
-    }
-    if (s->phase >= PHASE_CLOSING) {
-        server_send_error(s, c, req.op, req.id, WIRE_ERROR_SHUTTING_DOWN, true,
-                          "server shutting down; retry on another instance");
-        conn_close_after_flush(c);
-        return;
-    }
-    ops_handle(s, c, &req);
-}
+static const struct conn_events conn_events = {
+    .opened = on_conn_opened,
+    .active = on_conn_active,
+    .batch = on_conn_batch,
+    .request = on_conn_request,
+    .bad_input = on_conn_bad_input,
+    .leaving = on_conn_leaving,
+    .closing = on_conn_closing,
+    .freed = on_conn_freed,
+};
 
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -462,12 +202,12 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     int err = 0;
-    struct conn *c = conn_accept(s, listener, &err);
+    struct conn *c = conn_accept(&s->conns, listener, &err);
     if (c == NULL) {
         log_warn("accept: %s", err < -1000 ? uv_strerror(err) : strerror(-err));
         return;
     }
-    admit_check(s, c);
+    admit_check(&s->admit, c);
 }
 
 /* Closes connections idle too long, and cuts off clients whose replies stay unread. */
@@ -475,22 +215,21 @@ static void on_sweep(uv_timer_t *h)
 {
     struct server *s = container_of(h, struct server, sweep_timer);
     int64_t now = cb_clock_ns(s->clock, CB_CLOCK_MONOTONIC);
-    for (struct conn *c = conn_of_activity(s->conns.newest); c != NULL;
+    for (struct conn *c = conn_of_activity(s->conns.all.newest); c != NULL;
          c = conn_of_activity(c->by_activity.older)) {
         if (c->closing) {
             continue;
         }
-        bool unsent = c->out_len > 0 || c->writing;
+        bool unsent = conn_unsent(c);
         if (unsent && s->cfg->write_timeout_ns > 0 &&
             now - c->progress_mono_ns > s->cfg->write_timeout_ns) {
-            s->stats.conns_cut_off++;
-            log_warn("conn %s: replies unread for %" PRId64 " s, cutting the client off", c->peer,
+            char why[64];
+            snprintf(why, sizeof(why), "replies unread for %" PRId64 " s",
                      (now - c->progress_mono_ns) / 1000000000);
-            conn_close(c, NULL);
+            conn_cut_off(c, why);
         } else if (!unsent && c->waits == NULL && s->cfg->idle_timeout_ns > 0 &&
                    now - c->activity_mono_ns > s->cfg->idle_timeout_ns) {
-            s->stats.conns_idle_closed++;
-            conn_close(c, "idle");
+            conn_close_idle(c);
         }
     }
 }
@@ -547,6 +286,7 @@ static void update_readiness(struct server *s, const struct cb_now *now)
         return;
     }
     s->phase = PHASE_SERVING;
+    s->ops.started = true;
     int64_t took = cb_clock_ns(s->clock, CB_CLOCK_MONOTONIC) - s->start_mono_ns;
     log_info("ready: serving timestamps (started %.3f s ago)", (double)took / 1e9);
     notify_ready();
@@ -578,15 +318,15 @@ static void on_poll_done(struct poller *p)
     if (p->last_error == 0) {
         int64_t excess = 0;
         if (cb_bound_violated(&s->prev_clock_state, &s->clock_state.last, &excess)) {
-            s->stats.bound_violations++;
-            if (excess > s->stats.worst_violation_ns) {
-                s->stats.worst_violation_ns = excess;
+            s->bound_violations++;
+            if (excess > s->worst_violation_ns) {
+                s->worst_violation_ns = excess;
             }
             log_err("bound violation: chrony now measures the clock at least %" PRId64
                     " ns further off than the bound given a moment ago",
                     excess);
         }
-        hist_record(&s->stats.chrony_rtt, p->last_rtt_ns);
+        hist_record(&s->chrony_rtt, p->last_rtt_ns);
     }
     s->prev_clock_state = s->clock_state;
     if (vmwatch_poll(&s->vmwatch)) {
@@ -606,11 +346,11 @@ static void on_poll_done(struct poller *p)
     cbcompat_query_sent(&s->cbcompat, p->sent_coarse_ns);
     cbcompat_publish(&s->cbcompat, &s->clock_state, &now);
     if (cb_status_trusted(now.status)) {
-        reserve_check(&s->reserve, s->alloc.last_issued, now.latest_ns);
+        reserve_check(&s->reserve, s->ops.alloc.last_issued, now.latest_ns);
     }
     update_readiness(s, &now);
     /* The bound changed: releases may be due sooner, or the clock may no longer be trusted. */
-    check_waits(s);
+    ops_wake(&s->ops);
 }
 
 /* An NTPDATA answer may have changed the status: an upstream NTP server on its own local clock
@@ -623,13 +363,13 @@ static void on_upstream_done(struct poller *p)
     note_status(s, &now);
     cbcompat_publish(&s->cbcompat, &s->clock_state, &now);
     update_readiness(s, &now);
-    check_waits(s);
+    ops_wake(&s->ops);
 }
 
 static void on_reserved(struct reserve *r, uint64_t high_water_ns)
 {
     struct server *s = r->data;
-    tsalloc_set_limit(&s->alloc, high_water_ns);
+    tsalloc_set_limit(&s->ops.alloc, high_water_ns);
     struct cb_now now;
     server_now(s, &now);
     update_readiness(s, &now);
@@ -647,9 +387,10 @@ static void log_lateness(const char *what, const struct histogram *h)
 static void on_stats(uv_timer_t *h)
 {
     struct server *s = container_of(h, struct server, stats_timer);
-    if (s->stats.lateness_recent.total > 0) {
-        log_lateness("commit-wait (last 10 s)", &s->stats.lateness_recent);
-        hist_init(&s->stats.lateness_recent);
+    struct histogram recent;
+    ops_take_recent_lateness(&s->ops, &recent);
+    if (recent.total > 0) {
+        log_lateness("commit-wait (last 10 s)", &recent);
     }
 }
 
@@ -696,16 +437,17 @@ static void begin_closing(struct server *s)
         return;
     }
     s->phase = PHASE_CLOSING;
+    s->ops.closing = true;
     close_listeners(s);
-    log_info("draining: no new connections; %zu commit-waits to finish", cw_len(&s->waits));
-    for (struct conn *c = conn_of_activity(s->conns.newest); c != NULL;
+    log_info("draining: no new connections; %zu commit-waits to finish", waits_len(&s->ops.waits));
+    for (struct conn *c = conn_of_activity(s->conns.all.newest); c != NULL;
          c = conn_of_activity(c->by_activity.older)) {
         if (c->waits == NULL && !c->closing) {
             conn_close_after_flush(c);
         }
     }
-    flush_all(s);
-    if (s->conns.len == 0) {
+    ops_flush(&s->ops);
+    if (s->conns.all.len == 0) {
         server_stop(s);
         return;
     }
@@ -742,7 +484,7 @@ static void close_shutdown_timer(struct server *s)
 static void on_shutdown_timeout(uv_timer_t *h)
 {
     struct server *s = h->data;
-    for (struct conn *c = conn_of_activity(s->conns.newest); c != NULL;
+    for (struct conn *c = conn_of_activity(s->conns.all.newest); c != NULL;
          c = conn_of_activity(c->by_activity.older)) {
         conn_close(c, "shutting down: replies not read in time");
     }
@@ -775,22 +517,16 @@ void server_stop(struct server *s)
         return;
     }
     s->phase = PHASE_STOPPED;
+    s->ops.closing = true;
     close_listeners(s);
     struct cb_now now;
     server_now(s, &now);
-    for (struct conn *c = conn_of_activity(s->conns.newest); c != NULL;
+    for (struct conn *c = conn_of_activity(s->conns.all.newest); c != NULL;
          c = conn_of_activity(c->by_activity.older)) {
         /* Pending waits get SHUTTING_DOWN; the connection closes once that is written. */
-        while (c->waits != NULL) {
-            struct pending *p = c->waits;
-            cw_remove(&s->waits, &p->cw);
-            unlink_pending(p);
-            server_send_error(s, c, p->op, p->id, WIRE_ERROR_SHUTTING_DOWN, true,
-                              "server shutting down; retry on another instance");
-            server_pending_put(s, p);
-        }
+        ops_shutdown_conn(&s->ops, c);
         /* Idle connections close now; the others once their replies are written. */
-        if (c->out_len == 0 && !c->writing) {
+        if (!conn_unsent(c)) {
             conn_close(c, "shutting down");
         } else {
             conn_close_after_flush(c);
@@ -817,21 +553,23 @@ void server_stop(struct server *s)
         uv_close((uv_handle_t *)&s->drain_timer, on_handle_closed);
         uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
         uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
-        if (s->conns.len > 0) {
+        if (s->conns.all.len > 0) {
             /* A client that does not read cannot hold the exit up for long. */
             uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, SERVER_SHUTDOWN_WRITE_MS, 0);
         } else {
             close_shutdown_timer(s);
         }
     }
-    if (s->stats.lateness.total > 0) {
-        log_lateness("commit-wait since start", &s->stats.lateness);
+    struct ops_stats st;
+    ops_stats(&s->ops, &st);
+    if (st.lateness->total > 0) {
+        log_lateness("commit-wait since start", st.lateness);
     }
     uint64_t answered = 0, errors = 0;
-    for (int op = 0; op < STATS_OPS; op++) {
-        for (int r = 0; r < STATS_RESULTS; r++) {
-            answered += s->stats.requests[op][r];
-            errors += r > 0 ? s->stats.requests[op][r] : 0;
+    for (int op = 0; op < OPS_COUNTED_OPS; op++) {
+        for (int r = 0; r < OPS_COUNTED_RESULTS; r++) {
+            answered += st.requests[op][r];
+            errors += r > 0 ? st.requests[op][r] : 0;
         }
     }
     log_info("answered %" PRIu64 " requests (%" PRIu64 " errors)", answered, errors);
@@ -844,10 +582,47 @@ static void clockbound_now(void *ctx, struct cb_now *now)
     server_now(ctx, now);
 }
 
+void server_snapshot(struct server *s, struct metrics_snapshot *out)
+{
+    memset(out, 0, sizeof(*out));
+    server_now(s, &out->now);
+    out->version = s->cfg->version;
+    out->instance_id = s->instance_id;
+    out->time_source = s->time_source;
+    out->start_rt_ns = s->start_rt_ns;
+    out->demo = s->demo;
+    out->starting = s->phase == PHASE_STARTING;
+    out->ready = server_ready(s);
+    out->draining = s->phase >= PHASE_DRAINING;
+    out->clock = &s->clock_state;
+    out->bound_violations = s->bound_violations;
+    out->worst_violation_ns = s->worst_violation_ns;
+    out->chrony_rtt = &s->chrony_rtt;
+    ops_stats(&s->ops, &out->ops);
+    out->conns = s->conns.stats;
+    admit_stats(&s->admit, &out->admit);
+    reserve_stats(&s->reserve, &out->reserve);
+    poller_stats(&s->poller, &out->poller);
+    httpd_stats(&s->httpd, &out->httpd);
+    cbcompat_stats(&s->cbcompat, &out->cbcompat);
+    vmwatch_stats(&s->vmwatch, &out->vmwatch);
+}
+
+int server_listener_address(const struct server *s, int i, struct sockaddr_storage *out)
+{
+    if (i < 0 || i >= s->n_listeners) {
+        return UV_EINVAL;
+    }
+    int len = sizeof(*out);
+    return uv_tcp_getsockname(&s->listeners[i], (struct sockaddr *)out, &len);
+}
+
 static void on_http(void *ctx, const struct http_request *req, int *status,
                     const char **content_type, struct strbuf *body)
 {
-    metrics_http(ctx, req, status, content_type, body);
+    struct metrics_snapshot m;
+    server_snapshot(ctx, &m);
+    metrics_answer(&m, req->target, status, content_type, body);
 }
 
 /* The PHC's own error bound (--phc-interface or --phc-error-bound-file): found, opened and read
@@ -881,6 +656,11 @@ static int open_phc(struct server *s)
     return 0;
 }
 
+struct server *server_new(void)
+{
+    return calloc(1, sizeof(struct server));
+}
+
 int server_init(struct server *s, uv_loop_t *loop, const struct server_config *cfg,
                 struct cb_clock *clock)
 {
@@ -895,13 +675,14 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     s->logged_reason = CB_REASON_NO_DATA;
     cb_init(&s->clock_state, &cfg->clock);
     s->prev_clock_state = s->clock_state;
-    cw_init(&s->waits);
-    hist_init(&s->stats.commit_wait);
-    hist_init(&s->stats.lateness);
-    hist_init(&s->stats.lateness_recent);
-    hist_init(&s->stats.chrony_rtt);
+    hist_init(&s->chrony_rtt);
     reserve_disabled(&s->reserve);
-    if (admit_init(s) < 0) {
+    if (conn_env_init(&s->conns, loop, clock, cfg->max_output_bytes, cfg->keepalive_s, &conn_events,
+                      s) < 0) {
+        log_err("out of memory");
+        return -ENOMEM;
+    }
+    if (admit_init(&s->admit, &s->conns, cfg->max_connections, cfg->max_connections_per_peer) < 0) {
         log_err("out of memory for the table of peers (--max-connections-per-peer)");
         return -ENOMEM;
     }
@@ -913,6 +694,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         return vm_rc;
     }
     s->clock = vmwatch_clock(&s->vmwatch);
+    s->conns.clock = s->clock;
 
     uint8_t id[16];
     if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
@@ -937,11 +719,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     s->sigterm.data = s;
     s->handles_ok = true;
 
-    int rc = arena_init(&s->arena, ARENA_BYTES);
-    if (rc < 0) {
-        log_err("out of memory");
-        return rc;
-    }
+    int rc;
     if (cfg->state_dir != NULL) {
         char why[768];
         rc = reserve_open(&s->reserve, loop, cfg->state_dir, cfg->state_window_ns,
@@ -953,8 +731,22 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         }
         s->reserve.data = s;
     }
-    tsalloc_init(&s->alloc, s->reserve.enabled ? s->reserve.h_start : 0, cfg->max_run_ahead_ns,
-                 s->reserve.h_committed);
+    struct ops_config ops = {
+        .max_wait_ns = cfg->max_wait_ns,
+        .max_run_ahead_ns = cfg->max_run_ahead_ns,
+        .max_drift_ppb = (uint32_t)cfg->clock.max_drift_ppb,
+        .max_pending = cfg->max_pending,
+        .max_pending_per_conn = cfg->max_pending_per_conn,
+        .version = cfg->version,
+        .instance_id = s->instance_id,
+        .time_source = s->time_source,
+        .now = clockbound_now,
+        .now_ctx = s,
+        .conns = &s->conns,
+        .reserve = &s->reserve,
+        .wake = &s->wake,
+    };
+    ops_init(&s->ops, &ops);
     rc = poller_init(&s->poller, loop, &cfg->chrony, s->clock, &s->clock_state,
                      cfg->poll_interval_ns, on_poll_done);
     if (rc < 0) {
@@ -1029,18 +821,15 @@ int server_start(struct server *s)
     return 0;
 }
 
-void server_fini(struct server *s)
+void server_free(struct server *s)
 {
-    admit_fini(s);
+    if (s == NULL) {
+        return;
+    }
+    admit_fini(&s->admit);
     vmwatch_close(&s->vmwatch);
     reserve_close(&s->reserve);
-    cw_fini(&s->waits);
-    arena_fini(&s->arena);
-    for (size_t i = 0; i < s->n_pending_chunks; i++) {
-        free(s->pending_chunks[i]);
-    }
-    free(s->pending_chunks);
-    free(s->marks);
-    s->pending_chunks = NULL;
-    s->marks = NULL;
+    ops_fini(&s->ops);
+    conn_env_fini(&s->conns);
+    free(s);
 }

@@ -218,3 +218,12 @@ void vmwatch_close(struct vmwatch *w)
     cb_vmclock_close(&w->vc);
     w->enabled = false;
 }
+
+void vmwatch_stats(const struct vmwatch *w, struct vmwatch_stats *out)
+{
+    out->enabled = w->enabled;
+    out->have_snapshot = w->have_snapshot;
+    out->clock_status = w->have_snapshot ? w->last.clock_status : 0;
+    out->flags = w->have_snapshot ? w->last.flags : 0;
+    out->readable = w->last_error == 0;
+}

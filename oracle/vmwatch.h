@@ -19,6 +19,15 @@
 /* The file in the state directory that keeps the marker between runs. */
 #define VMWATCH_KEPT_NAME "vmclock"
 
+/* What /metrics and /healthz show of the VMClock. */
+struct vmwatch_stats {
+    bool enabled;       /* a page is open */
+    bool have_snapshot; /* the fields below are the last snapshot's */
+    unsigned clock_status;
+    uint64_t flags;
+    bool readable; /* the last snapshot succeeded */
+};
+
 struct vmwatch {
     bool enabled;                    /* a VMClock page is open */
     struct cb_vmclock vc;            /* the page */
@@ -74,5 +83,7 @@ bool vmwatch_poll(struct vmwatch *w);
 
 /* Unmaps and closes. Idempotent; a zeroed struct is safe. */
 void vmwatch_close(struct vmwatch *w);
+
+void vmwatch_stats(const struct vmwatch *w, struct vmwatch_stats *out);
 
 #endif

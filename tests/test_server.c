@@ -107,6 +107,14 @@ static void await_closed(struct env *e)
     fail_msg("connection not closed within 3 s");
 }
 
+/* What the server shows now (server_snapshot): the counters, the clock state. */
+static struct metrics_snapshot snap(struct env *e)
+{
+    struct metrics_snapshot m;
+    server_snapshot(e->srv, &m);
+    return m;
+}
+
 static int setup_with(void **state, size_t max_per_peer)
 {
     struct env *e = calloc(1, sizeof(*e));
@@ -141,25 +149,26 @@ static int setup_with(void **state, size_t max_per_peer)
     c->version = "test";
 
     assert_int_equal(uv_loop_init(&e->loop), 0);
-    e->srv = malloc(sizeof(*e->srv));
+    e->srv = server_new();
     assert_non_null(e->srv);
     assert_int_equal(server_init(e->srv, &e->loop, &e->cfg, &e->fc.base), 0);
     assert_int_equal(server_start(e->srv), 0);
-    struct sockaddr_in sa;
-    int len = sizeof(sa);
-    assert_int_equal(uv_tcp_getsockname(&e->srv->listeners[0], (struct sockaddr *)&sa, &len), 0);
-    snprintf(e->addr, sizeof(e->addr), "127.0.0.1:%u", ntohs(sa.sin_port));
+    struct sockaddr_storage ss;
+    assert_int_equal(server_listener_address(e->srv, 0, &ss), 0);
+    snprintf(e->addr, sizeof(e->addr), "127.0.0.1:%u",
+             ntohs(((const struct sockaddr_in *)&ss)->sin_port));
     assert_int_equal(wc_connect_addr(&e->client, e->addr), 0);
 
     /* Trusted once chrony has measured since the start: two polls, time moving between. */
     int64_t end = real_mono_ns() + 3000 * MS;
-    while (!cb_status_trusted(e->srv->last_status) && real_mono_ns() < end) {
+    struct cb_now n;
+    server_now(e->srv, &n);
+    while (!cb_status_trusted(n.status) && real_mono_ns() < end) {
         fake_clock_advance(&e->fc, MS);
         spin(e, 2);
-        struct cb_now n;
         server_now(e->srv, &n);
     }
-    assert_true(cb_status_trusted(e->srv->last_status));
+    assert_true(cb_status_trusted(n.status));
     *state = e;
     return 0;
 }
@@ -181,9 +190,8 @@ static int teardown(void **state)
     server_stop(e->srv);
     for (int i = 0; i < 10000 && uv_run(&e->loop, UV_RUN_NOWAIT) != 0; i++) {
     }
-    server_fini(e->srv);
+    server_free(e->srv);
     assert_int_equal(uv_loop_close(&e->loop), 0);
-    free(e->srv);
     fake_chrony_free(e->chrony);
     free(e);
     return 0;
@@ -341,8 +349,8 @@ static void test_upstream_ntpdata(void **state)
     assert_int_equal(e->chrony->last_ntpdata_family, CHRONY_ADDR_INET4);
     assert_memory_equal(e->chrony->last_ntpdata_addr, a1, sizeof(a1));
     assert_int_equal(status_now(e, &reason), CB_STATUS_SYNCHRONIZED);
-    assert_non_null(cb_upstream_current(&e->srv->clock_state));
-    assert_int_equal(cb_upstream_current(&e->srv->clock_state)->ref_id, 0x47505300);
+    assert_non_null(cb_upstream_current(snap(e).clock));
+    assert_int_equal(cb_upstream_current(snap(e).clock)->ref_id, 0x47505300);
 
     /* chronyd refuses NTPDATA: the check cannot be made; still served, no poll failure, and
      * no new question for 10 s (fake time) even though the reference time keeps moving. */
@@ -350,9 +358,9 @@ static void test_upstream_ntpdata(void **state)
     fake_clock_advance(&e->fc, MS);
     spin(e, 30);
     assert_int_equal(ntpdata_asked(e), n0 + 3);
-    assert_int_equal(e->srv->poller.ntpdata_error, -EREMOTEIO);
-    assert_string_equal(e->srv->poller.ntpdata_why, "unauthorised");
-    assert_int_equal(e->srv->poller.polls_failed, 0);
+    assert_int_equal(snap(e).poller.ntpdata_error, -EREMOTEIO);
+    assert_string_equal(snap(e).poller.ntpdata_why, "unauthorised");
+    assert_int_equal(snap(e).poller.polls_failed, 0);
     assert_int_equal(status_now(e, &reason), CB_STATUS_SYNCHRONIZED);
     fake_clock_advance(&e->fc, 9 * 1000 * MS);
     spin(e, 30);
@@ -366,7 +374,7 @@ static void test_upstream_ntpdata(void **state)
     fake_clock_advance(&e->fc, 10 * 1000 * MS);
     spin(e, 30);
     assert_int_equal(ntpdata_asked(e), n0 + 5);
-    assert_int_equal(e->srv->poller.ntpdata_error, 0);
+    assert_int_equal(snap(e).poller.ntpdata_error, 0);
     assert_int_equal(status_now(e, &reason), CB_STATUS_SYNCHRONIZED);
 
     /* That server falls back to its own clock: a commit-wait pending (fake time stands still)
@@ -395,7 +403,7 @@ static void test_upstream_ntpdata(void **state)
     fake_clock_advance(&e->fc, MS);
     spin(e, 30);
     assert_int_equal(status_now(e, &reason), CB_STATUS_SYNCHRONIZED);
-    assert_int_equal(e->srv->poller.polls_failed, 0);
+    assert_int_equal(snap(e).poller.polls_failed, 0);
     assert_int_equal(e->chrony->bad_requests, 0);
 }
 
@@ -412,7 +420,7 @@ static uint16_t server_port(const struct env *e)
 static void settle(struct env *e, size_t want_live)
 {
     int64_t end = real_mono_ns() + 3000 * MS;
-    while (e->srv->n_live != want_live && real_mono_ns() < end) {
+    while (snap(e).admit.live != want_live && real_mono_ns() < end) {
         turn(e);
     }
     spin(e, 5);
@@ -471,7 +479,7 @@ static void open_others(struct env *e, struct wire_client *others, size_t n, con
 {
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(wc_connect_from(&others[i], "127.0.0.1", server_port(e), from), 0);
-        settle(e, e->srv->n_live + 1);
+        settle(e, snap(e).admit.live + 1);
     }
 }
 
@@ -500,7 +508,7 @@ static void test_cap_evicts_the_idle_longest(void **state)
     struct env *e = *state;
     struct wire_client *others = clients(CAP_OTHERS + 1);
     open_others(e, others, CAP_OTHERS, NULL);
-    assert_int_equal(e->srv->n_live, 16);
+    assert_int_equal(snap(e).admit.live, 16);
     /* e->client, the first opened, is active again: others[0] is now the idle longest, then
      * others[1], ... */
     now_answered(e, &e->client, 1);
@@ -516,9 +524,9 @@ static void test_cap_evicts_the_idle_longest(void **state)
     assert_int_equal(wc_connect_addr(&extra, e->addr), 0);
     assert_goodbye(e, &others[2], "evicted: connection limit");
     assert_true(untouched(e, &others[1]));
-    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_TOTAL], 2);
-    assert_int_equal(e->srv->stats.conns_refused[ADMIT_CAP_TOTAL], 0);
-    assert_int_equal(e->srv->n_live, 16);
+    assert_int_equal(snap(e).admit.evicted[ADMIT_CAP_TOTAL], 2);
+    assert_int_equal(snap(e).admit.refused[ADMIT_CAP_TOTAL], 0);
+    assert_int_equal(snap(e).admit.live, 16);
     wc_close(&extra);
     close_all(others, CAP_OTHERS + 1);
 }
@@ -587,9 +595,9 @@ static void test_cap_refuses_when_none_idle(void **state)
     for (size_t i = 0; i < CAP_OTHERS; i++) {
         assert_true(untouched(e, &others[i]));
     }
-    assert_int_equal(e->srv->stats.conns_refused[ADMIT_CAP_TOTAL], 1);
-    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_TOTAL], 0);
-    assert_int_equal(e->srv->n_live, 16);
+    assert_int_equal(snap(e).admit.refused[ADMIT_CAP_TOTAL], 1);
+    assert_int_equal(snap(e).admit.evicted[ADMIT_CAP_TOTAL], 0);
+    assert_int_equal(snap(e).admit.live, 16);
     /* The busy ones were looked at and moved to the newest end; once one is idle again (its
      * wait answered), the next arrival takes its place. */
     struct cb_now now;
@@ -606,7 +614,7 @@ static void test_cap_refuses_when_none_idle(void **state)
     struct wire_client late;
     assert_int_equal(wc_connect_addr(&late, e->addr), 0);
     settle(e, 16);
-    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_TOTAL], 1);
+    assert_int_equal(snap(e).admit.evicted[ADMIT_CAP_TOTAL], 1);
     assert_true(untouched(e, &late));
     wc_close(&late);
     wc_close(&extra);
@@ -621,14 +629,14 @@ static void test_cap_per_peer(void **state)
     struct wire_client *there = clients(4);
     open_others(e, here, 2, NULL);
     open_others(e, there, 3, "127.0.0.2");
-    assert_int_equal(e->srv->peers.len, 2);
+    assert_int_equal(snap(e).admit.peers, 2);
     now_answered(e, &e->client, 1);
     /* A fourth from 127.0.0.2 evicts that peer's idle longest, not e->client's neighbours (here[0]
      * is idle longer than any of them). */
     assert_int_equal(wc_connect_from(&there[3], "127.0.0.1", server_port(e), "127.0.0.2"), 0);
     assert_goodbye(e, &there[0], "evicted: connection limit per peer");
     assert_true(untouched(e, &here[0]));
-    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_PEER], 1);
+    assert_int_equal(snap(e).admit.evicted[ADMIT_CAP_PEER], 1);
     /* 127.0.0.1 with every one busy: the new one is refused. */
     hold_wait(&e->client, 2);
     hold_wait(&here[0], 1);
@@ -636,15 +644,15 @@ static void test_cap_per_peer(void **state)
     spin(e, 10);
     assert_int_equal(wc_connect_addr(&here[2], e->addr), 0);
     assert_goodbye(e, &here[2], "refused: connection limit per peer, none idle; retry later");
-    assert_int_equal(e->srv->stats.conns_refused[ADMIT_CAP_PEER], 1);
-    assert_int_equal(e->srv->n_live, 6);
+    assert_int_equal(snap(e).admit.refused[ADMIT_CAP_PEER], 1);
+    assert_int_equal(snap(e).admit.live, 6);
     /* The peer's entry goes with its last connection. */
     close_all(there, 4);
     int64_t end = real_mono_ns() + 3000 * MS;
-    while (e->srv->peers.len != 1 && real_mono_ns() < end) {
+    while (snap(e).admit.peers != 1 && real_mono_ns() < end) {
         turn(e);
     }
-    assert_int_equal(e->srv->peers.len, 1);
+    assert_int_equal(snap(e).admit.peers, 1);
     close_all(here, 3);
 }
 
@@ -666,8 +674,8 @@ static void test_cap_per_peer_candidate_gone(void **state)
     assert_int_equal(shutdown(here[0].fd, SHUT_WR), 0);
     settle(e, 3);
     assert_int_equal(wc_wait_closed(&here[0], 1000), 0);
-    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_PEER], 0);
-    assert_int_equal(e->srv->stats.conns_refused[ADMIT_CAP_PEER], 0);
+    assert_int_equal(snap(e).admit.evicted[ADMIT_CAP_PEER], 0);
+    assert_int_equal(snap(e).admit.refused[ADMIT_CAP_PEER], 0);
     assert_true(untouched(e, &e->client));
     /* The list still holds the three, oldest first e->client: the next arrival evicts it. */
     spin(e, 10);
@@ -675,16 +683,16 @@ static void test_cap_per_peer_candidate_gone(void **state)
     struct response r = await_on(e, &e->client);
     assert_int_equal(r.id, 0);
     assert_string_equal(r.u.error.message, "evicted: connection limit per peer");
-    assert_int_equal(e->srv->stats.conns_evicted[ADMIT_CAP_PEER], 1);
+    assert_int_equal(snap(e).admit.evicted[ADMIT_CAP_PEER], 1);
     now_answered(e, &here[1], 3);
     now_answered(e, &here[2], 4);
     now_answered(e, &here[3], 5);
     close_all(here, 4);
     int64_t end = real_mono_ns() + 3000 * MS;
-    while (e->srv->peers.len != 0 && real_mono_ns() < end) {
+    while (snap(e).admit.peers != 0 && real_mono_ns() < end) {
         turn(e);
     }
-    assert_int_equal(e->srv->peers.len, 0);
+    assert_int_equal(snap(e).admit.peers, 0);
 }
 
 int main(void)

@@ -126,3 +126,12 @@ void cbcompat_close(struct cbcompat *c, void (*close_cb)(struct cbcompat *c))
         close_cb(c);
     }
 }
+
+void cbcompat_stats(const struct cbcompat *c, struct cbcompat_stats *out)
+{
+    out->answered = c->sock.answered;
+    out->malformed = c->sock.malformed;
+    out->unbound = c->sock.unbound.count;
+    out->send_failed = c->sock.send_failed.count;
+    out->shm_writes = c->shm.writes;
+}

@@ -19,6 +19,15 @@
 /* Fills now with the server's Now at this instant. */
 typedef void cbcompat_now_fn(void *ctx, struct cb_now *now);
 
+/* What /metrics shows of the ClockBound faces. */
+struct cbcompat_stats {
+    uint64_t answered;    /* socket requests answered */
+    uint64_t malformed;   /* ... with an error reply */
+    uint64_t unbound;     /* ... dropped: from clients with no address */
+    uint64_t send_failed; /* ... whose reply could not be sent */
+    uint64_t shm_writes;  /* segment writes */
+};
+
 struct cbcompat {
     struct cbsock sock;
     struct cbshm shm;
@@ -69,5 +78,7 @@ static inline void cbcompat_reading(struct cbcompat *c, const struct cb_state *s
 /* Closes both; the segment is left UNKNOWN and void from a coarse reading taken here (the
  * stop), with the UNKNOWN bound (cbshm_close). close_cb runs when done. */
 void cbcompat_close(struct cbcompat *c, void (*close_cb)(struct cbcompat *c));
+
+void cbcompat_stats(const struct cbcompat *c, struct cbcompat_stats *out);
 
 #endif
