@@ -6,6 +6,8 @@
 #   bench/results/<time>/results.jsonl   one JSON object per run
 #   bench/results/<time>/table.md        the table, with ratios against Redis and echo
 #   bench/results/<time>/*.png           latency CDFs and the commit-wait lateness (gnuplot)
+# bench/results/ is not committed (.gitignore). With --record, the run's table goes on top of
+# bench/RESULTS.md and its table and plots replace bench/latest/'s, which are.
 #   bench/RESULTS.md                     the table added on top of the earlier runs
 #
 # Usage: bench/run.sh [--quick] [--no-record] [--server-cpu N] [--client-cpu N]
@@ -220,5 +222,8 @@ if [ $record -eq 1 ]; then
         sed "1,/$marker/d" "$results"
     } >"$work/RESULTS.md"
     cp "$work/RESULTS.md" "$results"
-    echo "== added to bench/RESULTS.md"
+    rm -f "$repo"/bench/latest/*.png
+    mkdir -p "$repo/bench/latest"
+    cp "$out/table.md" "$out"/*.png "$repo/bench/latest/" 2>/dev/null || true
+    echo "== added to bench/RESULTS.md; table and plots in bench/latest/"
 fi
