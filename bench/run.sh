@@ -65,7 +65,7 @@ else
     duration=5s warmup=1s reps=3 rest=10s
 fi
 
-"$repo/dev/install-deps"
+"$repo/dev/install-deps" --test
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 bench="$build/bench/oracle-bench"

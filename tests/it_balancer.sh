@@ -17,7 +17,7 @@ LB_CLIENT=$2
 DEMO=$3
 for tool in chronyd haproxy; do
     if ! command -v $tool >/dev/null; then
-        echo "SKIP: $tool not installed (dev/install-deps)"
+        echo "SKIP: $tool not installed (dev/install-deps --test)"
         exit 77
     fi
 done

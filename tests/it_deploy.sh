@@ -18,7 +18,7 @@ UNIT=$DEPLOY/systemd/oracled.service
 CONF=$DEPLOY/systemd/oracled.conf
 for tool in systemd-analyze chronyd python3 dpkg-deb help2man man shellcheck; do
     if ! command -v "$tool" >/dev/null; then
-        echo "SKIP: $tool not installed (dev/install-deps installs it)"
+        echo "SKIP: $tool not installed (dev/install-deps --test installs it)"
         exit 77
     fi
 done

@@ -13,7 +13,7 @@ NOTIFY_LISTEN=$3
 DEMO=$4
 for tool in chronyd curl promtool; do
     if ! command -v "$tool" >/dev/null; then
-        echo "SKIP: $tool not installed (dev/install-deps installs it)"
+        echo "SKIP: $tool not installed (dev/install-deps --test installs it)"
         exit 77
     fi
 done

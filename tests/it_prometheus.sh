@@ -20,7 +20,7 @@ RULE_TESTS=$DIR/oracled-rules.test.yml
 
 for tool in promtool prometheus curl jq python3; do
     if ! command -v $tool >/dev/null; then
-        echo "SKIP: $tool not installed (dev/install-deps)"
+        echo "SKIP: $tool not installed (dev/install-deps --test)"
         exit 77
     fi
 done
