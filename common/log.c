@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "errtext.h"
+
 enum log_level log_threshold = LOG_LEVEL_INFO;
 static const char *log_ident = "oracled";
 
@@ -81,7 +83,7 @@ void log_emit(enum log_level level, int err, const char *fmt, ...)
     const char *prefix = to_journal() ? log_priority_prefix(level) : "";
     if (err != 0) {
         fprintf(stderr, "%s%s.%06ldZ %s: %s: %s: %s\n", prefix, when, ts.tv_nsec / 1000, log_ident,
-                names[level], msg, strerror(err < 0 ? -err : err));
+                names[level], msg, err_text(err));
     } else {
         fprintf(stderr, "%s%s.%06ldZ %s: %s: %s\n", prefix, when, ts.tv_nsec / 1000, log_ident,
                 names[level], msg);

@@ -1,6 +1,7 @@
 /*
  * Logging to stderr, one line per event: "2026-11-25T16:20:00.123456Z oracled: warn: ...".
- * log_*errno variants append ": strerror(err)" (OpenBSD's warn/warnx split). The level is checked
+ * log_*errno variants append ": " and what err says (errtext.h: errno, positive or negated, or a
+ * libuv code), as OpenBSD's warn/warnx split. The level is checked
  * before the arguments are formatted. Single-threaded, like the daemon.
  *
  * When stderr is the systemd journal (JOURNAL_STREAM names its device and inode), each line
@@ -43,11 +44,13 @@ void log_emit(enum log_level level, int err, const char *fmt, ...)
         }                                          \
     } while (0)
 
-#define log_err(...)           log_at(LOG_LEVEL_ERR, 0, __VA_ARGS__)
-#define log_warn(...)          log_at(LOG_LEVEL_WARN, 0, __VA_ARGS__)
-#define log_info(...)          log_at(LOG_LEVEL_INFO, 0, __VA_ARGS__)
-#define log_debug(...)         log_at(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
-#define log_err_errno(e, ...)  log_at(LOG_LEVEL_ERR, (e), __VA_ARGS__)
-#define log_warn_errno(e, ...) log_at(LOG_LEVEL_WARN, (e), __VA_ARGS__)
+#define log_err(...)            log_at(LOG_LEVEL_ERR, 0, __VA_ARGS__)
+#define log_warn(...)           log_at(LOG_LEVEL_WARN, 0, __VA_ARGS__)
+#define log_info(...)           log_at(LOG_LEVEL_INFO, 0, __VA_ARGS__)
+#define log_debug(...)          log_at(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
+#define log_err_errno(e, ...)   log_at(LOG_LEVEL_ERR, (e), __VA_ARGS__)
+#define log_warn_errno(e, ...)  log_at(LOG_LEVEL_WARN, (e), __VA_ARGS__)
+#define log_info_errno(e, ...)  log_at(LOG_LEVEL_INFO, (e), __VA_ARGS__)
+#define log_debug_errno(e, ...) log_at(LOG_LEVEL_DEBUG, (e), __VA_ARGS__)
 
 #endif

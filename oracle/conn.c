@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "errtext.h"
 #include "frame.h"
 #include "log.h"
 #include "util.h"
@@ -111,7 +112,7 @@ static void start_reading(struct conn *c)
     if (!c->reading && !c->closing && !c->close_after_flush) {
         int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         if (rc < 0) {
-            conn_close(c, uv_strerror(rc));
+            conn_close(c, err_text(rc));
             return;
         }
         c->reading = true;
@@ -223,7 +224,7 @@ static void on_write(uv_write_t *req, int status)
     c->writing = false;
     c->progress_mono_ns = cb_clock_ns(c->env->clock, CB_CLOCK_MONOTONIC);
     if (status < 0) {
-        conn_close(c, uv_strerror(status));
+        conn_close(c, err_text(status));
         return;
     }
     if (c->out_len > 0) {
@@ -260,7 +261,7 @@ void conn_flush(struct conn *c)
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
-        conn_close(c, uv_strerror(n));
+        conn_close(c, err_text(n));
         return;
     }
     size_t done = n > 0 ? (size_t)n : 0;
@@ -280,7 +281,7 @@ void conn_flush(struct conn *c)
     uv_buf_t rest = uv_buf_init((char *)c->wbuf + done, (unsigned)left);
     int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &rest, 1, on_write);
     if (rc < 0) {
-        conn_close(c, uv_strerror(rc));
+        conn_close(c, err_text(rc));
         return;
     }
     c->writing = true;
@@ -432,7 +433,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        conn_close(c, uv_strerror((int)nread));
+        conn_close(c, err_text((int)nread));
         return;
     }
     if (nread == 0) {

@@ -71,7 +71,7 @@ int oracled_main(int argc, char **argv, struct cb_clock *clock)
     server_free(s);
     rc = uv_loop_close(&loop);
     if (rc < 0) {
-        log_err("event loop closed with handles still open: %s", uv_strerror(rc));
+        log_err_errno(rc, "event loop closed with handles still open");
         status = 1;
     }
     config_free(&cfg);

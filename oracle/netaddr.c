@@ -69,7 +69,7 @@ int netaddr_listen(uv_loop_t *loop, uv_tcp_t *handle, const char *text, int back
         rc = uv_listen((uv_stream_t *)handle, backlog, cb);
     }
     if (rc < 0) {
-        log_err("cannot listen on %s (%s): %s", text, what, uv_strerror(rc));
+        log_err_errno(rc, "cannot listen on %s (%s)", text, what);
     }
     return rc;
 }

@@ -10,7 +10,7 @@ static void notify(const char *state)
 {
     int rc = sd_notify(0, state);
     if (rc < 0) {
-        log_warn("sd_notify(%s): %s", state, strerror(-rc));
+        log_warn_errno(rc, "sd_notify(%s)", state);
     } else if (rc > 0) {
         log_debug("sd_notify(%s) sent", state);
     }

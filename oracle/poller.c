@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "errtext.h"
 #include "log.h"
 #include "util.h"
 
@@ -23,7 +24,7 @@ static void fail(struct poller *p, int err, const char *why)
      * every POLLER_LOG_EVERY_NS, not one line per poll. */
     if (p->last_error == 0 || r.mono_ns - p->logged_mono_ns >= POLLER_LOG_EVERY_NS) {
         log_warn("chrony poll failed: %s (%" PRIu64 " failure%s since the last report)",
-                 why != NULL ? why : strerror(-err), p->failures_unlogged,
+                 why != NULL ? why : err_text(err), p->failures_unlogged,
                  p->failures_unlogged == 1 ? "" : "s");
         p->logged_mono_ns = r.mono_ns;
         p->failures_unlogged = 0;
@@ -46,8 +47,8 @@ static void reset_send(struct poller *p)
     p->reset_tries++;
     p->reset_sent_mono_ns = cb_clock_ns(p->clock, CB_CLOCK_MONOTONIC);
     if (rc < 0) {
-        log_warn("chrony %s: cannot send: %s", p->reset_step == 1 ? "RESET_SOURCES" : "BURST",
-                 strerror(-rc));
+        log_warn_errno(rc, "chrony %s: cannot send",
+                       p->reset_step == 1 ? "RESET_SOURCES" : "BURST");
     }
 }
 
@@ -83,7 +84,7 @@ static void reset_answered(struct poller *p, enum chrony_reply_kind kind, int rc
     }
     p->reset_step = 0;
     if (!reset) {
-        log_warn("chrony BURST after the disruption: %s", why != NULL ? why : strerror(-rc));
+        log_warn("chrony BURST after the disruption: %s", why != NULL ? why : err_text(rc));
         return;
     }
     p->resets_failed++;
@@ -93,7 +94,7 @@ static void reset_answered(struct poller *p, enum chrony_reply_kind kind, int rc
         log_warn("chrony refused RESET_SOURCES after the disruption (%s)%s: chrony keeps its "
                  "samples from before it; the clock stays DISRUPTED until chrony has measured %d "
                  "times since (logged once)",
-                 why != NULL ? why : strerror(-rc),
+                 why != NULL ? why : err_text(rc),
                  udp ? ": chronyd allows it only on its unix socket (--chrony "
                        "unix:/run/chrony/chronyd.sock, as a user that may use it)"
                      : "",
@@ -195,7 +196,7 @@ static void ntpdata_fail(struct poller *p, int err, const char *why)
         log_warn("chrony NTPDATA query failed: %s, so whether the upstream NTP server has fallen "
                  "back to its own local clock cannot be checked (the clock is not refused for "
                  "this; retrying every %" PRId64 " s)",
-                 why != NULL ? why : strerror(-err), POLLER_NTPDATA_RETRY_NS / 1000000000);
+                 why != NULL ? why : err_text(err), POLLER_NTPDATA_RETRY_NS / 1000000000);
     }
 }
 
@@ -342,7 +343,7 @@ static void note_phc(struct poller *p, enum cb_phc_verdict before, const struct 
         return;
     case CB_PHC_UNREADABLE:
         log_warn("%s (%s: %s): the clock is UNKNOWN while the PHC (%s) is chrony's reference",
-                 cb_phc_verdict_text(v), p->phc.path, strerror(-r->error), refid);
+                 cb_phc_verdict_text(v), p->phc.path, err_text(r->error), refid);
         return;
     case CB_PHC_EMPTY:
     case CB_PHC_INVALID:
@@ -370,7 +371,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
          * start the handle again, or no reply would ever be read once chronyd is back. */
         int rc = uv_poll_start(&p->poll, UV_READABLE, on_readable);
         if (rc < 0) {
-            log_err("chrony socket: cannot poll again: %s", uv_strerror(rc));
+            log_err_errno(rc, "chrony socket: cannot poll again");
         }
     }
     for (;;) {

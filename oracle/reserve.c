@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "errtext.h"
 #include "log.h"
 #include "util.h"
 
@@ -23,7 +24,7 @@ int reserve_open(struct reserve *r, uv_loop_t *loop, const char *dir, int64_t wi
     const char *why = NULL;
     int rc = statefile_open(&r->sf, dir, &why);
     if (rc < 0) {
-        snprintf(why_buf, why_cap, "state directory %s: %s (%s)", dir, why, strerror(-rc));
+        snprintf(why_buf, why_cap, "state directory %s: %s (%s)", dir, why, err_text(rc));
         return rc;
     }
     int fresh = 0;
@@ -99,7 +100,7 @@ static void after_write(uv_work_t *w, int status)
         if (r->last_error == 0) {
             log_err("state file %s/%s: %s: %s; timestamps stop at %" PRIu64
                     " until a write succeeds",
-                    r->sf.dir, STATEFILE_NAME, r->work_why, strerror(-r->work_rc), r->h_committed);
+                    r->sf.dir, STATEFILE_NAME, r->work_why, err_text(r->work_rc), r->h_committed);
         }
         r->last_error = r->work_rc;
         r->last_why = r->work_why;
@@ -131,7 +132,7 @@ void reserve_check(struct reserve *r, uint64_t last_issued, int64_t latest_ns)
     int rc = uv_queue_work(r->loop, &r->work, do_write, after_write);
     if (rc < 0) {
         r->writing = false;
-        log_err("state file: cannot queue the write: %s", uv_strerror(rc));
+        log_err_errno(rc, "state file: cannot queue the write");
     }
 }
 

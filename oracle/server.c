@@ -12,6 +12,7 @@
 #include "admit.h"
 #include "compat/cbcompat.h"
 #include "conn.h"
+#include "errtext.h"
 #include "histogram.h"
 #include "log.h"
 #include "metrics.h"
@@ -198,13 +199,13 @@ static void on_connection(uv_stream_t *listener, int status)
 {
     struct server *s = listener->data;
     if (status < 0) {
-        log_warn("accept: %s", uv_strerror(status));
+        log_warn_errno(status, "accept");
         return;
     }
     int err = 0;
     struct conn *c = conn_accept(&s->conns, listener, &err);
     if (c == NULL) {
-        log_warn("accept: %s", err < -1000 ? uv_strerror(err) : strerror(-err));
+        log_warn_errno(err, "accept");
         return;
     }
     admit_check(&s->admit, c);
@@ -648,7 +649,7 @@ static int open_phc(struct server *s)
     if (rc < 0) {
         log_warn("PHC error bound %s: cannot be read now (%s): the clock is UNKNOWN while "
                  "chrony's reference is %s and it cannot be read",
-                 path, strerror(-rc), refid);
+                 path, err_text(rc), refid);
     } else {
         log_info("PHC error bound %s: %" PRId64 " ns now; added while chrony's reference is %s",
                  path, ns, refid);
@@ -751,7 +752,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
                      cfg->poll_interval_ns, on_poll_done);
     if (rc < 0) {
         log_err("cannot open a socket to chrony at %s: %s", cfg->chrony_text,
-                rc == -EADDRNOTAVAIL ? "host name does not resolve" : strerror(-rc));
+                rc == -EADDRNOTAVAIL ? "host name does not resolve" : err_text(rc));
         return rc;
     }
     s->poller.data = s;
@@ -775,7 +776,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     rc = waketimer_init(&s->wake, loop, s->clock, on_wake);
     s->wake_ok = s->wake.initialised;
     if (rc < 0) {
-        log_err("commit-wait timer: %s", rc < -1000 ? uv_strerror(rc) : strerror(-rc));
+        log_err_errno(rc, "commit-wait timer");
         return rc;
     }
     s->wake.data = s;
@@ -810,7 +811,7 @@ int server_start(struct server *s)
     uv_timer_start(&s->sweep_timer, on_sweep, SERVER_SWEEP_INTERVAL_MS, SERVER_SWEEP_INTERVAL_MS);
     int rc = poller_start(&s->poller);
     if (rc < 0) {
-        log_err("chrony poller: %s", uv_strerror(rc));
+        log_err_errno(rc, "chrony poller");
         return rc;
     }
     for (int i = 0; i < s->n_listeners; i++) {

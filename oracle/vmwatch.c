@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clockbound.h"
+#include "errtext.h"
 #include "log.h"
 #include "statefile.h"
 #include "util.h"
@@ -135,7 +136,7 @@ void vmwatch_keep(struct vmwatch *w, uint64_t marker)
         /* Not kept: the next start counts as a disruption. Safe, only slower; said once. */
         log_warn("VMClock: cannot keep the disruption marker in %s: %s: %s (the next start will "
                  "count as a disruption)",
-                 w->kept_path, why, strerror(-rc));
+                 w->kept_path, why, err_text(rc));
         w->kept_dir[0] = '\0';
         return;
     }
@@ -182,7 +183,7 @@ bool vmwatch_poll(struct vmwatch *w)
         w->snapshots_failed++;
         if (w->last_error == 0) {
             log_warn("VMClock %s: cannot be read: %s", w->vc.path,
-                     rc == -EAGAIN ? "being written at every try" : strerror(-rc));
+                     rc == -EAGAIN ? "being written at every try" : err_text(rc));
         }
         w->last_error = rc;
         return false;

@@ -51,7 +51,7 @@ static void arm_at(struct waketimer *wt, int64_t fire_rt, bool idle)
     its.it_value.tv_nsec = (long)(fire_rt % 1000000000);
     if (timerfd_settime(wt->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0) {
         /* ECANCELED: the clock was set since the last read; spin once to re-read it. */
-        log_debug("commit-wait timer: timerfd_settime: %s", strerror(errno));
+        log_debug_errno(errno, "commit-wait timer: timerfd_settime");
         wt->armed = false;
         wt->idle_armed = false;
         uv_idle_start(&wt->idle, on_idle);
@@ -83,7 +83,7 @@ static void on_timerfd(uv_poll_t *h, int status, int events)
     (void)events;
     struct waketimer *wt = container_of(h, struct waketimer, poll);
     if (status < 0) {
-        log_warn("commit-wait timer: poll error: %s", uv_strerror(status));
+        log_warn_errno(status, "commit-wait timer: poll error");
     }
     uint64_t expirations;
     ssize_t n = read(wt->tfd, &expirations, sizeof(expirations));

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errtext.h"
 #include "satmath.h"
 
 #define NS_PER_S INT64_C(1000000000)
@@ -184,7 +185,7 @@ static int make_parents(const char *path, char *made, size_t made_cap, char *why
             if (chmod(dir, CBSHM_DIR_MODE) < 0) {
                 int err = errno;
                 snprintf(why, why_cap, "cannot make the directory %s readable to all: %s", dir,
-                         strerror(err));
+                         err_text(err));
                 return -err;
             }
             if (made[0] == '\0') {
@@ -192,7 +193,7 @@ static int make_parents(const char *path, char *made, size_t made_cap, char *why
             }
         } else if (errno != EEXIST) {
             int err = errno;
-            snprintf(why, why_cap, "cannot create the directory %s: %s", dir, strerror(err));
+            snprintf(why, why_cap, "cannot create the directory %s: %s", dir, err_text(err));
             return -err;
         } else {
             struct stat st;
@@ -232,7 +233,7 @@ int cbshm_open(struct cbshm *s, const char *path, int64_t coarse_ns, uint32_t ma
     }
     if (fd < 0) {
         int err = errno;
-        snprintf(why, why_cap, "cannot create it: %s%s", strerror(err),
+        snprintf(why, why_cap, "cannot create it: %s%s", err_text(err),
                  err == ENOENT ? " (does its directory exist?)" : "");
         return -err;
     }
@@ -246,27 +247,27 @@ int cbshm_open(struct cbshm *s, const char *path, int64_t coarse_ns, uint32_t ma
         int err = errno;
         snprintf(why, why_cap, "%s",
                  err == EWOULDBLOCK ? "another process writes it (another oracled?)"
-                                    : strerror(err));
+                                    : err_text(err));
         close(fd);
         return -(err == EWOULDBLOCK ? EBUSY : err);
     }
     /* Readable by every local client whatever the umask (the unit's is 0077). */
     if (fchmod(fd, 0644) < 0) {
         int err = errno;
-        snprintf(why, why_cap, "cannot make it readable to all: %s", strerror(err));
+        snprintf(why, why_cap, "cannot make it readable to all: %s", err_text(err));
         close(fd);
         return -err;
     }
     if (ftruncate(fd, CBSHM_SIZE) < 0) {
         int err = errno;
-        snprintf(why, why_cap, "cannot size it: %s", strerror(err));
+        snprintf(why, why_cap, "cannot size it: %s", err_text(err));
         close(fd);
         return -err;
     }
     void *map = mmap(NULL, CBSHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         int err = errno;
-        snprintf(why, why_cap, "cannot map it: %s", strerror(err));
+        snprintf(why, why_cap, "cannot map it: %s", err_text(err));
         close(fd);
         return -err;
     }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cbproto.h"
+#include "errtext.h"
 #include "log.h"
 
 /* Counts one; returns how many since the last log line when a line is due, else 0. */
@@ -52,7 +53,7 @@ static void note_send_failed(struct cbsock *s, const struct sockaddr_un *to, soc
         log_warn("clockbound socket %s: %llu reply(ies) could not be sent, e.g. to %s%.*s: %s%s",
                  s->path, (unsigned long long)count, abstract ? "@" : "",
                  (int)(abstract ? n - 1 : strnlen(to->sun_path, n)),
-                 to->sun_path + (abstract ? 1 : 0), strerror(err),
+                 to->sun_path + (abstract ? 1 : 0), err_text(err),
                  err == ENOENT ? " (is oracled's /tmp private? see PrivateTmp in the unit)" : "");
     }
 }
@@ -87,7 +88,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
     struct cbsock *s = h->data;
     if (status < 0) {
         /* libuv stops the handle after an error: start it again, or the socket goes silent. */
-        log_warn("clockbound socket %s: %s", s->path, uv_strerror(status));
+        log_warn_errno(status, "clockbound socket %s", s->path);
         uv_poll_start(&s->poll, UV_READABLE, on_readable);
         return;
     }
@@ -101,7 +102,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
                              (struct sockaddr *)&from, &fromlen);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR) {
-                log_warn("clockbound socket %s: recvfrom: %s", s->path, strerror(errno));
+                log_warn_errno(errno, "clockbound socket %s: recvfrom", s->path);
             }
             return;
         }
@@ -144,7 +145,7 @@ static int clear_stale(const char *path, char *why, size_t why_cap)
     }
     if (err != ECONNREFUSED) {
         /* Not certainly stale (no permission, a stream socket ...): leave it alone. */
-        snprintf(why, why_cap, "%s exists and cannot be checked: %s", path, strerror(err));
+        snprintf(why, why_cap, "%s exists and cannot be checked: %s", path, err_text(err));
         return -err;
     }
     return unlink(path) < 0 ? -errno : 0;
@@ -166,21 +167,21 @@ int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mo
     int rc = clear_stale(path, why, why_cap);
     if (rc < 0) {
         if (why[0] == '\0') {
-            snprintf(why, why_cap, "%s: %s", path, strerror(-rc));
+            snprintf(why, why_cap, "%s: %s", path, err_text(rc));
         }
         return rc;
     }
     s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->fd < 0) {
         rc = -errno;
-        snprintf(why, why_cap, "socket: %s", strerror(-rc));
+        snprintf(why, why_cap, "socket: %s", err_text(rc));
         return rc;
     }
     struct sockaddr_un sa;
     unix_addr(&sa, path);
     if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         rc = -errno;
-        snprintf(why, why_cap, "cannot bind %s: %s%s", path, strerror(-rc),
+        snprintf(why, why_cap, "cannot bind %s: %s%s", path, err_text(rc),
                  rc == -ENOENT ? " (does its directory exist?)" : "");
         close(s->fd);
         s->fd = -1;
@@ -188,7 +189,7 @@ int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mo
     }
     if (chmod(path, mode) < 0) {
         rc = -errno;
-        snprintf(why, why_cap, "cannot set the mode of %s: %s", path, strerror(-rc));
+        snprintf(why, why_cap, "cannot set the mode of %s: %s", path, err_text(rc));
         unlink(path);
         close(s->fd);
         s->fd = -1;
@@ -201,7 +202,7 @@ int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mo
         s->open = true;
     }
     if (rc < 0) {
-        snprintf(why, why_cap, "cannot watch it: %s", uv_strerror(rc));
+        snprintf(why, why_cap, "cannot watch it: %s", err_text(rc));
         cbsock_close(s, NULL);
         return rc;
     }
