@@ -62,10 +62,12 @@ int oracled_main(int argc, char **argv, struct cb_clock *clock)
     rc = server_init(s, &loop, &cfg.server, clock);
     if (rc == 0) {
         rc = server_start(s);
+        if (rc < 0) {
+            server_stop(s);
+        }
     }
     if (rc < 0) {
         status = 1;
-        server_stop(s);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     server_free(s);

@@ -345,6 +345,9 @@ static void on_listener_closed(uv_handle_t *handle)
 
 void httpd_close(struct httpd *h, void (*close_cb)(struct httpd *h))
 {
+    if (h->closing) {
+        return;
+    }
     h->closing = true;
     h->close_cb = close_cb;
     for (int i = 0; i < h->n_listeners; i++) {

@@ -443,6 +443,7 @@ int poller_init(struct poller *p, uv_loop_t *loop, const struct chrony_addr *add
         return rc;
     }
     uv_timer_init(loop, &p->timer);
+    p->handles = true;
     return 0;
 }
 
@@ -463,27 +464,29 @@ int poller_start(struct poller *p)
     return uv_timer_start(&p->timer, on_tick, 0, ms);
 }
 
-static void on_closed(uv_handle_t *h)
+/* The handles are closed (or never were): the socket and the PHC's file go. */
+static void on_closed(struct uvclose *u)
 {
-    struct poller *p = h->data;
-    if (--p->closing == 0) {
-        chrony_client_free(p->client);
-        p->client = NULL;
-        cb_phc_close(&p->phc);
-        if (p->close_cb != NULL) {
-            p->close_cb(p);
-        }
+    struct poller *p = container_of(u, struct poller, closer);
+    chrony_client_free(p->client);
+    p->client = NULL;
+    if (p->loop != NULL) {
+        cb_phc_close(&p->phc); /* (a zeroed poller's descriptor 0 is not its own) */
+    }
+    if (p->close_cb != NULL) {
+        p->close_cb(p);
     }
 }
 
 void poller_close(struct poller *p, void (*close_cb)(struct poller *p))
 {
+    if (p->close_called) {
+        return;
+    }
+    p->close_called = true;
     p->close_cb = close_cb;
-    p->closing = 2;
-    p->timer.data = p;
-    p->poll.data = p;
-    uv_close((uv_handle_t *)&p->timer, on_closed);
-    uv_close((uv_handle_t *)&p->poll, on_closed);
+    uv_handle_t *handles[] = {(uv_handle_t *)&p->timer, (uv_handle_t *)&p->poll};
+    uvclose_all(&p->closer, handles, p->handles ? 2 : 0, on_closed);
 }
 
 void poller_stats(const struct poller *p, struct poller_stats *out)

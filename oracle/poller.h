@@ -23,6 +23,7 @@
 
 #include "chrony_client.h"
 #include "clockbound.h"
+#include "uvclose.h"
 
 #define POLLER_DEFAULT_INTERVAL_NS 20000000 /* 20 ms: at 50 ppm the bound grows 1 us between */
 #define POLLER_ATTEMPTS            3
@@ -52,7 +53,9 @@ struct poller {
     int64_t sent_coarse_ns;     /* CLOCK_MONOTONIC_COARSE just before the latest request */
     uint64_t failures_unlogged; /* failures since the last log line about them */
     int64_t logged_mono_ns;     /* when that line was written */
-    unsigned closing;
+    bool handles;      /* the timer and the poll handle exist: closing goes through the loop */
+    bool close_called; /* poller_close() was called */
+    struct uvclose closer;
     void (*close_cb)(struct poller *p);
     void *data; /* the owner's */
     /* NTPDATA about the reference's NTP server. */

@@ -62,7 +62,6 @@ struct server {
 
     uv_tcp_t listeners[SERVER_MAX_LISTEN];
     int n_listeners;
-    bool listeners_closed;
     uv_check_t flush_check;
     uv_timer_t stats_timer;
     uv_timer_t sweep_timer;
@@ -78,12 +77,6 @@ struct server {
 
     char instance_id[33];
     char time_source[WIRE_INFO_TEXT_MAX];
-    bool poller_ok; /* what server_init got as far as, for server_stop() */
-    bool cbcompat_ok;
-    bool wake_ok;
-    bool handles_ok;
-    bool httpd_ok;
-    bool shutdown_timer_closed;
 };
 
 static void close_shutdown_timer(struct server *s);
@@ -178,7 +171,7 @@ static void on_conn_freed(void *ctx, struct conn *c)
     if (s->conns.all.len == 0) {
         if (s->phase == PHASE_CLOSING) {
             server_stop(s); /* the last one is gone: nothing left to wait for */
-        } else if (s->phase == PHASE_STOPPED && s->handles_ok) {
+        } else if (s->phase == PHASE_STOPPED) {
             close_shutdown_timer(s);
         }
     }
@@ -404,17 +397,11 @@ static void on_signal(uv_signal_t *h, int signum)
     server_drain(s);
 }
 
-static void on_handle_closed(uv_handle_t *h)
-{
-    (void)h;
-}
-
 static void close_listeners(struct server *s)
 {
-    if (!s->listeners_closed) {
-        s->listeners_closed = true;
-        for (int i = 0; i < s->n_listeners; i++) {
-            uv_close((uv_handle_t *)&s->listeners[i], on_handle_closed);
+    for (int i = 0; i < s->n_listeners; i++) {
+        if (!uv_is_closing((uv_handle_t *)&s->listeners[i])) {
+            uv_close((uv_handle_t *)&s->listeners[i], NULL);
         }
     }
 }
@@ -476,9 +463,8 @@ void server_drain(struct server *s)
 
 static void close_shutdown_timer(struct server *s)
 {
-    if (!s->shutdown_timer_closed) {
-        s->shutdown_timer_closed = true;
-        uv_close((uv_handle_t *)&s->shutdown_timer, on_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&s->shutdown_timer)) {
+        uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
     }
 }
 
@@ -492,30 +478,10 @@ static void on_shutdown_timeout(uv_timer_t *h)
     close_shutdown_timer(s);
 }
 
-static void on_poller_closed(struct poller *p)
-{
-    (void)p;
-}
-
-static void on_wake_closed(struct waketimer *wt)
-{
-    (void)wt;
-}
-
-static void on_httpd_closed(struct httpd *h)
-{
-    (void)h;
-}
-
-static void on_cbcompat_closed(struct cbcompat *c)
-{
-    (void)c;
-}
-
 void server_stop(struct server *s)
 {
-    if (s->phase == PHASE_STOPPED) {
-        return;
+    if (s->loop == NULL || s->phase == PHASE_STOPPED) {
+        return; /* never initialised, or stopped already */
     }
     s->phase = PHASE_STOPPED;
     s->ops.closing = true;
@@ -534,32 +500,24 @@ void server_stop(struct server *s)
             conn_flush(c);
         }
     }
-    if (s->poller_ok) {
-        poller_close(&s->poller, on_poller_closed);
+    /* Each module's close is safe on what it never opened, or opened in part. */
+    poller_close(&s->poller, NULL);
+    waketimer_close(&s->wake, NULL);
+    httpd_close(&s->httpd, NULL);
+    cbcompat_close(&s->cbcompat, NULL);
+    uv_handle_t *handles[] = {
+        (uv_handle_t *)&s->flush_check, (uv_handle_t *)&s->stats_timer,
+        (uv_handle_t *)&s->sweep_timer, (uv_handle_t *)&s->drain_timer,
+        (uv_handle_t *)&s->sigint,      (uv_handle_t *)&s->sigterm,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(handles); i++) {
+        uv_close(handles[i], NULL);
     }
-    if (s->wake_ok) {
-        waketimer_close(&s->wake, on_wake_closed);
-    }
-    if (s->httpd_ok) {
-        httpd_close(&s->httpd, on_httpd_closed);
-    }
-    if (s->cbcompat_ok) {
-        s->cbcompat_ok = false;
-        cbcompat_close(&s->cbcompat, on_cbcompat_closed);
-    }
-    if (s->handles_ok) {
-        uv_close((uv_handle_t *)&s->flush_check, on_handle_closed);
-        uv_close((uv_handle_t *)&s->stats_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&s->sweep_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&s->drain_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
-        uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
-        if (s->conns.all.len > 0) {
-            /* A client that does not read cannot hold the exit up for long. */
-            uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, SERVER_SHUTDOWN_WRITE_MS, 0);
-        } else {
-            close_shutdown_timer(s);
-        }
+    if (s->conns.all.len > 0) {
+        /* A client that does not read cannot hold the exit up for long. */
+        uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, SERVER_SHUTDOWN_WRITE_MS, 0);
+    } else {
+        close_shutdown_timer(s);
     }
     struct ops_stats st;
     ops_stats(&s->ops, &st);
@@ -678,36 +636,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     s->prev_clock_state = s->clock_state;
     hist_init(&s->chrony_rtt);
     reserve_disabled(&s->reserve);
-    if (conn_env_init(&s->conns, loop, clock, cfg->max_output_bytes, cfg->keepalive_s, &conn_events,
-                      s) < 0) {
-        log_err("out of memory");
-        return -ENOMEM;
-    }
-    if (admit_init(&s->admit, &s->conns, cfg->max_connections, cfg->max_connections_per_peer) < 0) {
-        log_err("out of memory for the table of peers (--max-connections-per-peer)");
-        return -ENOMEM;
-    }
-
-    char vm_why[768];
-    int vm_rc = vmwatch_open(&s->vmwatch, cfg->vmclock, clock, vm_why, sizeof(vm_why));
-    if (vm_rc < 0) {
-        log_err("%s", vm_why);
-        return vm_rc;
-    }
-    s->clock = vmwatch_clock(&s->vmwatch);
-    s->conns.clock = s->clock;
-
-    uint8_t id[16];
-    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
-        log_err_errno(errno, "getrandom");
-        return -EIO;
-    }
-    for (size_t i = 0; i < sizeof(id); i++) {
-        snprintf(s->instance_id + 2 * i, 3, "%02x", id[i]);
-    }
-    describe_source(s);
-
-    /* Handles first: whatever fails later, server_stop() closes what exists. */
+    /* The server's own handles first (they cannot fail): from here on server_stop() closes
+     * them, and every module closes whatever part of it was opened. */
     uv_check_init(loop, &s->flush_check);
     uv_timer_init(loop, &s->stats_timer);
     uv_timer_init(loop, &s->sweep_timer);
@@ -718,17 +648,45 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     uv_signal_init(loop, &s->sigterm);
     s->sigint.data = s;
     s->sigterm.data = s;
-    s->handles_ok = true;
 
-    int rc;
+    int rc = conn_env_init(&s->conns, loop, clock, cfg->max_output_bytes, cfg->keepalive_s,
+                           &conn_events, s);
+    if (rc < 0) {
+        log_err("out of memory");
+        goto fail;
+    }
+    rc = admit_init(&s->admit, &s->conns, cfg->max_connections, cfg->max_connections_per_peer);
+    if (rc < 0) {
+        log_err("out of memory for the table of peers (--max-connections-per-peer)");
+        goto fail;
+    }
+    char why[768];
+    rc = vmwatch_open(&s->vmwatch, cfg->vmclock, clock, why, sizeof(why));
+    if (rc < 0) {
+        log_err("%s", why);
+        goto fail;
+    }
+    s->clock = vmwatch_clock(&s->vmwatch);
+    s->conns.clock = s->clock;
+
+    uint8_t id[16];
+    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+        rc = -EIO;
+        log_err_errno(errno, "getrandom");
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof(id); i++) {
+        snprintf(s->instance_id + 2 * i, 3, "%02x", id[i]);
+    }
+    describe_source(s);
+
     if (cfg->state_dir != NULL) {
-        char why[768];
         rc = reserve_open(&s->reserve, loop, cfg->state_dir, cfg->state_window_ns,
                           cfg->clock.max_bound_ns, s->start_rt_ns, on_reserved, why, sizeof(why));
         if (rc < 0) {
             log_err("%s", why);
             reserve_disabled(&s->reserve);
-            return rc;
+            goto fail;
         }
         s->reserve.data = s;
     }
@@ -753,14 +711,13 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     if (rc < 0) {
         log_err("cannot open a socket to chrony at %s: %s", cfg->chrony_text,
                 rc == -EADDRNOTAVAIL ? "host name does not resolve" : err_text(rc));
-        return rc;
+        goto fail;
     }
     s->poller.data = s;
     s->poller.upstream_cb = on_upstream_done;
-    s->poller_ok = true;
     rc = open_phc(s);
     if (rc < 0) {
-        return rc;
+        goto fail;
     }
     bool have_marker = false;
     uint64_t marker = 0;
@@ -774,31 +731,34 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         cb_on_disruption(&s->clock_state, &r);
     }
     rc = waketimer_init(&s->wake, loop, s->clock, on_wake);
-    s->wake_ok = s->wake.initialised;
     if (rc < 0) {
         log_err_errno(rc, "commit-wait timer");
-        return rc;
+        goto fail;
     }
     s->wake.data = s;
     rc = cbcompat_open(&s->cbcompat, loop, s->clock, &s->clock_state, cfg->clockbound_socket,
                        cfg->clockbound_socket_mode, cfg->clockbound_shm,
                        (uint32_t)cfg->clock.max_drift_ppb, cfg->clock.grace_ns, clockbound_now, s);
-    s->cbcompat_ok = true;
     if (rc < 0) {
-        return rc;
+        goto fail; /* (logged) */
     }
-
     for (int i = 0; i < cfg->n_listen; i++) {
         uv_tcp_t *l = &s->listeners[s->n_listeners++];
         rc = netaddr_listen(loop, l, cfg->listen[i], LISTEN_BACKLOG, on_connection, "oracle");
         l->data = s;
         if (rc < 0) {
-            return rc;
+            goto fail; /* (logged) */
         }
     }
     rc = httpd_init(&s->httpd, loop, cfg->http_listen, cfg->n_http_listen,
                     cfg->http_max_connections, on_http, s);
-    s->httpd_ok = true;
+    if (rc < 0) {
+        goto fail; /* (logged) */
+    }
+    return 0;
+
+fail:
+    server_stop(s);
     return rc;
 }
 

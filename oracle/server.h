@@ -83,15 +83,16 @@ struct server;
 struct server *server_new(void);
 
 /* Sets up everything (sockets bound and listening, state directory locked, handles
- * initialised). Returns 0 or a negative errno / UV_E* with a message already logged; then call
- * server_stop(), run the loop dry and server_free(). */
+ * initialised). Returns 0, or a negative errno / UV_E* with a message already logged and what
+ * was opened being closed (server_stop): run the loop dry, then server_free(). */
 int server_init(struct server *s, uv_loop_t *loop, const struct server_config *cfg,
                 struct cb_clock *clock);
 /* Starts polling chrony and accepting connections. */
 int server_start(struct server *s);
 /* SIGTERM: drain (see above), then stop. A second call stops at once. */
 void server_drain(struct server *s);
-/* Closes every handle and connection now; uv_run() then returns. */
+/* Closes every handle and connection now; uv_run() then returns. Safe at any point after
+ * server_init, and more than once. */
 void server_stop(struct server *s);
 /* Frees what is left once the loop has stopped, and s itself. NULL is allowed. */
 void server_free(struct server *s);

@@ -162,26 +162,25 @@ void waketimer_schedule(struct waketimer *wt, int64_t now_rt_ns, int64_t delay_n
     arm_at(wt, fire_rt, false);
 }
 
-static void on_handle_closed(uv_handle_t *h)
+static void on_closed(struct uvclose *u)
 {
-    struct waketimer *wt = h->data;
-    if (--wt->closing == 0) {
-        if (wt->tfd >= 0) {
-            close(wt->tfd);
-            wt->tfd = -1;
-        }
-        if (wt->close_cb != NULL) {
-            wt->close_cb(wt);
-        }
+    struct waketimer *wt = container_of(u, struct waketimer, closer);
+    if (wt->initialised && wt->tfd >= 0) {
+        close(wt->tfd); /* (a failed init closed its own; a zeroed one has none) */
+        wt->tfd = -1;
+    }
+    if (wt->close_cb != NULL) {
+        wt->close_cb(wt);
     }
 }
 
 void waketimer_close(struct waketimer *wt, void (*close_cb)(struct waketimer *wt))
 {
+    if (wt->close_called) {
+        return;
+    }
+    wt->close_called = true;
     wt->close_cb = close_cb;
-    wt->closing = 2;
-    wt->poll.data = wt;
-    wt->idle.data = wt;
-    uv_close((uv_handle_t *)&wt->poll, on_handle_closed);
-    uv_close((uv_handle_t *)&wt->idle, on_handle_closed);
+    uv_handle_t *handles[] = {(uv_handle_t *)&wt->poll, (uv_handle_t *)&wt->idle};
+    uvclose_all(&wt->closer, handles, wt->initialised ? 2 : 0, on_closed);
 }

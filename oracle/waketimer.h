@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "clock.h"
+#include "uvclose.h"
 
 #define WAKE_OVERSHOOT_SAMPLES 64
 #define WAKE_LEAD_INITIAL_NS   150000 /* before any overshoot was measured */
@@ -48,8 +49,9 @@ struct waketimer {
     int64_t lead_ns;           /* how early the timerfd is armed */
     uint64_t clock_set_events; /* times the timerfd reported the clock was set */
     uint64_t wakeups;
-    bool initialised; /* the handles exist: waketimer_close() must be called */
-    unsigned closing; /* handles still to close */
+    bool initialised;  /* the handles exist: waketimer_close() must be called */
+    bool close_called; /* waketimer_close() was called */
+    struct uvclose closer;
     void (*close_cb)(struct waketimer *wt);
     void *data; /* the owner's */
 };

@@ -115,7 +115,8 @@ static struct metrics_snapshot snap(struct env *e)
     return m;
 }
 
-static int setup_with(void **state, size_t max_per_peer)
+/* A fake chrony and the configuration every test starts from. */
+static struct env *new_env(size_t max_per_peer)
 {
     struct env *e = calloc(1, sizeof(*e));
     assert_non_null(e);
@@ -147,8 +148,15 @@ static int setup_with(void **state, size_t max_per_peer)
     c->max_pending_per_conn = 100;
     c->max_output_bytes = 1 << 20;
     c->version = "test";
-
     assert_int_equal(uv_loop_init(&e->loop), 0);
+    return e;
+}
+
+/* drain_first: SIGTERM before the clock is trusted, with a drain delay of 30 s. */
+static int setup_with(void **state, size_t max_per_peer, bool drain_first)
+{
+    struct env *e = new_env(max_per_peer);
+    e->cfg.drain_delay_ns = drain_first ? 30000 * MS : 0;
     e->srv = server_new();
     assert_non_null(e->srv);
     assert_int_equal(server_init(e->srv, &e->loop, &e->cfg, &e->fc.base), 0);
@@ -158,6 +166,9 @@ static int setup_with(void **state, size_t max_per_peer)
     snprintf(e->addr, sizeof(e->addr), "127.0.0.1:%u",
              ntohs(((const struct sockaddr_in *)&ss)->sin_port));
     assert_int_equal(wc_connect_addr(&e->client, e->addr), 0);
+    if (drain_first) {
+        server_drain(e->srv);
+    }
 
     /* Trusted once chrony has measured since the start: two polls, time moving between. */
     int64_t end = real_mono_ns() + 3000 * MS;
@@ -175,12 +186,17 @@ static int setup_with(void **state, size_t max_per_peer)
 
 static int setup(void **state)
 {
-    return setup_with(state, 0);
+    return setup_with(state, 0, false);
 }
 
 static int setup_per_peer(void **state)
 {
-    return setup_with(state, 3);
+    return setup_with(state, 3, false);
+}
+
+static int setup_draining_from_the_start(void **state)
+{
+    return setup_with(state, 0, true);
 }
 
 static int teardown(void **state)
@@ -294,6 +310,82 @@ static void test_status_in_responses_is_current(void **state)
     r = await_response(e);
     assert_int_equal(r.kind, RESP_INFO);
     assert_int_equal(r.clock_status, CB_STATUS_DISRUPTED);
+}
+
+/* SIGTERM before the server was ever ready: it drains without serving, even once the clock is
+ * trusted (it never passed the start's conditions, DESIGN.md section 2, "Restarts"). */
+static void test_drain_while_starting_serves_nothing(void **state)
+{
+    struct env *e = *state;
+    struct metrics_snapshot m = snap(e);
+    assert_true(cb_status_trusted(m.now.status));
+    assert_true(m.draining);
+    assert_false(m.ready);
+    struct request q = wc_request(5, REQ_OP_NOW);
+    assert_int_equal(wc_send(&e->client, &q), 0);
+    struct response r = await_response(e);
+    assert_int_equal(r.kind, RESP_ERROR);
+    assert_int_equal(r.u.error.code, WIRE_ERROR_NOT_READY);
+    assert_true(r.u.error.retriable);
+    await_closed(e);
+}
+
+/* Each way server_init can fail leaves nothing behind: the loop runs dry and closes, after the
+ * server is stopped (twice: stopping is idempotent) and freed. */
+static void test_init_failures_close_everything(void **state)
+{
+    (void)state;
+    static const char *const what[] = {"a bad oracle address", "a missing state directory",
+                                       "a bad HTTP address", "a VMClock that is no VMClock"};
+    for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+        struct env *e = new_env(2);
+        char dir[] = "/tmp/test_server.XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char missing[64], not_vmclock[64];
+        snprintf(missing, sizeof(missing), "%s/missing/state", dir);
+        snprintf(not_vmclock, sizeof(not_vmclock), "%s/vmclock", dir);
+        FILE *f = fopen(not_vmclock, "w");
+        assert_non_null(f);
+        fputs("not a VMClock page\n", f);
+        fclose(f);
+        switch (i) {
+        case 0:
+            e->cfg.listen[1] = "300.1.1.1:0";
+            e->cfg.n_listen = 2;
+            break;
+        case 1:
+            e->cfg.state_dir = missing;
+            break;
+        case 2:
+            e->cfg.http_listen[0] = "300.1.1.1:0";
+            e->cfg.n_http_listen = 1;
+            break;
+        default:
+            e->cfg.vmclock = not_vmclock;
+            break;
+        }
+        e->srv = server_new();
+        assert_non_null(e->srv);
+        int rc = server_init(e->srv, &e->loop, &e->cfg, &e->fc.base);
+        if (rc >= 0) {
+            fail_msg("server_init succeeded with %s", what[i]);
+        }
+        server_stop(e->srv);
+        server_stop(e->srv);
+        int64_t end = real_mono_ns() + 3000 * MS;
+        while (uv_run(&e->loop, UV_RUN_NOWAIT) != 0 && real_mono_ns() < end) {
+        }
+        server_free(e->srv);
+        if (uv_loop_close(&e->loop) != 0) {
+            fail_msg("handles left open after failing on %s", what[i]);
+        }
+        unlink(not_vmclock);
+        rmdir(dir);
+        fake_chrony_free(e->chrony);
+        free(e);
+    }
+    server_free(server_new()); /* never initialised */
+    server_free(NULL);
 }
 
 static unsigned ntpdata_asked(struct env *e)
@@ -703,6 +795,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chrony_loss_fails_pending_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_answers_pending_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_in_responses_is_current, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drain_while_starting_serves_nothing,
+                                        setup_draining_from_the_start, teardown),
+        cmocka_unit_test(test_init_failures_close_everything),
         cmocka_unit_test_setup_teardown(test_upstream_ntpdata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_evicts_the_idle_longest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_spares_pending_work, setup, teardown),
