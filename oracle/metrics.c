@@ -476,14 +476,25 @@ void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *b)
     upstream_metrics(m, b);
 }
 
-void metrics_answer(const struct metrics_snapshot *m, const char *target, int *status,
-                    const char **content_type, struct strbuf *body)
+enum metrics_page metrics_page_of(const char *target)
 {
     size_t path_len = strcspn(target, "?");
     if (path_len == strlen("/healthz") && strncmp(target, "/healthz", path_len) == 0) {
+        return METRICS_HEALTH;
+    }
+    if (path_len == strlen("/metrics") && strncmp(target, "/metrics", path_len) == 0) {
+        return METRICS_PROMETHEUS;
+    }
+    return METRICS_NOT_FOUND;
+}
+
+void metrics_answer(const struct metrics_snapshot *m, enum metrics_page page, int *status,
+                    const char **content_type, struct strbuf *body)
+{
+    if (page == METRICS_HEALTH) {
         *status = metrics_health(m, body);
         *content_type = "application/json";
-    } else if (path_len == strlen("/metrics") && strncmp(target, "/metrics", path_len) == 0) {
+    } else if (page == METRICS_PROMETHEUS) {
         metrics_prometheus(m, body);
         *status = 200;
         *content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -54,8 +54,18 @@ int metrics_health(const struct metrics_snapshot *m, struct strbuf *body);
 /* The /metrics text. */
 void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *body);
 
-/* An answer to a GET of target (a query string is ignored): /healthz, /metrics, else 404. */
-void metrics_answer(const struct metrics_snapshot *m, const char *target, int *status,
+enum metrics_page {
+    METRICS_NOT_FOUND,
+    METRICS_HEALTH,     /* /healthz */
+    METRICS_PROMETHEUS, /* /metrics */
+};
+
+/* The page a GET of target asks for (a query string is ignored). */
+enum metrics_page metrics_page_of(const char *target);
+
+/* The answer for a page; m may be NULL for METRICS_NOT_FOUND (the server reads the clock for a
+ * snapshot only when a page needs one). */
+void metrics_answer(const struct metrics_snapshot *m, enum metrics_page page, int *status,
                     const char **content_type, struct strbuf *body);
 
 #endif

@@ -579,9 +579,14 @@ int server_listener_address(const struct server *s, int i, struct sockaddr_stora
 static void on_http(void *ctx, const struct http_request *req, int *status,
                     const char **content_type, struct strbuf *body)
 {
+    enum metrics_page page = metrics_page_of(req->target);
+    if (page == METRICS_NOT_FOUND) {
+        metrics_answer(NULL, page, status, content_type, body); /* no clock reading for a 404 */
+        return;
+    }
     struct metrics_snapshot m;
     server_snapshot(ctx, &m);
-    metrics_answer(&m, req->target, status, content_type, body);
+    metrics_answer(&m, page, status, content_type, body);
 }
 
 /* The PHC's own error bound (--phc-interface or --phc-error-bound-file): found, opened and read

@@ -265,7 +265,8 @@ static void test_answer_routes(void **state)
         strbuf_init(&b);
         int status = 0;
         const char *type = NULL;
-        metrics_answer(&f.m, cases[i].target, &status, &type, &b);
+        enum metrics_page page = metrics_page_of(cases[i].target);
+        metrics_answer(page == METRICS_NOT_FOUND ? NULL : &f.m, page, &status, &type, &b);
         assert_int_equal(status, cases[i].status);
         if (cases[i].type != NULL) {
             assert_non_null(type);
