@@ -56,7 +56,7 @@ pass "oracled listening on port $PORT, clock trusted, demo source named in the l
 # A second daemon cannot take the same port.
 run 1 "$ORACLED" --listen "127.0.0.1:$PORT" --http-listen none --state-dir "$TMP/state2" \
     --chrony "udp:127.0.0.1:$CMD_PORT"
-contains "$ERR" "cannot listen on 127.0.0.1:$PORT \(oracle\): address already in use" "port in use"
+contains "$ERR" "cannot listen on 127.0.0.1:$PORT \(oracle\): Address already in use" "port in use"
 pass "a port in use: exit 1 with a message"
 
 "$CHECKS_BIN" "127.0.0.1:$PORT" healthy
