@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "admit.h"
+#include "clockwatch.h"
 #include "compat/cbcompat.h"
 #include "conn.h"
 #include "errtext.h"
@@ -39,19 +40,13 @@ struct server {
     uv_loop_t *loop;
     const struct server_config *cfg;
     struct cb_clock *clock;
-    struct cb_state clock_state;
-    struct cb_state prev_clock_state; /* before the latest poll: for bound violations */
-    enum cb_status logged_status;
-    enum cb_reason logged_reason;
-    bool demo;
-    bool maxclockerror_warned; /* chrony's maxclockerror was measured below the setting */
+    struct clockwatch watch; /* the clock's state, and what is said of it */
     enum server_phase phase;
     int64_t start_mono_ns;
     int64_t start_rt_ns;
 
     struct poller poller;
-    struct vmwatch vmwatch;       /* the VMClock page, when there is one */
-    uint64_t vm_disruptions_seen; /* clock_state.vm_disruptions already handled */
+    struct vmwatch vmwatch; /* the VMClock page, when there is one */
     struct reserve reserve;
     struct ops ops; /* the requests, the timestamps and the commit-waits */
     struct waketimer wake;
@@ -70,41 +65,24 @@ struct server {
     uv_signal_t sigint;
     uv_signal_t sigterm;
 
-    /* What the server itself measures of chrony. */
-    uint64_t bound_violations;
-    int64_t worst_violation_ns;
-    struct histogram chrony_rtt;
-
     char instance_id[33];
-    char time_source[WIRE_INFO_TEXT_MAX];
 };
 
 static void close_shutdown_timer(struct server *s);
 static void begin_closing(struct server *s);
 
-/* A VMClock disruption was seen (clockbound made the status DISRUPTED): say so once, and ask
- * chrony to drop its samples, all taken before it, as AWS ClockBound does. */
-static void on_vm_disruption(struct server *s)
-{
-    uint64_t n = s->clock_state.vm_disruptions - s->vm_disruptions_seen;
-    s->vm_disruptions_seen = s->clock_state.vm_disruptions;
-    log_warn("VMClock: the VM's clock was disrupted (disruption marker %" PRIu64 ", %" PRIu64
-             " disruption%s seen now: a live migration, a long pause or a clone): clock "
-             "DISRUPTED until chrony has measured %d times since",
-             s->clock_state.vm_marker, n, n == 1 ? "" : "s", CB_VMCLOCK_UPDATES);
-    poller_reset_chrony(&s->poller);
-}
-
 void server_now(struct server *s, struct cb_now *now)
 {
     struct cb_reading r;
     cb_clock_read(s->clock, &r);
-    cb_now(&s->clock_state, &r, now);
-    if (s->clock_state.vm_disruptions != s->vm_disruptions_seen) {
-        on_vm_disruption(s);
+    cb_now(&s->watch.state, &r, now);
+    if (clockwatch_take_disruptions(&s->watch) > 0) {
+        /* DISRUPTED now: chrony is asked to drop its samples, all taken before the disruption,
+         * as AWS ClockBound does. */
+        poller_reset_chrony(&s->poller);
     }
     s->conns.clock_status = (int)now->status; /* what error frames report */
-    cbcompat_reading(&s->cbcompat, &s->clock_state, now);
+    cbcompat_reading(&s->cbcompat, &s->watch.state, now);
 }
 
 bool server_ready(const struct server *s)
@@ -228,45 +206,7 @@ static void on_sweep(uv_timer_t *h)
     }
 }
 
-/* --- clock status, readiness, the time source --- */
-
-static void describe_source(struct server *s)
-{
-    const struct cb_state *st = &s->clock_state;
-    if (!st->have_poll) {
-        snprintf(s->time_source, sizeof(s->time_source), "chrony %s", s->cfg->chrony_text);
-        return;
-    }
-    const struct chrony_tracking *t = &st->last.tracking;
-    char ref[64];
-    if (!cb_tracking_addr_text(t, ref, sizeof(ref))) {
-        snprintf(ref, sizeof(ref), "refid %08" PRIX32, t->ref_id);
-    }
-    bool demo = cb_tracking_is_demo(t);
-    snprintf(s->time_source, sizeof(s->time_source), "chrony %s, reference %s, stratum %u%s",
-             s->cfg->chrony_text, ref, (unsigned)t->stratum,
-             demo ? ", DEMO (loopback NTP server)" : "");
-    if (demo && !s->demo) {
-        log_warn("time source is a loopback NTP server (%s): a DEMO source, not real time", ref);
-    }
-    s->demo = demo;
-}
-
-static void note_status(struct server *s, const struct cb_now *now)
-{
-    if (now->status == s->logged_status && now->reason == s->logged_reason) {
-        return;
-    }
-    if (cb_status_trusted(now->status)) {
-        log_info("clock %s: %s (bound %" PRId64 " ns)", cb_status_name(now->status),
-                 cb_reason_text(now->reason), now->bound_ns);
-    } else {
-        log_warn("clock %s: %s; requests get retriable errors", cb_status_name(now->status),
-                 cb_reason_text(now->reason));
-    }
-    s->logged_status = now->status;
-    s->logged_reason = now->reason;
-}
+/* --- readiness and chrony's news --- */
 
 /* Starting -> serving, once the clock is trusted, earliest has passed the high-water mark
  * found on disk, and a new one is durable. */
@@ -286,59 +226,24 @@ static void update_readiness(struct server *s, const struct cb_now *now)
     notify_ready();
 }
 
-/* chrony's maxclockerror, measured from its reports, certainly below what oracled was told:
- * the bound already uses the measured value (clockbound/dispersion.h); say so once, with the
- * fix. */
-static void note_chrony_growth(struct server *s)
-{
-    const struct cb_dispersion *d = &s->clock_state.dispersion;
-    int64_t told = s->cfg->clock.chrony_maxclockerror_ppb;
-    if (s->maxclockerror_warned || !d->measured || d->maxclockerror_hi_ppb >= told) {
-        return;
-    }
-    s->maxclockerror_warned = true;
-    log_warn("chrony's maxclockerror measures %" PRId64 "..%" PRId64
-             " ppb (its dispersion grows at %" PRId64 " ppb), below the %" PRId64
-             " ppb of --chrony-maxclockerror-ppb: the bound uses the measured value and tops up "
-             "to --max-drift-ppb (%" PRId64 " ppb) itself. To match, set 'maxclockerror %.3f' "
-             "(ppm) in chrony.conf, or chrony-maxclockerror-ppb to what chrony has",
-             d->maxclockerror_lo_ppb, d->maxclockerror_hi_ppb, d->rate_lo_ppb, told,
-             s->cfg->clock.max_drift_ppb, (double)s->cfg->clock.max_drift_ppb / 1000.0);
-}
-
 static void on_poll_done(struct poller *p)
 {
     struct server *s = p->data;
-    if (p->last_error == 0) {
-        int64_t excess = 0;
-        if (cb_bound_violated(&s->prev_clock_state, &s->clock_state.last, &excess)) {
-            s->bound_violations++;
-            if (excess > s->worst_violation_ns) {
-                s->worst_violation_ns = excess;
-            }
-            log_err("bound violation: chrony now measures the clock at least %" PRId64
-                    " ns further off than the bound given a moment ago",
-                    excess);
-        }
-        hist_record(&s->chrony_rtt, p->last_rtt_ns);
-    }
-    s->prev_clock_state = s->clock_state;
+    clockwatch_polled(&s->watch, p->last_error == 0, p->last_rtt_ns);
     if (vmwatch_poll(&s->vmwatch)) {
         struct cb_reading r;
         cb_clock_read(s->clock, &r);
-        cb_on_disruption(&s->clock_state, &r);
+        cb_on_disruption(&s->watch.state, &r);
     }
-    describe_source(s);
-    note_chrony_growth(s);
     struct cb_now now;
     server_now(s, &now);
-    note_status(s, &now);
+    clockwatch_note(&s->watch, &now);
     /* The marker kept for the next start: once the clock is trusted at it. */
-    if (s->clock_state.vm_have_marker && cb_status_trusted(now.status)) {
-        vmwatch_keep(&s->vmwatch, s->clock_state.vm_marker);
+    if (s->watch.state.vm_have_marker && cb_status_trusted(now.status)) {
+        vmwatch_keep(&s->vmwatch, s->watch.state.vm_marker);
     }
     cbcompat_query_sent(&s->cbcompat, p->sent_coarse_ns);
-    cbcompat_publish(&s->cbcompat, &s->clock_state, &now);
+    cbcompat_publish(&s->cbcompat, &s->watch.state, &now);
     if (cb_status_trusted(now.status)) {
         reserve_check(&s->reserve, s->ops.alloc.last_issued, now.latest_ns);
     }
@@ -354,8 +259,8 @@ static void on_upstream_done(struct poller *p)
     struct server *s = p->data;
     struct cb_now now;
     server_now(s, &now);
-    note_status(s, &now);
-    cbcompat_publish(&s->cbcompat, &s->clock_state, &now);
+    clockwatch_note(&s->watch, &now);
+    cbcompat_publish(&s->cbcompat, &s->watch.state, &now);
     update_readiness(s, &now);
     ops_wake(&s->ops);
 }
@@ -547,16 +452,16 @@ void server_snapshot(struct server *s, struct metrics_snapshot *out)
     server_now(s, &out->now);
     out->version = s->cfg->version;
     out->instance_id = s->instance_id;
-    out->time_source = s->time_source;
+    out->time_source = s->watch.time_source;
     out->start_rt_ns = s->start_rt_ns;
-    out->demo = s->demo;
+    out->demo = s->watch.demo;
     out->starting = s->phase == PHASE_STARTING;
     out->ready = server_ready(s);
     out->draining = s->phase >= PHASE_DRAINING;
-    out->clock = &s->clock_state;
-    out->bound_violations = s->bound_violations;
-    out->worst_violation_ns = s->worst_violation_ns;
-    out->chrony_rtt = &s->chrony_rtt;
+    out->clock = &s->watch.state;
+    out->bound_violations = s->watch.bound_violations;
+    out->worst_violation_ns = s->watch.worst_violation_ns;
+    out->chrony_rtt = &s->watch.chrony_rtt;
     ops_stats(&s->ops, &out->ops);
     out->conns = s->conns.stats;
     admit_stats(&s->admit, &out->admit);
@@ -635,11 +540,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     s->phase = PHASE_STARTING;
     s->start_mono_ns = cb_clock_ns(clock, CB_CLOCK_MONOTONIC);
     s->start_rt_ns = cb_clock_ns(clock, CB_CLOCK_REALTIME);
-    s->logged_status = CB_STATUS_UNKNOWN;
-    s->logged_reason = CB_REASON_NO_DATA;
-    cb_init(&s->clock_state, &cfg->clock);
-    s->prev_clock_state = s->clock_state;
-    hist_init(&s->chrony_rtt);
+    clockwatch_init(&s->watch, &cfg->clock, cfg->chrony_text);
     reserve_disabled(&s->reserve);
     /* The server's own handles first (they cannot fail): from here on server_stop() closes
      * them, and every module closes whatever part of it was opened. */
@@ -683,7 +584,6 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     for (size_t i = 0; i < sizeof(id); i++) {
         snprintf(s->instance_id + 2 * i, 3, "%02x", id[i]);
     }
-    describe_source(s);
 
     if (cfg->state_dir != NULL) {
         rc = reserve_open(&s->reserve, loop, cfg->state_dir, cfg->state_window_ns,
@@ -703,7 +603,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         .max_pending_per_conn = cfg->max_pending_per_conn,
         .version = cfg->version,
         .instance_id = s->instance_id,
-        .time_source = s->time_source,
+        .time_source = s->watch.time_source,
         .now = clockbound_now,
         .now_ctx = s,
         .conns = &s->conns,
@@ -711,7 +611,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         .wake = &s->wake,
     };
     ops_init(&s->ops, &ops);
-    rc = poller_init(&s->poller, loop, &cfg->chrony, s->clock, &s->clock_state,
+    rc = poller_init(&s->poller, loop, &cfg->chrony, s->clock, &s->watch.state,
                      cfg->poll_interval_ns, on_poll_done);
     if (rc < 0) {
         log_err("cannot open a socket to chrony at %s: %s", cfg->chrony_text,
@@ -728,12 +628,12 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     uint64_t marker = 0;
     bool start_disrupted = vmwatch_kept_differs(&s->vmwatch, cfg->state_dir, &have_marker, &marker);
     if (have_marker) {
-        cb_set_marker(&s->clock_state, marker); /* a change from here on is a disruption */
+        cb_set_marker(&s->watch.state, marker); /* a change from here on is a disruption */
     }
     if (start_disrupted) {
         struct cb_reading r;
         cb_clock_read(s->clock, &r);
-        cb_on_disruption(&s->clock_state, &r);
+        cb_on_disruption(&s->watch.state, &r);
     }
     rc = waketimer_init(&s->wake, loop, s->clock, on_wake);
     if (rc < 0) {
@@ -741,7 +641,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         goto fail;
     }
     s->wake.data = s;
-    rc = cbcompat_open(&s->cbcompat, loop, s->clock, &s->clock_state, cfg->clockbound_socket,
+    rc = cbcompat_open(&s->cbcompat, loop, s->clock, &s->watch.state, cfg->clockbound_socket,
                        cfg->clockbound_socket_mode, cfg->clockbound_shm,
                        (uint32_t)cfg->clock.max_drift_ppb, cfg->clock.grace_ns, clockbound_now, s);
     if (rc < 0) {

@@ -121,7 +121,7 @@ until after_bump "clock SYNCHRONIZED"; do
     [ $SECONDS -lt $deadline ] || fail "not trusted again: $(tail -n 5 "$LOG")"
     sleep 0.02
 done
-served 5 "$CLI" --server "127.0.0.1:$PORT" ts
+served 5 "$CLI" --server "127.0.0.1:$PORT" --json ts
 # Ten of chrony's updates (100 ms apart) after a poll sent after the disruption: ~1 s at least,
 # from the disruption of marker 101 to the first SYNCHRONIZED after it.
 disrupted_ms=$(awk '/the VM.s clock was disrupted \(disruption marker 101/ {d = $1}

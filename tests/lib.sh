@@ -78,6 +78,8 @@ run() {
 served() {
     local limit=$1 rc
     shift
+    # Whether an error is retriable is read from the JSON a client prints.
+    [[ " $* " == *" --json "* ]] || fail "served: give the client --json (retriable errors are read from it)"
     local deadline=$((SECONDS + limit))
     while :; do
         rc=0
