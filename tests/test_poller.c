@@ -2,7 +2,8 @@
  * Unit tests: the chrony poller on a libuv loop (oracle/poller.c) against the scriptable fake
  * chronyd (tests/support/fake_chrony) over loopback UDP and a unix socket, on a fake clock that
  * stands still so bounds are exact: a poll's result in the callback and the clock state, NTPDATA
- * about the reference, chrony silent, refusing or answering wrongly, gone and back, the PHC's
+ * about the reference (an upstream on its own clock, refused, unanswered), chrony silent,
+ * refusing or answering wrongly, gone and back, the PHC's
  * error bound added, RESET_SOURCES and BURST (refused, carried out, unanswered), the errors of
  * poller_init and poller_set_phc, and closing.
  */
@@ -312,6 +313,102 @@ static void test_poll_reaches_state(void **state)
     assert_memory_equal(asked, localhost, 4);
     /* One poll, one callback: the NTPDATA answer is not a poll. */
     assert_int_equal(e->calls, 1);
+    close_poller(e);
+}
+
+static bool ntpdata_failed_reached(void *arg)
+{
+    const struct want *w = arg;
+    return w->e->p.ntpdata_failed >= w->n;
+}
+
+static bool fake_ntpdata_reached(void *arg)
+{
+    const struct want *w = arg;
+    return fake_counts(w->e->fake).ntpdata >= w->n;
+}
+
+/* NTPDATA about the reference: an upstream on its own local clock makes the clock UNKNOWN
+ * (not for a loopback demo source); chronyd's refusal over UDP and silence are counted and
+ * kept, never a poll failure, and the clock is not refused for them. */
+static void test_ntpdata(void **state)
+{
+    struct env *e = *state;
+    struct chrony_addr a = udp_addr(e->fake->port);
+    struct want w = {e, 1};
+    const uint8_t server[4] = {10, 0, 0, 1};
+
+    /* An NTP server at 10.0.0.1 whose own reference is LOCL. */
+    e->script.ref_id = 0x0a000001;
+    memcpy(e->script.addr, server, 4);
+    e->script.upstream_ref_id = CHRONY_REFID_LOCAL;
+    fake_chrony_set(e->fake, &e->script);
+    start_poller(e, &a, ONCE_NS);
+    assert_true(loop_until(&e->loop, upstream_reached, &w, WAIT_MS));
+    assert_int_equal(e->seen[0].now.status, CB_STATUS_SYNCHRONIZED); /* before the answer */
+    assert_true(cb_upstream_local(&e->st));
+    struct cb_reading r = fake_clock_reading(&e->fc);
+    struct cb_now n;
+    cb_now(&e->st, &r, &n);
+    assert_int_equal(n.status, CB_STATUS_UNKNOWN);
+    assert_int_equal(n.reason, CB_REASON_UPSTREAM_LOCAL);
+    assert_int_equal(e->p.ntpdata_ok, 1);
+    close_poller(e);
+
+    /* The same at 127.0.0.1: a loopback (demo) source is not refused for it. */
+    reset_state(e);
+    healthy_script(&e->script);
+    e->script.upstream_ref_id = CHRONY_REFID_LOCAL;
+    fake_chrony_set(e->fake, &e->script);
+    start_poller(e, &a, ONCE_NS);
+    assert_true(loop_until(&e->loop, upstream_reached, &w, WAIT_MS));
+    assert_int_equal(e->st.upstream.ref_id, CHRONY_REFID_LOCAL);
+    assert_false(cb_upstream_local(&e->st));
+    r = fake_clock_reading(&e->fc);
+    cb_now(&e->st, &r, &n);
+    assert_int_equal(n.status, CB_STATUS_SYNCHRONIZED);
+    close_poller(e);
+
+    /* Refused (chronyd over UDP): kept, warned once, the poll a success. */
+    reset_state(e);
+    e->script.ntpdata_status = 2;
+    fake_chrony_set(e->fake, &e->script);
+    start_poller(e, &a, ONCE_NS);
+    assert_true(loop_until(&e->loop, ntpdata_failed_reached, &w, WAIT_MS));
+    assert_true(e->p.ntpdata_failed == 1 && e->p.ntpdata_ok == 0);
+    assert_int_equal(e->p.ntpdata_error, -EREMOTEIO);
+    assert_string_equal(e->p.ntpdata_why, "unauthorised");
+    assert_true(e->p.ntpdata_warned);
+    assert_false(e->p.nd_pending);
+    assert_true(e->p.polls_ok == 1 && e->p.polls_failed == 0);
+    assert_int_equal(e->upstream_calls, 0);
+    assert_false(e->st.upstream.known);
+    r = fake_clock_reading(&e->fc);
+    cb_now(&e->st, &r, &n);
+    assert_int_equal(n.status, CB_STATUS_SYNCHRONIZED);
+    close_poller(e);
+
+    /* Unanswered: the next poll after POLLER_NTPDATA_TIMEOUT_NS (fake time) gives it up. */
+    reset_state(e);
+    e->script.ntpdata_status = 0;
+    e->script.ntpdata_silent = true;
+    fake_chrony_set(e->fake, &e->script);
+    unsigned asked = fake_counts(e->fake).ntpdata;
+    start_poller(e, &a, SLOW_NS);
+    w.n = asked + 1;
+    assert_true(loop_until(&e->loop, fake_ntpdata_reached, &w, WAIT_MS));
+    assert_true(e->p.nd_pending);
+    fake_clock_advance(&e->fc, POLLER_NTPDATA_TIMEOUT_NS);
+    w.n = 1;
+    assert_true(loop_until(&e->loop, ntpdata_failed_reached, &w, WAIT_MS));
+    assert_int_equal(e->p.ntpdata_error, -ETIMEDOUT);
+    assert_string_equal(e->p.ntpdata_why, "no reply to NTPDATA from chronyd");
+    assert_int_equal(e->p.polls_failed, 0);
+    /* Not asked again before POLLER_NTPDATA_RETRY_NS. */
+    uint64_t polls = e->p.polls_ok;
+    w.n = (unsigned)polls + 2;
+    assert_true(loop_until(&e->loop, ok_reached, &w, WAIT_MS));
+    assert_int_equal(fake_counts(e->fake).ntpdata, asked + 1);
     close_poller(e);
 }
 
@@ -713,6 +810,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_poll_reaches_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ntpdata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_replies, setup, teardown),
