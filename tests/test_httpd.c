@@ -529,6 +529,17 @@ static int waiting_client(struct env *e, size_t active_after)
     return fd;
 }
 
+/* Evictions are logged at most every HTTPD_LOG_EVERY_MS: the first at once, the others counted
+ * for the next line. */
+static void check_eviction_tally(struct env *e)
+{
+    uv_update_time(&e->loop);
+    assert_true(e->h.evicted_logged_ms != 0);
+    if (uv_now(&e->loop) - e->h.evicted_logged_ms < HTTPD_LOG_EVERY_MS) {
+        assert_int_equal(e->h.evicted_unlogged, e->h.evicted - 1);
+    }
+}
+
 /* One round of the cap test at a cap of 3; false when it ran too slowly to judge. */
 static bool cap_round(struct env *e)
 {
@@ -551,6 +562,7 @@ static bool cap_round(struct env *e)
     }
     assert_true(evicted);
     assert_int_equal(e->h.n_active, 3);
+    check_eviction_tally(e);
     struct reader r;
     assert_string_equal(read_all(e, c1, &r), ""); /* closed without a word */
     assert_waiting(c2);
@@ -573,6 +585,7 @@ static bool cap_round(struct env *e)
         return false;
     }
     assert_true(evicted);
+    check_eviction_tally(e);
     assert_string_equal(read_all(e, c2, &r), "");
     assert_waiting(c3);
 
@@ -588,6 +601,7 @@ static bool cap_round(struct env *e)
         return false;
     }
     assert_true(evicted);
+    check_eviction_tally(e);
     assert_string_equal(read_all(e, c3, &r), hello());
     assert_string_equal(read_all(e, c4, &r), "");
     assert_waiting(c6);
