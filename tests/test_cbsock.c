@@ -67,6 +67,14 @@ static void on_closed(struct cbsock *s)
     e->closed_calls++;
 }
 
+static unsigned zero_closed_calls; /* closes of a struct cbsock outside the env */
+
+static void on_zero_closed(struct cbsock *s)
+{
+    (void)s;
+    zero_closed_calls++;
+}
+
 /* A Now as cb_now gives it: rt 10 us after EARLIEST, a 10 us bound (test_cbproto.c). */
 static struct cb_now now_with(enum cb_status status, enum cb_reason reason)
 {
@@ -555,6 +563,59 @@ static void test_close(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+/* One lifecycle (issue 18's rule): closing a zeroed struct runs the callback at once and
+ * touches no descriptor (its fd 0 is not its own); a second close does nothing, whether the
+ * first was of an open socket, a refused one or a zeroed one. */
+static void test_close_lifecycle(void **state)
+{
+    struct env *e = *state;
+
+    /* A zeroed struct: descriptor 0 (a pipe put there for the test) is left alone. */
+    int saved = dup(0);
+    assert_true(saved >= 0);
+    int pipe_fds[2];
+    assert_int_equal(pipe(pipe_fds), 0);
+    assert_int_equal(dup2(pipe_fds[0], 0), 0);
+    struct cbsock zero;
+    memset(&zero, 0, sizeof(zero));
+    unsigned closed = e->closed_calls;
+    cbsock_close(&zero, on_zero_closed);
+    cbsock_close(&zero, on_zero_closed);
+    int fd0_flags = fcntl(0, F_GETFD);
+    assert_int_equal(dup2(saved, 0), 0);
+    close(saved);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    assert_int_equal(zero_closed_calls, 1);
+    assert_true(fd0_flags != -1); /* still open: not the socket's to close */
+    assert_int_equal(uv_loop_alive(&e->loop), 0);
+
+    /* Open, closed twice before the loop runs: one callback, once the handle has closed. */
+    open_ok(e);
+    e->s_open = false;
+    cbsock_close(&e->s, on_closed);
+    cbsock_close(&e->s, on_closed);
+    assert_true(loop_until(&e->loop, closed_once, e, WAIT_MS));
+    loop_for(&e->loop, 5);
+    assert_int_equal(e->closed_calls, closed + 1);
+    assert_int_equal(e->s.fd, -1);
+    /* ... and again after that: nothing. */
+    cbsock_close(&e->s, on_closed);
+    assert_int_equal(e->closed_calls, closed + 1);
+
+    /* Refused, closed twice: one callback, at once. */
+    int file = open(e->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(file >= 0);
+    close(file);
+    char why[320];
+    assert_int_equal(open_sock(e, e->path, 0666, why, sizeof(why)), -EEXIST);
+    cbsock_close(&e->s, on_closed);
+    cbsock_close(&e->s, on_closed);
+    assert_int_equal(e->closed_calls, closed + 2);
+    assert_int_equal(access(e->path, F_OK), 0); /* not ours: left alone */
+    assert_int_equal(uv_loop_alive(&e->loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_lifecycle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
