@@ -146,6 +146,15 @@ static int teardown(void **state)
     return closed && rc == 0 ? 0 : -1;
 }
 
+/* The endpoint's snapshot, as /metrics reads it. */
+static struct httpd_stats stats_of(const struct env *e)
+{
+    struct httpd_stats st;
+    memset(&st, 0xa5, sizeof(st));
+    httpd_stats(&e->h, &st);
+    return st;
+}
+
 /* --- clients --- */
 
 static void forget(struct env *e, int fd)
@@ -331,11 +340,13 @@ static void test_get_and_errors(void **state)
     expect_exchange(e, "garbage", "BLAH\r\n\r\n",
                     response(400, "Bad Request", PLAIN, "malformed request\n", false, ""));
     assert_int_equal(e->handler_calls, 3); /* never for a request refused */
-    assert_int_equal(e->h.requests, 5);    /* complete heads: all but the garbage */
-    assert_int_equal(e->h.rejected, 3);
-    assert_int_equal(e->h.evicted, 0);
-    assert_int_equal(e->h.refused, 0);
-    assert_int_equal(e->h.n_active, 0);
+    struct httpd_stats st = stats_of(e);
+    assert_int_equal(st.requests, 5); /* complete heads: all but the garbage */
+    assert_int_equal(st.rejected, 3);
+    assert_int_equal(st.evicted, 0);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.active, 0);
+    assert_int_equal(st.max, 8);
 }
 
 /* Whether so long has passed since start_ms that a connection accepted after it may have met
@@ -606,8 +617,12 @@ static bool cap_round(struct env *e)
     assert_string_equal(read_all(e, c4, &r), "");
     assert_waiting(c6);
     assert_waiting(c7);
-    assert_int_equal(e->h.requests, requests0 + 2);
-    assert_int_equal(e->h.refused, 0);
+    struct httpd_stats st = stats_of(e);
+    assert_int_equal(st.requests, requests0 + 2);
+    assert_int_equal(st.evicted, evicted0 + 3);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.active, 2); /* c6 and c7 */
+    assert_int_equal(st.max, 3);
     for (int i = e->n_fds - 1; i >= 0; i--) {
         close(e->fds[i]);
     }
@@ -688,8 +703,12 @@ static void test_cap_refuses_when_all_answered(void **state)
     assert_int_equal(e->h.evicted, 0);
 
     expect_exchange(e, "a complete request over the cap", GET_ROOT, hello());
-    assert_int_equal(e->h.refused, 1);
-    assert_int_equal(e->h.requests, 3);
+    struct httpd_stats st = stats_of(e);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.evicted, 0);
+    assert_int_equal(st.requests, 3);
+    assert_int_equal(st.active, 2);
+    assert_int_equal(st.max, 2);
 
     /* The stalled clients go: their writes fail, their connections close. */
     close(s1);
@@ -789,6 +808,39 @@ static void test_close(void **state)
     close(fd);
 }
 
+static unsigned other_closed_calls; /* closes of a struct httpd outside the env */
+
+static void on_other_closed_count(struct httpd *h)
+{
+    (void)h;
+    other_closed_calls++;
+}
+
+/* One lifecycle (issue 18's rule): closing a zeroed endpoint runs the callback at once; a second
+ * close does nothing, before or after the first has completed. */
+static void test_close_lifecycle(void **state)
+{
+    struct env *e = *state;
+    struct httpd zero;
+    memset(&zero, 0, sizeof(zero));
+    other_closed_calls = 0;
+    httpd_close(&zero, on_other_closed_count);
+    httpd_close(&zero, on_other_closed_count);
+    assert_int_equal(other_closed_calls, 1);
+
+    int a = waiting_client(e, 1);
+    e->h_open = false;
+    httpd_close(&e->h, on_closed);
+    httpd_close(&e->h, on_closed);
+    assert_true(loop_until(&e->loop, closed_once, e, WAIT_MS));
+    loop_for(&e->loop, 5);
+    httpd_close(&e->h, on_closed);
+    assert_int_equal(e->closed_calls, 1);
+    assert_int_equal(uv_loop_alive(&e->loop), 0);
+    struct reader r;
+    assert_string_equal(read_all(e, a, &r), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -800,6 +852,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cap_refuses_when_all_answered, setup_cap2, teardown),
         cmocka_unit_test_setup_teardown(test_init_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_lifecycle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

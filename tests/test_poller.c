@@ -313,6 +313,13 @@ static void test_poll_reaches_state(void **state)
     assert_memory_equal(asked, localhost, 4);
     /* One poll, one callback: the NTPDATA answer is not a poll. */
     assert_int_equal(e->calls, 1);
+    struct poller_stats ps;
+    memset(&ps, 0xa5, sizeof(ps));
+    poller_stats(&e->p, &ps);
+    assert_true(ps.polls_ok == 1 && ps.polls_failed == 0);
+    assert_true(ps.ntpdata_ok == 1 && ps.ntpdata_failed == 0);
+    assert_int_equal(ps.ntpdata_error, 0);
+    assert_null(ps.ntpdata_why);
     close_poller(e);
 }
 
@@ -382,6 +389,12 @@ static void test_ntpdata(void **state)
     assert_false(e->p.nd_pending);
     assert_true(e->p.polls_ok == 1 && e->p.polls_failed == 0);
     assert_int_equal(e->upstream_calls, 0);
+    struct poller_stats ps;
+    poller_stats(&e->p, &ps);
+    assert_true(ps.polls_ok == 1 && ps.polls_failed == 0);
+    assert_true(ps.ntpdata_ok == 0 && ps.ntpdata_failed == 1);
+    assert_int_equal(ps.ntpdata_error, -EREMOTEIO);
+    assert_string_equal(ps.ntpdata_why, "unauthorised");
     assert_false(e->st.upstream.known);
     r = fake_clock_reading(&e->fc);
     cb_now(&e->st, &r, &n);
@@ -806,6 +819,65 @@ static void test_unix_and_close(void **state)
     assert_int_equal(uv_loop_alive(&e->loop), 0);
 }
 
+static unsigned other_closed_calls; /* closes of a struct poller outside the env */
+
+static void on_other_closed(struct poller *p)
+{
+    (void)p;
+    other_closed_calls++;
+}
+
+/* One lifecycle (issue 18's rule): closing a zeroed poller or one whose init failed runs the
+ * callback at once and touches no descriptor; a second close does nothing. */
+static void test_close_lifecycle(void **state)
+{
+    struct env *e = *state;
+    int saved = dup(0);
+    assert_true(saved >= 0);
+    int pipe_fds[2];
+    assert_int_equal(pipe(pipe_fds), 0);
+    assert_int_equal(dup2(pipe_fds[0], 0), 0);
+    struct poller zero;
+    memset(&zero, 0, sizeof(zero));
+    other_closed_calls = 0;
+    poller_close(&zero, on_other_closed);
+    poller_close(&zero, on_other_closed);
+    int fd0_flags = fcntl(0, F_GETFD);
+    assert_int_equal(dup2(saved, 0), 0);
+    close(saved);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    assert_int_equal(other_closed_calls, 1);
+    assert_true(fd0_flags != -1); /* not the poller's to close */
+
+    /* Init failed: nothing on the loop, the callback at once. */
+    struct chrony_addr a;
+    memset(&a, 0, sizeof(a));
+    a.transport = CHRONY_TRANSPORT_UNIX;
+    snprintf(a.path, sizeof(a.path), "%s/chronyd.sock", e->dir);
+    struct poller failed;
+    assert_int_equal(poller_init(&failed, &e->loop, &a, &e->fc.base, &e->st, ONCE_NS, on_poll),
+                     -ENOENT);
+    poller_close(&failed, on_other_closed);
+    poller_close(&failed, on_other_closed);
+    assert_int_equal(other_closed_calls, 2);
+    assert_int_equal(uv_loop_alive(&e->loop), 0);
+
+    /* Open and polled, closed twice before the loop runs: one callback, once closed. */
+    struct chrony_addr u = udp_addr(e->fake->port);
+    start_poller(e, &u, ONCE_NS);
+    await_calls(e, 1);
+    e->p_open = false;
+    poller_close(&e->p, on_closed);
+    poller_close(&e->p, on_closed);
+    assert_int_equal(e->closed_calls, 0);
+    assert_true(loop_until(&e->loop, closed_once, e, WAIT_MS));
+    loop_for(&e->loop, 5);
+    assert_int_equal(e->closed_calls, 1);
+    assert_null(e->p.client);
+    assert_int_equal(uv_loop_alive(&e->loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -819,6 +891,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_chrony, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_and_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_lifecycle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

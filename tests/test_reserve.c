@@ -474,6 +474,10 @@ static void test_write_failure_and_recovery(void **state)
     assert_true(e->r.h_committed == 0);
     assert_true(e->r.write_ns.total == 0);
     assert_string_equal(state_text(e), "");
+    struct reserve_stats rs;
+    reserve_stats(&e->r, &rs);
+    assert_int_equal(rs.last_error, -EISDIR);
+    assert_true(rs.failures == 1 && rs.writes == 0 && rs.h_committed == 0);
 
     /* Each check tries again while it fails. */
     reserve_check(&e->r, 0, RT0 + 1);
@@ -519,6 +523,16 @@ static void test_write_failure_and_recovery(void **state)
     assert_int_equal(e->r.last_error, 0);
     assert_null(e->r.last_why);
     assert_string_equal(state_text(e), line_for((uint64_t)(RT0 + 4 + WINDOW)));
+    /* The snapshot /metrics reads. */
+    memset(&rs, 0xa5, sizeof(rs));
+    reserve_stats(&e->r, &rs);
+    assert_true(rs.enabled);
+    assert_true(rs.h_start == 0);
+    assert_true(rs.h_committed == (uint64_t)(RT0 + 4 + WINDOW));
+    assert_int_equal(rs.last_error, 0);
+    assert_true(rs.writes == 1 && rs.failures == failures);
+    assert_ptr_equal(rs.write_ns, &e->r.write_ns);
+    assert_true(rs.write_ns->total == 1);
 }
 
 /* No state directory: nothing is ever limited or written, and closing (twice) is harmless. */
@@ -538,6 +552,11 @@ static void test_disabled(void **state)
     assert_false(e->r.writing);
     assert_int_equal(uv_loop_alive(&e->loop), 0);
     assert_true(e->r.h_committed == UINT64_MAX);
+    struct reserve_stats rs;
+    reserve_stats(&e->r, &rs);
+    assert_false(rs.enabled);
+    assert_true(rs.h_committed == UINT64_MAX && rs.h_start == 0);
+    assert_true(rs.writes == 0 && rs.failures == 0 && rs.last_error == 0);
     reserve_close(&e->r);
     reserve_close(&e->r);
     assert_int_equal(e->calls, 0);
