@@ -110,6 +110,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
     }
 }
 
+static void on_closed(uv_handle_t *h);
+
 /* The address of path (which cbsock_open has checked fits). */
 static void unix_addr(struct sockaddr_un *sa, const char *path)
 {
@@ -196,14 +198,22 @@ int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mo
         return rc;
     }
     rc = uv_poll_init(loop, &s->poll, s->fd);
-    if (rc == 0) {
-        s->poll.data = s;
-        rc = uv_poll_start(&s->poll, UV_READABLE, on_readable);
-        s->open = true;
-    }
     if (rc < 0) {
         snprintf(why, why_cap, "cannot watch it: %s", err_text(rc));
-        cbsock_close(s, NULL);
+        unlink(path);
+        close(s->fd);
+        s->fd = -1;
+        return rc;
+    }
+    s->poll.data = s;
+    s->open = true; /* from here the handle owns the fd: closed in on_closed */
+    rc = uv_poll_start(&s->poll, UV_READABLE, on_readable);
+    if (rc < 0) {
+        snprintf(why, why_cap, "cannot watch it: %s", err_text(rc));
+        unlink(path);
+        s->open = false;
+        s->closing = true; /* an owner's cbsock_close() gets its callback from on_closed */
+        uv_close((uv_handle_t *)&s->poll, on_closed);
         return rc;
     }
     return 0;
@@ -212,6 +222,7 @@ int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mo
 static void on_closed(uv_handle_t *h)
 {
     struct cbsock *s = h->data;
+    s->closing = false;
     close(s->fd);
     s->fd = -1;
     if (s->close_cb != NULL) {
@@ -221,18 +232,22 @@ static void on_closed(uv_handle_t *h)
 
 void cbsock_close(struct cbsock *s, void (*close_cb)(struct cbsock *s))
 {
-    s->close_cb = close_cb;
-    if (s->fd >= 0) {
-        unlink(s->path);
+    if (s->close_called) {
+        return;
     }
+    s->close_called = true;
+    s->close_cb = close_cb;
+    /* Only an open socket has a file and a descriptor of its own: a zeroed struct's fd 0, or
+     * a failed open's, is not (cbsock_open closed what it had opened). */
     if (s->open) {
         s->open = false;
+        s->closing = true;
+        unlink(s->path);
         uv_close((uv_handle_t *)&s->poll, on_closed);
         return;
     }
-    if (s->fd >= 0) {
-        close(s->fd);
-        s->fd = -1;
+    if (s->closing) {
+        return; /* a failed open's handle: on_closed calls back */
     }
     if (close_cb != NULL) {
         close_cb(s);

@@ -47,6 +47,8 @@ struct cbsock {
     struct cbsock_tally
         send_failed; /* the reply could not go out: a client's socket full or gone */
     void (*close_cb)(struct cbsock *s);
+    bool closing;      /* the handle is closing: on_closed has not run yet */
+    bool close_called; /* cbsock_close() was called */
 };
 
 /*
@@ -58,7 +60,8 @@ int cbsock_open(struct cbsock *s, uv_loop_t *loop, const char *path, unsigned mo
                 cbsock_now_fn *now_fn, void *ctx, char *why, size_t why_cap);
 
 /* Stops, closes and removes the socket file; close_cb runs once the handle is closed (at once
- * when it was never opened). */
+ * when it was never opened). Safe on a zeroed struct and after a failed cbsock_open; a second
+ * call does nothing. */
 void cbsock_close(struct cbsock *s, void (*close_cb)(struct cbsock *s));
 
 #endif
