@@ -20,6 +20,7 @@
 
 #include "clockbound.h"
 #include "conn.h"
+#include "loop_until.h"
 #include "wire_client.h"
 
 #define MS INT64_C(1000000)
@@ -142,6 +143,17 @@ static const struct conn_events events = {
     .freed = on_freed,
 };
 
+struct check {
+    struct owner *o;
+    bool (*cond)(const struct owner *);
+};
+
+static bool check_holds(void *arg)
+{
+    const struct check *c = arg;
+    return c->cond(c->o);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct owner *o = listener->data;
@@ -153,12 +165,9 @@ static void on_connection(uv_stream_t *listener, int status)
 /* Turns the loop until cond(o) holds, or fails after 3 s. */
 static void until(struct owner *o, bool (*cond)(const struct owner *), const char *what)
 {
-    int64_t end = real_mono_ns() + 3000 * MS;
-    while (!cond(o)) {
-        if (real_mono_ns() > end) {
-            fail_msg("timed out waiting for %s", what);
-        }
-        uv_run(&o->loop, UV_RUN_NOWAIT);
+    struct check c = {o, cond};
+    if (!loop_until(&o->loop, check_holds, &c, 3000)) {
+        fail_msg("timed out waiting for %s", what);
     }
 }
 
