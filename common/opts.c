@@ -533,7 +533,8 @@ static void default_of(const struct opts_entry *e, const void *defaults, char *b
 }
 
 /* Appends lead, then text from column col on, wrapped at OPTS_HELP_WIDTH; '\n' in text breaks
- * the line. A lead too long for the column is followed by two spaces. */
+ * the line, "(default" and the word after it are not parted. A lead too long for the column is
+ * followed by two spaces. */
 static void wrap(struct strbuf *out, const char *lead, size_t col, const char *text)
 {
     size_t pos = strlen(lead);
@@ -555,6 +556,10 @@ static void wrap(struct strbuf *out, const char *lead, size_t col, const char *t
             continue;
         }
         size_t len = strcspn(p, " \n");
+        /* "(default X)" stays on one line. */
+        if ((strncmp(p, "(default ", 9) == 0 || strncmp(p, "(default: ", 10) == 0)) {
+            len += 1 + strcspn(p + len + 1, " \n");
+        }
         if (!line_empty && pos + 1 + len > OPTS_HELP_WIDTH) {
             strbuf_printf(out, "\n%*s", (int)col, "");
             pos = col;
