@@ -146,6 +146,10 @@ void args_format_duration(int64_t ns, char *buf, size_t cap)
     uint64_t mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
     const char *sign = ns < 0 ? "-" : "";
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        /* Minutes from ten on: a minute reads 60s, as the settings are usually written. */
+        if (units[i].ns == 60000000000 && mag < 600000000000) {
+            continue;
+        }
         if (mag % (uint64_t)units[i].ns == 0) {
             snprintf(buf, cap, "%s%" PRIu64 "%s", sign, mag / (uint64_t)units[i].ns, units[i].name);
             return;

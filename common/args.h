@@ -29,8 +29,8 @@ int args_parse_size(const char *text, uint64_t *out);
 
 /*
  * Formats a duration the way args_parse_duration_ns() reads it, in the largest unit that
- * divides it (m, s, ms, us, ns): 600000000000 is "10m", 1500000000 "1500ms", 0 "0". Negative
- * durations are formatted as "-" and the rest.
+ * divides it (m from 10 minutes on, else s, ms, us, ns): 600000000000 is "10m", 60000000000
+ * "60s", 1500000000 "1500ms", 0 "0". A negative duration is "-" and the rest.
  */
 void args_format_duration(int64_t ns, char *buf, size_t cap);
 
