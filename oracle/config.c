@@ -9,8 +9,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "chrony_client.h"
+#include "clockbound.h"
+#include "compat/cbshm.h"
+#include "compat/cbsock.h"
+#include "httpd.h"
 #include "netaddr.h"
 #include "phc.h"
+#include "poller.h"
 #include "statefile.h"
 #include "strbuf.h"
 #include "util.h"
