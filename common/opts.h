@@ -36,10 +36,10 @@ enum opts_kind {
     OPTS_VERSION,  /* no argument: parsing stops and returns OPTS_VERSION */
 };
 
-/* Entry flags. */
-#define OPTS_CONF       1u /* also a configuration file key (options that take a value only) */
-#define OPTS_NO_DEFAULT 2u /* --help shows no "(default ...)" for it: the text says what 0 means \
-                            */
+/* Entry flags. OPTS_CONF: also a configuration file key (only for options that take a value).
+ * OPTS_NO_DEFAULT: --help shows no "(default ...)" for it (its text says what 0 means). */
+#define OPTS_CONF       1u
+#define OPTS_NO_DEFAULT 2u
 
 /* Where a value comes from, for callbacks. */
 struct opts_where {
