@@ -6,7 +6,6 @@
  * summary on stderr.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,9 +24,11 @@
 #include "frame.h"
 #include "histogram.h"
 #include "netaddr.h"
+#include "opts.h"
 #include "procstat.h"
 #include "promhist.h"
 #include "scrape.h"
+#include "strbuf.h"
 
 enum target { TARGET_ORACLE, TARGET_REDIS, TARGET_ECHO };
 
@@ -682,113 +683,255 @@ static int run_rest(const struct options *o)
 
 /* ---- Command line ---- */
 
-static void usage(FILE *f)
+static int set_target(void *target, const struct opts_entry *e, const char *value,
+                      const struct opts_where *w, struct opts_why *why)
 {
-    fprintf(
-        f,
-        "Usage: oracle-bench [OPTIONS]\n"
-        "Loads oracled (or, for comparison, Redis INCR or an echo server) and reports latency\n"
-        "and throughput as one JSON object on stdout.\n"
-        "\n"
-        "  --target oracled|redis|echo   what --addr is (default oracled)\n"
-        "  --addr HOST:PORT              the server (default 127.0.0.1:7600)\n"
-        "  --op ts|ts-wait|now|wait-until  oracled operation (default ts)\n"
-        "  --count N                     timestamps per GetTimestamp (default 1)\n"
-        "  --wait-ahead D                wait-until: the timestamp is now + D (default 100us)\n"
-        "  --connections N               (default 1)\n"
-        "  --depth N                     closed loop: requests in flight per connection\n"
-        "                                (default 1)\n"
-        "  --rate R                      open loop: R requests/s in all, latency from each\n"
-        "                                request's intended send time\n"
-        "  --duration D                  measure this long after the warm-up (default 5s)\n"
-        "  --requests N                  or stop after N requests (after the warm-up)\n"
-        "  --warmup D                    not measured (default 500ms)\n"
-        "  --echo-size N                 echo message bytes (default 10: about a request's size)\n"
-        "  --cpu N                       pin this process to CPU N\n"
-        "  --busy-poll                   never sleep in epoll_wait (a client that is always\n"
-        "                                busy: the server's writes then wake no one)\n"
-        "  --server-pid PID              report that process's CPU time during the run\n"
-        "  --metrics HOST:PORT           oracled's HTTP port: report its release lateness\n"
-        "  --scenario NAME               a label for the results\n"
-        "  --cdf FILE                    write the latency CDF (us, fraction) for gnuplot\n"
-        "  --lateness-cdf FILE           ... and the commit-wait client lateness CDF\n"
-        "  --idle N                      instead: open N idle connections, report the server's\n"
-        "                                RSS per connection (needs --server-pid)\n"
-        "  --rest D                      instead: the server's CPU time over D with no load\n"
-        "Durations take a unit: 500ms, 5s.\n");
-}
-
-static int64_t duration_arg(const char *opt, const char *v)
-{
-    int64_t ns;
-    if (args_parse_duration_ns(v, &ns) < 0) {
-        fprintf(stderr, "oracle-bench: invalid %s '%s': a duration such as 5s\n", opt, v);
-        exit(2);
+    (void)e;
+    (void)w;
+    struct options *o = target;
+    if (strcmp(value, "oracled") == 0) {
+        o->target = TARGET_ORACLE;
+    } else if (strcmp(value, "redis") == 0) {
+        o->target = TARGET_REDIS;
+    } else if (strcmp(value, "echo") == 0) {
+        o->target = TARGET_ECHO;
+    } else {
+        snprintf(why->text, sizeof(why->text), "--target is oracled, redis or echo, not %s", value);
+        why->sentence = true;
+        return -EINVAL;
     }
-    return ns;
+    return 0;
 }
 
-static int64_t int_arg(const char *opt, const char *v, int64_t min, int64_t max)
+static int set_op(void *target, const struct opts_entry *e, const char *value,
+                  const struct opts_where *w, struct opts_why *why)
 {
-    int64_t n;
-    if (args_parse_i64(v, min, max, &n) < 0) {
-        fprintf(stderr, "oracle-bench: invalid %s '%s': a number from %" PRId64 " to %" PRId64 "\n",
-                opt, v, min, max);
-        exit(2);
+    (void)e;
+    (void)w;
+    struct options *o = target;
+    if (strcmp(value, "ts") == 0) {
+        o->op = BP_OP_TS;
+    } else if (strcmp(value, "ts-wait") == 0) {
+        o->op = BP_OP_TS_WAIT;
+    } else if (strcmp(value, "now") == 0) {
+        o->op = BP_OP_NOW;
+    } else if (strcmp(value, "wait-until") == 0) {
+        o->op = BP_OP_WAIT_UNTIL;
+    } else {
+        snprintf(why->text, sizeof(why->text), "--op is ts, ts-wait, now or wait-until, not %s",
+                 value);
+        why->sentence = true;
+        return -EINVAL;
     }
-    return n;
+    return 0;
 }
 
-static void parse(int argc, char **argv, struct options *o)
+static int set_rate(void *target, const struct opts_entry *e, const char *value,
+                    const struct opts_where *w, struct opts_why *why)
 {
-    enum {
-        O_TARGET = 256,
-        O_ADDR,
-        O_OP,
-        O_COUNT,
-        O_WAIT_AHEAD,
-        O_CONNECTIONS,
-        O_DEPTH,
-        O_RATE,
-        O_DURATION,
-        O_REQUESTS,
-        O_WARMUP,
-        O_ECHO_SIZE,
-        O_CPU,
-        O_SERVER_PID,
-        O_METRICS,
-        O_SCENARIO,
-        O_CDF,
-        O_LATENESS_CDF,
-        O_IDLE,
-        O_REST,
-        O_BUSY_POLL,
-    };
-    static const struct option longopts[] = {
-        {"target", required_argument, NULL, O_TARGET},
-        {"addr", required_argument, NULL, O_ADDR},
-        {"op", required_argument, NULL, O_OP},
-        {"count", required_argument, NULL, O_COUNT},
-        {"wait-ahead", required_argument, NULL, O_WAIT_AHEAD},
-        {"connections", required_argument, NULL, O_CONNECTIONS},
-        {"depth", required_argument, NULL, O_DEPTH},
-        {"rate", required_argument, NULL, O_RATE},
-        {"duration", required_argument, NULL, O_DURATION},
-        {"requests", required_argument, NULL, O_REQUESTS},
-        {"warmup", required_argument, NULL, O_WARMUP},
-        {"echo-size", required_argument, NULL, O_ECHO_SIZE},
-        {"cpu", required_argument, NULL, O_CPU},
-        {"server-pid", required_argument, NULL, O_SERVER_PID},
-        {"metrics", required_argument, NULL, O_METRICS},
-        {"scenario", required_argument, NULL, O_SCENARIO},
-        {"cdf", required_argument, NULL, O_CDF},
-        {"lateness-cdf", required_argument, NULL, O_LATENESS_CDF},
-        {"idle", required_argument, NULL, O_IDLE},
-        {"rest", required_argument, NULL, O_REST},
-        {"busy-poll", no_argument, NULL, O_BUSY_POLL},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    (void)e;
+    (void)w;
+    int64_t rate = 0;
+    if (args_parse_i64(value, 1, 100000000, &rate) < 0) {
+        snprintf(why->text, sizeof(why->text), "an integer from 1 to 100000000");
+        return -EINVAL;
+    }
+    ((struct options *)target)->rate = (double)rate;
+    return 0;
+}
+
+/* --requests N also ends the run by count rather than by --duration (a later --duration sets
+ * that again). */
+static int set_requests(void *target, const struct opts_entry *e, const char *value,
+                        const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    struct options *o = target;
+    int64_t n = 0;
+    if (args_parse_i64(value, 1, INT64_MAX, &n) < 0) {
+        snprintf(why->text, sizeof(why->text), "an integer from 1 to %" PRId64, INT64_MAX);
+        return -EINVAL;
+    }
+    o->requests = (uint64_t)n;
+    o->duration_ns = 0;
+    return 0;
+}
+
+/* The scenario is written into JSON unescaped. */
+static int set_scenario(void *target, const struct opts_entry *e, const char *value,
+                        const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    if (value[strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                            "0123456789._-")] != '\0') {
+        snprintf(why->text, sizeof(why->text),
+                 "--scenario takes letters, digits, '.', '_' and '-', not %s", value);
+        why->sentence = true;
+        return -EINVAL;
+    }
+    ((struct options *)target)->scenario = value;
+    return 0;
+}
+
+#define DURATION_EXPECT "a duration such as 5s"
+
+static const struct opts_entry entries[] = {
+    {.kind = OPTS_CALL,
+     .name = "target",
+     .metavar = "oracled|redis|echo",
+     .set = set_target,
+     .help = "what --addr is (default oracled)"},
+    {.kind = OPTS_STRING,
+     .name = "addr",
+     .metavar = "HOST:PORT",
+     OPTS_AT(struct options, addr),
+     .help = "the server"},
+    {.kind = OPTS_CALL,
+     .name = "op",
+     .metavar = "ts|ts-wait|now|wait-until",
+     .set = set_op,
+     .help = "oracled operation (default ts)"},
+    {.kind = OPTS_INT,
+     .name = "count",
+     .metavar = "N",
+     OPTS_AT(struct options, count),
+     .min = 1,
+     .max = 65536,
+     .help = "timestamps per GetTimestamp"},
+    {.kind = OPTS_DURATION,
+     .name = "wait-ahead",
+     .metavar = "D",
+     OPTS_AT(struct options, wait_ahead_ns),
+     .min = 0,
+     .max = INT64_MAX,
+     .expect = DURATION_EXPECT,
+     .help = "wait-until: the timestamp is now + D"},
+    {.kind = OPTS_INT,
+     .name = "connections",
+     .metavar = "N",
+     OPTS_AT(struct options, connections),
+     .min = 1,
+     .max = 100000,
+     .help = "connections to the server"},
+    {.kind = OPTS_INT,
+     .name = "depth",
+     .metavar = "N",
+     OPTS_AT(struct options, depth),
+     .min = 1,
+     .max = 65536,
+     .help = "closed loop: requests in flight per connection"},
+    {.kind = OPTS_CALL,
+     .name = "rate",
+     .metavar = "R",
+     .set = set_rate,
+     .help = "open loop: R requests/s in all, latency from each request's intended send time"},
+    {.kind = OPTS_DURATION,
+     .name = "duration",
+     .metavar = "D",
+     OPTS_AT(struct options, duration_ns),
+     .min = 0,
+     .max = INT64_MAX,
+     .expect = DURATION_EXPECT,
+     .help = "measure this long after the warm-up"},
+    {.kind = OPTS_CALL,
+     .name = "requests",
+     .metavar = "N",
+     .set = set_requests,
+     .help = "or stop after N requests (after the warm-up)"},
+    {.kind = OPTS_DURATION,
+     .name = "warmup",
+     .metavar = "D",
+     OPTS_AT(struct options, warmup_ns),
+     .min = 0,
+     .max = INT64_MAX,
+     .expect = DURATION_EXPECT,
+     .help = "not measured"},
+    {.kind = OPTS_INT,
+     .name = "echo-size",
+     .metavar = "N",
+     OPTS_AT(struct options, echo_size),
+     .min = 1,
+     .max = 256,
+     .help = "echo message bytes, about a request's size"},
+    {.kind = OPTS_INT,
+     .name = "cpu",
+     .metavar = "N",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, cpu),
+     .min = 0,
+     .max = 1023,
+     .help = "pin this process to CPU N"},
+    {.kind = OPTS_FLAG,
+     .name = "busy-poll",
+     OPTS_AT(struct options, busy_poll),
+     .help = "never sleep in epoll_wait (a client that is always busy: the server's writes "
+             "then wake no one)"},
+    {.kind = OPTS_INT,
+     .name = "server-pid",
+     .metavar = "PID",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, server_pid),
+     .min = 1,
+     .max = INT32_MAX,
+     .help = "report that process's CPU time during the run"},
+    {.kind = OPTS_STRING,
+     .name = "metrics",
+     .metavar = "HOST:PORT",
+     OPTS_AT(struct options, metrics_addr),
+     .help = "oracled's HTTP port: report its release lateness"},
+    {.kind = OPTS_CALL,
+     .name = "scenario",
+     .metavar = "NAME",
+     .set = set_scenario,
+     .help = "a label for the results"},
+    {.kind = OPTS_STRING,
+     .name = "cdf",
+     .metavar = "FILE",
+     OPTS_AT(struct options, cdf_path),
+     .help = "write the latency CDF (us, fraction) for gnuplot"},
+    {.kind = OPTS_STRING,
+     .name = "lateness-cdf",
+     .metavar = "FILE",
+     OPTS_AT(struct options, lateness_cdf_path),
+     .help = "... and the commit-wait client lateness CDF"},
+    {.kind = OPTS_INT,
+     .name = "idle",
+     .metavar = "N",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, idle),
+     .min = 1,
+     .max = 100000,
+     .help = "instead: open N idle connections, report the server's RSS per connection (needs "
+             "--server-pid)"},
+    {.kind = OPTS_DURATION,
+     .name = "rest",
+     .metavar = "D",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, rest_ns),
+     .min = 0,
+     .max = INT64_MAX,
+     .expect = DURATION_EXPECT,
+     .help = "instead: the server's CPU time over D with no load"},
+    {.kind = OPTS_HELP, .name = "help", .short_name = 'h', .help = "this help"},
+};
+
+static const struct opts_program program = {
+    .name = "oracle-bench",
+    .usage = "Usage: oracle-bench [OPTIONS]\n"
+             "Loads oracled (or, for comparison, Redis INCR or an echo server) and reports "
+             "latency\n"
+             "and throughput as one JSON object on stdout.\n"
+             "\n",
+    .footer = "Durations take a unit: 500ms, 5s.\n",
+    .entries = entries,
+    .n_entries = sizeof(entries) / sizeof(entries[0]),
+    .style = OPTS_STYLE_NAME_VALUE,
+};
+
+static void set_defaults(struct options *o)
+{
     memset(o, 0, sizeof(*o));
     o->target = TARGET_ORACLE;
     o->addr = "127.0.0.1:7600";
@@ -802,105 +945,35 @@ static void parse(int argc, char **argv, struct options *o)
     o->echo_size = 10;
     o->cpu = -1;
     o->scenario = "";
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case O_TARGET:
-            if (strcmp(optarg, "oracled") == 0) {
-                o->target = TARGET_ORACLE;
-            } else if (strcmp(optarg, "redis") == 0) {
-                o->target = TARGET_REDIS;
-            } else if (strcmp(optarg, "echo") == 0) {
-                o->target = TARGET_ECHO;
-            } else {
-                die("--target is oracled, redis or echo, not ", optarg);
-            }
-            break;
-        case O_ADDR:
-            o->addr = optarg;
-            break;
-        case O_OP:
-            if (strcmp(optarg, "ts") == 0) {
-                o->op = BP_OP_TS;
-            } else if (strcmp(optarg, "ts-wait") == 0) {
-                o->op = BP_OP_TS_WAIT;
-            } else if (strcmp(optarg, "now") == 0) {
-                o->op = BP_OP_NOW;
-            } else if (strcmp(optarg, "wait-until") == 0) {
-                o->op = BP_OP_WAIT_UNTIL;
-            } else {
-                die("--op is ts, ts-wait, now or wait-until, not ", optarg);
-            }
-            break;
-        case O_COUNT:
-            o->count = (uint32_t)int_arg("--count", optarg, 1, 65536);
-            break;
-        case O_WAIT_AHEAD:
-            o->wait_ahead_ns = duration_arg("--wait-ahead", optarg);
-            break;
-        case O_CONNECTIONS:
-            o->connections = (uint32_t)int_arg("--connections", optarg, 1, 100000);
-            break;
-        case O_DEPTH:
-            o->depth = (uint32_t)int_arg("--depth", optarg, 1, 65536);
-            break;
-        case O_RATE:
-            o->rate = (double)int_arg("--rate", optarg, 1, 100000000);
-            break;
-        case O_DURATION:
-            o->duration_ns = duration_arg("--duration", optarg);
-            break;
-        case O_REQUESTS:
-            o->requests = (uint64_t)int_arg("--requests", optarg, 1, INT64_MAX);
-            o->duration_ns = 0;
-            break;
-        case O_WARMUP:
-            o->warmup_ns = duration_arg("--warmup", optarg);
-            break;
-        case O_ECHO_SIZE:
-            o->echo_size = (size_t)int_arg("--echo-size", optarg, 1, 256);
-            break;
-        case O_CPU:
-            o->cpu = (int)int_arg("--cpu", optarg, 0, 1023);
-            break;
-        case O_SERVER_PID:
-            o->server_pid = (pid_t)int_arg("--server-pid", optarg, 1, INT32_MAX);
-            break;
-        case O_METRICS:
-            o->metrics_addr = optarg;
-            break;
-        case O_SCENARIO:
-            if (optarg[strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                      "0123456789._-")] != '\0') {
-                die("--scenario takes letters, digits, '.', '_' and '-', not ", optarg);
-            }
-            o->scenario = optarg;
-            break;
-        case O_CDF:
-            o->cdf_path = optarg;
-            break;
-        case O_LATENESS_CDF:
-            o->lateness_cdf_path = optarg;
-            break;
-        case O_IDLE:
-            o->idle = (uint32_t)int_arg("--idle", optarg, 1, 100000);
-            break;
-        case O_REST:
-            o->rest_ns = duration_arg("--rest", optarg);
-            break;
-        case O_BUSY_POLL:
-            o->busy_poll = true;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            fprintf(stderr, "Try 'oracle-bench --help'.\n");
-            exit(2);
-        }
+}
+
+static void parse(int argc, char **argv, struct options *o)
+{
+    set_defaults(o);
+    struct opts_state st;
+    int rc = opts_init(&st, &program, o);
+    if (rc == 0) {
+        rc = opts_parse_argv(&st, argc, argv);
     }
-    if (optind < argc) {
-        die("unexpected argument ", argv[optind]);
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", st.error);
+        opts_fini(&st);
+        exit(2);
+    }
+    int next = st.next_arg;
+    opts_fini(&st);
+    if (rc == OPTS_HELP_ASKED) {
+        struct options defaults;
+        set_defaults(&defaults);
+        struct strbuf b;
+        strbuf_init(&b);
+        opts_help(&program, &defaults, &b);
+        fputs(b.failed ? "oracle-bench: out of memory\n" : b.data, stdout);
+        strbuf_fini(&b);
+        exit(0);
+    }
+    if (next < argc) {
+        die("unexpected argument ", argv[next]);
     }
     if (o->idle > 0) {
         /* One request per connection, then hold them all open. */

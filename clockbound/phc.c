@@ -202,13 +202,17 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
+bool cb_phc_interface_name_ok(const char *iface)
+{
+    size_t len = strlen(iface);
+    return len > 0 && len <= CB_PHC_IFACE_MAX && strchr(iface, '/') == NULL &&
+           strcmp(iface, ".") != 0 && strcmp(iface, "..") != 0;
+}
+
 int cb_phc_path_for_interface(const char *sysfs_root, const char *iface, char *path, size_t cap,
                               char *why, size_t why_cap)
 {
-    size_t ilen = strlen(iface);
-    /* Linux interface names are at most IFNAMSIZ - 1 = 15 bytes. */
-    if (ilen == 0 || ilen > 15 || strchr(iface, '/') != NULL || strcmp(iface, ".") == 0 ||
-        strcmp(iface, "..") == 0) {
+    if (!cb_phc_interface_name_ok(iface)) {
         snprintf(why, why_cap, "'%s' is not a network interface name", iface);
         return -EINVAL;
     }

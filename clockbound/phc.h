@@ -55,6 +55,11 @@ int cb_phc_slot_from_uevent(const char *text, size_t len, char *slot, size_t cap
  */
 int cb_refid_parse(const char *text, uint32_t *out);
 
+/* Whether iface can name a Linux network interface: 1 to 15 bytes (IFNAMSIZ - 1), no '/', not
+ * "." or "..". The rule cb_phc_path_for_interface applies, for checking a setting early. */
+#define CB_PHC_IFACE_MAX 15
+bool cb_phc_interface_name_ok(const char *iface);
+
 /* The error bound at a poll, as the poller read it (cb_phc_read), for the state machine. */
 struct cb_phc_reading {
     bool configured;        /* a PHC error bound file is set up (--phc-*) */

@@ -2,6 +2,8 @@
 #include "args.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,4 +130,45 @@ int args_parse_duration_ns(const char *text, int64_t *out)
         return 0;
     }
     return -EINVAL;
+}
+
+void args_format_duration(int64_t ns, char *buf, size_t cap)
+{
+    static const struct {
+        const char *name;
+        int64_t ns;
+    } units[] = {{"m", 60000000000}, {"s", 1000000000}, {"ms", 1000000}, {"us", 1000}};
+    if (ns == 0) {
+        snprintf(buf, cap, "0");
+        return;
+    }
+    /* INT64_MIN has no positive counterpart; it is a whole number of ns either way. */
+    uint64_t mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+    const char *sign = ns < 0 ? "-" : "";
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        /* Minutes from ten on: a minute reads 60s, as the settings are usually written. */
+        if (units[i].ns == 60000000000 && mag < 600000000000) {
+            continue;
+        }
+        if (mag % (uint64_t)units[i].ns == 0) {
+            snprintf(buf, cap, "%s%" PRIu64 "%s", sign, mag / (uint64_t)units[i].ns, units[i].name);
+            return;
+        }
+    }
+    snprintf(buf, cap, "%s%" PRIu64 "ns", sign, mag);
+}
+
+void args_format_size(uint64_t bytes, char *buf, size_t cap)
+{
+    static const struct {
+        const char *name;
+        uint64_t mult;
+    } units[] = {{"GiB", 1u << 30}, {"MiB", 1u << 20}, {"KiB", 1024}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (bytes != 0 && bytes % units[i].mult == 0) {
+            snprintf(buf, cap, "%" PRIu64 "%s", bytes / units[i].mult, units[i].name);
+            return;
+        }
+    }
+    snprintf(buf, cap, "%" PRIu64, bytes);
 }

@@ -1,16 +1,25 @@
 /* oracled's command line and configuration file (see config.h). */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
-#include "args.h"
-#include "conffile.h"
+#include "chrony_client.h"
+#include "clockbound.h"
+#include "compat/cbshm.h"
+#include "compat/cbsock.h"
+#include "httpd.h"
+#include "netaddr.h"
+#include "phc.h"
+#include "poller.h"
 #include "statefile.h"
+#include "strbuf.h"
+#include "util.h"
 #include "vmclock.h"
 
 #ifndef ORACLE_VERSION
@@ -19,434 +28,473 @@
 
 #define CONFIG_FILE_MAX (64 * 1024)
 
-static void usage(void)
+/* Numeric defaults and limits in the help and error texts, from the same macros. */
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* The longest paths the modules that open them take (their buffers, less the NUL). */
+#define STATE_DIR_MAX 255
+#define CB_SOCKET_MAX 107 /* sun_path */
+#define PATH_MAX_LEN  255
+_Static_assert(STATE_DIR_MAX < sizeof(((struct statefile *)0)->dir), "--state-dir limit");
+_Static_assert(CB_SOCKET_MAX < sizeof(((struct cbsock *)0)->path), "--clockbound-socket limit");
+_Static_assert(PATH_MAX_LEN < sizeof(((struct cbshm *)0)->path), "--clockbound-shm limit");
+_Static_assert(PATH_MAX_LEN < CB_PHC_PATH_MAX, "--phc-error-bound-file limit");
+_Static_assert(PATH_MAX_LEN < CB_VMCLOCK_PATH_MAX, "--vmclock limit");
+
+#define ADDRESS_EXPECT "HOST:PORT or [IPV6]:PORT, with a numeric address and a port from 0 to 65535"
+
+static int add_address(const char *value, const char **list, int *n, int max, struct opts_why *why)
 {
-    printf(
-        "Usage: oracled [OPTIONS]\n"
-        "\n"
-        "A commit-wait timestamp oracle: strictly increasing timestamps over TCP, with an\n"
-        "error bound from chrony and, on request, replies held until the timestamp is\n"
-        "certainly in the past. Protocol: proto/oracle.proto (varint-delimited protobuf).\n"
-        "\n"
-        "Network:\n"
-        "  --listen HOST:PORT          the oracle protocol; repeat for more ([::]:7600 for\n"
-        "                              IPv6) (default " SERVER_DEFAULT_LISTEN ")\n"
-        "  --http-listen HOST:PORT     /healthz and /metrics; repeat for more, 'none' for\n"
-        "                              none (default " SERVER_DEFAULT_HTTP_LISTEN ")\n"
-        "Clock:\n"
-        "  --chrony ADDR               chronyd's command socket: udp:HOST[:PORT] or\n"
-        "                              unix:PATH (default " CHRONY_DEFAULT_ADDRESS ")\n"
-        "  --poll-interval DURATION    how often chrony is asked (default 20ms)\n"
-        "  --max-drift-ppb N           fastest the clock may drift, ppb (default %d)\n"
-        "  --chrony-maxclockerror-ppb N  chrony's maxclockerror setting, ppb (default %d)\n"
-        "  --max-bound DURATION        a wider bound makes the clock UNKNOWN (default 10ms)\n"
-        "  --grace DURATION            failing chrony polls stay FREE_RUNNING this long\n"
-        "                              (default 5s)\n"
-        "  --phc-interface IFACE       chrony follows the ENA PTP hardware clock of this\n"
-        "                              interface (ens5): add the PHC's own error bound, from\n"
-        "                              /sys/bus/pci/devices/SLOT/phc_error_bound, while it is\n"
-        "                              chrony's reference (default: not added)\n"
-        "  --phc-error-bound-file PATH  ... or read that bound (ns) from this file\n"
-        "  --phc-refid ID              the PHC refclock's reference ID in chrony\n"
-        "                              (default " CB_PHC_DEFAULT_REFID_TEXT ")\n"
-        "  --vmclock PATH              the hypervisor's VMClock page: a change of its\n"
-        "                              disruption marker (live migration) makes the clock\n"
-        "                              DISRUPTED; 'none' for none (default " CB_VMCLOCK_DEFAULT_PATH
-        "\n"
-        "                              when it exists)\n",
-        CB_DEFAULT_MAX_DRIFT_PPB, CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB);
-    printf(
-        "Timestamps:\n"
-        "  --max-wait DURATION         the longest commit-wait held (default 100ms); more\n"
-        "                              than twice --max-bound\n"
-        "  --max-run-ahead DURATION    how far timestamps may run ahead of the clock's\n"
-        "                              latest before requests get OVERLOADED (default 1ms)\n"
-        "  --state-dir DIR             where the high-water mark is kept across restarts\n"
-        "                              (default " SERVER_DEFAULT_STATE_DIR ")\n"
-        "  --state-window DURATION     how far it is reserved ahead (default 1s)\n"
-        "Limits:\n"
-        "  --max-connections N         client connections at once (default %d); at the\n"
-        "                              cap the one idle longest is closed to make room\n"
-        "  --max-connections-per-peer N  ... from one address (default 0: no cap; not\n"
-        "                              behind a proxy, where clients share one address)\n"
-        "  --http-max-connections N    HTTP connections at once (default %d); at the cap\n"
-        "                              the one waiting longest for its request is closed\n"
-        "  --max-pending N             commit-waits pending in all (default %d)\n"
-        "  --max-pending-per-connection N  ... on one connection (default %d)\n"
-        "  --max-output SIZE           unread replies before a client is cut off\n"
-        "                              (default 2MiB)\n"
-        "  --idle-timeout DURATION     close connections idle this long, 0 never (default 10m)\n"
-        "  --write-timeout DURATION    cut off clients not reading for this long (default 10s)\n"
-        "  --keepalive DURATION        TCP keepalive idle time, 0 off (default 60s)\n"
-        "ClockBound compatibility (both off by default):\n"
-        "  --clockbound-socket PATH    serve the ClockBound v1 protocol on this unix datagram\n"
-        "                              socket (ClockBound's: /run/clockboundd/clockboundd.sock)\n"
-        "  --clockbound-socket-mode MODE  its permissions, octal (default 0666)\n"
-        "  --clockbound-shm PATH       publish the bound as ClockBound's shared-memory\n"
-        "                              segment, format 2 (ClockBound's: /run/clockbound/shm0)\n"
-        "Operation:\n"
-        "  --drain-delay DURATION      after SIGTERM, keep serving this long with /healthz 503\n"
-        "                              (default 0; set it above the load balancer's health\n"
-        "                              check window)\n"
-        "  --config FILE               read 'key = value' lines: the long options above\n"
-        "                              without '--'; command-line options win\n"
-        "  --log-level LEVEL           err, warn, info or debug (default info)\n"
-        "  -h, --help                  this help\n"
-        "  --version                   print the version\n"
-        "\n"
-        "Durations take a unit: ns, us, ms, s or m. Sizes: bytes, or K, M, G (binary).\n"
-        "SIGTERM or SIGINT drains and stops the server; a second one stops it at once.\n",
-        SERVER_DEFAULT_MAX_CONNECTIONS, HTTPD_DEFAULT_MAX_CONNS, SERVER_DEFAULT_MAX_PENDING,
-        SERVER_DEFAULT_MAX_PENDING_CONN);
-}
-
-enum {
-    O_LISTEN = 256,
-    O_HTTP_LISTEN,
-    O_CHRONY,
-    O_POLL,
-    O_DRIFT,
-    O_MAXCLOCKERROR,
-    O_MAX_BOUND,
-    O_GRACE,
-    O_PHC_INTERFACE,
-    O_PHC_FILE,
-    O_PHC_REFID,
-    O_VMCLOCK,
-    O_MAX_WAIT,
-    O_RUN_AHEAD,
-    O_STATE_DIR,
-    O_STATE_WINDOW,
-    O_MAX_CONNECTIONS,
-    O_MAX_CONNECTIONS_PEER,
-    O_HTTP_MAX_CONNECTIONS,
-    O_MAX_PENDING,
-    O_MAX_PENDING_CONN,
-    O_MAX_OUTPUT,
-    O_IDLE_TIMEOUT,
-    O_WRITE_TIMEOUT,
-    O_KEEPALIVE,
-    O_DRAIN_DELAY,
-    O_CB_SOCKET,
-    O_CB_SOCKET_MODE,
-    O_CB_SHM,
-    O_CONFIG,
-    O_LOG_LEVEL,
-    O_VERSION,
-};
-
-static const struct option longopts[] = {
-    {"listen", required_argument, NULL, O_LISTEN},
-    {"http-listen", required_argument, NULL, O_HTTP_LISTEN},
-    {"chrony", required_argument, NULL, O_CHRONY},
-    {"poll-interval", required_argument, NULL, O_POLL},
-    {"max-drift-ppb", required_argument, NULL, O_DRIFT},
-    {"chrony-maxclockerror-ppb", required_argument, NULL, O_MAXCLOCKERROR},
-    {"max-bound", required_argument, NULL, O_MAX_BOUND},
-    {"grace", required_argument, NULL, O_GRACE},
-    {"phc-interface", required_argument, NULL, O_PHC_INTERFACE},
-    {"phc-error-bound-file", required_argument, NULL, O_PHC_FILE},
-    {"phc-refid", required_argument, NULL, O_PHC_REFID},
-    {"vmclock", required_argument, NULL, O_VMCLOCK},
-    {"max-wait", required_argument, NULL, O_MAX_WAIT},
-    {"max-run-ahead", required_argument, NULL, O_RUN_AHEAD},
-    {"state-dir", required_argument, NULL, O_STATE_DIR},
-    {"state-window", required_argument, NULL, O_STATE_WINDOW},
-    {"max-connections", required_argument, NULL, O_MAX_CONNECTIONS},
-    {"max-connections-per-peer", required_argument, NULL, O_MAX_CONNECTIONS_PEER},
-    {"http-max-connections", required_argument, NULL, O_HTTP_MAX_CONNECTIONS},
-    {"max-pending", required_argument, NULL, O_MAX_PENDING},
-    {"max-pending-per-connection", required_argument, NULL, O_MAX_PENDING_CONN},
-    {"max-output", required_argument, NULL, O_MAX_OUTPUT},
-    {"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
-    {"write-timeout", required_argument, NULL, O_WRITE_TIMEOUT},
-    {"keepalive", required_argument, NULL, O_KEEPALIVE},
-    {"drain-delay", required_argument, NULL, O_DRAIN_DELAY},
-    {"clockbound-socket", required_argument, NULL, O_CB_SOCKET},
-    {"clockbound-socket-mode", required_argument, NULL, O_CB_SOCKET_MODE},
-    {"clockbound-shm", required_argument, NULL, O_CB_SHM},
-    {"config", required_argument, NULL, O_CONFIG},
-    {"log-level", required_argument, NULL, O_LOG_LEVEL},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, O_VERSION},
-    {NULL, 0, NULL, 0},
-};
-
-/* Where the options being applied come from, for error messages. */
-struct source {
-    const char *file; /* NULL: the command line */
-    const int *lines; /* the file line of each setting */
-    bool cli;
-    bool cli_listen_seen;
-    bool cli_http_seen;
-    const char *chrony;
-};
-
-static int bad(const struct source *src, const char *opt, const char *value, const char *expect)
-{
-    if (src->file != NULL) {
-        int line = src->lines[(optind - 2) / 2];
-        fprintf(stderr, "oracled: %s:%d: invalid value '%s' for %s: %s\n", src->file, line, value,
-                opt, expect);
-    } else {
-        fprintf(stderr, "oracled: invalid value '%s' for --%s: %s\n", value, opt, expect);
-    }
-    return -EINVAL;
-}
-
-static int duration(const struct source *src, const char *opt, const char *value, int64_t min,
-                    int64_t max, int64_t *out, const char *expect)
-{
-    if (args_parse_duration_ns(value, out) < 0 || *out < min || *out > max) {
-        return bad(src, opt, value, expect);
-    }
-    return 0;
-}
-
-static int count(const struct source *src, const char *opt, const char *value, int64_t min,
-                 int64_t max, size_t *out)
-{
-    int64_t v = 0;
-    if (args_parse_i64(value, min, max, &v) < 0) {
-        char expect[64];
-        snprintf(expect, sizeof(expect), "an integer from %" PRId64 " to %" PRId64, min, max);
-        return bad(src, opt, value, expect);
-    }
-    *out = (size_t)v;
-    return 0;
-}
-
-/* Applies one option. Returns 0, 1 for --help/--version (done), or -EINVAL. */
-static int apply(int c, struct source *src, struct config *out)
-{
-    struct server_config *sc = &out->server;
-    int64_t v = 0;
-    uint64_t size = 0;
-    switch (c) {
-    case O_LISTEN:
-        if (src->cli && !src->cli_listen_seen) {
-            sc->n_listen = 0; /* the command line replaces the file's list */
-            src->cli_listen_seen = true;
-        }
-        if (sc->n_listen == SERVER_MAX_LISTEN) {
-            return bad(src, "listen", optarg, "at most 8 addresses");
-        }
-        sc->listen[sc->n_listen++] = optarg;
-        return 0;
-    case O_HTTP_LISTEN:
-        if (src->cli && !src->cli_http_seen) {
-            sc->n_http_listen = 0;
-            src->cli_http_seen = true;
-        }
-        if (strcmp(optarg, "none") == 0) {
-            sc->n_http_listen = -1; /* explicitly none */
-            return 0;
-        }
-        if (sc->n_http_listen < 0) {
-            sc->n_http_listen = 0;
-        }
-        if (sc->n_http_listen == HTTPD_MAX_LISTEN) {
-            return bad(src, "http-listen", optarg, "at most 4 addresses");
-        }
-        sc->http_listen[sc->n_http_listen++] = optarg;
-        return 0;
-    case O_CHRONY:
-        src->chrony = optarg;
-        return 0;
-    case O_POLL:
-        return duration(src, "poll-interval", optarg, 1000000, 60000000000, &sc->poll_interval_ns,
-                        "a duration from 1ms to 1m");
-    case O_DRIFT:
-        if (args_parse_i64(optarg, 1, CB_MAX_RATE_PPB, &sc->clock.max_drift_ppb) < 0) {
-            return bad(src, "max-drift-ppb", optarg, "an integer from 1 to 100000000");
-        }
-        return 0;
-    case O_MAXCLOCKERROR:
-        if (args_parse_i64(optarg, 0, CB_MAX_RATE_PPB, &sc->clock.chrony_maxclockerror_ppb) < 0) {
-            return bad(src, "chrony-maxclockerror-ppb", optarg, "an integer from 0 to 100000000");
-        }
-        return 0;
-    case O_MAX_BOUND:
-        return duration(src, "max-bound", optarg, 1000, 3600000000000, &sc->clock.max_bound_ns,
-                        "a duration from 1us to 1h");
-    case O_GRACE:
-        return duration(src, "grace", optarg, 0, 3600000000000, &sc->clock.grace_ns,
-                        "a duration up to 1h");
-    case O_PHC_INTERFACE:
-        sc->phc_interface = optarg;
-        return 0;
-    case O_PHC_FILE:
-        sc->phc_error_bound_file = optarg;
-        return 0;
-    case O_PHC_REFID:
-        if (cb_refid_parse(optarg, &sc->phc_ref_id) < 0) {
-            return bad(src, "phc-refid", optarg,
-                       "one to four printable ASCII characters, as chrony's refid (PHC0)");
-        }
-        return 0;
-    case O_VMCLOCK:
-        if (optarg[0] == '\0') {
-            return bad(src, "vmclock", optarg, "a path, or 'none'");
-        }
-        sc->vmclock = optarg;
-        return 0;
-    case O_MAX_WAIT:
-        return duration(src, "max-wait", optarg, 1000, 60000000000, &sc->max_wait_ns,
-                        "a duration from 1us to 1m");
-    case O_RUN_AHEAD:
-        return duration(src, "max-run-ahead", optarg, 1, 1000000000, &sc->max_run_ahead_ns,
-                        "a duration from 1ns to 1s");
-    case O_CB_SOCKET:
-        sc->clockbound_socket = optarg;
-        return 0;
-    case O_CB_SOCKET_MODE: {
-        char *end = NULL;
-        errno = 0;
-        unsigned long mode = strtoul(optarg, &end, 8);
-        if (optarg[0] < '0' || optarg[0] > '7' || *end != '\0' || errno != 0 || mode > 0777) {
-            return bad(src, "clockbound-socket-mode", optarg,
-                       "an octal permission mode from 0 to 0777, such as 0666");
-        }
-        sc->clockbound_socket_mode = (unsigned)mode;
-        return 0;
-    }
-    case O_CB_SHM:
-        sc->clockbound_shm = optarg;
-        return 0;
-    case O_STATE_DIR:
-        sc->state_dir = optarg;
-        return 0;
-    case O_STATE_WINDOW:
-        return duration(src, "state-window", optarg, 1000000, 3600000000000, &sc->state_window_ns,
-                        "a duration from 1ms to 1h");
-    case O_MAX_CONNECTIONS:
-        return count(src, "max-connections", optarg, 1, 10000000, &sc->max_connections);
-    case O_MAX_CONNECTIONS_PEER:
-        return count(src, "max-connections-per-peer", optarg, 0, 10000000,
-                     &sc->max_connections_per_peer);
-    case O_HTTP_MAX_CONNECTIONS:
-        return count(src, "http-max-connections", optarg, 2, 65536, &sc->http_max_connections);
-    case O_MAX_PENDING:
-        return count(src, "max-pending", optarg, 1, 100000000, &sc->max_pending);
-    case O_MAX_PENDING_CONN:
-        return count(src, "max-pending-per-connection", optarg, 1, 100000000,
-                     &sc->max_pending_per_conn);
-    case O_MAX_OUTPUT:
-        if (args_parse_size(optarg, &size) < 0 || size < 4096 || size > (UINT64_C(1) << 32)) {
-            return bad(src, "max-output", optarg, "a size from 4K to 4G");
-        }
-        sc->max_output_bytes = (size_t)size;
-        return 0;
-    case O_IDLE_TIMEOUT:
-        return duration(src, "idle-timeout", optarg, 0, INT64_C(86400) * 1000000000,
-                        &sc->idle_timeout_ns, "a duration up to a day (0: never)");
-    case O_WRITE_TIMEOUT:
-        return duration(src, "write-timeout", optarg, 0, 3600000000000, &sc->write_timeout_ns,
-                        "a duration up to 1h (0: never)");
-    case O_KEEPALIVE:
-        if (duration(src, "keepalive", optarg, 0, 3600000000000, &v,
-                     "a duration up to 1h (0: off)") < 0) {
-            return -EINVAL;
-        }
-        sc->keepalive_s = (unsigned)(v / 1000000000 + (v % 1000000000 != 0));
-        return 0;
-    case O_DRAIN_DELAY:
-        return duration(src, "drain-delay", optarg, 0, 3600000000000, &sc->drain_delay_ns,
-                        "a duration up to 1h");
-    case O_CONFIG:
-        if (src->file != NULL) {
-            return bad(src, "config", optarg, "a configuration file cannot include another");
-        }
-        return 0; /* read before the command line is applied */
-    case O_LOG_LEVEL:
-        if (log_parse_level(optarg, &out->log_level) < 0) {
-            return bad(src, "log-level", optarg, "err, warn, info or debug");
-        }
-        return 0;
-    case 'h':
-        usage();
-        return 1;
-    case O_VERSION:
-        printf("oracled %s\n", ORACLE_VERSION);
-        return 1;
-    default:
-        fprintf(stderr, "Try 'oracled --help'.\n");
+    struct sockaddr_storage ss;
+    if (netaddr_parse(value, &ss) < 0) {
+        snprintf(why->text, sizeof(why->text), ADDRESS_EXPECT);
         return -EINVAL;
     }
+    if (*n == max) {
+        snprintf(why->text, sizeof(why->text), "at most %d addresses", max);
+        return -EINVAL;
+    }
+    list[(*n)++] = value;
+    return 0;
 }
 
-static int apply_all(int argc, char **argv, struct source *src, struct config *out)
+/* --listen: a list; the command line's first replaces the file's. */
+static int set_listen(void *target, const struct opts_entry *e, const char *value,
+                      const struct opts_where *w, struct opts_why *why)
 {
-    optind = 0; /* glibc: start afresh */
-    opterr = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int rc = apply(c, src, out);
-        if (rc != 0) {
-            return rc;
-        }
+    (void)e;
+    struct server_config *sc = &((struct config *)target)->server;
+    if (w->file == NULL && w->nth == 0) {
+        sc->n_listen = 0;
     }
-    if (optind < argc) {
-        fprintf(stderr, "oracled: unexpected argument '%s'; try 'oracled --help'\n", argv[optind]);
+    return add_address(value, sc->listen, &sc->n_listen, SERVER_MAX_LISTEN, why);
+}
+
+/* --http-listen: the same, and "none" (n_http_listen -1 until config_parse is done). */
+static int set_http_listen(void *target, const struct opts_entry *e, const char *value,
+                           const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    struct server_config *sc = &((struct config *)target)->server;
+    if ((w->file == NULL && w->nth == 0) || sc->n_http_listen < 0) {
+        sc->n_http_listen = 0;
+    }
+    if (strcmp(value, "none") == 0) {
+        sc->n_http_listen = -1;
+        return 0;
+    }
+    return add_address(value, sc->http_listen, &sc->n_http_listen, HTTPD_MAX_LISTEN, why);
+}
+
+static int set_chrony(void *target, const struct opts_entry *e, const char *value,
+                      const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    struct server_config *sc = &((struct config *)target)->server;
+    const char *reason = NULL;
+    if (chrony_addr_parse(value, &sc->chrony, &reason) < 0) {
+        snprintf(why->text, sizeof(why->text), "invalid --chrony '%s': %s", value, reason);
+        why->sentence = true;
+        return -EINVAL;
+    }
+    chrony_addr_format(&sc->chrony, sc->chrony_text, sizeof(sc->chrony_text));
+    return 0;
+}
+
+static int set_phc_interface(void *target, const struct opts_entry *e, const char *value,
+                             const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    if (!cb_phc_interface_name_ok(value)) {
+        snprintf(why->text, sizeof(why->text),
+                 "a network interface name: 1 to %d bytes, no '/', not '.' or '..'",
+                 CB_PHC_IFACE_MAX);
+        return -EINVAL;
+    }
+    ((struct config *)target)->server.phc_interface = value;
+    return 0;
+}
+
+static int set_phc_refid(void *target, const struct opts_entry *e, const char *value,
+                         const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    if (cb_refid_parse(value, &((struct config *)target)->server.phc_ref_id) < 0) {
+        snprintf(why->text, sizeof(why->text),
+                 "one to four printable ASCII characters, as chrony's refid (PHC0)");
         return -EINVAL;
     }
     return 0;
 }
 
-struct file_args {
-    struct config *out;
-    const char *file;
-};
-
-static int add_setting(const char *key, const char *value, int line, void *arg)
+static int set_socket_mode(void *target, const struct opts_entry *e, const char *value,
+                           const struct opts_where *w, struct opts_why *why)
 {
-    struct file_args *fa = arg;
-    struct config *out = fa->out;
-    bool known = false;
-    for (const struct option *o = longopts; o->name != NULL; o++) {
-        if (strcmp(o->name, key) == 0 && o->has_arg == required_argument &&
-            strcmp(key, "config") != 0) {
-            known = true;
-        }
-    }
-    if (!known) {
-        fprintf(stderr,
-                "oracled: %s:%d: unknown key '%s' (keys are the long options, as in "
-                "'oracled --help', without '--')\n",
-                fa->file, line, key);
+    (void)e;
+    (void)w;
+    char *end = NULL;
+    errno = 0;
+    unsigned long mode = strtoul(value, &end, 8);
+    if (value[0] < '0' || value[0] > '7' || *end != '\0' || errno != 0 || mode > 0777) {
+        snprintf(why->text, sizeof(why->text),
+                 "an octal permission mode from 0 to 0777, such as 0666");
         return -EINVAL;
     }
-    /* argv grows by "--key", "value" (and "oracled" first), NULL-terminated. */
-    size_t n = out->file_argc;
-    char **argv = realloc(out->file_argv, (n + 4) * sizeof(*argv));
-    int *lines = realloc(out->file_lines, (n / 2 + 2) * sizeof(*lines));
-    if (argv != NULL) {
-        out->file_argv = argv;
-    }
-    if (lines != NULL) {
-        out->file_lines = lines;
-    }
-    if (argv == NULL || lines == NULL) {
-        return -ENOMEM;
-    }
-    if (n == 0) {
-        argv[n++] = strdup("oracled");
-    }
-    size_t klen = strlen(key);
-    char *opt = malloc(klen + 3);
-    if (opt != NULL) {
-        opt[0] = opt[1] = '-';
-        memcpy(opt + 2, key, klen + 1);
-    }
-    argv[n] = opt;
-    argv[n + 1] = strdup(value);
-    argv[n + 2] = NULL;
-    lines[(n - 1) / 2] = line;
-    out->file_argc = n + 2;
-    return opt == NULL || argv[n + 1] == NULL ? -ENOMEM : 0;
+    ((struct config *)target)->server.clockbound_socket_mode = (unsigned)mode;
+    return 0;
 }
 
-static int read_file(const char *path, struct config *out)
+static int set_log_level(void *target, const struct opts_entry *e, const char *value,
+                         const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    if (log_parse_level(value, &((struct config *)target)->log_level) < 0) {
+        snprintf(why->text, sizeof(why->text), "err, warn, info or debug");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* --config: read before the command line is applied (config_parse); nothing to do here. */
+static int set_config(void *target, const struct opts_entry *e, const char *value,
+                      const struct opts_where *w, struct opts_why *why)
+{
+    (void)target;
+    (void)e;
+    (void)value;
+    (void)w;
+    (void)why;
+    return 0;
+}
+
+#define C OPTS_CONF
+
+static const struct opts_entry entries[] = {
+    {.kind = OPTS_SECTION, .name = "Network:"},
+    {.kind = OPTS_CALL,
+     .name = "listen",
+     .metavar = "HOST:PORT",
+     .flags = C,
+     .set = set_listen,
+     .help =
+         "the oracle protocol; repeat for more ([::]:7600 for IPv6) (default " SERVER_DEFAULT_LISTEN
+         ")"},
+    {.kind = OPTS_CALL,
+     .name = "http-listen",
+     .metavar = "HOST:PORT",
+     .flags = C,
+     .set = set_http_listen,
+     .help = "/healthz and /metrics; repeat for more, 'none' for none "
+             "(default " SERVER_DEFAULT_HTTP_LISTEN ")"},
+    {.kind = OPTS_SECTION, .name = "Clock:"},
+    {.kind = OPTS_CALL,
+     .name = "chrony",
+     .metavar = "ADDR",
+     .flags = C,
+     .set = set_chrony,
+     .help =
+         "chronyd's command socket: udp:HOST[:PORT] or unix:PATH (default " CHRONY_DEFAULT_ADDRESS
+         ")"},
+    {.kind = OPTS_DURATION,
+     .name = "poll-interval",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.poll_interval_ns),
+     .min = 1000000,
+     .max = 60000000000,
+     .expect = "a duration from 1ms to 1m",
+     .help = "how often chrony is asked"},
+    {.kind = OPTS_INT,
+     .name = "max-drift-ppb",
+     .metavar = "N",
+     .flags = C,
+     OPTS_AT(struct config, server.clock.max_drift_ppb),
+     .min = 1,
+     .max = CB_MAX_RATE_PPB,
+     .help = "fastest the clock may drift, ppb"},
+    {.kind = OPTS_INT,
+     .name = "chrony-maxclockerror-ppb",
+     .metavar = "N",
+     .flags = C,
+     OPTS_AT(struct config, server.clock.chrony_maxclockerror_ppb),
+     .min = 0,
+     .max = CB_MAX_RATE_PPB,
+     .help = "chrony's maxclockerror setting, ppb"},
+    {.kind = OPTS_DURATION,
+     .name = "max-bound",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.clock.max_bound_ns),
+     .min = 1000,
+     .max = 3600000000000,
+     .expect = "a duration from 1us to 1h",
+     .help = "a wider bound makes the clock UNKNOWN"},
+    {.kind = OPTS_DURATION,
+     .name = "grace",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.clock.grace_ns),
+     .min = 0,
+     .max = 3600000000000,
+     .expect = "a duration up to 1h",
+     .help = "failing chrony polls stay FREE_RUNNING this long"},
+    {.kind = OPTS_CALL,
+     .name = "phc-interface",
+     .metavar = "IFACE",
+     .flags = C,
+     .set = set_phc_interface,
+     .help = "chrony follows the ENA PTP hardware clock of this interface (ens5): add the PHC's "
+             "own error bound, from /sys/bus/pci/devices/SLOT/phc_error_bound, while it is "
+             "chrony's reference (default: none)"},
+    {.kind = OPTS_STRING,
+     .name = "phc-error-bound-file",
+     .metavar = "PATH",
+     .flags = C,
+     OPTS_AT(struct config, server.phc_error_bound_file),
+     .min = 1,
+     .max = PATH_MAX_LEN,
+     .expect = "a path of 1 to " STR(PATH_MAX_LEN) " bytes",
+     .help = "... or read that bound (ns) from this file"},
+    {.kind = OPTS_CALL,
+     .name = "phc-refid",
+     .metavar = "ID",
+     .flags = C,
+     .set = set_phc_refid,
+     .help = "the PHC refclock's reference ID in chrony (default " CB_PHC_DEFAULT_REFID_TEXT ")"},
+    {.kind = OPTS_STRING,
+     .name = "vmclock",
+     .metavar = "PATH",
+     .flags = C,
+     OPTS_AT(struct config, server.vmclock),
+     .min = 1,
+     .max = PATH_MAX_LEN,
+     .expect = "a path (1 to " STR(PATH_MAX_LEN) " bytes), or 'none'",
+     .help = "the hypervisor's VMClock page: a change of its disruption marker (live migration) "
+             "makes the clock DISRUPTED; 'none' for none (default " CB_VMCLOCK_DEFAULT_PATH
+             " when it exists)"},
+    {.kind = OPTS_SECTION, .name = "Timestamps:"},
+    {.kind = OPTS_DURATION,
+     .name = "max-wait",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.max_wait_ns),
+     .min = 1000,
+     .max = 60000000000,
+     .expect = "a duration from 1us to 1m",
+     .help = "the longest commit-wait held; more than twice --max-bound"},
+    {.kind = OPTS_DURATION,
+     .name = "max-run-ahead",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.max_run_ahead_ns),
+     .min = 1,
+     .max = 1000000000,
+     .expect = "a duration from 1ns to 1s",
+     .help = "how far timestamps may run ahead of the clock's latest before requests get "
+             "OVERLOADED"},
+    {.kind = OPTS_STRING,
+     .name = "state-dir",
+     .metavar = "DIR",
+     .flags = C,
+     OPTS_AT(struct config, server.state_dir),
+     .min = 1,
+     .max = STATE_DIR_MAX,
+     .expect = "a directory path of 1 to " STR(STATE_DIR_MAX) " bytes",
+     .help = "where the high-water mark is kept across restarts"},
+    {.kind = OPTS_DURATION,
+     .name = "state-window",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.state_window_ns),
+     .min = 1000000,
+     .max = 3600000000000,
+     .expect = "a duration from 1ms to 1h",
+     .help = "how far it is reserved ahead"},
+    {.kind = OPTS_SECTION, .name = "Limits:"},
+    {.kind = OPTS_INT,
+     .name = "max-connections",
+     .metavar = "N",
+     .flags = C,
+     OPTS_AT(struct config, server.max_connections),
+     .min = 1,
+     .max = 10000000,
+     .help = "client connections at once; at the cap the one idle longest is closed to make "
+             "room"},
+    {.kind = OPTS_INT,
+     .name = "max-connections-per-peer",
+     .metavar = "N",
+     .flags = C,
+     OPTS_AT(struct config, server.max_connections_per_peer),
+     .min = 0,
+     .max = 10000000,
+     .help = "... from one address, 0 for no cap (not behind a proxy, where clients share one "
+             "address)"},
+    {.kind = OPTS_INT,
+     .name = "http-max-connections",
+     .metavar = "N",
+     .flags = C,
+     OPTS_AT(struct config, server.http_max_connections),
+     .min = 2,
+     .max = 65536,
+     .help = "HTTP connections at once; at the cap the one waiting longest for its request is "
+             "closed"},
+    {.kind = OPTS_INT,
+     .name = "max-pending",
+     .metavar = "N",
+     .flags = C,
+     OPTS_AT(struct config, server.max_pending),
+     .min = 1,
+     .max = 100000000,
+     .help = "commit-waits pending in all"},
+    {.kind = OPTS_INT,
+     .name = "max-pending-per-connection",
+     .metavar = "N",
+     .flags = C,
+     OPTS_AT(struct config, server.max_pending_per_conn),
+     .min = 1,
+     .max = 100000000,
+     .help = "... on one connection"},
+    {.kind = OPTS_SIZE,
+     .name = "max-output",
+     .metavar = "SIZE",
+     .flags = C,
+     OPTS_AT(struct config, server.max_output_bytes),
+     .min = 4096,
+     .max = INT64_C(1) << 32,
+     .expect = "a size from 4K to 4G",
+     .help = "unread replies before a client is cut off"},
+    {.kind = OPTS_DURATION,
+     .name = "idle-timeout",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.idle_timeout_ns),
+     .min = 0,
+     .max = INT64_C(86400000000000),
+     .expect = "a duration up to a day (0: never)",
+     .help = "close connections idle this long, 0 never"},
+    {.kind = OPTS_DURATION,
+     .name = "write-timeout",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.write_timeout_ns),
+     .min = 0,
+     .max = 3600000000000,
+     .expect = "a duration up to 1h (0: never)",
+     .help = "cut off clients not reading for this long"},
+    {.kind = OPTS_DURATION,
+     .name = "keepalive",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, keepalive_ns),
+     .min = 0,
+     .max = 3600000000000,
+     .expect = "a duration up to 1h (0: off)",
+     .help = "TCP keepalive idle time, 0 off"},
+    {.kind = OPTS_SECTION, .name = "ClockBound compatibility (both off by default):"},
+    {.kind = OPTS_STRING,
+     .name = "clockbound-socket",
+     .metavar = "PATH",
+     .flags = C,
+     OPTS_AT(struct config, server.clockbound_socket),
+     .min = 1,
+     .max = CB_SOCKET_MAX,
+     .expect = "a socket path of 1 to " STR(CB_SOCKET_MAX) " bytes",
+     .help = "serve the ClockBound v1 protocol on this unix datagram socket (ClockBound's: "
+             "/run/clockboundd/clockboundd.sock)"},
+    {.kind = OPTS_CALL,
+     .name = "clockbound-socket-mode",
+     .metavar = "MODE",
+     .flags = C,
+     .set = set_socket_mode,
+     .help = "its permissions, octal (default " STR(CBSOCK_DEFAULT_MODE) ")"},
+    {.kind = OPTS_STRING,
+     .name = "clockbound-shm",
+     .metavar = "PATH",
+     .flags = C,
+     OPTS_AT(struct config, server.clockbound_shm),
+     .min = 1,
+     .max = PATH_MAX_LEN,
+     .expect = "a path of 1 to " STR(PATH_MAX_LEN) " bytes",
+     .help = "publish the bound as ClockBound's shared-memory segment, format 2 (ClockBound's: "
+             "/run/clockbound/shm0)"},
+    {.kind = OPTS_SECTION, .name = "Operation:"},
+    {.kind = OPTS_DURATION,
+     .name = "drain-delay",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.drain_delay_ns),
+     .min = 0,
+     .max = 3600000000000,
+     .expect = "a duration up to 1h",
+     .help = "after SIGTERM, keep serving this long with /healthz 503; set it above the load "
+             "balancer's health check window"},
+    {.kind = OPTS_CALL,
+     .name = "config",
+     .metavar = "FILE",
+     .set = set_config,
+     .help = "read 'key = value' lines: the long options above without '--'; command-line "
+             "options win"},
+    {.kind = OPTS_CALL,
+     .name = "log-level",
+     .metavar = "LEVEL",
+     .flags = C,
+     .set = set_log_level,
+     .help = "err, warn, info or debug (default info)"},
+    {.kind = OPTS_HELP, .name = "help", .short_name = 'h', .help = "this help"},
+    {.kind = OPTS_VERSION, .name = "version", .help = "print the version"},
+};
+
+#undef C
+
+static const struct opts_program program = {
+    .name = "oracled",
+    .usage = "Usage: oracled [OPTIONS]\n"
+             "\n"
+             "A commit-wait timestamp oracle: strictly increasing timestamps over TCP, with an\n"
+             "error bound from chrony and, on request, replies held until the timestamp is\n"
+             "certainly in the past. Protocol: proto/oracle.proto (varint-delimited protobuf).\n"
+             "\n",
+    .footer = "\n"
+              "Durations take a unit: ns, us, ms, s or m. Sizes: bytes, or K, M, G (binary).\n"
+              "SIGTERM or SIGINT drains and stops the server; a second one stops it at once.\n",
+    .entries = entries,
+    .n_entries = ARRAY_SIZE(entries),
+    .style = OPTS_STYLE_VALUE_FOR,
+};
+
+static void set_defaults(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    struct server_config *sc = &c->server;
+    sc->poll_interval_ns = POLLER_DEFAULT_INTERVAL_NS;
+    cb_params_default(&sc->clock);
+    sc->max_wait_ns = SERVER_DEFAULT_MAX_WAIT;
+    sc->max_run_ahead_ns = SERVER_DEFAULT_RUN_AHEAD;
+    sc->state_dir = SERVER_DEFAULT_STATE_DIR;
+    sc->clockbound_socket_mode = CBSOCK_DEFAULT_MODE;
+    sc->phc_ref_id = CB_PHC_DEFAULT_REFID;
+    sc->state_window_ns = STATEFILE_DEFAULT_WINDOW_NS;
+    sc->max_connections = SERVER_DEFAULT_MAX_CONNECTIONS;
+    sc->http_max_connections = HTTPD_DEFAULT_MAX_CONNS;
+    sc->max_pending = SERVER_DEFAULT_MAX_PENDING;
+    sc->max_pending_per_conn = SERVER_DEFAULT_MAX_PENDING_CONN;
+    sc->max_output_bytes = SERVER_DEFAULT_MAX_OUTPUT;
+    sc->idle_timeout_ns = SERVER_DEFAULT_IDLE_TIMEOUT;
+    sc->write_timeout_ns = SERVER_DEFAULT_WRITE_TIMEOUT;
+    c->keepalive_ns = (int64_t)SERVER_DEFAULT_KEEPALIVE_S * 1000000000;
+    sc->version = ORACLE_VERSION;
+    /* The default address is valid; parsed like a given one so sc->chrony is always set. */
+    (void)chrony_addr_parse(CHRONY_DEFAULT_ADDRESS, &sc->chrony, NULL);
+    chrony_addr_format(&sc->chrony, sc->chrony_text, sizeof(sc->chrony_text));
+    c->log_level = LOG_LEVEL_INFO;
+}
+
+static int read_file(struct config *c, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
@@ -464,83 +512,59 @@ static int read_file(const char *path, struct config *out)
         free(text);
         return -EINVAL;
     }
-    struct file_args fa = {out, path};
-    int line = 0;
-    const char *why = NULL;
-    rc = conffile_parse(text, len, add_setting, &fa, &line, &why);
+    rc = opts_apply_file(&c->opts, path, text, len);
     free(text);
     if (rc < 0) {
-        if (rc != -EINVAL || why == NULL || strcmp(why, "invalid setting") != 0) {
-            fprintf(stderr, "oracled: %s:%d: %s\n", path, line, why ? why : strerror(-rc));
-        }
+        fprintf(stderr, "%s\n", c->opts.error);
         return -EINVAL;
     }
     return 0;
 }
 
-/* Finds --config FILE / --config=FILE in argv without disturbing getopt. */
-static const char *find_config(int argc, char **argv)
+static unsigned port_of(const struct sockaddr_storage *ss)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            break;
-        }
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            return argv[i + 1];
-        }
-        if (strncmp(argv[i], "--config=", 9) == 0) {
-            return argv[i] + 9;
-        }
-    }
-    return NULL;
+    return ss->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)ss)->sin6_port)
+                                     : ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
-int config_parse(int argc, char **argv, struct config *out)
+/* Two listeners on one address cannot both bind it: caught here rather than after the state
+ * directory was locked. Port 0 (any free port) may repeat. */
+static int check_addresses(const struct server_config *sc)
 {
-    memset(out, 0, sizeof(*out));
-    struct server_config *sc = &out->server;
-    sc->poll_interval_ns = POLLER_DEFAULT_INTERVAL_NS;
-    cb_params_default(&sc->clock);
-    sc->max_wait_ns = SERVER_DEFAULT_MAX_WAIT;
-    sc->max_run_ahead_ns = SERVER_DEFAULT_RUN_AHEAD;
-    sc->state_dir = SERVER_DEFAULT_STATE_DIR;
-    sc->clockbound_socket_mode = CBSOCK_DEFAULT_MODE;
-    sc->phc_ref_id = CB_PHC_DEFAULT_REFID;
-    sc->state_window_ns = STATEFILE_DEFAULT_WINDOW_NS;
-    sc->max_connections = SERVER_DEFAULT_MAX_CONNECTIONS;
-    sc->http_max_connections = HTTPD_DEFAULT_MAX_CONNS;
-    sc->max_pending = SERVER_DEFAULT_MAX_PENDING;
-    sc->max_pending_per_conn = SERVER_DEFAULT_MAX_PENDING_CONN;
-    sc->max_output_bytes = SERVER_DEFAULT_MAX_OUTPUT;
-    sc->idle_timeout_ns = SERVER_DEFAULT_IDLE_TIMEOUT;
-    sc->write_timeout_ns = SERVER_DEFAULT_WRITE_TIMEOUT;
-    sc->keepalive_s = SERVER_DEFAULT_KEEPALIVE_S;
-    sc->version = ORACLE_VERSION;
-    out->log_level = LOG_LEVEL_INFO;
-
-    struct source src = {.chrony = CHRONY_DEFAULT_ADDRESS};
-    const char *file = find_config(argc, argv);
-    if (file != NULL) {
-        int rc = read_file(file, out);
-        if (rc < 0) {
-            return rc;
-        }
-        if (out->file_argc > 0) {
-            src.file = file;
-            src.lines = out->file_lines;
-            rc = apply_all((int)out->file_argc, out->file_argv, &src, out);
-            if (rc != 0) {
-                return rc < 0 ? rc : -EINVAL;
+    const char *text[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
+    const char *opt[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
+    int n = 0;
+    for (int i = 0; i < sc->n_listen; i++, n++) {
+        text[n] = sc->listen[i];
+        opt[n] = "--listen";
+    }
+    for (int i = 0; i < sc->n_http_listen; i++, n++) {
+        text[n] = sc->http_listen[i];
+        opt[n] = "--http-listen";
+    }
+    struct sockaddr_storage ss[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
+    char name[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN][80];
+    for (int i = 0; i < n; i++) {
+        (void)netaddr_parse(text[i], &ss[i]); /* checked when given; the defaults are valid */
+        netaddr_format(&ss[i], name[i], sizeof(name[i]));
+        for (int j = 0; j < i && port_of(&ss[i]) != 0; j++) {
+            if (strcmp(name[i], name[j]) == 0) {
+                fprintf(stderr,
+                        "oracled: %s %s and %s %s are the same address: one listener each\n",
+                        opt[j], text[j], opt[i], text[i]);
+                return -EINVAL;
             }
         }
     }
-    src.file = NULL;
-    src.cli = true;
-    int rc = apply_all(argc, argv, &src, out);
-    if (rc != 0) {
-        return rc;
-    }
+    return 0;
+}
 
+/* The rules between options, and what follows from them. */
+static int finish(struct config *c)
+{
+    struct server_config *sc = &c->server;
+    sc->keepalive_s =
+        (unsigned)(c->keepalive_ns / 1000000000 + (c->keepalive_ns % 1000000000 != 0));
     if (sc->n_listen == 0) {
         sc->listen[sc->n_listen++] = SERVER_DEFAULT_LISTEN;
     }
@@ -550,11 +574,6 @@ int config_parse(int argc, char **argv, struct config *out)
         sc->n_http_listen = 0;
     }
     const char *why = NULL;
-    if (chrony_addr_parse(src.chrony, &sc->chrony, &why) < 0) {
-        fprintf(stderr, "oracled: invalid --chrony '%s': %s\n", src.chrony, why);
-        return -EINVAL;
-    }
-    chrony_addr_format(&sc->chrony, sc->chrony_text, sizeof(sc->chrony_text));
     if (cb_params_check(&sc->clock, &why) < 0) {
         fprintf(stderr, "oracled: %s\n", why);
         return -EINVAL;
@@ -571,6 +590,9 @@ int config_parse(int argc, char **argv, struct config *out)
                         "thing two ways: give one\n");
         return -EINVAL;
     }
+    if (check_addresses(sc) < 0) {
+        return -EINVAL;
+    }
     if (sc->max_pending_per_conn > sc->max_pending) {
         sc->max_pending_per_conn = sc->max_pending;
     }
@@ -578,14 +600,55 @@ int config_parse(int argc, char **argv, struct config *out)
     return 0;
 }
 
+static void print_help(void)
+{
+    struct config defaults;
+    set_defaults(&defaults);
+    struct strbuf b;
+    strbuf_init(&b);
+    opts_help(&program, &defaults, &b);
+    if (b.failed) {
+        fprintf(stderr, "oracled: out of memory\n");
+    } else {
+        fputs(b.data, stdout);
+    }
+    strbuf_fini(&b);
+}
+
+int config_parse(int argc, char **argv, struct config *out)
+{
+    set_defaults(out);
+    int rc = opts_init(&out->opts, &program, out);
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", out->opts.error);
+        return -EINVAL;
+    }
+    const char *file = opts_scan(&program, argc, argv, "config");
+    if (file != NULL && read_file(out, file) < 0) {
+        return -EINVAL;
+    }
+    rc = opts_parse_argv(&out->opts, argc, argv);
+    if (rc == OPTS_HELP_ASKED) {
+        print_help();
+        return 1;
+    }
+    if (rc == OPTS_VERSION_ASKED) {
+        printf("oracled %s\n", ORACLE_VERSION);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", out->opts.error);
+        return -EINVAL;
+    }
+    if (out->opts.next_arg < argc) {
+        fprintf(stderr, "oracled: unexpected argument '%s'; try 'oracled --help'\n",
+                argv[out->opts.next_arg]);
+        return -EINVAL;
+    }
+    return finish(out);
+}
+
 void config_free(struct config *c)
 {
-    for (size_t i = 0; i < c->file_argc; i++) {
-        free(c->file_argv[i]);
-    }
-    free(c->file_argv);
-    free(c->file_lines);
-    c->file_argv = NULL;
-    c->file_lines = NULL;
-    c->file_argc = 0;
+    opts_fini(&c->opts);
 }

@@ -29,6 +29,19 @@ run 2 "$ORACLED" stray
 contains "$ERR" "unexpected argument 'stray'" "stray argument"
 pass "command line: --help, --version, and errors exit 2 with a message"
 
+# Every value and rule is checked before anything is opened: the state directory given with a
+# bad address is neither created nor locked.
+mkdir "$TMP/untouched"
+run 2 "$ORACLED" --listen 127.0.0.1:99999 --state-dir "$TMP/never"
+contains "$ERR" "invalid value '127.0.0.1:99999' for --listen" "a bad --listen"
+run 2 "$ORACLED" --http-listen localhost:7601 --state-dir "$TMP/untouched"
+contains "$ERR" "invalid value 'localhost:7601' for --http-listen" "a bad --http-listen"
+run 2 "$ORACLED" --listen 127.0.0.1:7600 --http-listen 127.0.0.1:7600 --state-dir "$TMP/untouched"
+contains "$ERR" "are the same address" "one address twice"
+[ ! -e "$TMP/never" ] || fail "a bad --listen created the state directory"
+[ -z "$(ls -A "$TMP/untouched")" ] || fail "a bad address touched the state directory: $(ls "$TMP/untouched")"
+pass "bad addresses exit 2 before the state directory is created or locked"
+
 PAIR=$TMP/pair
 demo_pair "$DEMO" "$PAIR"
 

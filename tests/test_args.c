@@ -95,6 +95,60 @@ static void test_sizes(void **state)
     assert_int_equal(args_parse_size("17179869184G", &v), -ERANGE);
 }
 
+/* --help's defaults: formatted the way they are read back, in the largest exact unit. */
+static void test_formats(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t ns;
+        const char *text;
+    } durations[] = {
+        {0, "0"},
+        {1, "1ns"},
+        {1500, "1500ns"},
+        {100000, "100us"},
+        {20000000, "20ms"},
+        {1500000000, "1500ms"},
+        {5000000000, "5s"},
+        {60000000000, "60s"},
+        {540000000000, "540s"},
+        {600000000000, "10m"},
+        {3600000000000, "60m"},
+        {-2000000000, "-2s"},
+        {INT64_MAX, "9223372036854775807ns"},
+        {INT64_MIN, "-9223372036854775808ns"},
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+        args_format_duration(durations[i].ns, buf, sizeof(buf));
+        assert_string_equal(buf, durations[i].text);
+        int64_t back = -1;
+        /* Read back as written (the parser's overflow check stops short of INT64_MAX). */
+        if (durations[i].ns >= 0 && durations[i].ns != INT64_MAX) {
+            assert_int_equal(args_parse_duration_ns(buf, &back), 0);
+            assert_true(back == durations[i].ns);
+        }
+    }
+    static const struct {
+        uint64_t bytes;
+        const char *text;
+    } sizes[] = {
+        {0, "0"},
+        {1000, "1000"},
+        {4096, "4KiB"},
+        {2097152, "2MiB"},
+        {UINT64_C(1) << 32, "4GiB"},
+        {(UINT64_C(1) << 20) + 1024, "1025KiB"},
+    };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        args_format_size(sizes[i].bytes, buf, sizeof(buf));
+        assert_string_equal(buf, sizes[i].text);
+        uint64_t back = 1;
+        assert_int_equal(args_parse_size(buf, &back), 0);
+        assert_true(back == sizes[i].bytes);
+    }
+}
+
 /* One escaping rule for every JSON string the project writes (jsonout.c, strbuf.c). */
 static void test_json_escape(void **state)
 {
@@ -112,9 +166,8 @@ static void test_json_escape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_integers),
-        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_durations),   cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_sizes),       cmocka_unit_test(test_formats),
         cmocka_unit_test(test_json_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,7 @@
  * Every command is one or a few liboracle-client calls; output is for people, or JSON lines
  * with --json. Exit status: 0 success (or true), 1 false (before/after), 2 error.
  */
-#include <getopt.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,12 +15,16 @@
 
 #include "args.h"
 #include "jsonout.h"
+#include "opts.h"
 #include "oracle/client.h"
+#include "strbuf.h"
 #include "timefmt.h"
 
 #define EXIT_TRUE  0
 #define EXIT_FALSE 1
 #define EXIT_ERROR 2
+
+#define CLI_DEFAULT_SERVER "127.0.0.1:7600"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -39,41 +43,6 @@ struct cli {
     const char *arg; /* the command's TS, if any */
     oracle_client *client;
 };
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: oracle-cli [OPTIONS] COMMAND [ARGS]\n"
-            "Ask oracled, the commit-wait timestamp oracle.\n"
-            "\n"
-            "Commands:\n"
-            "  now                     the interval that certainly contains true time\n"
-            "  ts [--count N] [--wait] [--min TS]\n"
-            "                          N timestamps (default 1), each above TS; --wait holds the\n"
-            "                          reply until they are certainly in the past (commit-wait)\n"
-            "  before TS               is TS certainly in the past? exit 0 true, 1 false\n"
-            "  after TS                is TS certainly still in the future? exit 0 true, 1 false\n"
-            "  wait TS [--max-wait D]  return once TS is certainly in the past\n"
-            "  info                    the server's version, instance, limits and time source\n"
-            "  watch [--interval D] [--count N]\n"
-            "                          status, error bound and round trip once per interval\n"
-            "                          (default 1s) until Ctrl-C\n"
-            "\n"
-            "TS is nanoseconds since the Unix epoch (1795620016125638675) or RFC 3339 with up to\n"
-            "nine fraction digits (2026-11-25T15:20:16.125638675Z). D is a duration with a unit:\n"
-            "500ms, 2s.\n"
-            "\n"
-            "Options:\n"
-            "  -s, --server LIST   oracled's HOST:PORT, several separated by commas and tried in\n"
-            "                      order (default: $ORACLE_SERVER, else 127.0.0.1:7600)\n"
-            "  -t, --timeout MS    connection and reply timeout in ms (default 2000)\n"
-            "      --json          print one JSON object per result\n"
-            "  -h, --help          this help\n"
-            "      --version       the version\n"
-            "\n"
-            "Exit status: 0 success or true, 1 false (before, after), 2 error (for watch:\n"
-            "any poll failed).\n");
-}
 
 /* ---- Output helpers ---- */
 
@@ -412,16 +381,6 @@ static int cmd_watch(struct cli *o)
 
 /* ---- Command line ---- */
 
-enum {
-    OPT_JSON = 256,
-    OPT_VERSION,
-    OPT_COUNT,
-    OPT_WAIT,
-    OPT_MIN,
-    OPT_MAX_WAIT,
-    OPT_INTERVAL,
-};
-
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
@@ -434,104 +393,176 @@ static int usage_error(const char *fmt, ...)
     return EXIT_ERROR;
 }
 
-static int parse_ts(const char *text, uint64_t *out)
+/* Parses a TS; on failure writes what is wrong (a sentence) into why. */
+static int ts_value(const char *text, uint64_t *out, char *why, size_t cap)
 {
     int rc = timefmt_parse(text, out);
     if (rc == -ERANGE) {
-        return usage_error("timestamp '%s' is out of range (1970 .. 2262, below 2^63 ns)", text);
+        snprintf(why, cap, "timestamp '%s' is out of range (1970 .. 2262, below 2^63 ns)", text);
+    } else if (rc < 0) {
+        snprintf(why, cap,
+                 "invalid timestamp '%s': expected ns since the epoch or RFC 3339 "
+                 "(2026-11-25T15:20:16.125638675Z)",
+                 text);
     }
-    if (rc < 0) {
-        return usage_error("invalid timestamp '%s': expected ns since the epoch or RFC 3339 "
-                           "(2026-11-25T15:20:16.125638675Z)",
-                           text);
-    }
-    return 0;
+    return rc;
+}
+
+static int parse_ts(const char *text, uint64_t *out)
+{
+    char why[OPTS_WHY_MAX];
+    return ts_value(text, out, why, sizeof(why)) < 0 ? usage_error("%s", why) : 0;
+}
+
+static int set_min(void *target, const struct opts_entry *e, const char *value,
+                   const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    why->sentence = true;
+    return ts_value(value, &((struct cli *)target)->min_ts_ns, why->text, sizeof(why->text));
+}
+
+/* The options; those that go with one command are described with the commands. */
+static const struct opts_entry entries[] = {
+    {.kind = OPTS_SECTION, .name = "Options:"},
+    {.kind = OPTS_STRING,
+     .name = "server",
+     .short_name = 's',
+     .metavar = "LIST",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct cli, servers),
+     .help = "oracled's HOST:PORT, several separated by commas and tried in order (default: "
+             "$ORACLE_SERVER, else " CLI_DEFAULT_SERVER ")"},
+    {.kind = OPTS_INT,
+     .name = "timeout",
+     .short_name = 't',
+     .metavar = "MS",
+     OPTS_AT(struct cli, timeout_ms),
+     .min = 1,
+     .max = 3600000,
+     .expect = "a number of ms, 1 .. 3600000",
+     .help = "connection and reply timeout in ms"},
+    {.kind = OPTS_FLAG,
+     .name = "json",
+     OPTS_AT(struct cli, json),
+     .help = "print one JSON object per result"},
+    {.kind = OPTS_HELP, .name = "help", .short_name = 'h', .help = "this help"},
+    {.kind = OPTS_VERSION, .name = "version", .help = "the version"},
+    {.kind = OPTS_INT,
+     .name = "count",
+     .metavar = "N",
+     OPTS_AT(struct cli, count),
+     .min = 1,
+     .max = 65536,
+     .expect = "a number, 1 .. 65536"},
+    {.kind = OPTS_FLAG, .name = "wait", OPTS_AT(struct cli, wait)},
+    {.kind = OPTS_CALL, .name = "min", .metavar = "TS", .set = set_min},
+    {.kind = OPTS_DURATION,
+     .name = "max-wait",
+     .metavar = "D",
+     OPTS_AT(struct cli, max_wait_ns),
+     .min = 1,
+     .max = INT64_MAX,
+     .expect = "a duration such as 200ms"},
+    {.kind = OPTS_DURATION,
+     .name = "interval",
+     .metavar = "D",
+     OPTS_AT(struct cli, interval_ns),
+     .min = 1000000,
+     .max = INT64_C(86400000000000),
+     .expect = "a duration from 1ms to 24h"},
+};
+
+static const struct opts_program program = {
+    .name = "oracle-cli",
+    .usage = "Usage: oracle-cli [OPTIONS] COMMAND [ARGS]\n"
+             "Ask oracled, the commit-wait timestamp oracle.\n"
+             "\n"
+             "Commands:\n"
+             "  now                     the interval that certainly contains true time\n"
+             "  ts [--count N] [--wait] [--min TS]\n"
+             "                          N timestamps (default 1), each above TS; --wait holds "
+             "the\n"
+             "                          reply until they are certainly in the past "
+             "(commit-wait)\n"
+             "  before TS               is TS certainly in the past? exit 0 true, 1 false\n"
+             "  after TS                is TS certainly still in the future? exit 0 true, 1 "
+             "false\n"
+             "  wait TS [--max-wait D]  return once TS is certainly in the past\n"
+             "  info                    the server's version, instance, limits and time source\n"
+             "  watch [--interval D] [--count N]\n"
+             "                          status, error bound and round trip once per interval\n"
+             "                          (default 1s) until Ctrl-C\n"
+             "\n"
+             "TS is nanoseconds since the Unix epoch (1795620016125638675) or RFC 3339 with up "
+             "to\n"
+             "nine fraction digits (2026-11-25T15:20:16.125638675Z). D is a duration with a "
+             "unit:\n"
+             "500ms, 2s.\n"
+             "\n",
+    .footer = "\n"
+              "Exit status: 0 success or true, 1 false (before, after), 2 error (for watch:\n"
+              "any poll failed).\n",
+    .entries = entries,
+    .n_entries = sizeof(entries) / sizeof(entries[0]),
+    .style = OPTS_STYLE_NAME_VALUE,
+    .try_help = true,
+};
+
+static void set_defaults(struct cli *o)
+{
+    memset(o, 0, sizeof(*o));
+    const char *env = getenv("ORACLE_SERVER");
+    o->servers = env != NULL && env[0] != '\0' ? env : CLI_DEFAULT_SERVER;
+    o->timeout_ms = 2000;
+    o->interval_ns = 1000000000;
+}
+
+static void print_help(FILE *f)
+{
+    struct cli defaults;
+    set_defaults(&defaults);
+    struct strbuf b;
+    strbuf_init(&b);
+    opts_help(&program, &defaults, &b);
+    fputs(b.failed ? "oracle-cli: out of memory\n" : b.data, f);
+    strbuf_fini(&b);
 }
 
 /* Parses argv into *o. Returns -1 to go on, or an exit status. */
 static int parse(int argc, char **argv, struct cli *o)
 {
-    static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'},
-        {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {"count", required_argument, NULL, OPT_COUNT},
-        {"wait", no_argument, NULL, OPT_WAIT},
-        {"min", required_argument, NULL, OPT_MIN},
-        {"max-wait", required_argument, NULL, OPT_MAX_WAIT},
-        {"interval", required_argument, NULL, OPT_INTERVAL},
-        {NULL, 0, NULL, 0},
-    };
-    const char *env = getenv("ORACLE_SERVER");
-    o->servers = env != NULL && env[0] != '\0' ? env : "127.0.0.1:7600";
-    o->timeout_ms = 2000;
-    o->interval_ns = 1000000000;
-    bool min_given = false;
-    bool max_wait_given = false;
-    bool interval_given = false;
-    int64_t v;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "s:t:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 's':
-            o->servers = optarg;
-            break;
-        case 't':
-            if (args_parse_i64(optarg, 1, 3600000, &v) < 0) {
-                return usage_error("invalid --timeout '%s': a number of ms, 1 .. 3600000", optarg);
-            }
-            o->timeout_ms = (uint32_t)v;
-            break;
-        case OPT_JSON:
-            o->json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_TRUE;
-        case OPT_VERSION:
-            printf("oracle-cli %s\n", ORACLE_VERSION);
-            return EXIT_TRUE;
-        case OPT_COUNT:
-            if (args_parse_i64(optarg, 1, 65536, &v) < 0) {
-                return usage_error("invalid --count '%s': a number, 1 .. 65536", optarg);
-            }
-            o->count = (uint32_t)v;
-            o->count_given = true;
-            break;
-        case OPT_WAIT:
-            o->wait = true;
-            break;
-        case OPT_MIN:
-            if (parse_ts(optarg, &o->min_ts_ns) != 0) {
-                return EXIT_ERROR;
-            }
-            min_given = true;
-            break;
-        case OPT_MAX_WAIT:
-            if (args_parse_duration_ns(optarg, &o->max_wait_ns) < 0 || o->max_wait_ns == 0) {
-                return usage_error("invalid --max-wait '%s': a duration such as 200ms", optarg);
-            }
-            max_wait_given = true;
-            break;
-        case OPT_INTERVAL:
-            if (args_parse_duration_ns(optarg, &o->interval_ns) < 0 || o->interval_ns < 1000000 ||
-                o->interval_ns > INT64_C(86400000000000)) {
-                return usage_error("invalid --interval '%s': a duration from 1ms to 24h", optarg);
-            }
-            interval_given = true;
-            break;
-        default:
-            fprintf(stderr, "Try 'oracle-cli --help'.\n");
-            return EXIT_ERROR;
-        }
+    set_defaults(o);
+    struct opts_state st;
+    int rc = opts_init(&st, &program, o);
+    if (rc == 0) {
+        rc = opts_parse_argv(&st, argc, argv);
     }
-    if (optind == argc) {
-        usage(stderr);
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", st.error);
+        opts_fini(&st);
         return EXIT_ERROR;
     }
-    o->command = argv[optind++];
+    bool min_given = opts_given(&st, "min") > 0;
+    bool max_wait_given = opts_given(&st, "max-wait") > 0;
+    bool interval_given = opts_given(&st, "interval") > 0;
+    o->count_given = opts_given(&st, "count") > 0;
+    int next = st.next_arg;
+    opts_fini(&st);
+    if (rc == OPTS_HELP_ASKED) {
+        print_help(stdout);
+        return EXIT_TRUE;
+    }
+    if (rc == OPTS_VERSION_ASKED) {
+        printf("oracle-cli %s\n", ORACLE_VERSION);
+        return EXIT_TRUE;
+    }
+    if (next == argc) {
+        print_help(stderr);
+        return EXIT_ERROR;
+    }
+    o->command = argv[next++];
     const char *c = o->command;
     bool takes_ts = strcmp(c, "before") == 0 || strcmp(c, "after") == 0 || strcmp(c, "wait") == 0;
     if (!takes_ts && strcmp(c, "now") != 0 && strcmp(c, "ts") != 0 && strcmp(c, "info") != 0 &&
@@ -539,13 +570,13 @@ static int parse(int argc, char **argv, struct cli *o)
         return usage_error("unknown command '%s'", c);
     }
     if (takes_ts) {
-        if (optind == argc) {
+        if (next == argc) {
             return usage_error("'%s' needs a timestamp (ns since the epoch or RFC 3339)", c);
         }
-        o->arg = argv[optind++];
+        o->arg = argv[next++];
     }
-    if (optind < argc) {
-        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (next < argc) {
+        return usage_error("unexpected argument '%s'", argv[next]);
     }
     bool is_ts = strcmp(c, "ts") == 0;
     bool is_watch = strcmp(c, "watch") == 0;

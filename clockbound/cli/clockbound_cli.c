@@ -7,7 +7,6 @@
  * not trusted, bad arguments).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -21,7 +20,10 @@
 #include "chrony_client.h"
 #include "clockbound.h"
 #include "jsonout.h"
+#include "opts.h"
+#include "strbuf.h"
 #include "timefmt.h"
+#include "util.h"
 
 #ifndef ORACLE_VERSION
 #define ORACLE_VERSION "unknown"
@@ -48,56 +50,6 @@ struct options {
     uint32_t phc_ref_id;
     struct cb_phc *phc;
 };
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: clockbound [OPTIONS] COMMAND\n"
-            "\n"
-            "Asks chrony how far off this machine's clock can be and answers with an interval\n"
-            "[earliest, latest] that certainly contains true time (ns since the Unix epoch).\n"
-            "\n"
-            "Commands:\n"
-            "  now         status, error bound, earliest and latest\n"
-            "  before TS   is TS certainly in the past (TS < earliest)? exit 0 yes, 1 no\n"
-            "  after TS    is TS certainly in the future (TS > latest)? exit 0 yes, 1 no\n"
-            "  watch       poll chrony every --interval and print one line per poll\n"
-            "              (Before/After use AWS ClockBound's names: Spanner's TT.after and\n"
-            "              TT.before respectively.)\n"
-            "\n"
-            "Options:\n"
-            "  --chrony ADDR               chronyd's command socket: udp:HOST[:PORT] or\n"
-            "                              unix:PATH (default " CHRONY_DEFAULT_ADDRESS ")\n"
-            "  --max-drift-ppb N           fastest the clock may drift, ppb (default %d)\n"
-            "  --chrony-maxclockerror-ppb N  chrony's maxclockerror setting, ppb (default %d)\n"
-            "  --max-bound DURATION        a wider bound is UNKNOWN (default 10ms)\n"
-            "  --grace DURATION            failing polls stay FREE_RUNNING this long (default 5s)\n"
-            "  --phc-interface IFACE       chrony follows the ENA PTP hardware clock of this\n"
-            "                              interface: add the PHC's own error bound while it is\n"
-            "                              chrony's reference (as oracled does)\n"
-            "  --phc-error-bound-file PATH  ... or read that bound (ns) from this file\n"
-            "  --phc-refid ID              the PHC refclock's reference ID in chrony\n"
-            "                              (default " CB_PHC_DEFAULT_REFID_TEXT ")\n"
-            "  --timeout DURATION          wait for each chrony reply (default %lldms)\n"
-            "  --attempts N                tries per query, each a fresh request (default %d)\n"
-            "  --interval DURATION         watch: time between polls (default 1s)\n"
-            "  --count N                   watch: stop after N polls (default: until Ctrl-C)\n"
-            "  --json                      machine-readable output\n"
-            "  -h, --help                  this help\n"
-            "  --version                   print the version\n"
-            "\n"
-            "Durations take a unit: ns, us, ms, s or m (e.g. 500us, 1.5s).\n"
-            "Exit status: 0 success or true, 1 false, 2 error (chrony not answering, clock not\n"
-            "synchronised, bad arguments).\n"
-            "\n"
-            "now, before and after ask chrony two or three times, 20 ms apart, until two\n"
-            "answers show one chrony update: that measures how fast chrony's dispersion grows\n"
-            "and how fast it slews (one answer alone makes the bound assume the worst of both).\n"
-            "They cannot see a clock step made before they ran; watch (like oracled) waits\n"
-            "for chrony's next measurement first (status UNKNOWN until then).\n",
-            CB_DEFAULT_MAX_DRIFT_PPB, CB_DEFAULT_CHRONY_MAXCLOCKERROR_PPB,
-            (long long)(CHRONY_QUERY_DEFAULT_TIMEOUT_NS / 1000000), CHRONY_QUERY_DEFAULT_ATTEMPTS);
-}
 
 /* watch: finish the current line and exit normally. */
 static void on_signal(int sig)
@@ -389,163 +341,241 @@ static int cmd_watch(struct chrony_client *client, const struct options *o)
     return EXIT_TRUE;
 }
 
-enum {
-    OPT_CHRONY = 256,
-    OPT_MAX_DRIFT,
-    OPT_MAXCLOCKERROR,
-    OPT_MAX_BOUND,
-    OPT_GRACE,
-    OPT_TIMEOUT,
-    OPT_ATTEMPTS,
-    OPT_INTERVAL,
-    OPT_COUNT,
-    OPT_JSON,
-    OPT_PHC_INTERFACE,
-    OPT_PHC_FILE,
-    OPT_PHC_REFID,
-    OPT_VERSION,
-};
+/* ---- Command line ---- */
 
-static int bad_value(const char *opt, const char *value, const char *expect)
+static int set_chrony(void *target, const struct opts_entry *e, const char *value,
+                      const struct opts_where *w, struct opts_why *why)
 {
-    fprintf(stderr, "clockbound: invalid value '%s' for --%s: %s\n", value, opt, expect);
-    return -EINVAL;
-}
-
-static int parse_options(int argc, char **argv, struct options *o)
-{
-    static const struct option longopts[] = {
-        {"chrony", required_argument, NULL, OPT_CHRONY},
-        {"max-drift-ppb", required_argument, NULL, OPT_MAX_DRIFT},
-        {"chrony-maxclockerror-ppb", required_argument, NULL, OPT_MAXCLOCKERROR},
-        {"max-bound", required_argument, NULL, OPT_MAX_BOUND},
-        {"grace", required_argument, NULL, OPT_GRACE},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"attempts", required_argument, NULL, OPT_ATTEMPTS},
-        {"interval", required_argument, NULL, OPT_INTERVAL},
-        {"count", required_argument, NULL, OPT_COUNT},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"phc-interface", required_argument, NULL, OPT_PHC_INTERFACE},
-        {"phc-error-bound-file", required_argument, NULL, OPT_PHC_FILE},
-        {"phc-refid", required_argument, NULL, OPT_PHC_REFID},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
-    const char *chrony = CHRONY_DEFAULT_ADDRESS;
-    cb_params_default(&o->params);
-    o->phc_ref_id = CB_PHC_DEFAULT_REFID;
-    o->query.timeout_ns = CHRONY_QUERY_DEFAULT_TIMEOUT_NS;
-    o->query.attempts = CHRONY_QUERY_DEFAULT_ATTEMPTS;
-    o->interval_ns = 1000000000;
-    o->count = 0;
-    o->json = false;
-
-    int c;
-    int64_t v;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_CHRONY:
-            chrony = optarg;
-            break;
-        case OPT_MAX_DRIFT:
-            if (args_parse_i64(optarg, 1, CB_MAX_RATE_PPB, &o->params.max_drift_ppb) < 0) {
-                return bad_value("max-drift-ppb", optarg, "an integer from 1 to 100000000");
-            }
-            break;
-        case OPT_MAXCLOCKERROR:
-            if (args_parse_i64(optarg, 0, CB_MAX_RATE_PPB, &o->params.chrony_maxclockerror_ppb) <
-                0) {
-                return bad_value("chrony-maxclockerror-ppb", optarg,
-                                 "an integer from 0 to 100000000");
-            }
-            break;
-        case OPT_MAX_BOUND:
-            if (args_parse_duration_ns(optarg, &o->params.max_bound_ns) < 0) {
-                return bad_value("max-bound", optarg, "a duration such as 10ms");
-            }
-            break;
-        case OPT_GRACE:
-            if (args_parse_duration_ns(optarg, &o->params.grace_ns) < 0) {
-                return bad_value("grace", optarg, "a duration such as 5s");
-            }
-            break;
-        case OPT_TIMEOUT:
-            if (args_parse_duration_ns(optarg, &v) < 0 || v < 1000000 || v > 60000000000) {
-                return bad_value("timeout", optarg, "a duration from 1ms to 60s");
-            }
-            o->query.timeout_ns = v;
-            break;
-        case OPT_ATTEMPTS:
-            if (args_parse_i64(optarg, 1, 100, &v) < 0) {
-                return bad_value("attempts", optarg, "an integer from 1 to 100");
-            }
-            o->query.attempts = (int)v;
-            break;
-        case OPT_INTERVAL:
-            if (args_parse_duration_ns(optarg, &o->interval_ns) < 0 || o->interval_ns < 1000000) {
-                return bad_value("interval", optarg, "a duration of at least 1ms");
-            }
-            break;
-        case OPT_COUNT:
-            if (args_parse_i64(optarg, 1, INT64_MAX, &o->count) < 0) {
-                return bad_value("count", optarg, "a positive integer");
-            }
-            break;
-        case OPT_JSON:
-            o->json = true;
-            break;
-        case OPT_PHC_INTERFACE:
-            o->phc_interface = optarg;
-            break;
-        case OPT_PHC_FILE:
-            o->phc_file = optarg;
-            break;
-        case OPT_PHC_REFID:
-            if (cb_refid_parse(optarg, &o->phc_ref_id) < 0) {
-                return bad_value("phc-refid", optarg,
-                                 "one to four printable ASCII characters, as chrony's refid");
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            exit(EXIT_TRUE);
-        case OPT_VERSION:
-            printf("clockbound (oracled) %s\n", ORACLE_VERSION);
-            exit(EXIT_TRUE);
-        default:
-            fprintf(stderr, "Try 'clockbound --help'.\n");
-            return -EINVAL;
-        }
-    }
-    const char *why = NULL;
-    if (chrony_addr_parse(chrony, &o->chrony, &why) < 0) {
-        fprintf(stderr, "clockbound: invalid --chrony '%s': %s\n", chrony, why);
+    (void)e;
+    (void)w;
+    struct options *o = target;
+    const char *reason = NULL;
+    if (chrony_addr_parse(value, &o->chrony, &reason) < 0) {
+        snprintf(why->text, sizeof(why->text), "invalid --chrony '%s': %s", value, reason);
+        why->sentence = true;
         return -EINVAL;
     }
     chrony_addr_format(&o->chrony, o->chrony_text, sizeof(o->chrony_text));
-    if (cb_params_check(&o->params, &why) < 0) {
-        fprintf(stderr, "clockbound: %s\n", why);
-        return -EINVAL;
-    }
-    if (o->phc_interface != NULL && o->phc_file != NULL) {
-        fprintf(stderr, "clockbound: --phc-interface and --phc-error-bound-file name the same "
-                        "thing two ways: give one\n");
+    return 0;
+}
+
+static int set_phc_refid(void *target, const struct opts_entry *e, const char *value,
+                         const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    if (cb_refid_parse(value, &((struct options *)target)->phc_ref_id) < 0) {
+        snprintf(why->text, sizeof(why->text),
+                 "one to four printable ASCII characters, as chrony's refid");
         return -EINVAL;
     }
     return 0;
 }
 
+static const struct opts_entry entries[] = {
+    {.kind = OPTS_SECTION, .name = "Options:"},
+    {.kind = OPTS_CALL,
+     .name = "chrony",
+     .metavar = "ADDR",
+     .set = set_chrony,
+     .help =
+         "chronyd's command socket: udp:HOST[:PORT] or unix:PATH (default " CHRONY_DEFAULT_ADDRESS
+         ")"},
+    {.kind = OPTS_INT,
+     .name = "max-drift-ppb",
+     .metavar = "N",
+     OPTS_AT(struct options, params.max_drift_ppb),
+     .min = 1,
+     .max = CB_MAX_RATE_PPB,
+     .help = "fastest the clock may drift, ppb"},
+    {.kind = OPTS_INT,
+     .name = "chrony-maxclockerror-ppb",
+     .metavar = "N",
+     OPTS_AT(struct options, params.chrony_maxclockerror_ppb),
+     .min = 0,
+     .max = CB_MAX_RATE_PPB,
+     .help = "chrony's maxclockerror setting, ppb"},
+    {.kind = OPTS_DURATION,
+     .name = "max-bound",
+     .metavar = "DURATION",
+     OPTS_AT(struct options, params.max_bound_ns),
+     .min = 0,
+     .max = INT64_MAX,
+     .expect = "a duration such as 10ms",
+     .help = "a wider bound is UNKNOWN"},
+    {.kind = OPTS_DURATION,
+     .name = "grace",
+     .metavar = "DURATION",
+     OPTS_AT(struct options, params.grace_ns),
+     .min = 0,
+     .max = INT64_MAX,
+     .expect = "a duration such as 5s",
+     .help = "failing polls stay FREE_RUNNING this long"},
+    {.kind = OPTS_STRING,
+     .name = "phc-interface",
+     .metavar = "IFACE",
+     OPTS_AT(struct options, phc_interface),
+     .help = "chrony follows the ENA PTP hardware clock of this interface: add the PHC's own "
+             "error bound while it is chrony's reference (as oracled does)"},
+    {.kind = OPTS_STRING,
+     .name = "phc-error-bound-file",
+     .metavar = "PATH",
+     OPTS_AT(struct options, phc_file),
+     .help = "... or read that bound (ns) from this file"},
+    {.kind = OPTS_CALL,
+     .name = "phc-refid",
+     .metavar = "ID",
+     .set = set_phc_refid,
+     .help = "the PHC refclock's reference ID in chrony (default " CB_PHC_DEFAULT_REFID_TEXT ")"},
+    {.kind = OPTS_DURATION,
+     .name = "timeout",
+     .metavar = "DURATION",
+     OPTS_AT(struct options, query.timeout_ns),
+     .min = 1000000,
+     .max = 60000000000,
+     .expect = "a duration from 1ms to 60s",
+     .help = "wait for each chrony reply"},
+    {.kind = OPTS_INT,
+     .name = "attempts",
+     .metavar = "N",
+     OPTS_AT(struct options, query.attempts),
+     .min = 1,
+     .max = 100,
+     .help = "tries per query, each a fresh request"},
+    {.kind = OPTS_DURATION,
+     .name = "interval",
+     .metavar = "DURATION",
+     OPTS_AT(struct options, interval_ns),
+     .min = 1000000,
+     .max = INT64_MAX,
+     .expect = "a duration of at least 1ms",
+     .help = "watch: time between polls"},
+    {.kind = OPTS_INT,
+     .name = "count",
+     .metavar = "N",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, count),
+     .min = 1,
+     .max = INT64_MAX,
+     .expect = "a positive integer",
+     .help = "watch: stop after N polls (default: until Ctrl-C)"},
+    {.kind = OPTS_FLAG,
+     .name = "json",
+     OPTS_AT(struct options, json),
+     .help = "machine-readable output"},
+    {.kind = OPTS_HELP, .name = "help", .short_name = 'h', .help = "this help"},
+    {.kind = OPTS_VERSION, .name = "version", .help = "print the version"},
+};
+
+static const struct opts_program program = {
+    .name = "clockbound",
+    .usage = "Usage: clockbound [OPTIONS] COMMAND\n"
+             "\n"
+             "Asks chrony how far off this machine's clock can be and answers with an interval\n"
+             "[earliest, latest] that certainly contains true time (ns since the Unix epoch).\n"
+             "\n"
+             "Commands:\n"
+             "  now         status, error bound, earliest and latest\n"
+             "  before TS   is TS certainly in the past (TS < earliest)? exit 0 yes, 1 no\n"
+             "  after TS    is TS certainly in the future (TS > latest)? exit 0 yes, 1 no\n"
+             "  watch       poll chrony every --interval and print one line per poll\n"
+             "              (Before/After use AWS ClockBound's names: Spanner's TT.after and\n"
+             "              TT.before respectively.)\n"
+             "\n",
+    .footer = "\n"
+              "Durations take a unit: ns, us, ms, s or m (e.g. 500us, 1.5s).\n"
+              "Exit status: 0 success or true, 1 false, 2 error (chrony not answering, clock not\n"
+              "synchronised, bad arguments).\n"
+              "\n"
+              "now, before and after ask chrony two or three times, 20 ms apart, until two\n"
+              "answers show one chrony update: that measures how fast chrony's dispersion grows\n"
+              "and how fast it slews (one answer alone makes the bound assume the worst of "
+              "both).\n"
+              "They cannot see a clock step made before they ran; watch (like oracled) waits\n"
+              "for chrony's next measurement first (status UNKNOWN until then).\n",
+    .entries = entries,
+    .n_entries = ARRAY_SIZE(entries),
+    .style = OPTS_STYLE_VALUE_FOR,
+};
+
+static void set_defaults(struct options *o)
+{
+    memset(o, 0, sizeof(*o));
+    (void)chrony_addr_parse(CHRONY_DEFAULT_ADDRESS, &o->chrony, NULL);
+    chrony_addr_format(&o->chrony, o->chrony_text, sizeof(o->chrony_text));
+    cb_params_default(&o->params);
+    o->phc_ref_id = CB_PHC_DEFAULT_REFID;
+    o->query.timeout_ns = CHRONY_QUERY_DEFAULT_TIMEOUT_NS;
+    o->query.attempts = CHRONY_QUERY_DEFAULT_ATTEMPTS;
+    o->interval_ns = 1000000000;
+}
+
+static int print_help(void)
+{
+    struct options defaults;
+    set_defaults(&defaults);
+    struct strbuf b;
+    strbuf_init(&b);
+    opts_help(&program, &defaults, &b);
+    int rc = b.failed ? EXIT_ERROR : EXIT_TRUE;
+    if (b.failed) {
+        fprintf(stderr, "clockbound: out of memory\n");
+    } else {
+        fputs(b.data, stdout);
+    }
+    strbuf_fini(&b);
+    return rc;
+}
+
+/* Parses the options into *o, the command's index into *next. Returns -1 to go on, or the exit
+ * status (--help, --version, a mistake). */
+static int parse_options(int argc, char **argv, struct options *o, int *next)
+{
+    set_defaults(o);
+    struct opts_state st;
+    int rc = opts_init(&st, &program, o);
+    if (rc == 0) {
+        rc = opts_parse_argv(&st, argc, argv);
+    }
+    *next = st.next_arg;
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", st.error);
+    }
+    opts_fini(&st);
+    if (rc == OPTS_HELP_ASKED) {
+        return print_help();
+    }
+    if (rc == OPTS_VERSION_ASKED) {
+        printf("clockbound (oracled) %s\n", ORACLE_VERSION);
+        return EXIT_TRUE;
+    }
+    if (rc < 0) {
+        return EXIT_ERROR;
+    }
+    const char *why = NULL;
+    if (cb_params_check(&o->params, &why) < 0) {
+        fprintf(stderr, "clockbound: %s\n", why);
+        return EXIT_ERROR;
+    }
+    if (o->phc_interface != NULL && o->phc_file != NULL) {
+        fprintf(stderr, "clockbound: --phc-interface and --phc-error-bound-file name the same "
+                        "thing two ways: give one\n");
+        return EXIT_ERROR;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
-    memset(&o, 0, sizeof(o));
+    int next = 0;
+    int rc = parse_options(argc, argv, &o, &next);
+    if (rc >= 0) {
+        return rc;
+    }
     struct cb_phc phc;
     cb_phc_init(&phc);
     o.phc = &phc;
-    if (parse_options(argc, argv, &o) < 0) {
-        return EXIT_ERROR;
-    }
     if (o.phc_interface != NULL || o.phc_file != NULL) {
         char why[2 * CB_PHC_PATH_MAX + 256];
         if (cb_phc_open_setting(&phc, o.phc_interface, o.phc_file, why, sizeof(why)) < 0) {
@@ -553,13 +583,13 @@ int main(int argc, char **argv)
             return EXIT_ERROR;
         }
     }
-    if (optind >= argc) {
+    if (next >= argc) {
         fprintf(stderr, "clockbound: missing command (now, before TS, after TS, watch); try "
                         "'clockbound --help'\n");
         return EXIT_ERROR;
     }
-    const char *cmd = argv[optind];
-    int nargs = argc - optind - 1;
+    const char *cmd = argv[next];
+    int nargs = argc - next - 1;
     bool is_ts_cmd = strcmp(cmd, "before") == 0 || strcmp(cmd, "after") == 0;
     if (!is_ts_cmd && strcmp(cmd, "now") != 0 && strcmp(cmd, "watch") != 0) {
         fprintf(stderr, "clockbound: unknown command '%s'; try 'clockbound --help'\n", cmd);
@@ -578,7 +608,6 @@ int main(int argc, char **argv)
                 err == -EADDRNOTAVAIL ? "host name does not resolve" : strerror(-err));
         return EXIT_ERROR;
     }
-    int rc;
     if (strcmp(cmd, "watch") == 0) {
         o.params.await_update_after_start = true;
         signal(SIGINT, on_signal);
@@ -591,7 +620,7 @@ int main(int argc, char **argv)
         signal(SIGTERM, on_signal_exit);
     }
     if (is_ts_cmd) {
-        rc = cmd_before_after(client, &o, strcmp(cmd, "before") == 0, argv[optind + 1]);
+        rc = cmd_before_after(client, &o, strcmp(cmd, "before") == 0, argv[next + 1]);
     } else if (strcmp(cmd, "now") == 0) {
         rc = cmd_now(client, &o);
     } else {
