@@ -160,15 +160,22 @@ static int set_log_level(void *target, const struct opts_entry *e, const char *v
     return 0;
 }
 
-/* --config: read before the command line is applied (config_parse); nothing to do here. */
+/* --config: read before the command line is applied (config_parse). Once only: which of two
+ * files was meant cannot be guessed (the unit passes the shipped one, and $ORACLED_OPTS could
+ * add another), and reading one of them silently would drop the other's settings. */
 static int set_config(void *target, const struct opts_entry *e, const char *value,
                       const struct opts_where *w, struct opts_why *why)
 {
     (void)target;
     (void)e;
     (void)value;
-    (void)w;
-    (void)why;
+    if (w->nth > 0) {
+        why->sentence = true;
+        snprintf(why->text, sizeof(why->text),
+                 "--config given twice: give one configuration file (options on the command "
+                 "line override its keys)");
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -529,6 +536,23 @@ static unsigned port_of(const struct sockaddr_storage *ss)
 
 /* Two listeners on one address cannot both bind it: caught here rather than after the state
  * directory was locked. Port 0 (any free port) may repeat. */
+/* Whether two parsed addresses are one: family, address, port and (IPv6) the interface. */
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family) {
+        return false;
+    }
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+    const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+    return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
 static int check_addresses(const struct server_config *sc)
 {
     const char *text[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
@@ -543,12 +567,10 @@ static int check_addresses(const struct server_config *sc)
         opt[n] = "--http-listen";
     }
     struct sockaddr_storage ss[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
-    char name[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN][80];
     for (int i = 0; i < n; i++) {
         (void)netaddr_parse(text[i], &ss[i]); /* checked when given; the defaults are valid */
-        netaddr_format(&ss[i], name[i], sizeof(name[i]));
         for (int j = 0; j < i && port_of(&ss[i]) != 0; j++) {
-            if (strcmp(name[i], name[j]) == 0) {
+            if (same_address(&ss[i], &ss[j])) {
                 fprintf(stderr,
                         "oracled: %s %s and %s %s are the same address: one listener each\n",
                         opt[j], text[j], opt[i], text[i]);

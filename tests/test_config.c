@@ -372,6 +372,16 @@ static void test_rules(void **state)
                      0);
     assert_string_equal(p.err, "");
     config_free(&c);
+    /* A link-local address on two interfaces is two addresses (the kernel binds both): lo's,
+     * and one with no interface named. */
+    assert_int_equal(PARSE(&c, &p, "--listen", "[fe80::1%lo]:7600", "--listen", "[fe80::1]:7600",
+                           "--http-listen", "none"),
+                     0);
+    config_free(&c);
+    assert_int_equal(PARSE(&c, &p, "--listen", "[fe80::1%lo]:7600", "--listen", "[fe80::1%lo]:7600",
+                           "--http-listen", "none"),
+                     -EINVAL);
+    config_free(&c);
     /* At most 8 and 4 addresses. */
     const char *nine[19];
     char addr[9][32];
@@ -559,6 +569,13 @@ static void test_precedence(void **state)
     assert_int_equal(PARSE(&c, &p, eq, "--http-listen", "127.0.0.1:7900"), 0);
     assert_int_equal(c.server.n_http_listen, 1);
     assert_string_equal(c.server.http_listen[0], "127.0.0.1:7900");
+    config_free(&c);
+
+    /* Two files: which was meant cannot be guessed, and one read silently would drop the
+     * other's settings. */
+    assert_int_equal(PARSE(&c, &p, "--config", file, "--config", file), -EINVAL);
+    assert_string_equal(p.err, "oracled: --config given twice: give one configuration file "
+                               "(options on the command line override its keys)\n");
     config_free(&c);
 
     /* 'none' in the file, an address on the command line. */
