@@ -445,7 +445,7 @@ static const struct opts_entry entries[] = {
      .metavar = "FILE",
      .set = set_config,
      .help = "read 'key = value' lines: the long options above without '--'; command-line "
-             "options win"},
+             "options win; one file"},
     {.kind = OPTS_CALL,
      .name = "log-level",
      .metavar = "LEVEL",
