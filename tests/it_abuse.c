@@ -26,6 +26,7 @@
 
 #include "netaddr.h"
 #include "test_seed.h"
+#include "wire_checks.h"
 #include "wire_client.h"
 
 #define TIMEOUT  5000 /* ms, per response */
@@ -128,31 +129,6 @@ static int stop_sentinel(void **state)
 
 /* ---- Helpers ---- */
 
-static void connect_or_fail(struct wire_client *c)
-{
-    int rc = wc_connect_addr(c, addr);
-    if (rc < 0) {
-        fail_msg("connect %s: %s", addr, strerror(-rc));
-    }
-}
-
-static struct response call(struct wire_client *c, const struct request *q)
-{
-    struct response r;
-    int rc = wc_call(c, q, &r, TIMEOUT);
-    if (rc < 0) {
-        fail_msg("request %llu: %s", (unsigned long long)q->id, strerror(-rc));
-    }
-    return r;
-}
-
-static void expect_error(const struct response *r, enum wire_error code)
-{
-    if (r->kind != RESP_ERROR || r->u.error.code != code) {
-        fail_msg("expected error %d, got kind %d", code, r->kind);
-    }
-}
-
 /* A plain socket to a HOST:PORT (the HTTP port, or raw bytes to the oracle port). */
 static int raw_connect(const char *where)
 {
@@ -219,14 +195,14 @@ static void test_unknown_fields_and_no_op(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     /* id 5, field 15 (varint 7), no op: UNSUPPORTED, the connection kept. */
     const uint8_t no_op[] = {4, 0x08, 0x05, 0x78, 0x07};
     assert_int_equal(wc_send_raw(&c, no_op, sizeof(no_op)), 0);
     struct response r;
     assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
     assert_int_equal(r.id, 5);
-    expect_error(&r, WIRE_ERROR_UNSUPPORTED);
+    wc_expect_error(&r, WIRE_ERROR_UNSUPPORTED);
     /* id 6, Now, plus an unknown field 20 (a string): served, the field ignored. */
     const uint8_t now_extra[] = {8, 0x08, 0x06, 0x1a, 0x00, 0xa2, 0x01, 0x01, 'x'};
     assert_int_equal(wc_send_raw(&c, now_extra, sizeof(now_extra)), 0);
@@ -240,26 +216,26 @@ static void test_counts_and_timestamp_limits(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     struct request q = wc_request(1, REQ_OP_GET_TIMESTAMP);
     q.count = 0; /* means 1 */
-    struct response r = call(&c, &q);
+    struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_TIMESTAMPS);
     assert_int_equal(r.u.ts.count, 1);
     q = wc_request(2, REQ_OP_GET_TIMESTAMP);
     q.count = 65536;
-    r = call(&c, &q);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.u.ts.count, 65536);
     q = wc_request(3, REQ_OP_GET_TIMESTAMP);
     q.count = 65537;
-    r = call(&c, &q);
-    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
+    wc_expect_error(&r, WIRE_ERROR_BAD_REQUEST);
     /* ts 0 is long past; 2^63 and UINT64_MAX are not timestamps. */
     const enum req_op ops[] = {REQ_OP_BEFORE, REQ_OP_AFTER, REQ_OP_WAIT_UNTIL};
     for (size_t i = 0; i < 3; i++) {
         q = wc_request(10 + i, ops[i]);
         q.ts_ns = 0;
-        r = call(&c, &q);
+        r = wc_call_or_fail(&c, &q, TIMEOUT);
         if (ops[i] == REQ_OP_BEFORE) {
             assert_int_equal(r.kind, RESP_BEFORE);
             assert_true(r.u.answer);
@@ -274,8 +250,8 @@ static void test_counts_and_timestamp_limits(void **state)
         for (size_t k = 0; k < 2; k++) {
             q = wc_request(20 + 2 * i + k, ops[i]);
             q.ts_ns = bad[k];
-            r = call(&c, &q);
-            expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+            r = wc_call_or_fail(&c, &q, TIMEOUT);
+            wc_expect_error(&r, WIRE_ERROR_BAD_REQUEST);
         }
     }
     wc_close(&c);
@@ -286,7 +262,7 @@ static void test_duplicate_ids(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     struct request a = wc_request(42, REQ_OP_GET_TIMESTAMP);
     a.commit_wait = true;
     struct request b = wc_request(42, REQ_OP_NOW);
@@ -329,9 +305,9 @@ static void test_many_connections_held(void **state)
     assert_true(atomic_load(&sentinel_requests) > before);
     /* And a new client is still served next to them. */
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     struct request q = wc_request(1, REQ_OP_NOW);
-    struct response r = call(&c, &q);
+    struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&c);
     for (int i = 0; i < N; i++) {
@@ -344,7 +320,7 @@ static void test_one_byte_at_a_time(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     const uint8_t req[] = {4, 0x08, 0x09, 0x1a, 0x00}; /* id 9, Now */
     unsigned long before = atomic_load(&sentinel_requests);
     for (size_t i = 0; i < sizeof(req); i++) {

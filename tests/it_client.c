@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "it_util.h"
+
 static const char *server;
 
 static oracle_client *connect_client(void)
@@ -28,20 +30,13 @@ static oracle_client *connect_client(void)
     return c;
 }
 
-static uint64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
 static void test_calls(void **state)
 {
     (void)state;
     oracle_client *c = connect_client();
     struct oracle_error err;
     struct oracle_bounds b;
-    uint64_t local = realtime_ns();
+    uint64_t local = (uint64_t)it_realtime_ns();
     assert_int_equal(oracle_now(c, &b, &err), 0);
     assert_int_equal(b.clock_status, ORACLE_CLOCK_SYNCHRONIZED);
     assert_true(b.earliest_ns < b.latest_ns);
