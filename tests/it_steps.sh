@@ -38,17 +38,12 @@ start_oracled_on "$STEPPED" oracled "$FAKE_PORT" --grace 1s
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10
 pass "oracled-stepped serving on port $PORT"
 
-# count PATTERN: how many log lines match.
-count() {
-    grep -cE -- "$1" "$TMP/oracled.log" || true
-}
-
 # step NS NAME: sets the shared clock's offset and has both processes re-read it; then waits
 # for oracled to call the clock disrupted and, after chrony measured again, trusted.
 step() {
     local disrupted synced t0
-    disrupted=$(count "clock DISRUPTED")
-    synced=$(count "clock SYNCHRONIZED")
+    disrupted=$(count_lines "$TMP/oracled.log" "clock DISRUPTED")
+    synced=$(count_lines "$TMP/oracled.log" "clock SYNCHRONIZED")
     local forward=0
     [ "$1" -gt "$(cat "$ORACLE_TEST_STEP_FILE")" ] && forward=1
     [ $forward = 0 ] || put "$TRUTH" "$1"
@@ -56,13 +51,13 @@ step() {
     t0=$(date +%s%N)
     kill -USR1 "$FAKE_PID" "$PID"
     local deadline=$((SECONDS + 10))
-    until [ "$(count "clock DISRUPTED")" -gt "$disrupted" ]; do
+    until [ "$(count_lines "$TMP/oracled.log" "clock DISRUPTED")" -gt "$disrupted" ]; do
         [ $SECONDS -lt $deadline ] || fail "$2: no DISRUPTED: $(tail -n 5 "$TMP/oracled.log")"
         sleep 0.01
     done
     local detected=$((($(date +%s%N) - t0) / 1000000))
     [ $forward = 1 ] || put "$TRUTH" "$1"
-    until [ "$(count "clock SYNCHRONIZED")" -gt "$synced" ]; do
+    until [ "$(count_lines "$TMP/oracled.log" "clock SYNCHRONIZED")" -gt "$synced" ]; do
         [ $SECONDS -lt $deadline ] || fail "$2: not trusted again: $(tail -n 5 "$TMP/oracled.log")"
         sleep 0.01
     done

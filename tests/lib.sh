@@ -161,6 +161,17 @@ wait_for_log() {
     fail "no /$3/ in $1 after $4 s: $(tail -n 20 "$1")"
 }
 
+# count_lines FILE PATTERN: how many lines of FILE match the extended regex PATTERN.
+count_lines() {
+    grep -cE -- "$2" "$1" || true
+}
+
+# put FILE VALUE: replaces the file at once (rename), so no reader sees it empty.
+put() {
+    echo "$2" >"$1.new"
+    mv "$1.new" "$1"
+}
+
 # bound_port LOG WHAT: the port of the last "listening on 127.0.0.1:PORT (WHAT" line in LOG,
 # WHAT being "oracle" or "HTTP"; fails when there is none.
 bound_port() {
