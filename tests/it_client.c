@@ -1,6 +1,7 @@
 /*
  * Integration: liboracle-client (the shared library, linked as a user's program would) against
- * a real oracled. Usage: it_client HOST:PORT. Run by it_client.sh, which starts the daemon.
+ * a real oracled. Usage: it_client HOST:PORT HTTP_HOST:PORT (the daemon's /metrics). Run by
+ * it_client.sh, which starts the daemon.
  */
 #include <oracle/client.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include "it_util.h"
 
 static const char *server;
+static const char *http_server; /* the daemon's HTTP endpoint, for /metrics */
 
 static oracle_client *connect_client(void)
 {
@@ -164,26 +166,61 @@ static void test_server_errors(void **state)
     oracle_client_free(c);
 }
 
-/* The daemon runs with --idle-timeout 1s: the client replaces the closed connection. */
+/* A counter from the daemon's /metrics. */
+static uint64_t counter(const char *name)
+{
+    uint64_t v = 0;
+    int rc = it_metric_u64(http_server, name, &v);
+    if (rc < 0) {
+        fail_msg("%s from http://%s/metrics: %s", name, http_server, strerror(-rc));
+    }
+    return v;
+}
+
+/* The daemon runs with --idle-timeout 1s and closes a connection idle that long. The client
+ * replaces it before its next request, which succeeds: the daemon closed the first connection
+ * for being idle and accepted exactly one more for the second request. (No other client talks
+ * to the daemon while this runs; /metrics is on another port and counts apart.) */
 static void test_idle_timeout(void **state)
 {
     (void)state;
+    const char *accepted = "oracled_connections_accepted_total";
+    const char *idle_closed = "oracled_connections_idle_closed_total";
+    uint64_t accepted0 = counter(accepted);
+    uint64_t idle0 = counter(idle_closed);
     oracle_client *c = connect_client();
     struct oracle_error err;
     struct oracle_bounds now;
     assert_int_equal(oracle_now(c, &now, &err), 0);
-    usleep(1600000);
-    assert_int_equal(oracle_now(c, &now, &err), 0);
+    assert_int_equal(counter(accepted), accepted0 + 1);
+    /* The idle timeout's effect, awaited rather than slept for: 1 s nominal, 20 s at most
+     * (1,000 looks 20 ms apart). */
+    uint64_t idle = idle0;
+    for (int i = 0; idle == idle0; i++) {
+        if (i == 1000) {
+            fail_msg("the daemon did not close the idle connection within 20 s");
+        }
+        usleep(20000);
+        idle = counter(idle_closed);
+    }
+    assert_int_equal(idle, idle0 + 1);
+    if (oracle_now(c, &now, &err) != 0) {
+        fail_msg("the request after the idle close failed: %s", err.message);
+    }
+    /* It went out on a new connection, made by the client unasked. */
+    assert_int_equal(counter(accepted), accepted0 + 2);
+    assert_int_equal(counter(idle_closed), idle0 + 1);
     oracle_client_free(c);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: it_client HOST:PORT\n");
+    if (argc != 3) {
+        fprintf(stderr, "usage: it_client HOST:PORT HTTP_HOST:PORT\n");
         return 2;
     }
     server = argv[1];
+    http_server = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calls),        cmocka_unit_test(test_commit_wait),
         cmocka_unit_test(test_pipelining),   cmocka_unit_test(test_server_errors),

@@ -161,6 +161,20 @@ wait_for_log() {
     fail "no /$3/ in $1 after $4 s: $(tail -n 20 "$1")"
 }
 
+# wait_until SECONDS WHAT CMD...: runs CMD (its output discarded) every 50 ms until it succeeds;
+# fails saying WHAT did not happen when SECONDS have passed. For a condition a test would
+# otherwise sleep and hope for. CMD's words are expanded once, by the call: a condition that
+# reads something anew each time is a command (awk, grep, a function), not "$(...)".
+wait_until() {
+    local limit=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || fail "$what: not within $limit s"
+        sleep 0.05
+    done
+}
+
 # count_lines FILE PATTERN: how many lines of FILE match the extended regex PATTERN.
 count_lines() {
     grep -cE -- "$2" "$1" || true
