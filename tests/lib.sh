@@ -175,6 +175,30 @@ wait_until() {
     done
 }
 
+# metric HTTP_PORT NAME: prints the value of the sample NAME (its whole name, labels included:
+# 'oracled_chrony_polls_total{result="ok"}') in oracled's /metrics on 127.0.0.1:HTTP_PORT;
+# nothing when there is no such sample or nothing answered.
+metric() {
+    { curl -s "http://127.0.0.1:$1/metrics" || true; } | awk -v n="$2" '$1 == n {print $2; exit}'
+}
+
+# wait_metric HTTP_PORT NAME TEST VALUE SECONDS: until the sample's value (a whole number)
+# passes [ value TEST VALUE ] (TEST: -eq, -ge, -gt, ...); fails with its last value after
+# SECONDS. Sets MVALUE to the value that passed.
+wait_metric() {
+    local http=$1 name=$2 op=$3 want=$4 limit=$5
+    local deadline=$((SECONDS + limit))
+    while :; do
+        MVALUE=$(metric "$http" "$name")
+        if [[ $MVALUE =~ ^[0-9]+$ ]] && test "$MVALUE" "$op" "$want"; then
+            return 0
+        fi
+        [ $SECONDS -lt $deadline ] ||
+            fail "$name is '$MVALUE' after $limit s, expected $op $want"
+        sleep 0.05
+    done
+}
+
 # count_lines FILE PATTERN: how many lines of FILE match the extended regex PATTERN.
 count_lines() {
     grep -cE -- "$2" "$1" || true
