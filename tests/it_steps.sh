@@ -68,7 +68,7 @@ step() {
 "$CHECKS_BIN" "127.0.0.1:$PORT" record 9 8 "$TRUTH" >"$TMP/record.out" 2>&1 &
 REC=$!
 track_pid $REC
-sleep 1.5
+wait_requests "$HTTP" get_timestamp 200 10 # under load
 step -50000000 "clock stepped back 50 ms under load"
 sleep 1.5
 step 950000000 "clock stepped forward 1 s under load"
@@ -112,7 +112,7 @@ restart_behind() {
 "$CHECKS_BIN" "127.0.0.1:$FIXED" record 4 8 "$TRUTH" >"$TMP/kept.out" 2>&1 &
 REC=$!
 track_pid $REC
-sleep 0.5
+wait_requests "$HTTP" get_timestamp 100 10 # recording
 restart_behind kept
 grep -q "high-water mark [0-9]*; serving once" "$LOG" || fail "kept: the state file was not read"
 wait $REC || fail "recorder across the restart: $(cat "$TMP/kept.out")"
@@ -124,7 +124,7 @@ pass "restart with the clock 800 ms behind, state file kept: held $held, until t
 "$CHECKS_BIN" "127.0.0.1:$FIXED" record 3 >"$TMP/removed.out" 2>&1 &
 REC=$!
 track_pid $REC
-sleep 0.5
+wait_requests "$HTTP" get_timestamp 100 10 # recording
 rm "$TMP/oracled-state/state"
 restart_behind removed
 grep -q "no state file yet, a fresh start" "$LOG" || fail "removed: $(head -n 5 "$LOG")"

@@ -70,7 +70,7 @@ echo 0 >"$TMP/truth"
 "$CHECKS_BIN" "127.0.0.1:$PORT" record 5 8 "$TMP/truth" >"$TMP/record.out" 2>&1 &
 REC=$!
 track_pid $REC
-sleep 0.5
+wait_requests "$HTTP" get_timestamp 100 10 # the recorder's load on
 # A commit-wait for 1.5 s from now, pending when the marker changes: it must fail, not be
 # released by a clock nobody can vouch for.
 target=$(($(now_ns) + 1500000000))
@@ -233,7 +233,10 @@ NOVM_PID=$PID
 wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
 contains "$(cat "$LOG")" "VMClock: off \(--vmclock none\)" "--vmclock none"
 run 0 "$VMC" bump "$VM"
-sleep 0.3
+# A request (VMClock is read at each) and five polls after the change, then none disrupted.
+run 0 "$CLI" --server "127.0.0.1:$PORT" ts
+wait_metric "$HTTP" 'oracled_chrony_polls_total{result="ok"}' -ge \
+    $(($(metric "$HTTP" 'oracled_chrony_polls_total{result="ok"}') + 5)) 10
 run 0 "$CLI" --server "127.0.0.1:$PORT" ts
 if grep -q "DISRUPTED" "$LOG"; then
     fail "control: DISRUPTED without a VMClock"

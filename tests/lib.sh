@@ -199,6 +199,15 @@ wait_metric() {
     done
 }
 
+# wait_requests HTTP_PORT OP N SECONDS: until that oracled has answered N more requests of
+# operation OP (get_timestamp, now, wait_until, ...) with success than when called: a client
+# started just before is being served.
+wait_requests() {
+    local name="oracled_requests_total{op=\"$2\",result=\"ok\"}" base
+    base=$(metric "$1" "$name")
+    wait_metric "$1" "$name" -ge $((${base:-0} + $3)) "$4"
+}
+
 # count_lines FILE PATTERN: how many lines of FILE match the extended regex PATTERN.
 count_lines() {
     grep -cE -- "$2" "$1" || true
