@@ -69,7 +69,12 @@ json_is "$BODY" .phc.reference false "the control"
 pass "the PHC is the reference: its 30 us are in the bound; the control's bound has none"
 
 set_phc "500000"
-sleep 0.3
+# Until a poll has read it (/healthz shows it), then the bounds.
+phc_bound_is() {
+    health_at "$1"
+    [ "$(jq -r .phc.error_bound_ns <<<"$BODY")" = "$2" ]
+}
+wait_until 10 "/healthz showing the PHC's error bound of 500 us" phc_bound_is "$PHC_HTTP" 500000
 near $(($(bound_of "$PHC_HTTP") - $(bound_of "$OTHER_HTTP"))) 500000 "value changed to 500 us"
 run 0 "$CLI" --server "127.0.0.1:$PHC_PORT" now
 pass "the file changed between polls: the next polls use 500 us"
