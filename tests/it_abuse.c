@@ -25,7 +25,7 @@
 #include <cmocka.h>
 
 #include "frame.h"
-#include "it_util.h"
+#include "it_checks.h"
 #include "netaddr.h"
 #include "test_seed.h"
 #include "wire_checks.h"
@@ -180,17 +180,6 @@ static void sentinel_served_since(unsigned long before)
     }
 }
 
-/* A whole-number sample of the daemon's /metrics. */
-static uint64_t metric(const char *name)
-{
-    uint64_t v = 0;
-    int rc = it_metric_u64(http_addr, name, &v);
-    if (rc < 0) {
-        fail_msg("%s from http://%s/metrics: %s", name, http_addr, strerror(-rc));
-    }
-    return v;
-}
-
 /* What the daemon must make of bytes sent (README, "The protocol"): each whole frame answered
  * once (a frame that is not a Request with BAD_REQUEST, id 0); a length varint longer than 10
  * bytes or above 64 KiB answered with BAD_REQUEST, id 0, and the connection closed; an
@@ -312,9 +301,9 @@ static void test_truncated_frame_then_close(void **state)
 {
     (void)state;
     enum { N = 20 };
-    uint64_t accepted = metric("oracled_connections_accepted_total");
-    uint64_t open = metric("oracled_connections");
-    uint64_t bad_frames = metric("oracled_bad_frames_total");
+    uint64_t accepted = it_metric_or_fail(http_addr, "oracled_connections_accepted_total");
+    uint64_t open = it_metric_or_fail(http_addr, "oracled_connections");
+    uint64_t bad_frames = it_metric_or_fail(http_addr, "oracled_bad_frames_total");
     unsigned long before = atomic_load(&sentinel_requests);
     for (int i = 0; i < N; i++) {
         int fd = raw_connect(addr);
@@ -342,12 +331,12 @@ static void test_truncated_frame_then_close(void **state)
                      (unsigned long long)open);
         }
         usleep(10000);
-        now_accepted = metric("oracled_connections_accepted_total");
-        now_open = metric("oracled_connections");
+        now_accepted = it_metric_or_fail(http_addr, "oracled_connections_accepted_total");
+        now_open = it_metric_or_fail(http_addr, "oracled_connections");
     }
     assert_int_equal(now_accepted, accepted + N);
     /* A peer that left mid-frame is not a framing error. */
-    assert_int_equal(metric("oracled_bad_frames_total"), bad_frames);
+    assert_int_equal(it_metric_or_fail(http_addr, "oracled_bad_frames_total"), bad_frames);
     sentinel_served_since(before);
 }
 

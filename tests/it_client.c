@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "it_checks.h"
 #include "it_util.h"
 
 static const char *server;
@@ -166,17 +167,6 @@ static void test_server_errors(void **state)
     oracle_client_free(c);
 }
 
-/* A counter from the daemon's /metrics. */
-static uint64_t counter(const char *name)
-{
-    uint64_t v = 0;
-    int rc = it_metric_u64(http_server, name, &v);
-    if (rc < 0) {
-        fail_msg("%s from http://%s/metrics: %s", name, http_server, strerror(-rc));
-    }
-    return v;
-}
-
 /* The daemon runs with --idle-timeout 1s and closes a connection idle that long. The client
  * replaces it before its next request, which succeeds: the daemon closed the first connection
  * for being idle and accepted exactly one more for the second request. (No other client talks
@@ -186,13 +176,13 @@ static void test_idle_timeout(void **state)
     (void)state;
     const char *accepted = "oracled_connections_accepted_total";
     const char *idle_closed = "oracled_connections_idle_closed_total";
-    uint64_t accepted0 = counter(accepted);
-    uint64_t idle0 = counter(idle_closed);
+    uint64_t accepted0 = it_metric_or_fail(http_server, accepted);
+    uint64_t idle0 = it_metric_or_fail(http_server, idle_closed);
     oracle_client *c = connect_client();
     struct oracle_error err;
     struct oracle_bounds now;
     assert_int_equal(oracle_now(c, &now, &err), 0);
-    assert_int_equal(counter(accepted), accepted0 + 1);
+    assert_int_equal(it_metric_or_fail(http_server, accepted), accepted0 + 1);
     /* The idle timeout's effect, awaited rather than slept for: 1 s nominal, 20 s at most
      * (1,000 looks 20 ms apart). */
     uint64_t idle = idle0;
@@ -201,15 +191,15 @@ static void test_idle_timeout(void **state)
             fail_msg("the daemon did not close the idle connection within 20 s");
         }
         usleep(20000);
-        idle = counter(idle_closed);
+        idle = it_metric_or_fail(http_server, idle_closed);
     }
     assert_int_equal(idle, idle0 + 1);
     if (oracle_now(c, &now, &err) != 0) {
         fail_msg("the request after the idle close failed: %s", err.message);
     }
     /* It went out on a new connection, made by the client unasked. */
-    assert_int_equal(counter(accepted), accepted0 + 2);
-    assert_int_equal(counter(idle_closed), idle0 + 1);
+    assert_int_equal(it_metric_or_fail(http_server, accepted), accepted0 + 2);
+    assert_int_equal(it_metric_or_fail(http_server, idle_closed), idle0 + 1);
     oracle_client_free(c);
 }
 

@@ -238,11 +238,7 @@ t0=$(now_ns)
 kill -TERM "$PID"
 # 503 at once, well inside the drain delay (1 s), for the balancer to see: polled for, and
 # timed, rather than looked at once after a fixed 0.2 s.
-healthz_is() {
-    health
-    [ "$CODE" = "$1" ]
-}
-wait_until 5 "/healthz 503 after SIGTERM" healthz_is 503
+wait_health "$HTTP" 503 5
 ms=$((($(now_ns) - t0) / 1000000))
 [ "$ms" -lt 500 ] || fail "/healthz 503 only $ms ms after SIGTERM (the drain delay is 1 s)"
 contains "$BODY" "draining" "drain reason"

@@ -287,6 +287,18 @@ health() {
     health_at "$HTTP"
 }
 
+# wait_health HTTP_PORT CODE SECONDS: until /healthz there answers CODE; sets CODE and BODY as
+# health_at does.
+wait_health() {
+    local deadline=$((SECONDS + $3))
+    while :; do
+        health_at "$1"
+        [ "$CODE" = "$2" ] && return 0
+        [ $SECONDS -lt $deadline ] || fail "/healthz of :$1 did not answer $2 in $3 s: $CODE $BODY"
+        sleep 0.05
+    done
+}
+
 # start_refused ORACLED WHAT REGEX [ARGS...]: ORACLED started with ARGS (on loopback, no HTTP,
 # its own state directory) must exit non-zero, saying something matching REGEX.
 start_refused() {
