@@ -12,18 +12,21 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t it_realtime_ns(void)
+int64_t it_clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t it_realtime_ns(void)
+{
+    return it_clock_ns(CLOCK_REALTIME);
 }
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return it_clock_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
 /* Splits "HOST:PORT" or "[V6]:PORT" and connects to it (numeric only). Returns the socket or a

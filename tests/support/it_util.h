@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+/* Clock id's time in ns (since the epoch for CLOCK_REALTIME). */
+int64_t it_clock_ns(clockid_t id);
 
 /* CLOCK_REALTIME in ns since the epoch. */
 int64_t it_realtime_ns(void);
