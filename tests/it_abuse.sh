@@ -32,7 +32,9 @@ pass "oracled still serving afterwards, healthy, RSS bounded"
 "$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP" sentinel 4 >"$TMP/stalled.out" 2>&1 &
 SENT=$!
 track_pid $SENT
-sleep 0.5
+# Once the sentinel is being served (not after a fixed half second), the server stops for 2 s:
+# the stop's length is the point, so that one is a sleep.
+wait_requests "$HTTP" get_timestamp 10 10
 kill -STOP $PID
 sleep 2
 kill -CONT $PID

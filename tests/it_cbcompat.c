@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "cbshm_reader.h"
+#include "it_util.h"
 #include "wire_client.h"
 
 static const char *sock_path, *shm_path, *oracle_addr;
@@ -62,13 +63,6 @@ static void ok(const char *fmt, ...)
     printf("\n");
     va_end(ap);
     checks++;
-}
-
-static int64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static uint64_t be64(const uint8_t *p)
@@ -221,11 +215,11 @@ static void check_socket(void)
     int fd = client(true);
     uint64_t te0, tl0, te1, tl1;
     tcp_now(&te0, &tl0);
-    int64_t t0 = clock_ns(CLOCK_REALTIME);
+    int64_t t0 = it_clock_ns(CLOCK_REALTIME);
     const uint8_t now_req[4] = {1, 1, 0, 0};
     struct v1_now r;
     v1_now(fd, &r);
-    int64_t t1 = clock_ns(CLOCK_REALTIME);
+    int64_t t1 = it_clock_ns(CLOCK_REALTIME);
     tcp_now(&te1, &tl1);
     hex("now request   ", now_req, 4);
     hex("now response  ", r.raw, r.len);
@@ -278,9 +272,9 @@ static void check_socket(void)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (bad[i].now_shape) {
             struct v1_now m;
-            int64_t m0 = clock_ns(CLOCK_REALTIME);
+            int64_t m0 = it_clock_ns(CLOCK_REALTIME);
             v1_now_bytes(fd, bad[i].bytes, bad[i].len, &m);
-            int64_t m1 = clock_ns(CLOCK_REALTIME);
+            int64_t m1 = it_clock_ns(CLOCK_REALTIME);
             if (m.type != 0 || m.flag != 0 || m.earliest > (uint64_t)m1 ||
                 m.latest < (uint64_t)m0 || m.latest - m.earliest > 2 * (l - e) + 4000) {
                 hex("reply         ", m.raw, m.len);
@@ -358,7 +352,7 @@ static void check_segment(int64_t grace_ns)
     if (cbr_read(&r, &o, 1000) < 0) {
         fail("no consistent snapshot in 1000 tries");
     }
-    int64_t coarse = clock_ns(CLOCK_MONOTONIC_COARSE);
+    int64_t coarse = it_clock_ns(CLOCK_MONOTONIC_COARSE);
     int64_t as_of = o.as_of_sec * 1000000000 + o.as_of_nsec;
     int64_t bound = cbr_bound_at(&o, coarse);
     int64_t tcp_bound = (int64_t)(tl - te) / 2;
@@ -398,8 +392,8 @@ static void check_segment(int64_t grace_ns)
      * at most the grace after its as_of (less only after a failed poll). */
     uint64_t reads = 0, busy = 0, changes = 0, full_grace = 0;
     uint16_t last_gen = o.generation;
-    int64_t end = clock_ns(CLOCK_MONOTONIC) + 1000000000;
-    while (clock_ns(CLOCK_MONOTONIC) < end) {
+    int64_t end = it_clock_ns(CLOCK_MONOTONIC) + 1000000000;
+    while (it_clock_ns(CLOCK_MONOTONIC) < end) {
         if (cbr_read(&r, &o, 1) < 0) {
             busy++;
             continue;
@@ -486,11 +480,11 @@ static bool dead(pid_t pid)
 static int64_t coarse_lag(void)
 {
     int64_t worst = 0;
-    int64_t end = clock_ns(CLOCK_MONOTONIC) + 200000000;
-    while (clock_ns(CLOCK_MONOTONIC) < end) {
-        int64_t m1 = clock_ns(CLOCK_MONOTONIC);
-        int64_t c = clock_ns(CLOCK_MONOTONIC_COARSE);
-        int64_t m2 = clock_ns(CLOCK_MONOTONIC);
+    int64_t end = it_clock_ns(CLOCK_MONOTONIC) + 200000000;
+    while (it_clock_ns(CLOCK_MONOTONIC) < end) {
+        int64_t m1 = it_clock_ns(CLOCK_MONOTONIC);
+        int64_t c = it_clock_ns(CLOCK_MONOTONIC_COARSE);
+        int64_t m2 = it_clock_ns(CLOCK_MONOTONIC);
         if (m2 - m1 < 20000 && m1 - c > worst) {
             worst = m1 - c;
         }
@@ -522,11 +516,12 @@ static void check_killed(pid_t pid, int64_t grace_ns)
     }
     struct cbr_record o;
     enum cbr_status st = CBR_UNKNOWN;
-    int64_t end = clock_ns(CLOCK_MONOTONIC) + 10 * INT64_C(1000000000);
-    while (cbr_read(&r, &o, 100) < 0 ||
-           !reader_trusts(&o, clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC_COARSE), &st) ||
-           st != CBR_SYNCHRONIZED) {
-        if (clock_ns(CLOCK_MONOTONIC) > end) {
+    int64_t end = it_clock_ns(CLOCK_MONOTONIC) + 10 * INT64_C(1000000000);
+    while (
+        cbr_read(&r, &o, 100) < 0 ||
+        !reader_trusts(&o, it_clock_ns(CLOCK_REALTIME), it_clock_ns(CLOCK_MONOTONIC_COARSE), &st) ||
+        st != CBR_SYNCHRONIZED) {
+        if (it_clock_ns(CLOCK_MONOTONIC) > end) {
             fail("the segment was not SYNCHRONIZED within 10 s");
         }
         usleep(2000);
@@ -534,9 +529,9 @@ static void check_killed(pid_t pid, int64_t grace_ns)
     if (kill(pid, SIGKILL) < 0) {
         fail("kill %d: %s", (int)pid, strerror(errno));
     }
-    int64_t killed = clock_ns(CLOCK_MONOTONIC);
+    int64_t killed = it_clock_ns(CLOCK_MONOTONIC);
     while (!dead(pid)) {
-        if (clock_ns(CLOCK_MONOTONIC) - killed > 5 * INT64_C(1000000000)) {
+        if (it_clock_ns(CLOCK_MONOTONIC) - killed > 5 * INT64_C(1000000000)) {
             fail("oracled %d still alive 5 s after SIGKILL", (int)pid);
         }
         usleep(1000);
@@ -564,10 +559,10 @@ static void check_killed(pid_t pid, int64_t grace_ns)
     int64_t void_real = 0;
     uint64_t samples = 0;
     for (;;) {
-        int64_t m1 = clock_ns(CLOCK_MONOTONIC);
-        int64_t coarse = clock_ns(CLOCK_MONOTONIC_COARSE);
-        int64_t real = clock_ns(CLOCK_REALTIME);
-        int64_t m2 = clock_ns(CLOCK_MONOTONIC);
+        int64_t m1 = it_clock_ns(CLOCK_MONOTONIC);
+        int64_t coarse = it_clock_ns(CLOCK_MONOTONIC_COARSE);
+        int64_t real = it_clock_ns(CLOCK_REALTIME);
+        int64_t m2 = it_clock_ns(CLOCK_MONOTONIC);
         if (cbr_read(&r, &o, 1000) < 0 || o.generation != last.generation) {
             fail("the dead writer's record changed (generation %u, then %u)", last.generation,
                  o.generation);
@@ -616,7 +611,7 @@ static void check_killed(pid_t pid, int64_t grace_ns)
     /* UNKNOWN for good: a while later still. */
     usleep(50000);
     if (cbr_read(&r, &o, 1000) < 0 || o.generation != last.generation ||
-        reader_trusts(&o, clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC_COARSE), &st)) {
+        reader_trusts(&o, it_clock_ns(CLOCK_REALTIME), it_clock_ns(CLOCK_MONOTONIC_COARSE), &st)) {
         fail("trusted again after it went void");
     }
     cbr_close(&r);
@@ -663,8 +658,8 @@ static void check_stopped(int64_t before_ns)
         fail("no consistent snapshot");
     }
     cbr_close(&r);
-    int64_t coarse = clock_ns(CLOCK_MONOTONIC_COARSE);
-    int64_t real = clock_ns(CLOCK_REALTIME);
+    int64_t coarse = it_clock_ns(CLOCK_MONOTONIC_COARSE);
+    int64_t real = it_clock_ns(CLOCK_REALTIME);
     int64_t as_of = as_of_of(&o), void_after = void_after_of(&o);
     printf("              status %d, as_of %.6f s (the SIGTERM at %.6f s, now %.6f s), "
            "void_after %.6f s, bound_nsec %lld, max_drift_ppb %u\n",
@@ -749,16 +744,16 @@ static void wait_status(const char *name)
     if (cbr_open(&r, shm_path) < 0) {
         fail("cannot map %s", shm_path);
     }
-    int64_t end = clock_ns(CLOCK_MONOTONIC) + 10 * INT64_C(1000000000);
+    int64_t end = it_clock_ns(CLOCK_MONOTONIC) + 10 * INT64_C(1000000000);
     int shm_status = -1;
     struct v1_now n;
     int64_t t0, t1;
     for (;;) {
         struct cbr_record o;
         shm_status = cbr_read(&r, &o, 100) == 0 ? o.status : -1;
-        t0 = clock_ns(CLOCK_REALTIME);
+        t0 = it_clock_ns(CLOCK_REALTIME);
         v1_now(fd, &n);
-        t1 = clock_ns(CLOCK_REALTIME);
+        t1 = it_clock_ns(CLOCK_REALTIME);
         /* Trusted: T = Now (1); synchronised F = 0, free running F = 1. Otherwise T = 0, F = 1. */
         bool sock_ok = want == 1   ? n.type == 1 && n.flag == 0
                        : want == 2 ? n.type == 1 && n.flag == 1
@@ -766,7 +761,7 @@ static void wait_status(const char *name)
         if (sock_ok && shm_status == want) {
             break;
         }
-        if (clock_ns(CLOCK_MONOTONIC) > end) {
+        if (it_clock_ns(CLOCK_MONOTONIC) > end) {
             fail("%s: after 10 s the segment says %d and the socket type %d, F %d", name,
                  shm_status, n.type, n.flag);
         }
@@ -792,7 +787,7 @@ static void wait_status(const char *name)
     ok("%s: the segment's status is %d and the socket answers a Now with 20 bytes, T = %d, F = %d",
        name, want, n.type, n.flag);
     if (bound || strcmp(name, "unknown-none") == 0) {
-        uint64_t now = (uint64_t)clock_ns(CLOCK_REALTIME);
+        uint64_t now = (uint64_t)it_clock_ns(CLOCK_REALTIME);
         const uint64_t s = 1000000000;
         /* With the bound (microseconds, growing slowly), 1 s either side of the interval just
          * read is certainly outside the next one too. */
@@ -842,20 +837,20 @@ static void wait_segment(const char *name)
     if (cbr_open(&r, shm_path) < 0) {
         fail("cannot map %s", shm_path);
     }
-    int64_t start = clock_ns(CLOCK_MONOTONIC);
+    int64_t start = it_clock_ns(CLOCK_MONOTONIC);
     for (;;) {
         struct cbr_record o;
         if (cbr_read(&r, &o, 100) == 0 && o.status == want) {
             break;
         }
-        if (clock_ns(CLOCK_MONOTONIC) - start > 10 * INT64_C(1000000000)) {
+        if (it_clock_ns(CLOCK_MONOTONIC) - start > 10 * INT64_C(1000000000)) {
             fail("%s: not in the segment after 10 s", name);
         }
         usleep(200);
     }
     cbr_close(&r);
     ok("%s in the segment %.1f ms after the test started looking, with no request sent", name,
-       (double)(clock_ns(CLOCK_MONOTONIC) - start) / 1e6);
+       (double)(it_clock_ns(CLOCK_MONOTONIC) - start) / 1e6);
 }
 
 int main(int argc, char **argv)
@@ -872,7 +867,7 @@ int main(int argc, char **argv)
         check_socket();
         check_segment(strtoll(argv[5], NULL, 10));
     } else if (strcmp(argv[4], "coarse") == 0) {
-        printf("%lld\n", (long long)clock_ns(CLOCK_MONOTONIC_COARSE));
+        printf("%lld\n", (long long)it_clock_ns(CLOCK_MONOTONIC_COARSE));
         return 0;
     } else if (strcmp(argv[4], "killed") == 0 && argc == 7) {
         check_killed((pid_t)strtol(argv[5], NULL, 10), strtoll(argv[6], NULL, 10));

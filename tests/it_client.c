@@ -1,6 +1,7 @@
 /*
  * Integration: liboracle-client (the shared library, linked as a user's program would) against
- * a real oracled. Usage: it_client HOST:PORT. Run by it_client.sh, which starts the daemon.
+ * a real oracled. Usage: it_client HOST:PORT HTTP_HOST:PORT (the daemon's /metrics). Run by
+ * it_client.sh, which starts the daemon.
  */
 #include <oracle/client.h>
 #include <setjmp.h>
@@ -14,7 +15,11 @@
 
 #include <cmocka.h>
 
+#include "it_checks.h"
+#include "it_util.h"
+
 static const char *server;
+static const char *http_server; /* the daemon's HTTP endpoint, for /metrics */
 
 static oracle_client *connect_client(void)
 {
@@ -28,20 +33,13 @@ static oracle_client *connect_client(void)
     return c;
 }
 
-static uint64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
 static void test_calls(void **state)
 {
     (void)state;
     oracle_client *c = connect_client();
     struct oracle_error err;
     struct oracle_bounds b;
-    uint64_t local = realtime_ns();
+    uint64_t local = (uint64_t)it_realtime_ns();
     assert_int_equal(oracle_now(c, &b, &err), 0);
     assert_int_equal(b.clock_status, ORACLE_CLOCK_SYNCHRONIZED);
     assert_true(b.earliest_ns < b.latest_ns);
@@ -169,26 +167,50 @@ static void test_server_errors(void **state)
     oracle_client_free(c);
 }
 
-/* The daemon runs with --idle-timeout 1s: the client replaces the closed connection. */
+/* The daemon runs with --idle-timeout 1s and closes a connection idle that long. The client
+ * replaces it before its next request, which succeeds: the daemon closed the first connection
+ * for being idle and accepted exactly one more for the second request. (No other client talks
+ * to the daemon while this runs; /metrics is on another port and counts apart.) */
 static void test_idle_timeout(void **state)
 {
     (void)state;
+    const char *accepted = "oracled_connections_accepted_total";
+    const char *idle_closed = "oracled_connections_idle_closed_total";
+    uint64_t accepted0 = it_metric_or_fail(http_server, accepted);
+    uint64_t idle0 = it_metric_or_fail(http_server, idle_closed);
     oracle_client *c = connect_client();
     struct oracle_error err;
     struct oracle_bounds now;
     assert_int_equal(oracle_now(c, &now, &err), 0);
-    usleep(1600000);
-    assert_int_equal(oracle_now(c, &now, &err), 0);
+    assert_int_equal(it_metric_or_fail(http_server, accepted), accepted0 + 1);
+    /* The idle timeout's effect, awaited rather than slept for: 1 s nominal, 20 s at most
+     * (1,000 looks 20 ms apart). */
+    uint64_t idle = idle0;
+    for (int i = 0; idle == idle0; i++) {
+        if (i == 1000) {
+            fail_msg("the daemon did not close the idle connection within 20 s");
+        }
+        usleep(20000);
+        idle = it_metric_or_fail(http_server, idle_closed);
+    }
+    assert_int_equal(idle, idle0 + 1);
+    if (oracle_now(c, &now, &err) != 0) {
+        fail_msg("the request after the idle close failed: %s", err.message);
+    }
+    /* It went out on a new connection, made by the client unasked. */
+    assert_int_equal(it_metric_or_fail(http_server, accepted), accepted0 + 2);
+    assert_int_equal(it_metric_or_fail(http_server, idle_closed), idle0 + 1);
     oracle_client_free(c);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: it_client HOST:PORT\n");
+    if (argc != 3) {
+        fprintf(stderr, "usage: it_client HOST:PORT HTTP_HOST:PORT\n");
         return 2;
     }
     server = argv[1];
+    http_server = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calls),        cmocka_unit_test(test_commit_wait),
         cmocka_unit_test(test_pipelining),   cmocka_unit_test(test_server_errors),

@@ -74,8 +74,9 @@ if [ ${#listen6[@]} -gt 0 ]; then
     pass "IPv6 ([::1]:$port6), and a server list whose first entry refuses"
 fi
 export ORACLE_SERVER=127.0.0.1:$PORT
-"$IT_CLIENT" "$ORACLE_SERVER"
-pass "library against the daemon: calls, commit-wait order, pipelining, errors (it_client)"
+"$IT_CLIENT" "$ORACLE_SERVER" "127.0.0.1:$HTTP"
+pass "library against the daemon: calls, commit-wait order, pipelining, errors, an idle" \
+    "connection the daemon closed replaced (it_client)"
 
 run 0 "$CLI" now
 contains "$OUT" "^earliest +20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z  [0-9]{19}$" "now: earliest"
@@ -142,7 +143,8 @@ run 0 "$CLI" watch --count 3 --interval 100ms
 "$CLI" watch --interval 100ms >"$TMP/watch.out" 2>&1 &
 WATCH=$!
 track_pid $WATCH
-sleep 0.5
+# Two lines out (the first check answered, and the interval), then Ctrl-C.
+wait_until 10 "watch: two lines" awk '/SYNCHRONIZED/ {n++} END {exit n < 2}' "$TMP/watch.out"
 kill -INT $WATCH
 rc=0
 wait $WATCH || rc=$?

@@ -42,12 +42,14 @@ value() {
 # flood_with_sentinel NAME FROM PEERS MODE: the flood (holders.py) from local address FROM and
 # the sentinel; sets FLOOD (the flood's summary) and SENT (the sentinel's JSON line).
 flood_with_sentinel() {
-    local name=$1 from=$2 peers=$3 mode=$4
+    local name=$1 from=$2 peers=$3 mode=$4 accepted
+    accepted=$(metric "$HTTP" oracled_connections_accepted_total)
     nice -n 19 python3 "$HOLDERS" 127.0.0.1 "$PORT" "$peers" "$FLOOD_S" "$mode" \
         --expect "connection limit" --from "$from" >"$TMP/$name.flood" 2>&1 &
     local flood_pid=$!
     track_pid $flood_pid
-    sleep 1
+    # The flood on: each of its connections made at least once.
+    wait_metric "$HTTP" oracled_connections_accepted_total -ge $((accepted + peers)) 20
     "$SENTINEL" "127.0.0.1:$PORT" "$SENTINEL_S" 10 >"$TMP/$name.sentinel" ||
         fail "$name: sentinel: $(cat "$TMP/$name.sentinel")"
     curl -s "http://127.0.0.1:$HTTP/metrics" >"$TMP/metrics"
@@ -109,7 +111,8 @@ pass "110 connections holding half a frame at --max-connections 100: $requests s
 nice -n 19 python3 "$HOLDERS" 127.0.0.1 "$PORT" 100 4 waiting >"$TMP/waiting.out" 2>&1 &
 WAITING_PID=$!
 track_pid $WAITING_PID
-sleep 1
+# All 100 holding a WaitUntil: none idle.
+wait_metric "$HTTP" oracled_pending_waits -ge 100 20
 python3 - "$PORT" >"$TMP/refused" <<'PY' || fail "no refusal frame: $(cat "$TMP/refused")"
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)

@@ -114,7 +114,7 @@ pass "the unit: notify, its own user, its state directory = state-dir, after chr
 start_fake_chrony fake "$FAKE"
 "$NOTIFY_LISTEN" "$TMP/notify.sock" 20 >"$TMP/notify.out" &
 track_pid $!
-sleep 0.2
+wait_until 10 "notify-listen's socket" test -S "$TMP/notify.sock"
 NOTIFY_SOCKET=$TMP/notify.sock start_oracled_on "$ORACLED" shipped "$FAKE_PORT" --config "$CONF" \
     --drain-delay 0
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10

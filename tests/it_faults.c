@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "fake_timeline.h"
+#include "it_util.h"
 #include "wire.h"
 #include "wire_client.h"
 
@@ -53,13 +54,6 @@ static void on_term(int sig)
 {
     (void)sig;
     terminated = 1;
-}
-
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * S + ts.tv_nsec;
 }
 
 static void sleep_ns(int64_t ns)
@@ -235,9 +229,9 @@ static void record_one(struct recorder *r)
     }
     struct request q = wc_request(++r->id, REQ_OP_NOW);
     struct response resp;
-    int64_t t0 = realtime_ns();
+    int64_t t0 = it_realtime_ns();
     int rc = wc_call(&r->c, &q, &resp, 2000);
-    int64_t t1 = realtime_ns();
+    int64_t t1 = it_realtime_ns();
     if (rc < 0) {
         wc_close(&r->c);
         r->connected = false;
@@ -638,13 +632,13 @@ int main(int argc, char **argv)
     r.addr = argv[1];
     struct events e;
     memset(&e, 0, sizeof(e));
-    int64_t start = realtime_ns();
+    int64_t start = it_realtime_ns();
     int64_t reload_at = 0;
     bool done = false;
     while (!terminated && !done) {
         size_t before = r.n;
         record_one(&r);
-        int64_t now = realtime_ns();
+        int64_t now = it_realtime_ns();
         if (now - start > HARD_STOP) {
             fprintf(stderr, "it_faults: still recording after %" PRId64 " s\n", HARD_STOP / S);
             return 2;

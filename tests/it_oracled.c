@@ -22,7 +22,9 @@
 #include <cmocka.h>
 
 #include "frame.h"
+#include "it_util.h"
 #include "wire.h"
+#include "wire_checks.h"
 #include "wire_client.h"
 
 #define MS       INT64_C(1000000)
@@ -31,47 +33,13 @@
 
 static const char *addr;
 
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void connect_or_fail(struct wire_client *c)
-{
-    int rc = wc_connect_addr(c, addr);
-    if (rc < 0) {
-        fail_msg("connect %s: %s", addr, strerror(-rc));
-    }
-}
-
-static struct response call(struct wire_client *c, const struct request *r)
-{
-    struct response out;
-    int rc = wc_call(c, r, &out, TIMEOUT);
-    if (rc < 0) {
-        fail_msg("request %llu: %s", (unsigned long long)r->id, strerror(-rc));
-    }
-    return out;
-}
-
-static void expect_error(const struct response *r, enum wire_error code)
-{
-    if (r->kind != RESP_ERROR || r->u.error.code != code) {
-        fail_msg("expected error %d, got kind %d (error %d: %s)", code, r->kind,
-                 r->kind == RESP_ERROR ? (int)r->u.error.code : 0,
-                 r->kind == RESP_ERROR ? r->u.error.message : "");
-    }
-}
-
 static void test_server_info(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     struct request q = wc_request(7, REQ_OP_SERVER_INFO);
-    struct response r = call(&c, &q);
+    struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.id, 7);
     assert_int_equal(r.kind, RESP_INFO);
     assert_true(strlen(r.u.info.version) > 0);
@@ -90,12 +58,12 @@ static void test_now_contains_local_clock(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     for (uint64_t i = 1; i <= 100; i++) {
         struct request q = wc_request(i, REQ_OP_NOW);
-        int64_t t0 = realtime_ns();
-        struct response r = call(&c, &q);
-        int64_t t1 = realtime_ns();
+        int64_t t0 = it_realtime_ns();
+        struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
+        int64_t t1 = it_realtime_ns();
         assert_int_equal(r.kind, RESP_BOUNDS);
         assert_true(r.clock_status == 1 || r.clock_status == 2);
         assert_true((int64_t)r.u.bounds.earliest_ns <= t1);
@@ -109,11 +77,11 @@ static void test_sequential_strictly_increasing(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     uint64_t prev = 0;
     for (uint64_t i = 1; i <= 10000; i++) {
         struct request q = wc_request(i, REQ_OP_GET_TIMESTAMP);
-        struct response r = call(&c, &q);
+        struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
         if (r.kind != RESP_TIMESTAMPS) {
             fail_msg("request %llu: kind %d", (unsigned long long)i, r.kind);
         }
@@ -201,14 +169,14 @@ static void test_commit_wait(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     uint64_t prev = 0;
     for (uint64_t i = 1; i <= 300; i++) {
         struct request q = wc_request(i, REQ_OP_GET_TIMESTAMP);
         q.commit_wait = true;
         q.count = i % 3 == 0 ? 10 : 1;
-        struct response r = call(&c, &q);
-        int64_t arrived = realtime_ns();
+        struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
+        int64_t arrived = it_realtime_ns();
         if (r.kind != RESP_TIMESTAMPS) {
             fail_msg("request %llu: kind %d (%s)", (unsigned long long)i, r.kind,
                      r.kind == RESP_ERROR ? r.u.error.message : "");
@@ -233,8 +201,8 @@ static void test_before_after(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
-    int64_t now = realtime_ns();
+    wc_connect_or_fail(&c, addr);
+    int64_t now = it_realtime_ns();
     struct {
         enum req_op op;
         int64_t ts;
@@ -250,18 +218,18 @@ static void test_before_after(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct request q = wc_request(i + 1, cases[i].op);
         q.ts_ns = (uint64_t)cases[i].ts;
-        struct response r = call(&c, &q);
+        struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
         assert_int_equal(r.kind, cases[i].op == REQ_OP_BEFORE ? RESP_BEFORE : RESP_AFTER);
         assert_int_equal(r.u.answer, cases[i].want);
     }
     /* A timestamp at 2^63 is a bad request; the connection stays usable. */
     struct request q = wc_request(50, REQ_OP_AFTER);
     q.ts_ns = TS_LIMIT;
-    struct response r = call(&c, &q);
-    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
+    wc_expect_error(&r, WIRE_ERROR_BAD_REQUEST);
     assert_false(r.u.error.retriable);
     q = wc_request(51, REQ_OP_NOW);
-    r = call(&c, &q);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&c);
 }
@@ -270,36 +238,36 @@ static void test_wait_until(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     /* 20 ms ahead: held until the local clock is past it by the bound. */
-    uint64_t ts = (uint64_t)(realtime_ns() + 20 * MS);
+    uint64_t ts = (uint64_t)(it_realtime_ns() + 20 * MS);
     struct request q = wc_request(1, REQ_OP_WAIT_UNTIL);
     q.ts_ns = ts;
-    struct response r = call(&c, &q);
-    int64_t arrived = realtime_ns();
+    struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
+    int64_t arrived = it_realtime_ns();
     assert_int_equal(r.kind, RESP_WAITED);
     assert_true(r.u.waited_ns >= 15 * MS);
     assert_true(arrived > (int64_t)ts);
     /* In the past: at once. */
     q = wc_request(2, REQ_OP_WAIT_UNTIL);
-    q.ts_ns = (uint64_t)(realtime_ns() - 1000 * MS);
-    r = call(&c, &q);
+    q.ts_ns = (uint64_t)(it_realtime_ns() - 1000 * MS);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_WAITED);
     assert_int_equal(r.u.waited_ns, 0);
     /* Beyond the maximum wait: WAIT_TOO_LONG at once, not after waiting. */
     q = wc_request(3, REQ_OP_WAIT_UNTIL);
-    q.ts_ns = (uint64_t)(realtime_ns() + 10000 * MS);
-    int64_t t0 = realtime_ns();
-    r = call(&c, &q);
-    expect_error(&r, WIRE_ERROR_WAIT_TOO_LONG);
+    q.ts_ns = (uint64_t)(it_realtime_ns() + 10000 * MS);
+    int64_t t0 = it_realtime_ns();
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
+    wc_expect_error(&r, WIRE_ERROR_WAIT_TOO_LONG);
     assert_true(r.u.error.retriable);
-    assert_true(realtime_ns() - t0 < 50 * MS);
+    assert_true(it_realtime_ns() - t0 < 50 * MS);
     /* A client's own smaller max wait counts too. */
     q = wc_request(4, REQ_OP_WAIT_UNTIL);
-    q.ts_ns = (uint64_t)(realtime_ns() + 30 * MS);
+    q.ts_ns = (uint64_t)(it_realtime_ns() + 30 * MS);
     q.max_wait_ns = 5 * MS;
-    r = call(&c, &q);
-    expect_error(&r, WIRE_ERROR_WAIT_TOO_LONG);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
+    wc_expect_error(&r, WIRE_ERROR_WAIT_TOO_LONG);
     wc_close(&c);
 }
 
@@ -307,9 +275,9 @@ static void test_pipelined_now_not_held_up(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     struct request wait = wc_request(1, REQ_OP_WAIT_UNTIL);
-    wait.ts_ns = (uint64_t)(realtime_ns() + 50 * MS);
+    wait.ts_ns = (uint64_t)(it_realtime_ns() + 50 * MS);
     struct request now = wc_request(2, REQ_OP_NOW);
     assert_int_equal(wc_send(&c, &wait), 0);
     assert_int_equal(wc_send(&c, &now), 0);
@@ -355,7 +323,7 @@ static void test_big_pipeline(void **state)
     }
     assert_true(len > 2 * 65546);
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     assert_int_equal(wc_send_raw(&c, buf, len), 0);
     static bool seen[N + 1];
     memset(seen, 0, sizeof(seen));
@@ -387,7 +355,7 @@ static void test_slow_reader_loses_nothing(void **state)
         len += (size_t)wire_encode_request(&q, buf + len, sizeof(buf) - len);
     }
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     assert_int_equal(wc_send_raw(&c, buf, len), 0);
     struct timespec pause = {0, 200 * 1000 * 1000};
     nanosleep(&pause, NULL); /* let the server fill its output and stop */
@@ -416,14 +384,14 @@ static void test_largest_frame(void **state)
     n += body;
     assert_int_equal(n, 3 + 65536);
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     assert_int_equal(wc_send_raw(&c, buf, n), 0);
     struct response r;
     assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
     assert_int_equal(r.id, 7);
-    expect_error(&r, WIRE_ERROR_UNSUPPORTED);
+    wc_expect_error(&r, WIRE_ERROR_UNSUPPORTED);
     struct request q = wc_request(8, REQ_OP_NOW);
-    r = call(&c, &q);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&c);
 }
@@ -433,9 +401,9 @@ static void test_half_close_still_answered(void **state)
     (void)state;
     /* A commit-wait, then the client shuts its sending side: the reply still comes. */
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     struct request q = wc_request(1, REQ_OP_WAIT_UNTIL);
-    q.ts_ns = (uint64_t)(realtime_ns() + 20 * MS);
+    q.ts_ns = (uint64_t)(it_realtime_ns() + 20 * MS);
     assert_int_equal(wc_send(&c, &q), 0);
     q = wc_request(2, REQ_OP_GET_TIMESTAMP);
     q.commit_wait = true;
@@ -462,14 +430,14 @@ static void test_too_many_pending(void **state)
     enum { N = 4200 };
     static uint8_t buf[N * 32];
     size_t len = 0;
-    uint64_t ts = (uint64_t)(realtime_ns() + 60 * MS);
+    uint64_t ts = (uint64_t)(it_realtime_ns() + 60 * MS);
     for (uint64_t i = 1; i <= N; i++) {
         struct request q = wc_request(i, REQ_OP_WAIT_UNTIL);
         q.ts_ns = ts;
         len += (size_t)wire_encode_request(&q, buf + len, sizeof(buf) - len);
     }
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     assert_int_equal(wc_send_raw(&c, buf, len), 0);
     int waited = 0, overloaded = 0;
     for (int i = 0; i < N; i++) {
@@ -478,7 +446,7 @@ static void test_too_many_pending(void **state)
         if (r.kind == RESP_WAITED) {
             waited++;
         } else {
-            expect_error(&r, WIRE_ERROR_OVERLOADED);
+            wc_expect_error(&r, WIRE_ERROR_OVERLOADED);
             assert_true(r.u.error.retriable);
             overloaded++;
         }
@@ -492,45 +460,45 @@ static void test_bad_requests(void **state)
 {
     (void)state;
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     struct request q = wc_request(1, REQ_OP_NONE);
-    struct response r = call(&c, &q);
-    expect_error(&r, WIRE_ERROR_UNSUPPORTED);
+    struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
+    wc_expect_error(&r, WIRE_ERROR_UNSUPPORTED);
     assert_false(r.u.error.retriable);
     q = wc_request(2, REQ_OP_GET_TIMESTAMP);
     q.count = 65537;
-    r = call(&c, &q);
-    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
+    wc_expect_error(&r, WIRE_ERROR_BAD_REQUEST);
     q = wc_request(3, REQ_OP_GET_TIMESTAMP);
     q.min_ts_ns = TS_LIMIT - 5;
     q.count = 10;
-    r = call(&c, &q);
-    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
+    wc_expect_error(&r, WIRE_ERROR_BAD_REQUEST);
     /* min_ts_ns 1 s ahead would push the timestamps 1 s past the clock: OVERLOADED. */
     q = wc_request(4, REQ_OP_GET_TIMESTAMP);
-    q.min_ts_ns = (uint64_t)(realtime_ns() + 1000 * MS);
-    r = call(&c, &q);
-    expect_error(&r, WIRE_ERROR_OVERLOADED);
+    q.min_ts_ns = (uint64_t)(it_realtime_ns() + 1000 * MS);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
+    wc_expect_error(&r, WIRE_ERROR_OVERLOADED);
     assert_true(r.u.error.retriable);
     /* A batch: count consecutive timestamps, the next request beyond them. */
     q = wc_request(5, REQ_OP_GET_TIMESTAMP);
     q.count = 100;
-    r = call(&c, &q);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_TIMESTAMPS);
     assert_int_equal(r.u.ts.count, 100);
     uint64_t last = r.u.ts.first_ns + 99;
     q = wc_request(6, REQ_OP_GET_TIMESTAMP);
     q.min_ts_ns = 12345;
-    r = call(&c, &q);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_true(r.u.ts.first_ns > last);
     /* A well-framed message that is not a Request: BAD_REQUEST, id 0, connection kept. */
     const uint8_t junk[] = {3, 0xff, 0xff, 0xff};
     assert_int_equal(wc_send_raw(&c, junk, sizeof(junk)), 0);
     assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
     assert_int_equal(r.id, 0);
-    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    wc_expect_error(&r, WIRE_ERROR_BAD_REQUEST);
     q = wc_request(7, REQ_OP_NOW);
-    r = call(&c, &q);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&c);
 }
@@ -538,18 +506,18 @@ static void test_bad_requests(void **state)
 static void expect_framing_error_and_close(const uint8_t *bytes, size_t len)
 {
     struct wire_client bystander, c;
-    connect_or_fail(&bystander);
-    connect_or_fail(&c);
+    wc_connect_or_fail(&bystander, addr);
+    wc_connect_or_fail(&c, addr);
     assert_int_equal(wc_send_raw(&c, bytes, len), 0);
     struct response r;
     assert_int_equal(wc_recv(&c, &r, TIMEOUT), 0);
     assert_int_equal(r.id, 0);
-    expect_error(&r, WIRE_ERROR_BAD_REQUEST);
+    wc_expect_error(&r, WIRE_ERROR_BAD_REQUEST);
     assert_int_equal(wc_wait_closed(&c, TIMEOUT), 0);
     wc_close(&c);
     /* Nothing else affected. */
     struct request q = wc_request(9, REQ_OP_NOW);
-    r = call(&bystander, &q);
+    r = wc_call_or_fail(&bystander, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&bystander);
 }
@@ -577,15 +545,15 @@ static void test_unavailable(void **state)
                                REQ_OP_WAIT_UNTIL};
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         struct wire_client c;
-        connect_or_fail(&c);
+        wc_connect_or_fail(&c, addr);
         struct request info = wc_request(100, REQ_OP_SERVER_INFO);
-        struct response r = call(&c, &info);
+        struct response r = wc_call_or_fail(&c, &info, TIMEOUT);
         assert_int_equal(r.kind, RESP_INFO);
         assert_int_equal(r.clock_status, 0); /* UNKNOWN */
         struct request q = wc_request(i + 1, ops[i]);
-        q.ts_ns = (uint64_t)realtime_ns();
-        r = call(&c, &q);
-        expect_error(&r, WIRE_ERROR_CLOCK_UNAVAILABLE);
+        q.ts_ns = (uint64_t)it_realtime_ns();
+        r = wc_call_or_fail(&c, &q, TIMEOUT);
+        wc_expect_error(&r, WIRE_ERROR_CLOCK_UNAVAILABLE);
         assert_true(r.u.error.retriable);
         assert_non_null(strstr(r.u.error.message, "UNKNOWN"));
         assert_int_equal(wc_wait_closed(&c, TIMEOUT), 0);
@@ -598,14 +566,14 @@ static void test_resumed(void **state)
     (void)state;
     /* chrony is back: served again, without a restart. */
     struct wire_client c;
-    connect_or_fail(&c);
+    wc_connect_or_fail(&c, addr);
     struct request q = wc_request(1, REQ_OP_GET_TIMESTAMP);
     q.commit_wait = true;
-    struct response r = call(&c, &q);
+    struct response r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_TIMESTAMPS);
     assert_true(r.u.ts.earliest_ns > r.u.ts.first_ns);
     q = wc_request(2, REQ_OP_NOW);
-    r = call(&c, &q);
+    r = wc_call_or_fail(&c, &q, TIMEOUT);
     assert_int_equal(r.kind, RESP_BOUNDS);
     wc_close(&c);
 }
@@ -625,7 +593,7 @@ static int64_t test_clock_ns(void)
         exit(2);
     }
     fclose(f);
-    return realtime_ns() + off;
+    return it_realtime_ns() + off;
 }
 
 /* record SECONDS [WAIT_EVERY TRUTH_FILE]: GetTimestamp in a loop for that long, reconnecting
@@ -635,12 +603,12 @@ static int64_t test_clock_ns(void)
  * Exits 1 on a regression or an early release. */
 static int record(double seconds, unsigned wait_every)
 {
-    int64_t end = realtime_ns() + (int64_t)(seconds * 1e9);
+    int64_t end = it_realtime_ns() + (int64_t)(seconds * 1e9);
     uint64_t last = 0, n = 0, connects = 0, errors = 0, retries = 0, waited = 0;
     int64_t min_margin = INT64_MAX;
     struct wire_client c;
     bool connected = false;
-    while (realtime_ns() < end) {
+    while (it_realtime_ns() < end) {
         if (!connected) {
             if (wc_connect_addr(&c, addr) < 0) {
                 retries++;
@@ -721,10 +689,10 @@ static int nonreader(void)
     }
     int flags = fcntl(flood.fd, F_GETFL);
     fcntl(flood.fd, F_SETFL, flags | O_NONBLOCK);
-    int64_t end = realtime_ns() + 10000 * MS;
+    int64_t end = it_realtime_ns() + 10000 * MS;
     uint64_t served = 0;
     bool cut = false;
-    while (realtime_ns() < end && !cut) {
+    while (it_realtime_ns() < end && !cut) {
         ssize_t n = send(flood.fd, buf, len, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN) {
             cut = true; /* EPIPE / ECONNRESET: the server closed it */

@@ -69,27 +69,22 @@ json_is "$BODY" .phc.reference false "the control"
 pass "the PHC is the reference: its 30 us are in the bound; the control's bound has none"
 
 set_phc "500000"
-sleep 0.3
+# Until a poll has read it (/healthz shows it), then the bounds.
+phc_bound_is() {
+    health_at "$1"
+    [ "$(jq -r .phc.error_bound_ns <<<"$BODY")" = "$2" ]
+}
+wait_until 10 "/healthz showing the PHC's error bound of 500 us" phc_bound_is "$PHC_HTTP" 500000
 near $(($(bound_of "$PHC_HTTP") - $(bound_of "$OTHER_HTTP"))) 500000 "value changed to 500 us"
 run 0 "$CLI" --server "127.0.0.1:$PHC_PORT" now
 pass "the file changed between polls: the next polls use 500 us"
-
-# wait_health HTTP CODE: until /healthz answers CODE (5 s at most).
-wait_health() {
-    for _ in $(seq 1 100); do
-        health_at "$1"
-        [ "$CODE" = "$2" ] && return 0
-        sleep 0.05
-    done
-    fail "/healthz of :$1 did not answer $2: $CODE $BODY"
-}
 
 # bad VALUE REASON: the PHC daemon refuses, the control serves; then a good value serves again.
 bad() {
     local logged
     logged=$(grep -cE "$2.*the clock is UNKNOWN while the PHC \(PHC0\)" "$TMP/phc.log" || true)
     set_phc "$1"
-    wait_health "$PHC_HTTP" 503
+    wait_health "$PHC_HTTP" 503 5
     json_is "$BODY" .clock_status UNKNOWN "'$1'"
     contains "$BODY" "$2" "'$1': the reason in /healthz"
     # Logged, but then no line for 30 s (a flapping file): only the first bad value's shows.
@@ -102,7 +97,7 @@ bad() {
     health_at "$OTHER_HTTP"
     [ "$CODE" = 200 ] || fail "'$1': the control's /healthz answered $CODE: $BODY"
     set_phc "20000"
-    wait_health "$PHC_HTTP" 200
+    wait_health "$PHC_HTTP" 200 5
     json_is "$BODY" .phc.error_bound_ns 20000 "'$1', then 20000"
     run 0 "$CLI" --server "127.0.0.1:$PHC_PORT" ts
     pass "PHC error bound '$1': UNKNOWN ($2), the control served; a good value serves again"

@@ -24,12 +24,6 @@ export ORACLE_TEST_STEP_FILE=$TMP/step
 echo 0 >"$ORACLE_TEST_STEP_FILE"
 EVENTS=$TMP/events
 
-# put FILE VALUE: replaces the file at once (rename), so no reader sees it empty.
-put() {
-    echo "$2" >"$1.new"
-    mv "$1.new" "$1"
-}
-
 start_fake_chrony fake "$FAKE" --update-every 0.25 --events "$EVENTS"
 start_oracled_on "$STEPPED" oracled "$FAKE_PORT" --poll-interval 100ms --max-bound 500ms \
     --max-wait 2s --grace 2s
@@ -41,31 +35,25 @@ CHECKER=$!
 track_pid $CHECKER
 sleep 0.3
 
-# count WORD: how many lines of the events file start with WORD.
-count() {
-    grep -c "^$1 " "$EVENTS" || true
-}
-
 # attempt DELTA_NS: forces a chrony update and steps the shared clock by DELTA_NS right after;
 # succeeds if no oracled poll reached the fake between the two and the update was made on the
 # clock before the step. Waits for the fake's next update (and a poll after it) either way.
 attempt() {
     local old new steps synced deadline
     old=$(cat "$ORACLE_TEST_STEP_FILE")
-    synced=$(grep -c "clock SYNCHRONIZED" "$LOG" || true)
+    synced=$(count_lines "$LOG" "clock SYNCHRONIZED")
     new=$((old + $1))
-    steps=$(count step)
+    steps=$(count_lines "$EVENTS" "^step ")
     kill -USR2 "$FAKE_PID"
     put "$ORACLE_TEST_STEP_FILE" "$new"
     kill -USR1 "$PID" "$FAKE_PID"
     deadline=$((SECONDS + 10))
-    until [ "$(count step)" -gt "$steps" ]; do
+    until [ "$(count_lines "$EVENTS" "^step ")" -gt "$steps" ]; do
         [ $SECONDS -lt $deadline ] || fail "the fake did not see the step"
         sleep 0.01
     done
-    # Until the fake's sixth update and a poll after it, and the daemon trusted again.
-    sleep 1.6
-    until [ "$(grep -c "clock SYNCHRONIZED" "$LOG" || true)" -gt "$synced" ]; do
+    # Until the fake's sixth update and a poll after it: the daemon trusted again.
+    until [ "$(count_lines "$LOG" "clock SYNCHRONIZED")" -gt "$synced" ]; do
         [ $SECONDS -lt $deadline ] || fail "not trusted again after the step"
         sleep 0.05
     done

@@ -38,17 +38,12 @@ start_oracled_on "$STEPPED" oracled "$FAKE_PORT" --grace 1s
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10
 pass "oracled-stepped serving on port $PORT"
 
-# count PATTERN: how many log lines match.
-count() {
-    grep -cE -- "$1" "$TMP/oracled.log" || true
-}
-
 # step NS NAME: sets the shared clock's offset and has both processes re-read it; then waits
 # for oracled to call the clock disrupted and, after chrony measured again, trusted.
 step() {
     local disrupted synced t0
-    disrupted=$(count "clock DISRUPTED")
-    synced=$(count "clock SYNCHRONIZED")
+    disrupted=$(count_lines "$TMP/oracled.log" "clock DISRUPTED")
+    synced=$(count_lines "$TMP/oracled.log" "clock SYNCHRONIZED")
     local forward=0
     [ "$1" -gt "$(cat "$ORACLE_TEST_STEP_FILE")" ] && forward=1
     [ $forward = 0 ] || put "$TRUTH" "$1"
@@ -56,13 +51,13 @@ step() {
     t0=$(date +%s%N)
     kill -USR1 "$FAKE_PID" "$PID"
     local deadline=$((SECONDS + 10))
-    until [ "$(count "clock DISRUPTED")" -gt "$disrupted" ]; do
+    until [ "$(count_lines "$TMP/oracled.log" "clock DISRUPTED")" -gt "$disrupted" ]; do
         [ $SECONDS -lt $deadline ] || fail "$2: no DISRUPTED: $(tail -n 5 "$TMP/oracled.log")"
         sleep 0.01
     done
     local detected=$((($(date +%s%N) - t0) / 1000000))
     [ $forward = 1 ] || put "$TRUTH" "$1"
-    until [ "$(count "clock SYNCHRONIZED")" -gt "$synced" ]; do
+    until [ "$(count_lines "$TMP/oracled.log" "clock SYNCHRONIZED")" -gt "$synced" ]; do
         [ $SECONDS -lt $deadline ] || fail "$2: not trusted again: $(tail -n 5 "$TMP/oracled.log")"
         sleep 0.01
     done
@@ -73,7 +68,7 @@ step() {
 "$CHECKS_BIN" "127.0.0.1:$PORT" record 9 8 "$TRUTH" >"$TMP/record.out" 2>&1 &
 REC=$!
 track_pid $REC
-sleep 1.5
+wait_requests "$HTTP" get_timestamp 200 10 # under load
 step -50000000 "clock stepped back 50 ms under load"
 sleep 1.5
 step 950000000 "clock stepped forward 1 s under load"
@@ -117,7 +112,7 @@ restart_behind() {
 "$CHECKS_BIN" "127.0.0.1:$FIXED" record 4 8 "$TRUTH" >"$TMP/kept.out" 2>&1 &
 REC=$!
 track_pid $REC
-sleep 0.5
+wait_requests "$HTTP" get_timestamp 100 10 # recording
 restart_behind kept
 grep -q "high-water mark [0-9]*; serving once" "$LOG" || fail "kept: the state file was not read"
 wait $REC || fail "recorder across the restart: $(cat "$TMP/kept.out")"
@@ -129,7 +124,7 @@ pass "restart with the clock 800 ms behind, state file kept: held $held, until t
 "$CHECKS_BIN" "127.0.0.1:$FIXED" record 3 >"$TMP/removed.out" 2>&1 &
 REC=$!
 track_pid $REC
-sleep 0.5
+wait_requests "$HTTP" get_timestamp 100 10 # recording
 rm "$TMP/oracled-state/state"
 restart_behind removed
 grep -q "no state file yet, a fresh start" "$LOG" || fail "removed: $(head -n 5 "$LOG")"

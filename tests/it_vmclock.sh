@@ -65,17 +65,12 @@ contains "$OUT" "^status SYNCHRONIZED segment_marker 100 vmclock_marker 100 supp
 pass "VMClock read at start: marker 100 in /healthz, /metrics and the ClockBound segment" \
     "(support 1); a first start counted as a disruption, the marker kept once trusted"
 
-# count PATTERN: how many log lines match.
-count() {
-    grep -cE -- "$1" "$LOG" || true
-}
-
 # --- the marker changes under load ---
 echo 0 >"$TMP/truth"
 "$CHECKS_BIN" "127.0.0.1:$PORT" record 5 8 "$TMP/truth" >"$TMP/record.out" 2>&1 &
 REC=$!
 track_pid $REC
-sleep 0.5
+wait_requests "$HTTP" get_timestamp 100 10 # the recorder's load on
 # A commit-wait for 1.5 s from now, pending when the marker changes: it must fail, not be
 # released by a clock nobody can vouch for.
 target=$(($(now_ns) + 1500000000))
@@ -143,7 +138,7 @@ contains "$(cat "$LOG")" "chrony refused RESET_SOURCES after the disruption \(un
 pass "oracled asked chrony to start over (RESET_SOURCES), which chronyd refuses over UDP: logged"
 
 # --- a torn write: the marker changes inside a write held open ---
-disrupted=$(count "VMClock: the VM's clock was disrupted")
+disrupted=$(count_lines "$LOG" "VMClock: the VM's clock was disrupted")
 "$VMC" hold-odd "$VM" --marker 102 --timeout 20 >"$TMP/odd.out" 2>&1 &
 HOLD=$!
 track_pid $HOLD
@@ -158,7 +153,7 @@ for _ in 1 2 3 4 5; do
         "ts during the torn write"
     sleep 0.1
 done
-[ "$(count "VMClock: the VM's clock was disrupted")" = "$disrupted" ] ||
+[ "$(count_lines "$LOG" "VMClock: the VM's clock was disrupted")" = "$disrupted" ] ||
     fail "a write in progress was read as a change"
 health
 [ "$CODE" = 503 ] || fail "healthz during the torn write: $CODE $BODY"
@@ -238,7 +233,10 @@ NOVM_PID=$PID
 wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
 contains "$(cat "$LOG")" "VMClock: off \(--vmclock none\)" "--vmclock none"
 run 0 "$VMC" bump "$VM"
-sleep 0.3
+# A request (VMClock is read at each) and five polls after the change, then none disrupted.
+run 0 "$CLI" --server "127.0.0.1:$PORT" ts
+wait_metric "$HTTP" 'oracled_chrony_polls_total{result="ok"}' -ge \
+    $(($(metric "$HTTP" 'oracled_chrony_polls_total{result="ok"}') + 5)) 10
 run 0 "$CLI" --server "127.0.0.1:$PORT" ts
 if grep -q "DISRUPTED" "$LOG"; then
     fail "control: DISRUPTED without a VMClock"

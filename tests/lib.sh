@@ -161,6 +161,64 @@ wait_for_log() {
     fail "no /$3/ in $1 after $4 s: $(tail -n 20 "$1")"
 }
 
+# wait_until SECONDS WHAT CMD...: runs CMD (its output discarded) every 50 ms until it succeeds;
+# fails saying WHAT did not happen when SECONDS have passed. For a condition a test would
+# otherwise sleep and hope for. CMD's words are expanded once, by the call: a condition that
+# reads something anew each time is a command (awk, grep, a function), not "$(...)".
+wait_until() {
+    local limit=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || fail "$what: not within $limit s"
+        sleep 0.05
+    done
+}
+
+# metric HTTP_PORT NAME: prints the value of the sample NAME (its whole name, labels included:
+# 'oracled_chrony_polls_total{result="ok"}') in oracled's /metrics on 127.0.0.1:HTTP_PORT;
+# nothing when there is no such sample or nothing answered.
+metric() {
+    { curl -s "http://127.0.0.1:$1/metrics" || true; } | awk -v n="$2" '$1 == n {print $2; exit}'
+}
+
+# wait_metric HTTP_PORT NAME TEST VALUE SECONDS: until the sample's value (a whole number)
+# passes [ value TEST VALUE ] (TEST: -eq, -ge, -gt, ...); fails with its last value after
+# SECONDS. Sets MVALUE to the value that passed.
+wait_metric() {
+    local http=$1 name=$2 op=$3 want=$4 limit=$5
+    local deadline=$((SECONDS + limit))
+    while :; do
+        MVALUE=$(metric "$http" "$name")
+        if [[ $MVALUE =~ ^[0-9]+$ ]] && test "$MVALUE" "$op" "$want"; then
+            return 0
+        fi
+        [ $SECONDS -lt $deadline ] ||
+            fail "$name is '$MVALUE' after $limit s, expected $op $want"
+        sleep 0.05
+    done
+}
+
+# wait_requests HTTP_PORT OP N SECONDS: until that oracled has answered N more requests of
+# operation OP (get_timestamp, now, wait_until, ...) with success than when called: a client
+# started just before is being served.
+wait_requests() {
+    local name="oracled_requests_total{op=\"$2\",result=\"ok\"}" base
+    base=$(metric "$1" "$name")
+    wait_metric "$1" "$name" -ge $((${base:-0} + $3)) "$4"
+}
+
+# count_lines FILE PATTERN: how many lines of FILE match the extended regex PATTERN.
+count_lines() {
+    grep -cE -- "$2" "$1" || true
+}
+
+# put FILE VALUE: replaces the file at once (rename), so no reader sees it empty.
+put() {
+    echo "$2" >"$1.new"
+    mv "$1.new" "$1"
+}
+
 # bound_port LOG WHAT: the port of the last "listening on 127.0.0.1:PORT (WHAT" line in LOG,
 # WHAT being "oracle" or "HTTP"; fails when there is none.
 bound_port() {
@@ -227,6 +285,18 @@ health_at() {
 
 health() {
     health_at "$HTTP"
+}
+
+# wait_health HTTP_PORT CODE SECONDS: until /healthz there answers CODE; sets CODE and BODY as
+# health_at does.
+wait_health() {
+    local deadline=$((SECONDS + $3))
+    while :; do
+        health_at "$1"
+        [ "$CODE" = "$2" ] && return 0
+        [ $SECONDS -lt $deadline ] || fail "/healthz of :$1 did not answer $2 in $3 s: $CODE $BODY"
+        sleep 0.05
+    done
 }
 
 # start_refused ORACLED WHAT REGEX [ARGS...]: ORACLED started with ARGS (on loopback, no HTTP,

@@ -15,12 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "it_util.h"
 
 int main(int argc, char **argv)
 {
@@ -39,12 +34,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "sentinel_client: %s\n", err.message);
         return 2;
     }
-    int64_t end = mono_ns() + (int64_t)atoi(argv[2]) * 1000000000;
+    int64_t end = it_clock_ns(CLOCK_MONOTONIC) + (int64_t)atoi(argv[2]) * 1000000000;
     long interval_ns = atol(argv[3]) * 1000000;
     unsigned long requests = 0, answered = 0, retried = 0, lost = 0, regressions = 0;
     uint64_t last = 0;
     char last_error[ORACLE_MESSAGE_MAX] = "";
-    while (mono_ns() < end) {
+    while (it_clock_ns(CLOCK_MONOTONIC) < end) {
         requests++;
         uint64_t ts = 0;
         int rc = -1;

@@ -25,13 +25,7 @@
 #include <unistd.h>
 
 #include "cbshm_reader.h"
-
-static int64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "it_util.h"
 
 /* The VMClock page's marker under its seqcount; 0, or -1 when unreadable or always mid-write. */
 static int vmclock_marker(const char *path, uint64_t *marker)
@@ -101,7 +95,7 @@ int main(int argc, char **argv)
     }
     cbr_close(&r);
     struct cbr_now now;
-    if (cbr_now(&rec, clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC_COARSE), &now) < 0) {
+    if (cbr_now(&rec, it_clock_ns(CLOCK_REALTIME), it_clock_ns(CLOCK_MONOTONIC_COARSE), &now) < 0) {
         fprintf(stderr, "cb2-client: the reader refuses the record\n");
         return 2;
     }
