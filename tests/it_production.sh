@@ -236,11 +236,12 @@ wait_until 10 "READY=1 after 'ready' ($(cat "$TMP/notify.out"))" grep -q "READY=
 exec 6<>"/dev/tcp/127.0.0.1/$PORT" # an idle connection, open through the drain
 t0=$(now_ns)
 kill -TERM "$PID"
-# 503 at once, well inside the drain delay (1 s), for the balancer to see: polled for, and
-# timed, rather than looked at once after a fixed 0.2 s.
+# 503 at once, inside the drain delay (1 s), for the balancer to see: polled for, and timed,
+# rather than looked at once after a fixed 0.2 s.
 wait_health "$HTTP" 503 5
 ms=$((($(now_ns) - t0) / 1000000))
-[ "$ms" -lt 500 ] || fail "/healthz 503 only $ms ms after SIGTERM (the drain delay is 1 s)"
+# The bound is the drain delay itself (a loaded machine may be slow to poll, never wrong).
+[ "$ms" -lt 1000 ] || fail "/healthz 503 only $ms ms after SIGTERM, past the 1 s drain delay"
 contains "$BODY" "draining" "drain reason"
 wait_until 5 "STOPPING=1 after SIGTERM" grep -q "STOPPING=1" "$TMP/notify.out"
 "$CHECKS_BIN" "127.0.0.1:$PORT" resumed || fail "not served during the drain delay"
