@@ -10,6 +10,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "util.h"
+#include "uvclose.h"
 
 struct http_conn {
     uv_tcp_t tcp;
@@ -21,7 +22,7 @@ struct http_conn {
     size_t len;
     bool answered; /* a response is being written: read nothing more */
     bool closing;
-    unsigned open_handles;
+    struct uvclose closer;
     uv_write_t wreq;
     struct strbuf out; /* the response, owned by the write until on_written */
     char small[HTTPD_SMALL_HEAD];
@@ -36,12 +37,9 @@ static void maybe_finished(struct httpd *h)
     }
 }
 
-static void on_conn_handle_closed(uv_handle_t *handle)
+static void on_conn_closed(struct uvclose *u)
 {
-    struct http_conn *c = handle->data;
-    if (--c->open_handles > 0) {
-        return;
-    }
+    struct http_conn *c = container_of(u, struct http_conn, closer);
     struct httpd *h = c->h;
     cs_list_remove(&h->conns, &c->node);
     if (c->buf != c->small) {
@@ -60,8 +58,8 @@ static void conn_close(struct http_conn *c)
     }
     c->closing = true;
     c->h->n_active--;
-    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    uv_handle_t *handles[] = {(uv_handle_t *)&c->tcp, (uv_handle_t *)&c->timer};
+    uvclose_all(&c->closer, handles, 2, on_conn_closed);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -286,7 +284,6 @@ static void on_connection(uv_stream_t *listener, int status)
     uv_timer_init(h->loop, &c->timer);
     c->tcp.data = c;
     c->timer.data = c;
-    c->open_handles = 2;
     cs_list_push(&h->conns, &c->node);
     h->n_active++;
     h->handles_open++;
