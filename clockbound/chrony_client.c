@@ -134,6 +134,18 @@ int chrony_addr_format(const struct chrony_addr *a, char *buf, size_t len)
                     (unsigned)a->port);
 }
 
+int chrony_addr_setting(const char *value, struct chrony_addr *out, char *text, size_t text_len,
+                        char *why_buf, size_t why_len)
+{
+    const char *reason = NULL;
+    if (chrony_addr_parse(value, out, &reason) < 0) {
+        snprintf(why_buf, why_len, "invalid --chrony '%s': %s", value, reason);
+        return -EINVAL;
+    }
+    chrony_addr_format(out, text, text_len);
+    return 0;
+}
+
 static uint32_t next_random(struct chrony_client *c)
 {
     /* xorshift64* (Vigna): plenty for sequence numbers, which only need to be unpredictable

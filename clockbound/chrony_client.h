@@ -56,6 +56,11 @@ int chrony_addr_parse(const char *text, struct chrony_addr *out, const char **wh
 /* Writes the address in the form chrony_addr_parse() reads. Returns snprintf's result. */
 int chrony_addr_format(const struct chrony_addr *a, char *buf, size_t len);
 
+/* The --chrony setting of a program: parses value into *out and its text into text. Returns 0,
+ * or -EINVAL with the sentence "invalid --chrony 'VALUE': why" in why_buf. */
+int chrony_addr_setting(const char *value, struct chrony_addr *out, char *text, size_t text_len,
+                        char *why_buf, size_t why_len);
+
 struct chrony_client;
 
 /*

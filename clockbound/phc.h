@@ -54,6 +54,8 @@ int cb_phc_slot_from_uevent(const char *text, size_t len, char *slot, size_t cap
  * Pure.
  */
 int cb_refid_parse(const char *text, uint32_t *out);
+/* What a reference ID given as an option must be (for error messages). */
+#define CB_REFID_EXPECT "one to four printable ASCII characters, as chrony's refid (PHC0)"
 
 /* Whether iface can name a Linux network interface: 1 to 15 bytes (IFNAMSIZ - 1), no '/', not
  * "." or "..". The rule cb_phc_path_for_interface applies, for checking a setting early. */

@@ -93,14 +93,9 @@ static int set_chrony(void *target, const struct opts_entry *e, const char *valu
     (void)e;
     (void)w;
     struct server_config *sc = &((struct config *)target)->server;
-    const char *reason = NULL;
-    if (chrony_addr_parse(value, &sc->chrony, &reason) < 0) {
-        snprintf(why->text, sizeof(why->text), "invalid --chrony '%s': %s", value, reason);
-        why->sentence = true;
-        return -EINVAL;
-    }
-    chrony_addr_format(&sc->chrony, sc->chrony_text, sizeof(sc->chrony_text));
-    return 0;
+    why->sentence = true;
+    return chrony_addr_setting(value, &sc->chrony, sc->chrony_text, sizeof(sc->chrony_text),
+                               why->text, sizeof(why->text));
 }
 
 static int set_phc_interface(void *target, const struct opts_entry *e, const char *value,
@@ -124,8 +119,7 @@ static int set_phc_refid(void *target, const struct opts_entry *e, const char *v
     (void)e;
     (void)w;
     if (cb_refid_parse(value, &((struct config *)target)->server.phc_ref_id) < 0) {
-        snprintf(why->text, sizeof(why->text),
-                 "one to four printable ASCII characters, as chrony's refid (PHC0)");
+        snprintf(why->text, sizeof(why->text), "%s", CB_REFID_EXPECT);
         return -EINVAL;
     }
     return 0;

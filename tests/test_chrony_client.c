@@ -40,6 +40,23 @@ static struct chrony_addr udp_addr(uint16_t port)
     return a;
 }
 
+/* The --chrony setting both programs share: the text it keeps, the sentence it refuses with. */
+static void test_addr_setting(void **state)
+{
+    (void)state;
+    struct chrony_addr a;
+    char text[CHRONY_PATH_MAX + 16];
+    char why[256] = "";
+    assert_int_equal(chrony_addr_setting("udp:127.0.0.1", &a, text, sizeof(text), why, sizeof(why)),
+                     0);
+    assert_string_equal(text, "udp:127.0.0.1:323");
+    assert_string_equal(why, "");
+    assert_int_equal(chrony_addr_setting("tcp:x", &a, text, sizeof(text), why, sizeof(why)),
+                     -EINVAL);
+    assert_string_equal(why, "invalid --chrony 'tcp:x': chrony address must be udp:HOST[:PORT] or "
+                             "unix:PATH");
+}
+
 static void test_addr_parse(void **state)
 {
     (void)state;
@@ -1478,6 +1495,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addr_parse),
+        cmocka_unit_test(test_addr_setting),
         cmocka_unit_test_setup_teardown(test_udp_exchange, setup_udp, teardown),
         cmocka_unit_test_setup_teardown(test_udp_bad_replies, setup_udp, teardown),
         cmocka_unit_test_setup_teardown(test_query_retries_with_fresh_sequence, setup_udp,

@@ -349,14 +349,9 @@ static int set_chrony(void *target, const struct opts_entry *e, const char *valu
     (void)e;
     (void)w;
     struct options *o = target;
-    const char *reason = NULL;
-    if (chrony_addr_parse(value, &o->chrony, &reason) < 0) {
-        snprintf(why->text, sizeof(why->text), "invalid --chrony '%s': %s", value, reason);
-        why->sentence = true;
-        return -EINVAL;
-    }
-    chrony_addr_format(&o->chrony, o->chrony_text, sizeof(o->chrony_text));
-    return 0;
+    why->sentence = true;
+    return chrony_addr_setting(value, &o->chrony, o->chrony_text, sizeof(o->chrony_text), why->text,
+                               sizeof(why->text));
 }
 
 static int set_phc_refid(void *target, const struct opts_entry *e, const char *value,
@@ -365,8 +360,7 @@ static int set_phc_refid(void *target, const struct opts_entry *e, const char *v
     (void)e;
     (void)w;
     if (cb_refid_parse(value, &((struct options *)target)->phc_ref_id) < 0) {
-        snprintf(why->text, sizeof(why->text),
-                 "one to four printable ASCII characters, as chrony's refid");
+        snprintf(why->text, sizeof(why->text), "%s", CB_REFID_EXPECT);
         return -EINVAL;
     }
     return 0;
