@@ -951,12 +951,8 @@ static void parse(int argc, char **argv, struct options *o)
 {
     set_defaults(o);
     struct opts_state st;
-    int rc = opts_init(&st, &program, o);
-    if (rc == 0) {
-        rc = opts_parse_argv(&st, argc, argv);
-    }
+    int rc = opts_command_line(&st, &program, o, argc, argv);
     if (rc < 0) {
-        fprintf(stderr, "%s\n", st.error);
         opts_fini(&st);
         exit(2);
     }

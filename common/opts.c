@@ -616,3 +616,16 @@ void opts_help(const struct opts_program *prog, const void *defaults, struct str
         strbuf_printf(out, "%s", prog->footer);
     }
 }
+
+int opts_command_line(struct opts_state *st, const struct opts_program *prog, void *target,
+                      int argc, char **argv)
+{
+    int rc = opts_init(st, prog, target);
+    if (rc == 0) {
+        rc = opts_parse_argv(st, argc, argv);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", st->error);
+    }
+    return rc;
+}

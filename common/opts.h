@@ -143,6 +143,12 @@ int opts_apply_file(struct opts_state *st, const char *file, const char *text, s
  */
 int opts_parse_argv(struct opts_state *st, int argc, char **argv);
 
+/* A program without a configuration file: opts_init() then opts_parse_argv(), with the error
+ * (if any) printed to stderr. Returns as opts_parse_argv() does; call opts_fini() in every
+ * case. */
+int opts_command_line(struct opts_state *st, const struct opts_program *prog, void *target,
+                      int argc, char **argv);
+
 /* How many times the option NAME was applied, file and command line together. NAME must be
  * in the table (else abort(): a programming error). */
 unsigned opts_given(const struct opts_state *st, const char *name);

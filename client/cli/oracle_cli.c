@@ -535,12 +535,8 @@ static int parse(int argc, char **argv, struct cli *o)
 {
     set_defaults(o);
     struct opts_state st;
-    int rc = opts_init(&st, &program, o);
-    if (rc == 0) {
-        rc = opts_parse_argv(&st, argc, argv);
-    }
+    int rc = opts_command_line(&st, &program, o, argc, argv);
     if (rc < 0) {
-        fprintf(stderr, "%s\n", st.error);
         opts_fini(&st);
         return EXIT_ERROR;
     }

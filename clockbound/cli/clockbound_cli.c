@@ -527,14 +527,8 @@ static int parse_options(int argc, char **argv, struct options *o, int *next)
 {
     set_defaults(o);
     struct opts_state st;
-    int rc = opts_init(&st, &program, o);
-    if (rc == 0) {
-        rc = opts_parse_argv(&st, argc, argv);
-    }
+    int rc = opts_command_line(&st, &program, o, argc, argv);
     *next = st.next_arg;
-    if (rc < 0) {
-        fprintf(stderr, "%s\n", st.error);
-    }
     opts_fini(&st);
     if (rc == OPTS_HELP_ASKED) {
         return print_help();
