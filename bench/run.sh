@@ -104,11 +104,16 @@ wait_line() {
     exit 1
 }
 
+# A port no TCP socket uses, in any state, below the kernel's ephemeral range (where the
+# connections this machine opens take theirs): a port that merely refuses connections may still
+# be some socket's local port, and redis-server's bind would then fail.
 free_port() {
-    local p
+    local p low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+    [ "$low" -gt 11000 ] || low=40000 # an ephemeral range reaching low: ss still checks
     for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        p=$((10000 + RANDOM % (low - 10000)))
+        if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]; then
             echo "$p"
             return
         fi
