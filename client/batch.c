@@ -1,0 +1,106 @@
+/* Batching concurrent calls (see batch.h). */
+#include "batch.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define TS_LIMIT (UINT64_C(1) << 63)
+
+void batch_push(struct batch_queue *q, struct batch_call *c)
+{
+    enum batch_kind k = c->kind;
+    c->next = NULL;
+    c->queued = true;
+    if (q->tail[k] != NULL) {
+        q->tail[k]->next = c;
+    } else {
+        q->head[k] = c;
+    }
+    q->tail[k] = c;
+    q->len[k]++;
+}
+
+size_t batch_waiting(const struct batch_queue *q, enum batch_kind kind)
+{
+    return q->len[kind];
+}
+
+/* Whether a allows longer than b (0, the server's own maximum, is the longest). */
+static bool longer(uint64_t a, uint64_t b)
+{
+    return b != 0 && (a == 0 || a > b);
+}
+
+uint32_t batch_take(struct batch_queue *q, enum batch_kind kind, uint32_t max_count,
+                    struct batch *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = kind;
+    bool counted = kind == BATCH_TS || kind == BATCH_COMMIT_TS;
+    struct batch_call *last = NULL;
+    struct batch_call *c = q->head[kind];
+    while (c != NULL && (!counted || out->n < max_count)) {
+        c->queued = false;
+        if (out->n == 0) {
+            out->max_wait_ns = c->max_wait_ns;
+        } else if (longer(c->max_wait_ns, out->max_wait_ns)) {
+            out->max_wait_ns = c->max_wait_ns;
+        }
+        if (c->ts_ns > out->wait_ts_ns && kind == BATCH_WAIT_UNTIL) {
+            out->wait_ts_ns = c->ts_ns;
+        }
+        out->n++;
+        last = c;
+        c = c->next;
+    }
+    if (out->n == 0) {
+        return 0;
+    }
+    out->calls = q->head[kind];
+    last->next = NULL;
+    q->head[kind] = c;
+    if (c == NULL) {
+        q->tail[kind] = NULL;
+    }
+    q->len[kind] -= out->n;
+    return out->n;
+}
+
+bool batch_cancel(struct batch_queue *q, struct batch_call *c)
+{
+    if (!c->queued) {
+        return false;
+    }
+    enum batch_kind k = c->kind;
+    struct batch_call *prev = NULL;
+    for (struct batch_call *i = q->head[k]; i != NULL; prev = i, i = i->next) {
+        if (i != c) {
+            continue;
+        }
+        if (prev != NULL) {
+            prev->next = c->next;
+        } else {
+            q->head[k] = c->next;
+        }
+        if (q->tail[k] == c) {
+            q->tail[k] = prev;
+        }
+        q->len[k]--;
+        c->queued = false;
+        c->next = NULL;
+        return true;
+    }
+    return false; /* (marked queued but not found: cannot happen) */
+}
+
+int batch_split(struct batch *b, uint64_t first, uint32_t count)
+{
+    if (count != b->n || first >= TS_LIMIT || count > TS_LIMIT - first) {
+        return -EPROTO;
+    }
+    uint64_t ts = first;
+    for (struct batch_call *c = b->calls; c != NULL; c = c->next) {
+        c->ts_ns = ts++;
+    }
+    return 0;
+}
