@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "errtext.h"
@@ -485,14 +484,6 @@ void conn_read_pending(struct conn *c)
     } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
         on_read((uv_stream_t *)&c->tcp, uv_translate_sys_error(errno), &buf);
     }
-}
-
-bool conn_input_waiting(const struct conn *c)
-{
-    uv_os_fd_t fd;
-    int n = 0;
-    return uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &n) == 0 &&
-           n > 0;
 }
 
 static void free_unaccepted(uv_handle_t *h)

@@ -139,8 +139,6 @@ bool conn_is_idle(const struct conn *c);
  * served rather than lost with the connection, and half a frame is seen for what it is. c may
  * be closing on return (the peer had gone, or sent garbage). */
 void conn_read_pending(struct conn *c);
-/* Whether bytes from the peer still wait in the kernel (one ioctl): more than one read took. */
-bool conn_input_waiting(const struct conn *c);
 
 /* Sets up what connections share. Returns 0 or -ENOMEM. A zeroed struct is safe to fini. */
 int conn_env_init(struct conn_env *env, uv_loop_t *loop, struct cb_clock *clock,

@@ -30,16 +30,6 @@
 #define MS  INT64_C(1000000)
 #define RT0 (INT64_C(1795620000) * INT64_C(1000000000))
 
-static struct chrony_addr udp_addr(uint16_t port)
-{
-    struct chrony_addr a;
-    memset(&a, 0, sizeof(a));
-    a.transport = CHRONY_TRANSPORT_UDP;
-    strcpy(a.host, "127.0.0.1");
-    a.port = port;
-    return a;
-}
-
 /* The --chrony setting both programs share: the text it keeps, the sentence it refuses with. */
 static void test_addr_setting(void **state)
 {
@@ -114,7 +104,7 @@ static int setup_udp(void **state)
     struct pair *p = calloc(1, sizeof(*p));
     p->fake = fake_chrony_new_udp(0);
     assert_non_null(p->fake);
-    struct chrony_addr a = udp_addr(p->fake->port);
+    struct chrony_addr a = fake_chrony_udp_addr(p->fake->port);
     int err = 0;
     p->client = chrony_client_new(&a, cb_clock_system(), &err);
     assert_non_null(p->client);
@@ -316,7 +306,7 @@ static void test_reading_belongs_to_answered_request(void **state)
     struct fake_clock fc;
     fake_clock_init(&fc, RT0, 1000 * MS);
     fc.tick_ns = 1000; /* every read moves the clock 1 us on */
-    struct chrony_addr a = udp_addr(f->port);
+    struct chrony_addr a = fake_chrony_udp_addr(f->port);
     int err = 0;
     struct chrony_client *c = chrony_client_new(&a, &fc.base, &err);
     assert_non_null(c);
@@ -343,7 +333,7 @@ static void test_query_refused(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     close(fd);
-    struct chrony_addr a = udp_addr(ntohs(sa.sin_port));
+    struct chrony_addr a = fake_chrony_udp_addr(ntohs(sa.sin_port));
     int err = 0;
     struct chrony_client *c = chrony_client_new(&a, cb_clock_system(), &err);
     assert_non_null(c);
@@ -361,7 +351,7 @@ static void test_query_refused(void **state)
 static void test_bad_host(void **state)
 {
     (void)state;
-    struct chrony_addr a = udp_addr(323);
+    struct chrony_addr a = fake_chrony_udp_addr(323);
     strcpy(a.host, "no-such-host.invalid");
     int err = 0;
     assert_null(chrony_client_new(&a, cb_clock_system(), &err));
@@ -544,7 +534,7 @@ static void test_scripted_status(void **state)
     struct fake_chrony *f = fake_chrony_new_udp(0);
     assert_non_null(f);
     assert_int_equal(fake_chrony_start(f), 0);
-    struct chrony_addr a = udp_addr(f->port);
+    struct chrony_addr a = fake_chrony_udp_addr(f->port);
     int err = 0;
     struct fake_clock fc;
     fake_clock_init(&fc, RT0, 1000 * MS);
@@ -669,7 +659,7 @@ static void test_libuv_driven(void **state)
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     struct uv_poller p = {.want = 5};
-    struct chrony_addr a = udp_addr(f->port);
+    struct chrony_addr a = fake_chrony_udp_addr(f->port);
     int err = 0;
     p.client = chrony_client_new(&a, cb_clock_system(), &err);
     assert_non_null(p.client);
@@ -763,7 +753,7 @@ static void test_ntpdata_interleaved_with_tracking(void **state)
     struct fake_clock fc;
     fake_clock_init(&fc, RT0, 1000 * MS);
     fc.tick_ns = 1000;
-    struct chrony_addr a = udp_addr(f->port);
+    struct chrony_addr a = fake_chrony_udp_addr(f->port);
     int err = 0;
     struct chrony_client *c = chrony_client_new(&a, &fc.base, &err);
     assert_non_null(c);
@@ -1179,7 +1169,7 @@ static int setup_null(void **state)
 {
     struct null_pair *p = calloc(1, sizeof(*p));
     p->fake = null_fake_new(NULL);
-    struct chrony_addr a = udp_addr(p->fake->port);
+    struct chrony_addr a = fake_chrony_udp_addr(p->fake->port);
     int err = 0;
     p->client = chrony_client_new(&a, cb_clock_system(), &err);
     assert_non_null(p->client);
@@ -1356,7 +1346,7 @@ static void test_reset_burst_interleaved(void **state)
     struct fake_clock fc;
     fake_clock_init(&fc, RT0, 1000 * MS);
     fc.tick_ns = 1000;
-    struct chrony_addr a = udp_addr(f->port);
+    struct chrony_addr a = fake_chrony_udp_addr(f->port);
     int err = 0;
     struct chrony_client *c = chrony_client_new(&a, &fc.base, &err);
     assert_non_null(c);

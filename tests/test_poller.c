@@ -29,6 +29,7 @@
 #include "clockbound.h"
 #include "fake_chrony.h"
 #include "fake_clock.h"
+#include "fd0_stand_in.h"
 #include "log.h"
 #include "loop_until.h"
 #include "poller.h"
@@ -105,16 +106,6 @@ static void healthy_script(struct fake_chrony_script *s)
     s->root_dispersion_s = 0xda9290d6;
     s->skew_ppm = 0x0693851f;
     s->resid_freq_ppm = 0x0108b439;
-}
-
-static struct chrony_addr udp_addr(uint16_t port)
-{
-    struct chrony_addr a;
-    memset(&a, 0, sizeof(a));
-    a.transport = CHRONY_TRANSPORT_UDP;
-    strcpy(a.host, "127.0.0.1");
-    a.port = port;
-    return a;
 }
 
 /* A fresh clock state and clock, as at a start. */
@@ -273,7 +264,7 @@ static void await_calls(struct env *e, unsigned n)
 static void test_poll_reaches_state(void **state)
 {
     struct env *e = *state;
-    struct chrony_addr a = udp_addr(e->fake->port);
+    struct chrony_addr a = fake_chrony_udp_addr(e->fake->port);
     start_poller(e, &a, ONCE_NS);
     await_calls(e, 1);
     const struct seen *s = &e->seen[0];
@@ -341,7 +332,7 @@ static bool fake_ntpdata_reached(void *arg)
 static void test_ntpdata(void **state)
 {
     struct env *e = *state;
-    struct chrony_addr a = udp_addr(e->fake->port);
+    struct chrony_addr a = fake_chrony_udp_addr(e->fake->port);
     struct want w = {e, 1};
     const uint8_t server[4] = {10, 0, 0, 1};
 
@@ -434,7 +425,7 @@ static void test_no_answer(void **state)
     struct env *e = *state;
     e->script.addr_family = CHRONY_ADDR_UNSPEC; /* no NTPDATA: tracking alone */
     fake_chrony_set(e->fake, &e->script);
-    struct chrony_addr a = udp_addr(e->fake->port);
+    struct chrony_addr a = fake_chrony_udp_addr(e->fake->port);
     start_poller(e, &a, SLOW_NS);
     struct want w = {e, 1};
     assert_true(loop_until(&e->loop, ok_reached, &w, WAIT_MS));
@@ -508,7 +499,7 @@ static void test_bad_replies(void **state)
         {"version 5", 0, 104, 0, 5, 2, -EPROTONOSUPPORT, "reply has protocol version other than 6"},
         {"stratum 17", 0, 104, -1, 0, 17, -EBADMSG, "stratum is above 16"},
     };
-    struct chrony_addr a = udp_addr(e->fake->port);
+    struct chrony_addr a = fake_chrony_udp_addr(e->fake->port);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         print_message("case %s\n", cases[i].what);
         reset_state(e);
@@ -546,7 +537,7 @@ static void test_stale_replies(void **state)
     struct env *e = *state;
     e->script.seq_xor = 0x10000;
     fake_chrony_set(e->fake, &e->script);
-    struct chrony_addr a = udp_addr(e->fake->port);
+    struct chrony_addr a = fake_chrony_udp_addr(e->fake->port);
     start_poller(e, &a, FAST_NS);
     await_calls(e, 1);
     assert_true(e->seen[0].polls_ok == 0 && e->seen[0].polls_failed == 1);
@@ -569,7 +560,7 @@ static void test_chrony_gone_and_back(void **state)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     close(fd);
     uint16_t port = ntohs(sa.sin_port);
-    struct chrony_addr a = udp_addr(port);
+    struct chrony_addr a = fake_chrony_udp_addr(port);
     start_poller(e, &a, SLOW_NS);
     struct want w = {e, 2};
     assert_true(loop_until(&e->loop, failed_reached, &w, WAIT_MS));
@@ -629,7 +620,7 @@ static void test_phc(void **state)
         {"empty", "", CB_PHC_DEFAULT_REFID, CB_PHC_EMPTY, CB_STATUS_UNKNOWN, CB_REASON_PHC_EMPTY,
          -1},
     };
-    struct chrony_addr a = udp_addr(e->fake->port);
+    struct chrony_addr a = fake_chrony_udp_addr(e->fake->port);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         print_message("case %s\n", cases[i].what);
         reset_state(e);
@@ -697,7 +688,7 @@ static bool fake_resets_reached(void *arg)
 static void test_reset_chrony(void **state)
 {
     struct env *e = *state;
-    struct chrony_addr a = udp_addr(e->fake->port);
+    struct chrony_addr a = fake_chrony_udp_addr(e->fake->port);
     e->script.addr_family = CHRONY_ADDR_UNSPEC;
     struct want w = {e, 1};
 
@@ -766,7 +757,7 @@ static void test_init_errors(void **state)
     assert_int_equal(open_poller(e, &a, ONCE_NS), -ENOENT);
     assert_null(e->p.client);
     assert_int_equal(uv_loop_alive(&e->loop), 0);
-    a = udp_addr(323);
+    a = fake_chrony_udp_addr(323);
     strcpy(a.host, "no-such-host.invalid");
     assert_int_equal(open_poller(e, &a, ONCE_NS), -EADDRNOTAVAIL);
     assert_int_equal(uv_loop_alive(&e->loop), 0);
@@ -832,23 +823,16 @@ static void on_other_closed(struct poller *p)
 static void test_close_lifecycle(void **state)
 {
     struct env *e = *state;
-    int saved = dup(0);
-    assert_true(saved >= 0);
-    int pipe_fds[2];
-    assert_int_equal(pipe(pipe_fds), 0);
-    assert_int_equal(dup2(pipe_fds[0], 0), 0);
+    struct fd0_stand_in fd0;
+    fd0_stand_in_begin(&fd0);
     struct poller zero;
     memset(&zero, 0, sizeof(zero));
     other_closed_calls = 0;
     poller_close(&zero, on_other_closed);
     poller_close(&zero, on_other_closed);
-    int fd0_flags = fcntl(0, F_GETFD);
-    assert_int_equal(dup2(saved, 0), 0);
-    close(saved);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
+    bool fd0_open = fd0_stand_in_end(&fd0);
     assert_int_equal(other_closed_calls, 1);
-    assert_true(fd0_flags != -1); /* not the poller's to close */
+    assert_true(fd0_open); /* not the poller's to close */
 
     /* Init failed: nothing on the loop, the callback at once. */
     struct chrony_addr a;
@@ -864,7 +848,7 @@ static void test_close_lifecycle(void **state)
     assert_int_equal(uv_loop_alive(&e->loop), 0);
 
     /* Open and polled, closed twice before the loop runs: one callback, once closed. */
-    struct chrony_addr u = udp_addr(e->fake->port);
+    struct chrony_addr u = fake_chrony_udp_addr(e->fake->port);
     start_poller(e, &u, ONCE_NS);
     await_calls(e, 1);
     e->p_open = false;

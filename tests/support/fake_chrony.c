@@ -513,3 +513,13 @@ int fake_chrony_start(struct fake_chrony *f)
     f->running = true;
     return 0;
 }
+
+struct chrony_addr fake_chrony_udp_addr(uint16_t port)
+{
+    struct chrony_addr a;
+    memset(&a, 0, sizeof(a));
+    a.transport = CHRONY_TRANSPORT_UDP;
+    strcpy(a.host, "127.0.0.1");
+    a.port = port;
+    return a;
+}

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chrony_client.h"
 #include "chrony_proto.h"
 
 enum fake_chrony_mode {
@@ -120,6 +121,8 @@ struct fake_chrony {
 
 /* Binds 127.0.0.1 on an ephemeral port (or port, when nonzero). NULL on failure. */
 struct fake_chrony *fake_chrony_new_udp(uint16_t port);
+/* The client's address of a fake on UDP 127.0.0.1:port. */
+struct chrony_addr fake_chrony_udp_addr(uint16_t port);
 /* Binds a unix datagram socket at path. NULL on failure. */
 struct fake_chrony *fake_chrony_new_unix(const char *path);
 /* Stops the thread (if any), closes, removes the unix socket file. NULL is a no-op. */
