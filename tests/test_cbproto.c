@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "cbv1_requests.h"
 #include "compat/cbproto.h"
 #include "fake_chrony.h"
 
@@ -58,27 +59,7 @@ static void expect_reply(const char *what, const uint8_t *req, size_t len, const
     uint8_t out[CBP_RESPONSE_MAX];
     memset(out, 0xee, sizeof(out));
     size_t got = cbp_respond(&q, n, holds, out);
-    if (got != want_len || memcmp(out, want, want_len) != 0) {
-        char hex[3 * CBP_RESPONSE_MAX + 1] = "";
-        for (size_t i = 0; i < got && i < CBP_RESPONSE_MAX; i++) {
-            snprintf(hex + 3 * i, 4, "%02x ", out[i]);
-        }
-        fail_msg("%s: %zu bytes %s(want %zu)", what, got, hex, want_len);
-    }
-}
-
-static const uint8_t NOW_REQ[4] = {1, 1, 0, 0};
-
-/* Before/After requests for ts. */
-static void ts_request(uint8_t type, uint64_t ts, uint8_t req[12])
-{
-    req[0] = 1;
-    req[1] = type;
-    req[2] = 0;
-    req[3] = 0;
-    for (int i = 0; i < 8; i++) {
-        req[4 + i] = (uint8_t)(ts >> (56 - 8 * i));
-    }
+    expect_bytes(what, out, got, want, want_len);
 }
 
 static void test_parse_good(void **state)

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "cbv1_requests.h"
 #include "compat/cbproto.h"
 #include "compat/cbsock.h"
 #include "fd0_stand_in.h"
@@ -229,26 +230,7 @@ static void expect(struct env *e, const char *what, int fd, const void *req, siz
     uint8_t out[64];
     memset(out, 0xee, sizeof(out));
     size_t got = exchange(e, fd, req, len, out, sizeof(out));
-    if (got != want_len || memcmp(out, want, want_len) != 0) {
-        char hex[3 * sizeof(out) + 1] = "";
-        for (size_t i = 0; i < got && i < sizeof(out); i++) {
-            snprintf(hex + 3 * i, 4, "%02x ", out[i]);
-        }
-        fail_msg("%s: %zu bytes %s(want %zu)", what, got, hex, want_len);
-    }
-}
-
-static const uint8_t NOW_REQ[4] = {1, 1, 0, 0};
-
-static void ts_request(uint8_t type, uint64_t ts, uint8_t req[12])
-{
-    req[0] = 1;
-    req[1] = type;
-    req[2] = 0;
-    req[3] = 0;
-    for (int i = 0; i < 8; i++) {
-        req[4 + i] = (uint8_t)(ts >> (56 - 8 * i));
-    }
+    expect_bytes(what, out, got, want, want_len);
 }
 
 /* Well-formed requests from a named client get the codec's answer, from the Now and the flag
