@@ -14,32 +14,8 @@
 #include "compat/cbproto.h"
 #include "fake_chrony.h"
 
-#define MS       INT64_C(1000000)
-#define SEC      INT64_C(1000000000)
-#define EARLIEST INT64_C(1795620000000000000) /* 0x18eb52e05b964000 */
-#define LATEST   INT64_C(1795620000000020000) /* 0x18eb52e05b968e20 */
-
-/* The bytes of EARLIEST and LATEST, big-endian. */
-#define EARLIEST_BYTES 0x18, 0xeb, 0x52, 0xe0, 0x5b, 0x96, 0x40, 0x00
-#define LATEST_BYTES   0x18, 0xeb, 0x52, 0xe0, 0x5b, 0x96, 0x8e, 0x20
-/* 0 and 2^63 - 1: the interval with no bound. */
-#define ZERO_BYTES 0, 0, 0, 0, 0, 0, 0, 0
-#define MAX_BYTES  0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
-
-/* A Now as cb_now gives it: rt 10 us after EARLIEST, a 10 us bound. */
-static struct cb_now now_with(enum cb_status status, enum cb_reason reason)
-{
-    struct cb_now n;
-    memset(&n, 0, sizeof(n));
-    n.status = status;
-    n.reason = reason;
-    n.rt_ns = EARLIEST + 10000;
-    n.bound_ns = 10000;
-    n.earliest_ns = EARLIEST;
-    n.latest_ns = LATEST;
-    return n;
-}
-
+#define MS  INT64_C(1000000)
+#define SEC INT64_C(1000000000)
 /* Before any poll: bound INT64_MAX, earliest and latest saturated as cb_now leaves them. */
 static struct cb_now now_without_bound(void)
 {

@@ -32,14 +32,8 @@
 #include "loop_until.h"
 #include "util.h"
 
-#define EARLIEST       INT64_C(1795620000000000000) /* 0x18eb52e05b964000 */
-#define LATEST         INT64_C(1795620000000020000) /* 0x18eb52e05b968e20 */
-#define EARLIEST_BYTES 0x18, 0xeb, 0x52, 0xe0, 0x5b, 0x96, 0x40, 0x00
-#define LATEST_BYTES   0x18, 0xeb, 0x52, 0xe0, 0x5b, 0x96, 0x8e, 0x20
-#define ZERO_BYTES     0, 0, 0, 0, 0, 0, 0, 0
-#define MAX_BYTES      0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
-#define WAIT_MS        10000
-#define MAX_CLIENTS    16
+#define WAIT_MS     10000
+#define MAX_CLIENTS 16
 
 struct env {
     uv_loop_t loop;
@@ -75,20 +69,6 @@ static void on_zero_closed(struct cbsock *s)
 {
     (void)s;
     zero_closed_calls++;
-}
-
-/* A Now as cb_now gives it: rt 10 us after EARLIEST, a 10 us bound (test_cbproto.c). */
-static struct cb_now now_with(enum cb_status status, enum cb_reason reason)
-{
-    struct cb_now n;
-    memset(&n, 0, sizeof(n));
-    n.status = status;
-    n.reason = reason;
-    n.rt_ns = EARLIEST + 10000;
-    n.bound_ns = 10000;
-    n.earliest_ns = EARLIEST;
-    n.latest_ns = LATEST;
-    return n;
 }
 
 static int setup(void **state)

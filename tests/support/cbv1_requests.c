@@ -12,6 +12,19 @@
 
 const uint8_t NOW_REQ[4] = {1, 1, 0, 0};
 
+struct cb_now now_with(enum cb_status status, enum cb_reason reason)
+{
+    struct cb_now n;
+    memset(&n, 0, sizeof(n));
+    n.status = status;
+    n.reason = reason;
+    n.rt_ns = EARLIEST + 10000;
+    n.bound_ns = 10000;
+    n.earliest_ns = EARLIEST;
+    n.latest_ns = LATEST;
+    return n;
+}
+
 void ts_request(uint8_t type, uint64_t ts, uint8_t req[12])
 {
     req[0] = 1;
