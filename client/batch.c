@@ -25,12 +25,6 @@ size_t batch_waiting(const struct batch_queue *q, enum batch_kind kind)
     return q->len[kind];
 }
 
-/* Whether a allows longer than b (0, the server's own maximum, is the longest). */
-static bool longer(uint64_t a, uint64_t b)
-{
-    return b != 0 && (a == 0 || a > b);
-}
-
 uint32_t batch_take(struct batch_queue *q, enum batch_kind kind, uint32_t max_count,
                     struct batch *out)
 {
@@ -39,13 +33,11 @@ uint32_t batch_take(struct batch_queue *q, enum batch_kind kind, uint32_t max_co
     bool counted = kind == BATCH_TS || kind == BATCH_COMMIT_TS;
     struct batch_call *last = NULL;
     struct batch_call *c = q->head[kind];
-    while (c != NULL && (!counted || out->n < max_count)) {
+    if (c != NULL) {
+        out->max_wait_ns = c->max_wait_ns;
+    }
+    while (c != NULL && (!counted || out->n < max_count) && c->max_wait_ns == out->max_wait_ns) {
         c->queued = false;
-        if (out->n == 0) {
-            out->max_wait_ns = c->max_wait_ns;
-        } else if (longer(c->max_wait_ns, out->max_wait_ns)) {
-            out->max_wait_ns = c->max_wait_ns;
-        }
         if (c->ts_ns > out->wait_ts_ns && kind == BATCH_WAIT_UNTIL) {
             out->wait_ts_ns = c->ts_ns;
         }

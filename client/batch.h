@@ -12,7 +12,11 @@
  *  - GetTimestamp with commit-wait: the server holds the reply until earliest passes the batch's
  *    last timestamp, so every timestamp of the batch is certainly past when it arrives.
  *  - WaitUntil: one wait on the largest timestamp asked for; once earliest passed it, it passed
- *    every smaller one. Each caller's own deadline still ends its wait (the engine's part).
+ *    every smaller one. A merged wait the server refuses as too long (WAIT_TOO_LONG: the largest
+ *    timestamp is too far ahead) is no answer for the smaller ones: the engine sends each of
+ *    them alone. Each caller's own deadline still ends its wait (the engine's part).
+ *  - Only calls allowing the same max_wait_ns are merged, so no caller is held longer, or
+ *    refused sooner, than its own request would have been.
  *  - Now: one Now sent after every caller asked and answered before any returns: its interval
  *    holds true time at an instant between each caller's call and return, which is what a Now
  *    promises.
@@ -54,8 +58,7 @@ struct batch {
     struct batch_call *calls; /* oldest first */
     uint32_t n;
     uint64_t wait_ts_ns;  /* WAIT_UNTIL: the largest timestamp of the calls */
-    uint64_t max_wait_ns; /* COMMIT_TS, WAIT_UNTIL: the largest the calls allow (0, the server's,
-                           * counts as the largest); each caller's deadline still ends its own */
+    uint64_t max_wait_ns; /* COMMIT_TS, WAIT_UNTIL: what every call of the batch allows */
 };
 
 /* Queues c (its kind and arguments set) behind the calls of its kind. */
@@ -63,9 +66,9 @@ void batch_push(struct batch_queue *q, struct batch_call *c);
 /* Calls of this kind waiting. */
 size_t batch_waiting(const struct batch_queue *q, enum batch_kind kind);
 
-/* Takes the next batch of a kind: the oldest calls, at most max_count of them for the timestamp
- * kinds (the server's largest count), all of them for WAIT_UNTIL and NOW. Returns how many were
- * taken (0: none waiting; *out is then empty). */
+/* Takes the next batch of a kind: the oldest calls that allow the same max_wait_ns as the oldest,
+ * at most max_count of them for the timestamp kinds (the server's largest count), all of them
+ * for WAIT_UNTIL and NOW. Returns how many were taken (0: none waiting; *out is then empty). */
 uint32_t batch_take(struct batch_queue *q, enum batch_kind kind, uint32_t max_count,
                     struct batch *out);
 

@@ -22,27 +22,19 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "config.h"
 #include "frame.h"
 #include "reply.h"
+#include "request.h"
 #include "servers.h"
+#include "shared.h"
 #include "sock.h"
 #include "wire.h"
 
 #define API __attribute__((visibility("default")))
 
-#define DEFAULT_SERVERS            "127.0.0.1:7600"
-#define DEFAULT_CONNECT_TIMEOUT_MS 1000
-#define DEFAULT_REQUEST_TIMEOUT_MS 2000
-#define DEFAULT_MAX_WAIT_MS        1000
-#define DEFAULT_MAX_IN_FLIGHT      4096
-#define MAX_IN_FLIGHT_LIMIT        (1u << 20)
-/* A commit-wait request without max_wait_ns may be held this long: oracled's --max-wait cap. */
-#define WAIT_ALLOWANCE_MAX_NS UINT64_C(60000000000)
-#define TS_LIMIT              (UINT64_C(1) << 63) /* every timestamp on the wire is below this */
-#define MAX_COUNT             65536               /* GetTimestamp.count (oracle.proto) */
-#define REQUEST_MAX           128                 /* an encoded request is shorter than this */
-#define IN_CAP                (2 * FRAME_MAX_TOTAL)
-#define OUT_FLUSH_AT          (256 * 1024) /* oracle_send() writes once this much is queued */
+#define IN_CAP       (2 * FRAME_MAX_TOTAL)
+#define OUT_FLUSH_AT (256 * 1024) /* oracle_send() writes once this much is queued */
 /*
  * protobuf-c unpacking allocates per field it scans (a scanned-member record, and one for each
  * unknown field), none freed until the end: a 64 KiB reply of 2-byte fields needs about 53
@@ -51,13 +43,8 @@
 #define ARENA_CAP (64 * FRAME_MAX_LEN)
 
 struct oracle_client {
-    struct server_addr servers[SERVERS_MAX];
-    size_t n_servers;
-    uint32_t connect_timeout_ms;
-    uint32_t request_timeout_ms;
-    uint64_t max_wait_ns; /* sent for commit-waits that leave it 0 (0: the server's) */
-    size_t max_in_flight;
-    bool session_min;
+    struct client_config cfg;
+    struct shared *shared; /* a shared client's engine thread (shared.c); NULL: a blocking one */
 
     int fd;          /* -1: not connected */
     char peer[80];   /* "" when not connected */
@@ -91,30 +78,12 @@ struct oracle_client {
     char lost_peer[80];
 
     uint64_t max_seen;
+    uint64_t n_requests; /* requests written (queued, rather) */
+    uint64_t n_connects;
 };
 
-static int set_error(struct oracle_error *err, int rc, bool retriable, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int set_error(struct oracle_error *err, int rc, bool retriable, const char *fmt, ...)
-{
-    if (err != NULL) {
-        memset(err, 0, sizeof(*err));
-        err->rc = rc;
-        err->retriable = retriable;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof(err->message), fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-static void clear_error(struct oracle_error *err)
-{
-    if (err != NULL) {
-        memset(err, 0, sizeof(*err));
-    }
-}
+#define set_error   client_error
+#define clear_error client_error_clear
 
 /* The message for a broken connection: where, what, and how many requests it ended. */
 static int failure_error(struct oracle_error *err, int rc, const char *peer, const char *what,
@@ -144,7 +113,7 @@ static void disconnect(oracle_client *c)
     c->in_off = 0;
     c->in_len = 0;
     if (c->in_flight > 0) {
-        memset(c->flights, 0, c->max_in_flight * sizeof(c->flights[0]));
+        memset(c->flights, 0, c->cfg.max_in_flight * sizeof(c->flights[0]));
     }
     c->in_flight = 0;
     c->waits_in_flight = 0;
@@ -170,33 +139,12 @@ static int fail(oracle_client *c, struct oracle_error *err, int rc, const char *
     return rc;
 }
 
-API void oracle_client_options_init(struct oracle_client_options *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->servers = DEFAULT_SERVERS;
-    o->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-    o->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
-    o->max_wait_ms = DEFAULT_MAX_WAIT_MS;
-    o->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
-    o->session_min = true;
-}
-
 API oracle_client *oracle_client_new(const struct oracle_client_options *o,
                                      struct oracle_error *err)
 {
     clear_error(err);
-    struct oracle_client_options def;
-    if (o == NULL) {
-        oracle_client_options_init(&def);
-        o = &def;
-    }
-    if (o->connect_timeout_ms == 0 || o->request_timeout_ms == 0) {
-        set_error(err, ORACLE_E_INVALID, false, "timeouts must be at least 1 ms");
-        return NULL;
-    }
-    if (o->max_in_flight == 0 || o->max_in_flight > MAX_IN_FLIGHT_LIMIT) {
-        set_error(err, ORACLE_E_INVALID, false, "max_in_flight must be 1 .. %u",
-                  MAX_IN_FLIGHT_LIMIT);
+    struct client_config cfg;
+    if (client_config_from(o, &cfg, err) < 0) {
         return NULL;
     }
     oracle_client *c = calloc(1, sizeof(*c));
@@ -205,24 +153,9 @@ API oracle_client *oracle_client_new(const struct oracle_client_options *o,
         return NULL;
     }
     c->fd = -1;
-    size_t bad;
-    const char *why;
-    if (servers_parse(o->servers, ORACLE_CLIENT_DEFAULT_PORT, c->servers, SERVERS_MAX,
-                      &c->n_servers, &bad, &why) < 0) {
-        set_error(err, ORACLE_E_INVALID, false,
-                  "invalid server list '%s': entry %zu: %s (expected HOST:PORT or [IPV6]:PORT, "
-                  "separated by commas)",
-                  o->servers != NULL ? o->servers : "", bad + 1, why);
-        free(c);
-        return NULL;
-    }
-    c->connect_timeout_ms = o->connect_timeout_ms;
-    c->request_timeout_ms = o->request_timeout_ms;
-    c->max_wait_ns = (uint64_t)o->max_wait_ms * 1000000;
-    c->max_in_flight = o->max_in_flight;
-    c->session_min = o->session_min;
+    c->cfg = cfg;
     c->next_id = 1;
-    c->flights = calloc(c->max_in_flight, sizeof(c->flights[0]));
+    c->flights = calloc(c->cfg.max_in_flight, sizeof(c->flights[0]));
     c->in = malloc(IN_CAP);
     c->out_cap = 4096;
     c->out = malloc(c->out_cap);
@@ -241,9 +174,45 @@ API oracle_client *oracle_client_new(const struct oracle_client_options *o,
     return c;
 }
 
+/* What a shared client answers to the calls that are for one thread's client. */
+static int not_shared(struct oracle_error *err)
+{
+    return set_error(err, ORACLE_E_INVALID, false,
+                     "pipelining is for a client of one thread (oracle_client_new()): a shared "
+                     "client batches concurrent calls by itself");
+}
+
+API oracle_client *oracle_shared_new(const struct oracle_client_options *o,
+                                     struct oracle_error *err)
+{
+    clear_error(err);
+    struct client_config cfg;
+    if (client_config_from(o, &cfg, err) < 0) {
+        return NULL;
+    }
+    oracle_client *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        set_error(err, ORACLE_E_NOMEM, false, "out of memory");
+        return NULL;
+    }
+    c->fd = -1;
+    c->cfg = cfg;
+    c->shared = shared_new(&cfg, err);
+    if (c->shared == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
 API void oracle_client_free(oracle_client *c)
 {
     if (c == NULL) {
+        return;
+    }
+    if (c->shared != NULL) {
+        shared_free(c->shared);
+        free(c);
         return;
     }
     disconnect(c);
@@ -277,7 +246,7 @@ static int stash_input(oracle_client *c, struct oracle_error *err);
 static void drain(oracle_client *c)
 {
     struct oracle_error ignored;
-    int64_t deadline = sock_monotonic_ns() + (int64_t)c->request_timeout_ms * 1000000 +
+    int64_t deadline = sock_monotonic_ns() + (int64_t)c->cfg.request_timeout_ms * 1000000 +
                        (int64_t)c->wait_allowance_ns;
     while (c->fd >= 0) {
         if (stash_input(c, &ignored) < 0 || c->fd < 0 || pump(c, deadline, &ignored) < 0) {
@@ -286,9 +255,17 @@ static void drain(oracle_client *c)
     }
 }
 
+static int call(oracle_client *c, const struct oracle_request *req, struct oracle_response *out,
+                struct oracle_error *err);
+
 API int oracle_client_connect(oracle_client *c, struct oracle_error *err)
 {
     clear_error(err);
+    if (c->shared != NULL) {
+        struct oracle_request now = {.op = ORACLE_OP_NOW}; /* connects, or says why not */
+        struct oracle_response r;
+        return call(c, &now, &r, err);
+    }
     if (c->fd >= 0 && c->close_idle) {
         drain(c);
     }
@@ -297,104 +274,64 @@ API int oracle_client_connect(oracle_client *c, struct oracle_error *err)
     }
     disconnect(c);
     char why[ORACLE_MESSAGE_MAX];
-    if (sock_connect(c->servers, c->n_servers, c->connect_timeout_ms, &c->fd, c->peer,
+    if (sock_connect(c->cfg.servers, c->cfg.n_servers, c->cfg.connect_timeout_ms, &c->fd, c->peer,
                      sizeof(c->peer), why, sizeof(why)) < 0) {
         return set_error(err, ORACLE_E_CONNECT, true,
                          "cannot connect to oracled (%s): is oracled running and listening on "
                          "that address?",
                          why);
     }
+    c->n_connects++;
     return 0;
 }
 
 API const char *oracle_client_peer(const oracle_client *c)
 {
+    if (c->shared != NULL) {
+        static __thread char peer[80]; /* the calling thread's copy */
+        shared_peer(c->shared, peer, sizeof(peer));
+        return peer;
+    }
     return c->peer;
 }
 
 API uint64_t oracle_client_max_seen(const oracle_client *c)
 {
-    return c->max_seen;
+    return c->shared != NULL ? shared_max_seen(c->shared) : c->max_seen;
 }
 
 API void oracle_client_observe(oracle_client *c, uint64_t ts_ns)
 {
-    if (ts_ns > c->max_seen && ts_ns < TS_LIMIT) {
+    if (c->shared != NULL) {
+        shared_observe(c->shared, ts_ns);
+        return;
+    }
+    if (ts_ns > c->max_seen && ts_ns < REQUEST_TS_LIMIT) {
         c->max_seen = ts_ns;
     }
 }
 
+API void oracle_client_counts(const oracle_client *c, struct oracle_client_counts *out)
+{
+    if (c->shared != NULL) {
+        shared_counts(c->shared, out);
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    out->requests = c->n_requests;
+    out->calls = c->n_requests - c->in_flight - c->stash_len;
+    out->connects = c->n_connects;
+}
+
 API size_t oracle_in_flight(const oracle_client *c)
 {
+    if (c->shared != NULL) {
+        return 0;
+    }
     return c->in_flight + c->stash_len + c->lost;
 }
 
 /* ---- Requests out ---- */
-
-static int check_request(const struct oracle_request *req, struct oracle_error *err)
-{
-    switch (req->op) {
-    case ORACLE_OP_GET_TIMESTAMP:
-        if (req->ts.count > MAX_COUNT) {
-            return set_error(err, ORACLE_E_INVALID, false, "count %u is above %d",
-                             (unsigned)req->ts.count, MAX_COUNT);
-        }
-        if (req->ts.min_ts_ns >= TS_LIMIT) {
-            return set_error(err, ORACLE_E_INVALID, false, "min_ts_ns is not below 2^63");
-        }
-        return 0;
-    case ORACLE_OP_BEFORE:
-    case ORACLE_OP_AFTER:
-    case ORACLE_OP_WAIT_UNTIL:
-        if (req->ts_ns >= TS_LIMIT) {
-            return set_error(err, ORACLE_E_INVALID, false,
-                             "timestamp %llu is not below 2^63 (ns since the epoch)",
-                             (unsigned long long)req->ts_ns);
-        }
-        return 0;
-    case ORACLE_OP_NOW:
-    case ORACLE_OP_SERVER_INFO:
-        return 0;
-    }
-    return set_error(err, ORACLE_E_INVALID, false, "unknown operation %d", (int)req->op);
-}
-
-static struct request to_wire(const struct oracle_request *req, uint64_t id, uint64_t min_ts_ns,
-                              uint64_t max_wait_ns)
-{
-    struct request w;
-    memset(&w, 0, sizeof(w));
-    w.id = id;
-    switch (req->op) {
-    case ORACLE_OP_GET_TIMESTAMP:
-        w.op = REQ_OP_GET_TIMESTAMP;
-        w.count = req->ts.count;
-        w.commit_wait = req->ts.commit_wait;
-        w.min_ts_ns = min_ts_ns;
-        w.max_wait_ns = max_wait_ns;
-        break;
-    case ORACLE_OP_NOW:
-        w.op = REQ_OP_NOW;
-        break;
-    case ORACLE_OP_BEFORE:
-        w.op = REQ_OP_BEFORE;
-        w.ts_ns = req->ts_ns;
-        break;
-    case ORACLE_OP_AFTER:
-        w.op = REQ_OP_AFTER;
-        w.ts_ns = req->ts_ns;
-        break;
-    case ORACLE_OP_WAIT_UNTIL:
-        w.op = REQ_OP_WAIT_UNTIL;
-        w.ts_ns = req->ts_ns;
-        w.max_wait_ns = max_wait_ns;
-        break;
-    case ORACLE_OP_SERVER_INFO:
-        w.op = REQ_OP_SERVER_INFO;
-        break;
-    }
-    return w;
-}
 
 static int reserve_out(oracle_client *c, size_t more)
 {
@@ -422,7 +359,8 @@ static int reserve_out(oracle_client *c, size_t more)
  * (allowance_ns). */
 static int64_t reply_deadline(const oracle_client *c, uint64_t allowance_ns)
 {
-    return sock_monotonic_ns() + (int64_t)c->request_timeout_ms * 1000000 + (int64_t)allowance_ns;
+    return sock_monotonic_ns() + (int64_t)c->cfg.request_timeout_ms * 1000000 +
+           (int64_t)allowance_ns;
 }
 
 /* ---- Replies in ---- */
@@ -535,7 +473,7 @@ static int take_frame(oracle_client *c, struct oracle_response *out, struct orac
     if (w.id == 0) {
         return connection_error(c, &w, err);
     }
-    struct flight *f = &c->flights[w.id % c->max_in_flight];
+    struct flight *f = &c->flights[w.id % c->cfg.max_in_flight];
     if (f->id != w.id) {
         char what[96];
         snprintf(what, sizeof(what), "sent a reply for id %llu, which is not in flight",
@@ -657,7 +595,7 @@ static int pump(oracle_client *c, int64_t deadline, struct oracle_error *err)
         if (left_ms <= 0) {
             char what[96];
             snprintf(what, sizeof(what), "no reply within %u ms (and the commit-wait allowed)",
-                     (unsigned)c->request_timeout_ms);
+                     (unsigned)c->cfg.request_timeout_ms);
             return fail(c, err, ORACLE_E_TIMEOUT, what);
         }
         struct pollfd p = {.fd = c->fd, .events = POLLIN};
@@ -690,6 +628,9 @@ static int pump(oracle_client *c, int64_t deadline, struct oracle_error *err)
 API int oracle_flush(oracle_client *c, struct oracle_error *err)
 {
     clear_error(err);
+    if (c->shared != NULL) {
+        return not_shared(err);
+    }
     int64_t deadline = reply_deadline(c, 0);
     while (c->fd >= 0 && c->out_off < c->out_len) {
         int rc = write_some(c, err);
@@ -711,11 +652,15 @@ API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t
                     struct oracle_error *err)
 {
     clear_error(err);
-    int rc = check_request(req, err);
-    if (rc < 0) {
-        return rc;
+    if (c->shared != NULL) {
+        return not_shared(err);
     }
-    if (c->in_flight + c->stash_len >= c->max_in_flight) {
+    char why[ORACLE_MESSAGE_MAX];
+    int rc = request_check(req, why, sizeof(why));
+    if (rc < 0) {
+        return set_error(err, rc, false, "%s", why);
+    }
+    if (c->in_flight + c->stash_len >= c->cfg.max_in_flight) {
         return set_error(err, ORACLE_E_BUSY, true,
                          "%zu requests are in flight or received and not yet taken "
                          "(max_in_flight): receive first",
@@ -725,10 +670,10 @@ API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t
     if (rc < 0) {
         return rc;
     }
-    while (c->flights[c->next_id % c->max_in_flight].id != 0 || c->next_id == 0) {
+    while (c->flights[c->next_id % c->cfg.max_in_flight].id != 0 || c->next_id == 0) {
         c->next_id++;
     }
-    struct flight *f = &c->flights[c->next_id % c->max_in_flight];
+    struct flight *f = &c->flights[c->next_id % c->cfg.max_in_flight];
     f->id = c->next_id++;
     f->op = req->op;
     uint64_t wait_ns = req->max_wait_ns;
@@ -736,7 +681,7 @@ API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t
         f->count = req->ts.count;
         f->commit_wait = req->ts.commit_wait;
         f->min_ts_ns = req->ts.min_ts_ns;
-        if (c->session_min && c->max_seen > f->min_ts_ns) {
+        if (c->cfg.session_min && c->max_seen > f->min_ts_ns) {
             f->min_ts_ns = c->max_seen;
         }
         wait_ns = req->ts.max_wait_ns;
@@ -745,19 +690,19 @@ API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t
         f->commit_wait = true;
     }
     if (f->commit_wait && wait_ns == 0) {
-        wait_ns = c->max_wait_ns;
+        wait_ns = c->cfg.max_wait_ns;
     }
     if (f->commit_wait) {
-        f->allowance_ns =
-            wait_ns == 0 || wait_ns > WAIT_ALLOWANCE_MAX_NS ? WAIT_ALLOWANCE_MAX_NS : wait_ns;
+        f->allowance_ns = request_allowance(wait_ns);
         if (f->allowance_ns > c->wait_allowance_ns) {
             c->wait_allowance_ns = f->allowance_ns;
         }
         c->waits_in_flight++;
     }
     c->in_flight++;
-    struct request w = to_wire(req, f->id, f->min_ts_ns, wait_ns);
-    int n = reserve_out(c, REQUEST_MAX) < 0
+    c->n_requests++;
+    struct request w = request_to_wire(req, f->id, f->min_ts_ns, wait_ns);
+    int n = reserve_out(c, REQUEST_ENCODED_MAX) < 0
                 ? -ENOMEM
                 : wire_encode_request(&w, c->out + c->out_len, c->out_cap - c->out_len);
     if (n < 0) {
@@ -815,7 +760,7 @@ static int wait_reply(oracle_client *c, uint64_t id, struct oracle_response *out
     }
     uint64_t allowance = c->wait_allowance_ns;
     if (id != 0) {
-        const struct flight *f = &c->flights[id % c->max_in_flight];
+        const struct flight *f = &c->flights[id % c->cfg.max_in_flight];
         allowance = f->id == id ? f->allowance_ns : 0;
     }
     if (c->fd < 0 || c->in_flight == 0) {
@@ -853,6 +798,9 @@ static int wait_reply(oracle_client *c, uint64_t id, struct oracle_response *out
 API int oracle_receive(oracle_client *c, struct oracle_response *out, struct oracle_error *err)
 {
     clear_error(err);
+    if (c->shared != NULL) {
+        return not_shared(err);
+    }
     return wait_reply(c, 0, out, err);
 }
 
@@ -860,6 +808,9 @@ API int oracle_receive(oracle_client *c, struct oracle_response *out, struct ora
 static int call(oracle_client *c, const struct oracle_request *req, struct oracle_response *out,
                 struct oracle_error *err)
 {
+    if (c->shared != NULL) {
+        return shared_call(c->shared, req, out, err);
+    }
     uint64_t id;
     int rc = oracle_send(c, req, &id, err);
     if (rc < 0) {

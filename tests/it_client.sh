@@ -181,8 +181,10 @@ else
     export PKG_CONFIG_PATH
     PKG_CONFIG_PATH=$(dirname "$pc")
     cat >"$TMP/user.c" <<'C'
+#include <oracle/async.h>
 #include <oracle/client.h>
 #include <stdio.h>
+/* One timestamp from a blocking client, one from a shared one; the async header compiles. */
 int main(int argc, char **argv)
 {
     struct oracle_client_options o;
@@ -190,11 +192,16 @@ int main(int argc, char **argv)
     o.servers = argc > 1 ? argv[1] : o.servers;
     struct oracle_error err;
     oracle_client *c = oracle_client_new(&o, &err);
-    uint64_t ts = 0;
+    uint64_t ts = 0, shared_ts = 0;
     int rc = oracle_timestamp(c, &ts, &err);
-    printf("%s %llu\n", oracle_rc_name(rc), (unsigned long long)ts);
     oracle_client_free(c);
-    return rc == 0 ? 0 : 1;
+    oracle_client *s = oracle_shared_new(&o, &err);
+    int shared_rc = s == NULL ? err.rc : oracle_timestamp(s, &shared_ts, &err);
+    oracle_client_free(s);
+    oracle_async_cb cb = NULL;
+    printf("%s %llu %s %d\n", oracle_rc_name(rc), (unsigned long long)ts,
+           oracle_rc_name(shared_rc), shared_ts > ts && cb == NULL);
+    return rc == 0 && shared_rc == 0 ? 0 : 1;
 }
 C
     # shellcheck disable=SC2046
@@ -202,17 +209,18 @@ C
     # shellcheck disable=SC2046
     cc -o "$TMP/user-static" "$TMP/user.c" $(pkg-config --cflags oracle-client) \
         "$(pkg-config --variable=libdir oracle-client)/liboracle-client.a" \
-        $(pkg-config --libs libprotobuf-c)
+        $(pkg-config --libs libprotobuf-c libuv) -pthread
     run 0 "$TMP/user-static" "$ORACLE_SERVER"
-    contains "$OUT" "^OK [0-9]{19}$" "static library"
+    contains "$OUT" "^OK [0-9]{19} OK 1$" "static library"
     run 1 "$TMP/user-static" "127.0.0.1:$DEAD"
-    contains "$OUT" "^CONNECT 0$" "static library, nothing listening"
+    contains "$OUT" "^CONNECT 0 CONNECT 0$" "static library, nothing listening"
     LD_LIBRARY_PATH=$(pkg-config --variable=libdir oracle-client)
     export LD_LIBRARY_PATH
     run 0 "$TMP/user-shared" "$ORACLE_SERVER"
-    contains "$OUT" "^OK [0-9]{19}$" "shared library"
+    contains "$OUT" "^OK [0-9]{19} OK 1$" "shared library"
     unset LD_LIBRARY_PATH
-    pass "installed: header, shared and static library, pkg-config file; a program builds with them"
+    pass "installed: headers, shared and static library, pkg-config file; a program builds with them" \
+    "(a blocking and a shared client)"
 fi
 
 echo "all $CHECKS checks passed"

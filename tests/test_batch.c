@@ -71,35 +71,41 @@ static void test_waits_merge_on_the_largest(void **state)
     (void)state;
     struct batch_queue q;
     memset(&q, 0, sizeof(q));
-    struct batch_call w[4] = {
-        call(BATCH_WAIT_UNTIL, 500, 1000000),
-        call(BATCH_WAIT_UNTIL, 900, 2000000),
-        call(BATCH_WAIT_UNTIL, 700, 3000000),
-        call(BATCH_WAIT_UNTIL, 100, 0),
+    struct batch_call w[5] = {
+        call(BATCH_WAIT_UNTIL, 500, 1000000), call(BATCH_WAIT_UNTIL, 900, 1000000),
+        call(BATCH_WAIT_UNTIL, 700, 1000000), call(BATCH_WAIT_UNTIL, 100, 0),
+        call(BATCH_WAIT_UNTIL, 300, 1000000),
     };
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         batch_push(&q, &w[i]);
     }
     struct batch b;
-    /* All of them, whatever the count limit: one wait on the largest, as long as the longest. */
+    /* The oldest calls allowing the same wait, whatever the count limit: one wait on the
+     * largest of their timestamps, as long as each of them allows. */
     assert_int_equal(batch_take(&q, BATCH_WAIT_UNTIL, 1, &b), 3);
     assert_int_equal(b.wait_ts_ns, 900);
-    assert_int_equal(b.max_wait_ns, 3000000);
-    /* A call leaving it to the server (0) lets the batch wait as long as the server allows. */
-    batch_push(&q, &w[0]);
-    batch_push(&q, &w[3]);
-    assert_int_equal(batch_take(&q, BATCH_WAIT_UNTIL, 1, &b), 2);
-    assert_int_equal(b.wait_ts_ns, 500);
+    assert_int_equal(b.max_wait_ns, 1000000);
+    /* A call leaving it to the server (0) goes alone: it allows more than the next one. */
+    assert_int_equal(batch_take(&q, BATCH_WAIT_UNTIL, 1, &b), 1);
+    assert_int_equal(b.wait_ts_ns, 100);
     assert_int_equal(b.max_wait_ns, 0);
-    /* Commit-waited timestamps: the longest too, and the count limit holds. */
-    struct batch_call t[3] = {call(BATCH_COMMIT_TS, 0, 5), call(BATCH_COMMIT_TS, 0, 9),
-                              call(BATCH_COMMIT_TS, 0, 7)};
-    for (int i = 0; i < 3; i++) {
+    assert_ptr_equal(b.calls, &w[3]);
+    assert_int_equal(batch_take(&q, BATCH_WAIT_UNTIL, 1, &b), 1);
+    assert_ptr_equal(b.calls, &w[4]);
+    assert_int_equal(batch_waiting(&q, BATCH_WAIT_UNTIL), 0);
+    /* Commit-waited timestamps: the same rule, and the count limit holds. */
+    struct batch_call t[4] = {call(BATCH_COMMIT_TS, 0, 5), call(BATCH_COMMIT_TS, 0, 5),
+                              call(BATCH_COMMIT_TS, 0, 5), call(BATCH_COMMIT_TS, 0, 9)};
+    for (int i = 0; i < 4; i++) {
         batch_push(&q, &t[i]);
     }
     assert_int_equal(batch_take(&q, BATCH_COMMIT_TS, 2, &b), 2);
-    assert_int_equal(b.max_wait_ns, 9);
+    assert_int_equal(b.max_wait_ns, 5);
     assert_int_equal(b.wait_ts_ns, 0);
+    assert_int_equal(batch_take(&q, BATCH_COMMIT_TS, 2, &b), 1);
+    assert_ptr_equal(b.calls, &t[2]);
+    assert_int_equal(batch_take(&q, BATCH_COMMIT_TS, 2, &b), 1);
+    assert_int_equal(b.max_wait_ns, 9);
 }
 
 static void test_split_refuses_what_is_not_the_batch(void **state)
@@ -149,7 +155,8 @@ static void test_cancel(void **state)
 }
 
 /* A random run against a model: every call ends exactly once (in a batch or cancelled), the
- * calls of a kind leave in the order they came, and batch sizes keep to the limit. */
+ * calls of a kind leave in the order they came, batch sizes keep to the limit, and a batch
+ * holds only calls allowing the same wait. */
 static void test_random_against_a_model(void **state)
 {
     (void)state;
@@ -169,7 +176,8 @@ static void test_random_against_a_model(void **state)
         int r = rand() % 10;
         if (r < 5 && pushed < CALLS) {
             struct batch_call *c = &calls[pushed];
-            *c = call((enum batch_kind)(rand() % BATCH_KINDS), (uint64_t)(rand() % 1000), 0);
+            *c = call((enum batch_kind)(rand() % BATCH_KINDS), (uint64_t)(rand() % 1000),
+                      (uint64_t)(rand() % 4 == 0));
             order[pushed] = ++next_seq[c->kind];
             batch_push(&q, c);
             pushed++;
@@ -189,12 +197,18 @@ static void test_random_against_a_model(void **state)
             struct batch b;
             uint32_t n = batch_take(&q, k, max, &b);
             bool counted = k == BATCH_TS || k == BATCH_COMMIT_TS;
-            assert_int_equal(n, counted && before > max ? max : before);
+            /* As many as the limit allows, up to the first call allowing another wait. */
+            assert_true(n <= (counted && before > max ? max : before));
+            assert_true(before == 0 || n >= 1);
+            const struct batch_call *left = q.head[k];
+            assert_true(left == NULL || left->max_wait_ns != b.max_wait_ns ||
+                        (counted && n == max));
             uint32_t seen = 0;
             uint64_t largest = 0;
             for (struct batch_call *c = b.calls; c != NULL; c = c->next, seen++) {
                 size_t i = (size_t)(c - calls);
                 assert_int_equal(c->kind, k);
+                assert_int_equal(c->max_wait_ns, b.max_wait_ns);
                 assert_true(order[i] > last_out[k]); /* oldest first, never out of order */
                 last_out[k] = order[i];
                 ended[i]++;

@@ -46,11 +46,21 @@
  * server's --max-wait applies and the client allows 60 s, the longest any oracled holds a wait.
  * A timeout closes the connection; a late reply can never be taken for another request's.
  *
- * Thread safety. The library has no global state. One oracle_client may be used by one thread
- * at a time: calls on the same handle from two threads at once need the caller's lock. Distinct
- * handles are independent and may be used from different threads freely. oracle_strerror(),
- * oracle_client_options_init() and the name functions are safe from any thread. The client
- * sends with MSG_NOSIGNAL: a broken connection never raises SIGPIPE.
+ * Thread safety. The library has no global state. A client from oracle_client_new() may be used
+ * by one thread at a time: calls on the same handle from two threads at once need the caller's
+ * lock. Distinct handles are independent and may be used from different threads freely. A
+ * client from oracle_shared_new() (below) is for any number of threads at once.
+ * oracle_strerror(), oracle_client_options_init() and the name functions are safe from any
+ * thread. The client sends with MSG_NOSIGNAL: a broken connection never raises SIGPIPE.
+ *
+ * Three faces, one protocol:
+ *  - oracle_client_new(): blocking, one thread, pipelining by hand. The least latency for one
+ *    caller alone, and what a program with a handful of threads, each with its own client, wants.
+ *  - oracle_shared_new(): blocking, any number of threads on one handle. Concurrent calls are
+ *    merged (TiDB PD's way) into one request per round trip. For a transaction layer with many
+ *    threads: fewer requests and connections, more timestamps per second.
+ *  - oracle_async_new() (oracle/async.h): the same engine on the caller's own libuv loop, a
+ *    callback per call.
  */
 #ifndef ORACLE_CLIENT_H
 #define ORACLE_CLIENT_H
@@ -123,6 +133,9 @@ struct oracle_client_options {
                                     server's --max-wait (the client then allows 60 s for it) */
     uint32_t max_in_flight;      /* pipelined requests in flight at most; default 4096 */
     bool session_min;            /* raise min_ts_ns to the largest timestamp seen; default on */
+    /* Shared and asynchronous clients: how long a batch may wait for more calls once it could be
+     * sent, in µs (0 .. 1000000); default 0, sent at once. */
+    uint32_t max_batch_delay_us;
 };
 
 /* Fills *o with the defaults (servers "127.0.0.1:7600"). */
@@ -148,6 +161,56 @@ uint64_t oracle_client_max_seen(const oracle_client *c);
 
 /* Makes the client treat ts_ns as seen (one learned from another session, say). */
 void oracle_client_observe(oracle_client *c, uint64_t ts_ns);
+
+/* What a client has done since it was made: how well a shared client batches, for one. */
+struct oracle_client_counts {
+    uint64_t calls;    /* calls that ended (shared); requests answered or failed (blocking) */
+    uint64_t requests; /* requests written to a server */
+    uint64_t batched;  /* calls that left in a request of more than one call (shared) */
+    uint64_t connects; /* connections made */
+};
+/* Fills *out. Any thread, for a shared client. */
+void oracle_client_counts(const oracle_client *c, struct oracle_client_counts *out);
+
+/*
+ * A client that any number of threads share. Its engine runs on a thread of its own, on a
+ * libuv loop, with one connection at a time; every thread calls the one-request functions below
+ * (oracle_timestamp(), oracle_commit_timestamp(), oracle_wait_until(), oracle_now() ...) on
+ * the same handle, and each call blocks its thread as it does with oracle_client_new().
+ * oracle_send(), oracle_flush() and oracle_receive() are for a client of one thread: on a
+ * shared one they return ORACLE_E_INVALID. oracle_client_connect() sends a Now, and reports.
+ *
+ * Batching. Calls that arrive while a call of the same kind is in flight wait for its reply,
+ * then leave together as one request: one-timestamp GetTimestamp calls (without min_ts_ns) as
+ * one GetTimestamp of count n, split back in the order the calls were made; commit-waited ones
+ * likewise, the server holding the reply until the whole range is past; WaitUntil calls as one
+ * wait on the largest timestamp; Now calls as one Now. Only calls allowing the same max_wait_ns
+ * are merged. A caller alone costs one round trip, without added delay; max_batch_delay_us
+ * makes a batch wait that long at most for company. Other calls are sent as they come.
+ *
+ * Why no merged call weakens what README "What a client gets" promises:
+ *  - every request leaves after each of its calls was made, so a caller's timestamp is above
+ *    every commit-waited timestamp whose reply arrived before that caller asked, and above the
+ *    session's largest seen then (min_ts_ns is the session's largest when the batch leaves);
+ *  - the callers of one batch get distinct, consecutive timestamps, increasing in the order the
+ *    calls were made;
+ *  - a commit-wait on the batch's last timestamp covers every smaller one of the batch, and a
+ *    WaitUntil on the largest timestamp covers the smaller ones; a merged WaitUntil the server
+ *    refuses as too long is sent again call by call, since the smaller ones may be near;
+ *  - a merged Now's interval is read after every caller asked and before any returns.
+ *
+ * Failover. A retriable server error (NOT_READY, OVERLOADED, CLOCK_UNAVAILABLE, SHUTTING_DOWN,
+ * BOUND_TOO_WIDE) or a broken connection sends the calls it concerned again, to the next server
+ * of the list, after a backoff doubling from 1 ms to 100 ms while failures go on, within each
+ * call's deadline (request_timeout_ms, plus the commit-wait it allows). At the deadline the call
+ * returns the last such error (or ORACLE_E_TIMEOUT). A pass over the whole list that finds no
+ * server accepting ends the waiting calls with ORACLE_E_CONNECT, as oracle_client_new()'s would.
+ * Every request carries the session's largest timestamp as min_ts_ns, whichever server it goes to.
+ *
+ * oracle_client_free() ends the calls still waiting with ORACLE_E_CLOSED and returns once every
+ * calling thread has left the client's functions; no thread may start a call after it began.
+ */
+oracle_client *oracle_shared_new(const struct oracle_client_options *o, struct oracle_error *err);
 
 /* ---- One request, one reply ---- */
 

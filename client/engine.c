@@ -1,0 +1,1307 @@
+/*
+ * The engine behind the shared and asynchronous clients (see engine.h): calls queued, merged
+ * and sent on a libuv loop, replies split back, connections made and left.
+ *
+ * A call (struct ecall) is in one place at a time: queued (a batch queue or the queue of calls
+ * that go alone), in a flight (a request sent and not yet answered), or nowhere once ended. It
+ * is freed when it has ended and no flight holds it: a call whose deadline passed while in
+ * flight is ended at once, and freed when its flight ends (its connection is taken down then).
+ */
+#include "engine.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "batch.h"
+#include "frame.h"
+#include "reply.h"
+#include "request.h"
+#include "servers.h"
+#include "wire.h"
+
+#define IN_CAP           (2 * FRAME_MAX_TOTAL)
+#define ARENA_CAP        (64 * FRAME_MAX_LEN) /* as client.c: protobuf-c's scanning records */
+#define BACKOFF_FIRST_NS UINT64_C(1000000)
+#define BACKOFF_MAX_NS   UINT64_C(100000000)
+#define NS_PER_MS        UINT64_C(1000000)
+
+struct ecall {
+    struct batch_call b;       /* first: its place in a batch queue, then in its batch */
+    struct ecall *prev, *next; /* the calls not yet ended, in the order they came */
+    struct ecall *next_alone;  /* the queue of calls that go alone */
+    struct oracle_request req; /* max_wait_ns resolved against the client's max_wait_ms */
+    bool batchable;            /* false: sent alone (also after a merged wait was refused) */
+    bool queued_alone;         /* in the queue of calls that go alone */
+    bool in_flight;            /* held by a flight */
+    bool ended;                /* done was called */
+    uint64_t submitted_ns;     /* uv_hrtime() */
+    uint64_t deadline_ns;      /* uv_hrtime() */
+    engine_done_fn done;
+    void *arg;
+    struct oracle_error last; /* the last retriable failure met (rc 0: none) */
+};
+
+/* A request sent and not yet answered: the calls it carries. */
+struct eflight {
+    uint64_t id; /* 0: the slot is free */
+    struct flight f;
+    struct econn *conn;
+    bool split;         /* a GetTimestamp range shared out among the batch's calls */
+    struct batch batch; /* the calls, oldest first (one for a call sent alone) */
+};
+
+enum conn_state {
+    CONN_CONNECTING,
+    CONN_OPEN,     /* carries new requests */
+    CONN_RETIRING, /* the server closes it: only its replies are awaited */
+};
+
+struct econn {
+    uv_tcp_t tcp;
+    uv_connect_t connect_req;
+    struct engine *e;
+    struct econn *next; /* the engine's connections */
+    enum conn_state state;
+    bool closing; /* uv_close() called */
+    size_t server;
+    size_t flights;
+    char peer[80];
+    uint8_t *in; /* bytes received, not yet decoded */
+    size_t in_len;
+};
+
+struct ewrite {
+    uv_write_t req;
+    size_t len;
+    uint8_t data[];
+};
+
+struct engine {
+    uv_loop_t *loop;
+    struct client_config cfg;
+    bool closing;
+    void (*closed)(void *arg);
+    void *closed_arg;
+    unsigned handles; /* libuv handles and requests not yet given back */
+
+    struct ecall *live_head, *live_tail; /* calls not yet ended */
+    struct batch_queue queue;
+    struct ecall *alone_head, *alone_tail;
+    size_t alone_len;
+
+    struct eflight *flights; /* cfg.max_in_flight slots, id modulo the count */
+    size_t flights_used;
+    uint64_t next_id;
+    unsigned kind_in_flight[BATCH_KINDS];
+
+    struct econn *conns;
+    struct econn *current; /* CONNECTING or OPEN; NULL when none */
+    size_t next_server;
+    uint64_t backoff_ns;
+    uint64_t connect_not_before_ns;
+
+    /* The connection attempt under way. */
+    bool resolving;
+    size_t pass_tried;  /* servers of the list tried in this pass */
+    size_t pass_server; /* the one being tried */
+    uv_getaddrinfo_t gai;
+    bool gai_pending;
+    struct addrinfo *ai_list, *ai;
+    char why[ORACLE_MESSAGE_MAX / 2];
+
+    uv_timer_t deadline_timer; /* at the earliest deadline */
+    uint64_t deadline_due_ns;  /* 0: not armed */
+    uv_timer_t connect_timer;  /* the connection attempt's timeout, or the backoff */
+    uv_timer_t delay_timer;    /* max_batch_delay */
+    uv_idle_t send_idle;       /* sends on the loop's next turn */
+    bool send_idle_on;
+    bool delay_on;
+
+    struct arena arena;
+    uint8_t *out; /* a send pass's requests, encoded */
+    size_t out_cap;
+
+    _Atomic uint64_t max_seen;
+    pthread_mutex_t peer_lock;
+    char peer[80];
+    _Atomic uint64_t n_calls, n_requests, n_batched, n_connects;
+};
+
+static void pump(struct engine *e);
+static void start_connect(struct engine *e);
+static void try_address(struct engine *e);
+static void conn_fail(struct econn *c, const struct oracle_error *why);
+static void on_deadline(uv_timer_t *t);
+static void on_delay(uv_timer_t *t);
+
+/* ---- Calls ---- */
+
+static void live_unlink(struct engine *e, struct ecall *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        e->live_head = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    } else {
+        e->live_tail = c->prev;
+    }
+    c->prev = c->next = NULL;
+}
+
+/* Frees c once it has ended and nothing holds it. */
+static void call_release(struct ecall *c)
+{
+    if (c->ended && !c->in_flight && !c->b.queued && !c->queued_alone) {
+        free(c);
+    }
+}
+
+/* Ends c with r (once): the caller's callback. */
+static void call_end(struct engine *e, struct ecall *c, const struct oracle_response *r)
+{
+    if (c->ended) {
+        return;
+    }
+    c->ended = true;
+    live_unlink(e, c);
+    atomic_fetch_add_explicit(&e->n_calls, 1, memory_order_relaxed);
+    c->done(r, c->arg);
+}
+
+/* Ends c with the failure err. */
+static void call_fail(struct engine *e, struct ecall *c, const struct oracle_error *err)
+{
+    struct oracle_response r;
+    memset(&r, 0, sizeof(r));
+    r.op = c->req.op;
+    r.rc = err->rc;
+    r.error = *err;
+    call_end(e, c, &r);
+}
+
+static void queue_call(struct engine *e, struct ecall *c)
+{
+    if (c->batchable) {
+        batch_push(&e->queue, &c->b);
+        return;
+    }
+    c->next_alone = NULL;
+    c->queued_alone = true;
+    if (e->alone_tail != NULL) {
+        e->alone_tail->next_alone = c;
+    } else {
+        e->alone_head = c;
+    }
+    e->alone_tail = c;
+    e->alone_len++;
+}
+
+/* Takes c out of its queue, if queued. */
+static void unqueue_call(struct engine *e, struct ecall *c)
+{
+    if (c->b.queued) {
+        batch_cancel(&e->queue, &c->b);
+        return;
+    }
+    if (!c->queued_alone) {
+        return;
+    }
+    struct ecall *prev = NULL;
+    for (struct ecall *i = e->alone_head; i != NULL; prev = i, i = i->next_alone) {
+        if (i != c) {
+            continue;
+        }
+        if (prev != NULL) {
+            prev->next_alone = c->next_alone;
+        } else {
+            e->alone_head = c->next_alone;
+        }
+        if (e->alone_tail == c) {
+            e->alone_tail = prev;
+        }
+        break;
+    }
+    e->alone_len--;
+    c->queued_alone = false;
+    c->next_alone = NULL;
+}
+
+static bool anything_queued(const struct engine *e)
+{
+    for (int k = 0; k < BATCH_KINDS; k++) {
+        if (batch_waiting(&e->queue, (enum batch_kind)k) > 0) {
+            return true;
+        }
+    }
+    return e->alone_len > 0;
+}
+
+/* Ends every queued call with err (no server to send them to). */
+static void fail_queued(struct engine *e, const struct oracle_error *err)
+{
+    struct ecall *last = e->live_tail; /* not the calls made by the callbacks below */
+    struct ecall *c = e->live_head;
+    while (c != NULL && !e->closing) {
+        struct ecall *next = c->next;
+        bool stop = c == last;
+        if (c->b.queued || c->queued_alone) {
+            unqueue_call(e, c);
+            call_fail(e, c, err);
+            call_release(c);
+        }
+        if (stop) {
+            break;
+        }
+        c = next;
+    }
+}
+
+/* ---- Deadlines ---- */
+
+static void arm_deadline(struct engine *e, uint64_t at_ns)
+{
+    if (e->closing || (e->deadline_due_ns != 0 && e->deadline_due_ns <= at_ns)) {
+        return;
+    }
+    uint64_t now = uv_hrtime();
+    uint64_t ms = at_ns > now ? (at_ns - now + NS_PER_MS - 1) / NS_PER_MS : 0;
+    e->deadline_due_ns = at_ns;
+    uv_timer_start(&e->deadline_timer, on_deadline, ms, 0);
+}
+
+static void timeout_error(const struct engine *e, const struct ecall *c, struct oracle_error *err)
+{
+    if (c->last.rc != 0) {
+        *err = c->last;
+        return;
+    }
+    client_error(err, ORACLE_E_TIMEOUT, true,
+                 "no reply within %u ms (and the commit-wait allowed)%s",
+                 (unsigned)e->cfg.request_timeout_ms,
+                 c->in_flight ? "; the connection is left for the next server"
+                              : ": no connection could carry the request in time");
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct engine *e = t->data;
+    e->deadline_due_ns = 0;
+    uint64_t now = uv_hrtime();
+    uint64_t next_due = 0;
+    struct econn *stuck[8];
+    size_t n_stuck = 0;
+    struct ecall *c = e->live_head;
+    while (c != NULL && !e->closing) {
+        struct ecall *next = c->next;
+        if (c->deadline_ns > now) {
+            next_due = next_due == 0 || c->deadline_ns < next_due ? c->deadline_ns : next_due;
+            c = next;
+            continue;
+        }
+        struct oracle_error err;
+        timeout_error(e, c, &err);
+        if (c->in_flight) {
+            /* Its connection goes: which one is found below, from the flights. */
+            call_fail(e, c, &err);
+        } else {
+            unqueue_call(e, c);
+            call_fail(e, c, &err);
+            call_release(c);
+        }
+        c = next;
+    }
+    if (e->closing) {
+        return;
+    }
+    /* Connections with a request of an ended call in flight are stuck: leave them. */
+    for (size_t i = 0; i < e->cfg.max_in_flight && n_stuck < 8; i++) {
+        struct eflight *f = &e->flights[i];
+        if (f->id == 0) {
+            continue;
+        }
+        bool all_ended = true;
+        for (struct batch_call *b = f->batch.calls; b != NULL; b = b->next) {
+            all_ended = all_ended && ((struct ecall *)b)->ended;
+        }
+        bool known = false;
+        for (size_t j = 0; j < n_stuck; j++) {
+            known = known || stuck[j] == f->conn;
+        }
+        if (all_ended && !known) {
+            stuck[n_stuck++] = f->conn;
+        }
+    }
+    for (size_t j = 0; j < n_stuck && !e->closing; j++) {
+        struct oracle_error err;
+        client_error(&err, ORACLE_E_TIMEOUT, true, "oracled at %s: no reply within %u ms",
+                     stuck[j]->peer, (unsigned)e->cfg.request_timeout_ms);
+        snprintf(err.peer, sizeof(err.peer), "%s", stuck[j]->peer);
+        conn_fail(stuck[j], &err);
+    }
+    if (next_due != 0) {
+        arm_deadline(e, next_due);
+    }
+}
+
+/* ---- Sending ---- */
+
+static struct eflight *flight_new(struct engine *e, struct econn *conn)
+{
+    size_t cap = e->cfg.max_in_flight;
+    while (e->flights[e->next_id % cap].id != 0 || e->next_id == 0) {
+        e->next_id++;
+    }
+    struct eflight *f = &e->flights[e->next_id % cap];
+    memset(f, 0, sizeof(*f));
+    f->id = e->next_id++;
+    f->conn = conn;
+    e->flights_used++;
+    conn->flights++;
+    atomic_fetch_add_explicit(&e->n_requests, 1, memory_order_relaxed);
+    return f;
+}
+
+static uint64_t session_min(const struct engine *e, uint64_t min_ts_ns)
+{
+    uint64_t seen = atomic_load_explicit(&e->max_seen, memory_order_relaxed);
+    return e->cfg.session_min && seen > min_ts_ns ? seen : min_ts_ns;
+}
+
+/* Encodes a merged batch's request into f and the output. Returns the bytes written. */
+static int encode_batch(struct engine *e, struct eflight *f, uint8_t *out, size_t cap)
+{
+    struct oracle_request req;
+    memset(&req, 0, sizeof(req));
+    struct batch *b = &f->batch;
+    switch (b->kind) {
+    case BATCH_TS:
+    case BATCH_COMMIT_TS:
+        req.op = ORACLE_OP_GET_TIMESTAMP;
+        req.ts.count = b->n;
+        req.ts.commit_wait = b->kind == BATCH_COMMIT_TS;
+        f->f.count = b->n;
+        f->f.commit_wait = req.ts.commit_wait;
+        f->f.min_ts_ns = session_min(e, 0);
+        f->split = true; /* a range to share out, even of one */
+        break;
+    case BATCH_WAIT_UNTIL:
+        req.op = ORACLE_OP_WAIT_UNTIL;
+        req.ts_ns = b->wait_ts_ns;
+        f->f.commit_wait = true;
+        break;
+    case BATCH_NOW:
+    case BATCH_KINDS:
+        req.op = ORACLE_OP_NOW;
+        break;
+    }
+    f->f.op = req.op;
+    if (f->f.commit_wait) {
+        f->f.allowance_ns = request_allowance(b->max_wait_ns);
+    }
+    f->f.id = f->id;
+    struct request w = request_to_wire(&req, f->id, f->f.min_ts_ns, b->max_wait_ns);
+    return wire_encode_request(&w, out, cap);
+}
+
+/* Encodes a lone call's request into f and the output. Returns the bytes written. */
+static int encode_alone(struct engine *e, struct eflight *f, struct ecall *c, uint8_t *out,
+                        size_t cap)
+{
+    const struct oracle_request *req = &c->req;
+    f->batch.kind = BATCH_KINDS;
+    f->batch.calls = &c->b;
+    f->batch.n = 1;
+    c->b.next = NULL;
+    f->f.id = f->id;
+    f->f.op = req->op;
+    uint64_t wait_ns = req->max_wait_ns;
+    if (req->op == ORACLE_OP_GET_TIMESTAMP) {
+        f->f.count = req->ts.count;
+        f->f.commit_wait = req->ts.commit_wait;
+        f->f.min_ts_ns = session_min(e, req->ts.min_ts_ns);
+        wait_ns = req->ts.max_wait_ns;
+    }
+    if (req->op == ORACLE_OP_WAIT_UNTIL) {
+        f->f.commit_wait = true;
+    }
+    if (f->f.commit_wait) {
+        f->f.allowance_ns = request_allowance(wait_ns);
+    }
+    struct request w = request_to_wire(req, f->id, f->f.min_ts_ns, wait_ns);
+    return wire_encode_request(&w, out, cap);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct ewrite *w = (struct ewrite *)req;
+    struct econn *c = req->handle->data;
+    free(w);
+    if (status < 0 && !c->closing) {
+        struct oracle_error err;
+        client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: connection lost: %s", c->peer,
+                     uv_strerror(status));
+        snprintf(err.peer, sizeof(err.peer), "%s", c->peer);
+        conn_fail(c, &err);
+    }
+}
+
+/* Room for n more requests in the send pass's buffer. */
+static bool out_reserve(struct engine *e, size_t used, size_t n)
+{
+    size_t want = used + n * REQUEST_ENCODED_MAX;
+    if (want <= e->out_cap) {
+        return true;
+    }
+    size_t cap = e->out_cap == 0 ? 4096 : e->out_cap;
+    while (cap < want) {
+        cap *= 2;
+    }
+    uint8_t *p = realloc(e->out, cap);
+    if (p == NULL) {
+        return false;
+    }
+    e->out = p;
+    e->out_cap = cap;
+    return true;
+}
+
+/* Whether a batch of kind k may leave now; arms the batch delay when it must wait for it. */
+static bool batch_may_leave(struct engine *e, enum batch_kind k, uint64_t now)
+{
+    size_t waiting = batch_waiting(&e->queue, k);
+    if (waiting == 0) {
+        return false;
+    }
+    if (e->kind_in_flight[k] > 0 && waiting < REQUEST_MAX_COUNT) {
+        return false; /* it leaves when the reply to the one in flight comes */
+    }
+    if (e->cfg.max_batch_delay_ns == 0) {
+        return true;
+    }
+    const struct ecall *oldest = (const struct ecall *)e->queue.head[k];
+    uint64_t at = oldest->submitted_ns + e->cfg.max_batch_delay_ns;
+    if (at <= now) {
+        return true;
+    }
+    if (!e->delay_on) {
+        e->delay_on = true;
+        uv_timer_start(&e->delay_timer, on_delay, (at - now + NS_PER_MS - 1) / NS_PER_MS, 0);
+    }
+    return false;
+}
+
+/* Sends what may leave on the current connection. */
+static void send_pass(struct engine *e, struct econn *conn)
+{
+    size_t used = 0;
+    uint64_t now = uv_hrtime();
+    static const enum batch_kind order[] = {BATCH_COMMIT_TS, BATCH_TS, BATCH_WAIT_UNTIL, BATCH_NOW};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        enum batch_kind k = order[i];
+        while (e->flights_used < e->cfg.max_in_flight && batch_may_leave(e, k, now)) {
+            if (!out_reserve(e, used, 1)) {
+                goto write;
+            }
+            struct eflight *f = flight_new(e, conn);
+            batch_take(&e->queue, k, REQUEST_MAX_COUNT, &f->batch);
+            for (struct batch_call *b = f->batch.calls; b != NULL; b = b->next) {
+                ((struct ecall *)b)->in_flight = true;
+            }
+            if (f->batch.n > 1) {
+                atomic_fetch_add_explicit(&e->n_batched, f->batch.n, memory_order_relaxed);
+            }
+            e->kind_in_flight[k]++;
+            int n = encode_batch(e, f, e->out + used, e->out_cap - used);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    while (e->flights_used < e->cfg.max_in_flight && e->alone_head != NULL) {
+        if (!out_reserve(e, used, 1)) {
+            break;
+        }
+        struct ecall *c = e->alone_head;
+        unqueue_call(e, c);
+        c->in_flight = true;
+        struct eflight *f = flight_new(e, conn);
+        int n = encode_alone(e, f, c, e->out + used, e->out_cap - used);
+        used += n > 0 ? (size_t)n : 0;
+    }
+write:
+    if (used == 0) {
+        return;
+    }
+    struct ewrite *w = malloc(sizeof(*w) + used);
+    struct oracle_error err;
+    client_error(&err, ORACLE_E_NOMEM, true, "out of memory for a request");
+    if (w == NULL) {
+        conn_fail(conn, &err);
+        return;
+    }
+    memcpy(w->data, e->out, used);
+    w->len = used;
+    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)used);
+    int rc = uv_write(&w->req, (uv_stream_t *)&conn->tcp, &buf, 1, on_written);
+    if (rc < 0) {
+        free(w);
+        client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: connection lost: %s", conn->peer,
+                     uv_strerror(rc));
+        conn_fail(conn, &err);
+        return;
+    }
+}
+
+/* Sends what can be sent, connecting first when needed. */
+static void pump(struct engine *e)
+{
+    if (e->closing) {
+        return;
+    }
+    if (e->current != NULL && e->current->state == CONN_OPEN) {
+        send_pass(e, e->current);
+        return;
+    }
+    if (e->current == NULL && !e->resolving && anything_queued(e)) {
+        start_connect(e);
+    }
+}
+
+static void on_send_idle(uv_idle_t *h)
+{
+    struct engine *e = h->data;
+    uv_idle_stop(h);
+    e->send_idle_on = false;
+    pump(e);
+}
+
+static void on_delay(uv_timer_t *t)
+{
+    struct engine *e = t->data;
+    e->delay_on = false;
+    pump(e);
+}
+
+/* ---- Connections ---- */
+
+static void set_peer(struct engine *e, const char *peer)
+{
+    pthread_mutex_lock(&e->peer_lock);
+    snprintf(e->peer, sizeof(e->peer), "%s", peer);
+    pthread_mutex_unlock(&e->peer_lock);
+}
+
+static void gone(struct engine *e);
+
+static void conn_closed(uv_handle_t *h)
+{
+    struct econn *c = h->data;
+    struct engine *e = c->e;
+    free(c->in);
+    free(c);
+    gone(e);
+}
+
+/* Takes c out of the engine and closes it (its flights already ended). */
+static void conn_close(struct econn *c)
+{
+    struct engine *e = c->e;
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    for (struct econn **p = &e->conns; *p != NULL; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    }
+    if (e->current == c) {
+        e->current = NULL;
+        if (c->state != CONN_CONNECTING) {
+            e->next_server = (c->server + 1) % e->cfg.n_servers;
+            set_peer(e, "");
+        }
+    }
+    uv_close((uv_handle_t *)&c->tcp, conn_closed);
+}
+
+/* No new requests on c; closed once its replies are in. */
+static void conn_retire(struct econn *c)
+{
+    struct engine *e = c->e;
+    c->state = CONN_RETIRING;
+    if (e->current == c) {
+        e->current = NULL;
+        e->next_server = (c->server + 1) % e->cfg.n_servers;
+        set_peer(e, "");
+    }
+    if (c->flights == 0) {
+        conn_close(c);
+    }
+}
+
+static void backoff_more(struct engine *e)
+{
+    e->backoff_ns = e->backoff_ns == 0 ? BACKOFF_FIRST_NS : 2 * e->backoff_ns;
+    if (e->backoff_ns > BACKOFF_MAX_NS) {
+        e->backoff_ns = BACKOFF_MAX_NS;
+    }
+    e->connect_not_before_ns = uv_hrtime() + e->backoff_ns;
+}
+
+/* Ends flight f (taken out of the table) and returns its calls. */
+static struct batch_call *flight_end(struct engine *e, struct eflight *f, struct batch *out)
+{
+    *out = f->batch;
+    if (f->batch.kind < BATCH_KINDS) {
+        e->kind_in_flight[f->batch.kind]--;
+    }
+    f->conn->flights--;
+    e->flights_used--;
+    memset(f, 0, sizeof(*f));
+    for (struct batch_call *b = out->calls; b != NULL; b = b->next) {
+        ((struct ecall *)b)->in_flight = false;
+    }
+    return out->calls;
+}
+
+/* Calls whose request failed in a way another server may not: queued again (the failure kept
+ * for their deadline), those already ended freed. */
+static void requeue(struct engine *e, struct batch_call *calls, const struct oracle_error *why,
+                    bool alone)
+{
+    struct batch_call *b = calls;
+    while (b != NULL) {
+        struct ecall *c = (struct ecall *)b;
+        b = b->next;
+        if (c->ended || e->closing) {
+            call_release(c);
+            continue;
+        }
+        c->last = *why;
+        if (alone) {
+            c->batchable = false;
+        }
+        queue_call(e, c);
+    }
+}
+
+/* c cannot go on: its calls are sent again elsewhere (why retriable) or end with why. */
+static void conn_fail(struct econn *c, const struct oracle_error *why)
+{
+    struct engine *e = c->e;
+    if (c->closing) {
+        return;
+    }
+    bool was_current = e->current == c;
+    conn_close(c);
+    for (size_t i = 0; i < e->cfg.max_in_flight; i++) {
+        struct eflight *f = &e->flights[i];
+        if (f->id == 0 || f->conn != c) {
+            continue;
+        }
+        struct batch calls;
+        flight_end(e, f, &calls);
+        if (why->retriable) {
+            requeue(e, calls.calls, why, false);
+            continue;
+        }
+        struct batch_call *b = calls.calls;
+        while (b != NULL) {
+            struct ecall *call = (struct ecall *)b;
+            b = b->next;
+            call_fail(e, call, why);
+            call_release(call);
+        }
+    }
+    if (was_current || why->retriable) {
+        backoff_more(e);
+    }
+    pump(e);
+}
+
+/* A reply (r, for flight f's calls): split among them, or handed to each. */
+static void flight_answered(struct engine *e, struct eflight *f, struct oracle_response *r)
+{
+    struct econn *conn = f->conn;
+    bool split = f->split;
+    enum batch_kind kind = f->batch.kind;
+    struct batch calls;
+    flight_end(e, f, &calls);
+    if (r->rc < 0 && r->error.code == ORACLE_ERROR_WAIT_TOO_LONG && kind == BATCH_WAIT_UNTIL &&
+        calls.n > 1) {
+        /* The largest timestamp is too far ahead; the others may not be: each alone. */
+        requeue(e, calls.calls, &r->error, true);
+        return;
+    }
+    if (r->rc < 0 && r->error.retriable) {
+        requeue(e, calls.calls, &r->error, false);
+        if (conn->state != CONN_RETIRING) {
+            conn_retire(conn);
+        }
+        backoff_more(e);
+        return;
+    }
+    e->backoff_ns = 0;
+    e->connect_not_before_ns = 0;
+    if (r->rc == 0 && split) {
+        batch_split(&calls, r->u.ts.first_ns, r->u.ts.count); /* count checked: calls.n */
+        r->u.ts.count = 1;
+    }
+    struct batch_call *b = calls.calls;
+    while (b != NULL) {
+        struct ecall *c = (struct ecall *)b;
+        b = b->next;
+        if (r->rc == 0 && split) {
+            r->u.ts.first_ns = c->b.ts_ns;
+        }
+        call_end(e, c, r);
+        call_release(c);
+    }
+}
+
+static void protocol_failure(struct econn *c, const char *what)
+{
+    struct oracle_error err;
+    client_error(&err, ORACLE_E_PROTOCOL, false, "oracled at %s: %s; is that address an oracled?",
+                 c->peer, what);
+    snprintf(err.peer, sizeof(err.peer), "%s", c->peer);
+    conn_fail(c, &err);
+}
+
+/* One decoded reply on c. */
+static void take_reply(struct econn *c, const struct response *w)
+{
+    struct engine *e = c->e;
+    if (w->id == 0) {
+        if (w->kind != RESP_ERROR) {
+            protocol_failure(c, "sent a reply with id 0 that is no error");
+            return;
+        }
+        struct oracle_error err;
+        client_error(&err, ORACLE_E_SERVER, w->u.error.retriable,
+                     "oracled at %s: closed the connection: %s", c->peer,
+                     w->u.error.message != NULL ? w->u.error.message : "");
+        err.code = (enum oracle_error_code)w->u.error.code;
+        snprintf(err.peer, sizeof(err.peer), "%s", c->peer);
+        conn_fail(c, &err);
+        return;
+    }
+    struct eflight *f = &e->flights[w->id % e->cfg.max_in_flight];
+    if (f->id != w->id || f->conn != c) {
+        char what[96];
+        snprintf(what, sizeof(what), "sent a reply for id %llu, which is not in flight",
+                 (unsigned long long)w->id);
+        protocol_failure(c, what);
+        return;
+    }
+    struct oracle_response r;
+    bool closes;
+    const char *bad = reply_take(&f->f, w, &r, &closes);
+    if (bad != NULL) {
+        char what[160];
+        snprintf(what, sizeof(what), "sent %s (id %llu)", bad, (unsigned long long)w->id);
+        protocol_failure(c, what);
+        return;
+    }
+    if (r.rc < 0) {
+        snprintf(r.error.peer, sizeof(r.error.peer), "%s", c->peer);
+    } else if (r.op == ORACLE_OP_GET_TIMESTAMP) {
+        engine_observe(e, r.u.ts.first_ns + r.u.ts.count - 1);
+    }
+    r.id = 0;
+    if (closes && c->state != CONN_RETIRING) {
+        conn_retire(c); /* before the calls end: their callers' next calls go elsewhere */
+    }
+    flight_answered(e, f, &r);
+    if (c->state == CONN_RETIRING && c->flights == 0) {
+        conn_close(c);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct econn *c = h->data;
+    *buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(IN_CAP - c->in_len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct econn *c = s->data;
+    struct engine *e = c->e;
+    if (n == 0 || c->closing) {
+        return;
+    }
+    if (n < 0) {
+        struct oracle_error err;
+        bool mid = c->in_len > 0;
+        client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: %s", c->peer,
+                     mid           ? "closed the connection in the middle of a reply"
+                     : n == UV_EOF ? "closed the connection"
+                                   : uv_strerror((int)n));
+        snprintf(err.peer, sizeof(err.peer), "%s", c->peer);
+        conn_fail(c, &err);
+        return;
+    }
+    c->in_len += (size_t)n;
+    size_t off = 0;
+    while (!c->closing) {
+        const uint8_t *msg;
+        size_t msg_len;
+        int fl = frame_decode(c->in + off, c->in_len - off, FRAME_MAX_LEN, &msg, &msg_len);
+        if (fl == 0) {
+            break;
+        }
+        if (fl < 0) {
+            protocol_failure(c, fl == -EMSGSIZE ? "sent a reply longer than 65536 bytes"
+                                                : "sent a malformed length prefix");
+            return;
+        }
+        arena_reset(&e->arena);
+        struct response w;
+        int rc = wire_decode_response(msg, msg_len, &e->arena, &w);
+        off += (size_t)fl;
+        if (rc < 0) {
+            protocol_failure(c, "sent a reply that is not an oracle.v1.Response");
+            return;
+        }
+        take_reply(c, &w);
+    }
+    if (!c->closing && off > 0) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+    pump(e);
+}
+
+/* Adds "where: what" to the reasons of the connection pass. */
+static void append_why(struct engine *e, const char *where, const char *what)
+{
+    size_t len = strlen(e->why);
+    snprintf(e->why + len, sizeof(e->why) - len, "%s%s: %s", len > 0 ? "; " : "", where, what);
+}
+
+/* A pass over every server found none: the calls waiting for a connection end with it. */
+static void pass_failed(struct engine *e)
+{
+    e->resolving = false;
+    struct oracle_error err;
+    client_error(&err, ORACLE_E_CONNECT, true,
+                 "cannot connect to oracled (%s): is oracled running and listening on that "
+                 "address?",
+                 e->why);
+    backoff_more(e);
+    fail_queued(e, &err);
+}
+
+static void next_server(struct engine *e);
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct engine *e = req->data;
+    e->gai_pending = false;
+    if (e->closing) {
+        if (res != NULL) {
+            uv_freeaddrinfo(res);
+        }
+        gone(e);
+        return;
+    }
+    e->handles--;
+    const struct server_addr *s = &e->cfg.servers[e->pass_server];
+    if (status < 0) {
+        char where[SERVERS_HOST_MAX + 10];
+        servers_format(s, where, sizeof(where));
+        append_why(e, where, uv_strerror(status));
+        e->pass_tried++;
+        e->pass_server = (e->pass_server + 1) % e->cfg.n_servers;
+        next_server(e);
+        return;
+    }
+    e->ai_list = res;
+    e->ai = res;
+    try_address(e);
+}
+
+/* Resolves the next server of the pass, or ends the pass. */
+static void next_server(struct engine *e)
+{
+    if (e->pass_tried >= e->cfg.n_servers) {
+        pass_failed(e);
+        return;
+    }
+    const struct server_addr *s = &e->cfg.servers[e->pass_server];
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    e->gai.data = e;
+    int rc = uv_getaddrinfo(e->loop, &e->gai, on_resolved, s->host, s->port, &hints);
+    if (rc < 0) {
+        char where[SERVERS_HOST_MAX + 10];
+        servers_format(s, where, sizeof(where));
+        append_why(e, where, uv_strerror(rc));
+        e->pass_tried++;
+        e->pass_server = (e->pass_server + 1) % e->cfg.n_servers;
+        next_server(e);
+        return;
+    }
+    e->handles++;
+    e->gai_pending = true;
+}
+
+static void address_text(const struct sockaddr *sa, char *buf, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        uv_ip6_name(s6, host, sizeof(host));
+        port = ntohs(s6->sin6_port);
+        snprintf(buf, cap, "[%s]:%d", host, port);
+        return;
+    }
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+    uv_ip4_name(s4, host, sizeof(host));
+    port = ntohs(s4->sin_port);
+    snprintf(buf, cap, "%s:%d", host, port);
+}
+
+/* The attempt on e->ai failed: the next address, or the next server. */
+static void attempt_failed(struct engine *e, struct econn *c, const char *what)
+{
+    append_why(e, c->peer, what);
+    if (e->current == c) {
+        e->current = NULL;
+    }
+    conn_close(c);
+    e->ai = e->ai->ai_next;
+    try_address(e);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    struct econn *c = req->data;
+    struct engine *e = c->e;
+    if (status == UV_ECANCELED || c->closing) {
+        return; /* timed out (the timer closed it), or the engine is closing */
+    }
+    uv_timer_stop(&e->connect_timer);
+    if (status < 0) {
+        attempt_failed(e, c, uv_strerror(status));
+        return;
+    }
+    uv_freeaddrinfo(e->ai_list);
+    e->ai_list = e->ai = NULL;
+    e->resolving = false;
+    c->state = CONN_OPEN;
+    e->current = c;
+    set_peer(e, c->peer);
+    atomic_fetch_add_explicit(&e->n_connects, 1, memory_order_relaxed);
+    uv_tcp_nodelay(&c->tcp, 1);
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc < 0) {
+        struct oracle_error err;
+        client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: %s", c->peer, uv_strerror(rc));
+        conn_fail(c, &err);
+        return;
+    }
+    pump(e);
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+    struct engine *e = t->data;
+    if (e->current != NULL && e->current->state == CONN_CONNECTING) {
+        struct econn *c = e->current;
+        e->current = NULL;
+        char what[48];
+        snprintf(what, sizeof(what), "no answer within %u ms", (unsigned)e->cfg.connect_timeout_ms);
+        attempt_failed(e, c, what);
+        return;
+    }
+    if (!e->resolving && e->current == NULL) {
+        pump(e); /* the backoff is over */
+    }
+}
+
+/* Connects to e->ai, or moves on when the addresses are used up. */
+static void try_address(struct engine *e)
+{
+    while (e->ai != NULL && e->ai->ai_family != AF_INET && e->ai->ai_family != AF_INET6) {
+        e->ai = e->ai->ai_next;
+    }
+    if (e->ai == NULL) {
+        if (e->ai_list != NULL) {
+            uv_freeaddrinfo(e->ai_list);
+        }
+        e->ai_list = NULL;
+        e->pass_tried++;
+        e->pass_server = (e->pass_server + 1) % e->cfg.n_servers;
+        next_server(e);
+        return;
+    }
+    struct econn *c = calloc(1, sizeof(*c));
+    uint8_t *in = malloc(IN_CAP);
+    if (c == NULL || in == NULL || uv_tcp_init(e->loop, &c->tcp) < 0) {
+        free(c);
+        free(in);
+        append_why(e, "connection", "out of memory");
+        e->ai = NULL;
+        try_address(e);
+        return;
+    }
+    e->handles++;
+    c->e = e;
+    c->in = in;
+    c->tcp.data = c;
+    c->connect_req.data = c;
+    c->server = e->pass_server;
+    c->state = CONN_CONNECTING;
+    c->next = e->conns;
+    e->conns = c;
+    e->current = c;
+    address_text(e->ai->ai_addr, c->peer, sizeof(c->peer));
+    int rc = uv_tcp_connect(&c->connect_req, &c->tcp, e->ai->ai_addr, on_connected);
+    if (rc < 0) {
+        e->current = NULL;
+        attempt_failed(e, c, uv_strerror(rc));
+        return;
+    }
+    uv_timer_start(&e->connect_timer, on_connect_timeout, e->cfg.connect_timeout_ms, 0);
+}
+
+static void start_connect(struct engine *e)
+{
+    uint64_t now = uv_hrtime();
+    if (now < e->connect_not_before_ns) {
+        if (!uv_is_active((uv_handle_t *)&e->connect_timer)) {
+            uv_timer_start(&e->connect_timer, on_connect_timeout,
+                           (e->connect_not_before_ns - now + NS_PER_MS - 1) / NS_PER_MS, 0);
+        }
+        return;
+    }
+    e->resolving = true;
+    e->pass_tried = 0;
+    e->pass_server = e->next_server;
+    e->why[0] = '\0';
+    next_server(e);
+}
+
+/* ---- Life ---- */
+
+struct engine *engine_new(uv_loop_t *loop, const struct client_config *cfg)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        return NULL;
+    }
+    e->loop = loop;
+    e->cfg = *cfg;
+    e->next_id = 1;
+    e->flights = calloc(cfg->max_in_flight, sizeof(e->flights[0]));
+    if (e->flights == NULL || arena_init(&e->arena, ARENA_CAP) < 0) {
+        free(e->flights);
+        free(e);
+        return NULL;
+    }
+    pthread_mutex_init(&e->peer_lock, NULL);
+    uv_timer_init(loop, &e->deadline_timer);
+    uv_timer_init(loop, &e->connect_timer);
+    uv_timer_init(loop, &e->delay_timer);
+    uv_idle_init(loop, &e->send_idle);
+    e->deadline_timer.data = e;
+    e->connect_timer.data = e;
+    e->delay_timer.data = e;
+    e->send_idle.data = e;
+    e->handles = 4;
+    return e;
+}
+
+/* One handle or request fewer; frees the engine after the last once it is closing. */
+static void gone(struct engine *e)
+{
+    e->handles--;
+    if (!e->closing || e->handles > 0) {
+        return;
+    }
+    void (*closed)(void *) = e->closed;
+    void *arg = e->closed_arg;
+    arena_fini(&e->arena);
+    free(e->flights);
+    free(e->out);
+    pthread_mutex_destroy(&e->peer_lock);
+    free(e);
+    if (closed != NULL) {
+        closed(arg);
+    }
+}
+
+static void engine_handle_closed(uv_handle_t *h)
+{
+    gone(h->data);
+}
+
+void engine_close(struct engine *e, void (*closed)(void *arg), void *arg)
+{
+    if (e->closing) {
+        return;
+    }
+    e->closing = true;
+    e->closed = closed;
+    e->closed_arg = arg;
+    struct oracle_error err;
+    client_error(&err, ORACLE_E_CLOSED, false, "the client was freed before the reply came");
+    while (e->live_head != NULL) {
+        call_fail(e, e->live_head, &err);
+    }
+    for (int k = 0; k < BATCH_KINDS; k++) {
+        struct batch_call *b;
+        while ((b = e->queue.head[k]) != NULL) {
+            batch_cancel(&e->queue, b);
+            call_release((struct ecall *)b);
+        }
+    }
+    while (e->alone_head != NULL) {
+        struct ecall *c = e->alone_head;
+        unqueue_call(e, c);
+        call_release(c);
+    }
+    for (size_t i = 0; i < e->cfg.max_in_flight; i++) {
+        if (e->flights[i].id == 0) {
+            continue;
+        }
+        struct batch calls;
+        struct batch_call *b = flight_end(e, &e->flights[i], &calls);
+        while (b != NULL) {
+            struct ecall *c = (struct ecall *)b;
+            b = b->next;
+            call_release(c);
+        }
+    }
+    while (e->conns != NULL) {
+        conn_close(e->conns);
+    }
+    if (e->gai_pending) {
+        uv_cancel((uv_req_t *)&e->gai); /* on_resolved still comes, and lets go */
+    }
+    if (e->ai_list != NULL) {
+        uv_freeaddrinfo(e->ai_list);
+        e->ai_list = e->ai = NULL;
+    }
+    uv_close((uv_handle_t *)&e->deadline_timer, engine_handle_closed);
+    uv_close((uv_handle_t *)&e->connect_timer, engine_handle_closed);
+    uv_close((uv_handle_t *)&e->delay_timer, engine_handle_closed);
+    uv_close((uv_handle_t *)&e->send_idle, engine_handle_closed);
+}
+
+int engine_submit(struct engine *e, const struct oracle_request *req, engine_done_fn done,
+                  void *arg, struct oracle_error *err)
+{
+    client_error_clear(err);
+    if (e->closing) {
+        return client_error(err, ORACLE_E_CLOSED, false, "the client is being freed");
+    }
+    char why[ORACLE_MESSAGE_MAX];
+    int rc = request_check(req, why, sizeof(why));
+    if (rc < 0) {
+        return client_error(err, rc, false, "%s", why);
+    }
+    struct ecall *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return client_error(err, ORACLE_E_NOMEM, false, "out of memory");
+    }
+    c->req = *req;
+    c->done = done;
+    c->arg = arg;
+    uint64_t allowance = 0;
+    switch (req->op) {
+    case ORACLE_OP_GET_TIMESTAMP:
+        if (req->ts.commit_wait) {
+            if (c->req.ts.max_wait_ns == 0) {
+                c->req.ts.max_wait_ns = e->cfg.max_wait_ns;
+            }
+            allowance = request_allowance(c->req.ts.max_wait_ns);
+        }
+        c->batchable = req->ts.count <= 1 && req->ts.min_ts_ns == 0;
+        c->b.kind = req->ts.commit_wait ? BATCH_COMMIT_TS : BATCH_TS;
+        c->b.max_wait_ns = req->ts.commit_wait ? c->req.ts.max_wait_ns : 0;
+        break;
+    case ORACLE_OP_WAIT_UNTIL:
+        if (c->req.max_wait_ns == 0) {
+            c->req.max_wait_ns = e->cfg.max_wait_ns;
+        }
+        allowance = request_allowance(c->req.max_wait_ns);
+        c->batchable = true;
+        c->b.kind = BATCH_WAIT_UNTIL;
+        c->b.ts_ns = req->ts_ns;
+        c->b.max_wait_ns = c->req.max_wait_ns;
+        break;
+    case ORACLE_OP_NOW:
+        c->batchable = true;
+        c->b.kind = BATCH_NOW;
+        break;
+    default:
+        break;
+    }
+    c->submitted_ns = uv_hrtime();
+    c->deadline_ns = c->submitted_ns + (uint64_t)e->cfg.request_timeout_ms * NS_PER_MS + allowance;
+    c->prev = e->live_tail;
+    if (e->live_tail != NULL) {
+        e->live_tail->next = c;
+    } else {
+        e->live_head = c;
+    }
+    e->live_tail = c;
+    queue_call(e, c);
+    arm_deadline(e, c->deadline_ns);
+    if (!e->send_idle_on) {
+        e->send_idle_on = true;
+        uv_idle_start(&e->send_idle, on_send_idle);
+    }
+    return 0;
+}
+
+void engine_flush(struct engine *e)
+{
+    pump(e);
+}
+
+uint64_t engine_max_seen(struct engine *e)
+{
+    return atomic_load_explicit(&e->max_seen, memory_order_relaxed);
+}
+
+void engine_observe(struct engine *e, uint64_t ts_ns)
+{
+    if (ts_ns >= REQUEST_TS_LIMIT) {
+        return;
+    }
+    uint64_t seen = atomic_load_explicit(&e->max_seen, memory_order_relaxed);
+    while (ts_ns > seen &&
+           !atomic_compare_exchange_weak_explicit(&e->max_seen, &seen, ts_ns, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+    }
+}
+
+void engine_peer(struct engine *e, char *buf, size_t cap)
+{
+    pthread_mutex_lock(&e->peer_lock);
+    snprintf(buf, cap, "%s", e->peer);
+    pthread_mutex_unlock(&e->peer_lock);
+}
+
+void engine_counts(struct engine *e, struct engine_counts *out)
+{
+    out->calls = atomic_load_explicit(&e->n_calls, memory_order_relaxed);
+    out->requests = atomic_load_explicit(&e->n_requests, memory_order_relaxed);
+    out->batched = atomic_load_explicit(&e->n_batched, memory_order_relaxed);
+    out->connects = atomic_load_explicit(&e->n_connects, memory_order_relaxed);
+}
