@@ -162,6 +162,17 @@ static bool act(struct fake_oracled *f, int fd, enum fake_act a, const struct re
     case FAKE_PADDED:
         send_padded(fd, &s);
         return true;
+    case FAKE_SLOW:
+        usleep(30000);
+        send_response(fd, &s, false);
+        return true;
+    case FAKE_WAIT_LIMIT:
+        usleep(30000);
+        if (r->op == REQ_OP_WAIT_UNTIL && r->ts_ns > FAKE_WAIT_LIMIT_NS) {
+            s = error_reply(r->id, WIRE_ERROR_WAIT_TOO_LONG, false, "wait too long");
+        }
+        send_response(fd, &s, false);
+        return true;
     case FAKE_GARBAGE:
         send_all(fd, garbage, sizeof(garbage));
         return true;

@@ -31,10 +31,13 @@ enum fake_act {
     FAKE_OK_CLOSE,    /* a correct reply, then close (an idle timeout, say) */
     FAKE_SHUTDOWN,    /* Error SHUTTING_DOWN to the first request, then close */
     FAKE_PADDED,      /* a correct reply with its id field repeated 5000 times (valid protobuf) */
+    FAKE_SLOW,        /* a correct reply after 30 ms (calls pile up behind it meanwhile) */
+    FAKE_WAIT_LIMIT,  /* as FAKE_SLOW, but a WaitUntil above FAKE_WAIT_LIMIT_NS is WAIT_TOO_LONG */
 };
 
-#define FAKE_SCRIPT_MAX   8
-#define FAKE_REQUESTS_MAX 64
+#define FAKE_SCRIPT_MAX    8
+#define FAKE_WAIT_LIMIT_NS UINT64_C(1000000)
+#define FAKE_REQUESTS_MAX  64
 
 struct fake_oracled {
     int listen_fd;
