@@ -21,6 +21,7 @@
 
 #include "args.h"
 #include "bproto.h"
+#include "clientload.h"
 #include "frame.h"
 #include "histogram.h"
 #include "netaddr.h"
@@ -54,6 +55,8 @@ struct options {
     uint32_t idle;
     int64_t rest_ns;
     bool busy_poll;
+    enum client_mode client; /* CLIENT_NONE: oracle-bench's own connections */
+    uint32_t threads;
 };
 
 struct bench;
@@ -759,6 +762,21 @@ static int set_requests(void *target, const struct opts_entry *e, const char *va
 }
 
 /* The scenario is written into JSON unescaped. */
+static int set_client(void *target, const struct opts_entry *e, const char *value,
+                      const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    struct options *o = target;
+    if (client_mode_parse(value, &o->client) < 0) {
+        snprintf(why->text, sizeof(why->text), "--client is shared, per-thread or async, not %s",
+                 value);
+        why->sentence = true;
+        return -1;
+    }
+    return 0;
+}
+
 static int set_scenario(void *target, const struct opts_entry *e, const char *value,
                         const struct opts_where *w, struct opts_why *why)
 {
@@ -914,6 +932,20 @@ static const struct opts_entry entries[] = {
      .max = INT64_MAX,
      .expect = DURATION_EXPECT,
      .help = "instead: the server's CPU time over D with no load"},
+    {.kind = OPTS_CALL,
+     .name = "client",
+     .metavar = "MODE",
+     .set = set_client,
+     .help = "instead: load through liboracle-client, --threads callers: shared (one "
+             "oracle_shared_new client), per-thread (a client each) or async (one loop); "
+             "--op ts or ts-wait"},
+    {.kind = OPTS_INT,
+     .name = "threads",
+     .metavar = "N",
+     OPTS_AT(struct options, threads),
+     .min = 1,
+     .max = 4096,
+     .help = "--client's callers (threads, or outstanding calls with async)"},
     {.kind = OPTS_HELP, .name = "help", .short_name = 'h', .help = "this help"},
 };
 
@@ -945,6 +977,7 @@ static void set_defaults(struct options *o)
     o->echo_size = 10;
     o->cpu = -1;
     o->scenario = "";
+    o->threads = 1;
 }
 
 static void parse(int argc, char **argv, struct options *o)
@@ -1057,6 +1090,21 @@ int main(int argc, char **argv)
     }
     if (o->rest_ns > 0) {
         return run_rest(o);
+    }
+    if (o->client != CLIENT_NONE) {
+        if (o->target != TARGET_ORACLE || (o->op != BP_OP_TS && o->op != BP_OP_TS_WAIT) ||
+            o->count != 1) {
+            die("--client loads oracled with --op ts or ts-wait, one timestamp a call", "");
+        }
+        struct client_load l = {.mode = o->client,
+                                .addr = o->addr,
+                                .threads = o->threads,
+                                .commit_wait = o->op == BP_OP_TS_WAIT,
+                                .duration_ns = o->duration_ns,
+                                .warmup_ns = o->warmup_ns,
+                                .server_pid = o->server_pid > 0 ? o->server_pid : 0,
+                                .scenario = o->scenario};
+        return client_load_run(&l);
     }
     struct sockaddr_storage ss;
     if (netaddr_parse(o->addr, &ss) < 0) {

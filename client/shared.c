@@ -1,23 +1,41 @@
-/* The shared client: the engine on its own thread, fed by many (see shared.h). */
+/*
+ * The shared client: the engine on its own thread, fed by many (see shared.h).
+ *
+ * The hand-off costs no lock. A caller pushes its waiter (on its own stack) onto a lock-free
+ * stack and wakes the engine with uv_async_send() when the stack was empty; the engine takes
+ * the whole stack at once, oldest first. The engine ends a waiter by storing its reply and then
+ * the waiter's state (release); the caller sleeps on the state with a futex, which the engine
+ * wakes only when the caller went to sleep.
+ */
 #include "shared.h"
 
+#include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <uv.h>
 
 #include "engine.h"
 
+enum waiter_state {
+    WAITING = 0,
+    SLEEPING = 1, /* on the futex: the engine must wake it */
+    DONE = 2,
+};
+
 /* A caller's call, on the caller's stack until the engine has ended it. */
 struct waiter {
     struct waiter *next;
-    struct shared *s;
     const struct oracle_request *req;
     struct oracle_response *out;
-    pthread_cond_t cond;
-    bool done;
+    _Atomic uint32_t state;
 };
 
 struct shared {
@@ -25,79 +43,102 @@ struct shared {
     uv_loop_t loop;
     uv_async_t wake;
     struct engine *engine;
-    pthread_mutex_t lock;
-    /* Under lock: */
-    struct waiter *inbox_head, *inbox_tail;
-    bool closing;
-    size_t callers;      /* in shared_call(): the client is not freed under them */
-    pthread_cond_t left; /* signalled when the last caller leaves while closing */
-    bool engine_closed;  /* the engine's thread only */
+    _Atomic(struct waiter *) inbox; /* newest first */
+    _Atomic bool closing;
+    _Atomic size_t callers; /* in shared_call(): the client is not freed under them */
+    bool engine_closed;     /* the engine's thread only */
 };
 
-/* Ends w with r: copies it out and wakes the caller, whose stack w lives on. */
-static void waiter_end(struct shared *s, struct waiter *w, const struct oracle_response *r)
+static void futex_wait(_Atomic uint32_t *addr, uint32_t expected)
 {
-    pthread_mutex_lock(&s->lock);
+    (void)syscall(SYS_futex, (uint32_t *)(uintptr_t)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL,
+                  0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr)
+{
+    (void)syscall(SYS_futex, (uint32_t *)(uintptr_t)addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Ends w with r: its reply, then its state; wakes it if it sleeps. w may be gone after the
+ * exchange (its caller returns), and the futex word with it: a wake on a word that no one
+ * waits on any more wakes no one, and a waiter re-checks its state after every wake. */
+static void waiter_end(struct waiter *w, const struct oracle_response *r)
+{
     *w->out = *r;
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&s->lock); /* w may be gone from here on */
+    _Atomic uint32_t *state = &w->state;
+    if (atomic_exchange_explicit(state, DONE, memory_order_acq_rel) == SLEEPING) {
+        futex_wake(state);
+    }
 }
 
 static void on_done(const struct oracle_response *r, void *arg)
 {
-    struct waiter *w = arg;
-    waiter_end(w->s, w, r);
+    waiter_end(arg, r);
 }
 
-static void fail_waiter(struct shared *s, struct waiter *w, const struct oracle_error *err)
+static void fail_waiter(struct waiter *w, const struct oracle_error *err)
 {
     struct oracle_response r;
     memset(&r, 0, sizeof(r));
     r.op = w->req->op;
     r.rc = err->rc;
     r.error = *err;
-    waiter_end(s, w, &r);
+    waiter_end(w, &r);
 }
 
-static void on_wake_closed(uv_handle_t *h)
+/* Takes every waiter handed over, oldest first. */
+static struct waiter *take_inbox(struct shared *s)
 {
-    (void)h;
+    struct waiter *w = atomic_exchange_explicit(&s->inbox, NULL, memory_order_acquire);
+    struct waiter *oldest_first = NULL;
+    while (w != NULL) {
+        struct waiter *next = w->next;
+        w->next = oldest_first;
+        oldest_first = w;
+        w = next;
+    }
+    return oldest_first;
+}
+
+static void fail_inbox(struct shared *s)
+{
+    struct oracle_error err;
+    client_error(&err, ORACLE_E_CLOSED, false, "the client was freed before the reply came");
+    struct waiter *w = take_inbox(s);
+    while (w != NULL) {
+        struct waiter *next = w->next; /* read before the end: w may be gone after it */
+        fail_waiter(w, &err);
+        w = next;
+    }
 }
 
 static void on_engine_closed(void *arg)
 {
     struct shared *s = arg;
-    uv_close((uv_handle_t *)&s->wake, on_wake_closed);
+    uv_close((uv_handle_t *)&s->wake, NULL);
 }
 
 /* On the engine's thread: takes the calls handed over, or closes. */
 static void on_wake(uv_async_t *h)
 {
     struct shared *s = h->data;
-    pthread_mutex_lock(&s->lock);
-    struct waiter *w = s->inbox_head;
-    s->inbox_head = s->inbox_tail = NULL;
-    bool closing = s->closing;
-    pthread_mutex_unlock(&s->lock);
-    while (w != NULL) {
-        struct waiter *next = w->next;
-        struct oracle_error err;
-        if (closing) {
-            client_error(&err, ORACLE_E_CLOSED, false,
-                         "the client was freed before the reply came");
-            fail_waiter(s, w, &err);
-        } else if (engine_submit(s->engine, w->req, on_done, w, &err) < 0) {
-            fail_waiter(s, w, &err);
-        }
-        w = next;
-    }
-    if (closing) {
+    if (atomic_load_explicit(&s->closing, memory_order_acquire)) {
+        fail_inbox(s);
         if (!s->engine_closed) {
             s->engine_closed = true;
             engine_close(s->engine, on_engine_closed, s);
         }
         return;
+    }
+    struct waiter *w = take_inbox(s);
+    while (w != NULL) {
+        struct waiter *next = w->next;
+        struct oracle_error err;
+        if (engine_submit(s->engine, w->req, on_done, w, &err) < 0) {
+            fail_waiter(w, &err);
+        }
+        w = next;
     }
     engine_flush(s->engine);
 }
@@ -127,14 +168,10 @@ struct shared *shared_new(const struct client_config *cfg, struct oracle_error *
     rc = s->engine == NULL ? UV_ENOMEM : uv_async_init(&s->loop, &s->wake, on_wake);
     if (rc == 0) {
         s->wake.data = s;
-        pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->left, NULL);
         rc = -pthread_create(&s->thread, NULL, run, s);
         if (rc == 0) {
             return s;
         }
-        pthread_cond_destroy(&s->left);
-        pthread_mutex_destroy(&s->lock);
         uv_close((uv_handle_t *)&s->wake, NULL);
     }
     if (s->engine != NULL) {
@@ -153,54 +190,46 @@ void shared_free(struct shared *s)
     if (s == NULL) {
         return;
     }
-    pthread_mutex_lock(&s->lock);
-    s->closing = true;
-    pthread_mutex_unlock(&s->lock);
+    atomic_store_explicit(&s->closing, true, memory_order_release);
     uv_async_send(&s->wake);
     pthread_join(s->thread, NULL);
     uv_loop_close(&s->loop);
-    pthread_mutex_lock(&s->lock);
-    while (s->callers > 0) {
-        pthread_cond_wait(&s->left, &s->lock); /* they were all answered: they are leaving */
+    /* A caller that came in before closing was seen may hand its call over after the engine
+     * is gone: end such calls here, until every caller has left. */
+    while (atomic_load_explicit(&s->callers, memory_order_acquire) > 0) {
+        fail_inbox(s);
+        sched_yield();
     }
-    pthread_mutex_unlock(&s->lock);
-    pthread_cond_destroy(&s->left);
-    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
 int shared_call(struct shared *s, const struct oracle_request *req, struct oracle_response *out,
                 struct oracle_error *err)
 {
-    struct waiter w = {.s = s, .req = req, .out = out};
-    pthread_cond_init(&w.cond, NULL);
-    pthread_mutex_lock(&s->lock);
-    if (s->closing) {
-        pthread_mutex_unlock(&s->lock);
-        pthread_cond_destroy(&w.cond);
+    atomic_fetch_add_explicit(&s->callers, 1, memory_order_acq_rel);
+    if (atomic_load_explicit(&s->closing, memory_order_acquire)) {
+        atomic_fetch_sub_explicit(&s->callers, 1, memory_order_release);
         return client_error(err, ORACLE_E_CLOSED, false, "the client is being freed");
     }
-    s->callers++;
-    bool first = s->inbox_head == NULL;
-    if (s->inbox_tail != NULL) {
-        s->inbox_tail->next = &w;
-    } else {
-        s->inbox_head = &w;
-    }
-    s->inbox_tail = &w;
-    pthread_mutex_unlock(&s->lock);
-    if (first) {
+    struct waiter w = {.req = req, .out = out, .state = WAITING};
+    struct waiter *head = atomic_load_explicit(&s->inbox, memory_order_relaxed);
+    do {
+        w.next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&s->inbox, &head, &w, memory_order_release,
+                                                    memory_order_relaxed));
+    if (head == NULL) {
         uv_async_send(&s->wake); /* later ones find it woken already */
     }
-    pthread_mutex_lock(&s->lock);
-    while (!w.done) {
-        pthread_cond_wait(&w.cond, &s->lock);
+    /* No spinning first: a caller spinning takes the CPU the engine's thread needs to answer
+     * it, and with many callers on few cores that costs more than a sleep. */
+    uint32_t st = WAITING;
+    if (atomic_compare_exchange_strong_explicit(&w.state, &st, SLEEPING, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        while (atomic_load_explicit(&w.state, memory_order_acquire) != DONE) {
+            futex_wait(&w.state, SLEEPING);
+        }
     }
-    if (--s->callers == 0 && s->closing) {
-        pthread_cond_signal(&s->left);
-    }
-    pthread_mutex_unlock(&s->lock);
-    pthread_cond_destroy(&w.cond);
+    atomic_fetch_sub_explicit(&s->callers, 1, memory_order_release);
     if (out->rc < 0 && err != NULL) {
         *err = out->error;
     } else {
