@@ -46,6 +46,16 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
     | "| \(.[1]) | \(fmt(med($s; "oracled"; .rps); 0)) | \(fmt(med($s; "oracled"; .waited_us.p50); 1)) / \(fmt(med($s; "oracled"; .waited_us.p99); 1)) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 1)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) | \(fmt(med($s; "oracled"; .client_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.max); 0)) | \(fmt(med($s; "oracled"; .server_cpu_s); 2)) |"
   ),
   "",
+  "| scenario 8: liboracle-client, N callers | timestamps/s shared / per-thread / async | server requests/s shared / per-thread / async | calls per request (shared) | p50 us shared / per-thread / async | p99 us shared / per-thread / async | client CPU s shared / per-thread / async | server CPU s shared / per-thread / async |",
+  "|---|---|---|---|---|---|---|---|",
+  ( ["ts", "ts-wait"][] as $op | [1, 8, 64, 512][] as $n
+    | def m(mode; f): med("s8-\(mode)-\($op)-\($n)"; "oracled"; f);
+    "| `\($op)` x\($n) | \(fmt(m("shared"; .timestamps_per_s); 0)) / \(fmt(m("per-thread"; .timestamps_per_s); 0)) / \(fmt(m("async"; .timestamps_per_s); 0)) | \(fmt(m("shared"; .server_requests_per_s); 0)) / \(fmt(m("per-thread"; .server_requests_per_s); 0)) / \(fmt(m("async"; .server_requests_per_s); 0)) | \(fmt(m("shared"; .calls_per_request); 1)) | \(fmt(m("shared"; .latency_us.p50); 1)) / \(fmt(m("per-thread"; .latency_us.p50); 1)) / \(fmt(m("async"; .latency_us.p50); 1)) | \(fmt(m("shared"; .latency_us.p99); 1)) / \(fmt(m("per-thread"; .latency_us.p99); 1)) / \(fmt(m("async"; .latency_us.p99); 1)) | \(fmt(m("shared"; .client_cpu_s); 2)) / \(fmt(m("per-thread"; .client_cpu_s); 2)) / \(fmt(m("async"; .client_cpu_s); 2)) | \(fmt(m("shared"; .server_cpu_s); 2)) / \(fmt(m("per-thread"; .server_cpu_s); 2)) / \(fmt(m("async"; .server_cpu_s); 2)) |"
+  ),
+  "",
+  ( [ [1, 8, 64, 512][] as $n | "x\($n) \(fmt(med("s8-shared-ts-wait-\($n)"; "oracled"; .waited_us.p50); 1)) / \(fmt(med("s8-shared-ts-wait-\($n)"; "oracled"; .waited_us.p99); 1)) shared, \(fmt(med("s8-per-thread-ts-wait-\($n)"; "oracled"; .waited_us.p50); 1)) / \(fmt(med("s8-per-thread-ts-wait-\($n)"; "oracled"; .waited_us.p99); 1)) per-thread" ] | join("; ")
+    | "With commit-wait (`ts-wait`), the wait the server added, p50 / p99 us: \(.)." ),
+  "",
   ( [ $all[] | select(.scenario == "s6-idle-10000") ][0] as $i
     | "Scenario 6: 10,000 idle connections: server RSS \(fmt($i.server_rss_kib_before / 1024; 1)) MiB before, \(fmt($i.server_rss_kib_connected / 1024; 1)) MiB with them open: **\(fmt($i.server_rss_bytes_per_connection; 0)) bytes per connection**." ),
   ( [ $all[] | select(.scenario == "s7-rest") ][0] as $r
@@ -60,6 +70,13 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
   ( [ "s5-wait-1", "s5-wait-1000", "s5-wait-10000" ][] as $s
     | [ med($s; "oracled"; .server_lateness_us.p50), med($s; "oracled"; .server_lateness_us.p99) ] as $l
     | "- server-side lateness ≤ 5 us p50, ≤ 20 us p99 (\($s)): \(fmt($l[0]; 1)) / \(fmt($l[1]; 1)) us — \(if $l[0] == null or $l[1] == null then "not measured" elif $l[0] <= 5 and $l[1] <= 20 then "met" else "missed" end)" ),
+  ( [ med("s8-shared-ts-64"; "oracled"; .timestamps_per_s), med("s8-per-thread-ts-64"; "oracled"; .timestamps_per_s), med("s8-shared-ts-64"; "oracled"; .server_requests_per_s), med("s8-per-thread-ts-64"; "oracled"; .server_requests_per_s) ] as $x
+    | ratio($x[0]; $x[1]) as $t | ratio($x[3]; $x[2]) as $r
+    | "- scenario 8, 64 threads: shared ≥ 2× the per-thread timestamps/s: \(fmt($t; 2))× — \(if $t == null then "not measured" elif $t >= 2 then "met" else "missed" end); with ≥ 10× fewer server requests: \(fmt($r; 1))× — \(if $r == null then "not measured" elif $r >= 10 then "met" else "missed" end)" ),
+  ( ratio(med("s8-shared-ts-1"; "oracled"; .latency_us.p50); med("s8-per-thread-ts-1"; "oracled"; .latency_us.p50)) as $x
+    | "- scenario 8, 1 thread: a shared client call ≤ 10 % over a blocking client call (p50): \(fmt($x; 3)) — \(if $x == null then "not measured" elif $x <= 1.1 then "met" else "missed" end)" ),
+  ( [ $all[] | select(.scenario == "s8-shared-ts-512") ][0] as $r
+    | "- scenario 8, 512 threads on one shared client: \(if $r == null then "not measured" else "\(fmt($r.timestamps_per_s; 0)) timestamps/s, p99 \(fmt($r.latency_us.p99; 0)) us, max \(fmt($r.latency_us.max; 0)) us, \($r.errors) errors" end)" ),
   ( [ $all[] | select(.scenario == "s7-rest") ][0].server_cpu_percent as $c
     | "- CPU at rest ≈ 0: \(fmt($c; 2)) % of a core — \(if $c == null then "not measured" elif $c < 1 then "met" else "missed" end)" ),
   ""

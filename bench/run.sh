@@ -11,7 +11,7 @@
 #   bench/RESULTS.md                     the table added on top of the earlier runs
 #
 # Usage: bench/run.sh [--quick] [--no-record] [--server-cpu N] [--client-cpu N]
-#   --quick         short runs (under a minute), for a look; the full run takes about 5 minutes
+#   --quick         short runs (about a minute), for a look; the full run takes about 15 minutes
 #   --no-record     leave bench/RESULTS.md alone
 #   --server-cpu N  the CPU oracled, redis-server and echo-server run on (default 1; 0 on a
 #                   one-CPU machine)
@@ -201,6 +201,20 @@ for rep in $(seq 1 $reps); do
         --duration $duration --warmup 1s "${metrics[@]}" --lateness-cdf "$out/late-10000-$rep.dat"
     run s5-burst-10000 oracled --op wait-until --wait-ahead 50ms --connections 100 --depth 100 \
         --duration $duration "${metrics[@]}"
+done
+# Scenario 8: liboracle-client under many callers (issue 19): one shared client (batching), a
+# blocking client per thread (one request per call), and one loop with N calls outstanding;
+# 1, 8, 64 and 512 callers; plain timestamps and commit-waited ones. Interleaved per caller
+# count, so the three ways meet the same machine; medians of the repetitions.
+for rep in $(seq 1 $reps); do
+    for n in 1 8 64 512; do
+        for op in ts ts-wait; do
+            for mode in shared per-thread async; do
+                run "s8-$mode-$op-$n" oracled --client "$mode" --threads "$n" --op "$op" \
+                    --duration $duration
+            done
+        done
+    done
 done
 # Scenario 6: 10,000 idle connections. Scenario 7: the server at rest.
 run s6-idle-10000 oracled --idle 10000

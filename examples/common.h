@@ -1,5 +1,5 @@
 /*
- * What the three examples share: a client for the server named on the command line (or
+ * What the examples share: a client for the server named on the command line (or
  * $ORACLE_SERVER, else 127.0.0.1:7600), and printing a timestamp.
  */
 #ifndef ORACLE_EXAMPLES_COMMON_H
@@ -7,11 +7,13 @@
 
 #include <inttypes.h>
 #include <oracle/client.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-static inline oracle_client *example_client(int argc, char **argv)
+/* A client of one thread (oracle_client_new()), or one that threads share (shared). */
+static inline oracle_client *example_client_of(int argc, char **argv, bool shared)
 {
     struct oracle_client_options o;
     oracle_client_options_init(&o);
@@ -22,11 +24,16 @@ static inline oracle_client *example_client(int argc, char **argv)
         o.servers = env;
     }
     struct oracle_error err;
-    oracle_client *c = oracle_client_new(&o, &err);
+    oracle_client *c = shared ? oracle_shared_new(&o, &err) : oracle_client_new(&o, &err);
     if (c == NULL) {
         fprintf(stderr, "%s\n", err.message);
     }
     return c;
+}
+
+static inline oracle_client *example_client(int argc, char **argv)
+{
+    return example_client_of(argc, argv, false);
 }
 
 /* Prints the error and returns the examples' exit status for errors. */

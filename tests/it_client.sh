@@ -158,6 +158,11 @@ for e in before after commit; do
 done
 contains "$OUT" "^ordered +yes" "commit example"
 pass "examples: before, after and commit behave as ClockBound's demos"
+run 0 "$EXAMPLES/example-threads"
+while IFS= read -r line; do echo "# threads: $line"; done <<<"$OUT"
+contains "$OUT" "^ordered +yes \(0 commits" "threads example: commit order across threads"
+contains "$OUT" "^requests +[0-9]+ for 1600 calls" "threads example: every call ended"
+pass "example: 8 threads on one shared client, commit order across them"
 
 # --- a daemon whose chrony is not synchronised (leap status 3) ---
 start_fake_chrony unsync "$FAKE" --leap 3

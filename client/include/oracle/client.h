@@ -180,7 +180,7 @@ void oracle_client_counts(const oracle_client *c, struct oracle_client_counts *o
  * oracle_send(), oracle_flush() and oracle_receive() are for a client of one thread: on a
  * shared one they return ORACLE_E_INVALID. oracle_client_connect() sends a Now, and reports.
  *
- * Batching. Calls that arrive while a call of the same kind is in flight wait for its reply,
+ * Batching. Calls that arrive while two requests of their kind are in flight wait for a reply,
  * then leave together as one request: one-timestamp GetTimestamp calls (without min_ts_ns) as
  * one GetTimestamp of count n, split back in the order the calls were made; commit-waited ones
  * likewise, the server holding the reply until the whole range is past; WaitUntil calls as one
