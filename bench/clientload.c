@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include "histjson.h"
 #include "histogram.h"
 #include "oracle/async.h"
 #include "oracle/client.h"
@@ -246,18 +247,6 @@ static void sleep_ns(int64_t ns)
     }
 }
 
-static void json_hist(const char *name, const struct histogram *h)
-{
-    if (h->total == 0) {
-        return;
-    }
-    printf(",\"%s\":{\"count\":%" PRIu64 ",\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-           "\"p999\":%.3f,\"max\":%.3f}",
-           name, h->total, (double)hist_quantile(h, 0.5) / 1e3, (double)hist_quantile(h, 0.9) / 1e3,
-           (double)hist_quantile(h, 0.99) / 1e3, (double)hist_quantile(h, 0.999) / 1e3,
-           (double)h->max_ns / 1e3);
-}
-
 int client_load_run(const struct client_load *l)
 {
     struct load ld;
@@ -341,8 +330,8 @@ int client_load_run(const struct client_load *l)
     if (l->server_pid > 0) {
         printf(",\"server_cpu_s\":%.3f", (double)(ld.server1_ns - ld.server0_ns) / 1e9);
     }
-    json_hist("latency_us", &latency);
-    json_hist("waited_us", &waited);
+    hist_json("latency_us", &latency);
+    hist_json("waited_us", &waited);
     printf("}\n");
     fprintf(stderr,
             "%s client %s %s x%u: %.0f timestamps/s, %.0f requests/s (%.1f calls each), p50 "

@@ -23,6 +23,7 @@
 #include "bproto.h"
 #include "clientload.h"
 #include "frame.h"
+#include "histjson.h"
 #include "histogram.h"
 #include "netaddr.h"
 #include "opts.h"
@@ -593,19 +594,6 @@ static void on_connect(uv_connect_t *req, int status)
 }
 
 /* ---- Results ---- */
-
-/* ,"name":{count, p50 ... in us} when anything was recorded. */
-static void json_hist(const char *name, const struct histogram *h)
-{
-    if (h->total == 0) {
-        return;
-    }
-    printf(",\"%s\":{\"count\":%" PRIu64 ",\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-           "\"p999\":%.3f,\"max\":%.3f,\"mean\":%.3f}",
-           name, h->total, (double)hist_quantile(h, 0.5) / 1e3, (double)hist_quantile(h, 0.9) / 1e3,
-           (double)hist_quantile(h, 0.99) / 1e3, (double)hist_quantile(h, 0.999) / 1e3,
-           (double)h->max_ns / 1e3, (double)(h->sum_ns / (long double)h->total) / 1e3);
-}
 
 static void write_cdf(const char *path, const struct histogram *h)
 {
@@ -1218,9 +1206,9 @@ int main(int argc, char **argv)
                    b->idle_rss_kib, (double)(b->idle_rss_kib - rss0) * 1024.0 / o->idle);
         }
     }
-    json_hist("latency_us", &b->latency);
-    json_hist("waited_us", &b->waited);
-    json_hist("client_lateness_us", &b->client_lateness);
+    hist_json("latency_us", &b->latency);
+    hist_json("waited_us", &b->waited);
+    hist_json("client_lateness_us", &b->client_lateness);
     if (have_metrics) {
         print_server_lateness(&lat_before, &lat_after);
     }

@@ -139,8 +139,8 @@ static int fail(oracle_client *c, struct oracle_error *err, int rc, const char *
     return rc;
 }
 
-API oracle_client *oracle_client_new(const struct oracle_client_options *o,
-                                     struct oracle_error *err)
+/* A client's struct with its options checked, nothing else yet; NULL with err filled. */
+static oracle_client *client_alloc(const struct oracle_client_options *o, struct oracle_error *err)
 {
     clear_error(err);
     struct client_config cfg;
@@ -154,6 +154,16 @@ API oracle_client *oracle_client_new(const struct oracle_client_options *o,
     }
     c->fd = -1;
     c->cfg = cfg;
+    return c;
+}
+
+API oracle_client *oracle_client_new(const struct oracle_client_options *o,
+                                     struct oracle_error *err)
+{
+    oracle_client *c = client_alloc(o, err);
+    if (c == NULL) {
+        return NULL;
+    }
     c->next_id = 1;
     c->flights = calloc(c->cfg.max_in_flight, sizeof(c->flights[0]));
     c->in = malloc(IN_CAP);
@@ -185,19 +195,11 @@ static int not_shared(struct oracle_error *err)
 API oracle_client *oracle_shared_new(const struct oracle_client_options *o,
                                      struct oracle_error *err)
 {
-    clear_error(err);
-    struct client_config cfg;
-    if (client_config_from(o, &cfg, err) < 0) {
-        return NULL;
-    }
-    oracle_client *c = calloc(1, sizeof(*c));
+    oracle_client *c = client_alloc(o, err);
     if (c == NULL) {
-        set_error(err, ORACLE_E_NOMEM, false, "out of memory");
         return NULL;
     }
-    c->fd = -1;
-    c->cfg = cfg;
-    c->shared = shared_new(&cfg, err);
+    c->shared = shared_new(&c->cfg, err);
     if (c->shared == NULL) {
         free(c);
         return NULL;

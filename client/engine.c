@@ -910,6 +910,20 @@ static void pass_failed(struct engine *e)
 
 static void next_server(struct engine *e);
 
+/* The pass is done with its current server: what went wrong with it (NULL: said already, per
+ * address), then the next one. */
+static void server_done(struct engine *e, const char *what)
+{
+    if (what != NULL) {
+        char where[SERVERS_HOST_MAX + 10];
+        servers_format(&e->cfg.servers[e->pass_server], where, sizeof(where));
+        append_why(e, where, what);
+    }
+    e->pass_tried++;
+    e->pass_server = (e->pass_server + 1) % e->cfg.n_servers;
+    next_server(e);
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct engine *e = req->data;
@@ -922,14 +936,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     e->handles--;
-    const struct server_addr *s = &e->cfg.servers[e->pass_server];
     if (status < 0) {
-        char where[SERVERS_HOST_MAX + 10];
-        servers_format(s, where, sizeof(where));
-        append_why(e, where, uv_strerror(status));
-        e->pass_tried++;
-        e->pass_server = (e->pass_server + 1) % e->cfg.n_servers;
-        next_server(e);
+        server_done(e, uv_strerror(status));
         return;
     }
     e->ai_list = res;
@@ -949,12 +957,7 @@ static void next_server(struct engine *e)
     e->gai.data = e;
     int rc = uv_getaddrinfo(e->loop, &e->gai, on_resolved, s->host, s->port, &hints);
     if (rc < 0) {
-        char where[SERVERS_HOST_MAX + 10];
-        servers_format(s, where, sizeof(where));
-        append_why(e, where, uv_strerror(rc));
-        e->pass_tried++;
-        e->pass_server = (e->pass_server + 1) % e->cfg.n_servers;
-        next_server(e);
+        server_done(e, uv_strerror(rc));
         return;
     }
     e->handles++;
@@ -1047,9 +1050,7 @@ static void try_address(struct engine *e)
             uv_freeaddrinfo(e->ai_list);
         }
         e->ai_list = NULL;
-        e->pass_tried++;
-        e->pass_server = (e->pass_server + 1) % e->cfg.n_servers;
-        next_server(e);
+        server_done(e, NULL);
         return;
     }
     struct econn *c = calloc(1, sizeof(*c));

@@ -116,118 +116,139 @@ static void submit_ts(oracle_async *a, bool commit_wait, struct slot *s)
     assert_int_equal(oracle_async_submit(a, &req, on_reply, s, &err), 0);
 }
 
+/* A fake server running script, a loop, and an asynchronous client of it. */
+struct afix {
+    struct fake_oracled server;
+    char addr[64];
+    uv_loop_t loop;
+    oracle_async *a;
+    struct recorder rec;
+};
+
+static void server_start(struct fake_oracled *server, const enum fake_act *script, size_t n,
+                         char *addr, size_t cap)
+{
+    assert_int_equal(fake_oracled_start(server, script, n), 0);
+    fake_oracled_addr(server, addr, cap);
+}
+
+/* request_timeout_ms 0: options_for()'s; the same for max_batch_delay_us. */
+static struct afix *afix_start(const enum fake_act *script, size_t n, uint32_t request_timeout_ms,
+                               uint32_t max_batch_delay_us)
+{
+    static struct afix f;
+    memset(&f, 0, sizeof(f));
+    server_start(&f.server, script, n, f.addr, sizeof(f.addr));
+    uv_loop_init(&f.loop);
+    struct oracle_client_options o;
+    options_for(&o, f.addr);
+    if (request_timeout_ms != 0) {
+        o.request_timeout_ms = request_timeout_ms;
+    }
+    o.max_batch_delay_us = max_batch_delay_us;
+    struct oracle_error err;
+    f.a = oracle_async_new(&f.loop, &o, &err);
+    assert_non_null(f.a);
+    f.loop.data = f.a;
+    next_seq = 0;
+    return &f;
+}
+
+static void afix_stop(struct afix *f)
+{
+    close_async(&f->loop, f->a);
+    uv_loop_close(&f->loop);
+    fake_oracled_stop(&f->server);
+}
+
 /* Calls made in one turn of the loop leave as one request; the range is shared out in the
  * order the calls were made; each ends once. */
 static void test_merged_and_split_in_order(void **state)
 {
     (void)state;
-    struct fake_oracled server;
     const enum fake_act script[] = {FAKE_OK};
-    assert_int_equal(fake_oracled_start(&server, script, 1), 0);
-    char addr[64];
-    fake_oracled_addr(&server, addr, sizeof(addr));
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct oracle_client_options o;
-    options_for(&o, addr);
-    struct oracle_error err;
-    oracle_async *a = oracle_async_new(&loop, &o, &err);
-    assert_non_null(a);
-    static struct recorder rec;
-    memset(&rec, 0, sizeof(rec));
-    next_seq = 0;
+    struct afix *f = afix_start(script, 1, 0, 0);
     for (int i = 0; i < 10; i++) {
-        submit_ts(a, false, &rec.slots[i]);
+        submit_ts(f->a, false, &f->rec.slots[i]);
     }
-    run_until_ended(&loop, &rec, 10, 3000);
+    run_until_ended(&f->loop, &f->rec, 10, 3000);
     for (int i = 0; i < 10; i++) {
-        assert_int_equal(rec.slots[i].ends, 1);
-        assert_int_equal(rec.slots[i].r.rc, 0);
-        assert_int_equal(rec.slots[i].r.u.ts.count, 1);
-        assert_int_equal(rec.slots[i].r.u.ts.first_ns, 1000 + (uint64_t)i);
-        assert_int_equal(rec.slots[i].seq, i); /* and answered in that order */
+        assert_int_equal(f->rec.slots[i].ends, 1);
+        assert_int_equal(f->rec.slots[i].r.rc, 0);
+        assert_int_equal(f->rec.slots[i].r.u.ts.count, 1);
+        assert_int_equal(f->rec.slots[i].r.u.ts.first_ns, 1000 + (uint64_t)i);
+        assert_int_equal(f->rec.slots[i].seq, i); /* and answered in that order */
     }
     struct request w;
-    assert_true(fake_oracled_request(&server, 0, &w));
+    assert_true(fake_oracled_request(&f->server, 0, &w));
     assert_int_equal(w.op, REQ_OP_GET_TIMESTAMP);
     assert_int_equal(w.count, 10);
     assert_false(w.commit_wait);
-    assert_false(fake_oracled_request(&server, 1, &w)); /* one request, for all ten */
-    assert_int_equal(oracle_async_max_seen(a), 1009);
+    assert_false(fake_oracled_request(&f->server, 1, &w)); /* one request, for all ten */
+    assert_int_equal(oracle_async_max_seen(f->a), 1009);
 
     /* Commit-waited ones: one request whose wait covers the whole range. */
-    memset(&rec, 0, sizeof(rec));
+    memset(&f->rec, 0, sizeof(f->rec));
     for (int i = 0; i < 4; i++) {
-        submit_ts(a, true, &rec.slots[i]);
+        submit_ts(f->a, true, &f->rec.slots[i]);
     }
-    run_until_ended(&loop, &rec, 4, 3000);
+    run_until_ended(&f->loop, &f->rec, 4, 3000);
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(rec.slots[i].r.rc, 0);
-        assert_int_equal(rec.slots[i].r.u.ts.first_ns, 1010 + (uint64_t)i);
-        assert_true(rec.slots[i].r.u.ts.earliest_ns > 1013); /* past, every one of them */
+        assert_int_equal(f->rec.slots[i].r.rc, 0);
+        assert_int_equal(f->rec.slots[i].r.u.ts.first_ns, 1010 + (uint64_t)i);
+        assert_true(f->rec.slots[i].r.u.ts.earliest_ns > 1013); /* past, every one of them */
     }
-    assert_true(fake_oracled_request(&server, 1, &w));
+    assert_true(fake_oracled_request(&f->server, 1, &w));
     assert_int_equal(w.count, 4);
     assert_true(w.commit_wait);
     assert_int_equal(w.min_ts_ns, 1009);         /* the session's largest */
     assert_int_equal(w.max_wait_ns, 1000000000); /* the client's max_wait_ms */
     struct oracle_client_counts n;
-    oracle_async_counts(a, &n);
+    oracle_async_counts(f->a, &n);
     assert_int_equal(n.calls, 14);
     assert_int_equal(n.requests, 2);
     assert_int_equal(n.batched, 14);
-    close_async(&loop, a);
-    uv_loop_close(&loop);
-    fake_oracled_stop(&server);
+    afix_stop(f);
 }
 
 /* Now, WaitUntil and the calls that go alone (Before, count > 1) in one turn. */
 static void test_kinds(void **state)
 {
     (void)state;
-    struct fake_oracled server;
     const enum fake_act script[] = {FAKE_OK};
-    assert_int_equal(fake_oracled_start(&server, script, 1), 0);
-    char addr[64];
-    fake_oracled_addr(&server, addr, sizeof(addr));
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct oracle_client_options o;
-    options_for(&o, addr);
+    struct afix *f = afix_start(script, 1, 0, 0);
     struct oracle_error err;
-    oracle_async *a = oracle_async_new(&loop, &o, &err);
-    static struct recorder rec;
-    memset(&rec, 0, sizeof(rec));
     struct oracle_request now = {.op = ORACLE_OP_NOW};
     struct oracle_request w1 = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = 500};
     struct oracle_request w2 = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = 900};
     struct oracle_request before = {.op = ORACLE_OP_BEFORE, .ts_ns = 5};
     struct oracle_request three = {.op = ORACLE_OP_GET_TIMESTAMP, .ts = {.count = 3}};
     struct oracle_request bad = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = UINT64_MAX};
-    assert_int_equal(oracle_async_submit(a, &now, on_reply, &rec.slots[0], &err), 0);
-    assert_int_equal(oracle_async_submit(a, &now, on_reply, &rec.slots[1], &err), 0);
-    assert_int_equal(oracle_async_submit(a, &w1, on_reply, &rec.slots[2], &err), 0);
-    assert_int_equal(oracle_async_submit(a, &w2, on_reply, &rec.slots[3], &err), 0);
-    assert_int_equal(oracle_async_submit(a, &before, on_reply, &rec.slots[4], &err), 0);
-    assert_int_equal(oracle_async_submit(a, &three, on_reply, &rec.slots[5], &err), 0);
-    assert_int_equal(oracle_async_submit(a, &bad, on_reply, &rec.slots[6], &err), ORACLE_E_INVALID);
+    assert_int_equal(oracle_async_submit(f->a, &now, on_reply, &f->rec.slots[0], &err), 0);
+    assert_int_equal(oracle_async_submit(f->a, &now, on_reply, &f->rec.slots[1], &err), 0);
+    assert_int_equal(oracle_async_submit(f->a, &w1, on_reply, &f->rec.slots[2], &err), 0);
+    assert_int_equal(oracle_async_submit(f->a, &w2, on_reply, &f->rec.slots[3], &err), 0);
+    assert_int_equal(oracle_async_submit(f->a, &before, on_reply, &f->rec.slots[4], &err), 0);
+    assert_int_equal(oracle_async_submit(f->a, &three, on_reply, &f->rec.slots[5], &err), 0);
+    assert_int_equal(oracle_async_submit(f->a, &bad, on_reply, &f->rec.slots[6], &err),
+                     ORACLE_E_INVALID);
     assert_message(&err, "not below 2^63");
-    run_until_ended(&loop, &rec, 6, 3000);
-    assert_int_equal(rec.slots[6].ends, 0); /* refused at once, never called back */
+    run_until_ended(&f->loop, &f->rec, 6, 3000);
+    assert_int_equal(f->rec.slots[6].ends, 0); /* refused at once, never called back */
     for (int i = 0; i < 6; i++) {
-        assert_int_equal(rec.slots[i].ends, 1);
-        assert_int_equal(rec.slots[i].r.rc, 0);
+        assert_int_equal(f->rec.slots[i].ends, 1);
+        assert_int_equal(f->rec.slots[i].r.rc, 0);
     }
-    assert_true(rec.slots[0].r.u.bounds.earliest_ns == UINT64_C(1795620000000000000));
-    assert_true(rec.slots[1].r.u.bounds.earliest_ns == UINT64_C(1795620000000000000));
-    assert_int_equal(rec.slots[2].r.u.waited_ns, 1234);
-    assert_int_equal(rec.slots[3].r.u.waited_ns, 1234);
-    assert_true(rec.slots[4].r.u.answer);
-    assert_int_equal(rec.slots[5].r.u.ts.count, 3);
+    assert_true(f->rec.slots[0].r.u.bounds.earliest_ns == UINT64_C(1795620000000000000));
+    assert_true(f->rec.slots[1].r.u.bounds.earliest_ns == UINT64_C(1795620000000000000));
+    assert_int_equal(f->rec.slots[2].r.u.waited_ns, 1234);
+    assert_int_equal(f->rec.slots[3].r.u.waited_ns, 1234);
+    assert_true(f->rec.slots[4].r.u.answer);
+    assert_int_equal(f->rec.slots[5].r.u.ts.count, 3);
     /* Four requests: one Now, one wait on the largest timestamp, Before, GetTimestamp(3). */
     int nows = 0, waits = 0;
     struct request w;
-    for (size_t i = 0; fake_oracled_request(&server, i, &w); i++) {
+    for (size_t i = 0; fake_oracled_request(&f->server, i, &w); i++) {
         nows += w.op == REQ_OP_NOW;
         if (w.op == REQ_OP_WAIT_UNTIL) {
             waits++;
@@ -236,10 +257,8 @@ static void test_kinds(void **state)
     }
     assert_int_equal(nows, 1);
     assert_int_equal(waits, 1);
-    assert_false(fake_oracled_request(&server, 4, &w));
-    close_async(&loop, a);
-    uv_loop_close(&loop);
-    fake_oracled_stop(&server);
+    assert_false(fake_oracled_request(&f->server, 4, &w));
+    afix_stop(f);
 }
 
 /* The server closes the connection in the middle of the batch's reply: every call is sent
@@ -247,75 +266,49 @@ static void test_kinds(void **state)
 static void test_server_dies_mid_batch(void **state)
 {
     (void)state;
-    struct fake_oracled server;
     const enum fake_act script[] = {FAKE_CLOSE_MID, FAKE_OK};
-    assert_int_equal(fake_oracled_start(&server, script, 2), 0);
-    char addr[64];
-    fake_oracled_addr(&server, addr, sizeof(addr));
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct oracle_client_options o;
-    options_for(&o, addr);
-    struct oracle_error err;
-    oracle_async *a = oracle_async_new(&loop, &o, &err);
-    static struct recorder rec;
-    memset(&rec, 0, sizeof(rec));
+    struct afix *f = afix_start(script, 2, 0, 0);
     for (int i = 0; i < 8; i++) {
-        submit_ts(a, i % 2 == 0, &rec.slots[i]);
+        submit_ts(f->a, i % 2 == 0, &f->rec.slots[i]);
     }
-    run_until_ended(&loop, &rec, 8, 3000);
+    run_until_ended(&f->loop, &f->rec, 8, 3000);
     for (int i = 0; i < 8; i++) {
-        assert_int_equal(rec.slots[i].ends, 1);
-        assert_int_equal(rec.slots[i].r.rc, 0);
+        assert_int_equal(f->rec.slots[i].ends, 1);
+        assert_int_equal(f->rec.slots[i].r.rc, 0);
     }
-    assert_int_equal(fake_oracled_connections(&server), 2);
+    assert_int_equal(fake_oracled_connections(&f->server), 2);
     /* Let anything late come: still exactly once each. */
     int64_t until = monotonic_ms() + 100;
     while (monotonic_ms() < until) {
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&f->loop, UV_RUN_NOWAIT);
     }
     for (int i = 0; i < 8; i++) {
-        assert_int_equal(rec.slots[i].ends, 1);
+        assert_int_equal(f->rec.slots[i].ends, 1);
     }
-    close_async(&loop, a);
-    uv_loop_close(&loop);
-    fake_oracled_stop(&server);
+    afix_stop(f);
 }
 
 /* A silent server: each call ends at its deadline with TIMEOUT; closing afterwards is clean. */
 static void test_deadline(void **state)
 {
     (void)state;
-    struct fake_oracled server;
     const enum fake_act script[] = {FAKE_SILENT};
-    assert_int_equal(fake_oracled_start(&server, script, 1), 0);
-    char addr[64];
-    fake_oracled_addr(&server, addr, sizeof(addr));
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct oracle_client_options o;
-    options_for(&o, addr);
-    o.request_timeout_ms = 150;
+    struct afix *f = afix_start(script, 1, 150, 0);
     struct oracle_error err;
-    oracle_async *a = oracle_async_new(&loop, &o, &err);
-    static struct recorder rec;
-    memset(&rec, 0, sizeof(rec));
     int64_t t0 = monotonic_ms();
     struct oracle_request now = {.op = ORACLE_OP_NOW};
-    assert_int_equal(oracle_async_submit(a, &now, on_reply, &rec.slots[0], &err), 0);
-    submit_ts(a, false, &rec.slots[1]);
-    run_until_ended(&loop, &rec, 2, 3000);
+    assert_int_equal(oracle_async_submit(f->a, &now, on_reply, &f->rec.slots[0], &err), 0);
+    submit_ts(f->a, false, &f->rec.slots[1]);
+    run_until_ended(&f->loop, &f->rec, 2, 3000);
     int64_t took = monotonic_ms() - t0;
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(rec.slots[i].ends, 1);
-        assert_int_equal(rec.slots[i].r.rc, ORACLE_E_TIMEOUT);
-        assert_int_equal(rec.slots[i].r.error.rc, ORACLE_E_TIMEOUT);
-        assert_message(&rec.slots[i].r.error, "no reply within 150 ms");
+        assert_int_equal(f->rec.slots[i].ends, 1);
+        assert_int_equal(f->rec.slots[i].r.rc, ORACLE_E_TIMEOUT);
+        assert_int_equal(f->rec.slots[i].r.error.rc, ORACLE_E_TIMEOUT);
+        assert_message(&f->rec.slots[i].r.error, "no reply within 150 ms");
     }
     assert_true(took >= 140 && took < 1500);
-    close_async(&loop, a);
-    uv_loop_close(&loop);
-    fake_oracled_stop(&server);
+    afix_stop(f);
 }
 
 /* Nothing listens: CONNECT after one pass over the list, saying where. */
@@ -324,9 +317,8 @@ static void test_nothing_listening(void **state)
     (void)state;
     struct fake_oracled server;
     const enum fake_act script[] = {FAKE_OK};
-    assert_int_equal(fake_oracled_start(&server, script, 1), 0);
     char addr[64];
-    fake_oracled_addr(&server, addr, sizeof(addr));
+    server_start(&server, script, 1, addr, sizeof(addr));
     fake_oracled_stop(&server); /* the port is free now */
     struct oracle_client_options o;
     options_for(&o, addr);
@@ -393,32 +385,20 @@ static void test_retriable_error_moves_on(void **state)
 static void test_wait_too_long_split(void **state)
 {
     (void)state;
-    struct fake_oracled server;
     const enum fake_act script[] = {FAKE_WAIT_LIMIT};
-    assert_int_equal(fake_oracled_start(&server, script, 1), 0);
-    char addr[64];
-    fake_oracled_addr(&server, addr, sizeof(addr));
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct oracle_client_options o;
-    options_for(&o, addr);
+    struct afix *f = afix_start(script, 1, 0, 0);
     struct oracle_error err;
-    oracle_async *a = oracle_async_new(&loop, &o, &err);
-    static struct recorder rec;
-    memset(&rec, 0, sizeof(rec));
     struct oracle_request near = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = FAKE_WAIT_LIMIT_NS};
     struct oracle_request far = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = FAKE_WAIT_LIMIT_NS + 1};
-    assert_int_equal(oracle_async_submit(a, &near, on_reply, &rec.slots[0], &err), 0);
-    assert_int_equal(oracle_async_submit(a, &far, on_reply, &rec.slots[1], &err), 0);
-    run_until_ended(&loop, &rec, 2, 3000);
-    assert_int_equal(rec.slots[0].ends, 1);
-    assert_int_equal(rec.slots[0].r.rc, 0);
-    assert_int_equal(rec.slots[1].ends, 1);
-    assert_int_equal(rec.slots[1].r.rc, ORACLE_E_SERVER);
-    assert_int_equal(rec.slots[1].r.error.code, ORACLE_ERROR_WAIT_TOO_LONG);
-    close_async(&loop, a);
-    uv_loop_close(&loop);
-    fake_oracled_stop(&server);
+    assert_int_equal(oracle_async_submit(f->a, &near, on_reply, &f->rec.slots[0], &err), 0);
+    assert_int_equal(oracle_async_submit(f->a, &far, on_reply, &f->rec.slots[1], &err), 0);
+    run_until_ended(&f->loop, &f->rec, 2, 3000);
+    assert_int_equal(f->rec.slots[0].ends, 1);
+    assert_int_equal(f->rec.slots[0].r.rc, 0);
+    assert_int_equal(f->rec.slots[1].ends, 1);
+    assert_int_equal(f->rec.slots[1].r.rc, ORACLE_E_SERVER);
+    assert_int_equal(f->rec.slots[1].r.error.code, ORACLE_ERROR_WAIT_TOO_LONG);
+    afix_stop(f);
 }
 
 /* ---- The shared client, with threads ---- */
@@ -448,9 +428,8 @@ static void test_threads_merge_and_min_ts(void **state)
     (void)state;
     struct fake_oracled server;
     const enum fake_act script[] = {FAKE_SLOW};
-    assert_int_equal(fake_oracled_start(&server, script, 1), 0);
     char addr[64];
-    fake_oracled_addr(&server, addr, sizeof(addr));
+    server_start(&server, script, 1, addr, sizeof(addr));
     struct oracle_client_options o;
     options_for(&o, addr);
     struct oracle_error err;
@@ -503,9 +482,8 @@ static void test_free_with_calls_pending(void **state)
     (void)state;
     struct fake_oracled server;
     const enum fake_act script[] = {FAKE_SILENT};
-    assert_int_equal(fake_oracled_start(&server, script, 1), 0);
     char addr[64];
-    fake_oracled_addr(&server, addr, sizeof(addr));
+    server_start(&server, script, 1, addr, sizeof(addr));
     struct oracle_client_options o;
     options_for(&o, addr);
     o.request_timeout_ms = 30000;
@@ -544,39 +522,27 @@ static void on_timer_submit(uv_timer_t *t)
 static void test_batch_delay(void **state)
 {
     (void)state;
-    struct fake_oracled server;
     const enum fake_act script[] = {FAKE_OK};
-    assert_int_equal(fake_oracled_start(&server, script, 1), 0);
-    char addr[64];
-    fake_oracled_addr(&server, addr, sizeof(addr));
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct oracle_client_options o;
-    options_for(&o, addr);
-    o.max_batch_delay_us = 100000;
+    struct afix *f = afix_start(script, 1, 0, 100000);
     struct oracle_error err;
-    oracle_async *a = oracle_async_new(&loop, &o, &err);
-    loop.data = a;
-    static struct recorder rec;
-    memset(&rec, 0, sizeof(rec));
-    submit_ts(a, false, &rec.slots[0]);
+    submit_ts(f->a, false, &f->rec.slots[0]);
     uv_timer_t later;
-    uv_timer_init(&loop, &later);
-    later.data = &rec.slots[1];
+    uv_timer_init(&f->loop, &later);
+    later.data = &f->rec.slots[1];
     uv_timer_start(&later, on_timer_submit, 20, 0);
-    run_until_ended(&loop, &rec, 2, 3000);
-    assert_int_equal(rec.slots[0].r.rc, 0);
-    assert_int_equal(rec.slots[1].r.rc, 0);
+    run_until_ended(&f->loop, &f->rec, 2, 3000);
+    assert_int_equal(f->rec.slots[0].r.rc, 0);
+    assert_int_equal(f->rec.slots[1].r.rc, 0);
     struct request w;
-    assert_true(fake_oracled_request(&server, 0, &w));
+    assert_true(fake_oracled_request(&f->server, 0, &w));
     assert_int_equal(w.count, 2);
     uv_close((uv_handle_t *)&later, NULL);
+    struct oracle_client_options o;
+    options_for(&o, f->addr);
     o.max_batch_delay_us = 1000001;
-    assert_null(oracle_async_new(&loop, &o, &err));
+    assert_null(oracle_async_new(&f->loop, &o, &err));
     assert_message(&err, "max_batch_delay_us must be 0 .. 1000000");
-    close_async(&loop, a);
-    uv_loop_close(&loop);
-    fake_oracled_stop(&server);
+    afix_stop(f);
 }
 
 int main(void)
