@@ -24,7 +24,7 @@
  * timestamp without min_ts_ns, with or without commit-wait, WaitUntil and Now are merged: while
  * two batches of a kind are in flight, the calls of that kind queue, and all of them leave
  * together when a reply comes. One caller alone costs one round trip, without delay; with
- * max_batch_ delay_ns, a batch waits that long at most for company. Other calls go alone,
+ * max_batch_delay_ns, a batch waits that long at most for company. Other calls go alone,
  * pipelined.
  */
 #ifndef ORACLE_CLIENT_ENGINE_H
