@@ -44,9 +44,10 @@ struct shared {
     uv_async_t wake;
     struct engine *engine;
     _Atomic(struct waiter *) inbox; /* newest first */
-    _Atomic bool closing;
-    _Atomic size_t callers; /* in shared_call(): the client is not freed under them */
-    bool engine_closed;     /* the engine's thread only */
+    _Atomic bool closing;           /* shared_free() began: no call is taken any more */
+    _Atomic bool finish;            /* every caller has left: the engine's thread may end */
+    _Atomic size_t callers;         /* in shared_call(): the client is not freed under them */
+    bool engine_closed;             /* the engine's thread only */
 };
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t expected)
@@ -113,12 +114,6 @@ static void fail_inbox(struct shared *s)
     }
 }
 
-static void on_engine_closed(void *arg)
-{
-    struct shared *s = arg;
-    uv_close((uv_handle_t *)&s->wake, NULL);
-}
-
 /* On the engine's thread: takes the calls handed over, or closes. */
 static void on_wake(uv_async_t *h)
 {
@@ -127,7 +122,10 @@ static void on_wake(uv_async_t *h)
         fail_inbox(s);
         if (!s->engine_closed) {
             s->engine_closed = true;
-            engine_close(s->engine, on_engine_closed, s);
+            engine_close(s->engine, NULL, NULL); /* ends its calls, frees itself */
+        }
+        if (atomic_load_explicit(&s->finish, memory_order_acquire)) {
+            uv_close((uv_handle_t *)&s->wake, NULL); /* the loop ends once all is closed */
         }
         return;
     }
@@ -190,24 +188,29 @@ void shared_free(struct shared *s)
     if (s == NULL) {
         return;
     }
-    atomic_store_explicit(&s->closing, true, memory_order_release);
+    /* Sequentially consistent with the callers' count and look (shared_call()): either this
+     * sees a caller counted, or that caller sees closing and touches nothing. */
+    atomic_store(&s->closing, true);
+    uv_async_send(&s->wake);
+    /* The engine's thread ends every call it has or is handed; a caller that came in before
+     * closing was seen may still hand one over: wake the thread again until all have left.
+     * Only then is the wake handle closed (a caller must never send to a closed one). */
+    while (atomic_load(&s->callers) > 0) {
+        sched_yield();
+        uv_async_send(&s->wake);
+    }
+    atomic_store_explicit(&s->finish, true, memory_order_release);
     uv_async_send(&s->wake);
     pthread_join(s->thread, NULL);
     uv_loop_close(&s->loop);
-    /* A caller that came in before closing was seen may hand its call over after the engine
-     * is gone: end such calls here, until every caller has left. */
-    while (atomic_load_explicit(&s->callers, memory_order_acquire) > 0) {
-        fail_inbox(s);
-        sched_yield();
-    }
     free(s);
 }
 
 int shared_call(struct shared *s, const struct oracle_request *req, struct oracle_response *out,
                 struct oracle_error *err)
 {
-    atomic_fetch_add_explicit(&s->callers, 1, memory_order_acq_rel);
-    if (atomic_load_explicit(&s->closing, memory_order_acquire)) {
+    atomic_fetch_add(&s->callers, 1); /* sequentially consistent: see shared_free() */
+    if (atomic_load(&s->closing)) {
         atomic_fetch_sub_explicit(&s->callers, 1, memory_order_release);
         return client_error(err, ORACLE_E_CLOSED, false, "the client is being freed");
     }
