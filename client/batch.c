@@ -20,6 +20,34 @@ void batch_push(struct batch_queue *q, struct batch_call *c)
     q->len[k]++;
 }
 
+void batch_requeue(struct batch_queue *q, struct batch_call *c)
+{
+    enum batch_kind k = c->kind;
+    struct batch_call *prev = NULL;
+    struct batch_call *at = q->head[k];
+    while (at != NULL && at->seq < c->seq) {
+        prev = at;
+        at = at->next;
+    }
+    c->next = at;
+    c->queued = true;
+    if (prev != NULL) {
+        prev->next = c;
+    } else {
+        q->head[k] = c;
+    }
+    if (at == NULL) {
+        q->tail[k] = c;
+    }
+    q->len[k]++;
+}
+
+/* |a - b| */
+static uint64_t distance(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
 size_t batch_waiting(const struct batch_queue *q, enum batch_kind kind)
 {
     return q->len[kind];
@@ -36,7 +64,9 @@ uint32_t batch_take(struct batch_queue *q, enum batch_kind kind, uint32_t max_co
     if (c != NULL) {
         out->max_wait_ns = c->max_wait_ns;
     }
-    while (c != NULL && (!counted || out->n < max_count) && c->max_wait_ns == out->max_wait_ns) {
+    uint64_t oldest_ts = c != NULL ? c->ts_ns : 0;
+    while (c != NULL && (!counted || out->n < max_count) && c->max_wait_ns == out->max_wait_ns &&
+           (kind != BATCH_WAIT_UNTIL || distance(c->ts_ns, oldest_ts) <= BATCH_WAIT_SPREAD_NS)) {
         c->queued = false;
         if (c->ts_ns > out->wait_ts_ns && kind == BATCH_WAIT_UNTIL) {
             out->wait_ts_ns = c->ts_ns;

@@ -102,6 +102,7 @@ struct engine {
     struct eflight *flights; /* cfg.max_in_flight slots, id modulo the count */
     size_t flights_used;
     uint64_t next_id;
+    uint64_t next_seq; /* the order calls are made in */
     unsigned kind_in_flight[BATCH_KINDS];
 
     struct econn *conns;
@@ -192,20 +193,33 @@ static void call_fail(struct engine *e, struct ecall *c, const struct oracle_err
     call_end(e, c, &r);
 }
 
+/* Queues c in the order of the calls' making (a call sent again goes before later ones). */
 static void queue_call(struct engine *e, struct ecall *c)
 {
     if (c->batchable) {
-        batch_push(&e->queue, &c->b);
+        batch_requeue(&e->queue, &c->b);
         return;
     }
-    c->next_alone = NULL;
+    struct ecall *prev = NULL;
+    struct ecall *at = e->alone_head;
+    if (e->alone_tail != NULL && e->alone_tail->b.seq < c->b.seq) {
+        prev = e->alone_tail; /* the usual case: a new call, at the end */
+        at = NULL;
+    }
+    while (at != NULL && at->b.seq < c->b.seq) {
+        prev = at;
+        at = at->next_alone;
+    }
+    c->next_alone = at;
     c->queued_alone = true;
-    if (e->alone_tail != NULL) {
-        e->alone_tail->next_alone = c;
+    if (prev != NULL) {
+        prev->next_alone = c;
     } else {
         e->alone_head = c;
     }
-    e->alone_tail = c;
+    if (at == NULL) {
+        e->alone_tail = c;
+    }
     e->alone_len++;
 }
 
@@ -282,17 +296,25 @@ static void arm_deadline(struct engine *e, uint64_t at_ns)
     uv_timer_start(&e->deadline_timer, on_deadline, ms, 0);
 }
 
-static void timeout_error(const struct engine *e, const struct ecall *c, struct oracle_error *err)
+static void timeout_error(const struct engine *e, const struct ecall *c, const char *peer,
+                          struct oracle_error *err)
 {
     if (c->last.rc != 0) {
         *err = c->last;
         return;
     }
+    if (c->in_flight) {
+        client_error(err, ORACLE_E_TIMEOUT, true,
+                     "oracled at %s: no reply within %u ms (and the commit-wait allowed); the "
+                     "connection is left for the next server",
+                     peer, (unsigned)e->cfg.request_timeout_ms);
+        snprintf(err->peer, sizeof(err->peer), "%s", peer);
+        return;
+    }
     client_error(err, ORACLE_E_TIMEOUT, true,
-                 "no reply within %u ms (and the commit-wait allowed)%s",
-                 (unsigned)e->cfg.request_timeout_ms,
-                 c->in_flight ? "; the connection is left for the next server"
-                              : ": no connection could carry the request in time");
+                 "no reply within %u ms (and the commit-wait allowed): no connection could carry "
+                 "the request in time",
+                 (unsigned)e->cfg.request_timeout_ms);
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -312,7 +334,7 @@ static void on_deadline(uv_timer_t *t)
             continue;
         }
         struct oracle_error err;
-        timeout_error(e, c, &err);
+        timeout_error(e, c, e->current != NULL ? e->current->peer : "", &err);
         if (c->in_flight) {
             /* Its connection goes: which one is found below, from the flights. */
             call_fail(e, c, &err);
@@ -485,7 +507,8 @@ static bool batch_may_leave(struct engine *e, enum batch_kind k, uint64_t now)
     if (waiting == 0) {
         return false;
     }
-    if (e->kind_in_flight[k] >= BATCHES_IN_FLIGHT && waiting < REQUEST_MAX_COUNT) {
+    if (k != BATCH_WAIT_UNTIL && e->kind_in_flight[k] >= BATCHES_IN_FLIGHT &&
+        waiting < REQUEST_MAX_COUNT) {
         return false; /* it leaves when a reply to those in flight comes */
     }
     if (e->cfg.max_batch_delay_ns == 0) {
@@ -726,10 +749,26 @@ static void conn_fail(struct econn *c, const struct oracle_error *why)
             call_release(call);
         }
     }
-    if (was_current || why->retriable) {
-        backoff_more(e);
+    if (was_current) {
+        backoff_more(e); /* a connection already left (retiring) counted when it was */
     }
     pump(e);
+}
+
+/* Whether a server's error sends its calls to the next server: the retriable errors of a server
+ * that cannot serve now (WAIT_TOO_LONG, retriable too, would be the same anywhere). */
+static bool moves_on(const struct oracle_error *err)
+{
+    switch (err->code) {
+    case ORACLE_ERROR_NOT_READY:
+    case ORACLE_ERROR_OVERLOADED:
+    case ORACLE_ERROR_CLOCK_UNAVAILABLE:
+    case ORACLE_ERROR_SHUTTING_DOWN:
+    case ORACLE_ERROR_BOUND_TOO_WIDE:
+        return err->rc == ORACLE_E_SERVER && err->retriable;
+    default:
+        return false;
+    }
 }
 
 /* A reply (r, for flight f's calls): split among them, or handed to each. */
@@ -737,21 +776,21 @@ static void flight_answered(struct engine *e, struct eflight *f, struct oracle_r
 {
     struct econn *conn = f->conn;
     bool split = f->split;
-    enum batch_kind kind = f->batch.kind;
     struct batch calls;
     flight_end(e, f, &calls);
-    if (r->rc < 0 && r->error.code == ORACLE_ERROR_WAIT_TOO_LONG && kind == BATCH_WAIT_UNTIL &&
-        calls.n > 1) {
-        /* The largest timestamp is too far ahead; the others may not be: each alone. */
+    if (r->rc < 0 && calls.n > 1 &&
+        (r->error.code == ORACLE_ERROR_WAIT_TOO_LONG || r->error.code == ORACLE_ERROR_OVERLOADED)) {
+        /* Refused for asking more than one call would (the largest timestamp too far ahead,
+         * more timestamps than the server runs ahead): no answer for each; each alone. */
         requeue(e, calls.calls, &r->error, true);
         return;
     }
-    if (r->rc < 0 && r->error.retriable) {
+    if (r->rc < 0 && moves_on(&r->error)) {
         requeue(e, calls.calls, &r->error, false);
         if (conn->state != CONN_RETIRING) {
             conn_retire(conn);
+            backoff_more(e); /* once per connection left, not per request it carried */
         }
-        backoff_more(e);
         return;
     }
     e->backoff_ns = 0;
@@ -1256,8 +1295,12 @@ int engine_submit(struct engine *e, const struct oracle_request *req, engine_don
     default:
         break;
     }
+    c->b.seq = e->next_seq++;
     c->submitted_ns = uv_hrtime();
-    c->deadline_ns = c->submitted_ns + (uint64_t)e->cfg.request_timeout_ms * NS_PER_MS + allowance;
+    /* As the blocking client allows: a connection attempt, then the reply and its wait. */
+    c->deadline_ns = c->submitted_ns +
+                     ((uint64_t)e->cfg.connect_timeout_ms + e->cfg.request_timeout_ms) * NS_PER_MS +
+                     allowance;
     c->prev = e->live_tail;
     if (e->live_tail != NULL) {
         e->live_tail->next = c;

@@ -124,7 +124,7 @@ static void on_wake(uv_async_t *h)
             s->engine_closed = true;
             engine_close(s->engine, NULL, NULL); /* ends its calls, frees itself */
         }
-        if (atomic_load_explicit(&s->finish, memory_order_acquire)) {
+        if (atomic_load(&s->finish)) {
             uv_close((uv_handle_t *)&s->wake, NULL); /* the loop ends once all is closed */
         }
         return;
@@ -199,7 +199,7 @@ void shared_free(struct shared *s)
         sched_yield();
         uv_async_send(&s->wake);
     }
-    atomic_store_explicit(&s->finish, true, memory_order_release);
+    atomic_store(&s->finish, true); /* sequentially consistent, before the last wake */
     uv_async_send(&s->wake);
     pthread_join(s->thread, NULL);
     uv_loop_close(&s->loop);

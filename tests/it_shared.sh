@@ -3,8 +3,7 @@
 # real oracled (issue 19). it_shared runs THREADS threads x CALLS calls: every timestamp unique
 # across threads and increasing per thread, every commit-waited timestamp past at its return by
 # the client's own Now, every WaitUntil past by Before, and fewer requests than calls (merged).
-# Then the daemon stops under load: every call still ends (with SHUTTING_DOWN or a connection
-# error), none hangs, and the client frees cleanly.
+# (A server failing under a batch, and freeing with calls pending, are test_shared's.)
 # Usage: it_shared.sh ORACLED FAKE_CHRONY IT_SHARED THREADS CALLS
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"

@@ -390,6 +390,7 @@ static void test_wait_too_long_split(void **state)
     struct oracle_error err;
     struct oracle_request near = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = FAKE_WAIT_LIMIT_NS};
     struct oracle_request far = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = FAKE_WAIT_LIMIT_NS + 1};
+    int64_t t0 = monotonic_ms();
     assert_int_equal(oracle_async_submit(f->a, &near, on_reply, &f->rec.slots[0], &err), 0);
     assert_int_equal(oracle_async_submit(f->a, &far, on_reply, &f->rec.slots[1], &err), 0);
     run_until_ended(&f->loop, &f->rec, 2, 3000);
@@ -398,7 +399,151 @@ static void test_wait_too_long_split(void **state)
     assert_int_equal(f->rec.slots[1].ends, 1);
     assert_int_equal(f->rec.slots[1].r.rc, ORACLE_E_SERVER);
     assert_int_equal(f->rec.slots[1].r.error.code, ORACLE_ERROR_WAIT_TOO_LONG);
+    /* At once (three 30 ms replies), on the one connection: the error, retriable as oracled
+     * marks it, is the answer, not a reason to go elsewhere. */
+    assert_true(monotonic_ms() - t0 < 500);
+    assert_int_equal(fake_oracled_connections(&f->server), 1);
+    struct request w;
+    assert_true(fake_oracled_request(&f->server, 0, &w));
+    assert_int_equal(w.ts_ns, FAKE_WAIT_LIMIT_NS + 1);    /* the merged wait */
+    assert_true(fake_oracled_request(&f->server, 2, &w)); /* then each alone */
+    assert_false(fake_oracled_request(&f->server, 3, &w));
     afix_stop(f);
+}
+
+/* WaitUntil calls far apart are not merged (none is held past its own timestamp by another's),
+ * and a lone one too far ahead is WAIT_TOO_LONG at once through the shared client too. */
+static void test_wait_until_apart(void **state)
+{
+    (void)state;
+    const enum fake_act script[] = {FAKE_WAIT_LIMIT};
+    struct afix *f = afix_start(script, 1, 0, 0);
+    struct oracle_error err;
+    struct oracle_request a = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = 100};
+    struct oracle_request b = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = 1101};
+    struct oracle_request c = {.op = ORACLE_OP_WAIT_UNTIL, .ts_ns = 1102};
+    assert_int_equal(oracle_async_submit(f->a, &a, on_reply, &f->rec.slots[0], &err), 0);
+    assert_int_equal(oracle_async_submit(f->a, &b, on_reply, &f->rec.slots[1], &err), 0);
+    assert_int_equal(oracle_async_submit(f->a, &c, on_reply, &f->rec.slots[2], &err), 0);
+    run_until_ended(&f->loop, &f->rec, 3, 3000);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(f->rec.slots[i].r.rc, 0);
+    }
+    struct request w;
+    assert_true(fake_oracled_request(&f->server, 0, &w));
+    assert_int_equal(w.ts_ns, 100); /* more than 1 us before the next: alone */
+    assert_true(fake_oracled_request(&f->server, 1, &w));
+    assert_int_equal(w.ts_ns, 1102); /* 1101 and 1102 together */
+    assert_false(fake_oracled_request(&f->server, 2, &w));
+    afix_stop(f);
+
+    struct fake_oracled server;
+    char addr[64];
+    server_start(&server, script, 1, addr, sizeof(addr));
+    struct oracle_client_options o;
+    options_for(&o, addr);
+    oracle_client *shared = oracle_shared_new(&o, &err);
+    int64_t t0 = monotonic_ms();
+    assert_int_equal(oracle_wait_until(shared, FAKE_WAIT_LIMIT_NS + 1, 0, NULL, &err),
+                     ORACLE_E_SERVER);
+    assert_int_equal(err.code, ORACLE_ERROR_WAIT_TOO_LONG);
+    assert_true(monotonic_ms() - t0 < 500);
+    assert_int_equal(fake_oracled_connections(&server), 1);
+    oracle_client_free(shared);
+    fake_oracled_stop(&server);
+}
+
+/* Runs f's loop until its client has sent n requests. */
+static void run_until_sent(struct afix *f, uint64_t n)
+{
+    struct oracle_client_counts c;
+    int64_t until = monotonic_ms() + 2000;
+    do {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        oracle_async_counts(f->a, &c);
+    } while (c.requests < n && monotonic_ms() < until);
+    assert_int_equal(c.requests, n);
+}
+
+/* Two requests in flight and a call queued behind them when the connection dies: sent again,
+ * the three keep the order they were made in, timestamps and answers alike. */
+static void test_requeue_keeps_order(void **state)
+{
+    (void)state;
+    const enum fake_act script[] = {FAKE_SLOW_CLOSE, FAKE_OK};
+    struct afix *f = afix_start(script, 2, 0, 0);
+    submit_ts(f->a, false, &f->rec.slots[0]);
+    run_until_sent(f, 1);
+    submit_ts(f->a, false, &f->rec.slots[1]);
+    run_until_sent(f, 2);
+    submit_ts(f->a, false, &f->rec.slots[2]);
+    int64_t until = monotonic_ms() + 5;
+    while (monotonic_ms() < until) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    struct oracle_client_counts n;
+    oracle_async_counts(f->a, &n);
+    assert_int_equal(n.requests, 2); /* the third waits behind the two in flight */
+    run_until_ended(&f->loop, &f->rec, 3, 3000);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(f->rec.slots[i].ends, 1);
+        assert_int_equal(f->rec.slots[i].r.rc, 0);
+        assert_int_equal(f->rec.slots[i].r.u.ts.first_ns,
+                         f->rec.slots[0].r.u.ts.first_ns + (uint64_t)i);
+        assert_int_equal(f->rec.slots[i].seq, i);
+    }
+    assert_int_equal(fake_oracled_connections(&f->server), 2);
+    struct request w;
+    assert_true(fake_oracled_request(&f->server, 1, &w)); /* after the one the fake read */
+    assert_int_equal(w.count, 3);
+    afix_stop(f);
+}
+
+/* Callbacks that make the next call, and one that closes the client (a call made after that
+ * is refused at once). */
+struct chain {
+    oracle_async *a;
+    int done;
+    bool closed;
+    int refused;
+};
+
+static void on_chain(const struct oracle_response *r, void *arg)
+{
+    struct chain *k = arg;
+    assert_int_equal(r->rc, 0);
+    k->done++;
+    struct oracle_request req = {.op = ORACLE_OP_NOW};
+    struct oracle_error err;
+    if (k->done < 5) {
+        assert_int_equal(oracle_async_submit(k->a, &req, on_chain, k, &err), 0);
+        return;
+    }
+    oracle_async_close(k->a, on_closed, &k->closed);
+    k->refused = oracle_async_submit(k->a, &req, on_chain, k, &err);
+}
+
+static void test_callbacks_reenter(void **state)
+{
+    (void)state;
+    const enum fake_act script[] = {FAKE_OK};
+    struct afix *f = afix_start(script, 1, 0, 0);
+    static struct chain k;
+    memset(&k, 0, sizeof(k));
+    k.a = f->a;
+    struct oracle_request req = {.op = ORACLE_OP_NOW};
+    struct oracle_error err;
+    assert_int_equal(oracle_async_submit(f->a, &req, on_chain, &k, &err), 0);
+    int64_t until = monotonic_ms() + 3000;
+    while (!k.closed && monotonic_ms() < until) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(k.done, 5);
+    assert_true(k.closed);
+    assert_int_equal(k.refused, ORACLE_E_CLOSED);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_NOWAIT), 0);
+    uv_loop_close(&f->loop);
+    fake_oracled_stop(&f->server);
 }
 
 /* ---- The shared client, with threads ---- */
@@ -421,8 +566,8 @@ static void *take_timestamps(void *arg)
 }
 
 /* Eight threads behind a slow server: their calls pile up and leave merged; every timestamp
- * is unique and each thread's increase; a timestamp observed by one thread bounds every
- * request the others make afterwards. */
+ * is unique and each thread's increase; a timestamp observed before they start bounds every
+ * request any of them makes. */
 static void test_threads_merge_and_min_ts(void **state)
 {
     (void)state;
@@ -555,6 +700,9 @@ int main(void)
         cmocka_unit_test(test_nothing_listening),
         cmocka_unit_test(test_retriable_error_moves_on),
         cmocka_unit_test(test_wait_too_long_split),
+        cmocka_unit_test(test_wait_until_apart),
+        cmocka_unit_test(test_requeue_keeps_order),
+        cmocka_unit_test(test_callbacks_reenter),
         cmocka_unit_test(test_threads_merge_and_min_ts),
         cmocka_unit_test(test_free_with_calls_pending),
         cmocka_unit_test(test_batch_delay),

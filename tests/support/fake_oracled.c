@@ -166,10 +166,13 @@ static bool act(struct fake_oracled *f, int fd, enum fake_act a, const struct re
         usleep(30000);
         send_response(fd, &s, false);
         return true;
+    case FAKE_SLOW_CLOSE:
+        usleep(50000);
+        return false;
     case FAKE_WAIT_LIMIT:
         usleep(30000);
         if (r->op == REQ_OP_WAIT_UNTIL && r->ts_ns > FAKE_WAIT_LIMIT_NS) {
-            s = error_reply(r->id, WIRE_ERROR_WAIT_TOO_LONG, false, "wait too long");
+            s = error_reply(r->id, WIRE_ERROR_WAIT_TOO_LONG, true, "wait too long");
         }
         send_response(fd, &s, false);
         return true;

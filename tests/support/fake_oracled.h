@@ -32,7 +32,9 @@ enum fake_act {
     FAKE_SHUTDOWN,    /* Error SHUTTING_DOWN to the first request, then close */
     FAKE_PADDED,      /* a correct reply with its id field repeated 5000 times (valid protobuf) */
     FAKE_SLOW,        /* a correct reply after 30 ms (calls pile up behind it meanwhile) */
-    FAKE_WAIT_LIMIT,  /* as FAKE_SLOW, but a WaitUntil above FAKE_WAIT_LIMIT_NS is WAIT_TOO_LONG */
+    FAKE_WAIT_LIMIT,  /* as FAKE_SLOW, but a WaitUntil above FAKE_WAIT_LIMIT_NS is WAIT_TOO_LONG
+                         (retriable, as oracled sends it) */
+    FAKE_SLOW_CLOSE,  /* no reply: 50 ms after the first request, close */
 };
 
 #define FAKE_SCRIPT_MAX    8

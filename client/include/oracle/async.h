@@ -24,6 +24,9 @@
  * ORACLE_E_CONNECT, ORACLE_E_PROTOCOL, ORACLE_E_CLOSED ...) with r->error saying what
  * happened. r is valid during the callback only. A callback may submit further calls, or close
  * the client.
+ *
+ * The client's handles (its connection, its timers) keep the loop running while it is open:
+ * uv_run(loop, UV_RUN_DEFAULT) returns only after oracle_async_close() has done its work.
  */
 #ifndef ORACLE_ASYNC_H
 #define ORACLE_ASYNC_H

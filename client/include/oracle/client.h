@@ -183,29 +183,36 @@ void oracle_client_counts(const oracle_client *c, struct oracle_client_counts *o
  * Batching. Calls that arrive while two requests of their kind are in flight wait for a reply,
  * then leave together as one request: one-timestamp GetTimestamp calls (without min_ts_ns) as
  * one GetTimestamp of count n, split back in the order the calls were made; commit-waited ones
- * likewise, the server holding the reply until the whole range is past; WaitUntil calls as one
- * wait on the largest timestamp; Now calls as one Now. Only calls allowing the same max_wait_ns
- * are merged. A caller alone costs one round trip, without added delay; max_batch_delay_us
- * makes a batch wait that long at most for company. Other calls are sent as they come.
+ * likewise, the server holding the reply until the whole range is past; Now calls as one Now.
+ * WaitUntil calls never wait for others in flight, and those queued together whose timestamps
+ * lie within 1 us of each other leave as one wait on the largest. Only calls allowing the same
+ * max_wait_ns are merged. A caller alone costs one round trip, without added delay;
+ * max_batch_delay_us makes a batch wait that long at most for company. Other calls are sent as
+ * they come.
  *
  * Why no merged call weakens what README "What a client gets" promises:
  *  - every request leaves after each of its calls was made, so a caller's timestamp is above
  *    every commit-waited timestamp whose reply arrived before that caller asked, and above the
  *    session's largest seen then (min_ts_ns is the session's largest when the batch leaves);
  *  - the callers of one batch get distinct, consecutive timestamps, increasing in the order the
- *    calls were made;
- *  - a commit-wait on the batch's last timestamp covers every smaller one of the batch, and a
- *    WaitUntil on the largest timestamp covers the smaller ones; a merged WaitUntil the server
- *    refuses as too long is sent again call by call, since the smaller ones may be near;
- *  - a merged Now's interval is read after every caller asked and before any returns.
+ *    calls were made (calls sent again after a failure keep that order);
+ *  - a commit-wait on the batch's last timestamp covers every smaller one of the batch (a
+ *    caller is held at most the batch's size in ns past its own), and a WaitUntil on the
+ *    largest timestamp covers the smaller ones (held at most 1 us past its own);
+ *  - a merged Now's interval is read after every caller asked and before any returns;
+ *  - a merged request the server refuses for asking more than one call would (WAIT_TOO_LONG:
+ *    its largest timestamp too far ahead; OVERLOADED: more timestamps than it runs ahead) is
+ *    sent again call by call, so each caller gets its own request's answer.
  *
- * Failover. A retriable server error (NOT_READY, OVERLOADED, CLOCK_UNAVAILABLE, SHUTTING_DOWN,
- * BOUND_TOO_WIDE) or a broken connection sends the calls it concerned again, to the next server
- * of the list, after a backoff doubling from 1 ms to 100 ms while failures go on, within each
- * call's deadline (request_timeout_ms, plus the commit-wait it allows). At the deadline the call
- * returns the last such error (or ORACLE_E_TIMEOUT). A pass over the whole list that finds no
- * server accepting ends the waiting calls with ORACLE_E_CONNECT, as oracle_client_new()'s would.
- * Every request carries the session's largest timestamp as min_ts_ns, whichever server it goes to.
+ * Failover. NOT_READY, OVERLOADED, CLOCK_UNAVAILABLE, SHUTTING_DOWN and BOUND_TOO_WIDE (a server
+ * that cannot serve now) or a broken connection send the calls concerned again, to the next
+ * server of the list, after a backoff doubling from 1 ms to 100 ms while failures go on, within
+ * each call's deadline: connect_timeout_ms plus request_timeout_ms plus the commit-wait it
+ * allows, from the call. At the deadline the call returns the last such error (or
+ * ORACLE_E_TIMEOUT). Any other server error (WAIT_TOO_LONG, BAD_REQUEST ...) is the call's answer
+ * at once. A pass over the whole list that finds no server accepting ends the waiting calls with
+ * ORACLE_E_CONNECT, as oracle_client_new()'s would. Every request carries the session's largest
+ * timestamp as min_ts_ns, whichever server it goes to.
  *
  * oracle_client_free() ends the calls still waiting with ORACLE_E_CLOSED and returns once every
  * calling thread has left the client's functions; no thread may start a call after it began.
