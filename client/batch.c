@@ -23,6 +23,10 @@ void batch_push(struct batch_queue *q, struct batch_call *c)
 void batch_requeue(struct batch_queue *q, struct batch_call *c)
 {
     enum batch_kind k = c->kind;
+    if (q->tail[k] == NULL || q->tail[k]->seq < c->seq) {
+        batch_push(q, c); /* the usual case, in O(1): a new call */
+        return;
+    }
     struct batch_call *prev = NULL;
     struct batch_call *at = q->head[k];
     while (at != NULL && at->seq < c->seq) {
@@ -42,10 +46,10 @@ void batch_requeue(struct batch_queue *q, struct batch_call *c)
     q->len[k]++;
 }
 
-/* |a - b| */
-static uint64_t distance(uint64_t a, uint64_t b)
+/* How far apart the timestamps low .. high would be with ts among them. */
+static uint64_t spread(uint64_t low, uint64_t high, uint64_t ts)
 {
-    return a > b ? a - b : b - a;
+    return (ts > high ? ts : high) - (ts < low ? ts : low);
 }
 
 size_t batch_waiting(const struct batch_queue *q, enum batch_kind kind)
@@ -64,9 +68,12 @@ uint32_t batch_take(struct batch_queue *q, enum batch_kind kind, uint32_t max_co
     if (c != NULL) {
         out->max_wait_ns = c->max_wait_ns;
     }
-    uint64_t oldest_ts = c != NULL ? c->ts_ns : 0;
+    uint64_t low = c != NULL ? c->ts_ns : 0; /* WAIT_UNTIL: the batch's smallest ... */
+    uint64_t high = low;                     /* ... and largest timestamp */
     while (c != NULL && (!counted || out->n < max_count) && c->max_wait_ns == out->max_wait_ns &&
-           (kind != BATCH_WAIT_UNTIL || distance(c->ts_ns, oldest_ts) <= BATCH_WAIT_SPREAD_NS)) {
+           (kind != BATCH_WAIT_UNTIL || spread(low, high, c->ts_ns) <= BATCH_WAIT_SPREAD_NS)) {
+        low = c->ts_ns < low ? c->ts_ns : low;
+        high = c->ts_ns > high ? c->ts_ns : high;
         c->queued = false;
         if (c->ts_ns > out->wait_ts_ns && kind == BATCH_WAIT_UNTIL) {
             out->wait_ts_ns = c->ts_ns;

@@ -12,12 +12,12 @@
  *  - GetTimestamp with commit-wait: the server holds the reply until earliest passes the batch's
  *    last timestamp, so every timestamp of the batch is certainly past when it arrives.
  *  - WaitUntil: one wait on the largest timestamp asked for; once earliest passed it, it passed
- *    every smaller one. Only timestamps within BATCH_WAIT_SPREAD_NS of the oldest call's are
- *    merged, so no caller is held more than that past its own timestamp (the usual callers, the
- *    timestamps of one GetTimestamp batch, are nanoseconds apart). A merged request the server
- *    refuses for asking more than one call would (WAIT_TOO_LONG, OVERLOADED) is no answer for
- *    the calls in it: the engine sends each of them alone. Each caller's own deadline still
- *    ends its wait (the engine's part).
+ *    every smaller one. Only timestamps within BATCH_WAIT_SPREAD_NS of each other are merged,
+ *    so no caller is held more than that past its own timestamp (the usual callers, the
+ *    timestamps of one GetTimestamp batch, are nanoseconds apart). A merged wait the server
+ *    refuses as too long (its largest timestamp too far ahead) is no answer for the calls in
+ *    it: the engine sends each of them alone. Each caller's own deadline still ends its wait
+ *    (the engine's part).
  *  - Only calls allowing the same max_wait_ns are merged, so no caller is held longer, or
  *    refused sooner, than its own request would have been.
  *  - Now: one Now sent after every caller asked and answered before any returns: its interval
@@ -65,7 +65,7 @@ struct batch {
     uint64_t max_wait_ns; /* COMMIT_TS, WAIT_UNTIL: what every call of the batch allows */
 };
 
-/* WaitUntil calls merged are at most this far apart (ns). */
+/* WaitUntil calls merged are at most this far apart (ns): the largest minus the smallest. */
 #define BATCH_WAIT_SPREAD_NS 1000
 
 /* Queues c (its kind, arguments and seq set, seq above every queued call's) behind the calls of
@@ -79,8 +79,8 @@ size_t batch_waiting(const struct batch_queue *q, enum batch_kind kind);
 
 /* Takes the next batch of a kind: the oldest calls that allow the same max_wait_ns as the oldest,
  * at most max_count of them for the timestamp kinds (the server's largest count), for
- * WAIT_UNTIL those whose timestamps are within BATCH_WAIT_SPREAD_NS of the oldest's, all of
- * them for NOW. Returns how many were taken (0: none waiting; *out is then empty). */
+ * WAIT_UNTIL as long as the timestamps taken stay within BATCH_WAIT_SPREAD_NS of each other,
+ * all of them for NOW. Returns how many were taken (0: none waiting; *out is then empty). */
 uint32_t batch_take(struct batch_queue *q, enum batch_kind kind, uint32_t max_count,
                     struct batch *out);
 

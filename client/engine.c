@@ -42,7 +42,8 @@ struct ecall {
     struct oracle_request req; /* max_wait_ns resolved against the client's max_wait_ms */
     bool batchable;            /* false: sent alone (also after a merged wait was refused) */
     bool queued_alone;         /* in the queue of calls that go alone */
-    bool in_flight;            /* held by a flight */
+    bool in_flight;            /* held by a flight ... */
+    struct econn *conn;        /* ... on this connection */
     bool ended;                /* done was called */
     uint64_t submitted_ns;     /* uv_hrtime() */
     uint64_t deadline_ns;      /* uv_hrtime() */
@@ -334,7 +335,7 @@ static void on_deadline(uv_timer_t *t)
             continue;
         }
         struct oracle_error err;
-        timeout_error(e, c, e->current != NULL ? e->current->peer : "", &err);
+        timeout_error(e, c, c->in_flight ? c->conn->peer : "", &err);
         if (c->in_flight) {
             /* Its connection goes: which one is found below, from the flights. */
             call_fail(e, c, &err);
@@ -542,6 +543,7 @@ static void send_pass(struct engine *e, struct econn *conn)
             batch_take(&e->queue, k, REQUEST_MAX_COUNT, &f->batch);
             for (struct batch_call *b = f->batch.calls; b != NULL; b = b->next) {
                 ((struct ecall *)b)->in_flight = true;
+                ((struct ecall *)b)->conn = conn;
             }
             if (f->batch.n > 1) {
                 atomic_fetch_add_explicit(&e->n_batched, f->batch.n, memory_order_relaxed);
@@ -558,6 +560,7 @@ static void send_pass(struct engine *e, struct econn *conn)
         struct ecall *c = e->alone_head;
         unqueue_call(e, c);
         c->in_flight = true;
+        c->conn = conn;
         struct eflight *f = flight_new(e, conn);
         int n = encode_alone(e, f, c, e->out + used, e->out_cap - used);
         used += n > 0 ? (size_t)n : 0;
@@ -660,7 +663,11 @@ static void conn_close(struct econn *c)
     uv_close((uv_handle_t *)&c->tcp, conn_closed);
 }
 
-/* No new requests on c; closed once its replies are in. */
+static void backoff_more(struct engine *e);
+
+/* No new requests on c (its server answered with an error after which it closes it, or that
+ * sends its calls elsewhere); closed once its replies are in. Leaving the current connection
+ * so counts as a failure: the next one waits the backoff. */
 static void conn_retire(struct econn *c)
 {
     struct engine *e = c->e;
@@ -669,6 +676,7 @@ static void conn_retire(struct econn *c)
         e->current = NULL;
         e->next_server = (c->server + 1) % e->cfg.n_servers;
         set_peer(e, "");
+        backoff_more(e);
     }
     if (c->flights == 0) {
         conn_close(c);
@@ -778,18 +786,19 @@ static void flight_answered(struct engine *e, struct eflight *f, struct oracle_r
     bool split = f->split;
     struct batch calls;
     flight_end(e, f, &calls);
-    if (r->rc < 0 && calls.n > 1 &&
-        (r->error.code == ORACLE_ERROR_WAIT_TOO_LONG || r->error.code == ORACLE_ERROR_OVERLOADED)) {
-        /* Refused for asking more than one call would (the largest timestamp too far ahead,
-         * more timestamps than the server runs ahead): no answer for each; each alone. */
+    if (r->rc < 0 && calls.n > 1 && r->error.code == ORACLE_ERROR_WAIT_TOO_LONG) {
+        /* Refused for asking more than one call would (its largest timestamp too far ahead):
+         * no answer for each; each alone. (OVERLOADED is not split: oracled says it for
+         * pending commit-waits and far min_ts_ns too, where n requests would weigh more than
+         * one; and no batch of at most 65,536 timestamps passes the run-ahead cap unless the
+         * cap is set below 65.536 us.) */
         requeue(e, calls.calls, &r->error, true);
         return;
     }
     if (r->rc < 0 && moves_on(&r->error)) {
         requeue(e, calls.calls, &r->error, false);
         if (conn->state != CONN_RETIRING) {
-            conn_retire(conn);
-            backoff_more(e); /* once per connection left, not per request it carried */
+            conn_retire(conn); /* once per connection left, not per request it carried */
         }
         return;
     }

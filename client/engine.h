@@ -6,26 +6,29 @@
  *
  * Connections. One connection at a time carries new requests, to the servers of the list in
  * turn (each name resolved afresh, every address it resolves to tried, connect_timeout_ms per
- * attempt). A connection that breaks, or whose server answers with a retriable error (NOT_READY,
- * OVERLOADED, CLOCK_UNAVAILABLE, SHUTTING_DOWN, BOUND_TOO_WIDE), or that the server says it
- * closes, is left for the next server of the list; the calls it carried are sent again there,
+ * attempt). A connection that breaks, or whose server answers with NOT_READY, OVERLOADED,
+ * CLOCK_UNAVAILABLE, SHUTTING_DOWN or BOUND_TOO_WIDE (it cannot serve now), or says it closes
+ * it, is left for the next server of the list; the calls it carried are sent again there,
  * within their deadlines, after a backoff that doubles from 1 ms to 100 ms while failures go
- * on. A connection that the server closes after answering is let go once its replies are in.
+ * on. A connection left is closed once its replies are in.
  *
- * Calls. Every call ends exactly once, through its done callback: with its reply, a server
- * error that is not retriable, ORACLE_E_CONNECT when a pass over every server found none that
- * accepts, ORACLE_E_PROTOCOL when a server sends what cannot be a reply, or at its deadline
- * (request_timeout_ms, plus the commit-wait it allows) with the last retriable error met, or
- * ORACLE_E_TIMEOUT when none. A request in flight past a call's deadline takes its connection
- * down with it (the server is stuck; the other calls go on elsewhere), so a late reply is never
- * taken for another's. engine_close() ends the calls not yet ended with ORACLE_E_CLOSED.
+ * Calls. Every call ends exactly once, through its done callback: with its reply (any other
+ * server error, WAIT_TOO_LONG included, is a reply), ORACLE_E_CONNECT when a pass over every
+ * server found none that accepts, ORACLE_E_PROTOCOL when a server sends what cannot be a reply,
+ * or at its deadline (connect_timeout_ms + request_timeout_ms + the commit-wait it allows, from
+ * the call) with the last error that sent it elsewhere, or ORACLE_E_TIMEOUT when none. A request
+ * in flight past the deadlines of all its calls takes its connection down (the server is stuck;
+ * the other calls go on elsewhere), so a late reply is never taken for another's.
+ * engine_close() ends the calls not yet ended with ORACLE_E_CLOSED. Calls sent again keep the
+ * order they were made in, among themselves and ahead of later calls of their queue.
  *
  * Batching (batch.h says why each merged call keeps its guarantee). GetTimestamp of one
- * timestamp without min_ts_ns, with or without commit-wait, WaitUntil and Now are merged: while
- * two batches of a kind are in flight, the calls of that kind queue, and all of them leave
- * together when a reply comes. One caller alone costs one round trip, without delay; with
- * max_batch_delay_ns, a batch waits that long at most for company. Other calls go alone,
- * pipelined.
+ * timestamp without min_ts_ns, with or without commit-wait, and Now are merged: while two
+ * batches of a kind are in flight, the calls of that kind queue, and all of them leave together
+ * when a reply comes. WaitUntil calls never wait for a reply to others; those queued together
+ * within BATCH_WAIT_SPREAD_NS of each other leave as one. One caller alone costs one round trip,
+ * without delay; with max_batch_delay_ns, a batch waits that long at most for company. Other
+ * calls go alone, pipelined.
  */
 #ifndef ORACLE_CLIENT_ENGINE_H
 #define ORACLE_CLIENT_ENGINE_H

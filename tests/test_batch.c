@@ -108,6 +108,35 @@ static void test_waits_merge_on_the_largest(void **state)
     assert_int_equal(b.max_wait_ns, 9);
 }
 
+/* WaitUntil calls merge while their timestamps stay within 1 us of each other, measured from
+ * the smallest taken, whichever way they come. */
+static void test_wait_spread(void **state)
+{
+    (void)state;
+    struct batch_queue q;
+    memset(&q, 0, sizeof(q));
+    struct batch_call w[4] = {call(BATCH_WAIT_UNTIL, 5000, 0), call(BATCH_WAIT_UNTIL, 6000, 0),
+                              call(BATCH_WAIT_UNTIL, 4000, 0), call(BATCH_WAIT_UNTIL, 5500, 0)};
+    for (int i = 0; i < 4; i++) {
+        w[i].seq = (uint64_t)i;
+        batch_push(&q, &w[i]);
+    }
+    struct batch b;
+    assert_int_equal(batch_take(&q, BATCH_WAIT_UNTIL, 1, &b), 2); /* 5000 and 6000 */
+    assert_int_equal(b.wait_ts_ns, 6000);
+    assert_int_equal(batch_take(&q, BATCH_WAIT_UNTIL, 1, &b), 1); /* 4000: 5500 is 1.5 us on */
+    assert_int_equal(b.wait_ts_ns, 4000);
+    assert_int_equal(batch_take(&q, BATCH_WAIT_UNTIL, 1, &b), 1);
+    /* Sent again, calls go back in the order they were made, ahead of later ones. */
+    for (int i = 1; i < 4; i++) {
+        batch_push(&q, &w[i]);
+    }
+    batch_requeue(&q, &w[0]);
+    assert_int_equal(batch_waiting(&q, BATCH_WAIT_UNTIL), 4);
+    assert_ptr_equal(q.head[BATCH_WAIT_UNTIL], &w[0]);
+    assert_ptr_equal(q.tail[BATCH_WAIT_UNTIL], &w[3]);
+}
+
 static void test_split_refuses_what_is_not_the_batch(void **state)
 {
     (void)state;
@@ -236,6 +265,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo_per_kind_and_split),
         cmocka_unit_test(test_waits_merge_on_the_largest),
+        cmocka_unit_test(test_wait_spread),
         cmocka_unit_test(test_split_refuses_what_is_not_the_batch),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_random_against_a_model),

@@ -184,7 +184,7 @@ void oracle_client_counts(const oracle_client *c, struct oracle_client_counts *o
  * then leave together as one request: one-timestamp GetTimestamp calls (without min_ts_ns) as
  * one GetTimestamp of count n, split back in the order the calls were made; commit-waited ones
  * likewise, the server holding the reply until the whole range is past; Now calls as one Now.
- * WaitUntil calls never wait for others in flight, and those queued together whose timestamps
+ * WaitUntil calls never wait for a reply to others, and those queued together whose timestamps
  * lie within 1 us of each other leave as one wait on the largest. Only calls allowing the same
  * max_wait_ns are merged. A caller alone costs one round trip, without added delay;
  * max_batch_delay_us makes a batch wait that long at most for company. Other calls are sent as
@@ -195,14 +195,13 @@ void oracle_client_counts(const oracle_client *c, struct oracle_client_counts *o
  *    every commit-waited timestamp whose reply arrived before that caller asked, and above the
  *    session's largest seen then (min_ts_ns is the session's largest when the batch leaves);
  *  - the callers of one batch get distinct, consecutive timestamps, increasing in the order the
- *    calls were made (calls sent again after a failure keep that order);
+ *    calls were made (calls sent again after a failure go first, in that order);
  *  - a commit-wait on the batch's last timestamp covers every smaller one of the batch (a
  *    caller is held at most the batch's size in ns past its own), and a WaitUntil on the
  *    largest timestamp covers the smaller ones (held at most 1 us past its own);
  *  - a merged Now's interval is read after every caller asked and before any returns;
- *  - a merged request the server refuses for asking more than one call would (WAIT_TOO_LONG:
- *    its largest timestamp too far ahead; OVERLOADED: more timestamps than it runs ahead) is
- *    sent again call by call, so each caller gets its own request's answer.
+ *  - a merged wait the server refuses as too long (WAIT_TOO_LONG: its largest timestamp too far
+ *    ahead) is sent again call by call, so each caller gets its own request's answer.
  *
  * Failover. NOT_READY, OVERLOADED, CLOCK_UNAVAILABLE, SHUTTING_DOWN and BOUND_TOO_WIDE (a server
  * that cannot serve now) or a broken connection send the calls concerned again, to the next
