@@ -41,6 +41,7 @@ struct load {
     uv_timer_t timer;
     struct oracle_client_counts counts0, counts1;
     int64_t from_ns, to_ns, cpu0_ns, cpu1_ns, server0_ns, server1_ns;
+    uint64_t host_total0, host_steal0, host_total1, host_steal1;
 };
 
 static int64_t mono_ns(void)
@@ -232,11 +233,13 @@ static void snapshot(struct load *ld, bool start)
         ld->from_ns = mono_ns();
         ld->cpu0_ns = self_cpu_ns();
         ld->server0_ns = server;
+        (void)procstat_steal(&ld->host_total0, &ld->host_steal0);
     } else {
         counts_of(ld, &ld->counts1);
         ld->to_ns = mono_ns();
         ld->cpu1_ns = self_cpu_ns();
         ld->server1_ns = server;
+        (void)procstat_steal(&ld->host_total1, &ld->host_steal1);
     }
 }
 
@@ -329,6 +332,11 @@ int client_load_run(const struct client_load *l)
            (double)(ld.cpu1_ns - ld.cpu0_ns) / 1e9);
     if (l->server_pid > 0) {
         printf(",\"server_cpu_s\":%.3f", (double)(ld.server1_ns - ld.server0_ns) / 1e9);
+    }
+    double steal =
+        procstat_steal_percent(ld.host_total0, ld.host_steal0, ld.host_total1, ld.host_steal1);
+    if (steal >= 0) {
+        printf(",\"host_steal_percent\":%.1f", steal);
     }
     hist_json("latency_us", &latency);
     hist_json("waited_us", &waited);

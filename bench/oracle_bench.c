@@ -117,6 +117,7 @@ struct bench {
     struct histogram waited;
     struct histogram client_lateness;
     int64_t server_cpu0_ns;
+    uint64_t host_total0, host_steal0; /* /proc/stat at the start: the host's steal time */
     int64_t bound_ns; /* wait-until: the server's bound before the run (from /metrics) */
 };
 
@@ -557,6 +558,7 @@ static void start_sending(struct bench *b)
 {
     b->t0_ns = mono_ns();
     b->measure_from_ns = b->t0_ns + b->o.warmup_ns;
+    (void)procstat_steal(&b->host_total0, &b->host_steal0);
     if (b->o.server_pid > 0) {
         (void)procstat_cpu_ns(b->o.server_pid, &b->server_cpu0_ns);
     }
@@ -1145,6 +1147,8 @@ int main(int argc, char **argv)
     }
     uv_run(b->loop, UV_RUN_DEFAULT);
     int64_t end_ns = mono_ns();
+    uint64_t host_total1 = 0, host_steal1 = 0;
+    (void)procstat_steal(&host_total1, &host_steal1);
     int64_t cpu1 = 0;
     int64_t rss1 = 0;
     if (o->server_pid > 0) {
@@ -1196,6 +1200,10 @@ int main(int argc, char **argv)
     if (o->rate > 0) {
         printf(",\"backlog_skips\":%" PRIu64, b->backlog_skips);
     }
+    double steal = procstat_steal_percent(b->host_total0, b->host_steal0, host_total1, host_steal1);
+    if (steal >= 0) {
+        printf(",\"host_steal_percent\":%.1f", steal);
+    }
     if (o->server_pid > 0) {
         printf(",\"server_cpu_s\":%.3f,\"server_rss_kib_before\":%" PRId64
                ",\"server_rss_kib_after\":%" PRId64,
@@ -1215,10 +1223,10 @@ int main(int argc, char **argv)
     printf("}\n");
     fprintf(stderr,
             "%s %s %s: %" PRIu32 " conn x %" PRIu32 ", %.0f req/s, p50 %.1f us, p99 %.1f us, "
-            "%" PRIu64 " errors\n",
+            "%" PRIu64 " errors, host steal %.1f %%\n",
             o->scenario, target_name(o->target), op_name(o), o->connections, o->depth, rps,
             (double)hist_quantile(&b->latency, 0.5) / 1e3,
-            (double)hist_quantile(&b->latency, 0.99) / 1e3, b->errors);
+            (double)hist_quantile(&b->latency, 0.99) / 1e3, b->errors, steal);
     if (o->cdf_path != NULL) {
         write_cdf(o->cdf_path, &b->latency);
     }

@@ -52,3 +52,41 @@ int procstat_rss_kib(pid_t pid, int64_t *kib)
     fclose(f);
     return rc;
 }
+
+int procstat_parse_steal(const char *stat_text, uint64_t *total, uint64_t *steal)
+{
+    /* cpu  user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+     * already counted in user and nice. */
+    unsigned long long v[8];
+    if (strncmp(stat_text, "cpu ", 4) != 0 ||
+        sscanf(stat_text + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]) != 8) {
+        return -EINVAL;
+    }
+    *total = 0;
+    for (int i = 0; i < 8; i++) {
+        *total += v[i];
+    }
+    *steal = v[7];
+    return 0;
+}
+
+int procstat_steal(uint64_t *total, uint64_t *steal)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL) {
+        return -errno;
+    }
+    char line[512];
+    char *got = fgets(line, sizeof(line), f);
+    fclose(f);
+    return got == NULL ? -EINVAL : procstat_parse_steal(line, total, steal);
+}
+
+double procstat_steal_percent(uint64_t total0, uint64_t steal0, uint64_t total1, uint64_t steal1)
+{
+    if (total1 <= total0 || steal1 < steal0) {
+        return -1;
+    }
+    return 100.0 * (double)(steal1 - steal0) / (double)(total1 - total0);
+}

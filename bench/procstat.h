@@ -1,5 +1,6 @@
 /* A process's CPU time and resident memory, from /proc: what the benchmark reports of the
- * server it loads. */
+ * server it loads; and the host's steal time, which says whether a run measured the machine
+ * or its hypervisor. */
 #ifndef ORACLE_PROCSTAT_H
 #define ORACLE_PROCSTAT_H
 
@@ -10,5 +11,13 @@
 int procstat_cpu_ns(pid_t pid, int64_t *ns);
 /* VmRSS of pid in KiB. Returns 0 or -errno. */
 int procstat_rss_kib(pid_t pid, int64_t *kib);
+
+/* The aggregate "cpu" line of /proc/stat's text: all its times and the steal among them, in
+ * clock ticks. Pure. Returns 0 or -EINVAL. */
+int procstat_parse_steal(const char *stat_text, uint64_t *total, uint64_t *steal);
+/* The same, read from /proc/stat. Returns 0 or -errno. */
+int procstat_steal(uint64_t *total, uint64_t *steal);
+/* The share of CPU time stolen between two readings, in %; -1 when no time passed. */
+double procstat_steal_percent(uint64_t total0, uint64_t steal0, uint64_t total1, uint64_t steal1);
 
 #endif

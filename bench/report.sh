@@ -35,6 +35,14 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
     | "| \($names[$s]) | \(fmt($r[0]; 0)) | \(fmt($r[1]; 0)) | \(fmt($r[2]; 0)) | **\(fmt(ratio($r[0]; $r[1]); 3))** | \(fmt(ratio($r[0]; $r[2]); 3)) | \(fmt($p50[0]; 1)) / \(fmt($p50[1]; 1)) / \(fmt($p50[2]; 1)) | \(fmt($p99[0]; 1)) / \(fmt($p99[1]; 1)) / \(fmt($p99[2]; 1)) |"
   ),
   "",
+  "Every run of scenarios 1-3, in the order run: req/s (host steal % over the run). The steal is CPU time the hypervisor gave to others; on these VMs it swings from 0 to 40 % within seconds and moves every target alike (13 k to 3.3 k req/s at 1x1, oracled, Redis and echo the same), so a ratio from runs with steal measures the host as much as the programs.",
+  "",
+  ( $tput[] as $s
+    | [ "oracled", "redis", "echo" ][] as $t
+    | [ $all[] | select(.scenario == $s and .target == $t) ] as $runs
+    | ($runs | map(.rps) | if length > 0 then (max / (min | if . == 0 then 1 else . end)) else null end) as $spread
+    | "- \($names[$s]), \($t): \([ $runs[] | "\(fmt(.rps; 0)) (\(fmt(.host_steal_percent; 1)) %)" ] | join(", ")); spread max/min \(fmt($spread; 2))" ),
+  "",
   "| scenario 4: `ts --count 64`, 1 connection | requests/s | timestamps/s | p50 us | p99 us |",
   "|---|---|---|---|---|",
   "| oracled | \(fmt(med("s4-count64"; "oracled"; .rps); 0)) | \(fmt(med("s4-count64"; "oracled"; .timestamps_per_s); 0)) | \(fmt(med("s4-count64"; "oracled"; .latency_us.p50); 1)) | \(fmt(med("s4-count64"; "oracled"; .latency_us.p99); 1)) |",
@@ -77,6 +85,8 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
     | "- scenario 8, 1 thread: a shared client call ≤ 10 % over a blocking client call (p50): \(fmt($x; 3)) — \(if $x == null then "not measured" elif $x <= 1.1 then "met" else "missed" end)" ),
   ( [ $all[] | select(.scenario == "s8-shared-ts-512") ][0] as $r
     | "- scenario 8, 512 threads on one shared client: \(if $r == null then "not measured" else "\(fmt($r.timestamps_per_s; 0)) timestamps/s, p99 \(fmt($r.latency_us.p99; 0)) us, max \(fmt($r.latency_us.max; 0)) us, \($r.errors) errors" end)" ),
+  ( [ $all[] | .host_steal_percent | select(. != null) ] | (if length == 0 then null else max end) as $m
+    | "- host steal ≤ 5 % in every run (else the ratios measured the host too): max \(fmt($m; 1)) % — \(if $m == null then "not measured" elif $m <= 5 then "met" else "missed" end)" ),
   ( [ $all[] | select(.scenario == "s7-rest") ][0].server_cpu_percent as $c
     | "- CPU at rest ≈ 0: \(fmt($c; 2)) % of a core — \(if $c == null then "not measured" elif $c < 1 then "met" else "missed" end)" ),
   ""

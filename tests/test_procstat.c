@@ -1,0 +1,46 @@
+/* Unit tests: the host's steal time as the benchmark reads it from /proc/stat (bench/procstat). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "procstat.h"
+
+static void test_parse_steal(void **state)
+{
+    (void)state;
+    uint64_t total = 0, steal = 0;
+    const char *text = "cpu  1596153 111408 1200068 6773595 20180 0 373803 179870 0 0\n"
+                       "cpu0 695274 47722 591574 3518723 4389 0 177224 90295 0 0\n";
+    assert_int_equal(procstat_parse_steal(text, &total, &steal), 0);
+    assert_int_equal(steal, 179870);
+    assert_int_equal(total, 1596153 + 111408 + 1200068 + 6773595 + 20180 + 0 + 373803 + 179870);
+    /* Not the aggregate line, or too few fields: refused. */
+    assert_int_equal(procstat_parse_steal("cpu0 1 2 3 4 5 6 7 8 0 0\n", &total, &steal), -EINVAL);
+    assert_int_equal(procstat_parse_steal("cpu  1 2 3 4 5 6 7\n", &total, &steal), -EINVAL);
+    assert_int_equal(procstat_parse_steal("", &total, &steal), -EINVAL);
+}
+
+static void test_steal_percent(void **state)
+{
+    (void)state;
+    assert_true(procstat_steal_percent(1000, 10, 2000, 410) == 40.0);
+    assert_true(procstat_steal_percent(1000, 10, 2000, 10) == 0.0);
+    assert_true(procstat_steal_percent(1000, 10, 1000, 10) == -1); /* no time passed */
+    assert_true(procstat_steal_percent(1000, 10, 2000, 5) == -1);  /* a counter went back */
+    uint64_t total, steal;
+    assert_int_equal(procstat_steal(&total, &steal), 0); /* this machine's, read for real */
+    assert_true(total >= steal);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_steal),
+        cmocka_unit_test(test_steal_percent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
