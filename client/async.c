@@ -49,10 +49,5 @@ API void oracle_async_observe(oracle_async *a, uint64_t ts_ns)
 
 API void oracle_async_counts(oracle_async *a, struct oracle_client_counts *out)
 {
-    struct engine_counts n;
-    engine_counts((struct engine *)a, &n);
-    out->calls = n.calls;
-    out->requests = n.requests;
-    out->batched = n.batched;
-    out->connects = n.connects;
+    engine_counts((struct engine *)a, out);
 }

@@ -62,7 +62,7 @@ uint32_t batch_take(struct batch_queue *q, enum batch_kind kind, uint32_t max_co
 {
     memset(out, 0, sizeof(*out));
     out->kind = kind;
-    bool counted = kind == BATCH_TS || kind == BATCH_COMMIT_TS;
+    bool counted = kind == BATCH_TS || kind == BATCH_COMMIT_TS || kind == BATCH_ALONE;
     struct batch_call *last = NULL;
     struct batch_call *c = q->head[kind];
     if (c != NULL) {

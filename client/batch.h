@@ -36,6 +36,7 @@ enum batch_kind {
     BATCH_COMMIT_TS, /* GetTimestamp, count 1, commit_wait */
     BATCH_WAIT_UNTIL,
     BATCH_NOW,
+    BATCH_ALONE, /* any other request, or a merged call refused for its size: one per request */
     BATCH_KINDS,
 };
 
@@ -78,7 +79,8 @@ void batch_requeue(struct batch_queue *q, struct batch_call *c);
 size_t batch_waiting(const struct batch_queue *q, enum batch_kind kind);
 
 /* Takes the next batch of a kind: the oldest calls that allow the same max_wait_ns as the oldest,
- * at most max_count of them for the timestamp kinds (the server's largest count), for
+ * at most max_count of them for the timestamp kinds (the server's largest count) and ALONE
+ * (1: one call per request), for
  * WAIT_UNTIL as long as the timestamps taken stay within BATCH_WAIT_SPREAD_NS of each other,
  * all of them for NOW. Returns how many were taken (0: none waiting; *out is then empty). */
 uint32_t batch_take(struct batch_queue *q, enum batch_kind kind, uint32_t max_count,

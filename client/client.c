@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +32,7 @@
 
 #define API __attribute__((visibility("default")))
 
-#define IN_CAP       (2 * FRAME_MAX_TOTAL)
 #define OUT_FLUSH_AT (256 * 1024) /* oracle_send() writes once this much is queued */
-/*
- * protobuf-c unpacking allocates per field it scans (a scanned-member record, and one for each
- * unknown field), none freed until the end: a 64 KiB reply of 2-byte fields needs about 53
- * bytes per message byte. The block is only touched as far as a reply needs it.
- */
-#define ARENA_CAP (64 * FRAME_MAX_LEN)
 
 struct oracle_client {
     struct client_config cfg;
@@ -59,7 +51,7 @@ struct oracle_client {
     size_t out_off;
     size_t out_len;
     size_t out_cap;
-    uint8_t *in; /* bytes received and not yet decoded: in[in_off .. in_len), IN_CAP bytes */
+    uint8_t *in; /* bytes received and not yet decoded: in[in_off .. in_len), REPLY_IN_CAP bytes */
     size_t in_off;
     size_t in_len;
     struct arena arena; /* replies are unpacked here */
@@ -82,18 +74,15 @@ struct oracle_client {
     uint64_t n_connects;
 };
 
-#define set_error   client_error
-#define clear_error client_error_clear
-
 /* The message for a broken connection: where, what, and how many requests it ended. */
 static int failure_error(struct oracle_error *err, int rc, const char *peer, const char *what,
                          size_t lost)
 {
     const char *after =
         rc == ORACLE_E_PROTOCOL ? "; is that address an oracled?" : "; the next call reconnects";
-    set_error(err, rc, rc != ORACLE_E_PROTOCOL,
-              "oracled at %s: %s (%zu request%s in flight lost)%s", peer, what, lost,
-              lost == 1 ? "" : "s", after);
+    client_error(err, rc, rc != ORACLE_E_PROTOCOL,
+                 "oracled at %s: %s (%zu request%s in flight lost)%s", peer, what, lost,
+                 lost == 1 ? "" : "s", after);
     if (err != NULL) {
         snprintf(err->peer, sizeof(err->peer), "%s", peer);
     }
@@ -142,14 +131,14 @@ static int fail(oracle_client *c, struct oracle_error *err, int rc, const char *
 /* A client's struct with its options checked, nothing else yet; NULL with err filled. */
 static oracle_client *client_alloc(const struct oracle_client_options *o, struct oracle_error *err)
 {
-    clear_error(err);
+    client_error_clear(err);
     struct client_config cfg;
     if (client_config_from(o, &cfg, err) < 0) {
         return NULL;
     }
     oracle_client *c = calloc(1, sizeof(*c));
     if (c == NULL) {
-        set_error(err, ORACLE_E_NOMEM, false, "out of memory");
+        client_error(err, ORACLE_E_NOMEM, false, "out of memory");
         return NULL;
     }
     c->fd = -1;
@@ -166,10 +155,10 @@ API oracle_client *oracle_client_new(const struct oracle_client_options *o,
     }
     c->next_id = 1;
     c->flights = calloc(c->cfg.max_in_flight, sizeof(c->flights[0]));
-    c->in = malloc(IN_CAP);
+    c->in = malloc(REPLY_IN_CAP);
     c->out_cap = 4096;
     c->out = malloc(c->out_cap);
-    int arc = arena_init(&c->arena, ARENA_CAP);
+    int arc = arena_init(&c->arena, REPLY_ARENA_CAP);
     if (c->flights == NULL || c->in == NULL || c->out == NULL || arc < 0) {
         if (arc == 0) {
             arena_fini(&c->arena);
@@ -178,7 +167,7 @@ API oracle_client *oracle_client_new(const struct oracle_client_options *o,
         free(c->in);
         free(c->out);
         free(c);
-        set_error(err, ORACLE_E_NOMEM, false, "out of memory");
+        client_error(err, ORACLE_E_NOMEM, false, "out of memory");
         return NULL;
     }
     return c;
@@ -187,9 +176,9 @@ API oracle_client *oracle_client_new(const struct oracle_client_options *o,
 /* What a shared client answers to the calls that are for one thread's client. */
 static int not_shared(struct oracle_error *err)
 {
-    return set_error(err, ORACLE_E_INVALID, false,
-                     "pipelining is for a client of one thread (oracle_client_new()): a shared "
-                     "client batches concurrent calls by itself");
+    return client_error(err, ORACLE_E_INVALID, false,
+                        "pipelining is for a client of one thread (oracle_client_new()): a shared "
+                        "client batches concurrent calls by itself");
 }
 
 API oracle_client *oracle_shared_new(const struct oracle_client_options *o,
@@ -262,7 +251,7 @@ static int call(oracle_client *c, const struct oracle_request *req, struct oracl
 
 API int oracle_client_connect(oracle_client *c, struct oracle_error *err)
 {
-    clear_error(err);
+    client_error_clear(err);
     if (c->shared != NULL) {
         struct oracle_request now = {.op = ORACLE_OP_NOW}; /* connects, or says why not */
         struct oracle_response r;
@@ -278,10 +267,7 @@ API int oracle_client_connect(oracle_client *c, struct oracle_error *err)
     char why[ORACLE_MESSAGE_MAX];
     if (sock_connect(c->cfg.servers, c->cfg.n_servers, c->cfg.connect_timeout_ms, &c->fd, c->peer,
                      sizeof(c->peer), why, sizeof(why)) < 0) {
-        return set_error(err, ORACLE_E_CONNECT, true,
-                         "cannot connect to oracled (%s): is oracled running and listening on "
-                         "that address?",
-                         why);
+        return client_connect_error(err, why);
     }
     c->n_connects++;
     return 0;
@@ -449,44 +435,27 @@ static int connection_error(oracle_client *c, const struct response *w, struct o
  */
 static int take_frame(oracle_client *c, struct oracle_response *out, struct oracle_error *err)
 {
-    const uint8_t *msg;
-    size_t msg_len;
-    int n = frame_decode(c->in + c->in_off, c->in_len - c->in_off, FRAME_MAX_LEN, &msg, &msg_len);
+    struct response w;
+    const char *bad;
+    int n = reply_decode(c->in + c->in_off, c->in_len - c->in_off, &c->arena, &w, &bad);
     if (n == 0) {
         return 0;
     }
-    if (n == -EMSGSIZE) {
-        return fail(c, err, ORACLE_E_PROTOCOL, "sent a reply longer than 65536 bytes");
-    }
     if (n < 0) {
-        return fail(c, err, ORACLE_E_PROTOCOL, "sent a malformed length prefix");
+        return fail(c, err, ORACLE_E_PROTOCOL, bad);
     }
-    arena_reset(&c->arena);
-    struct response w;
-    int rc = wire_decode_response(msg, msg_len, &c->arena, &w);
     c->in_off += (size_t)n;
     if (c->in_off == c->in_len) {
         c->in_off = 0;
         c->in_len = 0;
     }
-    if (rc < 0) {
-        return fail(c, err, ORACLE_E_PROTOCOL, "sent a reply that is not an oracle.v1.Response");
-    }
     if (w.id == 0) {
         return connection_error(c, &w, err);
     }
     struct flight *f = &c->flights[w.id % c->cfg.max_in_flight];
-    if (f->id != w.id) {
-        char what[96];
-        snprintf(what, sizeof(what), "sent a reply for id %llu, which is not in flight",
-                 (unsigned long long)w.id);
-        return fail(c, err, ORACLE_E_PROTOCOL, what);
-    }
     bool closes;
-    const char *bad = reply_take(f, &w, out, &closes);
-    if (bad != NULL) {
-        char what[160];
-        snprintf(what, sizeof(what), "sent %s (id %llu)", bad, (unsigned long long)w.id);
+    char what[160];
+    if (!reply_accept(f->id == w.id ? f : NULL, &w, out, &closes, what, sizeof(what))) {
         return fail(c, err, ORACLE_E_PROTOCOL, what);
     }
     if (out->rc < 0) {
@@ -544,10 +513,10 @@ static int read_some(oracle_client *c, struct oracle_error *err)
         c->in_len -= c->in_off;
         c->in_off = 0;
     }
-    if (c->in_len == IN_CAP) {
+    if (c->in_len == REPLY_IN_CAP) {
         return 0;
     }
-    ssize_t n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, MSG_DONTWAIT);
+    ssize_t n = recv(c->fd, c->in + c->in_len, REPLY_IN_CAP - c->in_len, MSG_DONTWAIT);
     if (n > 0) {
         c->in_len += (size_t)n;
         return 0;
@@ -583,7 +552,7 @@ static int write_some(oracle_client *c, struct oracle_error *err)
  */
 static int pump(oracle_client *c, int64_t deadline, struct oracle_error *err)
 {
-    if (c->in_len - c->in_off == IN_CAP) {
+    if (c->in_len - c->in_off == REPLY_IN_CAP) {
         int rc = stash_input(c, err);
         if (rc < 0) {
             return rc;
@@ -629,7 +598,7 @@ static int pump(oracle_client *c, int64_t deadline, struct oracle_error *err)
 
 API int oracle_flush(oracle_client *c, struct oracle_error *err)
 {
-    clear_error(err);
+    client_error_clear(err);
     if (c->shared != NULL) {
         return not_shared(err);
     }
@@ -653,20 +622,20 @@ API int oracle_flush(oracle_client *c, struct oracle_error *err)
 API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t *id,
                     struct oracle_error *err)
 {
-    clear_error(err);
+    client_error_clear(err);
     if (c->shared != NULL) {
         return not_shared(err);
     }
     char why[ORACLE_MESSAGE_MAX];
     int rc = request_check(req, why, sizeof(why));
     if (rc < 0) {
-        return set_error(err, rc, false, "%s", why);
+        return client_error(err, rc, false, "%s", why);
     }
     if (c->in_flight + c->stash_len >= c->cfg.max_in_flight) {
-        return set_error(err, ORACLE_E_BUSY, true,
-                         "%zu requests are in flight or received and not yet taken "
-                         "(max_in_flight): receive first",
-                         c->in_flight + c->stash_len);
+        return client_error(err, ORACLE_E_BUSY, true,
+                            "%zu requests are in flight or received and not yet taken "
+                            "(max_in_flight): receive first",
+                            c->in_flight + c->stash_len);
     }
     rc = oracle_client_connect(c, err);
     if (rc < 0) {
@@ -709,7 +678,7 @@ API int oracle_send(oracle_client *c, const struct oracle_request *req, uint64_t
                 : wire_encode_request(&w, c->out + c->out_len, c->out_cap - c->out_len);
     if (n < 0) {
         land(c, f);
-        return set_error(err, ORACLE_E_NOMEM, false, "cannot encode the request: out of memory");
+        return client_error(err, ORACLE_E_NOMEM, false, "cannot encode the request: out of memory");
     }
     c->out_len += (size_t)n;
     *id = f->id;
@@ -728,7 +697,7 @@ static int after_failure(oracle_client *c, uint64_t id, struct oracle_response *
                          struct oracle_error *err, int rc)
 {
     if (stash_take(c, id, out)) {
-        clear_error(err);
+        client_error_clear(err);
         return 0;
     }
     if (id != 0) {
@@ -766,7 +735,7 @@ static int wait_reply(oracle_client *c, uint64_t id, struct oracle_response *out
         allowance = f->id == id ? f->allowance_ns : 0;
     }
     if (c->fd < 0 || c->in_flight == 0) {
-        return set_error(err, ORACLE_E_INVALID, false, "no request is in flight");
+        return client_error(err, ORACLE_E_INVALID, false, "no request is in flight");
     }
     int64_t deadline = reply_deadline(c, allowance);
     for (;;) {
@@ -786,8 +755,8 @@ static int wait_reply(oracle_client *c, uint64_t id, struct oracle_response *out
         }
         if (c->fd < 0) {
             /* Let go once every request was answered: what was asked for is in the stash. */
-            int closed = set_error(err, ORACLE_E_CLOSED, true,
-                                   "the connection was closed; the next call reconnects");
+            int closed = client_error(err, ORACLE_E_CLOSED, true,
+                                      "the connection was closed; the next call reconnects");
             return after_failure(c, id, out, err, closed);
         }
         rc = pump(c, deadline, err);
@@ -799,7 +768,7 @@ static int wait_reply(oracle_client *c, uint64_t id, struct oracle_response *out
 
 API int oracle_receive(oracle_client *c, struct oracle_response *out, struct oracle_error *err)
 {
-    clear_error(err);
+    client_error_clear(err);
     if (c->shared != NULL) {
         return not_shared(err);
     }

@@ -29,6 +29,23 @@ int client_error(struct oracle_error *err, int rc, bool retriable, const char *f
     return rc;
 }
 
+int client_connect_error(struct oracle_error *err, const char *why)
+{
+    return client_error(err, ORACLE_E_CONNECT, true,
+                        "cannot connect to oracled (%s): is oracled running and listening on "
+                        "that address?",
+                        why);
+}
+
+void client_failed_response(struct oracle_response *r, enum oracle_op op,
+                            const struct oracle_error *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->op = op;
+    r->rc = err->rc;
+    r->error = *err;
+}
+
 void client_error_clear(struct oracle_error *err)
 {
     if (err != NULL) {

@@ -31,6 +31,14 @@ int client_config_from(const struct oracle_client_options *o, struct client_conf
 int client_error(struct oracle_error *err, int rc, bool retriable, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ORACLE_E_CONNECT: no server of the list accepted; why says what happened at each attempt
+ * ("127.0.0.1:7600: connection refused; ..."). Returns the code. */
+int client_connect_error(struct oracle_error *err, const char *why);
+
+/* *r as a call of op ends when it failed with err: rc and error from err, nothing else. */
+void client_failed_response(struct oracle_response *r, enum oracle_op op,
+                            const struct oracle_error *err);
+
 /* Zeroes *err when not NULL. */
 void client_error_clear(struct oracle_error *err);
 

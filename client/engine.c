@@ -2,10 +2,11 @@
  * The engine behind the shared and asynchronous clients (see engine.h): calls queued, merged
  * and sent on a libuv loop, replies split back, connections made and left.
  *
- * A call (struct ecall) is in one place at a time: queued (a batch queue or the queue of calls
- * that go alone), in a flight (a request sent and not yet answered), or nowhere once ended. It
- * is freed when it has ended and no flight holds it: a call whose deadline passed while in
- * flight is ended at once, and freed when its flight ends (its connection is taken down then).
+ * A call (struct ecall) is in one place at a time: queued (in the batch queue of its kind,
+ * the calls that go alone being one more kind), in a flight (a request sent and not yet
+ * answered), or nowhere once ended. It is freed when it has ended and no flight holds it: a
+ * call whose deadline passed while in flight is ended at once, and freed when its flight ends
+ * (its connection is taken down then).
  */
 #include "engine.h"
 
@@ -25,8 +26,6 @@
 #include "servers.h"
 #include "wire.h"
 
-#define IN_CAP           (2 * FRAME_MAX_TOTAL)
-#define ARENA_CAP        (64 * FRAME_MAX_LEN) /* as client.c: protobuf-c's scanning records */
 #define BACKOFF_FIRST_NS UINT64_C(1000000)
 #define BACKOFF_MAX_NS   UINT64_C(100000000)
 #define NS_PER_MS        UINT64_C(1000000)
@@ -38,10 +37,7 @@
 struct ecall {
     struct batch_call b;       /* first: its place in a batch queue, then in its batch */
     struct ecall *prev, *next; /* the calls not yet ended, in the order they came */
-    struct ecall *next_alone;  /* the queue of calls that go alone */
     struct oracle_request req; /* max_wait_ns resolved against the client's max_wait_ms */
-    bool batchable;            /* false: sent alone (also after a merged wait was refused) */
-    bool queued_alone;         /* in the queue of calls that go alone */
     bool in_flight;            /* held by a flight ... */
     struct econn *conn;        /* ... on this connection */
     bool ended;                /* done was called */
@@ -97,8 +93,6 @@ struct engine {
 
     struct ecall *live_head, *live_tail; /* calls not yet ended */
     struct batch_queue queue;
-    struct ecall *alone_head, *alone_tail;
-    size_t alone_len;
 
     struct eflight *flights; /* cfg.max_in_flight slots, id modulo the count */
     size_t flights_used;
@@ -166,7 +160,7 @@ static void live_unlink(struct engine *e, struct ecall *c)
 /* Frees c once it has ended and nothing holds it. */
 static void call_release(struct ecall *c)
 {
-    if (c->ended && !c->in_flight && !c->b.queued && !c->queued_alone) {
+    if (c->ended && !c->in_flight && !c->b.queued) {
         free(c);
     }
 }
@@ -187,71 +181,20 @@ static void call_end(struct engine *e, struct ecall *c, const struct oracle_resp
 static void call_fail(struct engine *e, struct ecall *c, const struct oracle_error *err)
 {
     struct oracle_response r;
-    memset(&r, 0, sizeof(r));
-    r.op = c->req.op;
-    r.rc = err->rc;
-    r.error = *err;
+    client_failed_response(&r, c->req.op, err);
     call_end(e, c, &r);
 }
 
 /* Queues c in the order of the calls' making (a call sent again goes before later ones). */
 static void queue_call(struct engine *e, struct ecall *c)
 {
-    if (c->batchable) {
-        batch_requeue(&e->queue, &c->b);
-        return;
-    }
-    struct ecall *prev = NULL;
-    struct ecall *at = e->alone_head;
-    if (e->alone_tail != NULL && e->alone_tail->b.seq < c->b.seq) {
-        prev = e->alone_tail; /* the usual case: a new call, at the end */
-        at = NULL;
-    }
-    while (at != NULL && at->b.seq < c->b.seq) {
-        prev = at;
-        at = at->next_alone;
-    }
-    c->next_alone = at;
-    c->queued_alone = true;
-    if (prev != NULL) {
-        prev->next_alone = c;
-    } else {
-        e->alone_head = c;
-    }
-    if (at == NULL) {
-        e->alone_tail = c;
-    }
-    e->alone_len++;
+    batch_requeue(&e->queue, &c->b);
 }
 
 /* Takes c out of its queue, if queued. */
 static void unqueue_call(struct engine *e, struct ecall *c)
 {
-    if (c->b.queued) {
-        batch_cancel(&e->queue, &c->b);
-        return;
-    }
-    if (!c->queued_alone) {
-        return;
-    }
-    struct ecall *prev = NULL;
-    for (struct ecall *i = e->alone_head; i != NULL; prev = i, i = i->next_alone) {
-        if (i != c) {
-            continue;
-        }
-        if (prev != NULL) {
-            prev->next_alone = c->next_alone;
-        } else {
-            e->alone_head = c->next_alone;
-        }
-        if (e->alone_tail == c) {
-            e->alone_tail = prev;
-        }
-        break;
-    }
-    e->alone_len--;
-    c->queued_alone = false;
-    c->next_alone = NULL;
+    batch_cancel(&e->queue, &c->b);
 }
 
 static bool anything_queued(const struct engine *e)
@@ -261,7 +204,7 @@ static bool anything_queued(const struct engine *e)
             return true;
         }
     }
-    return e->alone_len > 0;
+    return false;
 }
 
 /* Ends every queued call with err (no server to send them to). */
@@ -272,7 +215,7 @@ static void fail_queued(struct engine *e, const struct oracle_error *err)
     while (c != NULL && !e->closing) {
         struct ecall *next = c->next;
         bool stop = c == last;
-        if (c->b.queued || c->queued_alone) {
+        if (c->b.queued) {
             unqueue_call(e, c);
             call_fail(e, c, err);
             call_release(c);
@@ -326,6 +269,7 @@ static void on_deadline(uv_timer_t *t)
     uint64_t next_due = 0;
     struct econn *stuck[8];
     size_t n_stuck = 0;
+    bool ended_in_flight = false; /* else no connection can have become stuck */
     struct ecall *c = e->live_head;
     while (c != NULL && !e->closing) {
         struct ecall *next = c->next;
@@ -339,6 +283,7 @@ static void on_deadline(uv_timer_t *t)
         if (c->in_flight) {
             /* Its connection goes: which one is found below, from the flights. */
             call_fail(e, c, &err);
+            ended_in_flight = true;
         } else {
             unqueue_call(e, c);
             call_fail(e, c, &err);
@@ -349,8 +294,8 @@ static void on_deadline(uv_timer_t *t)
     if (e->closing) {
         return;
     }
-    /* Connections with a request of an ended call in flight are stuck: leave them. */
-    for (size_t i = 0; i < e->cfg.max_in_flight && n_stuck < 8; i++) {
+    /* Connections with a request in flight whose calls have all ended are stuck: leave them. */
+    for (size_t i = 0; ended_in_flight && i < e->cfg.max_in_flight && n_stuck < 8; i++) {
         struct eflight *f = &e->flights[i];
         if (f->id == 0) {
             continue;
@@ -403,8 +348,32 @@ static uint64_t session_min(const struct engine *e, uint64_t min_ts_ns)
     return e->cfg.session_min && seen > min_ts_ns ? seen : min_ts_ns;
 }
 
-/* Encodes a merged batch's request into f and the output. Returns the bytes written. */
-static int encode_batch(struct engine *e, struct eflight *f, uint8_t *out, size_t cap)
+/* Encodes a lone call's request into f and the output. Returns the bytes written. */
+static int encode_alone(struct engine *e, struct eflight *f, const struct ecall *c, uint8_t *out,
+                        size_t cap)
+{
+    const struct oracle_request *req = &c->req;
+    f->f.id = f->id;
+    f->f.op = req->op;
+    uint64_t wait_ns = req->max_wait_ns;
+    if (req->op == ORACLE_OP_GET_TIMESTAMP) {
+        f->f.count = req->ts.count;
+        f->f.commit_wait = req->ts.commit_wait;
+        f->f.min_ts_ns = session_min(e, req->ts.min_ts_ns);
+        wait_ns = req->ts.max_wait_ns;
+    }
+    if (req->op == ORACLE_OP_WAIT_UNTIL) {
+        f->f.commit_wait = true;
+    }
+    if (f->f.commit_wait) {
+        f->f.allowance_ns = request_allowance(wait_ns);
+    }
+    struct request w = request_to_wire(req, f->id, f->f.min_ts_ns, wait_ns);
+    return wire_encode_request(&w, out, cap);
+}
+
+/* Encodes flight f's request (its batch taken) into the output. Returns the bytes written. */
+static int encode_flight(struct engine *e, struct eflight *f, uint8_t *out, size_t cap)
 {
     struct oracle_request req;
     memset(&req, 0, sizeof(req));
@@ -426,9 +395,11 @@ static int encode_batch(struct engine *e, struct eflight *f, uint8_t *out, size_
         f->f.commit_wait = true;
         break;
     case BATCH_NOW:
-    case BATCH_KINDS:
         req.op = ORACLE_OP_NOW;
         break;
+    case BATCH_ALONE:
+    case BATCH_KINDS:
+        return encode_alone(e, f, (const struct ecall *)b->calls, out, cap);
     }
     f->f.op = req.op;
     if (f->f.commit_wait) {
@@ -436,34 +407,6 @@ static int encode_batch(struct engine *e, struct eflight *f, uint8_t *out, size_
     }
     f->f.id = f->id;
     struct request w = request_to_wire(&req, f->id, f->f.min_ts_ns, b->max_wait_ns);
-    return wire_encode_request(&w, out, cap);
-}
-
-/* Encodes a lone call's request into f and the output. Returns the bytes written. */
-static int encode_alone(struct engine *e, struct eflight *f, struct ecall *c, uint8_t *out,
-                        size_t cap)
-{
-    const struct oracle_request *req = &c->req;
-    f->batch.kind = BATCH_KINDS;
-    f->batch.calls = &c->b;
-    f->batch.n = 1;
-    c->b.next = NULL;
-    f->f.id = f->id;
-    f->f.op = req->op;
-    uint64_t wait_ns = req->max_wait_ns;
-    if (req->op == ORACLE_OP_GET_TIMESTAMP) {
-        f->f.count = req->ts.count;
-        f->f.commit_wait = req->ts.commit_wait;
-        f->f.min_ts_ns = session_min(e, req->ts.min_ts_ns);
-        wait_ns = req->ts.max_wait_ns;
-    }
-    if (req->op == ORACLE_OP_WAIT_UNTIL) {
-        f->f.commit_wait = true;
-    }
-    if (f->f.commit_wait) {
-        f->f.allowance_ns = request_allowance(wait_ns);
-    }
-    struct request w = request_to_wire(req, f->id, f->f.min_ts_ns, wait_ns);
     return wire_encode_request(&w, out, cap);
 }
 
@@ -508,6 +451,9 @@ static bool batch_may_leave(struct engine *e, enum batch_kind k, uint64_t now)
     if (waiting == 0) {
         return false;
     }
+    if (k == BATCH_ALONE) {
+        return true; /* pipelined: nothing to wait for */
+    }
     if (k != BATCH_WAIT_UNTIL && e->kind_in_flight[k] >= BATCHES_IN_FLIGHT &&
         waiting < REQUEST_MAX_COUNT) {
         return false; /* it leaves when a reply to those in flight comes */
@@ -532,7 +478,8 @@ static void send_pass(struct engine *e, struct econn *conn)
 {
     size_t used = 0;
     uint64_t now = uv_hrtime();
-    static const enum batch_kind order[] = {BATCH_COMMIT_TS, BATCH_TS, BATCH_WAIT_UNTIL, BATCH_NOW};
+    static const enum batch_kind order[] = {BATCH_COMMIT_TS, BATCH_TS, BATCH_WAIT_UNTIL, BATCH_NOW,
+                                            BATCH_ALONE};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         enum batch_kind k = order[i];
         while (e->flights_used < e->cfg.max_in_flight && batch_may_leave(e, k, now)) {
@@ -540,7 +487,7 @@ static void send_pass(struct engine *e, struct econn *conn)
                 goto write;
             }
             struct eflight *f = flight_new(e, conn);
-            batch_take(&e->queue, k, REQUEST_MAX_COUNT, &f->batch);
+            batch_take(&e->queue, k, k == BATCH_ALONE ? 1 : REQUEST_MAX_COUNT, &f->batch);
             for (struct batch_call *b = f->batch.calls; b != NULL; b = b->next) {
                 ((struct ecall *)b)->in_flight = true;
                 ((struct ecall *)b)->conn = conn;
@@ -549,21 +496,9 @@ static void send_pass(struct engine *e, struct econn *conn)
                 atomic_fetch_add_explicit(&e->n_batched, f->batch.n, memory_order_relaxed);
             }
             e->kind_in_flight[k]++;
-            int n = encode_batch(e, f, e->out + used, e->out_cap - used);
+            int n = encode_flight(e, f, e->out + used, e->out_cap - used);
             used += n > 0 ? (size_t)n : 0;
         }
-    }
-    while (e->flights_used < e->cfg.max_in_flight && e->alone_head != NULL) {
-        if (!out_reserve(e, used, 1)) {
-            break;
-        }
-        struct ecall *c = e->alone_head;
-        unqueue_call(e, c);
-        c->in_flight = true;
-        c->conn = conn;
-        struct eflight *f = flight_new(e, conn);
-        int n = encode_alone(e, f, c, e->out + used, e->out_cap - used);
-        used += n > 0 ? (size_t)n : 0;
     }
 write:
     if (used == 0) {
@@ -696,9 +631,7 @@ static void backoff_more(struct engine *e)
 static struct batch_call *flight_end(struct engine *e, struct eflight *f, struct batch *out)
 {
     *out = f->batch;
-    if (f->batch.kind < BATCH_KINDS) {
-        e->kind_in_flight[f->batch.kind]--;
-    }
+    e->kind_in_flight[f->batch.kind]--;
     f->conn->flights--;
     e->flights_used--;
     memset(f, 0, sizeof(*f));
@@ -723,7 +656,7 @@ static void requeue(struct engine *e, struct batch_call *calls, const struct ora
         }
         c->last = *why;
         if (alone) {
-            c->batchable = false;
+            c->b.kind = BATCH_ALONE;
         }
         queue_call(e, c);
     }
@@ -848,19 +781,11 @@ static void take_reply(struct econn *c, const struct response *w)
         return;
     }
     struct eflight *f = &e->flights[w->id % e->cfg.max_in_flight];
-    if (f->id != w->id || f->conn != c) {
-        char what[96];
-        snprintf(what, sizeof(what), "sent a reply for id %llu, which is not in flight",
-                 (unsigned long long)w->id);
-        protocol_failure(c, what);
-        return;
-    }
     struct oracle_response r;
     bool closes;
-    const char *bad = reply_take(&f->f, w, &r, &closes);
-    if (bad != NULL) {
-        char what[160];
-        snprintf(what, sizeof(what), "sent %s (id %llu)", bad, (unsigned long long)w->id);
+    char what[160];
+    if (!reply_accept(f->id == w->id && f->conn == c ? &f->f : NULL, w, &r, &closes, what,
+                      sizeof(what))) {
         protocol_failure(c, what);
         return;
     }
@@ -883,7 +808,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct econn *c = h->data;
-    *buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(IN_CAP - c->in_len));
+    *buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(REPLY_IN_CAP - c->in_len));
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -908,25 +833,17 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     c->in_len += (size_t)n;
     size_t off = 0;
     while (!c->closing) {
-        const uint8_t *msg;
-        size_t msg_len;
-        int fl = frame_decode(c->in + off, c->in_len - off, FRAME_MAX_LEN, &msg, &msg_len);
+        struct response w;
+        const char *bad;
+        int fl = reply_decode(c->in + off, c->in_len - off, &e->arena, &w, &bad);
         if (fl == 0) {
             break;
         }
         if (fl < 0) {
-            protocol_failure(c, fl == -EMSGSIZE ? "sent a reply longer than 65536 bytes"
-                                                : "sent a malformed length prefix");
+            protocol_failure(c, bad);
             return;
         }
-        arena_reset(&e->arena);
-        struct response w;
-        int rc = wire_decode_response(msg, msg_len, &e->arena, &w);
         off += (size_t)fl;
-        if (rc < 0) {
-            protocol_failure(c, "sent a reply that is not an oracle.v1.Response");
-            return;
-        }
         take_reply(c, &w);
     }
     if (!c->closing && off > 0) {
@@ -948,10 +865,7 @@ static void pass_failed(struct engine *e)
 {
     e->resolving = false;
     struct oracle_error err;
-    client_error(&err, ORACLE_E_CONNECT, true,
-                 "cannot connect to oracled (%s): is oracled running and listening on that "
-                 "address?",
-                 e->why);
+    client_connect_error(&err, e->why);
     backoff_more(e);
     fail_queued(e, &err);
 }
@@ -1102,7 +1016,7 @@ static void try_address(struct engine *e)
         return;
     }
     struct econn *c = calloc(1, sizeof(*c));
-    uint8_t *in = malloc(IN_CAP);
+    uint8_t *in = malloc(REPLY_IN_CAP);
     if (c == NULL || in == NULL || uv_tcp_init(e->loop, &c->tcp) < 0) {
         free(c);
         free(in);
@@ -1160,7 +1074,7 @@ struct engine *engine_new(uv_loop_t *loop, const struct client_config *cfg)
     e->cfg = *cfg;
     e->next_id = 1;
     e->flights = calloc(cfg->max_in_flight, sizeof(e->flights[0]));
-    if (e->flights == NULL || arena_init(&e->arena, ARENA_CAP) < 0) {
+    if (e->flights == NULL || arena_init(&e->arena, REPLY_ARENA_CAP) < 0) {
         free(e->flights);
         free(e);
         return NULL;
@@ -1222,11 +1136,6 @@ void engine_close(struct engine *e, void (*closed)(void *arg), void *arg)
             call_release((struct ecall *)b);
         }
     }
-    while (e->alone_head != NULL) {
-        struct ecall *c = e->alone_head;
-        unqueue_call(e, c);
-        call_release(c);
-    }
     for (size_t i = 0; i < e->cfg.max_in_flight; i++) {
         if (e->flights[i].id == 0) {
             continue;
@@ -1283,8 +1192,9 @@ int engine_submit(struct engine *e, const struct oracle_request *req, engine_don
             }
             allowance = request_allowance(c->req.ts.max_wait_ns);
         }
-        c->batchable = req->ts.count <= 1 && req->ts.min_ts_ns == 0;
-        c->b.kind = req->ts.commit_wait ? BATCH_COMMIT_TS : BATCH_TS;
+        c->b.kind = req->ts.count > 1 || req->ts.min_ts_ns != 0 ? BATCH_ALONE
+                    : req->ts.commit_wait                       ? BATCH_COMMIT_TS
+                                                                : BATCH_TS;
         c->b.max_wait_ns = req->ts.commit_wait ? c->req.ts.max_wait_ns : 0;
         break;
     case ORACLE_OP_WAIT_UNTIL:
@@ -1292,16 +1202,15 @@ int engine_submit(struct engine *e, const struct oracle_request *req, engine_don
             c->req.max_wait_ns = e->cfg.max_wait_ns;
         }
         allowance = request_allowance(c->req.max_wait_ns);
-        c->batchable = true;
         c->b.kind = BATCH_WAIT_UNTIL;
         c->b.ts_ns = req->ts_ns;
         c->b.max_wait_ns = c->req.max_wait_ns;
         break;
     case ORACLE_OP_NOW:
-        c->batchable = true;
         c->b.kind = BATCH_NOW;
         break;
     default:
+        c->b.kind = BATCH_ALONE; /* Before, After, ServerInfo */
         break;
     }
     c->b.seq = e->next_seq++;
@@ -1355,7 +1264,7 @@ void engine_peer(struct engine *e, char *buf, size_t cap)
     pthread_mutex_unlock(&e->peer_lock);
 }
 
-void engine_counts(struct engine *e, struct engine_counts *out)
+void engine_counts(struct engine *e, struct oracle_client_counts *out)
 {
     out->calls = atomic_load_explicit(&e->n_calls, memory_order_relaxed);
     out->requests = atomic_load_explicit(&e->n_requests, memory_order_relaxed);

@@ -76,13 +76,7 @@ void engine_observe(struct engine *e, uint64_t ts_ns);
 /* The current connection's server ("127.0.0.1:7600", "" when none) into buf. Any thread. */
 void engine_peer(struct engine *e, char *buf, size_t cap);
 
-/* Counts since engine_new(), for benchmarks and tests. Any thread. */
-struct engine_counts {
-    uint64_t calls;    /* calls ended */
-    uint64_t requests; /* requests sent */
-    uint64_t batched;  /* calls sent as part of a batch of more than one */
-    uint64_t connects; /* connections made */
-};
-void engine_counts(struct engine *e, struct engine_counts *out);
+/* Counts since engine_new(), as oracle_client_counts() says them. Any thread. */
+void engine_counts(struct engine *e, struct oracle_client_counts *out);
 
 #endif

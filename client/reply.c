@@ -1,6 +1,7 @@
 /* Checking and converting replies (see reply.h). Pure. */
 #include "reply.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,4 +118,42 @@ const char *reply_take(const struct flight *f, const struct response *w,
         return NULL;
     }
     return "a reply of another kind than the request";
+}
+
+int reply_decode(const uint8_t *buf, size_t len, struct arena *a, struct response *w,
+                 const char **what)
+{
+    const uint8_t *msg;
+    size_t msg_len;
+    int n = frame_decode(buf, len, FRAME_MAX_LEN, &msg, &msg_len);
+    if (n == 0) {
+        return 0;
+    }
+    if (n < 0) {
+        *what = n == -EMSGSIZE ? "sent a reply longer than 65536 bytes"
+                               : "sent a malformed length prefix";
+        return -EPROTO;
+    }
+    arena_reset(a);
+    if (wire_decode_response(msg, msg_len, a, w) < 0) {
+        *what = "sent a reply that is not an oracle.v1.Response";
+        return -EPROTO;
+    }
+    return n;
+}
+
+bool reply_accept(const struct flight *f, const struct response *w, struct oracle_response *out,
+                  bool *closes, char *what, size_t cap)
+{
+    if (f == NULL) {
+        snprintf(what, cap, "sent a reply for id %llu, which is not in flight",
+                 (unsigned long long)w->id);
+        return false;
+    }
+    const char *bad = reply_take(f, w, out, closes);
+    if (bad != NULL) {
+        snprintf(what, cap, "sent %s (id %llu)", bad, (unsigned long long)w->id);
+        return false;
+    }
+    return true;
 }

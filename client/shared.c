@@ -81,10 +81,7 @@ static void on_done(const struct oracle_response *r, void *arg)
 static void fail_waiter(struct waiter *w, const struct oracle_error *err)
 {
     struct oracle_response r;
-    memset(&r, 0, sizeof(r));
-    r.op = w->req->op;
-    r.rc = err->rc;
-    r.error = *err;
+    client_failed_response(&r, w->req->op, err);
     waiter_end(w, &r);
 }
 
@@ -258,10 +255,5 @@ void shared_peer(struct shared *s, char *buf, size_t cap)
 
 void shared_counts(struct shared *s, struct oracle_client_counts *out)
 {
-    struct engine_counts n;
-    engine_counts(s->engine, &n);
-    out->calls = n.calls;
-    out->requests = n.requests;
-    out->batched = n.batched;
-    out->connects = n.connects;
+    engine_counts(s->engine, out);
 }
