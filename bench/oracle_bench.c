@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -53,11 +54,14 @@ struct options {
     const char *scenario;
     const char *cdf_path;
     const char *lateness_cdf_path;
+    const char *server_lateness_cdf_path;
+    pid_t competitor_pid;
     uint32_t idle;
     int64_t rest_ns;
     bool busy_poll;
     enum client_mode client; /* CLIENT_NONE: oracle-bench's own connections */
     uint32_t threads;
+    uint32_t burst; /* wait-until in rounds of this many waiters on one timestamp (0: off) */
 };
 
 struct bench;
@@ -119,6 +123,16 @@ struct bench {
     int64_t server_cpu0_ns;
     uint64_t host_total0, host_steal0; /* /proc/stat at the start: the host's steal time */
     int64_t bound_ns; /* wait-until: the server's bound before the run (from /metrics) */
+    int64_t server_run0_ns, server_wait0_ns; /* the server's schedstat at the start */
+    int64_t competitor_cpu0_ns;
+    /* --burst: the round in flight */
+    uint64_t burst_ts;
+    uint32_t burst_left;
+    int64_t burst_sent_ns;
+    int64_t burst_first_ns;
+    uint64_t burst_rounds;
+    struct histogram burst_span;     /* first reply of a round to its last */
+    struct histogram burst_released; /* ts certainly past (ts + bound) to the last reply */
 };
 
 static int64_t mono_ns(void)
@@ -234,7 +248,7 @@ static bool queue_request(struct bconn *c, int64_t send_ns)
     case TARGET_ORACLE: {
         uint64_t ts = 0;
         if (o->op == BP_OP_WAIT_UNTIL) {
-            ts = (uint64_t)(realtime_ns() + o->wait_ahead_ns);
+            ts = o->burst > 0 ? b->burst_ts : (uint64_t)(realtime_ns() + o->wait_ahead_ns);
             c->ts_ns[id & c->mask] = ts;
         }
         c->tx_len += bp_oracle_request(c->tx + c->tx_len, id, o->op, o->count, ts);
@@ -313,6 +327,48 @@ static void on_pace(uv_idle_t *h)
     }
     if (count_reached(b)) {
         begin_stop(b);
+    }
+}
+
+static bool in_window(const struct bench *b, int64_t sent_ns);
+
+/* --burst: a round of N waiters on one timestamp, wait_ahead from now, spread over the
+ * connections; the next round starts once every reply of this one is in. */
+static void start_burst(struct bench *b)
+{
+    if (!may_send(b)) {
+        begin_stop(b);
+        return;
+    }
+    int64_t now = mono_ns();
+    b->burst_ts = (uint64_t)(realtime_ns() + b->o.wait_ahead_ns);
+    b->burst_sent_ns = now;
+    b->burst_left = 0;
+    for (uint32_t i = 0; i < b->o.burst; i++) {
+        if (!queue_request(&b->conns[i % b->o.connections], now)) {
+            die("--burst: a connection has no free slot", "");
+        }
+        b->burst_left++;
+    }
+    for (uint32_t i = 0; i < b->o.connections; i++) {
+        flush_conn(&b->conns[i]);
+    }
+}
+
+/* A reply of the round in flight arrived at now. */
+static void burst_reply(struct bench *b, int64_t now)
+{
+    if (b->burst_left == b->o.burst) {
+        b->burst_first_ns = now;
+    }
+    if (--b->burst_left > 0 || !in_window(b, b->burst_sent_ns)) {
+        return;
+    }
+    b->burst_rounds++;
+    hist_record(&b->burst_span, now - b->burst_first_ns);
+    if (b->bound_ns > 0) {
+        int64_t late = realtime_ns() - ((int64_t)b->burst_ts + b->bound_ns);
+        hist_record(&b->burst_released, late > 0 ? late : 0);
     }
 }
 
@@ -406,6 +462,9 @@ static bool take_replies(struct bconn *c, int64_t now)
         c->slot_id[slot] = 0;
         c->outstanding--;
         account(b, sent, now);
+        if (b->o.burst > 0) {
+            burst_reply(b, now);
+        }
         if (r.error) {
             b->errors += in_window(b, sent) ? 1 : 0;
         } else if (in_window(b, sent)) {
@@ -468,7 +527,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         uv_stop(b->loop);
         return;
     }
-    if (b->o.rate == 0) {
+    if (b->o.burst > 0) {
+        if (b->burst_left == 0) {
+            start_burst(b);
+        }
+    } else if (b->o.rate == 0) {
         refill(c);
     }
     maybe_finish(b);
@@ -561,12 +624,18 @@ static void start_sending(struct bench *b)
     (void)procstat_steal(&b->host_total0, &b->host_steal0);
     if (b->o.server_pid > 0) {
         (void)procstat_cpu_ns(b->o.server_pid, &b->server_cpu0_ns);
+        (void)procstat_schedstat(b->o.server_pid, &b->server_run0_ns, &b->server_wait0_ns);
+    }
+    if (b->o.competitor_pid > 0) {
+        (void)procstat_cpu_ns(b->o.competitor_pid, &b->competitor_cpu0_ns);
     }
     if (b->o.duration_ns > 0) {
         uv_timer_start(&b->stop_timer, on_stop_timer,
                        (uint64_t)((b->o.warmup_ns + b->o.duration_ns) / 1000000), 0);
     }
-    if (b->o.rate > 0) {
+    if (b->o.burst > 0) {
+        start_burst(b);
+    } else if (b->o.rate > 0) {
         uv_idle_start(&b->pacer, on_pace);
     } else {
         for (uint32_t i = 0; i < b->o.connections; i++) {
@@ -612,6 +681,27 @@ static void write_cdf(const char *path, const struct histogram *h)
     fclose(f);
 }
 
+/* The server's histogram over the run as a CDF: each bucket's upper edge (us) and the fraction
+ * at or below it (a step curve at the buckets' resolution). */
+static void write_bucket_cdf(const char *path, const struct promhist *before,
+                             const struct promhist *after)
+{
+    struct promhist d;
+    if (promhist_delta(after, before, &d) < 0 || d.count[d.n - 1] == 0) {
+        return;
+    }
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "oracle-bench: cannot write %s: %s\n", path, strerror(errno));
+        return;
+    }
+    fprintf(f, "# us cumulative_fraction\n");
+    for (size_t i = 0; i < d.n && isfinite(d.le[i]); i++) {
+        fprintf(f, "%.3f %.5f\n", d.le[i] * 1e6, (double)d.count[i] / (double)d.count[d.n - 1]);
+    }
+    fclose(f);
+}
+
 static const char *target_name(enum target t)
 {
     return t == TARGET_ORACLE ? "oracled" : t == TARGET_REDIS ? "redis" : "echo";
@@ -638,17 +728,61 @@ static const char *op_name(const struct options *o)
     return "?";
 }
 
-static void print_server_lateness(const struct promhist *before, const struct promhist *after)
+/* oracled's release lateness, whole and in its two parts (/metrics), over the run. */
+static const char *const lateness_metrics[][2] = {
+    {"oracled_release_lateness_seconds", "server_lateness_us"},
+    {"oracled_release_lateness_at_release_seconds", "server_late_at_release_us"},
+    {"oracled_release_lateness_write_seconds", "server_late_write_us"},
+};
+#define N_LATENESS_METRICS (sizeof(lateness_metrics) / sizeof(lateness_metrics[0]))
+
+struct server_lateness {
+    struct promhist h[N_LATENESS_METRICS];
+    double passes;
+};
+
+/* Reads them from /metrics' text. Returns 0, or -1 when the whole lateness is not there. */
+static int read_server_lateness(const char *text, struct server_lateness *l)
+{
+    memset(l, 0, sizeof(*l));
+    for (size_t i = 0; i < N_LATENESS_METRICS; i++) {
+        if (promhist_parse(text, lateness_metrics[i][0], &l->h[i]) < 0 && i == 0) {
+            return -1;
+        }
+    }
+    if (prom_value(text, "oracled_release_passes_total", &l->passes) < 0) {
+        l->passes = -1;
+    }
+    return 0;
+}
+
+static void print_server_hist(const char *key, const struct promhist *before,
+                              const struct promhist *after)
 {
     struct promhist d;
-    if (promhist_delta(after, before, &d) < 0 || d.count[d.n - 1] == 0) {
+    if (after->n == 0 || promhist_delta(after, before, &d) < 0 || d.count[d.n - 1] == 0) {
         return;
     }
-    printf(",\"server_lateness_us\":{\"count\":%" PRIu64 ",\"p50\":%.3f,\"p90\":%.3f,"
+    printf(",\"%s\":{\"count\":%" PRIu64 ",\"p50\":%.3f,\"p90\":%.3f,"
            "\"p99\":%.3f,\"p999\":%.3f,\"max_le\":%.3f}",
-           d.count[d.n - 1], promhist_quantile(&d, 0.5) * 1e6, promhist_quantile(&d, 0.9) * 1e6,
-           promhist_quantile(&d, 0.99) * 1e6, promhist_quantile(&d, 0.999) * 1e6,
-           promhist_max_bound(&d) * 1e6);
+           key, d.count[d.n - 1], promhist_quantile(&d, 0.5) * 1e6,
+           promhist_quantile(&d, 0.9) * 1e6, promhist_quantile(&d, 0.99) * 1e6,
+           promhist_quantile(&d, 0.999) * 1e6, promhist_max_bound(&d) * 1e6);
+}
+
+static void print_server_lateness(const struct server_lateness *before,
+                                  const struct server_lateness *after)
+{
+    for (size_t i = 0; i < N_LATENESS_METRICS; i++) {
+        print_server_hist(lateness_metrics[i][1], &before->h[i], &after->h[i]);
+    }
+    struct promhist d;
+    double passes = after->passes - before->passes;
+    if (before->passes >= 0 && after->passes >= 0 && passes > 0 &&
+        promhist_delta(&after->h[0], &before->h[0], &d) == 0) {
+        printf(",\"server_release_passes\":%.0f,\"server_releases_per_pass\":%.2f", passes,
+               (double)d.count[d.n - 1] / passes);
+    }
 }
 
 /* ---- Modes without load: idle connections, the server at rest ---- */
@@ -904,6 +1038,19 @@ static const struct opts_entry entries[] = {
      .metavar = "FILE",
      OPTS_AT(struct options, lateness_cdf_path),
      .help = "... and the commit-wait client lateness CDF"},
+    {.kind = OPTS_STRING,
+     .name = "server-lateness-cdf",
+     .metavar = "FILE",
+     OPTS_AT(struct options, server_lateness_cdf_path),
+     .help = "... and the server's release lateness CDF (its /metrics buckets; needs --metrics)"},
+    {.kind = OPTS_INT,
+     .name = "competitor-pid",
+     .metavar = "PID",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, competitor_pid),
+     .min = 1,
+     .max = INT32_MAX,
+     .help = "report that process's CPU time during the run too (a CPU hog beside the server)"},
     {.kind = OPTS_INT,
      .name = "idle",
      .metavar = "N",
@@ -936,6 +1083,15 @@ static const struct opts_entry entries[] = {
      .min = 1,
      .max = 4096,
      .help = "--client's callers (threads, or outstanding calls with async)"},
+    {.kind = OPTS_INT,
+     .name = "burst",
+     .metavar = "N",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, burst),
+     .min = 1,
+     .max = 1000000,
+     .help = "instead: rounds of N WaitUntil on one timestamp --wait-ahead from now, spread "
+             "over the connections; reports how long each round took to be released"},
     {.kind = OPTS_HELP, .name = "help", .short_name = 'h', .help = "this help"},
 };
 
@@ -1005,6 +1161,13 @@ static void parse(int argc, char **argv, struct options *o)
         if (o->server_pid <= 0) {
             die("--idle needs --server-pid", "");
         }
+    }
+    if (o->burst > 0) {
+        if (o->target != TARGET_ORACLE || o->rate > 0 || o->idle > 0) {
+            die("--burst loads oracled in rounds: no --rate, --idle or other --target", "");
+        }
+        o->op = BP_OP_WAIT_UNTIL;
+        o->depth = (o->burst + o->connections - 1) / o->connections;
     }
 }
 
@@ -1106,15 +1269,17 @@ int main(int argc, char **argv)
     hist_init(&b->latency);
     hist_init(&b->waited);
     hist_init(&b->client_lateness);
-    struct promhist lat_before = {0};
-    struct promhist lat_after = {0};
+    hist_init(&b->burst_span);
+    hist_init(&b->burst_released);
+    static struct server_lateness lat_before;
+    static struct server_lateness lat_after;
     bool have_metrics = false;
     if (o->metrics_addr != NULL) {
         char *text = scrape_metrics(o->metrics_addr);
         if (text == NULL) {
             die("cannot read /metrics from ", o->metrics_addr);
         }
-        have_metrics = promhist_parse(text, "oracled_release_lateness_seconds", &lat_before) == 0;
+        have_metrics = read_server_lateness(text, &lat_before) == 0;
         double bound_s;
         if (prom_value(text, "oracled_clock_bound_seconds", &bound_s) == 0 && bound_s > 0 &&
             bound_s < 1) {
@@ -1151,14 +1316,19 @@ int main(int argc, char **argv)
     (void)procstat_steal(&host_total1, &host_steal1);
     int64_t cpu1 = 0;
     int64_t rss1 = 0;
+    int64_t run1 = -1, wait1 = -1;
+    int64_t competitor1 = -1;
+    if (o->competitor_pid > 0 && procstat_cpu_ns(o->competitor_pid, &competitor1) < 0) {
+        competitor1 = -1;
+    }
     if (o->server_pid > 0) {
+        (void)procstat_schedstat(o->server_pid, &run1, &wait1);
         (void)procstat_cpu_ns(o->server_pid, &cpu1);
         (void)procstat_rss_kib(o->server_pid, &rss1);
     }
     if (have_metrics) {
         char *text = scrape_metrics(o->metrics_addr);
-        have_metrics = text != NULL &&
-                       promhist_parse(text, "oracled_release_lateness_seconds", &lat_after) == 0;
+        have_metrics = text != NULL && read_server_lateness(text, &lat_after) == 0;
         free(text);
     }
     if (b->failed) {
@@ -1208,15 +1378,35 @@ int main(int argc, char **argv)
         printf(",\"server_cpu_s\":%.3f,\"server_rss_kib_before\":%" PRId64
                ",\"server_rss_kib_after\":%" PRId64,
                (double)(cpu1 - b->server_cpu0_ns) / 1e9, rss0, rss1);
+        /* The loop thread's time runnable but not running (another task had its CPU), as a
+         * share of the run: what a busy host does to lateness. */
+        int64_t span = end_ns - b->t0_ns;
+        if (wait1 >= b->server_wait0_ns && span > 0 && b->t0_ns != 0) {
+            printf(",\"server_runqueue_wait_percent\":%.2f,\"server_run_percent\":%.1f",
+                   100.0 * (double)(wait1 - b->server_wait0_ns) / (double)span,
+                   100.0 * (double)(run1 - b->server_run0_ns) / (double)span);
+        }
         if (o->idle > 0) {
             printf(",\"server_rss_kib_connected\":%" PRId64
                    ",\"server_rss_bytes_per_connection\":%.0f",
                    b->idle_rss_kib, (double)(b->idle_rss_kib - rss0) * 1024.0 / o->idle);
         }
     }
+    if (competitor1 >= 0 && end_ns > b->t0_ns && b->t0_ns != 0) {
+        printf(",\"competitor_cpu_percent\":%.1f",
+               100.0 * (double)(competitor1 - b->competitor_cpu0_ns) / (double)(end_ns - b->t0_ns));
+    }
     hist_json("latency_us", &b->latency);
     hist_json("waited_us", &b->waited);
     hist_json("client_lateness_us", &b->client_lateness);
+    if (o->burst > 0) {
+        printf(",\"burst\":%" PRIu32 ",\"burst_rounds\":%" PRIu64
+               ",\"burst_span_per_waiter_us\":%.3f",
+               o->burst, b->burst_rounds,
+               (double)hist_quantile(&b->burst_span, 0.5) / 1e3 / (double)o->burst);
+        hist_json("burst_span_us", &b->burst_span);
+        hist_json("burst_released_us", &b->burst_released);
+    }
     if (have_metrics) {
         print_server_lateness(&lat_before, &lat_after);
     }
@@ -1227,11 +1417,23 @@ int main(int argc, char **argv)
             o->scenario, target_name(o->target), op_name(o), o->connections, o->depth, rps,
             (double)hist_quantile(&b->latency, 0.5) / 1e3,
             (double)hist_quantile(&b->latency, 0.99) / 1e3, b->errors, steal);
+    if (o->burst > 0) {
+        fprintf(stderr,
+                "%s: %" PRIu64 " bursts of %" PRIu32 ": first to last reply p50 %.1f us (%.3f us a "
+                "waiter), max %.1f us\n",
+                o->scenario, b->burst_rounds, o->burst,
+                (double)hist_quantile(&b->burst_span, 0.5) / 1e3,
+                (double)hist_quantile(&b->burst_span, 0.5) / 1e3 / (double)o->burst,
+                (double)hist_quantile(&b->burst_span, 1.0) / 1e3);
+    }
     if (o->cdf_path != NULL) {
         write_cdf(o->cdf_path, &b->latency);
     }
     if (o->lateness_cdf_path != NULL && b->client_lateness.total > 0) {
         write_cdf(o->lateness_cdf_path, &b->client_lateness);
+    }
+    if (o->server_lateness_cdf_path != NULL && have_metrics) {
+        write_bucket_cdf(o->server_lateness_cdf_path, &lat_before.h[0], &lat_after.h[0]);
     }
     return b->errors > 0 && b->measured == 0 ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Plots a run's CDFs with gnuplot into the run's directory: latency per scenario (oracled,
-# Redis, echo; the first repetition) and the commit-wait client lateness for 1, 1,000 and
-# 10,000 waiters. Usage: bench/plot.sh DIR
+# Redis, echo; the first repetition), the commit-wait client lateness for 1, 1,000 and 10,000
+# waiters, and the server-side lateness on a quiet and a busy host. Usage: bench/plot.sh DIR
 set -euo pipefail
 dir=$1
 command -v gnuplot >/dev/null || {
@@ -44,4 +44,27 @@ plot "$dir/late-1-1.dat" using 1:2 with lines lw 2 title "1 waiter", \
      "$dir/late-10000-1.dat" using 1:2 with lines lw 2 title "10,000 waiters"
 GP
 fi
+# The server-side lateness (oracled's /metrics buckets: a step curve) on a quiet host and beside
+# a CPU hog, oracled at nice 0 and at nice -20.
+for n in 1000 10000; do
+    [ -f "$dir/slate-quiet-$n-1.dat" ] || continue
+    lines=("\"$dir/slate-quiet-$n-1.dat\" using 1:2 with steps lw 2 title \"quiet host\"")
+    for nice in 0 -20; do
+        f="$dir/slate-hog-nice$nice-$n-1.dat"
+        [ -f "$f" ] && lines+=("\"$f\" using 1:2 with steps lw 2 title \"CPU hog, oracled at nice $nice\"")
+    done
+    plot=$(printf '%s, ' "${lines[@]}")
+    gnuplot <<GP
+set terminal png size 900,560
+set output "$dir/server-lateness-$n.png"
+set title "Commit-wait, $n waiters: earliest passing the timestamp to the reply handed to the kernel"
+set xlabel "server-side lateness (us, log scale; /metrics buckets)"
+set ylabel "fraction of releases at or below"
+set logscale x
+set xrange [0.2:20000]
+set key bottom right
+set grid
+plot ${plot%, }
+GP
+done
 for f in "$dir"/*.png; do [ -f "$f" ] && echo "plot: $f"; done; true

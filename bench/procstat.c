@@ -90,3 +90,30 @@ double procstat_steal_percent(uint64_t total0, uint64_t steal0, uint64_t total1,
     }
     return 100.0 * (double)(steal1 - steal0) / (double)(total1 - total0);
 }
+
+int procstat_parse_schedstat(const char *text, int64_t *run_ns, int64_t *wait_ns)
+{
+    long long run;
+    long long wait;
+    if (sscanf(text, "%lld %lld", &run, &wait) != 2 || run < 0 || wait < 0) {
+        return -EINVAL;
+    }
+    *run_ns = run;
+    *wait_ns = wait;
+    return 0;
+}
+
+int procstat_schedstat(pid_t pid, int64_t *run_ns, int64_t *wait_ns)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -errno;
+    }
+    char buf[128];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return procstat_parse_schedstat(buf, run_ns, wait_ns);
+}

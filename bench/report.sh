@@ -47,11 +47,27 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
   "|---|---|---|---|---|",
   "| oracled | \(fmt(med("s4-count64"; "oracled"; .rps); 0)) | \(fmt(med("s4-count64"; "oracled"; .timestamps_per_s); 0)) | \(fmt(med("s4-count64"; "oracled"; .latency_us.p50); 1)) | \(fmt(med("s4-count64"; "oracled"; .latency_us.p99); 1)) |",
   "",
-  "| scenario 5: commit-wait | requests/s | waited p50 / p99 us | server lateness p50 / p99 / max us | client lateness p50 / p99 / max us | server CPU s |",
-  "|---|---|---|---|---|---|",
-  ( [["s5-wait-1", "1 waiter (`--op ts-wait`, closed loop 1x1)"], ["s5-wait-1000", "1,000 waiters (`--op wait-until` +100 ms at 10,000/s, open loop)"], ["s5-wait-10000", "10,000 waiters (`--op wait-until` +500 ms at 20,000/s, open loop)"], ["s5-burst-10000", "10,000 waiters in bursts (`--op wait-until` +50 ms, closed loop 100x100)"]][]
+  "| scenario 5: commit-wait | requests/s | waited p50 / p99 us | server lateness p50 / p99 / p99.9 / max us | its parts, p99 us: before the release / after | client lateness p50 / p99 / max us | oracled run-queue wait % | server CPU s |",
+  "|---|---|---|---|---|---|---|---|",
+  ( [["s5-wait-1", "1 waiter (`--op ts-wait`, closed loop 1x1)"], ["s5-wait-1000", "1,000 waiters (`--op wait-until` +100 ms at 10,000/s, open loop)"], ["s5-wait-10000", "10,000 waiters (`--op wait-until` +500 ms at 20,000/s, open loop)"]][]
     | .[0] as $s
-    | "| \(.[1]) | \(fmt(med($s; "oracled"; .rps); 0)) | \(fmt(med($s; "oracled"; .waited_us.p50); 1)) / \(fmt(med($s; "oracled"; .waited_us.p99); 1)) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 1)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) | \(fmt(med($s; "oracled"; .client_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.max); 0)) | \(fmt(med($s; "oracled"; .server_cpu_s); 2)) |"
+    | "| \(.[1]) | \(fmt(med($s; "oracled"; .rps); 0)) | \(fmt(med($s; "oracled"; .waited_us.p50); 1)) / \(fmt(med($s; "oracled"; .waited_us.p99); 1)) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p999); 0)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) | \(fmt(med($s; "oracled"; .server_late_at_release_us.p99); 1)) / \(fmt(med($s; "oracled"; .server_late_write_us.p99); 1)) | \(fmt(med($s; "oracled"; .client_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.max); 0)) | \(fmt(med($s; "oracled"; .server_runqueue_wait_percent); 2)) | \(fmt(med($s; "oracled"; .server_cpu_s); 2)) |"
+  ),
+  "",
+  "Lateness in two parts (server-side): before the release (the wake-up: the loop thread looking at the clock late, because the kernel gave its CPU to another task or a write of the same pass held it) and after (the rest of the release pass and the writes, to the reply handed to the kernel). The run-queue wait is the share of the run the loop thread was runnable but not running (`/proc/PID/schedstat`).",
+  "",
+  "| scenario 9: a burst of N waiters due at one instant (100 connections) | bursts | first reply to last, p50 / max us | per waiter us (p50 / N) | last reply after the instant, p50 / max us (client) | server lateness p50 / p99 / max us |",
+  "|---|---|---|---|---|---|",
+  ( [100, 1000, 10000][] as $n | "s9-burst-\($n)" as $s
+    | "| \($n) | \([ $all[] | select(.scenario == $s) | .burst_rounds ] | add // null | fmt(.; 0)) | \(fmt(med($s; "oracled"; .burst_span_us.p50); 0)) / \(fmt([ $all[] | select(.scenario == $s) | .burst_span_us.max ] | max; 0)) | \(fmt(med($s; "oracled"; .burst_span_per_waiter_us); 3)) | \(fmt(med($s; "oracled"; .burst_released_us.p50); 0)) / \(fmt([ $all[] | select(.scenario == $s) | .burst_released_us.max ] | max; 0)) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 0)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 0)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) |"
+  ),
+  "",
+  "| scenario 10: a busy host (a CPU hog on the servers CPU) | server lateness p50 / p99 / p99.9 / max us | its parts, p99 us: before the release / after | oracled run-queue wait % | hog CPU % |",
+  "|---|---|---|---|---|",
+  ( [1000, 10000][] as $n
+    | ( ["s5-wait-\($n)", "\($n) waiters, quiet host (scenario 5)"], ["s10-hog-nice0-\($n)", "\($n) waiters, hog, oracled at nice 0"], ["s10-hog-nice-20-\($n)", "\($n) waiters, hog, oracled at nice -20 (the systemd unit)"] )
+    | .[0] as $s
+    | "| \(.[1]) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p999); 0)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) | \(fmt(med($s; "oracled"; .server_late_at_release_us.p99); 1)) / \(fmt(med($s; "oracled"; .server_late_write_us.p99); 1)) | \(fmt(med($s; "oracled"; .server_runqueue_wait_percent); 2)) | \(fmt(med($s; "oracled"; .competitor_cpu_percent); 1)) |"
   ),
   "",
   "| scenario 8: liboracle-client, N callers | timestamps/s shared / per-thread / async | server requests/s shared / per-thread / async | calls per request (shared) | p50 us shared / per-thread / async | p99 us shared / per-thread / async | client CPU s shared / per-thread / async | server CPU s shared / per-thread / async |",
@@ -78,6 +94,8 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
   ( [ "s5-wait-1", "s5-wait-1000", "s5-wait-10000" ][] as $s
     | [ med($s; "oracled"; .server_lateness_us.p50), med($s; "oracled"; .server_lateness_us.p99) ] as $l
     | "- server-side lateness ≤ 5 us p50, ≤ 20 us p99 (\($s)): \(fmt($l[0]; 1)) / \(fmt($l[1]; 1)) us — \(if $l[0] == null or $l[1] == null then "not measured" elif $l[0] <= 5 and $l[1] <= 20 then "met" else "missed" end)" ),
+  ( [ $all[] | select(.scenario == "s9-burst-10000") | .burst_released_us.max ] | (if length == 0 then null else max end) as $m
+    | "- a burst of 10,000 fully released within 10 ms (the last reply after the instant, worst burst, client-side): \(fmt($m; 0)) us — \(if $m == null then "not measured" elif $m <= 10000 then "met" else "missed" end)" ),
   ( [ med("s8-shared-ts-64"; "oracled"; .timestamps_per_s), med("s8-per-thread-ts-64"; "oracled"; .timestamps_per_s), med("s8-shared-ts-64"; "oracled"; .server_requests_per_s), med("s8-per-thread-ts-64"; "oracled"; .server_requests_per_s) ] as $x
     | ratio($x[0]; $x[1]) as $t | ratio($x[3]; $x[2]) as $r
     | "- scenario 8, 64 threads: shared ≥ 2× the per-thread timestamps/s: \(fmt($t; 2))× — \(if $t == null then "not measured" elif $t >= 2 then "met" else "missed" end); with ≥ 10× fewer server requests: \(fmt($r; 1))× — \(if $r == null then "not measured" elif $r >= 10 then "met" else "missed" end)" ),

@@ -351,6 +351,20 @@ void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *b)
                    "handed to the kernel.",
                    st->lateness, lateness_bucket_ns,
                    sizeof(lateness_bucket_ns) / sizeof(lateness_bucket_ns[0]));
+    histogram_with(b, "oracled_release_lateness_at_release_seconds",
+                   "The release lateness's first part: from the instant earliest passed the "
+                   "timestamp to the release (the wake-up, the waiters released before it).",
+                   st->late_at_release, lateness_bucket_ns,
+                   sizeof(lateness_bucket_ns) / sizeof(lateness_bucket_ns[0]));
+    histogram_with(b, "oracled_release_lateness_write_seconds",
+                   "The release lateness's second part: from the release to its reply handed "
+                   "to the kernel (the rest of the release pass, the writes before it).",
+                   st->late_write, lateness_bucket_ns,
+                   sizeof(lateness_bucket_ns) / sizeof(lateness_bucket_ns[0]));
+    metric(b, "oracled_release_passes_total", "counter",
+           "Release passes (one loop callback releasing every waiter due) that released one or "
+           "more.");
+    strbuf_printf(b, "oracled_release_passes_total %" PRIu64 "\n", st->release_passes);
 
     metric(b, "oracled_clock_status", "gauge", "The clock's status (1 for the current one).");
     for (int i = 0; i < 4; i++) {

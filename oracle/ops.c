@@ -389,7 +389,9 @@ static void wait_answered(struct ops *o, struct conn *c)
 void ops_flush(struct ops *o)
 {
     conn_flush_all(o->cfg.conns);
-    waits_complete_marks(&o->waits, &o->lateness, &o->lateness_recent);
+    struct release_hists h = {&o->lateness, &o->lateness_recent, &o->late_at_release,
+                              &o->late_write};
+    waits_complete_marks(&o->waits, &h);
 }
 
 #define RELEASE_COALESCE_NS    5000  /* waiters due this soon join the current release pass */
@@ -417,6 +419,7 @@ void ops_wake(struct ops *o)
         return;
     }
     int64_t pass_start_ns = now.mono_ns;
+    bool released = false;
     for (int spins = 0;; spins++) {
         while ((w = cw_pop_released(q, &now)) != NULL) {
             struct pending *p = waits_detach(w);
@@ -429,6 +432,7 @@ void ops_wake(struct ops *o)
             wait_answered(o, c);
             answered = true;
         }
+        released = answered;
         /* A write that wakes a sleeping client costs ~50 us on a virtual machine (measured:
          * the first flush of a pass 52-56 us, the next 6 us), and the next waiter would wait
          * for it. So the waiters due within RELEASE_COALESCE_NS join this pass: the clock is
@@ -457,6 +461,7 @@ void ops_wake(struct ops *o)
     }
     /* Released from the idle or timer callback: write now, not after the loop's next poll,
      * which may block until the next chrony tick. */
+    o->release_passes += released ? 1 : 0;
     if (answered) {
         ops_flush(o);
     }
@@ -490,6 +495,8 @@ void ops_init(struct ops *o, const struct ops_config *cfg)
     hist_init(&o->commit_wait);
     hist_init(&o->lateness);
     hist_init(&o->lateness_recent);
+    hist_init(&o->late_at_release);
+    hist_init(&o->late_write);
 }
 
 void ops_fini(struct ops *o)
@@ -502,6 +509,9 @@ void ops_stats(const struct ops *o, struct ops_stats *out)
     memcpy(out->requests, o->requests, sizeof(out->requests));
     out->commit_wait = &o->commit_wait;
     out->lateness = &o->lateness;
+    out->late_at_release = &o->late_at_release;
+    out->late_write = &o->late_write;
+    out->release_passes = o->release_passes;
     out->pending = waits_len(&o->waits);
     out->last_issued = o->alloc.last_issued;
 }

@@ -50,9 +50,12 @@ struct ops_config {
 struct ops_stats {
     uint64_t requests[OPS_COUNTED_OPS][OPS_COUNTED_RESULTS]; /* by operation and result */
     const struct histogram *commit_wait;                     /* how long waits held, ns */
-    const struct histogram *lateness; /* earliest passing the timestamp to the reply sent */
-    size_t pending;                   /* commit-waits pending now */
-    uint64_t last_issued;             /* the last timestamp handed out, 0 before the first */
+    const struct histogram *lateness;        /* earliest passing the timestamp to the reply sent */
+    const struct histogram *late_at_release; /* ... its part before the release */
+    const struct histogram *late_write;      /* ... and after */
+    uint64_t release_passes;
+    size_t pending;       /* commit-waits pending now */
+    uint64_t last_issued; /* the last timestamp handed out, 0 before the first */
 };
 
 struct ops {
@@ -68,6 +71,9 @@ struct ops {
     struct histogram commit_wait;
     struct histogram lateness;
     struct histogram lateness_recent; /* since the last ops_take_recent_lateness */
+    struct histogram late_at_release; /* lateness's part before the release */
+    struct histogram late_write;      /* ... and after it, to the reply handed to the kernel */
+    uint64_t release_passes;          /* release passes that released one waiter or more */
 };
 
 /* Sets up the operations; alloc starts from the reservation found on disk (reserve.h). A zeroed

@@ -159,7 +159,7 @@ void waits_mark(struct waits *w, struct conn *c, int64_t late_ns, int64_t releas
     w->marks[w->n_marks++] = (struct release_mark){c, late_ns, release_mono_ns};
 }
 
-void waits_complete_marks(struct waits *w, struct histogram *a, struct histogram *b)
+void waits_complete_marks(struct waits *w, const struct release_hists *h)
 {
     size_t kept = 0;
     for (size_t i = 0; i < w->n_marks; i++) {
@@ -172,9 +172,11 @@ void waits_complete_marks(struct waits *w, struct histogram *a, struct histogram
             w->marks[kept++] = *m;
             continue;
         }
-        int64_t late = m->late_at_release_ns + (m->conn->flushed_mono_ns - m->release_mono_ns);
-        hist_record(a, late);
-        hist_record(b, late);
+        int64_t write = m->conn->flushed_mono_ns - m->release_mono_ns;
+        hist_record(h->lateness, m->late_at_release_ns + write);
+        hist_record(h->lateness_recent, m->late_at_release_ns + write);
+        hist_record(h->at_release, m->late_at_release_ns);
+        hist_record(h->write, write);
     }
     w->n_marks = kept;
 }

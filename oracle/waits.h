@@ -79,8 +79,16 @@ size_t waits_len(const struct waits *w);
  * release_mono_ns. Without memory for the mark, the lateness goes unmeasured (the release itself
  * is unaffected). */
 void waits_mark(struct waits *w, struct conn *c, int64_t late_ns, int64_t release_mono_ns);
-/* After a flush: records in each histogram the lateness of every release whose reply has been
- * handed to the kernel (conn.h flushed_mono_ns); the others wait for a later flush. */
-void waits_complete_marks(struct waits *w, struct histogram *a, struct histogram *b);
+/* Where each release's lateness is recorded, whole and in its two parts. */
+struct release_hists {
+    struct histogram *lateness;        /* earliest passing the timestamp to the reply sent */
+    struct histogram *lateness_recent; /* ... the same, since the last periodic log line */
+    struct histogram *at_release;      /* the part before the release: the wake-up, the pass */
+    struct histogram *write;           /* the part after: the rest of the pass and the writes */
+};
+
+/* After a flush: records the lateness of every release whose reply has been handed to the
+ * kernel (conn.h flushed_mono_ns); the others wait for a later flush. */
+void waits_complete_marks(struct waits *w, const struct release_hists *h);
 
 #endif

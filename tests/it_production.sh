@@ -81,6 +81,8 @@ promtool check metrics <"$TMP/metrics.txt" || fail "promtool check metrics faile
 for m in 'oracled_requests_total{op="get_timestamp",result="ok"} [1-9]' \
     'oracled_commit_wait_seconds_bucket{le="\+Inf"} [1-9]' \
     'oracled_release_lateness_seconds_count [1-9]' 'oracled_clock_bound_seconds 0\.' \
+    'oracled_release_lateness_at_release_seconds_count [1-9]' \
+    'oracled_release_lateness_write_seconds_count [1-9]' 'oracled_release_passes_total [1-9]' \
     'oracled_clock_status{status="(SYNCHRONIZED|FREE_RUNNING)"} 1' 'oracled_connections ' \
     'oracled_pending_waits 0' 'oracled_run_ahead_seconds ' 'oracled_reservation_headroom_seconds 0\.' \
     'oracled_state_write_seconds_count [1-9]' 'oracled_chrony_poll_seconds_count [1-9]' \

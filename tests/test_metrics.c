@@ -11,7 +11,7 @@
 
 struct fixture {
     struct cb_state clock;
-    struct histogram commit_wait, lateness, rtt, writes;
+    struct histogram commit_wait, lateness, late_at_release, late_write, rtt, writes;
     struct metrics_snapshot m;
 };
 
@@ -24,6 +24,8 @@ static void starting(struct fixture *f)
     cb_init(&f->clock, &p);
     hist_init(&f->commit_wait);
     hist_init(&f->lateness);
+    hist_init(&f->late_at_release);
+    hist_init(&f->late_write);
     hist_init(&f->rtt);
     hist_init(&f->writes);
     struct metrics_snapshot *m = &f->m;
@@ -40,6 +42,8 @@ static void starting(struct fixture *f)
     m->chrony_rtt = &f->rtt;
     m->ops.commit_wait = &f->commit_wait;
     m->ops.lateness = &f->lateness;
+    m->ops.late_at_release = &f->late_at_release;
+    m->ops.late_write = &f->late_write;
     m->reserve.write_ns = &f->writes;
     m->admit.max = 16384;
     m->httpd.max = 4096;
@@ -166,6 +170,11 @@ static void test_prometheus_counts(void **state)
     f.m.poller.polls_ok = 40;
     hist_record(&f.commit_wait, 3000);
     hist_record(&f.commit_wait, 3000000);
+    /* One release 3.5 us late: 1 us before the release, 2.5 us to its write. */
+    hist_record(&f.lateness, 3500);
+    hist_record(&f.late_at_release, 1000);
+    hist_record(&f.late_write, 2500);
+    f.m.ops.release_passes = 1;
     struct strbuf b;
     strbuf_init(&b);
     metrics_prometheus(&f.m, &b);
@@ -180,6 +189,15 @@ static void test_prometheus_counts(void **state)
         "oracled_commit_wait_seconds_bucket{le=\"+Inf\"} 2",
         "oracled_commit_wait_seconds_count 2",
         "oracled_commit_wait_seconds_sum 0.003003000",
+        "oracled_release_lateness_seconds_bucket{le=\"3e-06\"} 0",
+        "oracled_release_lateness_seconds_bucket{le=\"4e-06\"} 1",
+        "oracled_release_lateness_at_release_seconds_bucket{le=\"5e-07\"} 0",
+        "oracled_release_lateness_at_release_seconds_bucket{le=\"1e-06\"} 1",
+        "oracled_release_lateness_at_release_seconds_sum 0.000001000",
+        "oracled_release_lateness_write_seconds_bucket{le=\"2e-06\"} 0",
+        "oracled_release_lateness_write_seconds_bucket{le=\"2.5e-06\"} 1",
+        "oracled_release_lateness_write_seconds_count 1",
+        "oracled_release_passes_total 1",
         "oracled_clock_status{status=\"SYNCHRONIZED\"} 1",
         "oracled_clock_status{status=\"UNKNOWN\"} 0",
         "oracled_clock_bound_seconds 0.000040000",

@@ -1,9 +1,11 @@
-/* Unit tests: the host's steal time as the benchmark reads it from /proc/stat (bench/procstat). */
+/* Unit tests: the host's steal time and a thread's run-queue wait as the benchmark reads them
+ * from /proc (bench/procstat). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -36,11 +38,27 @@ static void test_steal_percent(void **state)
     assert_true(total >= steal);
 }
 
+static void test_schedstat(void **state)
+{
+    (void)state;
+    int64_t run = -1, wait = -1;
+    assert_int_equal(procstat_parse_schedstat("4136214372 18816853 9021\n", &run, &wait), 0);
+    assert_int_equal(run, 4136214372);
+    assert_int_equal(wait, 18816853);
+    assert_int_equal(procstat_parse_schedstat("4136214372\n", &run, &wait), -EINVAL);
+    assert_int_equal(procstat_parse_schedstat("-1 5 1\n", &run, &wait), -EINVAL);
+    assert_int_equal(procstat_parse_schedstat("", &run, &wait), -EINVAL);
+    assert_int_equal(procstat_schedstat(getpid(), &run, &wait), 0); /* this test's, for real */
+    assert_true(run > 0);
+    assert_int_equal(procstat_schedstat(-1, &run, &wait), -ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_steal),
         cmocka_unit_test(test_steal_percent),
+        cmocka_unit_test(test_schedstat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
