@@ -11,7 +11,7 @@
 #   bench/RESULTS.md                     the table added on top of the earlier runs
 #
 # Usage: bench/run.sh [--quick] [--no-record] [--server-cpu N] [--client-cpu N]
-#   --quick         short runs (about a minute), for a look; the full run takes about 15 minutes
+#   --quick         short runs (about 3 minutes), for a look; the full run takes about 19 minutes
 #   --no-record     leave bench/RESULTS.md alone
 #   --server-cpu N  the CPU oracled, redis-server and echo-server run on (default 1; 0 on a
 #                   one-CPU machine)
