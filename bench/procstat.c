@@ -6,18 +6,28 @@
 #include <string.h>
 #include <unistd.h>
 
-int procstat_cpu_ns(pid_t pid, int64_t *ns)
+/* The start of /proc/PID/NAME, NUL-terminated. Returns 0 or -errno. */
+static int read_proc(pid_t pid, const char *name, char *buf, size_t size)
 {
     char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         return -errno;
     }
-    char buf[1024];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    size_t n = fread(buf, 1, size - 1, f);
     fclose(f);
     buf[n] = '\0';
+    return 0;
+}
+
+int procstat_cpu_ns(pid_t pid, int64_t *ns)
+{
+    char buf[1024];
+    int rc = read_proc(pid, "stat", buf, sizeof(buf));
+    if (rc < 0) {
+        return rc;
+    }
     /* The command name (field 2) may hold spaces and parentheses: count from the last ')'. */
     const char *p = strrchr(buf, ')');
     unsigned long long utime;
@@ -105,15 +115,7 @@ int procstat_parse_schedstat(const char *text, int64_t *run_ns, int64_t *wait_ns
 
 int procstat_schedstat(pid_t pid, int64_t *run_ns, int64_t *wait_ns)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -errno;
-    }
     char buf[128];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return procstat_parse_schedstat(buf, run_ns, wait_ns);
+    int rc = read_proc(pid, "schedstat", buf, sizeof(buf));
+    return rc < 0 ? rc : procstat_parse_schedstat(buf, run_ns, wait_ns);
 }
