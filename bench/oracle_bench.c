@@ -124,10 +124,12 @@ struct bench {
     uint64_t host_total0, host_steal0; /* /proc/stat at the start: the host's steal time */
     int64_t bound_ns; /* wait-until: the server's bound before the run (from /metrics) */
     int64_t server_run0_ns, server_wait0_ns; /* the server's schedstat at the start */
+    bool server_sched0;                      /* ... read */
     int64_t competitor_cpu0_ns;
     /* --burst: the round in flight */
     uint64_t burst_ts;
     uint32_t burst_left;
+    uint32_t burst_errors; /* error replies in the round: it is not measured */
     int64_t burst_sent_ns;
     int64_t burst_first_ns;
     uint64_t burst_rounds;
@@ -344,6 +346,7 @@ static void start_burst(struct bench *b)
     b->burst_ts = (uint64_t)(realtime_ns() + b->o.wait_ahead_ns);
     b->burst_sent_ns = now;
     b->burst_left = 0;
+    b->burst_errors = 0;
     for (uint32_t i = 0; i < b->o.burst; i++) {
         if (!queue_request(&b->conns[i % b->o.connections], now)) {
             die("--burst: a connection has no free slot", "");
@@ -356,12 +359,13 @@ static void start_burst(struct bench *b)
 }
 
 /* A reply of the round in flight arrived at now. */
-static void burst_reply(struct bench *b, int64_t now)
+static void burst_reply(struct bench *b, int64_t now, bool error)
 {
     if (b->burst_left == b->o.burst) {
         b->burst_first_ns = now;
     }
-    if (--b->burst_left > 0 || !in_window(b, b->burst_sent_ns)) {
+    b->burst_errors += error ? 1 : 0;
+    if (--b->burst_left > 0 || !in_window(b, b->burst_sent_ns) || b->burst_errors > 0) {
         return;
     }
     b->burst_rounds++;
@@ -463,7 +467,7 @@ static bool take_replies(struct bconn *c, int64_t now)
         c->outstanding--;
         account(b, sent, now);
         if (b->o.burst > 0) {
-            burst_reply(b, now);
+            burst_reply(b, now, r.error);
         }
         if (r.error) {
             b->errors += in_window(b, sent) ? 1 : 0;
@@ -624,7 +628,8 @@ static void start_sending(struct bench *b)
     (void)procstat_steal(&b->host_total0, &b->host_steal0);
     if (b->o.server_pid > 0) {
         (void)procstat_cpu_ns(b->o.server_pid, &b->server_cpu0_ns);
-        (void)procstat_schedstat(b->o.server_pid, &b->server_run0_ns, &b->server_wait0_ns);
+        b->server_sched0 =
+            procstat_schedstat(b->o.server_pid, &b->server_run0_ns, &b->server_wait0_ns) == 0;
     }
     if (b->o.competitor_pid > 0) {
         (void)procstat_cpu_ns(b->o.competitor_pid, &b->competitor_cpu0_ns);
@@ -1163,11 +1168,16 @@ static void parse(int argc, char **argv, struct options *o)
         }
     }
     if (o->burst > 0) {
-        if (o->target != TARGET_ORACLE || o->rate > 0 || o->idle > 0) {
-            die("--burst loads oracled in rounds: no --rate, --idle or other --target", "");
+        if (o->target != TARGET_ORACLE || o->rate > 0 || o->idle > 0 || o->client != CLIENT_NONE) {
+            die("--burst loads oracled with WaitUntil in rounds: no --rate, --idle, --client or "
+                "other --target",
+                "");
         }
         o->op = BP_OP_WAIT_UNTIL;
         o->depth = (o->burst + o->connections - 1) / o->connections;
+        if (o->depth > 65536) {
+            die("--burst: more than 65,536 waiters a connection; add --connections", "");
+        }
     }
 }
 
@@ -1381,7 +1391,7 @@ int main(int argc, char **argv)
         /* The loop thread's time runnable but not running (another task had its CPU), as a
          * share of the run: what a busy host does to lateness. */
         int64_t span = end_ns - b->t0_ns;
-        if (wait1 >= b->server_wait0_ns && span > 0 && b->t0_ns != 0) {
+        if (b->server_sched0 && wait1 >= b->server_wait0_ns && span > 0 && b->t0_ns != 0) {
             printf(",\"server_runqueue_wait_percent\":%.2f,\"server_run_percent\":%.1f",
                    100.0 * (double)(wait1 - b->server_wait0_ns) / (double)span,
                    100.0 * (double)(run1 - b->server_run0_ns) / (double)span);

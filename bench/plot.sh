@@ -45,13 +45,13 @@ plot "$dir/late-1-1.dat" using 1:2 with lines lw 2 title "1 waiter", \
 GP
 fi
 # The server-side lateness (oracled's /metrics buckets: a step curve) on a quiet host and beside
-# a CPU hog, oracled at nice 0 and at nice -20.
+# a CPU hog, oracled's CPU cgroup at the hog's weight and at 10000.
 for n in 1000 10000; do
     [ -f "$dir/slate-quiet-$n-1.dat" ] || continue
     lines=("\"$dir/slate-quiet-$n-1.dat\" using 1:2 with steps lw 2 title \"quiet host\"")
-    for nice in 0 -20; do
-        f="$dir/slate-hog-nice$nice-$n-1.dat"
-        [ -f "$f" ] && lines+=("\"$f\" using 1:2 with steps lw 2 title \"CPU hog, oracled at nice $nice\"")
+    for weight in 100 10000; do
+        f="$dir/slate-hog-weight$weight-$n-1.dat"
+        [ -f "$f" ] && lines+=("\"$f\" using 1:2 with steps lw 2 title \"CPU hog, oracled at CPU weight $weight\"")
     done
     plot=$(printf '%s, ' "${lines[@]}")
     gnuplot <<GP

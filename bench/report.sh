@@ -54,7 +54,7 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
     | "| \(.[1]) | \(fmt(med($s; "oracled"; .rps); 0)) | \(fmt(med($s; "oracled"; .waited_us.p50); 1)) / \(fmt(med($s; "oracled"; .waited_us.p99); 1)) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p999); 0)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) | \(fmt(med($s; "oracled"; .server_late_at_release_us.p99); 1)) / \(fmt(med($s; "oracled"; .server_late_write_us.p99); 1)) | \(fmt(med($s; "oracled"; .client_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .client_lateness_us.max); 0)) | \(fmt(med($s; "oracled"; .server_runqueue_wait_percent); 2)) | \(fmt(med($s; "oracled"; .server_cpu_s); 2)) |"
   ),
   "",
-  "Lateness in two parts (server-side): before the release (the wake-up: the loop thread looking at the clock late, because the kernel gave its CPU to another task or a write of the same pass held it) and after (the rest of the release pass and the writes, to the reply handed to the kernel). The run-queue wait is the share of the run the loop thread was runnable but not running (`/proc/PID/schedstat`).",
+  "Lateness in two parts (server-side): before the release (the wake-up: the loop thread looking at the clock late, because the kernel gave its CPU to another task or the writes of the previous pass held it) and after (the rest of the release pass and the writes, to the reply handed to the kernel). The run-queue wait is the share of the run the loop thread was runnable but not running (`/proc/PID/schedstat`).",
   "",
   "| scenario 9: a burst of N waiters due at one instant (100 connections) | bursts | first reply to last, p50 / max us | per waiter us (p50 / N) | last reply after the instant, p50 / max us (client) | server lateness p50 / p99 / max us |",
   "|---|---|---|---|---|---|",
@@ -62,10 +62,10 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
     | "| \($n) | \([ $all[] | select(.scenario == $s) | .burst_rounds ] | add // null | fmt(.; 0)) | \(fmt(med($s; "oracled"; .burst_span_us.p50); 0)) / \(fmt([ $all[] | select(.scenario == $s) | .burst_span_us.max ] | max; 0)) | \(fmt(med($s; "oracled"; .burst_span_per_waiter_us); 3)) | \(fmt(med($s; "oracled"; .burst_released_us.p50); 0)) / \(fmt([ $all[] | select(.scenario == $s) | .burst_released_us.max ] | max; 0)) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 0)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 0)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) |"
   ),
   "",
-  "| scenario 10: a busy host (a CPU hog on the servers CPU) | server lateness p50 / p99 / p99.9 / max us | its parts, p99 us: before the release / after | oracled run-queue wait % | hog CPU % |",
+  "| scenario 10: a busy host (a CPU hog on the servers CPU, each in a CPU cgroup of its own) | server lateness p50 / p99 / p99.9 / max us | its parts, p99 us: before the release / after | oracled run-queue wait % | hog CPU % |",
   "|---|---|---|---|---|",
   ( [1000, 10000][] as $n
-    | ( ["s5-wait-\($n)", "\($n) waiters, quiet host (scenario 5)"], ["s10-hog-nice0-\($n)", "\($n) waiters, hog, oracled at nice 0"], ["s10-hog-nice-20-\($n)", "\($n) waiters, hog, oracled at nice -20 (the systemd unit)"] )
+    | ( ["s5-wait-\($n)", "\($n) waiters, quiet host (scenario 5)"], ["s10-hog-weight100-\($n)", "\($n) waiters, hog, equal CPU weights (two services by default)"], ["s10-hog-weight10000-\($n)", "\($n) waiters, hog, oracled at CPU weight 10000 (the systemd unit)"] )
     | .[0] as $s
     | "| \(.[1]) | \(fmt(med($s; "oracled"; .server_lateness_us.p50); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p99); 1)) / \(fmt(med($s; "oracled"; .server_lateness_us.p999); 0)) / ≤\(fmt(med($s; "oracled"; .server_lateness_us.max_le); 0)) | \(fmt(med($s; "oracled"; .server_late_at_release_us.p99); 1)) / \(fmt(med($s; "oracled"; .server_late_write_us.p99); 1)) | \(fmt(med($s; "oracled"; .server_runqueue_wait_percent); 2)) | \(fmt(med($s; "oracled"; .competitor_cpu_percent); 1)) |"
   ),

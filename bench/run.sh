@@ -75,13 +75,17 @@ mkdir -p "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/oracle-bench.XXXXXX")
 
 pids=()
+cgroups=()
 cleanup() {
-    local pid
+    local pid cg
     for pid in "${pids[@]}"; do
         if kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
         fi
+    done
+    for cg in "${cgroups[@]}"; do
+        rmdir "$cg" 2>/dev/null || true
     done
     if [ -f "$work/chrony/env" ]; then
         "$repo/dev/demo-chrony" stop "$work/chrony" >/dev/null 2>&1 || true
@@ -215,27 +219,58 @@ for rep in $(seq 1 $reps); do
             --duration $duration "${metrics[@]}"
     done
 done
-# Scenario 10: a busy host. A CPU hog of our own (a shell loop) on the servers' CPU beside
-# oracled, with 1,000 and 10,000 waiters: oracled as it runs by default, then at nice -20 (what
-# the systemd unit sets, Nice=-20), then back to nice 0. The hog's CPU share is reported too.
-"${pin[@]}" bash -c 'while :; do :; done' &
-hog_pid=$!
-pids+=("$hog_pid")
-for rep in $(seq 1 $reps); do
-    for nice in 0 -20; do
-        if ! renice -n $nice -p "$oracled_pid" >/dev/null 2>&1; then
-            echo "bench/run.sh: cannot renice oracled to $nice (needs root): skipped" >&2
-            continue
-        fi
-        for n in 1000 10000; do
-            waiters "s10-hog-nice$nice-$n" $n --competitor-pid "$hog_pid" \
-                --server-lateness-cdf "$out/slate-hog-nice$nice-$n-$rep.dat"
+# Scenario 10: a busy host. A CPU hog of our own (a shell loop, in a session of its own as
+# another service's process would be) on the servers' CPU beside oracled, with 1,000 and 10,000
+# waiters. Two CPU cgroups, oracled's and the hog's, as systemd gives two services: first of
+# equal weight (any two units by default; a nice value ranks threads only within their own
+# group), then oracled's at weight 10000 (the unit's CPUWeight=10000). Needs a writable cpu
+# cgroup hierarchy (v1's cpu.shares or v2's cpu.weight), else skipped. The hog's CPU share is
+# reported too.
+cg_root="" cg_v=""
+if [ -w /sys/fs/cgroup/cpu ] && [ -f /sys/fs/cgroup/cpu/cpu.shares ]; then
+    cg_root=/sys/fs/cgroup/cpu cg_v=1
+elif [ -w /sys/fs/cgroup ] && grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+    cg_root=/sys/fs/cgroup cg_v=2
+fi
+# cg_weight GROUP WEIGHT: systemd's CPUWeight (1-10000, default 100) on v2, or the cpu.shares it
+# maps to on v1 (weight x 1024 / 100).
+cg_weight() {
+    if [ "$cg_v" = 1 ]; then echo $(($2 * 1024 / 100)) >"$1/cpu.shares"; else echo "$2" >"$1/cpu.weight"; fi
+}
+if [ -n "$cg_root" ] && mkdir "$cg_root/oracle-bench-$$-server" "$cg_root/oracle-bench-$$-hog" 2>/dev/null; then
+    cgroups+=("$cg_root/oracle-bench-$$-server" "$cg_root/oracle-bench-$$-hog")
+    # Where oracled is now (v1: the line naming the cpu controller; v2: the unified line).
+    if [ "$cg_v" = 1 ]; then
+        oracled_cg=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' "/proc/$oracled_pid/cgroup")
+    else
+        oracled_cg=$(awk -F: '$1 == "0" { print $3; exit }' "/proc/$oracled_pid/cgroup")
+    fi
+    setsid "${pin[@]}" bash -c 'while :; do :; done' &
+    hog_pid=$!
+    pids+=("$hog_pid")
+    echo "$hog_pid" >"$cg_root/oracle-bench-$$-hog/cgroup.procs"
+    echo "$oracled_pid" >"$cg_root/oracle-bench-$$-server/cgroup.procs"
+    for rep in $(seq 1 $reps); do
+        for weight in 100 10000; do
+            cg_weight "$cg_root/oracle-bench-$$-server" $weight
+            for n in 1000 10000; do
+                waiters "s10-hog-weight$weight-$n" $n --competitor-pid "$hog_pid" \
+                    --server-lateness-cdf "$out/slate-hog-weight$weight-$n-$rep.dat"
+            done
         done
     done
-done
-renice -n 0 -p "$oracled_pid" >/dev/null 2>&1 || true
-kill "$hog_pid"
-wait "$hog_pid" 2>/dev/null || true
+    # oracled back where it was for the scenarios after this one.
+    echo "$oracled_pid" >"$cg_root${oracled_cg:-}/cgroup.procs" 2>/dev/null ||
+        echo "$oracled_pid" >"$cg_root/cgroup.procs" || true
+    kill "$hog_pid" 2>/dev/null || true
+    wait "$hog_pid" 2>/dev/null || true
+    # Out of the list, so that cleanup never signals whatever reuses the number.
+    kept=()
+    for pid in "${pids[@]}"; do [ "$pid" = "$hog_pid" ] || kept+=("$pid"); done
+    pids=("${kept[@]}")
+else
+    echo "bench/run.sh: no writable cpu cgroup hierarchy (needs root): scenario 10 skipped" >&2
+fi
 # Scenario 8: liboracle-client under many callers (issue 19): one shared client (batching), a
 # blocking client per thread (one request per call), and one loop with N calls outstanding;
 # 1, 8, 64 and 512 callers; plain timestamps and commit-waited ones. Interleaved per caller

@@ -353,12 +353,13 @@ void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *b)
                    sizeof(lateness_bucket_ns) / sizeof(lateness_bucket_ns[0]));
     histogram_with(b, "oracled_release_lateness_at_release_seconds",
                    "The release lateness's first part: from the instant earliest passed the "
-                   "timestamp to the release (the wake-up, the waiters released before it).",
+                   "timestamp to the clock reading that released it (the wake-up).",
                    st->late_at_release, lateness_bucket_ns,
                    sizeof(lateness_bucket_ns) / sizeof(lateness_bucket_ns[0]));
     histogram_with(b, "oracled_release_lateness_write_seconds",
-                   "The release lateness's second part: from the release to its reply handed "
-                   "to the kernel (the rest of the release pass, the writes before it).",
+                   "The release lateness's second part: from the clock reading that released it "
+                   "to its reply handed to the kernel (the rest of the release pass: the waiters "
+                   "released under the same reading, the writes).",
                    st->late_write, lateness_bucket_ns,
                    sizeof(lateness_bucket_ns) / sizeof(lateness_bucket_ns[0]));
     metric(b, "oracled_release_passes_total", "counter",

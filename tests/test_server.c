@@ -233,6 +233,18 @@ static void test_commit_wait_follows_the_clock(void **state)
     assert_true(r.u.ts.earliest_ns > r.u.ts.first_ns + 4);
     /* Waited (on the fake clock) exactly as long as the clock was moved. */
     assert_int_equal(r.u.ts.waited_ns, 2 * now.bound_ns + 10 * US);
+    /* One release pass, one release, its lateness in two parts: all of it before the release
+     * (the clock jumped past the timestamp), none after (fake time stands still while the reply
+     * is written). */
+    struct metrics_snapshot m;
+    server_snapshot(e->srv, &m);
+    assert_int_equal(m.ops.release_passes, 1);
+    assert_int_equal(m.ops.lateness->total, 1);
+    assert_int_equal(m.ops.late_at_release->total, 1);
+    assert_int_equal(m.ops.late_write->total, 1);
+    assert_true(m.ops.lateness->max_ns > 0);
+    assert_int_equal(m.ops.late_at_release->max_ns, m.ops.lateness->max_ns);
+    assert_int_equal(m.ops.late_write->max_ns, 0);
 }
 
 static void test_step_fails_pending_waits(void **state)

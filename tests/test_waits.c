@@ -56,6 +56,17 @@ static void test_parts(void **state)
     waits_complete_marks(&w, &s.h);
     assert_int_equal(s.lateness.total, 1);
     assert_int_equal(w.n_marks, 0);
+
+    /* a's waits are dropped (it closes) with a mark still waiting for its flush: the mark
+     * loses its connection and is never completed, whatever a later flush of another says. */
+    waits_mark(&w, &a, 300, 8000);
+    waits_mark(&w, &a, 400, 8100);
+    waits_drop_conn(&w, &a);
+    assert_null(w.marks[0].conn);
+    assert_null(w.marks[1].conn);
+    waits_complete_marks(&w, &s.h);
+    assert_int_equal(s.lateness.total, 1);
+    assert_int_equal(w.n_marks, 0);
     waits_fini(&w);
 }
 
