@@ -1384,14 +1384,14 @@ int main(int argc, char **argv)
     if (steal >= 0) {
         printf(",\"host_steal_percent\":%.1f", steal);
     }
+    int64_t span = b->t0_ns != 0 ? end_ns - b->t0_ns : 0; /* since sending started */
     if (o->server_pid > 0) {
         printf(",\"server_cpu_s\":%.3f,\"server_rss_kib_before\":%" PRId64
                ",\"server_rss_kib_after\":%" PRId64,
                (double)(cpu1 - b->server_cpu0_ns) / 1e9, rss0, rss1);
         /* The loop thread's time runnable but not running (another task had its CPU), as a
          * share of the run: what a busy host does to lateness. */
-        int64_t span = end_ns - b->t0_ns;
-        if (b->server_sched0 && wait1 >= b->server_wait0_ns && span > 0 && b->t0_ns != 0) {
+        if (b->server_sched0 && wait1 >= b->server_wait0_ns && span > 0) {
             printf(",\"server_runqueue_wait_percent\":%.2f,\"server_run_percent\":%.1f",
                    100.0 * (double)(wait1 - b->server_wait0_ns) / (double)span,
                    100.0 * (double)(run1 - b->server_run0_ns) / (double)span);
@@ -1402,9 +1402,9 @@ int main(int argc, char **argv)
                    b->idle_rss_kib, (double)(b->idle_rss_kib - rss0) * 1024.0 / o->idle);
         }
     }
-    if (competitor1 >= 0 && end_ns > b->t0_ns && b->t0_ns != 0) {
+    if (competitor1 >= 0 && span > 0) {
         printf(",\"competitor_cpu_percent\":%.1f",
-               100.0 * (double)(competitor1 - b->competitor_cpu0_ns) / (double)(end_ns - b->t0_ns));
+               100.0 * (double)(competitor1 - b->competitor_cpu0_ns) / (double)span);
     }
     hist_json("latency_us", &b->latency);
     hist_json("waited_us", &b->waited);

@@ -76,13 +76,21 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/oracle-bench.XXXXXX")
 
 pids=()
 cgroups=()
+# stop PID: stops a process this script started and takes it off the list, so that nothing
+# later signals whatever reuses the number.
+stop() {
+    local pid kept=()
+    if kill -0 "$1" 2>/dev/null; then
+        kill "$1" 2>/dev/null || true
+        wait "$1" 2>/dev/null || true
+    fi
+    for pid in "${pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+    pids=("${kept[@]}")
+}
 cleanup() {
     local pid cg
     for pid in "${pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
+        stop "$pid"
     done
     for cg in "${cgroups[@]}"; do
         rmdir "$cg" 2>/dev/null || true
@@ -237,8 +245,9 @@ fi
 cg_weight() {
     if [ "$cg_v" = 1 ]; then echo $(($2 * 1024 / 100)) >"$1/cpu.shares"; else echo "$2" >"$1/cpu.weight"; fi
 }
-if [ -n "$cg_root" ] && mkdir "$cg_root/oracle-bench-$$-server" "$cg_root/oracle-bench-$$-hog" 2>/dev/null; then
-    cgroups+=("$cg_root/oracle-bench-$$-server" "$cg_root/oracle-bench-$$-hog")
+cg_server=$cg_root/oracle-bench-$$-server cg_hog=$cg_root/oracle-bench-$$-hog
+cgroups+=("$cg_server" "$cg_hog") # (cleanup removes whichever were made)
+if [ -n "$cg_root" ] && mkdir "$cg_server" "$cg_hog" 2>/dev/null; then
     # Where oracled is now (v1: the line naming the cpu controller; v2: the unified line).
     if [ "$cg_v" = 1 ]; then
         oracled_cg=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' "/proc/$oracled_pid/cgroup")
@@ -248,11 +257,11 @@ if [ -n "$cg_root" ] && mkdir "$cg_root/oracle-bench-$$-server" "$cg_root/oracle
     setsid "${pin[@]}" bash -c 'while :; do :; done' &
     hog_pid=$!
     pids+=("$hog_pid")
-    echo "$hog_pid" >"$cg_root/oracle-bench-$$-hog/cgroup.procs"
-    echo "$oracled_pid" >"$cg_root/oracle-bench-$$-server/cgroup.procs"
+    echo "$hog_pid" >"$cg_hog/cgroup.procs"
+    echo "$oracled_pid" >"$cg_server/cgroup.procs"
     for rep in $(seq 1 $reps); do
         for weight in 100 10000; do
-            cg_weight "$cg_root/oracle-bench-$$-server" $weight
+            cg_weight "$cg_server" $weight
             for n in 1000 10000; do
                 waiters "s10-hog-weight$weight-$n" $n --competitor-pid "$hog_pid" \
                     --server-lateness-cdf "$out/slate-hog-weight$weight-$n-$rep.dat"
@@ -262,12 +271,7 @@ if [ -n "$cg_root" ] && mkdir "$cg_root/oracle-bench-$$-server" "$cg_root/oracle
     # oracled back where it was for the scenarios after this one.
     echo "$oracled_pid" >"$cg_root${oracled_cg:-}/cgroup.procs" 2>/dev/null ||
         echo "$oracled_pid" >"$cg_root/cgroup.procs" || true
-    kill "$hog_pid" 2>/dev/null || true
-    wait "$hog_pid" 2>/dev/null || true
-    # Out of the list, so that cleanup never signals whatever reuses the number.
-    kept=()
-    for pid in "${pids[@]}"; do [ "$pid" = "$hog_pid" ] || kept+=("$pid"); done
-    pids=("${kept[@]}")
+    stop "$hog_pid"
 else
     echo "bench/run.sh: no writable cpu cgroup hierarchy (needs root): scenario 10 skipped" >&2
 fi

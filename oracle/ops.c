@@ -419,7 +419,6 @@ void ops_wake(struct ops *o)
         return;
     }
     int64_t pass_start_ns = now.mono_ns;
-    bool released = false;
     for (int spins = 0;; spins++) {
         while ((w = cw_pop_released(q, &now)) != NULL) {
             struct pending *p = waits_detach(w);
@@ -432,7 +431,6 @@ void ops_wake(struct ops *o)
             wait_answered(o, c);
             answered = true;
         }
-        released = answered;
         /* A write that wakes a sleeping client costs ~50 us on a virtual machine (measured:
          * the first flush of a pass 52-56 us, the next 6 us), and the next waiter would wait
          * for it. So the waiters due within RELEASE_COALESCE_NS join this pass: the clock is
@@ -450,6 +448,7 @@ void ops_wake(struct ops *o)
             break; /* the next wake-up fails them */
         }
     }
+    o->release_passes += answered ? 1 : 0; /* (so far only releases have answered) */
     while ((w = cw_pop_expired(q, now.mono_ns)) != NULL) {
         struct pending *p = waits_detach(w);
         struct conn *c = p->conn;
@@ -461,7 +460,6 @@ void ops_wake(struct ops *o)
     }
     /* Released from the idle or timer callback: write now, not after the loop's next poll,
      * which may block until the next chrony tick. */
-    o->release_passes += released ? 1 : 0;
     if (answered) {
         ops_flush(o);
     }

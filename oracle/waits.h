@@ -83,8 +83,8 @@ void waits_mark(struct waits *w, struct conn *c, int64_t late_ns, int64_t releas
 struct release_hists {
     struct histogram *lateness;        /* earliest passing the timestamp to the reply sent */
     struct histogram *lateness_recent; /* ... the same, since the last periodic log line */
-    struct histogram *at_release;      /* the part before the release: the wake-up, the pass */
-    struct histogram *write;           /* the part after: the rest of the pass and the writes */
+    struct histogram *at_release;      /* to the clock reading that released it: the wake-up */
+    struct histogram *write;           /* from that reading: the rest of the pass and the writes */
 };
 
 /* After a flush: records the lateness of every release whose reply has been handed to the
