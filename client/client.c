@@ -22,6 +22,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "ctls.h"
 #include "frame.h"
 #include "reply.h"
 #include "request.h"
@@ -38,9 +39,11 @@ struct oracle_client {
     struct client_config cfg;
     struct shared *shared; /* a shared client's engine thread (shared.c); NULL: a blocking one */
 
-    int fd;          /* -1: not connected */
-    char peer[80];   /* "" when not connected */
-    bool close_idle; /* the server said it closes this connection: no new requests on it */
+    int fd;           /* -1: not connected */
+    char peer[80];    /* "" when not connected */
+    SSL_CTX *tls_ctx; /* NULL: plaintext */
+    struct ctls tls;  /* the connection's TLS (tls.on) */
+    bool close_idle;  /* the server said it closes this connection: no new requests on it */
     uint64_t next_id;
     struct flight *flights;     /* max_in_flight slots, request id modulo max_in_flight */
     size_t in_flight;           /* requests awaiting their reply on this connection ... */
@@ -95,6 +98,7 @@ static void disconnect(oracle_client *c)
         close(c->fd);
     }
     c->fd = -1;
+    ctls_close(&c->tls);
     c->peer[0] = '\0';
     c->close_idle = false;
     c->out_off = 0;
@@ -136,13 +140,19 @@ static oracle_client *client_alloc(const struct oracle_client_options *o, struct
     if (client_config_from(o, &cfg, err) < 0) {
         return NULL;
     }
+    SSL_CTX *tls = NULL;
+    if (ctls_context(&cfg, &tls, err) < 0) {
+        return NULL;
+    }
     oracle_client *c = calloc(1, sizeof(*c));
     if (c == NULL) {
+        SSL_CTX_free(tls);
         client_error(err, ORACLE_E_NOMEM, false, "out of memory");
         return NULL;
     }
     c->fd = -1;
     c->cfg = cfg;
+    c->tls_ctx = tls;
     return c;
 }
 
@@ -166,6 +176,7 @@ API oracle_client *oracle_client_new(const struct oracle_client_options *o,
         free(c->flights);
         free(c->in);
         free(c->out);
+        SSL_CTX_free(c->tls_ctx);
         free(c);
         client_error(err, ORACLE_E_NOMEM, false, "out of memory");
         return NULL;
@@ -190,6 +201,7 @@ API oracle_client *oracle_shared_new(const struct oracle_client_options *o,
     }
     c->shared = shared_new(&c->cfg, err);
     if (c->shared == NULL) {
+        SSL_CTX_free(c->tls_ctx);
         free(c);
         return NULL;
     }
@@ -203,10 +215,13 @@ API void oracle_client_free(oracle_client *c)
     }
     if (c->shared != NULL) {
         shared_free(c->shared);
+        SSL_CTX_free(c->tls_ctx);
         free(c);
         return;
     }
     disconnect(c);
+    ctls_fini(&c->tls);
+    SSL_CTX_free(c->tls_ctx);
     arena_fini(&c->arena);
     free(c->flights);
     free(c->in);
@@ -265,9 +280,24 @@ API int oracle_client_connect(oracle_client *c, struct oracle_error *err)
     }
     disconnect(c);
     char why[ORACLE_MESSAGE_MAX];
-    if (sock_connect(c->cfg.servers, c->cfg.n_servers, c->cfg.connect_timeout_ms, &c->fd, c->peer,
-                     sizeof(c->peer), why, sizeof(why)) < 0) {
+    size_t which = 0;
+    int64_t deadline = sock_monotonic_ns() + (int64_t)c->cfg.connect_timeout_ms * 1000000;
+    if (sock_connect(c->cfg.servers, c->cfg.n_servers, c->cfg.connect_timeout_ms, &c->fd, &which,
+                     c->peer, sizeof(c->peer), why, sizeof(why)) < 0) {
         return client_connect_error(err, why);
+    }
+    if (c->tls_ctx != NULL) {
+        int rc = ctls_handshake(&c->tls, c->tls_ctx, c->fd,
+                                ctls_server_name(&c->cfg, c->cfg.servers[which].host), deadline,
+                                why, sizeof(why));
+        if (rc < 0) {
+            client_error(err, rc, true, "%s: %s", c->peer, why);
+            if (err != NULL) {
+                snprintf(err->peer, sizeof(err->peer), "%s", c->peer);
+            }
+            disconnect(c);
+            return rc;
+        }
     }
     c->n_connects++;
     return 0;
@@ -492,6 +522,14 @@ static int stash_input(oracle_client *c, struct oracle_error *err)
  */
 static int ended(oracle_client *c, struct oracle_error *err, const char *what)
 {
+    /* A TLS alert record (type 21, version 3.x) where a reply should be: the server speaks TLS
+     * there and refused the bytes it took for a handshake. */
+    const uint8_t *in = c->in + c->in_off;
+    if (!c->tls.on && c->in_len - c->in_off >= 3 && in[0] == 0x15 && in[1] == 0x03) {
+        return fail(c, err, ORACLE_E_PROTOCOL,
+                    "answered with a TLS alert: TLS is on at that address (set tls_ca; "
+                    "oracle-cli --tls-ca)");
+    }
     int rc = stash_input(c, err);
     if (rc < 0) {
         return rc;
@@ -516,7 +554,10 @@ static int read_some(oracle_client *c, struct oracle_error *err)
     if (c->in_len == REPLY_IN_CAP) {
         return 0;
     }
-    ssize_t n = recv(c->fd, c->in + c->in_len, REPLY_IN_CAP - c->in_len, MSG_DONTWAIT);
+    uint8_t *at = c->in + c->in_len;
+    size_t room = REPLY_IN_CAP - c->in_len;
+    ssize_t n =
+        c->tls.on ? ctls_recv(&c->tls, c->fd, at, room) : recv(c->fd, at, room, MSG_DONTWAIT);
     if (n > 0) {
         c->in_len += (size_t)n;
         return 0;
@@ -524,15 +565,22 @@ static int read_some(oracle_client *c, struct oracle_error *err)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         return 0;
     }
-    char what[96];
-    snprintf(what, sizeof(what), "%s", n == 0 ? "closed the connection" : strerrordesc_np(errno));
+    char what[ORACLE_MESSAGE_MAX / 2];
+    if (n < 0 && errno == EPROTO && c->tls.on) {
+        ctls_explain(c->tls.sess.why, false, what, sizeof(what));
+    } else {
+        snprintf(what, sizeof(what), "%s",
+                 n == 0 ? "closed the connection" : strerrordesc_np(errno));
+    }
     return ended(c, err, what);
 }
 
 static int write_some(oracle_client *c, struct oracle_error *err)
 {
-    ssize_t n =
-        send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const uint8_t *at = c->out + c->out_off;
+    size_t len = c->out_len - c->out_off;
+    ssize_t n = c->tls.on ? ctls_send(&c->tls, c->fd, at, len)
+                          : send(c->fd, at, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) {
         c->out_off += (size_t)n;
         return 0;
@@ -568,6 +616,14 @@ static int pump(oracle_client *c, int64_t deadline, struct oracle_error *err)
             snprintf(what, sizeof(what), "no reply within %u ms (and the commit-wait allowed)",
                      (unsigned)c->cfg.request_timeout_ms);
             return fail(c, err, ORACLE_E_TIMEOUT, what);
+        }
+        if (ctls_buffered(&c->tls)) {
+            /* Records already read may hold replies: poll() cannot say so. */
+            size_t had = c->in_len;
+            int rc = read_some(c, err);
+            if (rc < 0 || c->fd < 0 || c->in_len > had) {
+                return rc;
+            }
         }
         struct pollfd p = {.fd = c->fd, .events = POLLIN};
         if (c->out_off < c->out_len) {

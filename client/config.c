@@ -64,6 +64,58 @@ API void oracle_client_options_init(struct oracle_client_options *o)
     o->session_min = true;
 }
 
+/* Copies a TLS option (NULL: "") into dst; false when it does not fit. */
+static bool copy_option(char *dst, size_t cap, const char *value)
+{
+    if (value == NULL) {
+        dst[0] = '\0';
+        return true;
+    }
+    size_t len = strlen(value);
+    if (len >= cap) {
+        return false;
+    }
+    memcpy(dst, value, len + 1);
+    return true;
+}
+
+static int tls_from(const struct oracle_client_options *o, struct client_config *out,
+                    struct oracle_error *err)
+{
+    const struct {
+        const char *name;
+        const char *value;
+        char *dst;
+        size_t cap;
+    } opts[] = {
+        {"tls_ca", o->tls_ca, out->tls_ca, sizeof(out->tls_ca)},
+        {"tls_cert", o->tls_cert, out->tls_cert, sizeof(out->tls_cert)},
+        {"tls_key", o->tls_key, out->tls_key, sizeof(out->tls_key)},
+        {"tls_server_name", o->tls_server_name, out->tls_server_name, sizeof(out->tls_server_name)},
+    };
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        if (opts[i].value != NULL && opts[i].value[0] == '\0') {
+            return client_error(err, ORACLE_E_INVALID, false, "%s is empty: leave it NULL",
+                                opts[i].name);
+        }
+        if (!copy_option(opts[i].dst, opts[i].cap, opts[i].value)) {
+            return client_error(err, ORACLE_E_INVALID, false, "%s is longer than %zu bytes",
+                                opts[i].name, opts[i].cap - 1);
+        }
+    }
+    if ((out->tls_cert[0] != '\0') != (out->tls_key[0] != '\0')) {
+        return client_error(err, ORACLE_E_INVALID, false,
+                            "tls_cert and tls_key go together: the certificate and its key");
+    }
+    if (out->tls_ca[0] == '\0' && (out->tls_cert[0] != '\0' || out->tls_server_name[0] != '\0')) {
+        return client_error(err, ORACLE_E_INVALID, false,
+                            "%s needs tls_ca, which turns TLS on (\"system\": the system's CA "
+                            "certificates)",
+                            out->tls_cert[0] != '\0' ? "tls_cert" : "tls_server_name");
+    }
+    return 0;
+}
+
 int client_config_from(const struct oracle_client_options *o, struct client_config *out,
                        struct oracle_error *err)
 {
@@ -100,5 +152,5 @@ int client_config_from(const struct oracle_client_options *o, struct client_conf
     out->max_in_flight = o->max_in_flight;
     out->session_min = o->session_min;
     out->max_batch_delay_ns = (uint64_t)o->max_batch_delay_us * 1000;
-    return 0;
+    return tls_from(o, out, err);
 }

@@ -12,6 +12,8 @@
 #include "oracle/client.h"
 #include "servers.h"
 
+#define CLIENT_PATH_MAX 256 /* a TLS file's path, with its NUL */
+
 struct client_config {
     struct server_addr servers[SERVERS_MAX];
     size_t n_servers;
@@ -21,6 +23,11 @@ struct client_config {
     size_t max_in_flight;
     bool session_min;
     uint64_t max_batch_delay_ns;
+    /* TLS: on when tls_ca[0] (copies of the options' paths; "" when not given). */
+    char tls_ca[CLIENT_PATH_MAX];
+    char tls_cert[CLIENT_PATH_MAX];
+    char tls_key[CLIENT_PATH_MAX];
+    char tls_server_name[SERVERS_HOST_MAX];
 };
 
 /* Checks o (NULL: the defaults) into *out. Returns 0, or ORACLE_E_INVALID with err filled. */

@@ -102,8 +102,8 @@ fail:
     return rc;
 }
 
-int sock_connect(const struct server_addr *list, size_t n, uint32_t timeout_ms, int *fd, char *peer,
-                 size_t peer_cap, char *why, size_t why_cap)
+int sock_connect(const struct server_addr *list, size_t n, uint32_t timeout_ms, int *fd,
+                 size_t *which, char *peer, size_t peer_cap, char *why, size_t why_cap)
 {
     why[0] = '\0';
     *fd = -1;
@@ -127,6 +127,7 @@ int sock_connect(const struct server_addr *list, size_t n, uint32_t timeout_ms, 
             int s = try_connect(ai, timeout_ms);
             if (s >= 0) {
                 *fd = s;
+                *which = i;
                 snprintf(peer, peer_cap, "%s", addr);
                 freeaddrinfo(res);
                 return 0;

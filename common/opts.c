@@ -141,7 +141,7 @@ static const char *entry_problem(const struct opts_program *prog, size_t i)
     if (takes_value(e->kind) != (e->metavar != NULL)) {
         return "a metavar if and only if it takes a value";
     }
-    if ((e->flags & OPTS_CONF) && !takes_value(e->kind)) {
+    if ((e->flags & OPTS_CONF) && !takes_value(e->kind) && e->kind != OPTS_FLAG) {
         return "a configuration key takes a value";
     }
     switch (e->kind) {
@@ -252,8 +252,14 @@ static int apply(struct opts_state *st, size_t idx, const char *value, const str
     int rc = 0;
     switch (e->kind) {
     case OPTS_FLAG: {
-        bool yes = true;
-        memcpy(field, &yes, sizeof(yes));
+        /* On the command line it takes no value; in a file, "true" or "false". */
+        bool yes = value == NULL || strcmp(value, "true") == 0;
+        ok = yes || strcmp(value, "false") == 0;
+        if (ok) {
+            memcpy(field, &yes, sizeof(yes));
+        } else {
+            snprintf(why.text, sizeof(why.text), "true or false");
+        }
         break;
     }
     case OPTS_STRING: {

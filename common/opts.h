@@ -36,7 +36,8 @@ enum opts_kind {
     OPTS_VERSION,  /* no argument: parsing stops and returns OPTS_VERSION */
 };
 
-/* Entry flags. OPTS_CONF: also a configuration file key (only for options that take a value).
+/* Entry flags. OPTS_CONF: also a configuration file key (for options that take a value, and
+ * flags: "key = true" or "key = false" in the file).
  * OPTS_NO_DEFAULT: --help shows no "(default ...)" for it (its text says what 0 means). */
 #define OPTS_CONF       1u
 #define OPTS_NO_DEFAULT 2u

@@ -19,6 +19,7 @@
 #include "poller.h"
 #include "statefile.h"
 #include "strbuf.h"
+#include "tlsid.h"
 #include "util.h"
 #include "vmclock.h"
 
@@ -69,6 +70,54 @@ static int set_listen(void *target, const struct opts_entry *e, const char *valu
         sc->n_listen = 0;
     }
     return add_address(value, sc->listen, &sc->n_listen, SERVER_MAX_LISTEN, why);
+}
+
+/* --tls-listen: the same. */
+static int set_tls_listen(void *target, const struct opts_entry *e, const char *value,
+                          const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    struct server_config *sc = &((struct config *)target)->server;
+    if (w->file == NULL && w->nth == 0) {
+        sc->n_tls_listen = 0;
+    }
+    return add_address(value, sc->tls_listen, &sc->n_tls_listen, SERVER_MAX_LISTEN, why);
+}
+
+/* --tls-allow-client: a list too. */
+static int set_tls_allow(void *target, const struct opts_entry *e, const char *value,
+                         const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    struct server_config *sc = &((struct config *)target)->server;
+    if (w->file == NULL && w->nth == 0) {
+        sc->tls.n_allow = 0;
+    }
+    if (!tlsid_entry_ok(value)) {
+        snprintf(why->text, sizeof(why->text),
+                 "CN=NAME, DNS:NAME, URI:URI, IP:ADDRESS, email:ADDRESS or a bare NAME, of 1 to "
+                 "%d bytes",
+                 TLSID_MAX_LEN);
+        return -EINVAL;
+    }
+    if (sc->tls.n_allow == TLSCTX_ALLOW_MAX) {
+        snprintf(why->text, sizeof(why->text), "at most %d identities", TLSCTX_ALLOW_MAX);
+        return -EINVAL;
+    }
+    sc->tls_allow[sc->tls.n_allow++] = value;
+    return 0;
+}
+
+static int set_tls_version(void *target, const struct opts_entry *e, const char *value,
+                           const struct opts_where *w, struct opts_why *why)
+{
+    (void)e;
+    (void)w;
+    if (tlsctx_parse_version(value, &((struct config *)target)->server.tls.min_version) < 0) {
+        snprintf(why->text, sizeof(why->text), "1.2 or 1.3");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* --http-listen: the same, and "none" (n_http_listen -1 until config_parse is done). */
@@ -192,6 +241,71 @@ static const struct opts_entry entries[] = {
      .set = set_http_listen,
      .help = "/healthz and /metrics; repeat for more, 'none' for none "
              "(default " SERVER_DEFAULT_HTTP_LISTEN ")"},
+    {.kind = OPTS_SECTION, .name = "TLS (off unless --tls-cert is given):"},
+    {.kind = OPTS_STRING,
+     .name = "tls-cert",
+     .metavar = "FILE",
+     .flags = C,
+     OPTS_AT(struct config, server.tls.cert),
+     .min = 1,
+     .max = PATH_MAX_LEN,
+     .expect = "a path of 1 to " STR(PATH_MAX_LEN) " bytes",
+     .help = "PEM certificate (then its chain) for the oracle protocol: with it every --listen "
+             "speaks TLS, or only --tls-listen does; reread on SIGHUP"},
+    {.kind = OPTS_STRING,
+     .name = "tls-key",
+     .metavar = "FILE",
+     .flags = C,
+     OPTS_AT(struct config, server.tls.key),
+     .min = 1,
+     .max = PATH_MAX_LEN,
+     .expect = "a path of 1 to " STR(PATH_MAX_LEN) " bytes",
+     .help = "its PEM private key"},
+    {.kind = OPTS_STRING,
+     .name = "tls-ca",
+     .metavar = "FILE",
+     .flags = C,
+     OPTS_AT(struct config, server.tls.ca),
+     .min = 1,
+     .max = PATH_MAX_LEN,
+     .expect = "a path of 1 to " STR(PATH_MAX_LEN) " bytes",
+     .help = "mutual TLS: clients must show a certificate these PEM CA certificates signed "
+             "(default: none asked for)"},
+    {.kind = OPTS_CALL,
+     .name = "tls-allow-client",
+     .metavar = "ID",
+     .flags = C,
+     .set = set_tls_allow,
+     .help = "... and one naming ID: CN=NAME, DNS:NAME, URI:URI, IP:ADDRESS, email:ADDRESS, or "
+             "NAME (common name or DNS name); repeat for more (default: any the CA signed)"},
+    {.kind = OPTS_CALL,
+     .name = "tls-listen",
+     .metavar = "HOST:PORT",
+     .flags = C,
+     .set = set_tls_listen,
+     .help = "TLS on this address while --listen stays plaintext, to move clients over; repeat "
+             "for more"},
+    {.kind = OPTS_CALL,
+     .name = "tls-min-version",
+     .metavar = "VERSION",
+     .flags = C,
+     .set = set_tls_version,
+     .help = "1.3, or 1.2 for clients that lack 1.3 (default 1.3)"},
+    {.kind = OPTS_DURATION,
+     .name = "tls-handshake-timeout",
+     .metavar = "DURATION",
+     .flags = C,
+     OPTS_AT(struct config, server.tls_handshake_timeout_ns),
+     .min = 1000000,
+     .max = 600000000000,
+     .expect = "a duration from 1ms to 10m",
+     .help = "a TLS handshake not done by then is closed"},
+    {.kind = OPTS_FLAG,
+     .name = "http-tls",
+     .flags = C,
+     OPTS_AT(struct config, server.http_tls),
+     .help = "the HTTP endpoint takes TLS too, with the same certificate and CA; GET /healthz "
+             "still answers in plain HTTP, for load balancers"},
     {.kind = OPTS_SECTION, .name = "Clock:"},
     {.kind = OPTS_CALL,
      .name = "chrony",
@@ -487,6 +601,9 @@ static void set_defaults(struct config *c)
     sc->max_output_bytes = SERVER_DEFAULT_MAX_OUTPUT;
     sc->idle_timeout_ns = SERVER_DEFAULT_IDLE_TIMEOUT;
     sc->write_timeout_ns = SERVER_DEFAULT_WRITE_TIMEOUT;
+    sc->tls_handshake_timeout_ns = SERVER_DEFAULT_TLS_HANDSHAKE;
+    sc->tls.min_version = TLS1_3_VERSION;
+    sc->tls.allow = sc->tls_allow;
     c->keepalive_ns = (int64_t)SERVER_DEFAULT_KEEPALIVE_S * 1000000000;
     sc->version = ORACLE_VERSION;
     /* The default address is valid; parsed like a given one so sc->chrony is always set. */
@@ -549,18 +666,22 @@ static bool same_address(const struct sockaddr_storage *a, const struct sockaddr
 
 static int check_addresses(const struct server_config *sc)
 {
-    const char *text[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
-    const char *opt[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
+    const char *text[2 * SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
+    const char *opt[2 * SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
     int n = 0;
     for (int i = 0; i < sc->n_listen; i++, n++) {
         text[n] = sc->listen[i];
         opt[n] = "--listen";
     }
+    for (int i = 0; i < sc->n_tls_listen; i++, n++) {
+        text[n] = sc->tls_listen[i];
+        opt[n] = "--tls-listen";
+    }
     for (int i = 0; i < sc->n_http_listen; i++, n++) {
         text[n] = sc->http_listen[i];
         opt[n] = "--http-listen";
     }
-    struct sockaddr_storage ss[SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
+    struct sockaddr_storage ss[2 * SERVER_MAX_LISTEN + HTTPD_MAX_LISTEN];
     for (int i = 0; i < n; i++) {
         (void)netaddr_parse(text[i], &ss[i]); /* checked when given; the defaults are valid */
         for (int j = 0; j < i && port_of(&ss[i]) != 0; j++) {
@@ -571,6 +692,39 @@ static int check_addresses(const struct server_config *sc)
                 return -EINVAL;
             }
         }
+    }
+    return 0;
+}
+
+/* TLS settings make sense only together: a certificate with its key, the rest with both. */
+static int check_tls(const struct server_config *sc)
+{
+    const struct tlsctx_settings *t = &sc->tls;
+    const char *given = NULL;
+    if (t->cert == NULL || t->key == NULL) {
+        given = t->cert != NULL        ? "--tls-cert"
+                : t->key != NULL       ? "--tls-key"
+                : t->ca != NULL        ? "--tls-ca"
+                : sc->n_tls_listen > 0 ? "--tls-listen"
+                : t->n_allow > 0       ? "--tls-allow-client"
+                : sc->http_tls         ? "--http-tls"
+                                       : NULL;
+    }
+    if (given != NULL) {
+        fprintf(stderr,
+                "oracled: %s needs the server's certificate and key: give --tls-cert "
+                "and --tls-key together\n",
+                given);
+        return -EINVAL;
+    }
+    if (t->n_allow > 0 && t->ca == NULL) {
+        fprintf(stderr, "oracled: --tls-allow-client needs --tls-ca: client identities come from "
+                        "certificates, which are asked for only with a CA\n");
+        return -EINVAL;
+    }
+    if (sc->http_tls && sc->n_http_listen == 0) {
+        fprintf(stderr, "oracled: --http-tls with --http-listen none: there is no HTTP endpoint\n");
+        return -EINVAL;
     }
     return 0;
 }
@@ -606,7 +760,7 @@ static int finish(struct config *c)
                         "thing two ways: give one\n");
         return -EINVAL;
     }
-    if (check_addresses(sc) < 0) {
+    if (check_addresses(sc) < 0 || check_tls(sc) < 0) {
         return -EINVAL;
     }
     if (sc->max_pending_per_conn > sc->max_pending) {

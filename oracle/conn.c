@@ -19,6 +19,11 @@
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void resume(struct conn *c);
+static void tls_input(struct conn *c);
+static void tls_refused(struct conn *c, enum tlssess_failure f, const char *why);
+static void tls_not_tls(struct conn *c);
+
+#define TLS_HANDSHAKE_RECORD 0x16 /* the content type every TLS client's first record has */
 
 static void on_closed(uv_handle_t *h)
 {
@@ -34,6 +39,10 @@ static void on_closed(uv_handle_t *h)
         }
     }
     env->events->freed(env->ctx, c);
+    if (c->tls != NULL) {
+        tlssess_fini(c->tls);
+        free(c->tls);
+    }
     free(c->in);
     free(c->out);
     free(c->wbuf);
@@ -93,9 +102,15 @@ void conn_flush_all(struct conn_env *env)
     }
 }
 
+/* Bytes are waiting to be written: responses gathered, or (TLS) records the session made. */
+static bool has_output(const struct conn *c)
+{
+    return c->out_len > 0 || (c->tls != NULL && tlssess_pending(c->tls) > 0);
+}
+
 bool conn_unsent(const struct conn *c)
 {
-    return c->out_len > 0 || c->writing;
+    return has_output(c) || c->writing;
 }
 
 static void stop_reading(struct conn *c)
@@ -207,7 +222,7 @@ static bool paused(const struct conn *c)
 /* Closes a half-closed connection once nothing is left to answer or write. */
 static void finish_if_done(struct conn *c)
 {
-    if (c->eof && c->waits == NULL && c->out_len == 0 && !c->writing) {
+    if (c->eof && c->waits == NULL && !conn_unsent(c)) {
         conn_close(c, "peer closed");
     }
 }
@@ -226,7 +241,7 @@ static void on_write(uv_write_t *req, int status)
         conn_close(c, err_text(status));
         return;
     }
-    if (c->out_len > 0) {
+    if (has_output(c)) {
         conn_flush(c);
     } else if (c->close_after_flush) {
         conn_close(c, "error sent");
@@ -235,9 +250,45 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
+/* TLS: turns the responses gathered into records, and takes every record waiting to go out
+ * (the handshake's, alerts, close_notify) into c->out, which from here on holds bytes for the
+ * socket. Returns 0, or a negative errno when c was closed. */
+static int tls_seal(struct conn *c)
+{
+    struct tlssess *t = c->tls;
+    if (c->tls_plain_refusal) {
+        return 0; /* a plaintext client's Error frame, sent as it is */
+    }
+    if (c->out_len > 0) {
+        /* Before the handshake only a goodbye (an eviction's error frame) can be gathered: the
+         * peer has no session to read it in, and the connection closes without it. */
+        if (t->established && tlssess_write(t, c->out, c->out_len) < 0) {
+            conn_close(c, t->why);
+            return -EPROTO;
+        }
+        c->out_len = 0;
+    }
+    if (c->close_after_flush) {
+        tlssess_close_notify(t);
+    }
+    size_t n = tlssess_pending(t);
+    if (n > 0) {
+        if (reserve(&c->out, &c->out_cap, n, OUT_MIN_CAP) < 0) {
+            log_warn("conn %s: out of memory for TLS records, closing", c->peer);
+            conn_close(c, NULL);
+            return -ENOMEM;
+        }
+        c->out_len = tlssess_take(t, c->out, n);
+    }
+    return 0;
+}
+
 void conn_flush(struct conn *c)
 {
     if (c->closing || c->writing) {
+        return;
+    }
+    if (c->tls != NULL && tls_seal(c) < 0) {
         return;
     }
     if (c->out_len == 0) {
@@ -286,16 +337,15 @@ void conn_flush(struct conn *c)
     c->writing = true;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Where the next bytes of the stream go: the shared buffer, or after the incomplete frame in
+ * the connection's own (up to one whole frame). base NULL when out of memory. */
+static void input_space(struct conn *c, uv_buf_t *buf)
 {
-    (void)suggested;
-    struct conn *c = container_of((uv_tcp_t *)h, struct conn, tcp);
     if (c->in_len == 0) {
         buf->base = (char *)c->env->read_buf;
         buf->len = FRAME_MAX_TOTAL;
         return;
     }
-    /* Continue the incomplete frame in the connection's own buffer, up to one whole frame. */
     if (reserve(&c->in, &c->in_cap, FRAME_MAX_TOTAL, IN_MIN_CAP) < 0) {
         buf->base = NULL;
         buf->len = 0;
@@ -303,6 +353,19 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     }
     buf->base = (char *)c->in + c->in_len;
     buf->len = c->in_cap - c->in_len;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct conn *c = container_of((uv_tcp_t *)h, struct conn, tcp);
+    if (c->tls != NULL) {
+        /* Records: fed to the session at once, so one shared buffer does for everyone. */
+        buf->base = (char *)c->env->tls_buf;
+        buf->len = sizeof(c->env->tls_buf);
+        return;
+    }
+    input_space(c, buf);
 }
 
 /* Decodes one frame's message and hands the request over. */
@@ -406,7 +469,11 @@ static void resume(struct conn *c)
     if (c->in_len > 0 && !c->eof) {
         handle_input(c, c->in, c->in_len);
     }
-    if (c->closing) {
+    /* ... then what the session holds: records read before the pause. */
+    if (c->tls != NULL && !c->closing && !c->eof && !paused(c) && tlssess_has_input(c->tls)) {
+        tls_input(c);
+    }
+    if (c->closing || c->close_after_flush) {
         return;
     }
     if (c->eof) {
@@ -416,19 +483,41 @@ static void resume(struct conn *c)
     }
 }
 
+/* The peer half-closed (or, over TLS, sent close_notify): the replies it is waiting for still
+ * go out. */
+static void peer_closed(struct conn *c)
+{
+    c->eof = true;
+    stop_reading(c);
+    if (c->in_len > 0) {
+        handle_input(c, c->in, c->in_len);
+    }
+    if (!c->closing) {
+        finish_if_done(c);
+    }
+}
+
+/* Handles n bytes of the stream that landed where input_space() said. */
+static void take_input(struct conn *c, const uint8_t *base, size_t n)
+{
+    if (base == c->env->read_buf) {
+        handle_input(c, base, n);
+    } else {
+        c->in_len += n;
+        handle_input(c, c->in, c->in_len);
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = container_of((uv_tcp_t *)stream, struct conn, tcp);
     if (nread == UV_EOF) {
-        /* Half-closed: the replies it is waiting for still go out. */
-        c->eof = true;
-        stop_reading(c);
-        if (c->in_len > 0) {
-            handle_input(c, c->in, c->in_len);
+        if (conn_tls_handshaking(c)) {
+            tls_refused(c, TLSSESS_CLOSED, "the client closed the connection");
+            conn_close(c, NULL);
+            return;
         }
-        if (!c->closing) {
-            finish_if_done(c);
-        }
+        peer_closed(c);
         return;
     }
     if (nread < 0) {
@@ -446,18 +535,29 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c, NULL);
         return;
     }
-    if ((const uint8_t *)buf->base == c->env->read_buf) {
-        handle_input(c, (const uint8_t *)buf->base, (size_t)nread);
-    } else {
-        c->in_len += (size_t)nread;
-        handle_input(c, c->in, c->in_len);
+    if (c->tls == NULL) {
+        take_input(c, (const uint8_t *)buf->base, (size_t)nread);
+        return;
     }
+    if (!c->tls_heard) {
+        c->tls_heard = true;
+        if ((uint8_t)buf->base[0] != TLS_HANDSHAKE_RECORD) {
+            tls_not_tls(c);
+            return;
+        }
+    }
+    if (tlssess_feed(c->tls, buf->base, (size_t)nread) < 0) {
+        log_warn("conn %s: out of memory for TLS input, closing", c->peer);
+        conn_close(c, NULL);
+        return;
+    }
+    tls_input(c);
 }
 
 bool conn_is_idle(const struct conn *c)
 {
     return c->counted && !c->closing && !c->close_after_flush && !c->eof && c->waits == NULL &&
-           c->out_len == 0 && !c->writing;
+           !conn_unsent(c);
 }
 
 void conn_read_pending(struct conn *c)
@@ -472,7 +572,7 @@ void conn_read_pending(struct conn *c)
         return; /* nothing, and no buffer taken for it (on_alloc may grow the connection's) */
     }
     uv_buf_t buf;
-    on_alloc((uv_handle_t *)&c->tcp, FRAME_MAX_TOTAL, &buf);
+    on_alloc((uv_handle_t *)&c->tcp, FRAME_MAX_TOTAL, &buf); /* (TLS: the shared tls_buf) */
     if (buf.base == NULL) {
         return;
     }
@@ -510,7 +610,7 @@ void conn_env_fini(struct conn_env *env)
     arena_fini(&env->arena);
 }
 
-struct conn *conn_accept(struct conn_env *env, uv_stream_t *listener, int *err)
+struct conn *conn_accept(struct conn_env *env, uv_stream_t *listener, SSL_CTX *tls, int *err)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -537,6 +637,7 @@ struct conn *conn_accept(struct conn_env *env, uv_stream_t *listener, int *err)
     }
     c->activity_mono_ns = cb_clock_ns(env->clock, CB_CLOCK_MONOTONIC);
     c->progress_mono_ns = c->activity_mono_ns;
+    c->accepted_mono_ns = c->activity_mono_ns;
     struct sockaddr_storage ss;
     int sl = sizeof(ss);
     snprintf(c->peer, sizeof(c->peer), "?");
@@ -557,6 +658,121 @@ struct conn *conn_accept(struct conn_env *env, uv_stream_t *listener, int *err)
     env->stats.accepted++;
     cs_list_push(&env->all, &c->by_activity);
     env->events->opened(env->ctx, c);
+    if (tls != NULL) {
+        c->tls = malloc(sizeof(*c->tls));
+        if (c->tls == NULL || tlssess_init(c->tls, tls, true, NULL) < 0) {
+            free(c->tls);
+            c->tls = NULL;
+            log_warn("conn %s: out of memory for a TLS session, closing", c->peer);
+            conn_close(c, NULL);
+            return c;
+        }
+    }
     start_reading(c);
     return c;
+}
+
+/* --- TLS --- */
+
+bool conn_tls_handshaking(const struct conn *c)
+{
+    return c->tls != NULL && !c->tls->established;
+}
+
+/* Counts a handshake that failed, and logs it: at most CONN_TLS_LOG_BURST lines a window (the
+ * rest are counted, and the server says how many); a peer that closes before finishing, as a
+ * load balancer's TCP check does, only at debug level. */
+static void tls_refused(struct conn *c, enum tlssess_failure f, const char *why)
+{
+    struct conn_env *env = c->env;
+    env->stats.tls_handshakes[f]++;
+    const char *who = c->tls->peer_id;
+    if (f == TLSSESS_CLOSED) {
+        log_debug("conn %s: TLS handshake not finished: %s", c->peer, why);
+        return;
+    }
+    int64_t now = cb_clock_ns(env->clock, CB_CLOCK_MONOTONIC);
+    if (env->tls_logged == 0 || now - env->tls_log_window_mono_ns >= CONN_TLS_LOG_WINDOW_NS) {
+        env->tls_log_window_mono_ns = now;
+        env->tls_logged = 0;
+    }
+    if (env->tls_logged >= CONN_TLS_LOG_BURST) {
+        env->stats.tls_unlogged++;
+        return;
+    }
+    env->tls_logged++;
+    log_warn("conn %s: TLS handshake refused (%s): %s%s%s%s", c->peer, tlssess_failure_name(f), why,
+             who[0] != '\0' ? " (client certificate " : "", who, who[0] != '\0' ? ")" : "");
+}
+
+/* A client that does not speak TLS (an oracle client without TLS, say) gets a plain Error frame
+ * it can read, saying so, instead of bytes it cannot. */
+static void tls_not_tls(struct conn *c)
+{
+    tls_refused(c, TLSSESS_PROTOCOL, "the client does not speak TLS");
+    c->tls_plain_refusal = true;
+    conn_goodbye(c, WIRE_ERROR_BAD_REQUEST, false,
+                 "this address speaks TLS: connect with TLS (the client's tls_ca option; "
+                 "oracle-cli --tls-ca)");
+}
+
+void conn_tls_expired(struct conn *c)
+{
+    if (c->closing || !conn_tls_handshaking(c)) {
+        return;
+    }
+    tls_refused(c, TLSSESS_TIMEOUT, "the handshake did not finish in time");
+    conn_close(c, NULL);
+}
+
+/* Runs the handshake as far as the records fed allow, then hands the plaintext over as a plain
+ * read would, until the session needs more records or input is paused. */
+static void tls_input(struct conn *c)
+{
+    struct tlssess *t = c->tls;
+    if (!t->established) {
+        int rc = tlssess_handshake(t);
+        if (rc < 0) {
+            tls_refused(c, t->failure, t->why);
+            conn_close_after_flush(c); /* the alert goes out first */
+            return;
+        }
+        if (rc == 0) {
+            if (tlssess_pending(t) > 0) {
+                mark_dirty(c);
+            }
+            return;
+        }
+        c->env->stats.tls_handshakes[TLSSESS_OK]++;
+        if (LOG_LEVEL_DEBUG <= log_threshold) {
+            char how[96];
+            tlssess_describe(t, how, sizeof(how));
+            log_debug("conn %s: TLS established, %s%s%s", c->peer, how,
+                      t->peer_id[0] != '\0' ? ", client " : "", t->peer_id);
+        }
+    }
+    while (!c->closing && !c->close_after_flush && !c->eof && !paused(c)) {
+        uv_buf_t buf;
+        input_space(c, &buf);
+        if (buf.base == NULL) {
+            log_warn("conn %s: out of memory for input, closing", c->peer);
+            conn_close(c, NULL);
+            return;
+        }
+        ssize_t n = tlssess_read(t, buf.base, buf.len);
+        if (n > 0) {
+            take_input(c, (const uint8_t *)buf.base, (size_t)n);
+        } else if (n == 0) {
+            break;
+        } else if (n == TLSSESS_EOF) {
+            peer_closed(c);
+            break;
+        } else {
+            conn_close(c, t->why);
+            return;
+        }
+    }
+    if (!c->closing && tlssess_pending(t) > 0) {
+        mark_dirty(c);
+    }
 }

@@ -9,6 +9,13 @@
  * gathering, one owned by an in-flight uv_write until its callback. Once CONN_OUT_PAUSE_BYTES
  * are unsent, input stops being handled (and read) until the client reads; past the output cap
  * (max_output_bytes, --max-output) the connection is closed.
+ *
+ * TLS (a listener with a context): the same, with a struct tlssess between the socket and the
+ * framing. Reads land in the shared tls_buf and are fed to the session; the plaintext it gives
+ * goes where a plain read would (read_buf, or the held input). The responses gathered in a turn
+ * are encrypted at the flush, as one write still. Until the handshake is done the connection
+ * has no requests, counts against the caps, and is idle (evicted first at a cap); it must
+ * finish within the handshake timeout (conn_tls_expired).
  */
 #ifndef ORACLE_CONN_H
 #define ORACLE_CONN_H
@@ -23,6 +30,7 @@
 #include "clock.h"
 #include "connset.h"
 #include "frame.h"
+#include "tlssess.h"
 #include "wire.h"
 
 struct conn;
@@ -55,7 +63,13 @@ struct conn_stats {
     uint64_t cut_off;     /* replies not read (output cap or write timeout) */
     uint64_t idle_closed; /* idle timeout */
     uint64_t bad_frames;  /* closed for bad framing */
+    /* TLS handshakes by outcome: [TLSSESS_OK] those established, the others failed. */
+    uint64_t tls_handshakes[TLSSESS_FAILURES];
+    uint64_t tls_unlogged; /* failures not logged: more than CONN_TLS_LOG_BURST a window */
 };
+
+#define CONN_TLS_LOG_BURST     10 /* handshake failures logged per window, the rest counted */
+#define CONN_TLS_LOG_WINDOW_NS INT64_C(10000000000)
 
 /* What every connection shares: the owner's limits, clock and callbacks, the read buffer, the
  * list of connections and of those with output to flush, and the counters. One per server. */
@@ -72,14 +86,21 @@ struct conn_env {
     struct arena arena; /* requests are decoded into it */
     uint64_t next_serial;
     struct conn_stats stats;
-    uint8_t read_buf[FRAME_MAX_TOTAL]; /* every read lands here first */
+    int64_t tls_log_window_mono_ns;    /* when the current window of failure lines began */
+    unsigned tls_logged;               /* ... and how many were written in it */
+    uint8_t read_buf[FRAME_MAX_TOTAL]; /* every read lands here first (TLS: the plaintext) */
+    uint8_t tls_buf[FRAME_MAX_TOTAL];  /* TLS: every read of records lands here first */
 };
 
 struct conn {
     uv_tcp_t tcp; /* first: the handle's memory is the connection's */
     struct conn_env *env;
     char peer[64];
-    uint64_t serial; /* for logs */
+    uint64_t serial;          /* for logs */
+    struct tlssess *tls;      /* NULL: plaintext */
+    bool tls_heard;           /* its first bytes came */
+    bool tls_plain_refusal;   /* they were not TLS: the refusal goes out as a plain Error frame */
+    int64_t accepted_mono_ns; /* CLOCK_MONOTONIC at accept: the handshake's deadline runs from it */
 
     uint8_t *in; /* input not handled yet: an incomplete frame, or frames held while paused */
     size_t in_len;
@@ -147,10 +168,16 @@ int conn_env_init(struct conn_env *env, uv_loop_t *loop, struct cb_clock *clock,
 void conn_env_fini(struct conn_env *env);
 
 /*
- * Accepts a connection from the listening stream. Returns the connection (in env->all until
- * freed after conn_close()) or NULL with *err set (a negative errno or UV_E*).
+ * Accepts a connection from the listening stream; with tls (not NULL) it speaks TLS with that
+ * context (SSL_new takes a reference). Returns the connection (in env->all until freed after
+ * conn_close()) or NULL with *err set (a negative errno or UV_E*).
  */
-struct conn *conn_accept(struct conn_env *env, uv_stream_t *listener, int *err);
+struct conn *conn_accept(struct conn_env *env, uv_stream_t *listener, SSL_CTX *tls, int *err);
+
+/* Whether c is a TLS connection whose handshake has not finished. */
+bool conn_tls_handshaking(const struct conn *c);
+/* Closes c, a handshake that took too long (counted as TLSSESS_TIMEOUT, logged). */
+void conn_tls_expired(struct conn *c);
 
 /* Queues a response (encoded at once) for the next flush. Returns 0 or -ENOMEM (the connection
  * is then closed). */

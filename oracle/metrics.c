@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "timefmt.h"
+
 static const char *const op_names[OPS_COUNTED_OPS] = {
     "none", "get_timestamp", "now", "before", "after", "wait_until", "server_info",
 };
@@ -136,6 +138,25 @@ static void vmclock_health(const struct metrics_snapshot *m, struct strbuf *b)
     strbuf_printf(b, ",\"readable\":%s}", w->readable ? "true" : "false");
 }
 
+/* The /healthz fields about TLS, when it is on. */
+static void tls_health(const struct metrics_snapshot *m, struct strbuf *b)
+{
+    const struct metrics_tls *t = &m->tls;
+    if (!t->enabled) {
+        return;
+    }
+    char expires[40];
+    timefmt_utc(t->not_after_s * INT64_C(1000000000), expires, sizeof(expires));
+    strbuf_printf(b, ",\"tls\":{\"records\":\"%s\",\"ktls\":\"%s\",\"ktls_probe\":", t->records,
+                  t->ktls_available ? "available" : "unavailable");
+    strbuf_json_string(b, t->ktls_why);
+    strbuf_printf(b,
+                  ",\"client_certificates\":\"%s\",\"allow_list\":%zu,\"http\":%s,"
+                  "\"certificate_expires\":\"%s\",\"reload_failures\":%" PRIu64 "}",
+                  t->mutual ? "required" : "not asked", t->n_allow, t->http ? "true" : "false",
+                  expires, t->reloads_failed);
+}
+
 int metrics_health(const struct metrics_snapshot *m, struct strbuf *b)
 {
     const struct cb_now now = m->now;
@@ -157,6 +178,7 @@ int metrics_health(const struct metrics_snapshot *m, struct strbuf *b)
     upstream_health(m, b);
     phc_health(m, b);
     vmclock_health(m, b);
+    tls_health(m, b);
     strbuf_printf(b, ",\"instance_id\":\"%s\",\"version\":", m->instance_id);
     strbuf_json_string(b, m->version);
     strbuf_printf(b, "}\n");
@@ -326,6 +348,40 @@ static void upstream_metrics(const struct metrics_snapshot *m, struct strbuf *b)
     }
 }
 
+/* TLS on the oracle port: handshakes always (zero without TLS), the rest when it is on. */
+static void tls_metrics(const struct metrics_snapshot *m, struct strbuf *b)
+{
+    const struct metrics_tls *t = &m->tls;
+    metric(b, "oracled_tls_handshakes_total", "counter",
+           "TLS handshakes on the oracle port, by result: ok, or why the client was refused "
+           "(no_cert, untrusted, expired, not_allowed, protocol: not TLS or no common version, "
+           "closed: it hung up first, timeout: --tls-handshake-timeout).");
+    for (int f = 0; f < TLSSESS_FAILURES; f++) {
+        strbuf_printf(b, "oracled_tls_handshakes_total{result=\"%s\"} %" PRIu64 "\n",
+                      tlssess_failure_name((enum tlssess_failure)f), m->conns.tls_handshakes[f]);
+    }
+    if (!t->enabled) {
+        return;
+    }
+    metric(b, "oracled_tls_info", "gauge",
+           "TLS as this instance runs it: who encrypts the records (userspace: OpenSSL; kernel: "
+           "kTLS), whether the kernel offers kTLS, whether client certificates are required.");
+    strbuf_printf(b,
+                  "oracled_tls_info{records=\"%s\",ktls=\"%s\",client_certificates=\"%s\"} "
+                  "1\n",
+                  t->records, t->ktls_available ? "available" : "unavailable",
+                  t->mutual ? "required" : "not_asked");
+    gauge_u64(b, "oracled_tls_certificate_expiry_timestamp_seconds",
+              "When the certificate in use expires (Unix time): alert well before.",
+              (uint64_t)(t->not_after_s > 0 ? t->not_after_s : 0));
+    metric(b, "oracled_tls_reloads_total", "counter",
+           "Certificate rereads on SIGHUP, by result (failed: the files were refused and the "
+           "certificate in use was kept).");
+    strbuf_printf(b, "oracled_tls_reloads_total{result=\"ok\"} %" PRIu64 "\n", t->reloads_ok);
+    strbuf_printf(b, "oracled_tls_reloads_total{result=\"failed\"} %" PRIu64 "\n",
+                  t->reloads_failed);
+}
+
 void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *b)
 {
     const struct cb_now now = m->now;
@@ -489,6 +545,7 @@ void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *b)
         "Writes of the ClockBound shared-memory segment (after each poll and status change).",
         cs->shm_writes);
     upstream_metrics(m, b);
+    tls_metrics(m, b);
 }
 
 enum metrics_page metrics_page_of(const char *target)

@@ -24,6 +24,20 @@
 #include "strbuf.h"
 #include "vmwatch.h"
 
+/* TLS on the oracle port, as the server runs it. */
+struct metrics_tls {
+    bool enabled;
+    bool mutual;             /* client certificates required (--tls-ca) */
+    size_t n_allow;          /* identities on the allow-list, 0: any the CA signed */
+    bool http;               /* the HTTP endpoint takes TLS too */
+    const char *records;     /* who encrypts the records: "userspace" (OpenSSL) or "kernel" */
+    bool ktls_available;     /* the kernel offers kernel TLS */
+    const char *ktls_why;    /* ... what the probe found */
+    int64_t not_after_s;     /* the certificate in use expires (Unix seconds) */
+    uint64_t reloads_ok;     /* SIGHUP: certificates reread */
+    uint64_t reloads_failed; /* ... refused (the old ones kept) */
+};
+
 struct metrics_snapshot {
     const char *version;
     const char *instance_id;
@@ -46,6 +60,7 @@ struct metrics_snapshot {
     struct httpd_stats httpd;
     struct cbcompat_stats cbcompat;
     struct vmwatch_stats vmwatch;
+    struct metrics_tls tls;
 };
 
 /* The /healthz answer: returns 200 or 503 and writes the JSON body. */

@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "errtext.h"
 #include "histogram.h"
+#include "ktls.h"
 #include "log.h"
 #include "metrics.h"
 #include "netaddr.h"
@@ -22,6 +23,8 @@
 #include "ops.h"
 #include "poller.h"
 #include "reserve.h"
+#include "timefmt.h"
+#include "tlsctx.h"
 #include "util.h"
 #include "vmwatch.h"
 #include "waketimer.h"
@@ -55,8 +58,13 @@ struct server {
     struct conn_env conns; /* the oracle protocol's connections */
     struct admit admit;    /* ... and their caps */
 
-    uv_tcp_t listeners[SERVER_MAX_LISTEN];
+    uv_tcp_t listeners[2 * SERVER_MAX_LISTEN]; /* --listen, then --tls-listen */
+    bool listener_tls[2 * SERVER_MAX_LISTEN];
     int n_listeners;
+    SSL_CTX *tls_ctx;           /* NULL: TLS off; replaced on SIGHUP (sessions keep theirs) */
+    struct metrics_tls tls;     /* what /metrics and /healthz say of it */
+    uint64_t tls_unlogged_said; /* handshake failures not logged, as last reported */
+    char ktls_why[128];         /* what the kernel TLS probe found */
     uv_check_t flush_check;
     uv_timer_t stats_timer;
     uv_timer_t sweep_timer;
@@ -64,6 +72,7 @@ struct server {
     uv_timer_t shutdown_timer;
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    uv_signal_t sighup;
 
     char instance_id[33];
 };
@@ -166,20 +175,32 @@ static const struct conn_events conn_events = {
     .freed = on_conn_freed,
 };
 
-static void on_connection(uv_stream_t *listener, int status)
+static void accept_one(struct server *s, uv_stream_t *listener, int status, SSL_CTX *tls)
 {
-    struct server *s = listener->data;
     if (status < 0) {
         log_warn_errno(status, "accept");
         return;
     }
     int err = 0;
-    struct conn *c = conn_accept(&s->conns, listener, &err);
+    struct conn *c = conn_accept(&s->conns, listener, tls, &err);
     if (c == NULL) {
         log_warn_errno(err, "accept");
         return;
     }
-    admit_check(&s->admit, c);
+    if (!c->closing) {
+        admit_check(&s->admit, c);
+    }
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    accept_one(listener->data, listener, status, NULL);
+}
+
+static void on_tls_connection(uv_stream_t *listener, int status)
+{
+    struct server *s = listener->data;
+    accept_one(s, listener, status, s->tls_ctx);
 }
 
 /* Closes connections idle too long, and cuts off clients whose replies stay unread. */
@@ -190,6 +211,11 @@ static void on_sweep(uv_timer_t *h)
     for (struct conn *c = conn_of_activity(s->conns.all.newest); c != NULL;
          c = conn_of_activity(c->by_activity.older)) {
         if (c->closing) {
+            continue;
+        }
+        if (conn_tls_handshaking(c) &&
+            now - c->accepted_mono_ns > s->cfg->tls_handshake_timeout_ns) {
+            conn_tls_expired(c);
             continue;
         }
         bool unsent = conn_unsent(c);
@@ -286,6 +312,14 @@ static void log_lateness(const char *what, const struct histogram *h)
 static void on_stats(uv_timer_t *h)
 {
     struct server *s = container_of(h, struct server, stats_timer);
+    uint64_t unlogged = s->conns.stats.tls_unlogged;
+    if (unlogged > s->tls_unlogged_said) {
+        log_warn("TLS: %" PRIu64 " more handshakes refused and not logged (at most %d lines in "
+                 "%d s; oracled_tls_handshakes_total counts them all)",
+                 unlogged - s->tls_unlogged_said, CONN_TLS_LOG_BURST,
+                 (int)(CONN_TLS_LOG_WINDOW_NS / 1000000000));
+        s->tls_unlogged_said = unlogged;
+    }
     struct histogram recent;
     ops_take_recent_lateness(&s->ops, &recent);
     if (recent.total > 0) {
@@ -300,6 +334,85 @@ static void on_signal(uv_signal_t *h, int signum)
     struct server *s = h->data;
     log_info("%s received", signum == SIGINT ? "SIGINT" : "SIGTERM");
     server_drain(s);
+}
+
+/* --- TLS --- */
+
+/* The server's TLS context from the configured files, checked at the time now. NULL with a
+ * sentence in why. */
+static SSL_CTX *load_tls(struct server *s, char *why, size_t cap)
+{
+    int64_t now_s = cb_clock_ns(s->clock, CB_CLOCK_REALTIME) / 1000000000;
+    SSL_CTX *ctx = tlsctx_server_new(&s->cfg->tls, now_s, why, cap);
+    int64_t from = 0;
+    if (ctx != NULL && tlsctx_validity(ctx, &from, &s->tls.not_after_s) < 0) {
+        s->tls.not_after_s = 0;
+    }
+    return ctx;
+}
+
+static void log_tls_certificate(const struct server *s, const char *what)
+{
+    char until[TIMEFMT_UTC_LEN];
+    timefmt_utc(s->tls.not_after_s * INT64_C(1000000000), until, sizeof(until));
+    log_info("TLS: %s %s (valid until %s)%s", what, s->cfg->tls.cert, until,
+             s->cfg->tls.ca == NULL    ? ""
+             : s->cfg->tls.n_allow > 0 ? "; client certificates required, from the allow-list"
+                                       : "; client certificates required");
+}
+
+/* SIGHUP: rereads the certificate, key and CA. New handshakes use them; connections keep the
+ * session they have. Files that are refused change nothing. */
+void server_reload(struct server *s)
+{
+    if (s->tls_ctx == NULL) {
+        log_info("SIGHUP received: nothing to reread (TLS is off)");
+        return;
+    }
+    char why[TLSCTX_WHY_MAX];
+    int64_t kept_until = s->tls.not_after_s;
+    SSL_CTX *ctx = load_tls(s, why, sizeof(why));
+    if (ctx == NULL) {
+        s->tls.not_after_s = kept_until;
+        s->tls.reloads_failed++;
+        log_err("TLS: SIGHUP: %s; still using the certificate loaded before", why);
+        return;
+    }
+    SSL_CTX_free(s->tls_ctx);
+    s->tls_ctx = ctx;
+    s->tls.reloads_ok++;
+    log_tls_certificate(s, "SIGHUP: reread");
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    server_reload(h->data);
+}
+
+/* TLS on (with --tls-cert): the context, and what the log and /metrics say of it. */
+static int open_tls(struct server *s)
+{
+    const struct server_config *cfg = s->cfg;
+    if (cfg->tls.cert == NULL) {
+        return 0;
+    }
+    char why[TLSCTX_WHY_MAX];
+    s->tls_ctx = load_tls(s, why, sizeof(why));
+    if (s->tls_ctx == NULL) {
+        log_err("TLS: %s", why);
+        return -EINVAL;
+    }
+    s->tls.enabled = true;
+    s->tls.mutual = cfg->tls.ca != NULL;
+    s->tls.n_allow = cfg->tls.n_allow;
+    s->tls.http = cfg->http_tls;
+    s->tls.records = "userspace";
+    s->tls.ktls_available = ktls_probe(s->ktls_why, sizeof(s->ktls_why));
+    s->tls.ktls_why = s->ktls_why;
+    log_tls_certificate(s, "certificate");
+    log_info("TLS: records encrypted in userspace (OpenSSL); kernel TLS: %s", s->ktls_why);
+    return 0;
 }
 
 static void close_listeners(struct server *s)
@@ -414,6 +527,7 @@ void server_stop(struct server *s)
         (uv_handle_t *)&s->flush_check, (uv_handle_t *)&s->stats_timer,
         (uv_handle_t *)&s->sweep_timer, (uv_handle_t *)&s->drain_timer,
         (uv_handle_t *)&s->sigint,      (uv_handle_t *)&s->sigterm,
+        (uv_handle_t *)&s->sighup,
     };
     for (size_t i = 0; i < ARRAY_SIZE(handles); i++) {
         uv_close(handles[i], NULL);
@@ -470,6 +584,7 @@ void server_snapshot(struct server *s, struct metrics_snapshot *out)
     httpd_stats(&s->httpd, &out->httpd);
     cbcompat_stats(&s->cbcompat, &out->cbcompat);
     vmwatch_stats(&s->vmwatch, &out->vmwatch);
+    out->tls = s->tls;
 }
 
 int server_listener_address(const struct server *s, int i, struct sockaddr_storage *out)
@@ -552,8 +667,10 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     s->shutdown_timer.data = s;
     uv_signal_init(loop, &s->sigint);
     uv_signal_init(loop, &s->sigterm);
+    uv_signal_init(loop, &s->sighup);
     s->sigint.data = s;
     s->sigterm.data = s;
+    s->sighup.data = s;
 
     int rc = conn_env_init(&s->conns, loop, clock, cfg->max_output_bytes, cfg->keepalive_s,
                            &conn_events, s);
@@ -647,9 +764,19 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
     if (rc < 0) {
         goto fail; /* (logged) */
     }
-    for (int i = 0; i < cfg->n_listen; i++) {
-        uv_tcp_t *l = &s->listeners[s->n_listeners++];
-        rc = netaddr_listen(loop, l, cfg->listen[i], LISTEN_BACKLOG, on_connection, "oracle");
+    rc = open_tls(s);
+    if (rc < 0) {
+        goto fail; /* (logged) */
+    }
+    /* With a certificate, --listen speaks TLS unless --tls-listen names where TLS goes. */
+    bool listen_tls = s->tls_ctx != NULL && cfg->n_tls_listen == 0;
+    for (int i = 0; i < cfg->n_listen + cfg->n_tls_listen; i++) {
+        bool tls = i < cfg->n_listen ? listen_tls : true;
+        const char *addr = i < cfg->n_listen ? cfg->listen[i] : cfg->tls_listen[i - cfg->n_listen];
+        uv_tcp_t *l = &s->listeners[s->n_listeners];
+        s->listener_tls[s->n_listeners++] = tls;
+        rc = netaddr_listen(loop, l, addr, LISTEN_BACKLOG, tls ? on_tls_connection : on_connection,
+                            tls ? "oracle (TLS)" : "oracle");
         l->data = s;
         if (rc < 0) {
             goto fail; /* (logged) */
@@ -672,6 +799,7 @@ int server_start(struct server *s)
     uv_check_start(&s->flush_check, on_flush);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
     uv_timer_start(&s->stats_timer, on_stats, SERVER_STATS_INTERVAL_MS, SERVER_STATS_INTERVAL_MS);
     uv_timer_start(&s->sweep_timer, on_sweep, SERVER_SWEEP_INTERVAL_MS, SERVER_SWEEP_INTERVAL_MS);
     int rc = poller_start(&s->poller);
@@ -680,7 +808,8 @@ int server_start(struct server *s)
         return rc;
     }
     for (int i = 0; i < s->n_listeners; i++) {
-        netaddr_log_listening(&s->listeners[i], "oracle protocol");
+        netaddr_log_listening(&s->listeners[i],
+                              s->listener_tls[i] ? "oracle protocol over TLS" : "oracle protocol");
     }
     log_info("polling chrony at %s every %" PRId64 " ms; instance %s", s->cfg->chrony_text,
              s->cfg->poll_interval_ns / 1000000, s->instance_id);
@@ -697,5 +826,6 @@ void server_free(struct server *s)
     reserve_close(&s->reserve);
     ops_fini(&s->ops);
     conn_env_fini(&s->conns);
+    SSL_CTX_free(s->tls_ctx);
     free(s);
 }

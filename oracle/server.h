@@ -21,6 +21,7 @@
 #include "clockbound.h"
 #include "httpd.h"
 #include "metrics.h"
+#include "tlsctx.h"
 
 #define SERVER_MAX_LISTEN               8
 #define SERVER_DEFAULT_LISTEN           "0.0.0.0:7600"
@@ -38,12 +39,20 @@
 #define SERVER_STATS_INTERVAL_MS        10000
 #define SERVER_SWEEP_INTERVAL_MS        1000
 #define SERVER_SHUTDOWN_WRITE_MS        1000 /* how long final replies may take to go out */
+#define SERVER_DEFAULT_TLS_HANDSHAKE    INT64_C(10000000000) /* 10 s to finish a TLS handshake */
 
 struct server_config {
     const char *listen[SERVER_MAX_LISTEN]; /* "HOST:PORT" or "[V6]:PORT" */
     int n_listen;
+    const char *tls_listen[SERVER_MAX_LISTEN]; /* TLS beside plaintext --listen (a migration) */
+    int n_tls_listen;
     const char *http_listen[HTTPD_MAX_LISTEN];
     int n_http_listen;
+    /* TLS: on when tls.cert is set (then every --listen speaks it, or only --tls-listen). */
+    struct tlsctx_settings tls;
+    const char *tls_allow[TLSCTX_ALLOW_MAX];
+    int64_t tls_handshake_timeout_ns;
+    bool http_tls; /* the HTTP endpoint takes TLS too (plain /healthz still answered) */
     struct chrony_addr chrony;
     char chrony_text[CHRONY_PATH_MAX + 16];
     int64_t poll_interval_ns;
@@ -89,6 +98,9 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
                 struct cb_clock *clock);
 /* Starts polling chrony and accepting connections. */
 int server_start(struct server *s);
+/* SIGHUP: rereads the TLS certificate, key and CA (new handshakes use them; a file refused
+ * keeps the ones in use, logged and counted). Nothing else is reread. */
+void server_reload(struct server *s);
 /* SIGTERM: drain (see above), then stop. A second call stops at once. */
 void server_drain(struct server *s);
 /* Closes every handle and connection now; uv_run() then returns. Safe at any point after
@@ -107,7 +119,8 @@ void server_now(struct server *s, struct cb_now *now);
 /* What /metrics and /healthz show, at a fresh clock reading; it points into s. */
 void server_snapshot(struct server *s, struct metrics_snapshot *out);
 
-/* The address the i-th oracle listener is bound to (a port 0 made real). Returns 0 or UV_E*. */
+/* The address the i-th oracle listener is bound to (a port 0 made real): the --listen ones,
+ * then the --tls-listen ones. Returns 0 or UV_E*. */
 int server_listener_address(const struct server *s, int i, struct sockaddr_storage *out);
 
 #endif

@@ -214,7 +214,7 @@ C
     # shellcheck disable=SC2046
     cc -o "$TMP/user-static" "$TMP/user.c" $(pkg-config --cflags oracle-client) \
         "$(pkg-config --variable=libdir oracle-client)/liboracle-client.a" \
-        $(pkg-config --libs libprotobuf-c libuv) -pthread
+        $(pkg-config --libs libprotobuf-c libssl libcrypto libuv) -pthread
     run 0 "$TMP/user-static" "$ORACLE_SERVER"
     contains "$OUT" "^OK [0-9]{19} OK 1$" "static library"
     run 1 "$TMP/user-static" "127.0.0.1:$DEAD"

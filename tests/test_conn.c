@@ -159,7 +159,7 @@ static void on_connection(uv_stream_t *listener, int status)
     struct owner *o = listener->data;
     assert_int_equal(status, 0);
     int err = 0;
-    assert_non_null(conn_accept(&o->env, listener, &err));
+    assert_non_null(conn_accept(&o->env, listener, NULL, &err));
 }
 
 /* Turns the loop until cond(o) holds, or fails after 3 s. */

@@ -142,6 +142,7 @@ static const struct opts_entry toy_entries[] = {
      .name = "json",
      .short_name = 'j',
      .help = "JSON output",
+     .flags = OPTS_CONF,
      OPTS_AT(struct toy, json)},
     {.kind = OPTS_CALL,
      .name = "item",
@@ -343,6 +344,7 @@ static const char good_file[] = "# toy configuration\n"
                                 "item = f1\n"
                                 "item = f2\n"
                                 "wait = 250ms\n"
+                                "json = true\n"
                                 "max-output-bytes-per-connection = 8K\n";
 
 static void test_file(void **state)
@@ -365,7 +367,12 @@ static void test_file(void **state)
     assert_string_equal(t.items[1], "f2");
     assert_true(t.wait_ns == 250000000);
     assert_true(t.out_bytes == 8192);
+    assert_true(t.json);
     assert_int_equal(opts_given(&st, "item"), 2);
+    /* A flag is turned off again as it is on: "false". */
+    const char off[] = "json = false\n";
+    assert_int_equal(opts_apply_file(&st, "toy.conf", off, strlen(off)), 0);
+    assert_false(t.json);
     opts_fini(&st);
 }
 
@@ -395,6 +402,8 @@ static void test_file_errors(void **state)
     expect_file_error("\n\n  count = 0\n", -EINVAL,
                       "toy: /etc/toy.conf:3: invalid value '0' for count: an integer from 1 to "
                       "100");
+    expect_file_error("json = yes\n", -EINVAL,
+                      "toy: /etc/toy.conf:1: invalid value 'yes' for json: true or false");
     expect_file_error("wait = soon\n", -EINVAL,
                       "toy: /etc/toy.conf:1: invalid value 'soon' for wait: a duration from 1ms "
                       "to 1m");
@@ -560,11 +569,11 @@ static void test_table_errors(void **state)
     expect_table_error(no_metavar, 1,
                        "bad: option table: entry 0 (count): a metavar if and only if it takes a "
                        "value");
-    const struct opts_entry conf_flag[] = {
-        {.kind = OPTS_FLAG, .name = "json", .flags = OPTS_CONF, OPTS_AT(struct toy, json)},
+    const struct opts_entry conf_help[] = {
+        {.kind = OPTS_HELP, .name = "help", .flags = OPTS_CONF},
     };
-    expect_table_error(conf_flag, 1,
-                       "bad: option table: entry 0 (json): a configuration key takes a value");
+    expect_table_error(conf_help, 1,
+                       "bad: option table: entry 0 (help): a configuration key takes a value");
     const struct opts_entry too_wide[] = {
         {.kind = OPTS_INT,
          .name = "small",

@@ -30,6 +30,10 @@ static volatile sig_atomic_t stop_requested;
 
 struct cli {
     const char *servers;
+    const char *tls_ca; /* TLS: on with a CA file ("system": the system's) */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_server_name;
     uint32_t timeout_ms;
     bool json;
     /* Command options. */
@@ -447,6 +451,32 @@ static const struct opts_entry entries[] = {
      .name = "json",
      OPTS_AT(struct cli, json),
      .help = "print one JSON object per result"},
+    {.kind = OPTS_STRING,
+     .name = "tls-ca",
+     .metavar = "FILE",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct cli, tls_ca),
+     .help = "speak TLS, trusting the PEM CA certificates in FILE ('system': the system's) "
+             "(default: $ORACLE_TLS_CA, else plaintext)"},
+    {.kind = OPTS_STRING,
+     .name = "tls-cert",
+     .metavar = "FILE",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct cli, tls_cert),
+     .help = "... showing this PEM certificate, for a server that asks for one (default: "
+             "$ORACLE_TLS_CERT)"},
+    {.kind = OPTS_STRING,
+     .name = "tls-key",
+     .metavar = "FILE",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct cli, tls_key),
+     .help = "... and its PEM key (default: $ORACLE_TLS_KEY)"},
+    {.kind = OPTS_STRING,
+     .name = "tls-server-name",
+     .metavar = "NAME",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct cli, tls_server_name),
+     .help = "the name the server's certificate must carry (default: the HOST of --server)"},
     {.kind = OPTS_HELP, .name = "help", .short_name = 'h', .help = "this help"},
     {.kind = OPTS_VERSION, .name = "version", .help = "the version"},
     {.kind = OPTS_INT,
@@ -510,11 +540,20 @@ static const struct opts_program program = {
     .try_help = true,
 };
 
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 static void set_defaults(struct cli *o)
 {
     memset(o, 0, sizeof(*o));
     const char *env = getenv("ORACLE_SERVER");
     o->servers = env != NULL && env[0] != '\0' ? env : CLI_DEFAULT_SERVER;
+    o->tls_ca = env_or_null("ORACLE_TLS_CA");
+    o->tls_cert = env_or_null("ORACLE_TLS_CERT");
+    o->tls_key = env_or_null("ORACLE_TLS_KEY");
     o->timeout_ms = 2000;
     o->interval_ns = 1000000000;
 }
@@ -604,6 +643,10 @@ int main(int argc, char **argv)
     struct oracle_client_options opts;
     oracle_client_options_init(&opts);
     opts.servers = o.servers;
+    opts.tls_ca = o.tls_ca;
+    opts.tls_cert = o.tls_cert;
+    opts.tls_key = o.tls_key;
+    opts.tls_server_name = o.tls_server_name;
     opts.connect_timeout_ms = o.timeout_ms;
     opts.request_timeout_ms = o.timeout_ms;
     opts.max_wait_ms = 0; /* without --max-wait: the server's own limit */

@@ -136,6 +136,18 @@ struct oracle_client_options {
     /* Shared and asynchronous clients: how long a batch may wait for more calls once it could be
      * sent, in µs (0 .. 1000000); default 0, sent at once. */
     uint32_t max_batch_delay_us;
+    /*
+     * TLS (oracled --tls-cert): on when tls_ca is set, the PEM file of the CA certificates that
+     * sign the server's certificate ("system": the system's CA certificates). tls_cert and
+     * tls_key: the client's own certificate and key, for a server that requires one (mutual
+     * TLS). tls_server_name: the name the server's certificate must carry, a DNS name or an IP
+     * address (default: each server's host as given in servers). Borrowed: the files are read
+     * by oracle_client_new() (and its shared and asynchronous siblings).
+     */
+    const char *tls_ca;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_server_name;
 };
 
 /* Fills *o with the defaults (servers "127.0.0.1:7600"). */
