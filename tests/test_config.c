@@ -405,6 +405,94 @@ static void test_rules(void **state)
     config_free(&c);
 }
 
+/* TLS: the options, their defaults, the file's keys, and the rules between them. */
+static void test_tls(void **state)
+{
+    (void)state;
+    struct config c;
+    struct printed p;
+    assert_int_equal(PARSE(&c, &p, "--listen", "127.0.0.1:7700"), 0);
+    assert_null(c.server.tls.cert);
+    assert_true(c.server.tls.min_version == TLS1_3_VERSION);
+    assert_true(c.server.tls_handshake_timeout_ns == 10000000000);
+    assert_false(c.server.http_tls);
+    config_free(&c);
+
+    int rc = PARSE(&c, &p, "--tls-cert", "/etc/oracled/tls/cert.pem", "--tls-key",
+                   "/etc/oracled/tls/key.pem", "--tls-ca", "/etc/oracled/tls/ca.pem",
+                   "--tls-allow-client", "CN=db-1", "--tls-allow-client", "URI:spiffe://prod/db",
+                   "--tls-listen", "127.0.0.1:7610", "--tls-min-version", "1.2",
+                   "--tls-handshake-timeout", "2s", "--http-tls");
+    assert_string_equal(p.err, "");
+    assert_int_equal(rc, 0);
+    const struct server_config *sc = &c.server;
+    assert_string_equal(sc->tls.cert, "/etc/oracled/tls/cert.pem");
+    assert_string_equal(sc->tls.key, "/etc/oracled/tls/key.pem");
+    assert_string_equal(sc->tls.ca, "/etc/oracled/tls/ca.pem");
+    assert_int_equal(sc->tls.n_allow, 2);
+    assert_ptr_equal(sc->tls.allow, sc->tls_allow);
+    assert_string_equal(sc->tls.allow[0], "CN=db-1");
+    assert_string_equal(sc->tls.allow[1], "URI:spiffe://prod/db");
+    assert_int_equal(sc->n_tls_listen, 1);
+    assert_string_equal(sc->tls_listen[0], "127.0.0.1:7610");
+    assert_true(sc->tls.min_version == TLS1_2_VERSION);
+    assert_true(sc->tls_handshake_timeout_ns == 2000000000);
+    assert_true(sc->http_tls);
+    config_free(&c);
+
+    /* From a file, flags included. */
+    const char *file = write_file(0, "tls-cert = /c.pem\ntls-key = /k.pem\ntls-ca = /ca.pem\n"
+                                     "tls-allow-client = db-1\nhttp-tls = true\n");
+    assert_int_equal(PARSE(&c, &p, "--config", file), 0);
+    assert_string_equal(c.server.tls.cert, "/c.pem");
+    assert_int_equal(c.server.tls.n_allow, 1);
+    assert_true(c.server.http_tls);
+    config_free(&c);
+
+    static const struct {
+        const char *words[8];
+        const char *err;
+    } cases[] = {
+        {{"--tls-cert", "/c.pem"},
+         "oracled: --tls-cert needs the server's certificate and key: give --tls-cert and "
+         "--tls-key together\n"},
+        {{"--tls-key", "/k.pem"},
+         "oracled: --tls-key needs the server's certificate and key: give --tls-cert and "
+         "--tls-key together\n"},
+        {{"--tls-ca", "/ca.pem"},
+         "oracled: --tls-ca needs the server's certificate and key: give --tls-cert and "
+         "--tls-key together\n"},
+        {{"--tls-listen", "127.0.0.1:7610"},
+         "oracled: --tls-listen needs the server's certificate and key: give --tls-cert and "
+         "--tls-key together\n"},
+        {{"--http-tls"},
+         "oracled: --http-tls needs the server's certificate and key: give --tls-cert and "
+         "--tls-key together\n"},
+        {{"--tls-cert", "/c", "--tls-key", "/k", "--tls-allow-client", "db-1"},
+         "oracled: --tls-allow-client needs --tls-ca: client identities come from certificates, "
+         "which are asked for only with a CA\n"},
+        {{"--tls-cert", "/c", "--tls-key", "/k", "--http-tls", "--http-listen", "none"},
+         "oracled: --http-tls with --http-listen none: there is no HTTP endpoint\n"},
+        {{"--tls-min-version", "1.1"},
+         "oracled: invalid value '1.1' for --tls-min-version: 1.2 or 1.3\n"},
+        {{"--tls-allow-client", "IP:db"},
+         "oracled: invalid value 'IP:db' for --tls-allow-client: CN=NAME, DNS:NAME, URI:URI, "
+         "IP:ADDRESS, email:ADDRESS or a bare NAME, of 1 to 255 bytes\n"},
+        {{"--tls-handshake-timeout", "0"},
+         "oracled: invalid value '0' for --tls-handshake-timeout: a duration from 1ms to 10m\n"},
+        {{"--listen", "127.0.0.1:7700", "--tls-listen", "127.0.0.1:7700"},
+         "oracled: --listen 127.0.0.1:7700 and --tls-listen 127.0.0.1:7700 are the same "
+         "address: one listener each\n"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        rc = parse_words(&c, cases[i].words, &p);
+        if (rc != -EINVAL || strcmp(p.err, cases[i].err) != 0) {
+            fail_msg("case %zu: rc %d, printed '%s', want '%s'", i, rc, p.err, cases[i].err);
+        }
+        config_free(&c);
+    }
+}
+
 static void test_help_version(void **state)
 {
     (void)state;
@@ -676,10 +764,11 @@ static void test_file_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_every_option),
-        cmocka_unit_test(test_bad_values),   cmocka_unit_test(test_rules),
-        cmocka_unit_test(test_help_version), cmocka_unit_test(test_file),
-        cmocka_unit_test(test_precedence),   cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_every_option),
+        cmocka_unit_test(test_bad_values),  cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_tls),         cmocka_unit_test(test_help_version),
+        cmocka_unit_test(test_file),        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

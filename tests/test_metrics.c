@@ -149,6 +149,62 @@ static void test_health_serving_and_draining(void **state)
     strbuf_fini(&b);
 }
 
+/* TLS: the handshake counters always; the rest, and the /healthz object, only when it is on. */
+static void test_tls(void **state)
+{
+    (void)state;
+    struct fixture f;
+    serving(&f);
+    f.m.conns.tls_handshakes[TLSSESS_OK] = 7;
+    f.m.conns.tls_handshakes[TLSSESS_EXPIRED] = 2;
+    struct strbuf b;
+    strbuf_init(&b);
+    metrics_prometheus(&f.m, &b);
+    assert_true(has_line(text(&b), "oracled_tls_handshakes_total{result=\"ok\"} 7"));
+    assert_true(has_line(text(&b), "oracled_tls_handshakes_total{result=\"expired\"} 2"));
+    assert_true(has_line(text(&b), "oracled_tls_handshakes_total{result=\"timeout\"} 0"));
+    assert_null(strstr(text(&b), "oracled_tls_info"));
+    strbuf_fini(&b);
+    strbuf_init(&b);
+    metrics_health(&f.m, &b);
+    assert_null(strstr(text(&b), "\"tls\""));
+    strbuf_fini(&b);
+
+    f.m.tls = (struct metrics_tls){
+        .enabled = true,
+        .mutual = true,
+        .n_allow = 2,
+        .records = "userspace",
+        .ktls_why = "the kernel has no tls module",
+        .not_after_s = 1798953607,
+        .reloads_ok = 3,
+        .reloads_failed = 1,
+    };
+    strbuf_init(&b);
+    metrics_prometheus(&f.m, &b);
+    const char *want[] = {
+        "oracled_tls_info{records=\"userspace\",ktls=\"unavailable\",client_certificates="
+        "\"required\"} 1",
+        "oracled_tls_certificate_expiry_timestamp_seconds 1798953607",
+        "oracled_tls_reloads_total{result=\"ok\"} 3",
+        "oracled_tls_reloads_total{result=\"failed\"} 1",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (!has_line(text(&b), want[i])) {
+            fail_msg("no line '%s'", want[i]);
+        }
+    }
+    strbuf_fini(&b);
+    strbuf_init(&b);
+    assert_int_equal(metrics_health(&f.m, &b), 200);
+    assert_non_null(
+        strstr(text(&b), ",\"tls\":{\"records\":\"userspace\",\"ktls\":\"unavailable\","
+                         "\"ktls_probe\":\"the kernel has no tls module\",\"client_certificates\":"
+                         "\"required\",\"allow_list\":2,\"http\":false,\"certificate_expires\":"
+                         "\"2027-01-03T05:20:07.000000000Z\",\"reload_failures\":1}"));
+    strbuf_fini(&b);
+}
+
 static void test_prometheus_counts(void **state)
 {
     (void)state;
@@ -301,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_health_starting),
         cmocka_unit_test(test_health_serving_and_draining),
         cmocka_unit_test(test_prometheus_counts),
+        cmocka_unit_test(test_tls),
         cmocka_unit_test(test_prometheus_before_chrony),
         cmocka_unit_test(test_answer_routes),
     };

@@ -74,7 +74,8 @@ static bool load_own(SSL_CTX *ctx, const struct tlsctx_settings *s, int64_t now_
         snprintf(why, cap, "cannot use the certificate %s: %s", s->cert, ssl_reason());
         return false;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, s->key, SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, s->key, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
         snprintf(why, cap, "cannot use the key %s: %s", s->key, ssl_reason());
         return false;
     }
