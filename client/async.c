@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "ctls.h"
 #include "engine.h"
 
 #define API __attribute__((visibility("default")))
@@ -17,7 +18,12 @@ API oracle_async *oracle_async_new(uv_loop_t *loop, const struct oracle_client_o
     if (client_config_from(o, &cfg, err) < 0) {
         return NULL;
     }
-    struct engine *e = engine_new(loop, &cfg);
+    SSL_CTX *tls = NULL;
+    if (ctls_context(&cfg, &tls, err) < 0) {
+        return NULL;
+    }
+    struct engine *e = engine_new(loop, &cfg, tls);
+    SSL_CTX_free(tls); /* the engine holds its own reference */
     if (e == NULL) {
         client_error(err, ORACLE_E_NOMEM, false, "out of memory");
     }

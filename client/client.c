@@ -199,7 +199,7 @@ API oracle_client *oracle_shared_new(const struct oracle_client_options *o,
     if (c == NULL) {
         return NULL;
     }
-    c->shared = shared_new(&c->cfg, err);
+    c->shared = shared_new(&c->cfg, c->tls_ctx, err);
     if (c->shared == NULL) {
         SSL_CTX_free(c->tls_ctx);
         free(c);

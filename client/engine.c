@@ -20,12 +20,14 @@
 
 #include "arena.h"
 #include "batch.h"
+#include "ctls.h"
 #include "frame.h"
 #include "reply.h"
 #include "request.h"
 #include "servers.h"
 #include "wire.h"
 
+#define TLS_READ_BYTES   (64 * 1024) /* records read at once, before they are decrypted */
 #define BACKOFF_FIRST_NS UINT64_C(1000000)
 #define BACKOFF_MAX_NS   UINT64_C(100000000)
 #define NS_PER_MS        UINT64_C(1000000)
@@ -73,8 +75,9 @@ struct econn {
     size_t server;
     size_t flights;
     char peer[80];
-    uint8_t *in; /* bytes received, not yet decoded */
+    uint8_t *in; /* bytes received (TLS: decrypted), not yet decoded */
     size_t in_len;
+    struct tlssess *tls; /* NULL: plaintext; CONNECTING until its handshake is done */
 };
 
 struct ewrite {
@@ -86,6 +89,8 @@ struct ewrite {
 struct engine {
     uv_loop_t *loop;
     struct client_config cfg;
+    SSL_CTX *tls_ctx; /* NULL: plaintext */
+    uint8_t *tls_in;  /* TLS_READ_BYTES: every connection's records land here first */
     bool closing;
     void (*closed)(void *arg);
     void *closed_arg;
@@ -424,6 +429,45 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
+/* Writes len bytes on c: the bytes themselves, or (TLS) the records they are encrypted into,
+ * with any the session had waiting (data NULL: those only). The connection fails when it
+ * cannot. */
+static void conn_send(struct econn *c, const uint8_t *data, size_t len)
+{
+    struct oracle_error err;
+    if (c->tls != NULL && data != NULL && tlssess_write(c->tls, data, len) < 0) {
+        client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: TLS: %s", c->peer, c->tls->why);
+        conn_fail(c, &err);
+        return;
+    }
+    if (c->tls != NULL) {
+        len = tlssess_pending(c->tls);
+    }
+    if (len == 0) {
+        return;
+    }
+    struct ewrite *w = malloc(sizeof(*w) + len);
+    if (w == NULL) {
+        client_error(&err, ORACLE_E_NOMEM, true, "out of memory for a request");
+        conn_fail(c, &err);
+        return;
+    }
+    if (c->tls != NULL) {
+        len = tlssess_take(c->tls, w->data, len);
+    } else {
+        memcpy(w->data, data, len);
+    }
+    w->len = len;
+    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
+    if (rc < 0) {
+        free(w);
+        client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: connection lost: %s", c->peer,
+                     uv_strerror(rc));
+        conn_fail(c, &err);
+    }
+}
+
 /* Room for n more requests in the send pass's buffer. */
 static bool out_reserve(struct engine *e, size_t used, size_t n)
 {
@@ -501,26 +545,8 @@ static void send_pass(struct engine *e, struct econn *conn)
         }
     }
 write:
-    if (used == 0) {
-        return;
-    }
-    struct ewrite *w = malloc(sizeof(*w) + used);
-    struct oracle_error err;
-    client_error(&err, ORACLE_E_NOMEM, true, "out of memory for a request");
-    if (w == NULL) {
-        conn_fail(conn, &err);
-        return;
-    }
-    memcpy(w->data, e->out, used);
-    w->len = used;
-    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)used);
-    int rc = uv_write(&w->req, (uv_stream_t *)&conn->tcp, &buf, 1, on_written);
-    if (rc < 0) {
-        free(w);
-        client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: connection lost: %s", conn->peer,
-                     uv_strerror(rc));
-        conn_fail(conn, &err);
-        return;
+    if (used > 0) {
+        conn_send(conn, e->out, used);
     }
 }
 
@@ -569,6 +595,10 @@ static void conn_closed(uv_handle_t *h)
 {
     struct econn *c = h->data;
     struct engine *e = c->e;
+    if (c->tls != NULL) {
+        tlssess_fini(c->tls);
+        free(c->tls);
+    }
     free(c->in);
     free(c);
     gone(e);
@@ -808,15 +838,116 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct econn *c = h->data;
+    if (c->tls != NULL) {
+        *buf = uv_buf_init((char *)c->e->tls_in, TLS_READ_BYTES);
+        return;
+    }
     *buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(REPLY_IN_CAP - c->in_len));
+}
+
+/* Decodes the whole replies in c->in and takes them. Returns false when c was closed. */
+static bool take_input(struct econn *c)
+{
+    struct engine *e = c->e;
+    size_t off = 0;
+    while (!c->closing) {
+        struct response w;
+        const char *bad;
+        int fl = reply_decode(c->in + off, c->in_len - off, &e->arena, &w, &bad);
+        if (fl == 0) {
+            break;
+        }
+        if (fl < 0) {
+            protocol_failure(c, bad);
+            return false;
+        }
+        off += (size_t)fl;
+        take_reply(c, &w);
+    }
+    if (c->closing) {
+        return false;
+    }
+    if (off > 0) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+    return true;
+}
+
+static void conn_opened(struct econn *c);
+static void attempt_failed(struct engine *e, struct econn *c, const char *what);
+
+/* TLS: records read. Runs the handshake (sending what it makes), then decrypts and takes the
+ * replies until the session needs more. Returns false when c was closed. */
+static bool tls_input(struct econn *c, const uint8_t *data, size_t len)
+{
+    struct engine *e = c->e;
+    char what[ORACLE_MESSAGE_MAX / 2];
+    struct oracle_error err;
+    if (tlssess_feed(c->tls, data, len) < 0) {
+        client_error(&err, ORACLE_E_NOMEM, true, "out of memory for TLS input");
+        conn_fail(c, &err);
+        return false;
+    }
+    if (!c->tls->established) {
+        int rc = tlssess_handshake(c->tls);
+        conn_send(c, NULL, 0);
+        if (c->closing) {
+            return false;
+        }
+        if (rc < 0) {
+            uv_timer_stop(&e->connect_timer);
+            ctls_explain(c->tls->why, true, what, sizeof(what));
+            attempt_failed(e, c, what);
+            return false;
+        }
+        if (rc == 0) {
+            return true;
+        }
+        conn_opened(c);
+        if (c->closing) {
+            return false;
+        }
+    }
+    for (;;) {
+        ssize_t n = tlssess_read(c->tls, c->in + c->in_len, REPLY_IN_CAP - c->in_len);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            if (n == TLSSESS_EOF) {
+                snprintf(what, sizeof(what), "closed the connection (close_notify)");
+            } else {
+                ctls_explain(c->tls->why, false, what, sizeof(what));
+            }
+            client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: %s", c->peer, what);
+            snprintf(err.peer, sizeof(err.peer), "%s", c->peer);
+            conn_fail(c, &err);
+            return false;
+        }
+        c->in_len += (size_t)n;
+        if (!take_input(c)) {
+            return false;
+        }
+    }
+    conn_send(c, NULL, 0); /* a KeyUpdate's answer, say */
+    return !c->closing;
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-    (void)buf;
     struct econn *c = s->data;
     struct engine *e = c->e;
     if (n == 0 || c->closing) {
+        return;
+    }
+    if (n < 0 && c->state == CONN_CONNECTING) {
+        /* Only a TLS connection reads before it is open: the handshake broke off. */
+        uv_timer_stop(&e->connect_timer);
+        attempt_failed(e, c,
+                       n == UV_EOF ? "closed the connection during the TLS handshake: is TLS on "
+                                     "at that address (oracled --tls-cert)?"
+                                   : uv_strerror((int)n));
         return;
     }
     if (n < 0) {
@@ -830,25 +961,15 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         conn_fail(c, &err);
         return;
     }
-    c->in_len += (size_t)n;
-    size_t off = 0;
-    while (!c->closing) {
-        struct response w;
-        const char *bad;
-        int fl = reply_decode(c->in + off, c->in_len - off, &e->arena, &w, &bad);
-        if (fl == 0) {
-            break;
-        }
-        if (fl < 0) {
-            protocol_failure(c, bad);
+    if (c->tls != NULL) {
+        if (!tls_input(c, (const uint8_t *)buf->base, (size_t)n)) {
             return;
         }
-        off += (size_t)fl;
-        take_reply(c, &w);
-    }
-    if (!c->closing && off > 0) {
-        memmove(c->in, c->in + off, c->in_len - off);
-        c->in_len -= off;
+    } else {
+        c->in_len += (size_t)n;
+        if (!take_input(c)) {
+            return;
+        }
     }
     pump(e);
 }
@@ -955,18 +1076,11 @@ static void attempt_failed(struct engine *e, struct econn *c, const char *what)
     try_address(e);
 }
 
-static void on_connected(uv_connect_t *req, int status)
+/* The connection carries requests from now on: connected, and (TLS) the handshake done. */
+static void conn_opened(struct econn *c)
 {
-    struct econn *c = req->data;
     struct engine *e = c->e;
-    if (status == UV_ECANCELED || c->closing) {
-        return; /* timed out (the timer closed it), or the engine is closing */
-    }
     uv_timer_stop(&e->connect_timer);
-    if (status < 0) {
-        attempt_failed(e, c, uv_strerror(status));
-        return;
-    }
     uv_freeaddrinfo(e->ai_list);
     e->ai_list = e->ai = NULL;
     e->resolving = false;
@@ -974,15 +1088,44 @@ static void on_connected(uv_connect_t *req, int status)
     e->current = c;
     set_peer(e, c->peer);
     atomic_fetch_add_explicit(&e->n_connects, 1, memory_order_relaxed);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    struct econn *c = req->data;
+    struct engine *e = c->e;
+    if (status == UV_ECANCELED || c->closing) {
+        return; /* timed out (the timer closed it), or the engine is closing */
+    }
+    if (status < 0) {
+        uv_timer_stop(&e->connect_timer);
+        attempt_failed(e, c, uv_strerror(status));
+        return;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc < 0) {
-        struct oracle_error err;
-        client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: %s", c->peer, uv_strerror(rc));
-        conn_fail(c, &err);
+        uv_timer_stop(&e->connect_timer);
+        attempt_failed(e, c, uv_strerror(rc));
         return;
     }
-    pump(e);
+    if (e->tls_ctx == NULL) {
+        conn_opened(c);
+        pump(e);
+        return;
+    }
+    /* TLS: the handshake runs within what is left of the connect timeout. */
+    const char *name = ctls_server_name(&e->cfg, e->cfg.servers[c->server].host);
+    c->tls = malloc(sizeof(*c->tls));
+    if (c->tls == NULL || tlssess_init(c->tls, e->tls_ctx, false, name) < 0) {
+        free(c->tls);
+        c->tls = NULL;
+        uv_timer_stop(&e->connect_timer);
+        attempt_failed(e, c, "cannot start a TLS session");
+        return;
+    }
+    (void)tlssess_handshake(c->tls); /* the ClientHello */
+    conn_send(c, NULL, 0);
 }
 
 static void on_connect_timeout(uv_timer_t *t)
@@ -991,8 +1134,10 @@ static void on_connect_timeout(uv_timer_t *t)
     if (e->current != NULL && e->current->state == CONN_CONNECTING) {
         struct econn *c = e->current;
         e->current = NULL;
-        char what[48];
-        snprintf(what, sizeof(what), "no answer within %u ms", (unsigned)e->cfg.connect_timeout_ms);
+        char what[64];
+        snprintf(what, sizeof(what), "%s within %u ms",
+                 c->tls != NULL ? "TLS handshake not finished" : "no answer",
+                 (unsigned)e->cfg.connect_timeout_ms);
         attempt_failed(e, c, what);
         return;
     }
@@ -1064,7 +1209,7 @@ static void start_connect(struct engine *e)
 
 /* ---- Life ---- */
 
-struct engine *engine_new(uv_loop_t *loop, const struct client_config *cfg)
+struct engine *engine_new(uv_loop_t *loop, const struct client_config *cfg, SSL_CTX *tls)
 {
     struct engine *e = calloc(1, sizeof(*e));
     if (e == NULL) {
@@ -1074,10 +1219,17 @@ struct engine *engine_new(uv_loop_t *loop, const struct client_config *cfg)
     e->cfg = *cfg;
     e->next_id = 1;
     e->flights = calloc(cfg->max_in_flight, sizeof(e->flights[0]));
-    if (e->flights == NULL || arena_init(&e->arena, REPLY_ARENA_CAP) < 0) {
+    e->tls_in = tls != NULL ? malloc(TLS_READ_BYTES) : NULL;
+    if (e->flights == NULL || (tls != NULL && e->tls_in == NULL) ||
+        arena_init(&e->arena, REPLY_ARENA_CAP) < 0) {
         free(e->flights);
+        free(e->tls_in);
         free(e);
         return NULL;
+    }
+    if (tls != NULL) {
+        SSL_CTX_up_ref(tls);
+        e->tls_ctx = tls;
     }
     pthread_mutex_init(&e->peer_lock, NULL);
     uv_timer_init(loop, &e->deadline_timer);
@@ -1104,6 +1256,8 @@ static void gone(struct engine *e)
     arena_fini(&e->arena);
     free(e->flights);
     free(e->out);
+    free(e->tls_in);
+    SSL_CTX_free(e->tls_ctx);
     pthread_mutex_destroy(&e->peer_lock);
     free(e);
     if (closed != NULL) {

@@ -33,6 +33,7 @@
 #ifndef ORACLE_CLIENT_ENGINE_H
 #define ORACLE_CLIENT_ENGINE_H
 
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,8 +48,9 @@ struct engine;
  * Called on the loop's thread; r is valid during the call only. */
 typedef void (*engine_done_fn)(const struct oracle_response *r, void *arg);
 
-/* An engine on loop with the settings cfg. Returns NULL when out of memory. */
-struct engine *engine_new(uv_loop_t *loop, const struct client_config *cfg);
+/* An engine on loop with the settings cfg, speaking TLS with tls when not NULL (a reference is
+ * taken). Returns NULL when out of memory. */
+struct engine *engine_new(uv_loop_t *loop, const struct client_config *cfg, SSL_CTX *tls);
 
 /*
  * Takes a call: done(reply, arg) is called once, later (never from within this call). Returns

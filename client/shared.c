@@ -145,7 +145,7 @@ static void *run(void *arg)
     return NULL;
 }
 
-struct shared *shared_new(const struct client_config *cfg, struct oracle_error *err)
+struct shared *shared_new(const struct client_config *cfg, SSL_CTX *tls, struct oracle_error *err)
 {
     struct shared *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -159,7 +159,7 @@ struct shared *shared_new(const struct client_config *cfg, struct oracle_error *
                      uv_strerror(rc));
         return NULL;
     }
-    s->engine = engine_new(&s->loop, cfg);
+    s->engine = engine_new(&s->loop, cfg, tls);
     rc = s->engine == NULL ? UV_ENOMEM : uv_async_init(&s->loop, &s->wake, on_wake);
     if (rc == 0) {
         s->wake.data = s;

@@ -7,6 +7,7 @@
 #ifndef ORACLE_CLIENT_SHARED_H
 #define ORACLE_CLIENT_SHARED_H
 
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,7 +17,8 @@
 struct shared;
 
 /* Starts the engine's thread. Returns NULL with err filled (out of memory, no thread). */
-struct shared *shared_new(const struct client_config *cfg, struct oracle_error *err);
+/* tls: as engine_new's. */
+struct shared *shared_new(const struct client_config *cfg, SSL_CTX *tls, struct oracle_error *err);
 
 /* Ends the calls still waiting with ORACLE_E_CLOSED, stops the thread and frees everything. */
 void shared_free(struct shared *s);

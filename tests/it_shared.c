@@ -110,6 +110,10 @@ int main(int argc, char **argv)
     oracle_client_options_init(&o);
     o.servers = argv[1];
     o.request_timeout_ms = 10000; /* sanitizers are slow; a stall still fails the run */
+    /* TLS, when the script asks for it (it_shared.sh's second run). */
+    o.tls_ca = getenv("ORACLE_TLS_CA");
+    o.tls_cert = getenv("ORACLE_TLS_CERT");
+    o.tls_key = getenv("ORACLE_TLS_KEY");
     struct oracle_error err;
     oracle_client *c = oracle_shared_new(&o, &err);
     if (c == NULL) {
