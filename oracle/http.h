@@ -8,6 +8,7 @@
 #ifndef ORACLE_HTTP_H
 #define ORACLE_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HTTP_MAX_HEAD    8192 /* bytes, request line and headers */
@@ -19,7 +20,8 @@ struct http_request {
     char target[HTTP_MAX_TARGET]; /* "/healthz", "/metrics?x=y" */
     int minor_version;            /* 0 or 1 */
     int n_headers;
-    int has_body; /* Content-Length > 0 or Transfer-Encoding present */
+    int has_body;  /* Content-Length > 0 or Transfer-Encoding present */
+    bool over_tls; /* not parsed: the endpoint says whether the request came over TLS */
 };
 
 /*

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "netaddr.h"
+#include "tlssess.h"
 #include "util.h"
 #include "uvclose.h"
 
@@ -24,8 +25,17 @@ struct http_conn {
     bool closing;
     struct uvclose closer;
     uv_write_t wreq;
-    struct strbuf out; /* the response, owned by the write until on_written */
+    struct strbuf out;   /* the response, owned by the write until on_written */
+    bool sniffed;        /* its first bytes were looked at */
+    struct tlssess *tls; /* NULL: plain HTTP */
+    uint8_t *records;    /* TLS: the response's records, owned by the write */
     char small[HTTPD_SMALL_HEAD];
+};
+
+/* A write of TLS records during the handshake (the response has its own, wreq). */
+struct http_records {
+    uv_write_t req;
+    uint8_t data[];
 };
 
 static void maybe_finished(struct httpd *h)
@@ -46,6 +56,11 @@ static void on_conn_closed(struct uvclose *u)
         free(c->buf);
     }
     strbuf_fini(&c->out);
+    if (c->tls != NULL) {
+        tlssess_fini(c->tls);
+        free(c->tls);
+    }
+    free(c->records);
     free(c);
     h->handles_open--;
     maybe_finished(h);
@@ -76,6 +91,8 @@ static const char *reason_phrase(int status)
         return "OK";
     case 400:
         return "Bad Request";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
@@ -112,6 +129,22 @@ static void respond(struct http_conn *c, int status, const char *content_type,
         return;
     }
     uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    if (c->tls != NULL) {
+        /* Over TLS: the response's records, then close_notify. A peer whose handshake never
+         * finished (timed out) gets nothing: it has no session to read an answer in. */
+        if (!c->tls->established || tlssess_write(c->tls, c->out.data, c->out.len) < 0) {
+            conn_close(c);
+            return;
+        }
+        tlssess_close_notify(c->tls);
+        size_t n = tlssess_pending(c->tls);
+        c->records = malloc(n);
+        if (c->records == NULL) {
+            conn_close(c);
+            return;
+        }
+        b = uv_buf_init((char *)c->records, (unsigned)tlssess_take(c->tls, c->records, n));
+    }
     if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
         conn_close(c);
     }
@@ -157,6 +190,11 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct http_conn *c = handle->data;
+    if (c->tls != NULL) {
+        buf->base = (char *)c->h->tls_buf;
+        buf->len = sizeof(c->h->tls_buf);
+        return;
+    }
     buf->base = c->buf + c->len;
     buf->len = c->cap - c->len;
 }
@@ -168,6 +206,7 @@ static void take(struct http_conn *c, size_t n)
     struct http_request req;
     int rc = http_parse_request(c->buf, c->len, &req);
     if (rc > 0) {
+        req.over_tls = c->tls != NULL;
         handle(c, &req);
     } else if (rc == 0 && c->len == c->cap && c->cap < HTTP_MAX_HEAD) {
         /* Outgrew the small buffer: the full one (a head may take HTTP_MAX_HEAD bytes). */
@@ -186,9 +225,90 @@ static void take(struct http_conn *c, size_t n)
     }
 }
 
+static void on_records_written(uv_write_t *req, int status)
+{
+    (void)status;
+    free(container_of(req, struct http_records, req));
+}
+
+/* TLS: records read. Runs the handshake (writing what it makes), then reads the plaintext into
+ * the head buffer. */
+static void tls_take(struct http_conn *c, const char *data, size_t n)
+{
+    struct tlssess *t = c->tls;
+    if (tlssess_feed(t, data, n) < 0) {
+        conn_close(c);
+        return;
+    }
+    int rc = tlssess_handshake(t);
+    size_t pending = tlssess_pending(t);
+    struct http_records *w = pending > 0 ? malloc(sizeof(*w) + pending) : NULL;
+    if (w != NULL) {
+        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)tlssess_take(t, w->data, pending));
+        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_records_written) < 0) {
+            free(w);
+            rc = -EIO;
+        }
+    }
+    if (rc < 0 || (pending > 0 && w == NULL)) {
+        log_debug("HTTP: TLS handshake refused: %s", t->why[0] != '\0' ? t->why : "write failed");
+        c->h->tls_refused++;
+        c->answered = true;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        conn_close(c); /* the alert, if any, is on its way: uv_close lets a write finish */
+        return;
+    }
+    while (rc == 1 && !c->answered && !c->closing && c->len < c->cap) {
+        ssize_t got = tlssess_read(t, c->buf + c->len, c->cap - c->len);
+        if (got <= 0) {
+            if (got < 0) {
+                conn_close(c);
+            }
+            return;
+        }
+        take(c, (size_t)got);
+    }
+}
+
+/* The first bytes of a connection: a TLS handshake record (content type 22) on an endpoint
+ * with TLS makes it a TLS connection; anything else is plain HTTP. */
+static void sniff(struct http_conn *c, const char *data)
+{
+    c->sniffed = true;
+    SSL_CTX *ctx = c->h->tls != NULL ? *c->h->tls : NULL;
+    if (ctx == NULL || (uint8_t)data[0] != 0x16) {
+        return;
+    }
+    c->tls = malloc(sizeof(*c->tls));
+    if (c->tls == NULL || tlssess_init(c->tls, ctx, true, NULL) < 0) {
+        free(c->tls);
+        c->tls = NULL;
+        c->answered = true; /* nothing more read: closed below */
+    }
+}
+
+/* n bytes arrived: at c->buf + c->len (plain), or at data (TLS, or not yet known). */
+static void arrived(struct http_conn *c, const char *data, size_t n)
+{
+    if (!c->sniffed) {
+        sniff(c, data);
+        if (c->answered) {
+            conn_close(c);
+            return;
+        }
+        if (c->tls == NULL && data != c->buf + c->len) {
+            memcpy(c->buf + c->len, data, n); /* it was read aside to be looked at */
+        }
+    }
+    if (c->tls != NULL) {
+        tls_take(c, data, n);
+    } else {
+        take(c, n);
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    (void)buf;
     struct http_conn *c = stream->data;
     if (c->answered || c->closing) {
         return;
@@ -197,7 +317,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
         return;
     }
-    take(c, (size_t)nread);
+    if (nread > 0) {
+        arrived(c, buf->base, (size_t)nread);
+    }
 }
 
 /* Whatever the peer has sent and libuv has not read yet: right after the accept (a health
@@ -212,12 +334,17 @@ static bool read_now(struct http_conn *c)
     if (c->len >= c->cap) {
         return true;
     }
-    ssize_t n = recv(fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+    /* Records (or bytes not yet known to be plain) are read aside: a record may be larger than
+     * the head buffer's room, and is never decrypted in place. */
+    bool aside = c->tls != NULL || (!c->sniffed && c->h->tls != NULL);
+    char *to = aside ? (char *)c->h->tls_buf : c->buf + c->len;
+    size_t room = aside ? (c->sniffed ? sizeof(c->h->tls_buf) : c->cap - c->len) : c->cap - c->len;
+    ssize_t n = recv(fd, to, room, MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         return false;
     }
     if (n > 0) {
-        take(c, (size_t)n);
+        arrived(c, to, (size_t)n);
     }
     return true;
 }
@@ -312,10 +439,11 @@ static void on_connection(uv_stream_t *listener, int status)
 }
 
 int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n, size_t max_conns,
-               httpd_handler *handler, void *ctx)
+               SSL_CTX *const *tls, httpd_handler *handler, void *ctx)
 {
     memset(h, 0, sizeof(*h));
     h->loop = loop;
+    h->tls = tls;
     h->max_conns = max_conns;
     h->handler = handler;
     h->ctx = ctx;
@@ -328,7 +456,8 @@ int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n
         if (rc < 0) {
             return rc;
         }
-        netaddr_log_listening(l, "HTTP: /healthz, /metrics");
+        netaddr_log_listening(l, tls != NULL ? "HTTP and HTTPS: /healthz, /metrics over HTTPS"
+                                             : "HTTP: /healthz, /metrics");
     }
     return 0;
 }
@@ -364,4 +493,5 @@ void httpd_stats(const struct httpd *h, struct httpd_stats *out)
     out->evicted = h->evicted;
     out->active = h->n_active;
     out->max = h->max_conns;
+    out->tls_refused = h->tls_refused;
 }

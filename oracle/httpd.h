@@ -10,10 +10,16 @@
  * waited longest without a complete request head is closed to make room (evicted, counted,
  * logged at most every HTTPD_LOG_EVERY_MS). Only when every connection is being answered is the
  * new one closed (refused).
+ *
+ * With a TLS context (oracled --http-tls), a connection whose first byte starts a TLS handshake
+ * speaks HTTPS with it (the server's context of the moment: a SIGHUP's new certificate is used
+ * by the next handshake); any other is plain HTTP, and the handler hears which (http_request's
+ * over_tls). The handshake counts against the head's timeout.
  */
 #ifndef ORACLE_HTTPD_H
 #define ORACLE_HTTPD_H
 
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,8 +60,9 @@ struct httpd_stats {
     uint64_t rejected;
     uint64_t refused;
     uint64_t evicted;
-    size_t active; /* connections open, not closing */
-    size_t max;    /* --http-max-connections */
+    size_t active;        /* connections open, not closing */
+    size_t max;           /* --http-max-connections */
+    uint64_t tls_refused; /* TLS handshakes refused */
 };
 
 struct httpd {
@@ -64,6 +71,8 @@ struct httpd {
     int n_listeners;
     httpd_handler *handler;
     void *ctx;
+    SSL_CTX *const *tls; /* NULL: plain HTTP only; else the server's context, as it changes */
+    uint64_t tls_refused;
     size_t max_conns;
     struct cs_list conns; /* every connection until its handles close, newest first */
     size_t n_active;      /* not closing: what the cap counts */
@@ -76,12 +85,14 @@ struct httpd {
     bool closing;
     unsigned handles_open;
     void (*close_cb)(struct httpd *h);
+    uint8_t tls_buf[16384 + 256]; /* TLS: records land here first (one at most) */
 };
 
-/* Listens on each address, with at most max_conns connections at once. Returns 0 or a negative
+/* Listens on each address, with at most max_conns connections at once; with tls (not NULL),
+ * HTTPS too, with the context *tls holds when a handshake starts. Returns 0 or a negative
  * errno / UV_E* (logged). Call httpd_close() in either case. */
 int httpd_init(struct httpd *h, uv_loop_t *loop, const char *const *addrs, int n, size_t max_conns,
-               httpd_handler *handler, void *ctx);
+               SSL_CTX *const *tls, httpd_handler *handler, void *ctx);
 /* Closes the listeners and every connection; close_cb runs when all handles are closed. */
 void httpd_close(struct httpd *h, void (*close_cb)(struct httpd *h));
 

@@ -526,6 +526,10 @@ void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *b)
                 "HTTP connections closed without a complete request head to make room for a new "
                 "one at the cap (--http-max-connections): slow or idle peers holding the port.",
                 m->httpd.evicted);
+    counter_u64(b, "oracled_http_tls_refused_total",
+                "HTTPS handshakes refused on the HTTP endpoint (--http-tls): no or a bad client "
+                "certificate, no common version, not TLS after all.",
+                m->httpd.tls_refused);
     gauge_u64(b, "oracled_http_connections",
               "HTTP connections open (not closing), against oracled_http_max_connections.",
               (uint64_t)m->httpd.active);

@@ -599,7 +599,15 @@ int server_listener_address(const struct server *s, int i, struct sockaddr_stora
 static void on_http(void *ctx, const struct http_request *req, int *status,
                     const char **content_type, struct strbuf *body)
 {
+    struct server *s = ctx;
     enum metrics_page page = metrics_page_of(req->target);
+    if (s->cfg->http_tls && !req->over_tls && page != METRICS_HEALTH) {
+        /* --http-tls: only the load balancer's check is answered in plain HTTP. */
+        *status = 403;
+        strbuf_printf(body, "this endpoint speaks HTTPS: only /healthz is answered in plain "
+                            "HTTP\n");
+        return;
+    }
     if (page == METRICS_NOT_FOUND) {
         metrics_answer(NULL, page, status, content_type, body); /* no clock reading for a 404 */
         return;
@@ -783,7 +791,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct server_config *c
         }
     }
     rc = httpd_init(&s->httpd, loop, cfg->http_listen, cfg->n_http_listen,
-                    cfg->http_max_connections, on_http, s);
+                    cfg->http_max_connections, cfg->http_tls ? &s->tls_ctx : NULL, on_http, s);
     if (rc < 0) {
         goto fail; /* (logged) */
     }

@@ -95,7 +95,7 @@ static int setup_cap(void **state, size_t cap)
     log_threshold = LOG_LEVEL_ERR;
     *state = e;
     const char *addrs[] = {"127.0.0.1:0"};
-    int rc = httpd_init(&e->h, &e->loop, addrs, 1, cap, handler, e);
+    int rc = httpd_init(&e->h, &e->loop, addrs, 1, cap, NULL, handler, e);
     e->h_open = true;
     if (rc < 0) {
         return -1;
@@ -751,7 +751,7 @@ static void test_init_errors(void **state)
                                 cases[i].addrs[1]};
         struct httpd h;
         unsigned closed = 0;
-        int rc = httpd_init(&h, &e->loop, addrs, cases[i].n, 4, handler, &closed);
+        int rc = httpd_init(&h, &e->loop, addrs, cases[i].n, 4, NULL, handler, &closed);
         if (rc != cases[i].rc) {
             fail_msg("case %zu (%s): %d (want %d)", i, addrs[0], rc, cases[i].rc);
         }
