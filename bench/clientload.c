@@ -84,6 +84,9 @@ static void options_for(const struct client_load *l, struct oracle_client_option
     o->servers = l->addr;
     o->request_timeout_ms = 10000;
     o->max_batch_delay_us = l->max_batch_delay_us;
+    o->tls_ca = l->tls_ca;
+    o->tls_cert = l->tls_cert;
+    o->tls_key = l->tls_key;
 }
 
 /* A call's end, counted when it ends inside the measured window. */

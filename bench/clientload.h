@@ -32,6 +32,9 @@ struct client_load {
     uint32_t max_batch_delay_us;
     pid_t server_pid; /* 0: no server CPU */
     const char *scenario;
+    const char *tls_ca; /* TLS: the client's tls_ca, tls_cert and tls_key (NULL: plaintext) */
+    const char *tls_cert;
+    const char *tls_key;
 };
 
 /* "shared", "per-thread", "async" into *out; -1 for another name. */

@@ -32,6 +32,8 @@
 #include "promhist.h"
 #include "scrape.h"
 #include "strbuf.h"
+#include "tlsctx.h"
+#include "tlssess.h"
 
 enum target { TARGET_ORACLE, TARGET_REDIS, TARGET_ECHO };
 
@@ -61,7 +63,10 @@ struct options {
     bool busy_poll;
     enum client_mode client; /* CLIENT_NONE: oracle-bench's own connections */
     uint32_t threads;
-    uint32_t burst; /* wait-until in rounds of this many waiters on one timestamp (0: off) */
+    uint32_t burst;     /* wait-until in rounds of this many waiters on one timestamp (0: off) */
+    const char *tls_ca; /* TLS to oracled: on with a CA file */
+    const char *tls_cert;
+    const char *tls_key;
 };
 
 struct bench;
@@ -88,6 +93,8 @@ struct bconn {
     uint64_t next_id;
     uint64_t head;
     size_t outstanding;
+    struct tlssess *tls; /* NULL: plaintext */
+    bool ready;          /* connected and (TLS) the handshake done */
 };
 
 struct bench {
@@ -95,6 +102,8 @@ struct bench {
     uv_loop_t *loop;
     struct bconn *conns;
     uint32_t connected;
+    SSL_CTX *tls_ctx;                /* --tls-ca: NULL for plaintext */
+    uint8_t tls_in[FRAME_MAX_TOTAL]; /* records read, before they are decrypted */
     uv_timer_t stop_timer;
     uv_idle_t pacer;
     uv_idle_t busy; /* --busy-poll: keeps the loop from sleeping */
@@ -162,9 +171,39 @@ static void die(const char *msg, const char *detail)
 static void on_write(uv_write_t *req, int status);
 
 /* Hands what is queued to the kernel: at once where the socket takes it, else by uv_write. */
+/* Over TLS: the requests queued become records in tx, with any the session had waiting (the
+ * handshake's); the same one write a turn. */
+static bool seal(struct bconn *c)
+{
+    if (c->tx_len > 0 && tlssess_write(c->tls, c->tx, c->tx_len) < 0) {
+        fprintf(stderr, "oracle-bench: TLS: %s\n", c->tls->why);
+        return false;
+    }
+    c->tx_len = 0;
+    size_t n = tlssess_pending(c->tls);
+    if (n > c->tx_cap) {
+        uint8_t *p = realloc(c->tx, n);
+        if (p == NULL) {
+            return false;
+        }
+        c->tx = p;
+        c->tx_cap = n;
+    }
+    c->tx_len = tlssess_take(c->tls, c->tx, n);
+    return true;
+}
+
 static void flush_conn(struct bconn *c)
 {
-    if (c->writing || c->tx_len == 0) {
+    if (c->writing) {
+        return;
+    }
+    if (c->tls != NULL && !seal(c)) {
+        c->b->failed = true;
+        uv_stop(c->b->loop);
+        return;
+    }
+    if (c->tx_len == 0) {
         return;
     }
     uv_buf_t buf = uv_buf_init((char *)c->tx, (unsigned)c->tx_len);
@@ -503,15 +542,57 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct bconn *c = h->data;
+    if (c->tls != NULL) {
+        buf->base = (char *)c->b->tls_in;
+        buf->len = sizeof(c->b->tls_in);
+        return;
+    }
     buf->base = (char *)c->rx + c->rx_len;
     buf->len = FRAME_MAX_TOTAL * 2 - c->rx_len;
 }
 
 static void maybe_finish(struct bench *b);
+static void conn_ready(struct bconn *c);
+
+/* Over TLS: records read. The handshake first; then the replies decrypted into rx and taken.
+ * Returns false on a failure (said). */
+static bool tls_read(struct bconn *c, const uint8_t *data, size_t n)
+{
+    if (tlssess_feed(c->tls, data, n) < 0) {
+        return false;
+    }
+    if (!c->ready) {
+        int rc = tlssess_handshake(c->tls);
+        flush_conn(c);
+        if (rc < 0) {
+            fprintf(stderr, "oracle-bench: TLS handshake: %s\n", c->tls->why);
+            return false;
+        }
+        if (rc == 0) {
+            return true;
+        }
+        conn_ready(c);
+    }
+    for (;;) {
+        ssize_t got = tlssess_read(c->tls, c->rx + c->rx_len, FRAME_MAX_TOTAL * 2 - c->rx_len);
+        if (got == 0) {
+            return true;
+        }
+        if (got < 0) {
+            fprintf(stderr, "oracle-bench: TLS: %s\n",
+                    got == TLSSESS_EOF ? "the server ended the session" : c->tls->why);
+            return false;
+        }
+        c->rx_len += (size_t)got;
+        if (!take_replies(c, mono_ns())) {
+            fprintf(stderr, "oracle-bench: a malformed or unexpected reply\n");
+            return false;
+        }
+    }
+}
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-    (void)buf;
     struct bconn *c = s->data;
     struct bench *b = c->b;
     if (n < 0) {
@@ -524,12 +605,23 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         uv_read_stop(s);
         return;
     }
-    c->rx_len += (size_t)n;
-    if (!take_replies(c, mono_ns())) {
-        fprintf(stderr, "oracle-bench: a malformed or unexpected reply\n");
-        b->failed = true;
-        uv_stop(b->loop);
-        return;
+    if (c->tls != NULL) {
+        if (!tls_read(c, (const uint8_t *)buf->base, (size_t)n)) {
+            b->failed = true;
+            uv_stop(b->loop);
+            return;
+        }
+        if (!c->ready) {
+            return;
+        }
+    } else {
+        c->rx_len += (size_t)n;
+        if (!take_replies(c, mono_ns())) {
+            fprintf(stderr, "oracle-bench: a malformed or unexpected reply\n");
+            b->failed = true;
+            uv_stop(b->loop);
+            return;
+        }
     }
     if (b->o.burst > 0) {
         if (b->burst_left == 0) {
@@ -664,6 +756,29 @@ static void on_connect(uv_connect_t *req, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (b->tls_ctx == NULL) {
+        conn_ready(c);
+        return;
+    }
+    c->tls = malloc(sizeof(*c->tls));
+    char host[64];
+    snprintf(host, sizeof(host), "%s", b->o.addr);
+    char *colon = strrchr(host, ':');
+    if (colon != NULL) {
+        *colon = '\0';
+    }
+    if (c->tls == NULL || tlssess_init(c->tls, b->tls_ctx, false, host) < 0) {
+        die("cannot start a TLS session", "");
+    }
+    (void)tlssess_handshake(c->tls); /* the ClientHello */
+    flush_conn(c);
+}
+
+/* Connected (and the handshake done): sending starts once every connection is. */
+static void conn_ready(struct bconn *c)
+{
+    struct bench *b = c->b;
+    c->ready = true;
     if (++b->connected == b->o.connections) {
         start_sending(b);
     }
@@ -1097,6 +1212,25 @@ static const struct opts_entry entries[] = {
      .max = 1000000,
      .help = "instead: rounds of N WaitUntil on one timestamp --wait-ahead from now, spread "
              "over the connections; reports how long each round took to be released"},
+    {.kind = OPTS_STRING,
+     .name = "tls-ca",
+     .metavar = "FILE",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, tls_ca),
+     .help = "TLS to oracled, trusting these PEM CA certificates (the server's certificate must "
+             "name --addr's host)"},
+    {.kind = OPTS_STRING,
+     .name = "tls-cert",
+     .metavar = "FILE",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, tls_cert),
+     .help = "... with this PEM client certificate (mutual TLS)"},
+    {.kind = OPTS_STRING,
+     .name = "tls-key",
+     .metavar = "FILE",
+     .flags = OPTS_NO_DEFAULT,
+     OPTS_AT(struct options, tls_key),
+     .help = "... and its key"},
     {.kind = OPTS_HELP, .name = "help", .short_name = 'h', .help = "this help"},
 };
 
@@ -1224,6 +1358,10 @@ static void fini_conn(struct bconn *c)
     free(c->rx);
     free(c->tx);
     free(c->wr);
+    if (c->tls != NULL) {
+        tlssess_fini(c->tls);
+        free(c->tls);
+    }
 }
 
 static void raise_nofile(uint32_t need)
@@ -1266,7 +1404,10 @@ int main(int argc, char **argv)
                                 .duration_ns = o->duration_ns,
                                 .warmup_ns = o->warmup_ns,
                                 .server_pid = o->server_pid > 0 ? o->server_pid : 0,
-                                .scenario = o->scenario};
+                                .scenario = o->scenario,
+                                .tls_ca = o->tls_ca,
+                                .tls_cert = o->tls_cert,
+                                .tls_key = o->tls_key};
         return client_load_run(&l);
     }
     struct sockaddr_storage ss;
@@ -1274,6 +1415,17 @@ int main(int argc, char **argv)
         die("invalid --addr (expected HOST:PORT with a numeric host): ", o->addr);
     }
     raise_nofile(o->connections);
+    if (o->tls_ca != NULL) {
+        if (o->target != TARGET_ORACLE) {
+            die("--tls-ca is for oracled", "");
+        }
+        struct tlsctx_settings ts = {.ca = o->tls_ca, .cert = o->tls_cert, .key = o->tls_key};
+        char why[TLSCTX_WHY_MAX];
+        b->tls_ctx = tlsctx_client_new(&ts, why, sizeof(why));
+        if (b->tls_ctx == NULL) {
+            die("TLS: ", why);
+        }
+    }
     memset(b->echo_msg, 'e', sizeof(b->echo_msg));
     b->redis_req_len = bp_redis_incr(b->redis_req, "oracle-bench");
     hist_init(&b->latency);
@@ -1350,6 +1502,7 @@ int main(int argc, char **argv)
         fini_conn(&b->conns[i]);
     }
     free(b->conns);
+    SSL_CTX_free(b->tls_ctx);
     if (b->failed) {
         return 1;
     }
@@ -1374,6 +1527,7 @@ int main(int argc, char **argv)
            : o->rate > 0 ? "open"
                          : "closed",
            o->connections, o->depth, o->count, o->rate, window_s, b->measured, b->errors, rps);
+    printf(",\"tls\":%s", b->tls_ctx != NULL ? "true" : "false");
     if (o->target == TARGET_ORACLE && (o->op == BP_OP_TS || o->op == BP_OP_TS_WAIT)) {
         printf(",\"timestamps_per_s\":%.1f", window_s > 0 ? (double)b->timestamps / window_s : 0);
     }
