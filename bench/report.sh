@@ -43,6 +43,16 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
     | ($runs | map(.rps) | if length > 0 then (max / (min | if . == 0 then 1 else . end)) else null end) as $spread
     | "- \($names[$s]), \($t): \([ $runs[] | "\(fmt(.rps; 0)) (\(fmt(.host_steal_percent; 1)) %)" ] | join(", ")); spread max/min \(fmt($spread; 2))" ),
   "",
+  ( [ $all[] | select(.scenario == "tls-info") ][0] as $t
+    | "| scenario 11: oracled over mutual TLS (TLS 1.3, records in \($t.records // "-"); kernel TLS \($t.ktls // "-"): \($t.ktls_probe // "not probed")) | plaintext req/s | TLS req/s | TLS / plaintext | p50 us plaintext / TLS | TLS / plaintext p50 | p99 us plaintext / TLS |" ),
+  "|---|---|---|---|---|---|---|",
+  ( $tput[] as $s
+    | [ med($s; "oracled"; .rps), med("\($s)-tls"; "oracled"; .rps) ] as $r
+    | [ med($s; "oracled"; .latency_us.p50), med("\($s)-tls"; "oracled"; .latency_us.p50) ] as $p50
+    | [ med($s; "oracled"; .latency_us.p99), med("\($s)-tls"; "oracled"; .latency_us.p99) ] as $p99
+    | "| \($names[$s]) | \(fmt($r[0]; 0)) | \(fmt($r[1]; 0)) | **\(fmt(ratio($r[1]; $r[0]); 3))** | \(fmt($p50[0]; 1)) / \(fmt($p50[1]; 1)) | **\(fmt(ratio($p50[1]; $p50[0]); 3))** | \(fmt($p99[0]; 1)) / \(fmt($p99[1]; 1)) |"
+  ),
+  "",
   "| scenario 4: `ts --count 64`, 1 connection | requests/s | timestamps/s | p50 us | p99 us |",
   "|---|---|---|---|---|",
   "| oracled | \(fmt(med("s4-count64"; "oracled"; .rps); 0)) | \(fmt(med("s4-count64"; "oracled"; .timestamps_per_s); 0)) | \(fmt(med("s4-count64"; "oracled"; .latency_us.p50); 1)) | \(fmt(med("s4-count64"; "oracled"; .latency_us.p99); 1)) |",
@@ -103,6 +113,10 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
     | "- scenario 8, 1 thread: a shared client call ≤ 10 % over a blocking client call (p50): \(fmt($x; 3)) — \(if $x == null then "not measured" elif $x <= 1.1 then "met" else "missed" end)" ),
   ( [ $all[] | select(.scenario == "s8-shared-ts-512") ][0] as $r
     | "- scenario 8, 512 threads on one shared client: \(if $r == null then "not measured" else "\(fmt($r.timestamps_per_s; 0)) timestamps/s, p99 \(fmt($r.latency_us.p99; 0)) us, max \(fmt($r.latency_us.max; 0)) us, \($r.errors) errors" end)" ),
+  ( [ $all[] | select(.scenario == "tls-info") ][0] as $t
+    | [ $tput[] as $s | [ ratio(med("\($s)-tls"; "oracled"; .rps); med($s; "oracled"; .rps)), ratio(med("\($s)-tls"; "oracled"; .latency_us.p50); med($s; "oracled"; .latency_us.p50)) ] ] as $x
+    | ($x | map(.[0] != null and .[1] != null and .[0] >= 0.9 and .[1] <= 1.1) | all) as $ok
+    | "- over TLS with kernel TLS, ≥ 0.9× the plaintext throughput and ≤ 1.1× its p50 (scenarios 1-3): \(if $t == null then "not measured" elif $t.records != "kernel" then "not measurable here: kernel TLS \($t.ktls // "-") (\($t.ktls_probe // "-")); with records in userspace" else "with kernel TLS" end) \([ $x[] | "\(fmt(.[0]; 2))× / \(fmt(.[1]; 2))×" ] | join(", ")) — \(if $t == null or $t.records != "kernel" then "not measured" elif $ok then "met" else "missed" end)" ),
   ( [ $all[] | .host_steal_percent | select(. != null) ] | (if length == 0 then null else max end) as $m
     | "- host steal ≤ 5 % in every run (else the ratios measured the host too): max \(fmt($m; 1)) % — \(if $m == null then "not measured" elif $m <= 5 then "met" else "missed" end)" ),
   ( [ $all[] | select(.scenario == "s7-rest") ][0].server_cpu_percent as $c

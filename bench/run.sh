@@ -139,14 +139,33 @@ echo "== starting a DEMO chrony pair, oracled, redis-server and echo-server"
 # shellcheck disable=SC1091
 . "$work/chrony/env"
 
+# Mutual TLS for the TLS scenarios: a CA, oracled's certificate and a client's, made here.
+tls=$work/tls
+mkdir -p "$tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/ca.key" \
+    -out "$tls/ca.pem" -days 2 -subj "/CN=bench CA" 2>/dev/null
+for who in server client; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/$who.key" \
+        -out "$tls/$who.csr" -subj "/CN=bench $who" 2>/dev/null
+    echo "subjectAltName=IP:127.0.0.1" >"$tls/$who.ext"
+    openssl x509 -req -in "$tls/$who.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+        -CAcreateserial -days 2 -extfile "$tls/$who.ext" -out "$tls/$who.pem" 2>/dev/null
+done
+tls_client=(--tls-ca "$tls/ca.pem" --tls-cert "$tls/client.pem" --tls-key "$tls/client.key")
+
+# Plaintext on --listen, mutual TLS on --tls-listen: one oracled for both, so they meet the
+# same process, the same clock, the same machine.
 "${pin[@]}" "$build/oracle/oracled" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
     --state-dir "$work/state" --chrony "udp:127.0.0.1:$CMD_PORT" --max-wait 1s \
-    >"$work/oracled.log" 2>&1 &
+    --tls-listen 127.0.0.1:0 --tls-cert "$tls/server.pem" --tls-key "$tls/server.key" \
+    --tls-ca "$tls/ca.pem" >"$work/oracled.log" 2>&1 &
 oracled_pid=$!
 pids+=("$oracled_pid")
 wait_line "$work/oracled.log" "ready: serving timestamps"
-oracled_port=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(oracle" "$work/oracled.log" |
-    grep -oE ":[0-9]+" | tr -d :)
+oracled_port=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(oracle protocol\)" \
+    "$work/oracled.log" | grep -oE ":[0-9]+" | tr -d :)
+tls_port=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(oracle protocol over TLS\)" \
+    "$work/oracled.log" | grep -oE ":[0-9]+" | tr -d :)
 http_port=$(grep -oE "listening on 127\.0\.0\.1:[0-9]+ \(HTTP" "$work/oracled.log" |
     grep -oE ":[0-9]+" | tr -d :)
 
@@ -164,8 +183,11 @@ wait_line "$work/echo.out" "listening on"
 echo_port=$(grep -oE "[0-9]+$" "$work/echo.out")
 
 redis_version=$(redis-server --version | grep -oE "v=[0-9.]+" | cut -d= -f2)
-echo "oracled :$oracled_port (pid $oracled_pid), redis $redis_version :$redis_port," \
-    "echo :$echo_port; servers on CPU $server_cpu, load on CPU $client_cpu"
+echo "oracled :$oracled_port (TLS :$tls_port, pid $oracled_pid), redis $redis_version" \
+    ":$redis_port, echo :$echo_port; servers on CPU $server_cpu, load on CPU $client_cpu"
+# How oracled runs TLS here (kernel TLS or userspace records), for the report.
+curl -s "http://127.0.0.1:$http_port/healthz" |
+    jq -c '{scenario: "tls-info", target: "oracled"} + .tls' >>"$out/results.jsonl"
 
 # run NAME TARGET [oracle-bench options]: one run, appended to results.jsonl (a --warmup among
 # the options wins over the default).
@@ -174,6 +196,10 @@ run() {
     shift 2
     case "$target" in
     oracled) addr=127.0.0.1:$oracled_port pid=$oracled_pid ;;
+    oracled-tls)
+        addr=127.0.0.1:$tls_port pid=$oracled_pid target=oracled
+        set -- "${tls_client[@]}" "$@"
+        ;;
     redis) addr=127.0.0.1:$redis_port pid=$redis_pid ;;
     echo) addr=127.0.0.1:$echo_port pid=$echo_pid ;;
     esac
@@ -181,14 +207,17 @@ run() {
         --scenario "$name" --warmup "$warmup" "$@" >>"$out/results.jsonl"
 }
 
-# Scenarios 1-3: each target in turn, reps times, for the ratios.
+# Scenarios 1-3: each target in turn, reps times, for the ratios; oracled over mutual TLS too
+# (scenario 11: the same three, named s1-1x1-tls ...).
 for rep in $(seq 1 $reps); do
-    for t in oracled redis echo; do
-        run s1-1x1 $t --connections 1 --depth 1 --duration $duration \
+    for t in oracled oracled-tls redis echo; do
+        sfx=""
+        [ $t = oracled-tls ] && sfx=-tls
+        run "s1-1x1$sfx" $t --connections 1 --depth 1 --duration $duration \
             --cdf "$out/cdf-s1-$t-$rep.dat"
-        run s2-50x1 $t --connections 50 --depth 1 --duration $duration \
+        run "s2-50x1$sfx" $t --connections 50 --depth 1 --duration $duration \
             --cdf "$out/cdf-s2-$t-$rep.dat"
-        run s3-50x16 $t --connections 50 --depth 16 --duration $duration \
+        run "s3-50x16$sfx" $t --connections 50 --depth 16 --duration $duration \
             --cdf "$out/cdf-s3-$t-$rep.dat"
     done
 done

@@ -246,7 +246,9 @@ t = yaml.load(open(sys.argv[1]), Loader=L)
 script = t["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]
 values = {"AWS::Region": "us-east-1", "AWS::StackName": "oracled", "PackageBucket": "bucket",
           "PackageKey": "oracled.deb", "TimeSource": "ntp", "OraclePort": "7600",
-          "HttpPort": "7601", "DrainDelaySeconds": "60"}
+          "HttpPort": "7601", "DrainDelaySeconds": "60",
+          "TlsSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:oracled-tls",
+          "TlsAllowClients": "CN=db-1 URI:spiffe://prod/db"}
 print(re.sub(r"\$\{([A-Za-z:]+)\}", lambda m: values[m.group(1)], script), end="")
 PY
 run 0 bash -n "$TMP/userdata.sh"

@@ -218,10 +218,24 @@ def main():
     # IAM: what the boot script needs, no more.
     role = t["Resources"]["InstanceRole"]["Properties"]
     check("ManagedPolicyArns" not in role, "no managed policies on the instance role")
-    stmts = [st for pol in role["Policies"] for st in pol["PolicyDocument"]["Statement"]]
+    def unless_off(st):
+        # A statement under !If [HasTls, it, AWS::NoValue]: there only with TLS on.
+        if isinstance(st, Tag) and st.tag == "!If":
+            check(st.value[0] == "HasTls" and st.value[2] == ref("AWS::NoValue"),
+                  "a conditional statement only for TLS")
+            return [st.value[1]]
+        return [st]
+
+    stmts = [x for pol in role["Policies"] for st in pol["PolicyDocument"]["Statement"]
+             for x in unless_off(st)]
     actions = sorted(a for st in stmts for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]))
-    check(actions == ["autoscaling:SetInstanceHealth", "cloudformation:SignalResource", "s3:GetObject"],
+    check(actions == ["autoscaling:SetInstanceHealth", "cloudformation:SignalResource", "s3:GetObject",
+                      "secretsmanager:GetSecretValue"],
           f"the instance role: {', '.join(actions)}")
+    sm = next(st for st in stmts if st["Action"] == "secretsmanager:GetSecretValue")
+    check(sm["Resource"] == ref("TlsSecretArn"), "Secrets Manager read on the TLS secret only")
+    listener = one(t, "AWS::ElasticLoadBalancingV2::Listener")[1]["Properties"]
+    check(listener["Protocol"] == "TCP", "the NLB listener is TCP: TLS passes through to oracled")
     s3 = next(st for st in stmts if st["Action"] == "s3:GetObject")
     check(isinstance(s3["Resource"], Tag) and "${PackageBucket}/${PackageKey}" in s3["Resource"].value,
           "S3 read on the package object only")
