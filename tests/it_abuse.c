@@ -3,6 +3,8 @@
  * sentinel, a thread) keeps asking for timestamps and commit-waits and checks every answer:
  * strictly increasing, and a commit-waited timestamp certainly past when its reply arrives.
  * Usage: it_abuse HOST:PORT HTTP_HOST:PORT   (run by it_abuse.sh, which starts the daemon)
+ * With IT_ABUSE_TLS=HOST:PORT, the same daemon's TLS listener: handshakes mutated from a real
+ * client's are thrown at it meanwhile (the sentinel stays on the plaintext port).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +30,7 @@
 #include "it_checks.h"
 #include "netaddr.h"
 #include "test_seed.h"
+#include "tlssess.h"
 #include "wire_checks.h"
 #include "wire_client.h"
 
@@ -513,6 +516,96 @@ static void test_http_garbage_and_oversized(void **state)
     close(fd);
 }
 
+/* Fuzzing the handshake over the network: a real client's ClientHello (OpenSSL's, made here),
+ * mutated each round (bytes flipped, cut short, bytes inserted, or random records after a
+ * handshake record's first byte), sent on a fresh connection to the TLS listener, which must
+ * answer with an alert or a close, never a session, never a stall, while the sentinel is served.
+ * Rounds and seed are printed; TEST_SEED=N repeats them. */
+#define TLS_ROUNDS 1500
+
+static size_t mutate(const uint8_t *hello, size_t len, uint8_t *out, size_t cap)
+{
+    size_t n = len;
+    memcpy(out, hello, len);
+    switch (rand() % 4) {
+    case 0: /* a few bytes flipped */
+        for (int k = 1 + rand() % 8; k > 0; k--) {
+            out[(size_t)rand() % n] ^= (uint8_t)(1 + rand() % 255);
+        }
+        break;
+    case 1: /* cut short */
+        n = 1 + (size_t)rand() % (len - 1);
+        break;
+    case 2: { /* bytes inserted */
+        size_t at = (size_t)rand() % n;
+        size_t k = 1 + (size_t)rand() % 64;
+        if (n + k > cap) {
+            k = cap - n;
+        }
+        memmove(out + at + k, out + at, n - at);
+        for (size_t i = 0; i < k; i++) {
+            out[at + i] = (uint8_t)rand();
+        }
+        n += k;
+        break;
+    }
+    default: /* a handshake record's type, then noise */
+        n = 1 + (size_t)rand() % (cap - 1);
+        out[0] = 0x16;
+        for (size_t i = 1; i < n; i++) {
+            out[i] = (uint8_t)rand();
+        }
+        break;
+    }
+    return n;
+}
+
+static void test_tls_handshake_mutations(void **state)
+{
+    (void)state;
+    const char *tls_addr = getenv("IT_ABUSE_TLS");
+    if (tls_addr == NULL || tls_addr[0] == '\0') {
+        skip();
+    }
+    unsigned seed = test_seed("test_tls_handshake_mutations");
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(ctx);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    struct tlssess t;
+    assert_int_equal(tlssess_init(&t, ctx, false, "oracled"), 0);
+    assert_int_equal(tlssess_handshake(&t), 0);
+    uint8_t hello[2048];
+    size_t hello_len = tlssess_take(&t, hello, sizeof(hello));
+    tlssess_fini(&t);
+    SSL_CTX_free(ctx);
+    assert_true(hello_len > 100 && hello_len < sizeof(hello));
+
+    unsigned long before = atomic_load(&sentinel_requests);
+    unsigned alerts = 0, answered = 0;
+    for (int round = 0; round < TLS_ROUNDS; round++) {
+        uint8_t out[4096];
+        size_t n = mutate(hello, hello_len, out, sizeof(out));
+        int fd = raw_connect(tls_addr);
+        (void)send(fd, out, n, MSG_NOSIGNAL);
+        shutdown(fd, SHUT_WR); /* then nothing more: the server decides now */
+        char in[8192];
+        bool closed = false;
+        size_t got = read_until_closed(fd, in, sizeof(in), 3000, &closed);
+        if (!closed) {
+            fail_msg("round %d (seed %u): the connection was still open after 3 s", round, seed);
+        }
+        /* An alert record, or a server's first flight to a hello that survived (it then
+         * waits for a Finished that never comes, and sees the close). */
+        alerts += got > 0 && (uint8_t)in[0] == 0x15;
+        answered += got > 0 && (uint8_t)in[0] == 0x16;
+        close(fd);
+    }
+    print_message("# %d mutated handshakes (seed %u): %u alerts, %u answered with a server "
+                  "flight, the rest closed\n",
+                  TLS_ROUNDS, seed, alerts, answered);
+    sentinel_served_since(before);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3 && !(argc == 5 && strcmp(argv[3], "sentinel") == 0)) {
@@ -538,6 +631,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_many_connections_held),
         cmocka_unit_test(test_one_byte_at_a_time),
         cmocka_unit_test(test_http_garbage_and_oversized),
+        cmocka_unit_test(test_tls_handshake_mutations),
     };
     return cmocka_run_group_tests(tests, start_sentinel, stop_sentinel);
 }

@@ -11,15 +11,30 @@ FAKE=$2
 CHECKS_BIN=$3
 
 start_fake_chrony fake "$FAKE"
-start_oracled_on "$ORACLED" oracled "$FAKE_PORT"
+# Plaintext on --listen for the sentinel and most of the abuse; mutual TLS on --tls-listen for
+# the mutated handshakes.
+tls_pki "$TMP/tls"
+start_oracled_on "$ORACLED" oracled "$FAKE_PORT" --tls-listen 127.0.0.1:0 \
+    --tls-cert "$TMP/tls/server.pem" --tls-key "$TMP/tls/server.key" --tls-ca "$TMP/tls/ca.pem"
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10
+[ -n "$TLS_PORT" ] || fail "no TLS listener"
 rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
 
-"$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP"
+IT_ABUSE_TLS="127.0.0.1:$TLS_PORT" "$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP"
 pass "abuse (random bytes, truncated frames, unknown fields, limits, duplicate ids, 10,000" \
-    "held connections, a byte a second, HTTP garbage) with a sentinel served throughout"
+    "held connections, a byte a second, HTTP garbage, mutated TLS handshakes) with a sentinel" \
+    "served throughout"
 
 kill -0 $PID 2>/dev/null || fail "oracled died"
+# The mutated handshakes: every one refused (none a session), each counted.
+refused=0
+for r in no_cert untrusted expired not_allowed protocol closed timeout; do
+    refused=$((refused + $(metric "$HTTP" "oracled_tls_handshakes_total{result=\"$r\"}")))
+done
+ok=$(metric "$HTTP" 'oracled_tls_handshakes_total{result="ok"}')
+[ "$ok" = 0 ] || fail "$ok mutated handshakes became sessions"
+[ "$refused" -ge 1500 ] || fail "only $refused refused handshakes counted for 1,500 sent"
+pass "1,500 mutated TLS handshakes, each refused and counted ($refused), none a session"
 curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null || fail "/healthz not 200 afterwards"
 rss_after=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
 echo "# server RSS: $rss_before KiB before, $rss_after KiB after"

@@ -26,23 +26,13 @@ contains "$OUT" "all unique, increasing per thread" "the stress run's summary"
 pass "$THREADS threads x $CALLS calls through one shared client: ${OUT%%$'\n'*}"
 
 # Over mutual TLS: a CA, the server's certificate and a client's, made here.
-tls_cert() { # NAME CN [SAN]: NAME.pem and NAME.key signed by the CA
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/$1.key" \
-        -out "$TMP/$1.csr" -subj "/CN=$2" 2>/dev/null
-    printf '%s\n' "${3:-basicConstraints=CA:FALSE}" >"$TMP/$1.ext"
-    openssl x509 -req -in "$TMP/$1.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial \
-        -days 2 -extfile "$TMP/$1.ext" -out "$TMP/$1.pem" 2>/dev/null
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/ca.key" \
-    -out "$TMP/ca.pem" -days 2 -subj "/CN=it_shared CA" 2>/dev/null
-tls_cert server oracled "subjectAltName=IP:127.0.0.1"
-tls_cert client db-1
-start_oracled_on "$ORACLED" tls "$FAKE_PORT" --state-window 5s --tls-cert "$TMP/server.pem" \
-    --tls-key "$TMP/server.key" --tls-ca "$TMP/ca.pem"
+tls_pki "$TMP/tls"
+start_oracled_on "$ORACLED" tls "$FAKE_PORT" --state-window 5s --tls-cert "$TMP/tls/server.pem" \
+    --tls-key "$TMP/tls/server.key" --tls-ca "$TMP/tls/ca.pem"
 wait_for_log "$LOG" "$PID" "ready: serving timestamps" 10
 TLS_CALLS=$((CALLS / 4))
-run 0 env ORACLE_TLS_CA="$TMP/ca.pem" ORACLE_TLS_CERT="$TMP/client.pem" \
-    ORACLE_TLS_KEY="$TMP/client.key" "$IT_SHARED" "127.0.0.1:$PORT" "$THREADS" "$TLS_CALLS"
+run 0 env ORACLE_TLS_CA="$TMP/tls/ca.pem" ORACLE_TLS_CERT="$TMP/tls/client.pem" \
+    ORACLE_TLS_KEY="$TMP/tls/client.key" "$IT_SHARED" "127.0.0.1:$PORT" "$THREADS" "$TLS_CALLS"
 contains "$OUT" "all unique, increasing per thread" "the stress run's summary, over TLS"
 ok=$(metric "$HTTP" 'oracled_tls_handshakes_total{result="ok"}')
 [ "${ok:-0}" -ge 1 ] || fail "no TLS handshake counted: '$ok'"

@@ -256,7 +256,8 @@ start_fake_chrony() {
 # start_oracled_on BIN NAME CHRONY_PORT [ARGS...]: the oracled binary BIN (oracled, or a test
 # build of it) on 127.0.0.1, any port, for the protocol and for HTTP, fed by the chronyd command
 # port CHRONY_PORT (UDP), state in $TMP/NAME-state, log in $TMP/NAME.log; stopped on exit.
-# Returns once it listens (not once it is ready); sets PID, PORT, HTTP and LOG.
+# Returns once it listens (not once it is ready); sets PID, PORT, HTTP, LOG and TLS_PORT (the
+# --tls-listen listener's port, "" without one).
 start_oracled_on() {
     local bin=$1 name=$2 chrony_port=$3
     shift 3
@@ -268,8 +269,18 @@ start_oracled_on() {
     track_pid $PID
     wait_for_log "$LOG" $PID "listening on 127\.0\.0\.1:[0-9]+ \(oracle" 10
     wait_for_log "$LOG" $PID "listening on 127\.0\.0\.1:[0-9]+ \(HTTP" 10
+    # The plaintext oracle listener (the TLS one when every --listen speaks TLS), and the
+    # --tls-listen one, if any, in TLS_PORT. (Both are logged in the same loop turn.)
+    TLS_PORT=""
+    if grep -qE "listening on 127\.0\.0\.1:[0-9]+ \(oracle protocol over TLS\)" "$LOG"; then
+        TLS_PORT=$(bound_port "$LOG" "oracle protocol over TLS")
+    fi
+    local plain=$TLS_PORT
+    if grep -qE "listening on 127\.0\.0\.1:[0-9]+ \(oracle protocol\)" "$LOG"; then
+        plain=$(bound_port "$LOG" "oracle protocol\\)")
+    fi
     # shellcheck disable=SC2034 # read by the scripts that source this file
-    PORT=$(bound_port "$LOG" oracle)
+    PORT=$plain
     # shellcheck disable=SC2034
     HTTP=$(bound_port "$LOG" HTTP)
 }
@@ -312,4 +323,28 @@ start_refused() {
     [ $rc -ne 0 ] || fail "$what: started"
     grep -qE -- "$msg" "$TMP/err.out" || fail "$what: no '$msg' in: $(cat "$TMP/err.out")"
     pass "start refused: $what"
+}
+
+# tls_issue DIR NAME CN [EXTENSION]: DIR/NAME.pem and DIR/NAME.key, an EC P-256 certificate for
+# CN signed by DIR/ca.pem (made by tls_pki), valid for 2 days, with EXTENSION (an openssl
+# extension line, e.g. "subjectAltName=DNS:db-1.example"; default none that matters).
+tls_issue() {
+    local dir=$1 name=$2 cn=$3 ext=${4:-basicConstraints=CA:FALSE}
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/$name.key" \
+        -out "$dir/$name.csr" -subj "/CN=$cn" 2>/dev/null || fail "openssl req for $name"
+    printf '%s\n' "$ext" >"$dir/$name.ext"
+    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 2 -extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null ||
+        fail "openssl x509 for $name"
+}
+
+# tls_pki DIR: a test CA (DIR/ca.pem, ca.key), oracled's certificate (server.pem, server.key:
+# CN oracled, DNS:localhost, IP:127.0.0.1) and a client's (client.pem, client.key: CN db-1,
+# DNS:db-1.example).
+tls_pki() {
+    mkdir -p "$1"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/ca.key" \
+        -out "$1/ca.pem" -days 2 -subj "/CN=test CA" 2>/dev/null || fail "openssl: the test CA"
+    tls_issue "$1" server oracled "subjectAltName=DNS:localhost,IP:127.0.0.1"
+    tls_issue "$1" client db-1 "subjectAltName=DNS:db-1.example"
 }

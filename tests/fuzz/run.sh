@@ -14,12 +14,13 @@ command -v clang >/dev/null || {
 }
 CC=clang cmake -S "$repo" -B "$build" -DORACLE_FUZZ=ON -DORACLE_SANITIZE="address;undefined" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_wire fuzz_http fuzz_chrony >/dev/null
+cmake --build "$build" -j"$(nproc)" --target fuzz_wire fuzz_http fuzz_chrony fuzz_tls \
+    >/dev/null
 work=$(mktemp -d "${TMPDIR:-/tmp}/oracle-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$build/crashes"
 rc=0
-for t in wire http chrony; do
+for t in wire http chrony tls; do
     mkdir -p "$work/$t"
     echo "fuzz_$t: $seconds s"
     if ! "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
