@@ -9,16 +9,15 @@
  * the other's keys), a failure always has its reason and words, and what a session holds to
  * send stays small.
  */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
 #include "tlsctx.h"
 #include "tlssess.h"
