@@ -61,7 +61,11 @@ pass "promtool test rules: the unit tests pass and cover every alert"
 # --- a live oracled ---
 
 start_fake_chrony fake "$FAKE"
-start_oracled_on "$ORACLED" oracled "$FAKE_PORT"
+# TLS on a listener of its own, so that the TLS series the rules use exist; the plain --listen
+# is what oracle-cli uses below.
+tls_pki "$TMP/tls"
+start_oracled_on "$ORACLED" oracled "$FAKE_PORT" --tls-listen 127.0.0.1:0 \
+    --tls-cert "$TMP/tls/server.pem" --tls-key "$TMP/tls/server.key"
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10
 TARGET=127.0.0.1:$HTTP
 

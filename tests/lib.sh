@@ -326,7 +326,7 @@ start_refused() {
 }
 
 # tls_issue DIR NAME CN [EXTENSION]: DIR/NAME.pem and DIR/NAME.key, an EC P-256 certificate for
-# CN signed by DIR/ca.pem (made by tls_pki), valid for 2 days, with EXTENSION (an openssl
+# CN signed by DIR/ca.pem (made by tls_pki), valid for 30 days, with EXTENSION (an openssl
 # extension line, e.g. "subjectAltName=DNS:db-1.example"; default none that matters).
 tls_issue() {
     local dir=$1 name=$2 cn=$3 ext=${4:-basicConstraints=CA:FALSE}
@@ -334,7 +334,7 @@ tls_issue() {
         -out "$dir/$name.csr" -subj "/CN=$cn" 2>/dev/null || fail "openssl req for $name"
     printf '%s\n' "$ext" >"$dir/$name.ext"
     openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
-        -CAcreateserial -days 2 -extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null ||
+        -CAcreateserial -days 30 -extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null ||
         fail "openssl x509 for $name"
 }
 
@@ -344,7 +344,7 @@ tls_issue() {
 tls_pki() {
     mkdir -p "$1"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/ca.key" \
-        -out "$1/ca.pem" -days 2 -subj "/CN=test CA" 2>/dev/null || fail "openssl: the test CA"
+        -out "$1/ca.pem" -days 30 -subj "/CN=test CA" 2>/dev/null || fail "openssl: the test CA"
     tls_issue "$1" server oracled "subjectAltName=DNS:localhost,IP:127.0.0.1"
     tls_issue "$1" client db-1 "subjectAltName=DNS:db-1.example"
 }
