@@ -576,7 +576,8 @@ static const struct opts_program program = {
              "\n",
     .footer = "\n"
               "Durations take a unit: ns, us, ms, s or m. Sizes: bytes, or K, M, G (binary).\n"
-              "SIGTERM or SIGINT drains and stops the server; a second one stops it at once.\n",
+              "SIGTERM or SIGINT drains and stops the server; a second one stops it at once.\n"
+              "SIGHUP rereads the TLS certificate, key and CA (nothing else).\n",
     .entries = entries,
     .n_entries = ARRAY_SIZE(entries),
     .style = OPTS_STYLE_VALUE_FOR,
