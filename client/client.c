@@ -78,14 +78,14 @@ struct oracle_client {
 };
 
 /* The message for a broken connection: where, what, and how many requests it ended. */
-static int failure_error(struct oracle_error *err, int rc, const char *peer, const char *what,
-                         size_t lost)
+static int failure_error(struct oracle_error *err, int rc, bool retriable, const char *peer,
+                         const char *what, size_t lost)
 {
-    const char *after =
-        rc == ORACLE_E_PROTOCOL ? "; is that address an oracled?" : "; the next call reconnects";
-    client_error(err, rc, rc != ORACLE_E_PROTOCOL,
-                 "oracled at %s: %s (%zu request%s in flight lost)%s", peer, what, lost,
-                 lost == 1 ? "" : "s", after);
+    const char *after = rc == ORACLE_E_PROTOCOL ? "; is that address an oracled?"
+                        : retriable             ? "; the next call reconnects"
+                                                : "; fix the TLS settings";
+    client_error(err, rc, retriable, "oracled at %s: %s (%zu request%s in flight lost)%s", peer,
+                 what, lost, lost == 1 ? "" : "s", after);
     if (err != NULL) {
         snprintf(err->peer, sizeof(err->peer), "%s", peer);
     }
@@ -117,19 +117,25 @@ static void disconnect(oracle_client *c)
  * The connection is unusable: says why in err, remembers the requests it ends for
  * oracle_receive() to report, and drops it. Returns rc.
  */
-static int fail(oracle_client *c, struct oracle_error *err, int rc, const char *what)
+static int fail_as(oracle_client *c, struct oracle_error *err, int rc, bool retriable,
+                   const char *what)
 {
-    failure_error(err, rc, c->peer, what, c->in_flight);
+    failure_error(err, rc, retriable, c->peer, what, c->in_flight);
     if (c->in_flight > 0) {
         c->lost += c->in_flight;
         c->lost_rc = rc;
         c->lost_code = ORACLE_ERROR_NONE;
-        c->lost_retriable = rc != ORACLE_E_PROTOCOL;
+        c->lost_retriable = retriable;
         snprintf(c->lost_what, sizeof(c->lost_what), "%s", what);
         snprintf(c->lost_peer, sizeof(c->lost_peer), "%s", c->peer);
     }
     disconnect(c);
     return rc;
+}
+
+static int fail(oracle_client *c, struct oracle_error *err, int rc, const char *what)
+{
+    return fail_as(c, err, rc, rc != ORACLE_E_PROTOCOL, what);
 }
 
 /* A client's struct with its options checked, nothing else yet; NULL with err filled. */
@@ -291,7 +297,8 @@ API int oracle_client_connect(oracle_client *c, struct oracle_error *err)
                                 ctls_server_name(&c->cfg, c->cfg.servers[which].host), deadline,
                                 why, sizeof(why));
         if (rc < 0) {
-            client_error(err, rc, true, "%s: %s", c->peer, why);
+            client_error(err, rc, rc == ORACLE_E_TIMEOUT || !ctls_permanent(why), "%s: %s", c->peer,
+                         why);
             if (err != NULL) {
                 snprintf(err->peer, sizeof(err->peer), "%s", c->peer);
             }
@@ -567,7 +574,11 @@ static int read_some(oracle_client *c, struct oracle_error *err)
     }
     char what[ORACLE_MESSAGE_MAX / 2];
     if (n < 0 && errno == EPROTO && c->tls.on) {
+        /* The server refused the session after the handshake (TLS 1.3 checks the client's
+         * certificate then), or a record was bad. */
         ctls_explain(c->tls.sess.why, false, what, sizeof(what));
+        bool settings = ctls_permanent(c->tls.sess.why);
+        return fail_as(c, err, settings ? ORACLE_E_CONNECT : ORACLE_E_CLOSED, !settings, what);
     } else {
         snprintf(what, sizeof(what), "%s",
                  n == 0 ? "closed the connection" : strerrordesc_np(errno));
@@ -777,7 +788,8 @@ static int wait_reply(oracle_client *c, uint64_t id, struct oracle_response *out
         return 0;
     }
     if (id == 0 && c->lost > 0) {
-        int rc = failure_error(err, c->lost_rc, c->lost_peer, c->lost_what, c->lost);
+        int rc =
+            failure_error(err, c->lost_rc, c->lost_retriable, c->lost_peer, c->lost_what, c->lost);
         if (err != NULL) {
             err->code = c->lost_code;
             err->retriable = c->lost_retriable;

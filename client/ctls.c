@@ -49,9 +49,9 @@ void ctls_explain(const char *why, bool handshake, char *out, size_t cap)
                                  "tls_key"},
         {"unknown ca", "the server does not trust the client certificate's CA"},
         {"certificate expired", "the server says the client certificate has expired"},
-        {"bad certificate", "the server refused the client certificate"},
-        {"certificate unknown", "the server refused the client certificate (not on its "
-                                "allow-list?)"},
+        {"bad certificate", "the server refused the client certificate (not on its allow-list?)"},
+        {"certificate unknown", "the server refused the client certificate"},
+        {"handshake failure", "the server refused the session (no version or cipher in common?)"},
         {"wrong version number", "is TLS on at that address (oracled --tls-cert)?"},
         {"packet length too long", "is TLS on at that address (oracled --tls-cert)?"},
         {"record layer failure", "is TLS on at that address (oracled --tls-cert)?"},
@@ -65,6 +65,28 @@ void ctls_explain(const char *why, bool handshake, char *out, size_t cap)
         }
     }
     snprintf(out, cap, "TLS %s: %s", handshake ? "handshake failed" : "session failed", why);
+}
+
+bool ctls_permanent(const char *why)
+{
+    static const char *const says[] = {
+        "certificate",
+        "unknown ca",
+        "access denied",
+        "protocol version",
+        "handshake failure",
+        "wrong version number",
+        "packet length too long",
+        "unsupported protocol",
+        "no shared cipher",
+        "no protocols available",
+    };
+    for (size_t i = 0; i < sizeof(says) / sizeof(says[0]); i++) {
+        if (strstr(why, says[i]) != NULL) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Sends every record the session has made, waiting up to deadline_ns. Returns 0, or -ETIMEDOUT

@@ -26,6 +26,11 @@ const char *ctls_server_name(const struct client_config *cfg, const char *host);
 /* A sentence for a refusal OpenSSL described as why: why, and what to look at. */
 void ctls_explain(const char *why, bool handshake, char *out, size_t cap);
 
+/* Whether a TLS failure OpenSSL described as why is the settings' (a certificate refused either
+ * way, no version or cipher in common, TLS at a plaintext port): the same call fails again, on
+ * any instance, until they are fixed. Not retriable. */
+bool ctls_permanent(const char *why);
+
 /* One connection's TLS. */
 struct ctls {
     bool on;

@@ -119,6 +119,7 @@ struct engine {
     bool gai_pending;
     struct addrinfo *ai_list, *ai;
     char why[ORACLE_MESSAGE_MAX / 2];
+    bool why_settings; /* a TLS refusal among the reasons: the settings', not retriable */
 
     uv_timer_t deadline_timer; /* at the earliest deadline */
     uint64_t deadline_due_ns;  /* 0: not armed */
@@ -898,6 +899,7 @@ static bool tls_input(struct econn *c, const uint8_t *data, size_t len)
         if (rc < 0) {
             uv_timer_stop(&e->connect_timer);
             ctls_explain(c->tls->why, true, what, sizeof(what));
+            e->why_settings = e->why_settings || ctls_permanent(c->tls->why);
             attempt_failed(e, c, what);
             return false;
         }
@@ -915,12 +917,16 @@ static bool tls_input(struct econn *c, const uint8_t *data, size_t len)
             break;
         }
         if (n < 0) {
+            /* The server refused the session after the handshake (TLS 1.3 checks the
+             * client's certificate then: its settings, not retriable), or a bad record. */
+            bool settings = n != TLSSESS_EOF && ctls_permanent(c->tls->why);
             if (n == TLSSESS_EOF) {
                 snprintf(what, sizeof(what), "closed the connection (close_notify)");
             } else {
                 ctls_explain(c->tls->why, false, what, sizeof(what));
             }
-            client_error(&err, ORACLE_E_CLOSED, true, "oracled at %s: %s", c->peer, what);
+            client_error(&err, settings ? ORACLE_E_CONNECT : ORACLE_E_CLOSED, !settings,
+                         "oracled at %s: %s", c->peer, what);
             snprintf(err.peer, sizeof(err.peer), "%s", c->peer);
             conn_fail(c, &err);
             return false;
@@ -987,6 +993,7 @@ static void pass_failed(struct engine *e)
     e->resolving = false;
     struct oracle_error err;
     client_connect_error(&err, e->why);
+    err.retriable = !e->why_settings;
     backoff_more(e);
     fail_queued(e, &err);
 }
@@ -1204,6 +1211,7 @@ static void start_connect(struct engine *e)
     e->pass_tried = 0;
     e->pass_server = e->next_server;
     e->why[0] = '\0';
+    e->why_settings = false;
     next_server(e);
 }
 

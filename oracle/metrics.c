@@ -153,7 +153,7 @@ static void tls_health(const struct metrics_snapshot *m, struct strbuf *b)
     strbuf_printf(b,
                   ",\"client_certificates\":\"%s\",\"allow_list\":%zu,\"http\":%s,"
                   "\"certificate_expires\":\"%s\",\"reload_failures\":%" PRIu64 "}",
-                  t->mutual ? "required" : "not asked", t->n_allow, t->http ? "true" : "false",
+                  t->mutual ? "required" : "not_asked", t->n_allow, t->http ? "true" : "false",
                   expires, t->reloads_failed);
 }
 
@@ -355,7 +355,8 @@ static void tls_metrics(const struct metrics_snapshot *m, struct strbuf *b)
     metric(b, "oracled_tls_handshakes_total", "counter",
            "TLS handshakes on the oracle port, by result: ok, or why the client was refused "
            "(no_cert, untrusted, expired, not_allowed, protocol: not TLS or no common version, "
-           "closed: it hung up first, timeout: --tls-handshake-timeout).");
+           "peer_alert: the client refused the server, e.g. its certificate, closed: it hung up "
+           "first, timeout: --tls-handshake-timeout).");
     for (int f = 0; f < TLSSESS_FAILURES; f++) {
         strbuf_printf(b, "oracled_tls_handshakes_total{result=\"%s\"} %" PRIu64 "\n",
                       tlssess_failure_name((enum tlssess_failure)f), m->conns.tls_handshakes[f]);

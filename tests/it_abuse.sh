@@ -28,7 +28,7 @@ pass "abuse (random bytes, truncated frames, unknown fields, limits, duplicate i
 kill -0 $PID 2>/dev/null || fail "oracled died"
 # The mutated handshakes: every one refused (none a session), each counted.
 refused=0
-for r in no_cert untrusted expired not_allowed protocol closed timeout; do
+for r in no_cert untrusted expired not_allowed protocol peer_alert closed timeout; do
     refused=$((refused + $(metric "$HTTP" "oracled_tls_handshakes_total{result=\"$r\"}")))
 done
 ok=$(metric "$HTTP" 'oracled_tls_handshakes_total{result="ok"}')

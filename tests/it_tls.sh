@@ -38,7 +38,7 @@ FAKE=$2
 CLI=$3
 PROTO=$(cd "$(dirname "$0")/../proto" && pwd)
 DRIBBLE=$(dirname "$0")/support/tls_dribble.py
-REASONS=(ok no_cert untrusted expired not_allowed protocol closed timeout)
+REASONS=(ok no_cert untrusted expired not_allowed protocol peer_alert closed timeout)
 
 for tool in openssl protoc python3 curl jq ss; do
     command -v "$tool" >/dev/null || fail "this test needs $tool"
@@ -377,9 +377,14 @@ run 2 "$CLI" -s "127.0.0.1:$TLSP" --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/db3.cr
     --tls-key "$PKI/db3.key" ts
 contains "$ERR" "the server says the client certificate has expired" "an expired certificate"
 expect_counts "$A_HTTP" "an expired client certificate" expired=1
+# The same with --json: a refused certificate is the client's settings, not retriable.
+run 2 "$CLI" -s "127.0.0.1:$TLSP" --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/db3.crt" \
+    --tls-key "$PKI/db3.key" --json ts
+json_is "$OUT" .error.retriable false "an expired client certificate"
+json_is "$OUT" .error.code CONNECT "an expired client certificate"
 refused_log expired "certificate verify failed: certificate has expired \(client certificate CN=db-3"
-pass "an expired client certificate: oracle-cli exits 2 (the server says it has expired)," \
-    "counted expired, logged"
+pass "an expired client certificate: oracle-cli exits 2 (the server says it has expired; not" \
+    "retriable), counted expired, logged"
 
 snap "$A_HTTP"
 s_client "$TLSP" -tls1_2 -cert "$PKI/db1.crt" -key "$PKI/db1.key"
@@ -393,6 +398,7 @@ pass "a TLS 1.2 client (s_client -tls1_2) under the default minimum 1.3: protoco
 snap "$A_HTTP"
 run 2 "$CLI" -s "127.0.0.1:$TLSP" ts
 contains "$ERR" "BAD_REQUEST: .*this address speaks TLS: connect with TLS" "plaintext at TLS"
+contains "$ERR" "hint: connect with --tls-ca FILE" "the hint for plaintext at TLS"
 expect_counts "$A_HTTP" "a plaintext client" protocol=1
 refused_log protocol "the client does not speak TLS"
 pass "a plaintext oracle-cli at the TLS port: exit 2, told in a plain BAD_REQUEST that the" \
@@ -408,10 +414,14 @@ expect_counts "$A_HTTP" "the plaintext port"
 pass "the plaintext --listen beside it: a TLS oracle-cli exits 2 (is TLS on at that address?)," \
     "a plaintext one is served; no TLS handshake counted"
 
-run 2 "$CLI" -s "127.0.0.1:$TLSP" "${MTLS_FILES[@]}" --tls-server-name db.example ts
-contains "$ERR" "certificate verify failed: hostname mismatch" "--tls-server-name"
+snap "$A_HTTP"
+run 2 "$CLI" -s "127.0.0.1:$TLSP" "${MTLS_FILES[@]}" --tls-server-name db.example --json ts
+contains "$OUT" "certificate verify failed: hostname mismatch" "--tls-server-name"
+json_is "$OUT" .error.retriable false "a refused certificate: the settings, not retriable"
+# The client refused the server: oracled counts that apart (peer_alert), not as its own refusal.
+expect_counts "$A_HTTP" "a client refusing the server's certificate" peer_alert=1
 pass "oracle-cli --tls-server-name db.example (the certificate has localhost, 127.0.0.1):" \
-    "hostname mismatch, exit 2"
+    "hostname mismatch, exit 2, not retriable; oracled counts a peer_alert"
 
 # --- 3. /metrics and /healthz ---
 

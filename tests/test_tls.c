@@ -357,7 +357,7 @@ static void test_refusals(void **state)
                    "not yet valid");
     const char *only_db2[] = {"CN=db-2", "DNS:db-2.example"};
     expect_refusal(p, at(p, "client.pem"), at(p, "client.key"), only_db2, 2, TLSSESS_NOT_ALLOWED,
-                   "application verification failure");
+                   "certificate rejected");
 }
 
 static void test_allow_list_lets_in(void **state)
@@ -506,8 +506,8 @@ static void test_identities(void **state)
 static void test_failure_names(void **state)
 {
     (void)state;
-    const char *want[] = {"ok",          "no_cert",  "untrusted", "expired",
-                          "not_allowed", "protocol", "closed",    "timeout"};
+    const char *want[] = {"ok",       "no_cert",    "untrusted", "expired", "not_allowed",
+                          "protocol", "peer_alert", "closed",    "timeout"};
     assert_int_equal(sizeof(want) / sizeof(want[0]), TLSSESS_FAILURES);
     for (int f = 0; f < TLSSESS_FAILURES; f++) {
         assert_string_equal(tlssess_failure_name((enum tlssess_failure)f), want[f]);

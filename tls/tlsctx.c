@@ -17,6 +17,16 @@ static const char *ssl_reason(void)
     return r != NULL ? r : "unknown error";
 }
 
+/* OpenSSL's last error about a PEM file, in words a person can act on. */
+static const char *pem_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_PEM || ERR_GET_REASON(e) == ERR_R_PEM_LIB) {
+        return "no PEM block of the expected kind in it (-----BEGIN ...-----)";
+    }
+    return ssl_reason();
+}
+
 /* Whether path can be opened for reading; why says it when not. */
 static bool readable(const char *what, const char *path, char *why, size_t cap)
 {
@@ -71,12 +81,12 @@ static bool load_own(SSL_CTX *ctx, const struct tlsctx_settings *s, int64_t now_
         return false;
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, s->cert) != 1) {
-        snprintf(why, cap, "cannot use the certificate %s: %s", s->cert, ssl_reason());
+        snprintf(why, cap, "cannot use the certificate %s: %s", s->cert, pem_reason());
         return false;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, s->key, SSL_FILETYPE_PEM) != 1 &&
         ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
-        snprintf(why, cap, "cannot use the key %s: %s", s->key, ssl_reason());
+        snprintf(why, cap, "cannot use the key %s: %s", s->key, pem_reason());
         return false;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -100,7 +110,7 @@ static bool load_ca(SSL_CTX *ctx, const char *ca, char *why, size_t cap)
         return false;
     }
     if (SSL_CTX_load_verify_file(ctx, ca) != 1) {
-        snprintf(why, cap, "cannot use the CA file %s: %s", ca, ssl_reason());
+        snprintf(why, cap, "cannot use the CA file %s: %s", ca, pem_reason());
         return false;
     }
     return true;
@@ -136,7 +146,8 @@ static int verify_allowed(int ok, X509_STORE_CTX *store)
     if (cert != NULL && tlsid_allowed(cert, s->allow, s->n_allow)) {
         return 1;
     }
-    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    /* "certificate rejected": the client hears a bad_certificate alert. */
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
     return 0;
 }
 

@@ -12,7 +12,8 @@
 #include "tlsid.h"
 
 static const char *const failure_names[TLSSESS_FAILURES] = {
-    "ok", "no_cert", "untrusted", "expired", "not_allowed", "protocol", "closed", "timeout",
+    "ok",       "no_cert",    "untrusted", "expired", "not_allowed",
+    "protocol", "peer_alert", "closed",    "timeout",
 };
 
 const char *tlssess_failure_name(enum tlssess_failure f)
@@ -126,7 +127,7 @@ static enum tlssess_failure verify_failure(long v)
     case X509_V_ERR_CERT_HAS_EXPIRED:
     case X509_V_ERR_CERT_NOT_YET_VALID:
         return TLSSESS_EXPIRED;
-    case X509_V_ERR_APPLICATION_VERIFICATION:
+    case X509_V_ERR_CERT_REJECTED: /* tlsctx.c's allow-list */
         return TLSSESS_NOT_ALLOWED;
     default:
         return TLSSESS_UNTRUSTED;
@@ -162,6 +163,10 @@ int tlssess_handshake(struct tlssess *t)
                ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
         t->failure = TLSSESS_NO_CERT;
         take_error(t, "no certificate");
+    } else if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET) {
+        /* A received alert's reason is the offset plus the alert's number. */
+        t->failure = TLSSESS_PEER_ALERT;
+        take_error(t, "an alert");
     } else {
         t->failure = TLSSESS_PROTOCOL;
         take_error(t, "handshake failed");

@@ -22,13 +22,16 @@ enum tlssess_failure {
     TLSSESS_UNTRUSTED,   /* its certificate is not signed by the CA, or is malformed */
     TLSSESS_EXPIRED,     /* ... is past its validity period, or not yet in it */
     TLSSESS_NOT_ALLOWED, /* ... is signed by the CA but not on the allow-list */
-    TLSSESS_PROTOCOL,    /* not TLS, an unsupported version or cipher, a bad record, an alert */
+    TLSSESS_PROTOCOL,    /* not TLS, an unsupported version or cipher, a bad record */
+    TLSSESS_PEER_ALERT,  /* the peer ended the handshake with an alert: it refused us (our
+                          * certificate, say) */
     TLSSESS_CLOSED,      /* the peer closed before the handshake finished (the caller's call) */
     TLSSESS_TIMEOUT,     /* the handshake took longer than allowed (the caller's call) */
     TLSSESS_FAILURES     /* how many kinds there are */
 };
 
-/* "ok", "no_cert", "untrusted", "expired", "not_allowed", "protocol", "closed", "timeout". */
+/* "ok", "no_cert", "untrusted", "expired", "not_allowed", "protocol", "peer_alert", "closed",
+ * "timeout". */
 const char *tlssess_failure_name(enum tlssess_failure f);
 
 #define TLSSESS_WHY_MAX 200

@@ -99,6 +99,10 @@ static const char *hint_for(const struct oracle_error *err)
         return "this instance is stopping: retry through the load balancer or another instance";
     case ORACLE_ERROR_BAD_REQUEST:
     case ORACLE_ERROR_UNSUPPORTED:
+        if (strstr(err->message, "speaks TLS") != NULL) {
+            return "connect with --tls-ca FILE (and --tls-cert, --tls-key when the server asks "
+                   "for a client certificate)";
+        }
         return "the server and oracle-cli disagree about the protocol: compare their versions";
     case ORACLE_ERROR_NONE:
         break;
