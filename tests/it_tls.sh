@@ -21,7 +21,8 @@
 #   new TLS clients runs (none fails). A GetTimestamp answered NOT_READY for the state file (a
 #   slow fsync on a busy machine; seen once in ~20 runs while the tree was being rebuilt) went
 #   through TLS all the same: retried (ts_served) or counted apart, never excused otherwise.
-# - A handshake dribbled one byte a second (tests/support/tls_dribble.py, a real ClientHello)
+# - A handshake dribbled one byte a second (tests/support/tls_dribble.py, a real ClientHello: its
+#   first 64 bytes at once, so the server is inside the record, then a byte a second)
 #   under --tls-handshake-timeout 3s: other TLS clients (oracle-cli now) are served meanwhile,
 #   each in well under 1 s; the dribbler is closed within the timeout plus the 1 s sweep (and
 #   a second of slack), counted as timeout and logged.

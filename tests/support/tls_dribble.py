@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """A TLS client that never finishes its handshake: it sends a real ClientHello one byte a second.
 
-Usage: tls_dribble.py HOST PORT MAX_SECONDS
+Usage: tls_dribble.py HOST PORT MAX_SECONDS [AT_ONCE]
 
-The ClientHello is made by Python's ssl module over memory BIOs (no network), then dribbled over
-a plain TCP socket, one byte per second, until the server closes the connection or MAX_SECONDS
-have passed. Prints "port N" (its local port, as the server's log names the peer) once connected,
+The ClientHello is made by Python's ssl module over memory BIOs (no network). Its first AT_ONCE
+bytes (default 64: the record header and the start of the handshake message, so the server is
+inside the record, waiting for its body) go at once; the rest is dribbled over a plain TCP
+socket, one byte per second, until the server closes the connection or MAX_SECONDS have passed. Prints "port N" (its local port, as the server's log names the peer) once connected,
 then one line at the end:
   closed after S s, N of M bytes sent   (exit 0: the server hung up first)
   still open after S s, N of M bytes sent   (exit 1)
@@ -37,11 +38,15 @@ def client_hello(server_name):
 
 def main():
     host, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    at_once = int(sys.argv[4]) if len(sys.argv) > 4 else 64
     hello = client_hello("localhost")
+    if at_once >= len(hello):
+        raise SystemExit("AT_ONCE must be below the ClientHello's %d bytes" % len(hello))
     sock = socket.create_connection((host, port), timeout=5)
     start = time.monotonic()
     print("port %d" % sock.getsockname()[1], flush=True)
-    sent = 0
+    sock.sendall(hello[:at_once])
+    sent = at_once
     closed = False
     while time.monotonic() - start < limit:
         if sent < len(hello):
