@@ -968,15 +968,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     if (c->tls != NULL) {
-        if (!tls_input(c, (const uint8_t *)buf->base, (size_t)n)) {
-            return;
-        }
+        (void)tls_input(c, (const uint8_t *)buf->base, (size_t)n);
     } else {
         c->in_len += (size_t)n;
-        if (!take_input(c)) {
-            return;
-        }
+        (void)take_input(c);
     }
+    /* Even when c closed: calls its replies sent elsewhere (a server that is shutting down, say)
+     * are queued again, and go out now. */
     pump(e);
 }
 
