@@ -24,6 +24,7 @@ static void tls_refused(struct conn *c, enum tlssess_failure f, const char *why)
 static void tls_not_tls(struct conn *c);
 
 #define TLS_HANDSHAKE_RECORD 0x16 /* the content type every TLS client's first record has */
+#define TLS_VERSION_MAJOR    0x03 /* ... and its version's first byte (SSL 3.0 and every TLS) */
 
 static void on_closed(uv_handle_t *h)
 {
@@ -212,17 +213,25 @@ void conn_goodbye(struct conn *c, enum wire_error code, bool retriable, const ch
     conn_flush(c);
 }
 
-/* Input is held (not handled, not read) while this much output waits for the client. */
+/* Input is held (not handled, not read) while this much output waits for the client: replies
+ * gathered, and (TLS) records the session made that are not yet taken. */
 static bool paused(const struct conn *c)
 {
     size_t half_cap = c->env->max_output_bytes / 2;
-    return c->out_len >= (half_cap < CONN_OUT_PAUSE_BYTES ? half_cap : CONN_OUT_PAUSE_BYTES);
+    size_t waiting = c->out_len + (c->tls != NULL ? tlssess_pending(c->tls) : 0);
+    return waiting >= (half_cap < CONN_OUT_PAUSE_BYTES ? half_cap : CONN_OUT_PAUSE_BYTES);
 }
 
-/* Closes a half-closed connection once nothing is left to answer or write. */
+/* Closes a half-closed connection once nothing is left to answer or write (TLS: after a
+ * close_notify, so the client knows it has every reply). */
 static void finish_if_done(struct conn *c)
 {
     if (c->eof && c->waits == NULL && !conn_unsent(c)) {
+        if (c->tls != NULL && c->tls->established && !c->close_after_flush) {
+            conn_close_after_flush(c);
+            conn_flush(c);
+            return;
+        }
         conn_close(c, "peer closed");
     }
 }
@@ -465,12 +474,13 @@ static void resume(struct conn *c)
     if (c->closing || c->close_after_flush) {
         return;
     }
-    /* Frames held while paused come first: they arrived before anything still unread. */
-    if (c->in_len > 0 && !c->eof) {
+    /* Frames held while paused come first: they arrived before anything still unread (after a
+     * half-close too: the client still waits for their replies). */
+    if (c->in_len > 0) {
         handle_input(c, c->in, c->in_len);
     }
     /* ... then what the session holds: records read before the pause. */
-    if (c->tls != NULL && !c->closing && !c->eof && !paused(c) && tlssess_has_input(c->tls)) {
+    if (c->tls != NULL && !c->closing && !paused(c) && tlssess_has_input(c->tls)) {
         tls_input(c);
     }
     if (c->closing || c->close_after_flush) {
@@ -487,6 +497,9 @@ static void resume(struct conn *c)
  * go out. */
 static void peer_closed(struct conn *c)
 {
+    if (c->closing) {
+        return;
+    }
     c->eof = true;
     stop_reading(c);
     if (c->in_len > 0) {
@@ -517,6 +530,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             conn_close(c, NULL);
             return;
         }
+        if (c->tls != NULL) {
+            /* Records the session still holds (read while paused) are requests too. */
+            c->eof = true;
+            stop_reading(c);
+            tls_input(c);
+        }
         peer_closed(c);
         return;
     }
@@ -541,7 +560,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (!c->tls_heard) {
         c->tls_heard = true;
-        if ((uint8_t)buf->base[0] != TLS_HANDSHAKE_RECORD) {
+        /* A record starts with its type and the version's major byte, 3; an oracle request of
+         * 22 bytes starts with 0x16 too, but then a protobuf tag, never 3. */
+        if ((uint8_t)buf->base[0] != TLS_HANDSHAKE_RECORD ||
+            (nread > 1 && (uint8_t)buf->base[1] != TLS_VERSION_MAJOR)) {
             tls_not_tls(c);
             return;
         }
@@ -718,8 +740,8 @@ static void tls_not_tls(struct conn *c)
 
 void conn_tls_expired(struct conn *c)
 {
-    if (c->closing || !conn_tls_handshaking(c)) {
-        return;
+    if (c->closing || c->close_after_flush || !conn_tls_handshaking(c)) {
+        return; /* refused already, or its alert still going out */
     }
     tls_refused(c, TLSSESS_TIMEOUT, "the handshake did not finish in time");
     conn_close(c, NULL);
@@ -751,7 +773,7 @@ static void tls_input(struct conn *c)
                       t->peer_id[0] != '\0' ? ", client " : "", t->peer_id);
         }
     }
-    while (!c->closing && !c->close_after_flush && !c->eof && !paused(c)) {
+    while (!c->closing && !c->close_after_flush && !paused(c)) {
         uv_buf_t buf;
         input_space(c, &buf);
         if (buf.base == NULL) {
@@ -768,11 +790,20 @@ static void tls_input(struct conn *c)
             peer_closed(c);
             break;
         } else {
-            conn_close(c, t->why);
+            log_info("conn %s: TLS: %s, closing", c->peer, t->why);
+            conn_close(c, NULL);
             return;
         }
     }
-    if (!c->closing && tlssess_pending(t) > 0) {
+    if (c->closing) {
+        return;
+    }
+    if (paused(c)) {
+        /* As handle_input does: a client that does not read its replies stops being read, and
+         * the session holds at most what one read brought. */
+        stop_reading(c);
+    }
+    if (tlssess_pending(t) > 0) {
         mark_dirty(c);
     }
 }

@@ -284,17 +284,22 @@ static void pair_free(struct pair *x)
     SSL_CTX_free(x->client_ctx);
 }
 
-static void test_mutual_tls(void **state)
+/* A mutual TLS pair, established. */
+static void established(struct pki *p, struct pair *x)
 {
-    struct pki *p = *state;
     struct tlsctx_settings s = {
         .cert = at(p, "server.pem"), .key = at(p, "server.key"), .ca = at(p, "ca.pem")};
     struct tlsctx_settings c = {
         .cert = at(p, "client.pem"), .key = at(p, "client.key"), .ca = at(p, "ca.pem")};
+    handshake(x, &s, &c, "localhost");
+    assert_int_equal(x->client_rc, 1);
+    assert_int_equal(x->server_rc, 1);
+}
+
+static void test_mutual_tls(void **state)
+{
     struct pair x;
-    handshake(&x, &s, &c, "localhost");
-    assert_int_equal(x.client_rc, 1);
-    assert_int_equal(x.server_rc, 1);
+    established(*state, &x);
     assert_string_equal(x.server.peer_id, "CN=db-1, DNS:db-1.example, URI:spiffe://prod/db-1");
     assert_string_equal(x.client.peer_id, "CN=oracled, DNS:localhost");
     char how[96];
@@ -318,6 +323,108 @@ static void test_mutual_tls(void **state)
     assert_int_equal(tlssess_read(&x.client, buf, sizeof(buf)), 5);
     assert_memory_equal(buf, "reply", 5);
     assert_int_equal(tlssess_read(&x.client, buf, sizeof(buf)), TLSSESS_EOF);
+    pair_free(&x);
+}
+
+/* The client's records for one KeyUpdate (SSL_key_update only schedules it). */
+static void send_key_update(struct pair *x)
+{
+    assert_int_equal(SSL_key_update(x->client.ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+    assert_int_equal(SSL_do_handshake(x->client.ssl), 1);
+}
+
+/* Everything the server can read now; returns its last tlssess_read result (0 or an error). */
+static ssize_t drain(struct tlssess *t, size_t *got)
+{
+    static char buf[65536];
+    ssize_t n;
+    while ((n = tlssess_read(t, buf, sizeof(buf))) > 0) {
+        *got += (size_t)n;
+    }
+    return n;
+}
+
+/* A client sending KeyUpdate after KeyUpdate costs the server a key derivation each: past a burst
+ * of TLSSESS_KEY_UPDATE_BURST without data between, the server gives up on it. */
+static void test_key_update_flood(void **state)
+{
+    struct pair x;
+    established(*state, &x);
+    size_t got = 0;
+    for (int i = 0; i < TLSSESS_KEY_UPDATE_BURST; i++) {
+        send_key_update(&x);
+        shuttle(&x.client, &x.server);
+        assert_int_equal(drain(&x.server, &got), 0);
+    }
+    send_key_update(&x);
+    shuttle(&x.client, &x.server);
+    assert_int_equal(drain(&x.server, &got), -EPROTO);
+    assert_non_null(strstr(x.server.why, "KeyUpdate"));
+    pair_free(&x);
+}
+
+/* Thousands of KeyUpdates arriving in one read: the SSL is handed them a step at a time, so it
+ * handles at most a step's worth past the burst before the server stops it. */
+static void test_key_update_flood_in_one_read(void **state)
+{
+    struct pair x;
+    established(*state, &x);
+    for (int i = 0; i < 2000; i++) {
+        send_key_update(&x);
+    }
+    size_t records = tlssess_pending(&x.client);
+    assert_true(records > 32768); /* much more than a step */
+    shuttle(&x.client, &x.server);
+    size_t got = 0;
+    assert_int_equal(drain(&x.server, &got), -EPROTO);
+    /* Each KeyUpdate record is 26 bytes: a step of 2048 holds fewer than 80. */
+    if (x.server.key_update_credit < -80) {
+        fail_msg("the server handled %d KeyUpdates past its credit", -x.server.key_update_credit);
+    }
+    pair_free(&x);
+}
+
+/* A client that updates its keys now and then, with data between, as a long connection may. */
+static void test_key_updates_with_data_between(void **state)
+{
+    struct pair x;
+    established(*state, &x);
+    static char data[TLSSESS_KEY_UPDATE_EARN];
+    memset(data, 'r', sizeof(data));
+    size_t got = 0;
+    for (int i = 0; i < 5 * TLSSESS_KEY_UPDATE_BURST; i++) {
+        send_key_update(&x);
+        assert_int_equal(tlssess_write(&x.client, data, sizeof(data)), 0);
+        shuttle(&x.client, &x.server);
+        assert_int_equal(drain(&x.server, &got), 0);
+    }
+    assert_int_equal(got, 5 * TLSSESS_KEY_UPDATE_BURST * sizeof(data));
+    pair_free(&x);
+}
+
+/* Much more than a step fed at once (a client that wrote a lot, read in one go) comes out whole,
+ * in order. */
+static void test_large_feed(void **state)
+{
+    struct pair x;
+    established(*state, &x);
+    static unsigned char data[200000];
+    for (size_t i = 0; i < sizeof(data); i++) {
+        data[i] = (unsigned char)(i * 7 + i / 251);
+    }
+    assert_int_equal(tlssess_write(&x.client, data, sizeof(data)), 0);
+    shuttle(&x.client, &x.server);
+    static unsigned char back[sizeof(data)];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = tlssess_read(&x.server, back + got, sizeof(back) - got)) > 0) {
+        got += (size_t)n;
+    }
+    assert_int_equal(n, 0);
+    assert_int_equal(got, sizeof(data));
+    assert_memory_equal(back, data, sizeof(data));
+    assert_false(tlssess_has_input(&x.server));
+    assert_null(x.server.staged); /* an emptied stage owns nothing */
     pair_free(&x);
 }
 
@@ -544,6 +651,10 @@ int main(void)
         cmocka_unit_test(test_server_context_errors),
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_mutual_tls),
+        cmocka_unit_test(test_key_update_flood),
+        cmocka_unit_test(test_key_update_flood_in_one_read),
+        cmocka_unit_test(test_key_updates_with_data_between),
+        cmocka_unit_test(test_large_feed),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_allow_list_lets_in),
         cmocka_unit_test(test_client_checks_server),

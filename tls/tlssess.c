@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tlsid.h"
@@ -45,6 +46,23 @@ static int note_peer(int ok, X509_STORE_CTX *store)
     return decide != NULL ? decide(ok, store) : ok;
 }
 
+/* Counts the KeyUpdate messages the peer sends (OpenSSL's message callback sees every
+ * handshake message, sent and received, after decryption). */
+static void note_message(int write_p, int version, int content_type, const void *buf, size_t len,
+                         SSL *ssl, void *arg)
+{
+    (void)version;
+    (void)arg;
+    if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 1 ||
+        *(const unsigned char *)buf != SSL3_MT_KEY_UPDATE) {
+        return;
+    }
+    struct tlssess *t = SSL_get_app_data(ssl);
+    if (t != NULL) {
+        t->key_update_credit--;
+    }
+}
+
 int tlssess_init(struct tlssess *t, SSL_CTX *ctx, bool server, const char *server_name)
 {
     memset(t, 0, sizeof(*t));
@@ -65,6 +83,8 @@ int tlssess_init(struct tlssess *t, SSL_CTX *ctx, bool server, const char *serve
     t->net_in = in;
     t->net_out = out;
     SSL_set_app_data(t->ssl, t);
+    SSL_set_msg_callback(t->ssl, note_message);
+    t->key_update_credit = TLSSESS_KEY_UPDATE_BURST;
     if (SSL_CTX_get_verify_mode(ctx) != SSL_VERIFY_NONE) {
         SSL_set_verify(t->ssl, SSL_CTX_get_verify_mode(ctx), note_peer);
     }
@@ -95,21 +115,72 @@ void tlssess_fini(struct tlssess *t)
     t->ssl = NULL;
     t->net_in = NULL;
     t->net_out = NULL;
+    free(t->staged);
+    t->staged = NULL;
+    t->staged_off = t->staged_len = t->staged_cap = 0;
+}
+
+/* Hands the SSL len bytes. Returns 0 or -ENOMEM. */
+static int give(struct tlssess *t, const void *data, size_t len)
+{
+    ERR_clear_error();
+    if (len > 0 && BIO_write(t->net_in, data, (int)len) != (int)len) {
+        ERR_clear_error();
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 int tlssess_feed(struct tlssess *t, const void *data, size_t len)
 {
-    while (len > 0) {
-        int chunk = len > INT_MAX ? INT_MAX : (int)len;
-        ERR_clear_error();
-        int n = BIO_write(t->net_in, data, chunk);
-        if (n <= 0) {
+    if (t->staged_len == 0) {
+        /* The common case, a request or two: straight to the SSL. */
+        size_t now = len < TLSSESS_FEED_STEP ? len : TLSSESS_FEED_STEP;
+        if (give(t, data, now) < 0) {
             return -ENOMEM;
         }
-        data = (const char *)data + n;
-        len -= (size_t)n;
+        data = (const char *)data + now;
+        len -= now;
+        if (len == 0) {
+            return 0;
+        }
     }
+    if (t->staged_len + len > t->staged_cap) {
+        size_t cap = t->staged_cap > 0 ? t->staged_cap : TLSSESS_FEED_STEP;
+        while (cap < t->staged_len + len) {
+            cap *= 2;
+        }
+        unsigned char *p = realloc(t->staged, cap);
+        if (p == NULL) {
+            return -ENOMEM;
+        }
+        t->staged = p;
+        t->staged_cap = cap;
+    }
+    memcpy(t->staged + t->staged_len, data, len);
+    t->staged_len += len;
     return 0;
+}
+
+/* Gives the SSL the next step of staged bytes. Returns 1 when it gave some, 0 when none are
+ * staged, -ENOMEM. An emptied stage owns no memory. */
+static int feed_step(struct tlssess *t)
+{
+    size_t left = t->staged_len - t->staged_off;
+    if (left == 0) {
+        return 0;
+    }
+    size_t now = left < TLSSESS_FEED_STEP ? left : TLSSESS_FEED_STEP;
+    if (give(t, t->staged + t->staged_off, now) < 0) {
+        return -ENOMEM;
+    }
+    t->staged_off += now;
+    if (t->staged_off == t->staged_len) {
+        free(t->staged);
+        t->staged = NULL;
+        t->staged_off = t->staged_len = t->staged_cap = 0;
+    }
+    return 1;
 }
 
 /* Fills t->why from OpenSSL's error queue, or with fallback when it is empty. */
@@ -142,15 +213,28 @@ int tlssess_handshake(struct tlssess *t)
     if (t->failure != TLSSESS_OK) {
         return -EPROTO;
     }
-    ERR_clear_error();
-    int rc = SSL_do_handshake(t->ssl);
-    if (rc == 1) {
-        t->established = true;
-        return 1;
-    }
-    int err = SSL_get_error(t->ssl, rc);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-        return 0;
+    int rc;
+    int err;
+    for (;;) {
+        ERR_clear_error();
+        rc = SSL_do_handshake(t->ssl);
+        if (rc == 1) {
+            t->established = true;
+            return 1;
+        }
+        err = SSL_get_error(t->ssl, rc);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            break;
+        }
+        int fed = feed_step(t);
+        if (fed == 0) {
+            return 0; /* more bytes needed */
+        }
+        if (fed < 0) {
+            t->failure = TLSSESS_PROTOCOL;
+            snprintf(t->why, sizeof(t->why), "%s", "out of memory");
+            return -EPROTO;
+        }
     }
     long v = SSL_get_verify_result(t->ssl);
     unsigned long e = ERR_peek_last_error();
@@ -174,22 +258,57 @@ int tlssess_handshake(struct tlssess *t)
     return -EPROTO;
 }
 
+/* Whether the peer has sent more KeyUpdate messages than its credit (then t->why says so). */
+static bool over_credit(struct tlssess *t)
+{
+    if (t->key_update_credit >= 0) {
+        return false;
+    }
+    snprintf(t->why, sizeof(t->why),
+             "more than %d KeyUpdate messages without %d bytes of data between",
+             TLSSESS_KEY_UPDATE_BURST, TLSSESS_KEY_UPDATE_EARN);
+    return true;
+}
+
 ssize_t tlssess_read(struct tlssess *t, void *buf, size_t cap)
 {
-    size_t n = 0;
-    ERR_clear_error();
-    if (SSL_read_ex(t->ssl, buf, cap, &n) == 1) {
-        return (ssize_t)n;
-    }
-    switch (SSL_get_error(t->ssl, 0)) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-        return 0;
-    case SSL_ERROR_ZERO_RETURN:
-        return TLSSESS_EOF;
-    default:
-        take_error(t, "bad record");
-        return -EPROTO;
+    for (;;) {
+        if (over_credit(t)) {
+            return -EPROTO;
+        }
+        size_t n = 0;
+        ERR_clear_error();
+        if (SSL_read_ex(t->ssl, buf, cap, &n) == 1) {
+            t->earned_bytes += n;
+            while (t->earned_bytes >= TLSSESS_KEY_UPDATE_EARN) {
+                t->earned_bytes -= TLSSESS_KEY_UPDATE_EARN;
+                if (t->key_update_credit < TLSSESS_KEY_UPDATE_BURST) {
+                    t->key_update_credit++;
+                }
+            }
+            return (ssize_t)n;
+        }
+        switch (SSL_get_error(t->ssl, 0)) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE: {
+            int fed = over_credit(t) ? -EPROTO : feed_step(t);
+            if (fed < 0) {
+                if (fed == -ENOMEM) {
+                    snprintf(t->why, sizeof(t->why), "%s", "out of memory");
+                }
+                return -EPROTO;
+            }
+            if (fed == 0) {
+                return 0;
+            }
+            break;
+        }
+        case SSL_ERROR_ZERO_RETURN:
+            return TLSSESS_EOF;
+        default:
+            take_error(t, "bad record");
+            return -EPROTO;
+        }
     }
 }
 
@@ -238,7 +357,8 @@ size_t tlssess_take(struct tlssess *t, void *out, size_t cap)
 
 bool tlssess_has_input(const struct tlssess *t)
 {
-    return t->ssl != NULL && (SSL_has_pending(t->ssl) || BIO_ctrl_pending(t->net_in) > 0);
+    return t->ssl != NULL && (SSL_has_pending(t->ssl) || BIO_ctrl_pending(t->net_in) > 0 ||
+                              t->staged_len > t->staged_off);
 }
 
 void tlssess_describe(const struct tlssess *t, char *out, size_t cap)

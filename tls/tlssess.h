@@ -44,7 +44,21 @@ struct tlssess {
     enum tlssess_failure failure;
     char why[TLSSESS_WHY_MAX]; /* after a failure: OpenSSL's words (static size) */
     char peer_id[128];         /* the peer certificate's names (tlsid_describe), once seen */
+    /* Bytes fed but not yet given to the SSL: it gets them TLSSESS_FEED_STEP at a time, so that
+     * between two looks at key_update_credit it can only have handled a step's worth of tiny
+     * records (see tlssess_read). */
+    unsigned char *staged;
+    size_t staged_off, staged_len, staged_cap;
+    /* KeyUpdate messages the peer may still send: each costs the SSL a key derivation, so a peer
+     * sending nothing else could keep the loop busy. It starts at TLSSESS_KEY_UPDATE_BURST, and
+     * every TLSSESS_KEY_UPDATE_EARN bytes of plaintext read earn one back (up to the burst). */
+    int key_update_credit;
+    size_t earned_bytes; /* plaintext read towards the next credit */
 };
+
+#define TLSSESS_FEED_STEP        2048
+#define TLSSESS_KEY_UPDATE_BURST 8
+#define TLSSESS_KEY_UPDATE_EARN  65536
 
 /*
  * Starts a session in t, which must stay where it is until tlssess_fini (OpenSSL's callbacks
@@ -57,7 +71,8 @@ int tlssess_init(struct tlssess *t, SSL_CTX *ctx, bool server, const char *serve
 /* Frees the SSL and its BIOs. A zeroed struct is safe. */
 void tlssess_fini(struct tlssess *t);
 
-/* Gives the session len bytes read from the network (copied). Returns 0 or -ENOMEM. */
+/* Gives the session len bytes read from the network (copied; what the SSL does not take at
+ * once is staged in t). Returns 0 or -ENOMEM. */
 int tlssess_feed(struct tlssess *t, const void *data, size_t len);
 
 /*
@@ -72,8 +87,9 @@ int tlssess_handshake(struct tlssess *t);
 
 /*
  * Reads plaintext into buf[0..cap). Returns the bytes read (> 0), 0 when more network bytes are
- * needed, TLSSESS_EOF after the peer's close_notify, or -EPROTO (a bad record or an alert;
- * t->why says which). Only once established. Records to send may appear (a KeyUpdate answer).
+ * needed, TLSSESS_EOF after the peer's close_notify, or -EPROTO (a bad record, an alert, or more
+ * KeyUpdate messages than its credit allows; t->why says which). Only once established. Records
+ * to send may appear (a KeyUpdate answer).
  */
 ssize_t tlssess_read(struct tlssess *t, void *buf, size_t cap);
 
