@@ -4,10 +4,13 @@
  * strictly increasing, and a commit-waited timestamp certainly past when its reply arrives.
  * Usage: it_abuse HOST:PORT HTTP_HOST:PORT   (run by it_abuse.sh, which starts the daemon)
  * With IT_ABUSE_TLS=HOST:PORT, the same daemon's TLS listener: handshakes mutated from a real
- * client's are thrown at it meanwhile (the sentinel stays on the plaintext port).
+ * client's are thrown at it meanwhile (the sentinel stays on the plaintext port); with
+ * IT_ABUSE_TLS_DIR too (client.pem, client.key, ca.pem), a TLS client that reads none of its
+ * replies, then half-closes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,6 +33,7 @@
 #include "it_checks.h"
 #include "netaddr.h"
 #include "test_seed.h"
+#include "tlsctx.h"
 #include "tlssess.h"
 #include "wire_checks.h"
 #include "wire_client.h"
@@ -606,6 +610,250 @@ static void test_tls_handshake_mutations(void **state)
     sentinel_served_since(before);
 }
 
+/* ---- A TLS client that does not read ---- */
+
+/* A mutual TLS session on fd to IT_ABUSE_TLS, with the client certificate in IT_ABUSE_TLS_DIR;
+ * fd is left non-blocking. Skips the test when the variables are not set. */
+static SSL_CTX *tls_client(struct tlssess *t, int *fd)
+{
+    const char *where = getenv("IT_ABUSE_TLS");
+    const char *dir = getenv("IT_ABUSE_TLS_DIR");
+    if (where == NULL || where[0] == '\0' || dir == NULL || dir[0] == '\0') {
+        skip();
+    }
+    char cert[256], key[256], ca[256], why[TLSCTX_WHY_MAX];
+    snprintf(cert, sizeof(cert), "%s/client.pem", dir);
+    snprintf(key, sizeof(key), "%s/client.key", dir);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+    struct tlsctx_settings s = {.cert = cert, .key = key, .ca = ca};
+    SSL_CTX *ctx = tlsctx_client_new(&s, why, sizeof(why));
+    if (ctx == NULL) {
+        fail_msg("client context: %s", why);
+    }
+    assert_int_equal(tlssess_init(t, ctx, false, "localhost"), 0);
+    *fd = raw_connect(where);
+    for (int i = 0; i < 100; i++) {
+        int rc = tlssess_handshake(t);
+        uint8_t buf[16384];
+        size_t n;
+        while ((n = tlssess_take(t, buf, sizeof(buf))) > 0) {
+            assert_int_equal(send(*fd, buf, n, MSG_NOSIGNAL), (ssize_t)n);
+        }
+        if (rc == 1) {
+            fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
+            return ctx;
+        }
+        if (rc < 0) {
+            fail_msg("handshake: %s", t->why);
+        }
+        struct pollfd p = {.fd = *fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, TIMEOUT), 1);
+        ssize_t got = recv(*fd, buf, sizeof(buf), 0);
+        assert_true(got > 0);
+        assert_int_equal(tlssess_feed(t, buf, (size_t)got), 0);
+    }
+    fail_msg("the handshake did not finish");
+    return NULL;
+}
+
+#define UNREAD_BATCH   256                 /* commit-waits a record */
+#define UNREAD_CAP     (256 * 1024 * 1024) /* bytes a client may push before the server must pause */
+#define UNREAD_STALL_S 1.5                 /* no byte taken for this long: paused */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A client sends commit-waits, batch after batch, and reads nothing. The server answers until
+ * its replies back up, then must stop reading: the client's sends stall well before
+ * UNREAD_CAP bytes (a server that kept reading would buffer the records without bound). The
+ * client then half-closes (TCP, no close_notify: the server's session still holds records
+ * read before the pause) and reads: every request sent whole is answered, exactly once, and the
+ * replies end with close_notify. The sentinel is served throughout. */
+static void test_tls_unread_replies_then_half_close(void **state)
+{
+    (void)state;
+    struct tlssess t;
+    int fd;
+    SSL_CTX *ctx = tls_client(&t, &fd);
+    unsigned long before = atomic_load(&sentinel_requests);
+
+    static uint8_t records[64 * 1024];
+    size_t rec_len = 0, rec_off = 0;
+    uint64_t next_id = 1, sent_whole = 0; /* requests in records sent completely */
+    uint64_t batch_end = 0;               /* the last id in records[] */
+    size_t pushed = 0;
+    double last_progress = mono_s();
+    bool stalled = false;
+    while (pushed < UNREAD_CAP) {
+        if (rec_off == rec_len) {
+            sent_whole = batch_end;
+            uint8_t plain[UNREAD_BATCH * 32];
+            size_t plain_len = 0;
+            for (int i = 0; i < UNREAD_BATCH; i++) {
+                struct request q = wc_request(next_id++, REQ_OP_GET_TIMESTAMP);
+                q.commit_wait = true;
+                int n = wire_encode_request(&q, plain + plain_len, sizeof(plain) - plain_len);
+                assert_true(n > 0);
+                plain_len += (size_t)n;
+            }
+            batch_end = next_id - 1;
+            assert_int_equal(tlssess_write(&t, plain, plain_len), 0);
+            rec_len = tlssess_take(&t, records, sizeof(records));
+            rec_off = 0;
+        }
+        ssize_t n = send(fd, records + rec_off, rec_len - rec_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            rec_off += (size_t)n;
+            pushed += (size_t)n;
+            last_progress = mono_s();
+            continue;
+        }
+        assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        if (mono_s() - last_progress >= UNREAD_STALL_S) {
+            stalled = true;
+            break;
+        }
+        usleep(10000);
+    }
+    if (rec_off == rec_len) {
+        sent_whole = batch_end;
+    }
+    if (!stalled) {
+        fail_msg("the server took %zu bytes of requests from a client reading none of its "
+                 "replies without pausing",
+                 pushed);
+    }
+    print_message("# a client not reading: the server paused after %zu bytes (%llu commit-waits "
+                  "sent whole)\n",
+                  pushed, (unsigned long long)sent_whole);
+    sentinel_served_since(before);
+
+    /* Half-close, then read every reply. */
+    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+    static uint8_t seen[UNREAD_CAP / 8 / 16];
+    memset(seen, 0, sizeof(seen));
+    assert_true(sent_whole < sizeof(seen) * 8);
+    static uint8_t plain[2 * FRAME_MAX_TOTAL];
+    size_t plain_len = 0;
+    uint64_t replies = 0, dupes = 0, strangers = 0, errors = 0;
+    char error_text[128] = "";
+    struct arena a;
+    assert_int_equal(arena_init(&a, 2 * FRAME_MAX_TOTAL), 0);
+    bool notify = false, closed = false;
+    while (!notify && !closed) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, TIMEOUT) != 1) {
+            fail_msg("no byte for %d ms after %llu of %llu replies", TIMEOUT,
+                     (unsigned long long)replies, (unsigned long long)sent_whole);
+        }
+        uint8_t buf[65536];
+        ssize_t got = recv(fd, buf, sizeof(buf), 0);
+        if (got <= 0) {
+            closed = true;
+            break;
+        }
+        assert_int_equal(tlssess_feed(&t, buf, (size_t)got), 0);
+        for (;;) {
+            ssize_t n = tlssess_read(&t, plain + plain_len, sizeof(plain) - plain_len);
+            if (n == TLSSESS_EOF) {
+                notify = true;
+                break;
+            }
+            if (n < 0) {
+                fail_msg("reading replies: %s", t.why);
+            }
+            if (n == 0) {
+                break;
+            }
+            plain_len += (size_t)n;
+            size_t off = 0;
+            const uint8_t *msg;
+            size_t msg_len;
+            int f;
+            while ((f = frame_decode(plain + off, plain_len - off, FRAME_MAX_LEN, &msg, &msg_len)) >
+                   0) {
+                struct response r;
+                assert_int_equal(wire_decode_response(msg, msg_len, &a, &r), 0);
+                arena_reset(&a);
+                if (r.id == 0 || r.id > sent_whole) {
+                    strangers += r.id > batch_end || r.id == 0;
+                } else if (seen[r.id / 8] & (1u << (r.id % 8))) {
+                    dupes++;
+                } else {
+                    seen[r.id / 8] |= (uint8_t)(1u << (r.id % 8));
+                    replies++;
+                    errors += r.kind == RESP_ERROR;
+                    if (r.kind == RESP_ERROR && error_text[0] == '\0') {
+                        snprintf(error_text, sizeof(error_text), "%s", r.u.error.message);
+                    }
+                }
+                off += (size_t)f;
+            }
+            assert_true(f == 0);
+            memmove(plain, plain + off, plain_len - off);
+            plain_len -= off;
+        }
+    }
+    arena_fini(&a);
+    print_message("# after the half-close: %llu replies of %llu (%llu errors%s%s), %llu twice, "
+                  "%llu unasked; %s\n",
+                  (unsigned long long)replies, (unsigned long long)sent_whole,
+                  (unsigned long long)errors, errors > 0 ? ", the first: " : "", error_text,
+                  (unsigned long long)dupes, (unsigned long long)strangers,
+                  notify ? "close_notify" : "closed without close_notify");
+    assert_int_equal(dupes, 0);
+    assert_int_equal(strangers, 0);
+    if (replies != sent_whole) {
+        fail_msg("%llu of %llu commit-waits sent whole were answered", (unsigned long long)replies,
+                 (unsigned long long)sent_whole);
+    }
+    if (!notify) {
+        fail_msg("the replies did not end with close_notify");
+    }
+    close(fd);
+    tlssess_fini(&t);
+    SSL_CTX_free(ctx);
+    sentinel_served_since(atomic_load(&sentinel_requests));
+}
+
+/* A client sending nothing but KeyUpdates, thousands in one go (each costs the server a key
+ * derivation): the server closes it, having handled at most a step's worth past the burst, and
+ * the sentinel is served on. */
+static void test_tls_key_update_flood(void **state)
+{
+    (void)state;
+    struct tlssess t;
+    int fd;
+    SSL_CTX *ctx = tls_client(&t, &fd);
+    unsigned long before = atomic_load(&sentinel_requests);
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    static uint8_t records[5000 * 32];
+    size_t len = 0;
+    for (int i = 0; i < 5000; i++) {
+        assert_int_equal(SSL_key_update(t.ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+        assert_int_equal(SSL_do_handshake(t.ssl), 1);
+        len += tlssess_take(&t, records + len, sizeof(records) - len);
+    }
+    (void)send(fd, records, len, MSG_NOSIGNAL); /* the server may close before taking it all */
+    char in[4096];
+    bool closed = false;
+    (void)read_until_closed(fd, in, sizeof(in), 3000, &closed);
+    if (!closed) {
+        fail_msg("a client sending only KeyUpdates (%zu bytes of them) was still connected "
+                 "after 3 s",
+                 len);
+    }
+    close(fd);
+    tlssess_fini(&t);
+    SSL_CTX_free(ctx);
+    sentinel_served_since(before);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3 && !(argc == 5 && strcmp(argv[3], "sentinel") == 0)) {
@@ -632,6 +880,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_one_byte_at_a_time),
         cmocka_unit_test(test_http_garbage_and_oversized),
         cmocka_unit_test(test_tls_handshake_mutations),
+        cmocka_unit_test(test_tls_unread_replies_then_half_close),
+        cmocka_unit_test(test_tls_key_update_flood),
     };
     return cmocka_run_group_tests(tests, start_sentinel, stop_sentinel);
 }

@@ -2,6 +2,9 @@
 # Integration: bad input and abuse against the real oracled (fed by fake-chrony) while a
 # well-behaved client checks every answer it gets (it_abuse.c); afterwards the daemon must still
 # be running, answering, and within its memory.
+# Negative controls (by hand): without the stop at the end of conn.c's tls_input the client that
+# reads nothing pushes 256 MiB unpaused; finish_if_done closing without close_notify fails the
+# half-close check; without tlssess.c's KeyUpdate count the flooder stays connected.
 # Usage: it_abuse.sh ORACLED FAKE_CHRONY IT_ABUSE
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -12,17 +15,22 @@ CHECKS_BIN=$3
 
 start_fake_chrony fake "$FAKE"
 # Plaintext on --listen for the sentinel and most of the abuse; mutual TLS on --tls-listen for
-# the mutated handshakes.
+# the mutated handshakes and the client that reads nothing. Its commit-waits are never refused
+# for being too many and never cut off, so its replies pile up only on the release pass (a
+# timer, not a read): the server must still stop reading it.
 tls_pki "$TMP/tls"
 start_oracled_on "$ORACLED" oracled "$FAKE_PORT" --tls-listen 127.0.0.1:0 \
+    --max-pending-per-connection 262144 --max-output 64M \
     --tls-cert "$TMP/tls/server.pem" --tls-key "$TMP/tls/server.key" --tls-ca "$TMP/tls/ca.pem"
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10
 [ -n "$TLS_PORT" ] || fail "no TLS listener"
 rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
 
-IT_ABUSE_TLS="127.0.0.1:$TLS_PORT" "$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP"
+IT_ABUSE_TLS="127.0.0.1:$TLS_PORT" IT_ABUSE_TLS_DIR="$TMP/tls" "$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP"
 pass "abuse (random bytes, truncated frames, unknown fields, limits, duplicate ids, 10,000" \
-    "held connections, a byte a second, HTTP garbage, mutated TLS handshakes) with a sentinel" \
+    "held connections, a byte a second, HTTP garbage, mutated TLS handshakes, a TLS client" \
+    "reading none of its replies then half-closing, one sending only KeyUpdates) with a" \
+    "sentinel" \
     "served throughout"
 
 kill -0 $PID 2>/dev/null || fail "oracled died"
@@ -32,9 +40,14 @@ for r in no_cert untrusted expired not_allowed protocol peer_alert closed timeou
     refused=$((refused + $(metric "$HTTP" "oracled_tls_handshakes_total{result=\"$r\"}")))
 done
 ok=$(metric "$HTTP" 'oracled_tls_handshakes_total{result="ok"}')
-[ "$ok" = 0 ] || fail "$ok mutated handshakes became sessions"
+# Two sessions are the client that reads none of its replies and the KeyUpdate flooder; no
+# mutated handshake is one.
+[ "$ok" = 2 ] || fail "$((ok - 2)) mutated handshakes became sessions"
 [ "$refused" -ge 1500 ] || fail "only $refused refused handshakes counted for 1,500 sent"
 pass "1,500 mutated TLS handshakes, each refused and counted ($refused), none a session"
+grep -q "TLS: more than 8 KeyUpdate messages.*closing" "$TMP/oracled.log" ||
+    fail "oracled did not log why it closed the KeyUpdate flooder"
+pass "the KeyUpdate flooder closed, and the log says why"
 curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null || fail "/healthz not 200 afterwards"
 rss_after=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
 echo "# server RSS: $rss_before KiB before, $rss_after KiB after"
