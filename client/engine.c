@@ -143,6 +143,7 @@ static void pump(struct engine *e);
 static void start_connect(struct engine *e);
 static void try_address(struct engine *e);
 static void conn_fail(struct econn *c, const struct oracle_error *why);
+static void attempt_failed(struct engine *e, struct econn *c, const char *what);
 static void on_deadline(uv_timer_t *t);
 static void on_delay(uv_timer_t *t);
 
@@ -700,6 +701,14 @@ static void conn_fail(struct econn *c, const struct oracle_error *why)
     if (c->closing) {
         return;
     }
+    if (c->state == CONN_CONNECTING) {
+        /* A TLS handshake's write failed, say: no call is on it yet, and the attempt goes on
+         * to the next address as any failed connect does (leaving resolving set otherwise
+         * would keep the engine from ever connecting again). */
+        uv_timer_stop(&e->connect_timer);
+        attempt_failed(e, c, why->message);
+        return;
+    }
     bool was_current = e->current == c;
     conn_close(c);
     for (size_t i = 0; i < e->cfg.max_in_flight; i++) {
@@ -876,7 +885,6 @@ static bool take_input(struct econn *c)
 }
 
 static void conn_opened(struct econn *c);
-static void attempt_failed(struct engine *e, struct econn *c, const char *what);
 
 /* TLS: records read. Runs the handshake (sending what it makes), then decrypts and takes the
  * replies until the session needs more. Returns false when c was closed. */

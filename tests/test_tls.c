@@ -607,7 +607,57 @@ static void test_identities(void **state)
     const char *cn_only[] = {"CN=db-1", "db-1"};
     assert_false(tlsid_allowed(x, cn_only, 2));
     X509_free(x);
+    /* Two common names, one allowed: neither counts (which names the client is ambiguous). */
+    x = make_cert(key, "attacker", 0, DAY, NULL, NULL, NULL, false);
+    assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                                (const unsigned char *)"db-1", -1, -1, 0),
+                     1);
+    const char *db1[] = {"CN=db-1"};
+    const char *attacker[] = {"attacker"};
+    assert_false(tlsid_allowed(x, db1, 1));
+    assert_false(tlsid_allowed(x, attacker, 1));
+    X509_free(x);
     EVP_PKEY_free(key);
+}
+
+/* The allow-list is the context's own: the settings it came from can go (or change) while it
+ * lives, and it still lets in exactly whom it did. */
+static void test_allow_list_is_copied(void **state)
+{
+    struct pki *p = *state;
+    char entry[32] = "CN=db-1";
+    const char *allow[] = {entry};
+    struct tlsctx_settings s = {.cert = at(p, "server.pem"),
+                                .key = at(p, "server.key"),
+                                .ca = at(p, "ca.pem"),
+                                .allow = allow,
+                                .n_allow = 1};
+    char why[TLSCTX_WHY_MAX];
+    SSL_CTX *server = tlsctx_server_new(&s, now_s(), why, sizeof(why));
+    assert_non_null(server);
+    snprintf(entry, sizeof(entry), "%s", "CN=nobody"); /* the caller's copy changes */
+    allow[0] = NULL;
+    struct tlsctx_settings c = {
+        .cert = at(p, "client.pem"), .key = at(p, "client.key"), .ca = at(p, "ca.pem")};
+    SSL_CTX *client = tlsctx_client_new(&c, why, sizeof(why));
+    assert_non_null(client);
+    struct tlssess a, b;
+    assert_int_equal(tlssess_init(&a, server, true, NULL), 0);
+    assert_int_equal(tlssess_init(&b, client, false, "localhost"), 0);
+    SSL_CTX_free(server); /* the session holds its context */
+    SSL_CTX_free(client);
+    int ra = 0, rb = 0;
+    for (int round = 0; round < 8 && (ra == 0 || rb == 0); round++) {
+        rb = tlssess_handshake(&b);
+        shuttle(&b, &a);
+        ra = tlssess_handshake(&a);
+        shuttle(&a, &b);
+    }
+    if (ra != 1) {
+        fail_msg("db-1 refused: %s", a.why);
+    }
+    tlssess_fini(&a);
+    tlssess_fini(&b);
 }
 
 static void test_failure_names(void **state)
@@ -657,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_large_feed),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_allow_list_lets_in),
+        cmocka_unit_test(test_allow_list_is_copied),
         cmocka_unit_test(test_client_checks_server),
         cmocka_unit_test(test_not_tls),
         cmocka_unit_test(test_entries),

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -129,21 +131,79 @@ static bool set_common(SSL_CTX *ctx, const struct tlsctx_settings *s, char *why,
     return true;
 }
 
-/* Mutual TLS with an allow-list: once the chain is good, the client's own certificate must
- * name an allowed identity. */
+/* A server context's own copy of the allow-list (the settings it was made from may go first),
+ * in its ex_data at allow_index: n entries, then their text. */
+struct allow_list {
+    size_t n;
+    const char *entries[];
+};
+
+static int allow_index = -1;
+static pthread_once_t allow_once = PTHREAD_ONCE_INIT;
+
+static void free_allow_list(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                            void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    free(ptr);
+}
+
+static void make_allow_index(void)
+{
+    allow_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_allow_list);
+}
+
+/* Copies s's allow-list into ctx. Returns false when out of memory. */
+static bool keep_allow_list(SSL_CTX *ctx, const struct tlsctx_settings *s)
+{
+    pthread_once(&allow_once, make_allow_index);
+    if (allow_index < 0) {
+        return false;
+    }
+    size_t text = 0;
+    for (size_t i = 0; i < s->n_allow; i++) {
+        text += strlen(s->allow[i]) + 1;
+    }
+    struct allow_list *a = malloc(sizeof(*a) + s->n_allow * sizeof(a->entries[0]) + text);
+    if (a == NULL) {
+        return false;
+    }
+    a->n = s->n_allow;
+    char *at = (char *)&a->entries[s->n_allow];
+    for (size_t i = 0; i < s->n_allow; i++) {
+        size_t len = strlen(s->allow[i]) + 1;
+        memcpy(at, s->allow[i], len);
+        a->entries[i] = at;
+        at += len;
+    }
+    if (!SSL_CTX_set_ex_data(ctx, allow_index, a)) {
+        free(a);
+        return false;
+    }
+    return true;
+}
+
+/* Mutual TLS: once the chain is good, the client's own certificate must name an identity on the
+ * context's allow-list, when it has one. A context without its list (never made by
+ * tlsctx_server_new) lets no one in. */
 static int verify_allowed(int ok, X509_STORE_CTX *store)
 {
     if (ok != 1 || X509_STORE_CTX_get_error_depth(store) != 0) {
         return ok;
     }
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
-    const struct tlsctx_settings *s =
-        ssl != NULL ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
-    if (s == NULL || s->n_allow == 0) {
+    const struct allow_list *a = ssl != NULL && allow_index >= 0
+                                     ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), allow_index)
+                                     : NULL;
+    if (a != NULL && a->n == 0) {
         return 1;
     }
     X509 *cert = X509_STORE_CTX_get_current_cert(store);
-    if (cert != NULL && tlsid_allowed(cert, s->allow, s->n_allow)) {
+    if (a != NULL && cert != NULL && tlsid_allowed(cert, a->entries, a->n)) {
         return 1;
     }
     /* "certificate rejected": the client hears a bad_certificate alert. */
@@ -174,7 +234,10 @@ SSL_CTX *tlsctx_server_new(const struct tlsctx_settings *s, int64_t now_s, char 
             goto fail;
         }
         SSL_CTX_set_client_CA_list(ctx, names); /* the context owns them */
-        SSL_CTX_set_app_data(ctx, (void *)(uintptr_t)s);
+        if (!keep_allow_list(ctx, s)) {
+            snprintf(why, cap, "%s", "out of memory for the allow-list");
+            goto fail;
+        }
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_allowed);
     }
     ERR_clear_error();

@@ -21,8 +21,8 @@
 #define TLSCTX_ALLOW_MAX 64
 #define TLSCTX_WHY_MAX   512
 
-/* What a context is built from. Borrowed: the allow-list must outlive every context built from
- * it (the server's configuration does). */
+/* What a context is built from, read only while it is built (a server context keeps its own copy
+ * of the allow-list). */
 struct tlsctx_settings {
     const char *cert;         /* PEM: the certificate, then its chain (server: required) */
     const char *key;          /* PEM: its private key (required with cert) */

@@ -59,21 +59,19 @@ bool tlsid_entry_ok(const char *entry)
     return k != BY_IP || ip_bytes(value, ip) > 0;
 }
 
-/* Whether the subject's common name is value. */
+/* Whether the subject's common name is value. A subject with more than one common name has
+ * none that counts: which one names the client is ambiguous, and a CA that copies a requested
+ * subject could be made to add an allowed one beside the requester's own. */
 static bool cn_is(X509 *cert, const char *value)
 {
     const X509_NAME *subject = X509_get_subject_name(cert);
-    for (int i = -1;;) {
-        i = X509_NAME_get_index_by_NID(subject, NID_commonName, i);
-        if (i < 0) {
-            return false;
-        }
-        const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
-        size_t len = (size_t)ASN1_STRING_length(s);
-        if (len == strlen(value) && memcmp(ASN1_STRING_get0_data(s), value, len) == 0) {
-            return true;
-        }
+    int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (i < 0 || X509_NAME_get_index_by_NID(subject, NID_commonName, i) >= 0) {
+        return false;
     }
+    const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+    size_t len = (size_t)ASN1_STRING_length(s);
+    return len == strlen(value) && memcmp(ASN1_STRING_get0_data(s), value, len) == 0;
 }
 
 /* Whether a subjectAltName of kind k is value. */

@@ -2,7 +2,8 @@
  * Client identities: what an allow-list entry names, and whether a certificate is one of them.
  *
  * An entry is one of:
- *   CN=NAME       the subject's common name is NAME
+ *   CN=NAME       the subject's common name is NAME (its only one: a subject with two common
+ *                 names matches no CN entry)
  *   DNS:NAME      a subjectAltName DNS name is NAME (compared without case)
  *   URI:URI       a subjectAltName URI is URI (a SPIFFE ID, say)
  *   IP:ADDRESS    a subjectAltName IP address is ADDRESS (as text, IPv4 or IPv6)
