@@ -40,6 +40,7 @@ static void on_closed(uv_handle_t *h)
         }
     }
     env->events->freed(env->ctx, c);
+    hspacer_forget(&env->hs, &c->hs_node);
     if (c->tls != NULL) {
         tlssess_fini(c->tls);
         free(c->tls);
@@ -613,6 +614,25 @@ static void free_unaccepted(uv_handle_t *h)
     free(container_of((uv_tcp_t *)h, struct conn, tcp));
 }
 
+/* A connection's handshake step that waited comes to its turn: it runs, its records go out now
+ * (this turn's flush has passed), and the connection is read again. */
+static void handshake_turn(struct hspacer *p, struct hspacer_node *n)
+{
+    (void)p;
+    struct conn *c = container_of(n, struct conn, hs_node);
+    if (c->closing || c->close_after_flush) {
+        return;
+    }
+    tls_input(c);
+    if (c->closing || c->hs_node.queued) {
+        return;
+    }
+    conn_flush(c);
+    if (!c->closing && !c->close_after_flush && !c->eof) {
+        start_reading(c);
+    }
+}
+
 int conn_env_init(struct conn_env *env, uv_loop_t *loop, struct cb_clock *clock,
                   size_t max_output_bytes, unsigned keepalive_s, const struct conn_events *events,
                   void *ctx)
@@ -624,7 +644,17 @@ int conn_env_init(struct conn_env *env, uv_loop_t *loop, struct cb_clock *clock,
     env->keepalive_s = keepalive_s;
     env->events = events;
     env->ctx = ctx;
+    int rc = hspacer_init(&env->hs, loop, 0, handshake_turn, env);
+    if (rc < 0) {
+        hspacer_close(&env->hs);
+        return rc;
+    }
     return arena_init(&env->arena, ARENA_BYTES);
+}
+
+void conn_env_close(struct conn_env *env)
+{
+    hspacer_close(&env->hs);
 }
 
 void conn_env_fini(struct conn_env *env)
@@ -753,6 +783,16 @@ static void tls_input(struct conn *c)
 {
     struct tlssess *t = c->tls;
     if (!t->established) {
+        if (c->hs_node.queued) {
+            return; /* its step is queued: the bytes just fed wait with it */
+        }
+        if (!hspacer_take(&c->env->hs)) {
+            /* This turn's handshake budget is spent: the step waits for a later turn, and
+             * the connection is not read meanwhile. */
+            stop_reading(c);
+            hspacer_defer(&c->env->hs, &c->hs_node);
+            return;
+        }
         int rc = tlssess_handshake(t);
         if (rc < 0) {
             tls_refused(c, t->failure, t->why);

@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "connset.h"
 #include "frame.h"
+#include "hspacer.h"
 #include "tlssess.h"
 #include "wire.h"
 
@@ -86,6 +87,7 @@ struct conn_env {
     struct arena arena; /* requests are decoded into it */
     uint64_t next_serial;
     struct conn_stats stats;
+    struct hspacer hs;                 /* TLS handshake steps, a few a turn */
     int64_t tls_log_window_mono_ns;    /* when the current window of failure lines began */
     unsigned tls_logged;               /* ... and how many were written in it */
     uint8_t read_buf[FRAME_MAX_TOTAL]; /* every read lands here first (TLS: the plaintext) */
@@ -96,10 +98,11 @@ struct conn {
     uv_tcp_t tcp; /* first: the handle's memory is the connection's */
     struct conn_env *env;
     char peer[64];
-    uint64_t serial;          /* for logs */
-    struct tlssess *tls;      /* NULL: plaintext */
-    bool tls_heard;           /* its first bytes came */
-    bool tls_plain_refusal;   /* they were not TLS: the refusal goes out as a plain Error frame */
+    uint64_t serial;        /* for logs */
+    struct tlssess *tls;    /* NULL: plaintext */
+    bool tls_heard;         /* its first bytes came */
+    bool tls_plain_refusal; /* they were not TLS: the refusal goes out as a plain Error frame */
+    struct hspacer_node hs_node; /* its next handshake step waits for a turn (env->hs) */
     int64_t accepted_mono_ns; /* CLOCK_MONOTONIC at accept: the handshake's deadline runs from it */
 
     uint8_t *in; /* input not handled yet: an incomplete frame, or frames held while paused */
@@ -165,6 +168,8 @@ void conn_read_pending(struct conn *c);
 int conn_env_init(struct conn_env *env, uv_loop_t *loop, struct cb_clock *clock,
                   size_t max_output_bytes, unsigned keepalive_s, const struct conn_events *events,
                   void *ctx);
+/* Closes env's own handles (the handshake pacer's), before the loop is run to its end. */
+void conn_env_close(struct conn_env *env);
 void conn_env_fini(struct conn_env *env);
 
 /*

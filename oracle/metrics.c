@@ -381,6 +381,12 @@ static void tls_metrics(const struct metrics_snapshot *m, struct strbuf *b)
     strbuf_printf(b, "oracled_tls_reloads_total{result=\"ok\"} %" PRIu64 "\n", t->reloads_ok);
     strbuf_printf(b, "oracled_tls_reloads_total{result=\"failed\"} %" PRIu64 "\n",
                   t->reloads_failed);
+    counter_u64(b, "oracled_tls_handshake_steps_deferred_total",
+                "TLS handshake steps that waited for a later loop turn: a turn runs one, so that "
+                "established clients' replies never wait behind many.",
+                t->steps_deferred);
+    gauge_u64(b, "oracled_tls_handshake_steps_waiting",
+              "TLS handshake steps waiting for their turn now.", t->steps_waiting);
 }
 
 void metrics_prometheus(const struct metrics_snapshot *m, struct strbuf *b)

@@ -36,6 +36,8 @@ struct metrics_tls {
     int64_t not_after_s;     /* the certificate in use expires (Unix seconds) */
     uint64_t reloads_ok;     /* SIGHUP: certificates reread */
     uint64_t reloads_failed; /* ... refused (the old ones kept) */
+    uint64_t steps_deferred; /* handshake steps that waited for a later loop turn (hspacer.h) */
+    uint64_t steps_waiting;  /* ... waiting now */
 };
 
 struct metrics_snapshot {

@@ -523,6 +523,7 @@ void server_stop(struct server *s)
     waketimer_close(&s->wake, NULL);
     httpd_close(&s->httpd, NULL);
     cbcompat_close(&s->cbcompat, NULL);
+    conn_env_close(&s->conns);
     uv_handle_t *handles[] = {
         (uv_handle_t *)&s->flush_check, (uv_handle_t *)&s->stats_timer,
         (uv_handle_t *)&s->sweep_timer, (uv_handle_t *)&s->drain_timer,
@@ -585,6 +586,8 @@ void server_snapshot(struct server *s, struct metrics_snapshot *out)
     cbcompat_stats(&s->cbcompat, &out->cbcompat);
     vmwatch_stats(&s->vmwatch, &out->vmwatch);
     out->tls = s->tls;
+    out->tls.steps_deferred = s->conns.hs.deferred;
+    out->tls.steps_waiting = s->conns.hs.queue_len;
 }
 
 int server_listener_address(const struct server *s, int i, struct sockaddr_storage *out)

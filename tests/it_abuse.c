@@ -612,13 +612,13 @@ static void test_tls_handshake_mutations(void **state)
 
 /* ---- A TLS client that does not read ---- */
 
-/* A mutual TLS session on fd to IT_ABUSE_TLS, with the client certificate in IT_ABUSE_TLS_DIR;
- * fd is left non-blocking. Skips the test when the variables are not set. */
-static SSL_CTX *tls_client(struct tlssess *t, int *fd)
+/* A client context with the certificate in IT_ABUSE_TLS_DIR, and IT_ABUSE_TLS in *where. Skips
+ * the test when the variables are not set. */
+static SSL_CTX *tls_client_ctx(const char **where)
 {
-    const char *where = getenv("IT_ABUSE_TLS");
     const char *dir = getenv("IT_ABUSE_TLS_DIR");
-    if (where == NULL || where[0] == '\0' || dir == NULL || dir[0] == '\0') {
+    *where = getenv("IT_ABUSE_TLS");
+    if (*where == NULL || (*where)[0] == '\0' || dir == NULL || dir[0] == '\0') {
         skip();
     }
     char cert[256], key[256], ca[256], why[TLSCTX_WHY_MAX];
@@ -630,8 +630,12 @@ static SSL_CTX *tls_client(struct tlssess *t, int *fd)
     if (ctx == NULL) {
         fail_msg("client context: %s", why);
     }
-    assert_int_equal(tlssess_init(t, ctx, false, "localhost"), 0);
-    *fd = raw_connect(where);
+    return ctx;
+}
+
+/* Runs t's handshake over the blocking fd to its end; leaves fd non-blocking. */
+static void tls_finish(struct tlssess *t, int *fd)
+{
     for (int i = 0; i < 100; i++) {
         int rc = tlssess_handshake(t);
         uint8_t buf[16384];
@@ -641,7 +645,7 @@ static SSL_CTX *tls_client(struct tlssess *t, int *fd)
         }
         if (rc == 1) {
             fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
-            return ctx;
+            return;
         }
         if (rc < 0) {
             fail_msg("handshake: %s", t->why);
@@ -653,7 +657,50 @@ static SSL_CTX *tls_client(struct tlssess *t, int *fd)
         assert_int_equal(tlssess_feed(t, buf, (size_t)got), 0);
     }
     fail_msg("the handshake did not finish");
-    return NULL;
+}
+
+/* A mutual TLS session on fd to IT_ABUSE_TLS, fd left non-blocking (tls_client_ctx). */
+static SSL_CTX *tls_client(struct tlssess *t, int *fd)
+{
+    const char *where;
+    SSL_CTX *ctx = tls_client_ctx(&where);
+    assert_int_equal(tlssess_init(t, ctx, false, "localhost"), 0);
+    *fd = raw_connect(where);
+    tls_finish(t, fd);
+    return ctx;
+}
+
+/* Many handshakes arriving together: each ClientHello sent on its own connection before any
+ * handshake goes on. The server runs a handshake step a loop turn (hspacer.h), so most of
+ * these wait for a later turn (it_abuse.sh checks oracled_tls_handshake_steps_deferred_total),
+ * and every one still finishes, while the sentinel is served. */
+#define HELLOS 64
+
+static void test_tls_handshakes_at_once(void **state)
+{
+    (void)state;
+    const char *where;
+    SSL_CTX *ctx = tls_client_ctx(&where);
+    static struct tlssess t[HELLOS];
+    int fd[HELLOS];
+    unsigned long before = atomic_load(&sentinel_requests);
+    for (int i = 0; i < HELLOS; i++) {
+        assert_int_equal(tlssess_init(&t[i], ctx, false, "localhost"), 0);
+        fd[i] = raw_connect(where);
+    }
+    for (int i = 0; i < HELLOS; i++) {
+        assert_int_equal(tlssess_handshake(&t[i]), 0);
+        uint8_t hello[4096];
+        size_t n = tlssess_take(&t[i], hello, sizeof(hello));
+        assert_int_equal(send(fd[i], hello, n, MSG_NOSIGNAL), (ssize_t)n);
+    }
+    for (int i = 0; i < HELLOS; i++) {
+        tls_finish(&t[i], &fd[i]);
+        close(fd[i]);
+        tlssess_fini(&t[i]);
+    }
+    SSL_CTX_free(ctx);
+    sentinel_served_since(before);
 }
 
 #define UNREAD_BATCH   256                 /* commit-waits a record */
@@ -882,6 +929,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tls_handshake_mutations),
         cmocka_unit_test(test_tls_unread_replies_then_half_close),
         cmocka_unit_test(test_tls_key_update_flood),
+        cmocka_unit_test(test_tls_handshakes_at_once),
     };
     return cmocka_run_group_tests(tests, start_sentinel, stop_sentinel);
 }

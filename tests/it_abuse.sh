@@ -4,7 +4,8 @@
 # be running, answering, and within its memory.
 # Negative controls (by hand): without the stop at the end of conn.c's tls_input the client that
 # reads nothing pushes 256 MiB unpaused; finish_if_done closing without close_notify fails the
-# half-close check; without tlssess.c's KeyUpdate count the flooder stays connected.
+# half-close check; without tlssess.c's KeyUpdate count the flooder stays connected; with
+# hspacer.c's budget unlimited no handshake step waits.
 # Usage: it_abuse.sh ORACLED FAKE_CHRONY IT_ABUSE
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -29,8 +30,8 @@ rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
 IT_ABUSE_TLS="127.0.0.1:$TLS_PORT" IT_ABUSE_TLS_DIR="$TMP/tls" "$CHECKS_BIN" "127.0.0.1:$PORT" "127.0.0.1:$HTTP"
 pass "abuse (random bytes, truncated frames, unknown fields, limits, duplicate ids, 10,000" \
     "held connections, a byte a second, HTTP garbage, mutated TLS handshakes, a TLS client" \
-    "reading none of its replies then half-closing, one sending only KeyUpdates) with a" \
-    "sentinel" \
+    "reading none of its replies then half-closing, one sending only KeyUpdates, 64" \
+    "handshakes at once) with a sentinel" \
     "served throughout"
 
 kill -0 $PID 2>/dev/null || fail "oracled died"
@@ -40,11 +41,15 @@ for r in no_cert untrusted expired not_allowed protocol peer_alert closed timeou
     refused=$((refused + $(metric "$HTTP" "oracled_tls_handshakes_total{result=\"$r\"}")))
 done
 ok=$(metric "$HTTP" 'oracled_tls_handshakes_total{result="ok"}')
-# Two sessions are the client that reads none of its replies and the KeyUpdate flooder; no
-# mutated handshake is one.
-[ "$ok" = 2 ] || fail "$((ok - 2)) mutated handshakes became sessions"
+# 66 sessions are the client that reads none of its replies, the KeyUpdate flooder and the 64
+# handshakes at once; no mutated handshake is one.
+[ "$ok" = 66 ] || fail "$((ok - 66)) mutated handshakes became sessions"
 [ "$refused" -ge 1500 ] || fail "only $refused refused handshakes counted for 1,500 sent"
 pass "1,500 mutated TLS handshakes, each refused and counted ($refused), none a session"
+deferred=$(metric "$HTTP" oracled_tls_handshake_steps_deferred_total)
+[ "$deferred" -ge 1 ] || fail "64 ClientHellos at once, and no handshake step waited a turn"
+[ "$(metric "$HTTP" oracled_tls_handshake_steps_waiting)" = 0 ] || fail "steps still waiting"
+pass "64 ClientHellos at once: one handshake step a turn ($deferred steps waited), all finished"
 grep -q "TLS: more than 8 KeyUpdate messages.*closing" "$TMP/oracled.log" ||
     fail "oracled did not log why it closed the KeyUpdate flooder"
 pass "the KeyUpdate flooder closed, and the log says why"

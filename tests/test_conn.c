@@ -212,6 +212,7 @@ static void stop(struct owner *o)
     }
     wc_close(&o->client);
     uv_close((uv_handle_t *)&o->listener, NULL);
+    conn_env_close(&o->env);
     while (uv_run(&o->loop, UV_RUN_NOWAIT) != 0) {
     }
     conn_env_fini(&o->env);

@@ -179,6 +179,8 @@ static void test_tls(void **state)
         .not_after_s = 1798953607,
         .reloads_ok = 3,
         .reloads_failed = 1,
+        .steps_deferred = 41,
+        .steps_waiting = 5,
     };
     strbuf_init(&b);
     metrics_prometheus(&f.m, &b);
@@ -188,6 +190,8 @@ static void test_tls(void **state)
         "oracled_tls_certificate_expiry_timestamp_seconds 1798953607",
         "oracled_tls_reloads_total{result=\"ok\"} 3",
         "oracled_tls_reloads_total{result=\"failed\"} 1",
+        "oracled_tls_handshake_steps_deferred_total 41",
+        "oracled_tls_handshake_steps_waiting 5",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         if (!has_line(text(&b), want[i])) {

@@ -1,0 +1,65 @@
+/*
+ * Handshake pacing: at most a few TLS handshake steps a loop turn. A server-side handshake step
+ * costs about a millisecond or two of CPU here (OpenSSL 3.0: ECDHE, a signature, the client's
+ * certificate chain checked), all of it on the loop; a peer opening connection after connection
+ * could otherwise fill every turn with them, and every established client's reply would wait
+ * behind them. Steps over the budget wait their turn in a queue, in order of arrival: each loop
+ * turn starts (uv_prepare) by running the oldest, and while any wait the loop polls without
+ * blocking (uv_idle), so reads from established clients are handled every turn between them.
+ *
+ * The pacer knows nothing of connections: it queues nodes the caller embeds, and calls the
+ * caller's run for each when its turn comes.
+ */
+#ifndef ORACLE_HSPACER_H
+#define ORACLE_HSPACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "uvclose.h"
+
+#define HSPACER_STEPS_PER_TURN 1
+
+struct hspacer_node {
+    struct hspacer_node *prev, *next;
+    bool queued;
+};
+
+struct hspacer;
+typedef void hspacer_run(struct hspacer *p, struct hspacer_node *n);
+
+struct hspacer {
+    uv_prepare_t prepare;
+    uv_idle_t idle;
+    hspacer_run *run;
+    void *data;
+    unsigned per_turn;
+    unsigned used; /* steps taken this turn */
+    struct hspacer_node *head, *tail;
+    uint64_t deferred; /* steps that waited a turn or more, ever */
+    size_t queue_len;
+    size_t queue_max; /* the longest the queue has been */
+    struct uvclose closer;
+};
+
+/* Starts p on loop: per_turn steps a turn (0: HSPACER_STEPS_PER_TURN), run called for each
+ * queued node in its turn, out of the queue; run takes its step with hspacer_take (which then
+ * succeeds) or, when there is none to take any more, does nothing. Returns 0 or a libuv error. */
+int hspacer_init(struct hspacer *p, uv_loop_t *loop, unsigned per_turn, hspacer_run *run,
+                 void *data);
+
+/* Whether a step may run now; if so it is counted against this turn. */
+bool hspacer_take(struct hspacer *p);
+
+/* Queues n (not queued already) for a later turn. */
+void hspacer_defer(struct hspacer *p, struct hspacer_node *n);
+
+/* Takes n out of the queue, if it is in it (its owner is going away). */
+void hspacer_forget(struct hspacer *p, struct hspacer_node *n);
+
+/* Closes p's handles (safe on a zeroed p); the queue is forgotten. */
+void hspacer_close(struct hspacer *p);
+
+#endif
