@@ -21,6 +21,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void resume(struct conn *c);
 static void tls_input(struct conn *c);
 static void tls_refused(struct conn *c, enum tlssess_failure f, const char *why);
+static bool paused(const struct conn *c);
 static void tls_not_tls(struct conn *c);
 
 #define TLS_HANDSHAKE_RECORD 0x16 /* the content type every TLS client's first record has */
@@ -184,6 +185,11 @@ int conn_send(struct conn *c, const struct response *r)
     }
     c->out_len += (size_t)n;
     mark_dirty(c);
+    if (paused(c)) {
+        /* However the replies came (a read's requests, or commit-waits released by the timer),
+         * a client this far behind is not read until it catches up (resume). */
+        stop_reading(c);
+    }
     if (c->out_len >= c->env->max_output_bytes) {
         char why[64];
         snprintf(why, sizeof(why), "%zu bytes of replies unread", c->out_len);

@@ -2,7 +2,9 @@
 # Integration: bad input and abuse against the real oracled (fed by fake-chrony) while a
 # well-behaved client checks every answer it gets (it_abuse.c); afterwards the daemon must still
 # be running, answering, and within its memory.
-# Negative controls (by hand): without the stop at the end of conn.c's tls_input the client that
+# Negative controls (by hand): without conn.c's stops when paused in conn_send and at the end of
+# tls_input, and with --max-pending-per-connection 262144 --max-output 64M (so that the replies
+# pile up on the release pass, not on a read: the path those stops guard), the client that
 # reads nothing pushes 256 MiB unpaused; finish_if_done closing without close_notify fails the
 # half-close check; without tlssess.c's KeyUpdate count the flooder stays connected; with
 # hspacer.c's budget unlimited no handshake step waits.
@@ -16,12 +18,9 @@ CHECKS_BIN=$3
 
 start_fake_chrony fake "$FAKE"
 # Plaintext on --listen for the sentinel and most of the abuse; mutual TLS on --tls-listen for
-# the mutated handshakes and the client that reads nothing. Its commit-waits are never refused
-# for being too many and never cut off, so its replies pile up only on the release pass (a
-# timer, not a read): the server must still stop reading it.
+# the mutated handshakes and the client that reads nothing.
 tls_pki "$TMP/tls"
 start_oracled_on "$ORACLED" oracled "$FAKE_PORT" --tls-listen 127.0.0.1:0 \
-    --max-pending-per-connection 262144 --max-output 64M \
     --tls-cert "$TMP/tls/server.pem" --tls-key "$TMP/tls/server.key" --tls-ca "$TMP/tls/ca.pem"
 wait_for_log "$LOG" $PID "ready: serving timestamps" 10
 [ -n "$TLS_PORT" ] || fail "no TLS listener"
