@@ -55,7 +55,13 @@ pass "the KeyUpdate flooder closed, and the log says why"
 curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null || fail "/healthz not 200 afterwards"
 rss_after=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
 echo "# server RSS: $rss_before KiB before, $rss_after KiB after"
-[ "$rss_after" -lt $((rss_before + 65536)) ] || fail "RSS grew from $rss_before to $rss_after KiB"
+# Under AddressSanitizer, freed memory is held in its quarantine (256 MiB by default) before
+# it is reused: the TLS tests free a lot, so the bound allows for it there.
+allowance=65536
+if ldd "$ORACLED" | grep -q libasan; then
+    allowance=$((allowance + 262144))
+fi
+[ "$rss_after" -lt $((rss_before + allowance)) ] || fail "RSS grew from $rss_before to $rss_after KiB"
 grep -qE "(fatal|assert|Assertion)" "$TMP/oracled.log" && fail "oracled logged a failure"
 pass "oracled still serving afterwards, healthy, RSS bounded"
 
