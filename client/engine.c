@@ -706,7 +706,10 @@ static void conn_fail(struct econn *c, const struct oracle_error *why)
          * to the next address as any failed connect does (leaving resolving set otherwise
          * would keep the engine from ever connecting again). */
         uv_timer_stop(&e->connect_timer);
-        attempt_failed(e, c, why->message);
+        /* attempt_failed names the peer itself: the message without its "oracled at PEER: ". */
+        const char *what = why->message;
+        const char *after = strncmp(what, "oracled at ", 11) == 0 ? strstr(what, ": ") : NULL;
+        attempt_failed(e, c, after != NULL ? after + 2 : what);
         return;
     }
     bool was_current = e->current == c;

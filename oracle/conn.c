@@ -40,8 +40,8 @@ static void on_closed(uv_handle_t *h)
             break;
         }
     }
+    hspacer_forget(&env->hs, &c->hs_node); /* before freed: that may stop the server */
     env->events->freed(env->ctx, c);
-    hspacer_forget(&env->hs, &c->hs_node);
     if (c->tls != NULL) {
         tlssess_fini(c->tls);
         free(c->tls);
@@ -126,7 +126,8 @@ static void stop_reading(struct conn *c)
 
 static void start_reading(struct conn *c)
 {
-    if (!c->reading && !c->closing && !c->close_after_flush) {
+    /* A connection whose handshake step waits its turn is not read meanwhile. */
+    if (!c->reading && !c->closing && !c->close_after_flush && !c->hs_node.queued) {
         int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         if (rc < 0) {
             conn_close(c, err_text(rc));
@@ -376,9 +377,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     struct conn *c = container_of((uv_tcp_t *)h, struct conn, tcp);
     if (c->tls != NULL) {
-        /* Records: fed to the session at once, so one shared buffer does for everyone. */
+        /* Records: fed to the session at once, so one shared buffer does for everyone. During
+         * the handshake a read brings at most a record, which the session keeps if its step
+         * must wait its turn. */
         buf->base = (char *)c->env->tls_buf;
-        buf->len = sizeof(c->env->tls_buf);
+        buf->len = conn_tls_handshaking(c) ? CONN_TLS_HANDSHAKE_READ : sizeof(c->env->tls_buf);
         return;
     }
     input_space(c, buf);
@@ -629,12 +632,24 @@ static void handshake_turn(struct hspacer *p, struct hspacer_node *n)
     if (c->closing || c->close_after_flush) {
         return;
     }
+    /* A client that gave up while it waited (a connect timeout, say) costs nothing more: its
+     * step is not taken. */
+    uv_os_fd_t fd;
+    char peek;
+    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0) {
+        ssize_t r = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            tls_refused(c, TLSSESS_CLOSED, "the client closed the connection while it waited");
+            conn_close(c, NULL);
+            return;
+        }
+    }
     tls_input(c);
     if (c->closing || c->hs_node.queued) {
         return;
     }
     conn_flush(c);
-    if (!c->closing && !c->close_after_flush && !c->eof) {
+    if (!c->closing && !c->close_after_flush && !c->eof && !paused(c)) {
         start_reading(c);
     }
 }
@@ -796,9 +811,10 @@ static void tls_input(struct conn *c)
             /* This turn's handshake budget is spent: the step waits for a later turn, and
              * the connection is not read meanwhile. */
             stop_reading(c);
-            hspacer_defer(&c->env->hs, &c->hs_node);
+            hspacer_defer(&c->env->hs, &c->hs_node, c->tls_steps > 0);
             return;
         }
+        c->tls_steps++;
         int rc = tlssess_handshake(t);
         if (rc < 0) {
             tls_refused(c, t->failure, t->why);

@@ -69,8 +69,9 @@ struct conn_stats {
     uint64_t tls_unlogged; /* failures not logged: more than CONN_TLS_LOG_BURST a window */
 };
 
-#define CONN_TLS_LOG_BURST     10 /* handshake failures logged per window, the rest counted */
-#define CONN_TLS_LOG_WINDOW_NS INT64_C(10000000000)
+#define CONN_TLS_HANDSHAKE_READ (16384 + 256) /* bytes a read takes during the handshake */
+#define CONN_TLS_LOG_BURST      10 /* handshake failures logged per window, the rest counted */
+#define CONN_TLS_LOG_WINDOW_NS  INT64_C(10000000000)
 
 /* What every connection shares: the owner's limits, clock and callbacks, the read buffer, the
  * list of connections and of those with output to flush, and the counters. One per server. */
@@ -103,6 +104,7 @@ struct conn {
     bool tls_heard;         /* its first bytes came */
     bool tls_plain_refusal; /* they were not TLS: the refusal goes out as a plain Error frame */
     struct hspacer_node hs_node; /* its next handshake step waits for a turn (env->hs) */
+    unsigned tls_steps;          /* handshake steps taken: after the first, its client waits */
     int64_t accepted_mono_ns; /* CLOCK_MONOTONIC at accept: the handshake's deadline runs from it */
 
     uint8_t *in; /* input not handled yet: an incomplete frame, or frames held while paused */

@@ -5,6 +5,9 @@
 
 static void unlink_node(struct hspacer *p, struct hspacer_node *n)
 {
+    if (n == p->last_urgent) {
+        p->last_urgent = n->prev; /* urgent too, or NULL: they come first */
+    }
     if (n->prev != NULL) {
         n->prev->next = n->next;
     } else {
@@ -67,21 +70,33 @@ bool hspacer_take(struct hspacer *p)
     return true;
 }
 
-void hspacer_defer(struct hspacer *p, struct hspacer_node *n)
+void hspacer_defer(struct hspacer *p, struct hspacer_node *n, bool urgent)
 {
     if (n->queued) {
         return;
     }
-    n->queued = true;
-    n->next = NULL;
-    n->prev = p->tail;
-    if (p->tail != NULL) {
-        p->tail->next = n;
-    } else {
-        p->head = n;
+    if (p->head == NULL) {
         uv_idle_start(&p->idle, on_idle);
     }
-    p->tail = n;
+    n->queued = true;
+    n->urgent = urgent;
+    /* After prev: the last urgent node (or the head) for an urgent one, else the tail. */
+    struct hspacer_node *prev = urgent ? p->last_urgent : p->tail;
+    n->prev = prev;
+    n->next = prev != NULL ? prev->next : p->head;
+    if (prev != NULL) {
+        prev->next = n;
+    } else {
+        p->head = n;
+    }
+    if (n->next != NULL) {
+        n->next->prev = n;
+    } else {
+        p->tail = n;
+    }
+    if (urgent) {
+        p->last_urgent = n;
+    }
     p->deferred++;
     p->queue_len++;
     if (p->queue_len > p->queue_max) {
@@ -103,7 +118,13 @@ static void closed(struct uvclose *u)
 
 void hspacer_close(struct hspacer *p)
 {
-    p->head = p->tail = NULL;
+    while (p->head != NULL) {
+        struct hspacer_node *n = p->head;
+        p->head = n->next;
+        n->prev = n->next = NULL;
+        n->queued = false;
+    }
+    p->tail = p->last_urgent = NULL;
     p->queue_len = 0;
     if (p->run == NULL) {
         return; /* never started */

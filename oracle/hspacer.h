@@ -3,7 +3,8 @@
  * costs about a millisecond or two of CPU here (OpenSSL 3.0: ECDHE, a signature, the client's
  * certificate chain checked), all of it on the loop; a peer opening connection after connection
  * could otherwise fill every turn with them, and every established client's reply would wait
- * behind them. Steps over the budget wait their turn in a queue, in order of arrival: each loop
+ * behind them. Steps over the budget wait their turn in a queue, in order of arrival (second
+ * steps first, their clients waiting on them): each loop
  * turn starts (uv_prepare) by running the oldest, and while any wait the loop polls without
  * blocking (uv_idle), so reads from established clients are handled every turn between them.
  *
@@ -25,6 +26,7 @@
 struct hspacer_node {
     struct hspacer_node *prev, *next;
     bool queued;
+    bool urgent; /* queued ahead of the others */
 };
 
 struct hspacer;
@@ -38,7 +40,8 @@ struct hspacer {
     unsigned per_turn;
     unsigned used; /* steps taken this turn */
     struct hspacer_node *head, *tail;
-    uint64_t deferred; /* steps that waited a turn or more, ever */
+    struct hspacer_node *last_urgent; /* the urgent nodes come first: the last of them, or NULL */
+    uint64_t deferred;                /* steps that waited a turn or more, ever */
     size_t queue_len;
     size_t queue_max; /* the longest the queue has been */
     struct uvclose closer;
@@ -53,13 +56,16 @@ int hspacer_init(struct hspacer *p, uv_loop_t *loop, unsigned per_turn, hspacer_
 /* Whether a step may run now; if so it is counted against this turn. */
 bool hspacer_take(struct hspacer *p);
 
-/* Queues n (not queued already) for a later turn. */
-void hspacer_defer(struct hspacer *p, struct hspacer_node *n);
+/* Queues n (not queued already) for a later turn: after the others, or, urgent, after the other
+ * urgent ones and ahead of the rest (a handshake's second step, whose client is waiting, before
+ * new ClientHellos). */
+void hspacer_defer(struct hspacer *p, struct hspacer_node *n, bool urgent);
 
 /* Takes n out of the queue, if it is in it (its owner is going away). */
 void hspacer_forget(struct hspacer *p, struct hspacer_node *n);
 
-/* Closes p's handles (safe on a zeroed p); the queue is forgotten. */
+/* Closes p's handles (safe on a zeroed p); the queue is forgotten (its nodes no longer
+ * queued). */
 void hspacer_close(struct hspacer *p);
 
 #endif

@@ -673,7 +673,7 @@ static SSL_CTX *tls_client(struct tlssess *t, int *fd)
 /* Many handshakes arriving together: each ClientHello sent on its own connection before any
  * handshake goes on. The server runs a handshake step a loop turn (hspacer.h), so most of
  * these wait for a later turn (it_abuse.sh checks oracled_tls_handshake_steps_deferred_total),
- * and every one still finishes, while the sentinel is served. */
+ * and every one still finishes (a Now answered on each), while the sentinel is served. */
 #define HELLOS 64
 
 static void test_tls_handshakes_at_once(void **state)
@@ -696,6 +696,36 @@ static void test_tls_handshakes_at_once(void **state)
     }
     for (int i = 0; i < HELLOS; i++) {
         tls_finish(&t[i], &fd[i]);
+    }
+    /* The client's side finishes first (TLS 1.3): a Now answered shows the server's did too. */
+    for (int i = 0; i < HELLOS; i++) {
+        struct request q = wc_request(1, REQ_OP_NOW);
+        uint8_t req[64];
+        int n = wire_encode_request(&q, req, sizeof(req));
+        assert_true(n > 0);
+        assert_int_equal(tlssess_write(&t[i], req, (size_t)n), 0);
+        uint8_t out[1024];
+        size_t len = tlssess_take(&t[i], out, sizeof(out));
+        assert_int_equal(send(fd[i], out, len, MSG_NOSIGNAL), (ssize_t)len);
+        uint8_t plain[256];
+        ssize_t got = 0;
+        for (int k = 0; k < 100 && got == 0; k++) {
+            struct pollfd p = {.fd = fd[i], .events = POLLIN};
+            if (poll(&p, 1, TIMEOUT) != 1) {
+                fail_msg("handshake %d: no reply to a Now within %d ms", i, TIMEOUT);
+            }
+            uint8_t in[4096];
+            ssize_t r = recv(fd[i], in, sizeof(in), 0);
+            if (r <= 0) {
+                fail_msg("handshake %d: closed instead of a reply to a Now", i);
+            }
+            assert_int_equal(tlssess_feed(&t[i], in, (size_t)r), 0);
+            got = tlssess_read(&t[i], plain, sizeof(plain));
+            if (got < 0) {
+                fail_msg("handshake %d: %s", i, t[i].why);
+            }
+        }
+        assert_true(got > 0);
         close(fd[i]);
         tlssess_fini(&t[i]);
     }

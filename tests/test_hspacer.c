@@ -88,9 +88,9 @@ static void test_queued_steps_run_in_order_one_a_turn(void **state)
     struct fixture *f = *state;
     assert_true(hspacer_take(&f->p)); /* this turn's step is spent */
     for (int i = 0; i < NODES; i++) {
-        hspacer_defer(&f->p, &f->nodes[i]);
+        hspacer_defer(&f->p, &f->nodes[i], false);
     }
-    hspacer_defer(&f->p, &f->nodes[0]); /* once only */
+    hspacer_defer(&f->p, &f->nodes[0], false); /* once only */
     assert_int_equal(f->p.queue_len, NODES);
     assert_int_equal(f->p.deferred, NODES);
     for (int k = 0; k < 3 * NODES && f->n_ran < NODES; k++) {
@@ -108,14 +108,60 @@ static void test_queued_steps_run_in_order_one_a_turn(void **state)
     assert_int_equal(f->p.queue_max, NODES);
 }
 
+/* Urgent steps (second steps, whose clients wait) go ahead of the others, first come first
+ * among themselves: queued as 0, 1u, 2, 3u, 4 they run as 1, 3, 0, 2, 4. */
+static void test_urgent_steps_first(void **state)
+{
+    struct fixture *f = *state;
+    assert_true(hspacer_take(&f->p));
+    for (int i = 0; i < NODES; i++) {
+        hspacer_defer(&f->p, &f->nodes[i], i % 2 == 1);
+    }
+    for (int k = 0; k < 3 * NODES && f->n_ran < NODES; k++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    const int want[NODES] = {1, 3, 0, 2, 4};
+    assert_int_equal(f->n_ran, NODES);
+    assert_memory_equal(f->ran, want, sizeof(want));
+    assert_null(f->p.last_urgent);
+    /* An urgent one after the urgent ones ran still goes first. */
+    f->n_ran = 0;
+    hspacer_defer(&f->p, &f->nodes[0], false);
+    hspacer_defer(&f->p, &f->nodes[1], true);
+    hspacer_forget(&f->p, &f->nodes[1]); /* the only urgent one, taken out */
+    hspacer_defer(&f->p, &f->nodes[2], true);
+    for (int k = 0; k < 6 && f->n_ran < 2; k++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(f->n_ran, 2);
+    assert_int_equal(f->ran[0], 2);
+    assert_int_equal(f->ran[1], 0);
+}
+
+/* Closing forgets the queue: its nodes are no longer queued (their owners may forget them
+ * after, safely). */
+static void test_close_forgets_the_queue(void **state)
+{
+    struct fixture *f = *state;
+    assert_true(hspacer_take(&f->p));
+    hspacer_defer(&f->p, &f->nodes[0], false);
+    hspacer_defer(&f->p, &f->nodes[1], true);
+    hspacer_close(&f->p);
+    assert_false(f->nodes[0].queued);
+    assert_false(f->nodes[1].queued);
+    assert_int_equal(f->p.queue_len, 0);
+    hspacer_forget(&f->p, &f->nodes[0]);
+    assert_int_equal(f->p.queue_len, 0);
+}
+
 /* A run that has no step to take (its connection closed) does not use the turn's budget: the
  * next one runs in the same turn. */
 static void test_run_without_a_step_leaves_the_budget(void **state)
 {
     struct fixture *f = *state;
     f->take = false;
-    hspacer_defer(&f->p, &f->nodes[0]);
-    hspacer_defer(&f->p, &f->nodes[1]);
+    hspacer_defer(&f->p, &f->nodes[0], false);
+    hspacer_defer(&f->p, &f->nodes[1], false);
     uv_run(&f->loop, UV_RUN_NOWAIT);
     assert_int_equal(f->n_ran, 2);
     assert_int_equal(f->ran_at[0], f->ran_at[1]);
@@ -126,7 +172,7 @@ static void test_forgotten_step_never_runs(void **state)
     struct fixture *f = *state;
     assert_true(hspacer_take(&f->p));
     for (int i = 0; i < 3; i++) {
-        hspacer_defer(&f->p, &f->nodes[i]);
+        hspacer_defer(&f->p, &f->nodes[i], false);
     }
     hspacer_forget(&f->p, &f->nodes[1]); /* the middle */
     hspacer_forget(&f->p, &f->nodes[3]); /* never queued: nothing */
@@ -160,8 +206,8 @@ static void test_loop_does_not_block_while_steps_wait(void **state)
     uv_timer_init(&f->loop, timer);
     uv_timer_start(timer, on_timer, 2000, 2000);
     assert_true(hspacer_take(&f->p));
-    hspacer_defer(&f->p, &f->nodes[0]);
-    hspacer_defer(&f->p, &f->nodes[1]);
+    hspacer_defer(&f->p, &f->nodes[0], false);
+    hspacer_defer(&f->p, &f->nodes[1], false);
     double t0 = mono_s();
     uv_run(&f->loop, UV_RUN_ONCE);
     uv_run(&f->loop, UV_RUN_ONCE);
@@ -190,6 +236,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_budget_per_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_steps_run_in_order_one_a_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_urgent_steps_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_forgets_the_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_without_a_step_leaves_the_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forgotten_step_never_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_does_not_block_while_steps_wait, setup, teardown),

@@ -58,8 +58,10 @@ static void note_message(int write_p, int version, int content_type, const void 
         return;
     }
     struct tlssess *t = SSL_get_app_data(ssl);
-    if (t != NULL) {
-        t->key_update_credit--;
+    if (t != NULL && --t->key_update_credit < 0) {
+        /* Over credit: the rest of what OpenSSL was handed goes, so that it stops after this
+         * record rather than work through the step; tlssess_read then fails. */
+        (void)BIO_reset(SSL_get_rbio(ssl));
     }
 }
 
@@ -144,6 +146,12 @@ int tlssess_feed(struct tlssess *t, const void *data, size_t len)
         if (len == 0) {
             return 0;
         }
+    }
+    if (t->staged_off > 0) {
+        /* Compact: what was given to the SSL is not kept. */
+        memmove(t->staged, t->staged + t->staged_off, t->staged_len - t->staged_off);
+        t->staged_len -= t->staged_off;
+        t->staged_off = 0;
     }
     if (t->staged_len + len > t->staged_cap) {
         size_t cap = t->staged_cap > 0 ? t->staged_cap : TLSSESS_FEED_STEP;
@@ -353,6 +361,11 @@ size_t tlssess_take(struct tlssess *t, void *out, size_t cap)
         done += (size_t)n;
     }
     return done;
+}
+
+size_t tlssess_input_held(const struct tlssess *t)
+{
+    return t->ssl != NULL ? BIO_ctrl_pending(t->net_in) + (t->staged_len - t->staged_off) : 0;
 }
 
 bool tlssess_has_input(const struct tlssess *t)

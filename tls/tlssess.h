@@ -109,6 +109,9 @@ size_t tlssess_take(struct tlssess *t, void *out, size_t cap);
  * return something without more input, or finish a record). */
 bool tlssess_has_input(const struct tlssess *t);
 
+/* Bytes fed that the SSL has not read yet (staged, or in its input BIO). */
+size_t tlssess_input_held(const struct tlssess *t);
+
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" once established, else "". */
 void tlssess_describe(const struct tlssess *t, char *out, size_t cap);
 
