@@ -638,6 +638,23 @@ static void handshake_turn(struct hspacer *p, struct hspacer_node *n)
     char peek;
     if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0) {
         ssize_t r = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (r == 0 && tlssess_input_held(c->tls) > 0) {
+            /* Gone after sending what it had (TLS 1.3: its Finished and requests, then a
+             * half-close): the step runs, and the requests are answered as after any EOF. */
+            c->eof = true;
+            tls_input(c);
+            if (c->closing) {
+                return;
+            }
+            if (conn_tls_handshaking(c)) {
+                tls_refused(c, TLSSESS_CLOSED, "the client closed the connection mid-handshake");
+                conn_close(c, NULL);
+                return;
+            }
+            conn_flush(c);
+            peer_closed(c);
+            return;
+        }
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             tls_refused(c, TLSSESS_CLOSED, "the client closed the connection while it waited");
             conn_close(c, NULL);
@@ -811,10 +828,9 @@ static void tls_input(struct conn *c)
             /* This turn's handshake budget is spent: the step waits for a later turn, and
              * the connection is not read meanwhile. */
             stop_reading(c);
-            hspacer_defer(&c->env->hs, &c->hs_node, c->tls_steps > 0);
+            hspacer_defer(&c->env->hs, &c->hs_node, c->tls_answered);
             return;
         }
-        c->tls_steps++;
         int rc = tlssess_handshake(t);
         if (rc < 0) {
             tls_refused(c, t->failure, t->why);
@@ -823,6 +839,7 @@ static void tls_input(struct conn *c)
         }
         if (rc == 0) {
             if (tlssess_pending(t) > 0) {
+                c->tls_answered = true; /* its flight: the client's next is a second step */
                 mark_dirty(c);
             }
             return;

@@ -104,7 +104,7 @@ struct conn {
     bool tls_heard;         /* its first bytes came */
     bool tls_plain_refusal; /* they were not TLS: the refusal goes out as a plain Error frame */
     struct hspacer_node hs_node; /* its next handshake step waits for a turn (env->hs) */
-    unsigned tls_steps;          /* handshake steps taken: after the first, its client waits */
+    bool tls_answered;           /* the server sent its handshake flight: the client waits */
     int64_t accepted_mono_ns; /* CLOCK_MONOTONIC at accept: the handshake's deadline runs from it */
 
     uint8_t *in; /* input not handled yet: an incomplete frame, or frames held while paused */

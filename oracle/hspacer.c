@@ -79,7 +79,6 @@ void hspacer_defer(struct hspacer *p, struct hspacer_node *n, bool urgent)
         uv_idle_start(&p->idle, on_idle);
     }
     n->queued = true;
-    n->urgent = urgent;
     /* After prev: the last urgent node (or the head) for an urgent one, else the tail. */
     struct hspacer_node *prev = urgent ? p->last_urgent : p->tail;
     n->prev = prev;

@@ -26,7 +26,6 @@
 struct hspacer_node {
     struct hspacer_node *prev, *next;
     bool queued;
-    bool urgent; /* queued ahead of the others */
 };
 
 struct hspacer;

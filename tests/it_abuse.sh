@@ -7,7 +7,9 @@
 # pile up on the release pass, not on a read: the path those stops guard), the client that
 # reads nothing pushes 256 MiB unpaused; finish_if_done closing without close_notify fails the
 # half-close check; without tlssess.c's KeyUpdate count the flooder stays connected; with
-# hspacer.c's budget unlimited no handshake step waits.
+# hspacer.c's budget unlimited no handshake step waits; without handshake_turn's run of the
+# input a gone client left, the 64 clients' Nows sent with their Finished and a FIN go
+# unanswered ("closed instead of a reply to a Now").
 # Usage: it_abuse.sh ORACLED FAKE_CHRONY IT_ABUSE
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
