@@ -3,25 +3,23 @@
 
 #include <string.h>
 
+#include "util.h"
+
+size_t hspacer_waiting(const struct hspacer *p)
+{
+    return p->urgent.len + p->waiting.len;
+}
+
+static struct cs_list *list_of(struct hspacer *p, const struct hspacer_node *n)
+{
+    return n->urgent ? &p->urgent : &p->waiting;
+}
+
 static void unlink_node(struct hspacer *p, struct hspacer_node *n)
 {
-    if (n == p->last_urgent) {
-        p->last_urgent = n->prev; /* urgent too, or NULL: they come first */
-    }
-    if (n->prev != NULL) {
-        n->prev->next = n->next;
-    } else {
-        p->head = n->next;
-    }
-    if (n->next != NULL) {
-        n->next->prev = n->prev;
-    } else {
-        p->tail = n->prev;
-    }
-    n->prev = n->next = NULL;
+    cs_list_remove(list_of(p, n), &n->link);
     n->queued = false;
-    p->queue_len--;
-    if (p->head == NULL) {
+    if (hspacer_waiting(p) == 0) {
         uv_idle_stop(&p->idle);
     }
 }
@@ -37,8 +35,12 @@ static void on_prepare(uv_prepare_t *h)
 {
     struct hspacer *p = h->data;
     p->used = 0;
-    while (p->head != NULL && p->used < p->per_turn) {
-        struct hspacer_node *n = p->head;
+    while (p->used < p->per_turn) {
+        struct cs_list *l = p->urgent.oldest != NULL ? &p->urgent : &p->waiting;
+        if (l->oldest == NULL) {
+            break;
+        }
+        struct hspacer_node *n = container_of(l->oldest, struct hspacer_node, link);
         unlink_node(p, n);
         p->run(p, n); /* takes its step (hspacer_take), or has none to take any more */
     }
@@ -75,31 +77,15 @@ void hspacer_defer(struct hspacer *p, struct hspacer_node *n, bool urgent)
     if (n->queued) {
         return;
     }
-    if (p->head == NULL) {
+    if (hspacer_waiting(p) == 0) {
         uv_idle_start(&p->idle, on_idle);
     }
     n->queued = true;
-    /* After prev: the last urgent node (or the head) for an urgent one, else the tail. */
-    struct hspacer_node *prev = urgent ? p->last_urgent : p->tail;
-    n->prev = prev;
-    n->next = prev != NULL ? prev->next : p->head;
-    if (prev != NULL) {
-        prev->next = n;
-    } else {
-        p->head = n;
-    }
-    if (n->next != NULL) {
-        n->next->prev = n;
-    } else {
-        p->tail = n;
-    }
-    if (urgent) {
-        p->last_urgent = n;
-    }
+    n->urgent = urgent;
+    cs_list_push(list_of(p, n), &n->link);
     p->deferred++;
-    p->queue_len++;
-    if (p->queue_len > p->queue_max) {
-        p->queue_max = p->queue_len;
+    if (hspacer_waiting(p) > p->queue_max) {
+        p->queue_max = hspacer_waiting(p);
     }
 }
 
@@ -117,14 +103,14 @@ static void closed(struct uvclose *u)
 
 void hspacer_close(struct hspacer *p)
 {
-    while (p->head != NULL) {
-        struct hspacer_node *n = p->head;
-        p->head = n->next;
-        n->prev = n->next = NULL;
-        n->queued = false;
+    struct cs_list *lists[] = {&p->urgent, &p->waiting};
+    for (size_t i = 0; i < 2; i++) {
+        while (lists[i]->oldest != NULL) {
+            struct hspacer_node *n = container_of(lists[i]->oldest, struct hspacer_node, link);
+            cs_list_remove(lists[i], &n->link);
+            n->queued = false;
+        }
     }
-    p->tail = p->last_urgent = NULL;
-    p->queue_len = 0;
     if (p->run == NULL) {
         return; /* never started */
     }

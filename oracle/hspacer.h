@@ -8,8 +8,9 @@
  * turn starts (uv_prepare) by running the oldest, and while any wait the loop polls without
  * blocking (uv_idle), so reads from established clients are handled every turn between them.
  *
- * The pacer knows nothing of connections: it queues nodes the caller embeds, and calls the
- * caller's run for each when its turn comes.
+ * The pacer knows nothing of connections: it queues nodes the caller embeds (in connset.h's
+ * intrusive lists, one for second steps and one for the rest), and calls the caller's run
+ * for each when its turn comes.
  */
 #ifndef ORACLE_HSPACER_H
 #define ORACLE_HSPACER_H
@@ -19,13 +20,15 @@
 
 #include <uv.h>
 
+#include "connset.h"
 #include "uvclose.h"
 
 #define HSPACER_STEPS_PER_TURN 1
 
 struct hspacer_node {
-    struct hspacer_node *prev, *next;
+    struct cs_node link; /* in p->urgent or p->waiting while queued */
     bool queued;
+    bool urgent; /* ... which of the two */
 };
 
 struct hspacer;
@@ -37,12 +40,11 @@ struct hspacer {
     hspacer_run *run;
     void *data;
     unsigned per_turn;
-    unsigned used; /* steps taken this turn */
-    struct hspacer_node *head, *tail;
-    struct hspacer_node *last_urgent; /* the urgent nodes come first: the last of them, or NULL */
-    uint64_t deferred;                /* steps that waited a turn or more, ever */
-    size_t queue_len;
-    size_t queue_max; /* the longest the queue has been */
+    unsigned used;          /* steps taken this turn */
+    struct cs_list urgent;  /* second steps, run before any of waiting's, oldest first */
+    struct cs_list waiting; /* the others, oldest first */
+    uint64_t deferred;      /* steps that waited a turn or more, ever */
+    size_t queue_max;       /* the most that waited at once */
     struct uvclose closer;
 };
 
@@ -59,6 +61,9 @@ bool hspacer_take(struct hspacer *p);
  * urgent ones and ahead of the rest (a handshake's second step, whose client is waiting, before
  * new ClientHellos). */
 void hspacer_defer(struct hspacer *p, struct hspacer_node *n, bool urgent);
+
+/* Steps waiting now, urgent or not. */
+size_t hspacer_waiting(const struct hspacer *p);
 
 /* Takes n out of the queue, if it is in it (its owner is going away). */
 void hspacer_forget(struct hspacer *p, struct hspacer_node *n);

@@ -587,7 +587,7 @@ void server_snapshot(struct server *s, struct metrics_snapshot *out)
     vmwatch_stats(&s->vmwatch, &out->vmwatch);
     out->tls = s->tls;
     out->tls.steps_deferred = s->conns.hs.deferred;
-    out->tls.steps_waiting = s->conns.hs.queue_len;
+    out->tls.steps_waiting = hspacer_waiting(&s->conns.hs);
 }
 
 int server_listener_address(const struct server *s, int i, struct sockaddr_storage *out)

@@ -91,7 +91,7 @@ static void test_queued_steps_run_in_order_one_a_turn(void **state)
         hspacer_defer(&f->p, &f->nodes[i], false);
     }
     hspacer_defer(&f->p, &f->nodes[0], false); /* once only */
-    assert_int_equal(f->p.queue_len, NODES);
+    assert_int_equal(hspacer_waiting(&f->p), NODES);
     assert_int_equal(f->p.deferred, NODES);
     for (int k = 0; k < 3 * NODES && f->n_ran < NODES; k++) {
         uv_run(&f->loop, UV_RUN_NOWAIT);
@@ -104,7 +104,7 @@ static void test_queued_steps_run_in_order_one_a_turn(void **state)
             fail_msg("steps %d and %d ran in the same turn (%u)", i - 1, i, f->ran_at[i]);
         }
     }
-    assert_int_equal(f->p.queue_len, 0);
+    assert_int_equal(hspacer_waiting(&f->p), 0);
     assert_int_equal(f->p.queue_max, NODES);
 }
 
@@ -123,7 +123,8 @@ static void test_urgent_steps_first(void **state)
     const int want[NODES] = {1, 3, 0, 2, 4};
     assert_int_equal(f->n_ran, NODES);
     assert_memory_equal(f->ran, want, sizeof(want));
-    assert_null(f->p.last_urgent);
+    assert_int_equal(f->p.urgent.len, 0);
+    assert_null(f->p.urgent.oldest);
     /* An urgent one after the urgent ones ran still goes first. */
     f->n_ran = 0;
     hspacer_defer(&f->p, &f->nodes[0], false);
@@ -149,9 +150,9 @@ static void test_close_forgets_the_queue(void **state)
     hspacer_close(&f->p);
     assert_false(f->nodes[0].queued);
     assert_false(f->nodes[1].queued);
-    assert_int_equal(f->p.queue_len, 0);
+    assert_int_equal(hspacer_waiting(&f->p), 0);
     hspacer_forget(&f->p, &f->nodes[0]);
-    assert_int_equal(f->p.queue_len, 0);
+    assert_int_equal(hspacer_waiting(&f->p), 0);
 }
 
 /* A run that has no step to take (its connection closed) does not use the turn's budget: the
