@@ -531,6 +531,25 @@ static void take_input(struct conn *c, const uint8_t *base, size_t n)
     }
 }
 
+/* The client half-closed a TLS connection: what the session still holds (records read while
+ * paused or while its handshake step waited: the rest of the handshake, requests) runs first,
+ * and is answered as after any EOF. A handshake that still does not finish is refused. */
+static void tls_peer_closed(struct conn *c)
+{
+    c->eof = true;
+    stop_reading(c);
+    tls_input(c);
+    if (c->closing) {
+        return;
+    }
+    if (conn_tls_handshaking(c)) {
+        tls_refused(c, TLSSESS_CLOSED, "the client closed the connection mid-handshake");
+        conn_close(c, NULL);
+        return;
+    }
+    peer_closed(c);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = container_of((uv_tcp_t *)stream, struct conn, tcp);
@@ -541,12 +560,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         if (c->tls != NULL) {
-            /* Records the session still holds (read while paused) are requests too. */
-            c->eof = true;
-            stop_reading(c);
-            tls_input(c);
+            tls_peer_closed(c);
+        } else {
+            peer_closed(c);
         }
-        peer_closed(c);
         return;
     }
     if (nread < 0) {
@@ -641,18 +658,8 @@ static void handshake_turn(struct hspacer *p, struct hspacer_node *n)
         if (r == 0 && tlssess_input_held(c->tls) > 0) {
             /* Gone after sending what it had (TLS 1.3: its Finished and requests, then a
              * half-close): the step runs, and the requests are answered as after any EOF. */
-            c->eof = true;
-            tls_input(c);
-            if (c->closing) {
-                return;
-            }
-            if (conn_tls_handshaking(c)) {
-                tls_refused(c, TLSSESS_CLOSED, "the client closed the connection mid-handshake");
-                conn_close(c, NULL);
-                return;
-            }
+            tls_peer_closed(c);
             conn_flush(c);
-            peer_closed(c);
             return;
         }
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {

@@ -111,15 +111,21 @@ int tlssess_init(struct tlssess *t, SSL_CTX *ctx, bool server, const char *serve
     return 0;
 }
 
+/* Forgets the staged input, and its memory. */
+static void drop_staged(struct tlssess *t)
+{
+    free(t->staged);
+    t->staged = NULL;
+    t->staged_off = t->staged_len = t->staged_cap = 0;
+}
+
 void tlssess_fini(struct tlssess *t)
 {
     SSL_free(t->ssl);
     t->ssl = NULL;
     t->net_in = NULL;
     t->net_out = NULL;
-    free(t->staged);
-    t->staged = NULL;
-    t->staged_off = t->staged_len = t->staged_cap = 0;
+    drop_staged(t);
 }
 
 /* Empties this thread's OpenSSL error queue before a call whose failure is read with
@@ -194,9 +200,7 @@ static int feed_step(struct tlssess *t)
     }
     t->staged_off += now;
     if (t->staged_off == t->staged_len) {
-        free(t->staged);
-        t->staged = NULL;
-        t->staged_off = t->staged_len = t->staged_cap = 0;
+        drop_staged(t);
     }
     return 1;
 }
